@@ -1,0 +1,67 @@
+"""PROV-O metadata describing where a named graph came from.
+
+The metadata is stored inside the graph it describes, so replacing a source's
+graph replaces its metadata in the same transaction, and the two can never
+disagree.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
+
+VOID = Namespace("http://rdfs.org/ns/void#")
+
+
+def tool_version() -> str:
+    """The installed kommunegraf version, recorded with every load."""
+    try:
+        return version("kommunegraf")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def content_iri(data: bytes) -> URIRef:
+    """A Named Information IRI (RFC 6920) for the exact bytes of a source file.
+
+    >>> str(content_iri(b""))
+    'ni:///sha-256;47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU'
+    """
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return URIRef(f"ni:///sha-256;{digest}")
+
+
+def source_metadata(
+    graph_iri: str,
+    file_name: str,
+    data: bytes,
+    triple_count: int,
+    when: datetime | None = None,
+) -> Graph:
+    """Describe the named graph ``graph_iri`` loaded from ``file_name``."""
+    when = when or datetime.now(UTC)
+    graph = Graph()
+    subject = URIRef(graph_iri)
+    source = content_iri(data)
+    activity = BNode()
+    agent = BNode()
+    graph.add((subject, RDF.type, PROV.Entity))
+    graph.add((subject, DCTERMS.title, Literal(file_name)))
+    graph.add((subject, PROV.wasDerivedFrom, source))
+    graph.add((subject, PROV.generatedAtTime, Literal(when.isoformat(), datatype=XSD.dateTime)))
+    graph.add((subject, VOID.triples, Literal(triple_count, datatype=XSD.integer)))
+    graph.add((subject, PROV.wasGeneratedBy, activity))
+    graph.add((source, DCTERMS.title, Literal(file_name)))
+    graph.add((source, DCTERMS.extent, Literal(len(data), datatype=XSD.integer)))
+    graph.add((activity, RDF.type, PROV.Activity))
+    graph.add((activity, PROV.used, source))
+    graph.add((activity, PROV.endedAtTime, Literal(when.isoformat(), datatype=XSD.dateTime)))
+    graph.add((activity, PROV.wasAssociatedWith, agent))
+    graph.add((agent, RDF.type, PROV.SoftwareAgent))
+    graph.add((agent, RDFS.label, Literal(f"kommunegraf {tool_version()}")))
+    return graph

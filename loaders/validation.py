@@ -1,0 +1,133 @@
+"""SHACL validation of new triples against the project's shapes.
+
+Why a module of its own: the same check runs on uploads, on reference data and in
+the tests, and its results must come back as plain records (focus node, path,
+value, message in nb and en) that a report can map to sheets, rows and columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Literal as TypingLiteral
+
+from pyshacl import validate as shacl_validate
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF, SH
+from rdflib.term import Node
+
+from loaders.namespaces import bind_prefixes
+from loaders.paths import ontology_dir, shapes_dir
+
+Severity = TypingLiteral["error", "warning", "info"]
+
+_SEVERITIES: dict[Node, Severity] = {
+    SH.Violation: "error",
+    SH.Warning: "warning",
+    SH.Info: "info",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One SHACL result, in the terms a report needs."""
+
+    severity: Severity
+    focus_node: str
+    path: str | None
+    value: str | None
+    message_nb: str
+    message_en: str
+    shape: str | None = None
+
+
+@dataclass
+class ValidationReport:
+    """All problems of one validation; the data is loadable when there is no error."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def conforms(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+@cache
+def shapes_graph() -> Graph:
+    """The union of every shape file, parsed once per process."""
+    graph = bind_prefixes(Graph())
+    for path in sorted(shapes_dir().glob("*.ttl")):
+        graph.parse(path, format="turtle")
+    return graph
+
+
+@cache
+def ontology_graph() -> Graph:
+    """The ontology, which also holds the SKOS concept schemes the shapes list."""
+    graph = bind_prefixes(Graph())
+    for path in sorted(ontology_dir().glob("*.ttl")):
+        graph.parse(path, format="turtle")
+    return graph
+
+
+def _text(node: Node | None) -> str | None:
+    return None if node is None else str(node)
+
+
+def _messages(results: Graph, result: Node) -> tuple[str, str]:
+    by_lang: dict[str | None, str] = {}
+    for message in results.objects(result, SH.resultMessage):
+        if isinstance(message, Literal):
+            by_lang.setdefault(message.language, str(message))
+    fallback = by_lang.get(None) or next(iter(by_lang.values()), "")
+    return by_lang.get("nb", fallback), by_lang.get("en", fallback)
+
+
+def validate(data: Graph, context: Graph | None = None) -> ValidationReport:
+    """Validate ``data``; ``context`` holds what it references (reference data, the store).
+
+    Only problems whose focus node is a subject of ``data`` are reported: the
+    context was checked when it was loaded, and its problems are not the
+    uploader's. The concept schemes of the ontology are part of every context, so
+    a value like ``kg:HostingSaaS`` is known to be a ``skos:Concept``.
+    """
+    combined = Graph()
+    combined += ontology_graph()
+    if context is not None:
+        combined += context
+    combined += data
+    _, results, _ = shacl_validate(
+        combined,
+        shacl_graph=shapes_graph(),
+        inference="none",
+        advanced=True,
+        allow_warnings=True,
+    )
+    assert isinstance(results, Graph)
+    subjects = set(data.subjects())
+    report = ValidationReport()
+    for result in results.subjects(RDF.type, SH.ValidationResult):
+        focus = results.value(result, SH.focusNode)
+        if focus not in subjects:
+            continue
+        nb, en = _messages(results, result)
+        path = results.value(result, SH.resultPath)
+        report.problems.append(
+            Problem(
+                severity=_SEVERITIES.get(
+                    results.value(result, SH.resultSeverity) or SH.Violation, "error"
+                ),
+                focus_node=str(focus),
+                path=str(path) if isinstance(path, URIRef) else _text(path),
+                value=_text(results.value(result, SH.value)),
+                message_nb=nb,
+                message_en=en,
+                shape=_text(results.value(result, SH.sourceShape)),
+            )
+        )
+    report.problems.sort(key=lambda p: (p.focus_node, p.path or "", p.message_en))
+    return report

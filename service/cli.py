@@ -1,0 +1,278 @@
+"""The ``kommunegraf`` command.
+
+Exit codes, for scripts: 0 done (valid, loaded), 1 invalid input (nothing
+loaded), 2 usage error or unreadable file.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+import pyoxigraph as ox
+
+from loaders.provenance import tool_version
+from loaders.rdf_source import SourceError
+from loaders.validation import Problem
+from service.settings import Settings, SettingsError
+from service.store import StoreLockedError
+
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+_store_option = click.option(
+    "--store",
+    type=str,
+    default=None,
+    help="Lagermappe, eller :memory: (store folder) [env KOMMUNEGRAF_STORE, default data/store]",
+)
+_base_option = click.option(
+    "--base-iri",
+    default=None,
+    help="Grunn-IRI for alle ressurser (base IRI) [env KOMMUNEGRAF_BASE_IRI]",
+)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings.from_env().with_overrides(**overrides)
+    except SettingsError as error:
+        _fail(str(error))
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"kommunegraf: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(tool_version(), prog_name="kommunegraf")
+def main() -> None:
+    """kommunegraf: kunnskapsgraf over kommunal applikasjonsarkitektur.
+
+    Knowledge graph of Norwegian municipal application architecture.
+    """
+
+
+@main.command()
+@click.option("--host", default=None, help="Adresse å lytte på (listen address) [127.0.0.1]")
+@click.option("--port", type=int, default=None, help="Port [8000]")
+@_store_option
+@_base_option
+def serve(host: str | None, port: int | None, store: str | None, base_iri: str | None) -> None:
+    """Start tjenesten / Serve the SPARQL endpoint and web pages."""
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = _settings(host=host, port=port, store=store, base_iri=base_iri)
+    try:
+        app = create_app(settings)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    except StoreLockedError as error:
+        _fail(str(error))
+
+
+def _print_problems(name: str, problems: list[Problem]) -> None:
+    for p in problems:
+        where = p.focus_node + (f" {p.path}" if p.path else "")
+        value = f" = {p.value!r}" if p.value is not None else ""
+        click.echo(f"{name}: {p.severity}: {where}{value}\n    {p.message_nb}\n    {p.message_en}")
+
+
+def _check(files: tuple[Path, ...], base_iri: str) -> list[object]:
+    from service.loading import check_sources
+
+    try:
+        results = check_sources(list(files), base_iri)
+    except SourceError as error:
+        _fail(str(error))
+    for result in results:
+        _print_problems(result.path.name, result.report.problems)
+        state = "gyldig / valid" if result.report.conforms else "UGYLDIG / INVALID"
+        click.echo(f"{result.path.name}: {result.triples} tripler / triples, {state}")
+    return list(results)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_base_option
+def validate(files: tuple[Path, ...], base_iri: str | None) -> None:
+    """Sjekk filer mot formene uten å laste / Validate files, load nothing.
+
+    Reads RDF files (Turtle, N-Triples, RDF/XML, JSON-LD).
+    """
+    from service.loading import SourceResult
+
+    results = [
+        r
+        for r in _check(files, _settings(base_iri=base_iri).base_iri)
+        if isinstance(r, SourceResult)
+    ]
+    sys.exit(0 if all(r.report.conforms for r in results) else EXIT_INVALID)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_store_option
+@_base_option
+def load(files: tuple[Path, ...], store: str | None, base_iri: str | None) -> None:
+    """Valider og last, alt eller ingenting / Validate, then load all or nothing.
+
+    Each file replaces its own named graph; if any file has an error, nothing is loaded.
+    """
+    from service.loading import SourceResult, load_sources
+    from service.store import open_store
+
+    settings = _settings(store=store, base_iri=base_iri)
+    results = [r for r in _check(files, settings.base_iri) if isinstance(r, SourceResult)]
+    if not all(r.report.conforms for r in results):
+        click.echo("Ingenting ble lastet. / Nothing was loaded.", err=True)
+        sys.exit(EXIT_INVALID)
+    try:
+        with open_store(settings.store) as knowledge:
+            if knowledge.is_empty():
+                knowledge.load_reference(settings.base_iri)
+            load_sources(knowledge, results)
+    except StoreLockedError as error:
+        _fail(str(error))
+    for r in results:
+        click.echo(f"Lastet / loaded {r.path.name} → <{r.graph_iri}>")
+
+
+@main.command()
+@click.argument("query")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "tsv", "json", "xml", "turtle", "nt"]),
+    default="table",
+    show_default=True,
+)
+@_store_option
+def query(query: str, fmt: str, store: str | None) -> None:
+    """Kjør en SPARQL-spørring / Run a SPARQL query (text, or @FILE to read one)."""
+    from service.store import open_store
+
+    text = Path(query[1:]).read_text(encoding="utf-8") if query.startswith("@") else query
+    settings = _settings(store=store)
+    try:
+        with open_store(settings.store) as knowledge:
+            if knowledge.is_empty():
+                knowledge.load_reference(settings.base_iri)
+            try:
+                results = knowledge.query(text, base_iri=settings.base_iri)
+            except SyntaxError as error:
+                _fail(f"ugyldig SPARQL (malformed SPARQL): {error}")
+            click.echo(_format_results(results, fmt), nl=False)
+    except StoreLockedError as error:
+        _fail(str(error))
+
+
+def _format_results(
+    results: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples, fmt: str
+) -> str:
+    if isinstance(results, ox.QueryTriples):
+        rdf = ox.RdfFormat.N_TRIPLES if fmt == "nt" else ox.RdfFormat.TURTLE
+        return (results.serialize(format=rdf) or b"").decode()
+    if isinstance(results, ox.QueryBoolean):
+        return ("true" if bool(results) else "false") + "\n"
+    if fmt != "table":
+        formats = {
+            "csv": ox.QueryResultsFormat.CSV,
+            "tsv": ox.QueryResultsFormat.TSV,
+            "json": ox.QueryResultsFormat.JSON,
+            "xml": ox.QueryResultsFormat.XML,
+        }
+        return (
+            results.serialize(format=formats.get(fmt, ox.QueryResultsFormat.TSV)) or b""
+        ).decode()
+    names = [v.value for v in results.variables]
+    rows = [[_cell(solution[name]) for name in names] for solution in results]
+    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
+    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines) + f"\n({len(rows)} rader / rows)\n"
+
+
+def _cell(term: object) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.Literal | ox.NamedNode | ox.BlankNode):
+        return term.value
+    return str(term)
+
+
+_DUMP_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
+
+
+@main.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Fil (file): .nq or .trig",
+)
+@_store_option
+def dump(output: Path, store: str | None) -> None:
+    """Skriv hele lageret til fil / Dump every named graph (N-Quads or TriG)."""
+    from service.store import open_store
+
+    rdf_format = _DUMP_FORMATS.get(output.suffix.lstrip(".").lower())
+    if rdf_format is None:
+        _fail(f"{output.name}: bruk .nq eller .trig (use .nq or .trig)")
+    settings = _settings(store=store)
+    try:
+        with open_store(settings.store) as knowledge, output.open("wb") as handle:
+            knowledge.dump(handle, rdf_format)
+            count = len(knowledge)
+    except StoreLockedError as error:
+        _fail(str(error))
+    click.echo(f"{count} kvader / quads → {output}")
+
+
+@main.command()
+@click.argument("dump_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_store_option
+def restore(dump_file: Path, store: str | None) -> None:
+    """Erstatt lageret med en dump / Replace the store with a dump (.nq or .trig).
+
+    The old store is kept until the new one is complete, so an interrupted restore
+    leaves the old store in place.
+    """
+    from service.store import restore as restore_store
+
+    rdf_format = _DUMP_FORMATS.get(dump_file.suffix.lstrip(".").lower())
+    if rdf_format is None:
+        _fail(f"{dump_file.name}: bruk .nq eller .trig (use .nq or .trig)")
+    settings = _settings(store=store)
+    if settings.store is None:
+        _fail("restore trenger et lager på disk (needs an on-disk store)")
+    try:
+        count = restore_store(dump_file, settings.store, rdf_format)
+    except StoreLockedError as error:
+        _fail(str(error))
+    except SyntaxError as error:
+        _fail(f"{dump_file.name}: ugyldig dump (invalid dump): {error}", EXIT_INVALID)
+    click.echo(f"{count} kvader gjenopprettet / quads restored → {settings.store}")
+
+
+_LATER = "Ikke tilgjengelig i denne versjonen ennå. / Not available in this version yet."
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def template(args: tuple[str, ...]) -> None:
+    """Lag regnearkmal fra formene / Write the spreadsheet template (coming)."""
+    _fail(_LATER)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def export(args: tuple[str, ...]) -> None:
+    """Eksporter DCAT-AP-NO og CPSV-AP-NO / Export DCAT-AP-NO and CPSV-AP-NO (coming)."""
+    _fail(_LATER)

@@ -1,0 +1,67 @@
+"""The front page: what the graph holds, in numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyoxigraph as ox
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from service.dependencies import StoreDep
+from service.pages import render
+
+router = APIRouter(tags=["Pages"])
+
+
+@dataclass(frozen=True)
+class Count:
+    cls: str
+    nb: str
+    en: str
+    count: int = 0
+
+
+_CLASSES = [
+    Count("Municipality", "Kommuner", "Municipalities"),
+    Count("FormerMunicipality", "Tidligere kommunenummer", "Former municipality numbers"),
+    Count("County", "Fylker", "Counties"),
+    Count("Region", "Regioner", "Regions"),
+    Count("StatutoryService", "Lovpålagte tjenester", "Statutory services"),
+    Count("LegalBasis", "Hjemler", "Legal bases"),
+    Count("NationalComponent", "Nasjonale felleskomponenter", "National components"),
+    Count("Vendor", "Leverandører", "Vendors"),
+    Count("Application", "Applikasjoner", "Applications"),
+    Count("ApplicationUsage", "Applikasjonsbruk", "Application usages"),
+    Count("Dataset", "Datasett", "Datasets"),
+]
+
+_COUNT_QUERY = """
+PREFIX kg: <https://w3id.org/kommunegraf/ontology#>
+PREFIX dct: <http://purl.org/dc/terms/>
+SELECT ?kind (COUNT(DISTINCT ?s) AS ?n) WHERE {
+  { ?s a ?class .
+    FILTER(STRSTARTS(STR(?class), STR(kg:)))
+    FILTER NOT EXISTS { ?s dct:isReplacedBy ?successor }
+    BIND(STRAFTER(STR(?class), "#") AS ?kind) }
+  UNION
+  { ?s a kg:Municipality ; dct:isReplacedBy ?successor . BIND("FormerMunicipality" AS ?kind) }
+}
+GROUP BY ?kind
+"""
+
+
+def _counts(store: StoreDep) -> list[Count]:
+    found: dict[str, int] = {}
+    results = store.query(_COUNT_QUERY)
+    assert isinstance(results, ox.QuerySolutions)
+    for solution in results:
+        kind, n = solution["kind"], solution["n"]
+        if isinstance(kind, ox.Literal) and isinstance(n, ox.Literal):
+            found[kind.value] = int(n.value)
+    return [Count(c.cls, c.nb, c.en, found.get(c.cls, 0)) for c in _CLASSES]
+
+
+@router.get("/", response_class=HTMLResponse, summary="Forside / Home page")
+def home(request: Request, store: StoreDep) -> HTMLResponse:
+    return HTMLResponse(render("home.html", request, counts=_counts(store), graphs=store.graphs()))

@@ -1,0 +1,76 @@
+"""The service's configuration, in one typed object.
+
+Values come from ``KOMMUNEGRAF_*`` environment variables, overridden by
+command-line flags; every other module receives a ``Settings`` and reads nothing
+from the environment itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from loaders.namespaces import DEFAULT_BASE_IRI
+
+
+class SettingsError(ValueError):
+    """A configuration value is invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: Path | None = Path("data/store")
+    """On-disk store folder; None keeps the store in memory (tests, demos)."""
+    base_iri: str = DEFAULT_BASE_IRI
+    """Every minted IRI starts with this; it must end with a slash."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    def __post_init__(self) -> None:
+        if not self.base_iri.startswith(("http://", "https://")) or not self.base_iri.endswith("/"):
+            raise SettingsError(
+                f"KOMMUNEGRAF_BASE_IRI: {self.base_iri!r} må være en http(s)-IRI som slutter "
+                "med / (must be an http(s) IRI ending in /)"
+            )
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"KOMMUNEGRAF_PORT: {self.port} er ikke et portnummer (not a port)")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``KOMMUNEGRAF_STORE``, ``KOMMUNEGRAF_BASE_IRI``, ``_HOST`` and ``_PORT``.
+
+        >>> Settings.from_env({"KOMMUNEGRAF_PORT": "8080"}).port
+        8080
+        >>> Settings.from_env({"KOMMUNEGRAF_STORE": ":memory:"}).store is None
+        True
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if "KOMMUNEGRAF_STORE" in env:
+            values["store"] = _store_path(env["KOMMUNEGRAF_STORE"])
+        if "KOMMUNEGRAF_BASE_IRI" in env:
+            values["base_iri"] = env["KOMMUNEGRAF_BASE_IRI"]
+        if "KOMMUNEGRAF_HOST" in env:
+            values["host"] = env["KOMMUNEGRAF_HOST"]
+        if "KOMMUNEGRAF_PORT" in env:
+            try:
+                values["port"] = int(env["KOMMUNEGRAF_PORT"])
+            except ValueError:
+                raise SettingsError(
+                    f"KOMMUNEGRAF_PORT: {env['KOMMUNEGRAF_PORT']!r} er ikke et tall (not a number)"
+                ) from None
+        return cls(**values)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Apply command-line flags that were given (None means not given)."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        if isinstance(given.get("store"), str):
+            given["store"] = _store_path(given["store"])
+        return replace(self, **given)
+
+
+def _store_path(value: str) -> Path | None:
+    return None if value == ":memory:" else Path(value)

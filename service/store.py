@@ -1,0 +1,140 @@
+"""The embedded store: an on-disk pyoxigraph store with one named graph per source.
+
+Queries see the union of all named graphs as their default graph. A source is
+replaced with a single SPARQL update (drop the old graph, insert the new one),
+which pyoxigraph runs as one transaction, so a reader sees the old graph or the
+new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import pyoxigraph as ox
+from rdflib import Graph
+
+from loaders.provenance import source_metadata
+from loaders.reference import reference_sources
+
+
+class StoreLockedError(RuntimeError):
+    """Another process holds the on-disk store open for writing."""
+
+
+def _ntriples(graph: Graph) -> str:
+    return graph.serialize(format="nt")
+
+
+class KnowledgeStore:
+    """The graph of everything loaded; one instance per process owns the store."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        if path is None:
+            self._store = ox.Store()
+            return
+        _recover_interrupted_restore(path)
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._store = ox.Store(str(path))
+        except OSError as error:
+            if "lock" in str(error).lower():
+                raise StoreLockedError(
+                    f"Lageret {path} er i bruk av en annen prosess (store {path} is locked by "
+                    "another process); stop the other kommunegraf first."
+                ) from error
+            raise
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def is_empty(self) -> bool:
+        return next(iter(self._store.quads_for_pattern(None, None, None)), None) is None
+
+    def graphs(self) -> list[str]:
+        """The IRIs of the named graphs, sorted."""
+        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
+
+    def replace_graph(self, graph_iri: str, data: Graph) -> None:
+        """Make ``data`` the whole content of ``graph_iri``, atomically."""
+        self._store.update(
+            f"DROP SILENT GRAPH <{graph_iri}> ;\n"
+            f"INSERT DATA {{ GRAPH <{graph_iri}> {{\n{_ntriples(data)}\n}} }}"
+        )
+
+    def load_reference(self, base_iri: str) -> list[str]:
+        """Load every bundled reference file into its own named graph."""
+        loaded = []
+        for source in reference_sources():
+            raw = source.path.read_bytes()
+            graph = Graph().parse(data=raw, format=source.rdf_format, publicID=base_iri)
+            iri = source.graph_iri(base_iri)
+            self.replace_graph(iri, graph + source_metadata(iri, source.path.name, raw, len(graph)))
+            loaded.append(iri)
+        return loaded
+
+    def query(
+        self, sparql: str, base_iri: str | None = None
+    ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+        return self._store.query(sparql, base_iri=base_iri, use_default_graph_as_union=True)
+
+    def dump(self, output: IO[bytes], rdf_format: ox.RdfFormat) -> None:
+        """Write every named graph (N-Quads or TriG) to ``output``."""
+        self._store.dump(output, rdf_format)
+
+    def flush(self) -> None:
+        self._store.flush()
+
+
+@contextmanager
+def open_store(path: Path | None) -> Iterator[KnowledgeStore]:
+    store = KnowledgeStore(path)
+    try:
+        yield store
+    finally:
+        if path is not None:
+            store.flush()
+        del store
+
+
+def _recover_interrupted_restore(target: Path) -> None:
+    """Finish the renames of a restore that was killed between them."""
+    previous = target.with_name(target.name + ".previous")
+    if previous.exists() and not target.exists():
+        os.replace(previous, target)
+
+
+def restore(dump: Path, target: Path, rdf_format: ox.RdfFormat) -> int:
+    """Replace the store at ``target`` with the quads of ``dump``.
+
+    The dump is bulk-loaded into a new folder beside the target, which then takes
+    the target's place by renames, so a crash leaves either the old store or the
+    new one. Returns the number of quads restored.
+    """
+    staging = target.with_name(target.name + ".restoring")
+    previous = target.with_name(target.name + ".previous")
+    for leftover in (staging, previous):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    store = ox.Store(str(staging))
+    store.bulk_load(path=str(dump), format=rdf_format)
+    store.flush()
+    count = len(store)
+    del store
+    if target.exists():
+        try:
+            probe = ox.Store(str(target))
+        except OSError as error:
+            shutil.rmtree(staging)
+            raise StoreLockedError(f"{target}: {error}") from error
+        del probe
+        os.replace(target, previous)
+    os.replace(staging, target)
+    if previous.exists():
+        shutil.rmtree(previous)
+    return count

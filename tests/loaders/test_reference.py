@@ -1,0 +1,89 @@
+"""The bundled reference data: complete, real and consistent with the shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rdflib import Graph, URIRef
+from rdflib.namespace import DCTERMS, RDF, RDFS
+
+from loaders.namespaces import DEFAULT_BASE_IRI, KG
+from loaders.reference import reference_sources
+from loaders.reference.build import read_municipalities as read_csv
+from loaders.reference.build import render, successors
+from loaders.validation import validate
+from tests.conftest import SHARED
+
+BASE = DEFAULT_BASE_IRI
+
+
+def _municipality(number: str) -> URIRef:
+    return URIRef(f"{BASE}id/kommune/{number}")
+
+
+def test_357_current_municipalities_and_15_counties(reference: Graph) -> None:
+    current = set(reference.subjects(KG.county, None))
+    assert len(current) == 357
+    assert all((m, RDF.type, KG.Municipality) in reference for m in current)
+    assert len(set(reference.subjects(RDF.type, KG.County))) == 15
+    assert len({reference.value(m, KG.county) for m in current}) == 15
+
+
+def test_every_municipality_number_is_unique(reference: Graph) -> None:
+    numbers = list(reference.objects(None, KG.municipalityNumber))
+    assert len(numbers) == len(set(numbers))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "name"),
+    [
+        ("3005", "3301", "Drammen"),  # Viken → Buskerud
+        ("3018", "3114", "Våler"),  # the Våler in Østfold, not the one in Innlandet
+        ("3803", "3905", "Tønsberg"),  # Vestfold og Telemark → Vestfold
+        ("3806", "4001", "Porsgrunn"),  # Vestfold og Telemark → Telemark
+        ("5401", "5501", "Tromsø"),  # Troms og Finnmark → Troms
+        ("5433", "5616", "Hasvik"),  # Troms og Finnmark → Finnmark
+        ("1507", "1508", "Ålesund"),  # Haram split off in 2024
+    ],
+)
+def test_old_2020_number_resolves_to_2024_successor(
+    reference: Graph, old: str, new: str, name: str
+) -> None:
+    former = _municipality(old)
+    assert reference.value(former, DCTERMS.isReplacedBy) == _municipality(new)
+    assert (_municipality(new), DCTERMS.replaces, former) in reference
+    assert reference.value(former, KG.county) is None
+    assert name in str(reference.value(former, RDFS.label))
+    assert name in str(reference.value(_municipality(new), RDFS.label))
+
+
+def test_every_former_number_points_at_a_current_municipality(reference: Graph) -> None:
+    for former, successor in reference.subject_objects(DCTERMS.isReplacedBy):
+        assert reference.value(successor, KG.county) is not None, former
+
+
+def test_bundled_file_is_what_the_build_makes_from_shared_data(tmp_path: Path) -> None:
+    if not (SHARED / "data" / "kommuner-2024.csv").exists():
+        pytest.skip("../shared is not beside this checkout")
+    current = read_csv(SHARED / "data" / "kommuner-2024.csv")
+    former = read_csv(SHARED / "data" / "kommuner-2020.csv")
+    bundled = next(s.path for s in reference_sources() if s.name == "municipalities")
+    assert bundled.read_text(encoding="utf-8") == render(current, former)
+
+
+def test_successors_refuses_an_ambiguous_match() -> None:
+    from loaders.reference.build import Municipality
+
+    with pytest.raises(ValueError, match="no single successor"):
+        successors(
+            [Municipality("3099", "Nowhere")],
+            [Municipality("3101", "Somewhere", "31")],
+        )
+
+
+def test_reference_data_conforms_to_the_shapes(reference: Graph) -> None:
+    report = validate(reference)
+    assert report.errors == [], "\n".join(
+        f"{p.focus_node} {p.path} {p.value}: {p.message_en}" for p in report.errors[:20]
+    )

@@ -1,0 +1,117 @@
+"""The embedded store: graph replacement, locking, dump and restore."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDFS
+
+from service.store import KnowledgeStore, StoreLockedError, restore
+
+G = "http://127.0.0.1:8000/graph/source/test"
+
+
+def _graph(*labels: str) -> Graph:
+    graph = Graph()
+    for i, label in enumerate(labels):
+        graph.add(
+            (URIRef(f"http://127.0.0.1:8000/id/x/{i}"), RDFS.label, Literal(label, lang="nb"))
+        )
+    return graph
+
+
+def _labels(store: KnowledgeStore) -> set[str]:
+    results = store.query("SELECT ?l WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }")
+    assert isinstance(results, ox.QuerySolutions)
+    return {s["l"].value for s in results if s["l"] is not None}
+
+
+def test_replacing_a_graph_leaves_only_the_new_content() -> None:
+    store = KnowledgeStore(None)
+    store.replace_graph(G, _graph("gammel", "old"))
+    store.replace_graph(G, _graph("ny"))
+    assert _labels(store) == {"ny"}
+    assert store.graphs() == [G]
+
+
+def test_queries_see_the_union_of_named_graphs() -> None:
+    store = KnowledgeStore(None)
+    store.replace_graph(G + "1", _graph("en"))
+    store.replace_graph(G + "2", _graph("to"))
+    assert _labels(store) == {"en", "to"}
+
+
+def test_labels_with_quotes_and_markup_survive_a_load() -> None:
+    store = KnowledgeStore(None)
+    tricky = 'Ærlig "system" <script>alert(1)</script> \\ }'
+    store.replace_graph(G, _graph(tricky))
+    assert _labels(store) == {tricky}
+
+
+def test_a_second_process_cannot_open_the_store(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    store = KnowledgeStore(tmp_path / "store")
+    code = (
+        "import sys\nfrom pathlib import Path\n"
+        "from service.store import KnowledgeStore, StoreLockedError\n"
+        "try:\n    KnowledgeStore(Path(sys.argv[1]))\nexcept StoreLockedError as e:\n"
+        "    print(e); sys.exit(3)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "store")], capture_output=True, text=True
+    )
+    assert done.returncode == 3, done.stderr
+    assert "locked" in done.stdout
+    del store
+
+
+def test_dump_and_restore_round_trip(tmp_path: Path) -> None:
+    source = KnowledgeStore(tmp_path / "a")
+    source.replace_graph(G, _graph("én", "to"))
+    with (tmp_path / "dump.nq").open("wb") as handle:
+        source.dump(handle, ox.RdfFormat.N_QUADS)
+    del source
+    target = tmp_path / "b"
+    old = KnowledgeStore(target)
+    old.replace_graph(G + "-old", _graph("gone"))
+    del old
+    assert restore(tmp_path / "dump.nq", target, ox.RdfFormat.N_QUADS) == 2
+    restored = KnowledgeStore(target)
+    assert _labels(restored) == {"én", "to"}
+    assert restored.graphs() == [G]
+
+
+def test_restore_of_a_broken_dump_keeps_the_old_store(tmp_path: Path) -> None:
+    target = tmp_path / "store"
+    old = KnowledgeStore(target)
+    old.replace_graph(G, _graph("kept"))
+    del old
+    (tmp_path / "bad.nq").write_text("<http://a> <http://b> .\n", encoding="utf-8")
+    with pytest.raises(SyntaxError):
+        restore(tmp_path / "bad.nq", target, ox.RdfFormat.N_QUADS)
+    assert _labels(KnowledgeStore(target)) == {"kept"}
+
+
+def test_restore_interrupted_between_renames_is_recovered_on_open(tmp_path: Path) -> None:
+    target = tmp_path / "store"
+    old = KnowledgeStore(target)
+    old.replace_graph(G, _graph("kept"))
+    del old
+    target.rename(tmp_path / "store.previous")  # as if killed after the first rename
+    assert _labels(KnowledgeStore(target)) == {"kept"}
+
+
+def test_restore_refuses_a_store_in_use(tmp_path: Path) -> None:
+    target = tmp_path / "store"
+    in_use = KnowledgeStore(target)
+    (tmp_path / "d.nq").write_text(
+        "<http://a> <http://b> <http://c> <http://g> .\n", encoding="utf-8"
+    )
+    with pytest.raises(StoreLockedError):
+        restore(tmp_path / "d.nq", target, ox.RdfFormat.N_QUADS)
+    del in_use

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from loaders.provenance import tool_version
+from service.query_pool import QueryPool
 from service.routes import home, sparql
 from service.settings import Settings
 from service.store import KnowledgeStore
@@ -32,11 +33,14 @@ def create_app(settings: Settings, store: KnowledgeStore | None = None) -> FastA
         app.state.store = store if store is not None else KnowledgeStore(settings.store)
         if app.state.store.is_empty():
             app.state.store.load_reference(settings.base_iri)
+        app.state.pool = QueryPool(settings.query_workers)
+        await app.state.pool.start()
         try:
             yield
         finally:
+            app.state.pool.close()
             if owned:
-                app.state.store.flush()
+                app.state.store.close()
 
     app = FastAPI(
         title="kommunegraf",

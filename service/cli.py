@@ -59,15 +59,38 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Adresse å lytte på (listen address) [127.0.0.1]")
 @click.option("--port", type=int, default=None, help="Port [8000]")
+@click.option(
+    "--query-timeout",
+    type=float,
+    default=None,
+    help="Sekunder en spørring får kjøre (seconds a query may run) [30]",
+)
+@click.option(
+    "--query-workers", type=int, default=None, help="Spørreprosesser (query worker processes) [2]"
+)
 @_store_option
 @_base_option
-def serve(host: str | None, port: int | None, store: str | None, base_iri: str | None) -> None:
+def serve(
+    host: str | None,
+    port: int | None,
+    query_timeout: float | None,
+    query_workers: int | None,
+    store: str | None,
+    base_iri: str | None,
+) -> None:
     """Start tjenesten / Serve the SPARQL endpoint and web pages."""
     import uvicorn
 
     from service.app import create_app
 
-    settings = _settings(host=host, port=port, store=store, base_iri=base_iri)
+    settings = _settings(
+        host=host,
+        port=port,
+        query_timeout=query_timeout,
+        query_workers=query_workers,
+        store=store,
+        base_iri=base_iri,
+    )
     try:
         app = create_app(settings)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

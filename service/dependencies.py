@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from service.query_pool import QueryPool
 from service.settings import Settings
 from service.store import KnowledgeStore
 
@@ -15,6 +16,11 @@ def get_store(request: Request) -> KnowledgeStore:
     return store
 
 
+def get_pool(request: Request) -> QueryPool:
+    pool: QueryPool = request.app.state.pool
+    return pool
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -22,3 +28,4 @@ def get_settings(request: Request) -> Settings:
 
 StoreDep = Annotated[KnowledgeStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+PoolDep = Annotated[QueryPool, Depends(get_pool)]

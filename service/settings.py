@@ -28,12 +28,24 @@ class Settings:
     """Every minted IRI starts with this; it must end with a slash."""
     host: str = "127.0.0.1"
     port: int = 8000
+    query_timeout: float = 30.0
+    """Seconds a query may run before its worker is killed (HTTP 503)."""
+    query_workers: int = 2
+    """Query worker processes; each runs one query at a time."""
 
     def __post_init__(self) -> None:
         if not self.base_iri.startswith(("http://", "https://")) or not self.base_iri.endswith("/"):
             raise SettingsError(
                 f"KOMMUNEGRAF_BASE_IRI: {self.base_iri!r} må være en http(s)-IRI som slutter "
                 "med / (must be an http(s) IRI ending in /)"
+            )
+        if not self.query_timeout > 0:
+            raise SettingsError(
+                f"KOMMUNEGRAF_QUERY_TIMEOUT: {self.query_timeout} må være over 0 (must be > 0)"
+            )
+        if self.query_workers < 1:
+            raise SettingsError(
+                f"KOMMUNEGRAF_QUERY_WORKERS: {self.query_workers} må være minst 1 (must be ≥ 1)"
             )
         if not 0 < self.port < 65536:
             raise SettingsError(f"KOMMUNEGRAF_PORT: {self.port} er ikke et portnummer (not a port)")
@@ -55,13 +67,15 @@ class Settings:
             values["base_iri"] = env["KOMMUNEGRAF_BASE_IRI"]
         if "KOMMUNEGRAF_HOST" in env:
             values["host"] = env["KOMMUNEGRAF_HOST"]
-        if "KOMMUNEGRAF_PORT" in env:
-            try:
-                values["port"] = int(env["KOMMUNEGRAF_PORT"])
-            except ValueError:
-                raise SettingsError(
-                    f"KOMMUNEGRAF_PORT: {env['KOMMUNEGRAF_PORT']!r} er ikke et tall (not a number)"
-                ) from None
+        for key, convert in (("port", int), ("query_timeout", float), ("query_workers", int)):
+            name = f"KOMMUNEGRAF_{key.upper()}"
+            if name in env:
+                try:
+                    values[key] = convert(env[name])
+                except ValueError:
+                    raise SettingsError(
+                        f"{name}: {env[name]!r} er ikke et tall (not a number)"
+                    ) from None
         return cls(**values)
 
     def with_overrides(self, **overrides: Any) -> Settings:

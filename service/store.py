@@ -4,12 +4,19 @@ Queries see the union of all named graphs as their default graph. A source is
 replaced with a single SPARQL update (drop the old graph, insert the new one),
 which pyoxigraph runs as one transaction, so a reader sees the old graph or the
 new one, never a mix.
+
+This process is the only writer. After every write it publishes a snapshot
+(``Store.backup``: hard links, about a millisecond) that the query workers open
+read-only; opening read-only a store another process writes is undefined
+behaviour, a snapshot has no writer. A store "in memory" is a temporary folder,
+so tests and demos take the same path as production.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,21 +41,47 @@ class KnowledgeStore:
     """The graph of everything loaded; one instance per process owns the store."""
 
     def __init__(self, path: Path | None) -> None:
-        self.path = path
-        if path is None:
-            self._store = ox.Store()
-            return
-        _recover_interrupted_restore(path)
-        path.mkdir(parents=True, exist_ok=True)
+        self._temporary = tempfile.mkdtemp(prefix="kommunegraf-") if path is None else None
+        self.path = Path(self._temporary, "store") if self._temporary else path
+        assert self.path is not None
+        _recover_interrupted_restore(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
         try:
-            self._store = ox.Store(str(path))
+            self._store = ox.Store(str(self.path))
         except OSError as error:
             if "lock" in str(error).lower():
                 raise StoreLockedError(
-                    f"Lageret {path} er i bruk av en annen prosess (store {path} is locked by "
-                    "another process); stop the other kommunegraf first."
+                    f"Lageret {self.path} er i bruk av en annen prosess (store {self.path} is "
+                    "locked by another process); stop the other kommunegraf first."
                 ) from error
             raise
+        self._snapshots = self.path.with_name(self.path.name + ".snapshots")
+        shutil.rmtree(self._snapshots, ignore_errors=True)
+        self._snapshots.mkdir()
+        self._generation = 0
+        self.snapshot = ""
+        self._publish()
+
+    def _publish(self) -> None:
+        """Snapshot the committed state for the query workers."""
+        self._generation += 1
+        target = self._snapshots / f"{self._generation:08d}"
+        self._store.backup(str(target))
+        self.snapshot = str(target)
+
+    def discard_snapshots(self, in_use: set[str]) -> None:
+        """Delete snapshots no worker has open, except the current one."""
+        for folder in self._snapshots.iterdir():
+            if str(folder) != self.snapshot and str(folder) not in in_use:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def close(self) -> None:
+        """Flush and release the store; a temporary store is deleted."""
+        self._store.flush()
+        del self._store
+        shutil.rmtree(self._snapshots, ignore_errors=True)
+        if self._temporary:
+            shutil.rmtree(self._temporary, ignore_errors=True)
 
     def __len__(self) -> int:
         return len(self._store)
@@ -66,6 +99,7 @@ class KnowledgeStore:
             f"DROP SILENT GRAPH <{graph_iri}> ;\n"
             f"INSERT DATA {{ GRAPH <{graph_iri}> {{\n{_ntriples(data)}\n}} }}"
         )
+        self._publish()
 
     def load_reference(self, base_iri: str) -> list[str]:
         """Load every bundled reference file into its own named graph."""
@@ -87,9 +121,6 @@ class KnowledgeStore:
         """Write every named graph (N-Quads or TriG) to ``output``."""
         self._store.dump(output, rdf_format)
 
-    def flush(self) -> None:
-        self._store.flush()
-
 
 @contextmanager
 def open_store(path: Path | None) -> Iterator[KnowledgeStore]:
@@ -97,9 +128,7 @@ def open_store(path: Path | None) -> Iterator[KnowledgeStore]:
     try:
         yield store
     finally:
-        if path is not None:
-            store.flush()
-        del store
+        store.close()
 
 
 def _recover_interrupted_restore(target: Path) -> None:

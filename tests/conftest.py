@@ -41,12 +41,12 @@ class Server:
     process: subprocess.Popen[bytes]
 
 
-def start_server(store: str, timeout: float = 60.0) -> Server:
+def start_server(store: str, *args: str, timeout: float = 60.0) -> Server:
     """Start ``kommunegraf serve`` as a real process and wait until it answers."""
     port = free_port()
     env = {**os.environ, "KOMMUNEGRAF_BASE_IRI": f"http://127.0.0.1:{port}/"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve", "--port", str(port), "--store", store],
+        [sys.executable, "-m", "service", "serve", "--port", str(port), "--store", store, *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from service.dependencies import StoreDep
+from service.dependencies import PoolDep, SettingsDep, StoreDep
 from service.pages import render
+from service.querying import select
 
 router = APIRouter(tags=["Pages"])
 
@@ -50,18 +50,17 @@ SELECT ?kind (COUNT(DISTINCT ?s) AS ?n) WHERE {
 GROUP BY ?kind
 """
 
-
-def _counts(store: StoreDep) -> list[Count]:
-    found: dict[str, int] = {}
-    results = store.query(_COUNT_QUERY)
-    assert isinstance(results, ox.QuerySolutions)
-    for solution in results:
-        kind, n = solution["kind"], solution["n"]
-        if isinstance(kind, ox.Literal) and isinstance(n, ox.Literal):
-            found[kind.value] = int(n.value)
-    return [Count(c.cls, c.nb, c.en, found.get(c.cls, 0)) for c in _CLASSES]
+_GRAPHS_QUERY = "SELECT DISTINCT ?g WHERE { GRAPH ?g {} } ORDER BY ?g"
 
 
 @router.get("/", response_class=HTMLResponse, summary="Forside / Home page")
-def home(request: Request, store: StoreDep) -> HTMLResponse:
-    return HTMLResponse(render("home.html", request, counts=_counts(store), graphs=store.graphs()))
+async def home(
+    request: Request, pool: PoolDep, store: StoreDep, settings: SettingsDep
+) -> HTMLResponse:
+    rows = await select(pool, store, settings, _COUNT_QUERY)
+    found = {row["kind"]: int(row["n"]) for row in rows}
+    counts = [Count(c.cls, c.nb, c.en, found.get(c.cls, 0)) for c in _CLASSES]
+    graphs = await select(pool, store, settings, _GRAPHS_QUERY)
+    return HTMLResponse(
+        render("home.html", request, counts=counts, graphs=[row["g"] for row in graphs])
+    )

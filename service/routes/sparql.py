@@ -1,23 +1,22 @@
-"""The SPARQL query endpoint at ``/sparql``.
+"""The SPARQL query endpoint at ``/sparql`` (SPARQL 1.1 Protocol, query operation).
 
-Query by GET, by POST form and by POST direct (SPARQL 1.1 Protocol §2.1). The
-query runs in a worker thread, never on the event loop, so one slow query does
-not stall other requests.
+Query by GET, by POST form and by POST direct, with ``default-graph-uri`` and
+``named-graph-uri``. Every query runs in a worker process with a deadline (see
+``service.query_pool``); the handler only awaits it, so the event loop is never
+blocked and other requests are answered meanwhile.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import parse_qs
 
-import pyoxigraph as ox
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from service.dependencies import SettingsDep, StoreDep
+from service.dependencies import PoolDep, SettingsDep, StoreDep
 from service.negotiation import best_match
 from service.pages import render
+from service.query_pool import QueryRequest, QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 
 router = APIRouter(tags=["SPARQL"])
 
@@ -47,77 +46,121 @@ FORMAT_ALIASES = {
 }
 
 
-def _error(status: int, nb: str, en: str, detail: str = "") -> PlainTextResponse:
+def error_response(status: int, nb: str, en: str, detail: str = "") -> PlainTextResponse:
+    """A plain-text error, Norwegian first, English after, then the technical detail."""
     text = f"{nb}\n{en}\n" + (f"\n{detail}\n" if detail else "")
     return PlainTextResponse(text, status_code=status)
 
 
-def _execute(
-    store: StoreDep, query: str, accept: str | None, fmt: str | None, base_iri: str
+def _accept(request: Request, params: dict[str, list[str]]) -> str | None:
+    formats = params.get("format")
+    if formats:
+        # format= overrides Accept. It may name a type that does not fit the kind of
+        # result (format=csv on a CONSTRUCT): then the default for that kind is used.
+        wanted = [FORMAT_ALIASES.get(f.lower(), f) for f in formats]
+        return ", ".join([*wanted, "*/*;q=0.001"])
+    return request.headers.get("accept")
+
+
+async def _answer(
+    request: Request,
+    pool: PoolDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    query: str,
+    params: dict[str, list[str]],
 ) -> Response:
+    accept = _accept(request, params)
+    sparql_request = QueryRequest(
+        query=query,
+        snapshot=store.snapshot,
+        solutions_media=best_match(accept, SOLUTION_TYPES),
+        graph_media=best_match(accept, GRAPH_TYPES),
+        base_iri=settings.base_iri,
+        default_graphs=tuple(params["default-graph-uri"])
+        if "default-graph-uri" in params
+        else None,
+        named_graphs=tuple(params["named-graph-uri"]) if "named-graph-uri" in params else None,
+    )
     try:
-        results = store.query(query, base_iri=base_iri)
-    except SyntaxError as error:
-        return _error(400, "Ugyldig SPARQL-spørring.", "Malformed SPARQL query.", str(error))
-    wanted = FORMAT_ALIASES.get(fmt.lower(), fmt) if fmt else None
-    if isinstance(results, ox.QueryTriples):
-        media = best_match(wanted or accept, GRAPH_TYPES)
-        if media is None:
-            return _error(
-                406,
-                "Kan ikke levere svaret i formatet du ba om.",
-                "Not acceptable.",
-                ", ".join(GRAPH_TYPES),
-            )
-        body = results.serialize(format=ox.RdfFormat.from_media_type(media))
-    else:
-        media = best_match(wanted or accept, SOLUTION_TYPES)
-        if media is None:
-            return _error(
-                406,
-                "Kan ikke levere svaret i formatet du ba om.",
-                "Not acceptable.",
-                ", ".join(SOLUTION_TYPES),
-            )
-        served = "application/sparql-results+json" if media == "application/json" else media
-        body = results.serialize(format=ox.QueryResultsFormat.from_media_type(served))
-    return Response(body or b"", media_type=media, headers={"Vary": "Accept"})
+        answer = await pool.execute(sparql_request, settings.query_timeout)
+    except QuerySyntaxError as error:
+        return error_response(
+            400, "Ugyldig SPARQL-spørring.", "Malformed SPARQL query.", str(error)
+        )
+    except QueryTimeoutError as error:
+        return error_response(
+            503,
+            f"Spørringen brukte mer enn {error.seconds:g} sekunder og ble stoppet.",
+            f"The query ran longer than {error.seconds:g} seconds and was stopped.",
+            "Gjør spørringen mer avgrenset, eller bruk LIMIT. / Narrow the query or use LIMIT.",
+        )
+    except WorkerCrashedError as error:
+        return error_response(
+            503, "Spørringen stoppet uventet.", "The query stopped unexpectedly.", str(error)
+        )
+    finally:
+        store.discard_snapshots(pool.snapshots_in_use())
+    if answer.media is None:
+        offered = GRAPH_TYPES if answer.kind == "graph" else SOLUTION_TYPES
+        return error_response(
+            406,
+            "Kan ikke levere svaret i et format du godtar.",
+            "Cannot answer in a format you accept.",
+            "Available: " + ", ".join(offered),
+        )
+    return Response(answer.body, media_type=answer.media, headers={"Vary": "Accept"})
+
+
+def _single_query(params: dict[str, list[str]]) -> str | Response:
+    queries = params.get("query", [])
+    if len(queries) != 1:
+        return error_response(
+            400, "Send nøyaktig én parameter query.", "Send exactly one query parameter."
+        )
+    return queries[0]
 
 
 @router.get("/sparql", summary="SPARQL query (GET) / SPARQL-spørring")
-def sparql_get(
-    request: Request,
-    store: StoreDep,
-    settings: SettingsDep,
-    query: Annotated[str | None, Query(description="SPARQL 1.1 query")] = None,
-    format: Annotated[
-        str | None, Query(description="json, xml, csv, tsv, turtle, nt, jsonld, rdfxml")
-    ] = None,
+async def sparql_get(
+    request: Request, pool: PoolDep, store: StoreDep, settings: SettingsDep
 ) -> Response:
-    if query is None:
+    params = parse_qs(request.url.query, keep_blank_values=True)
+    if "query" not in params:
         return HTMLResponse(render("sparql.html", request, query=""))
-    return _execute(store, query, request.headers.get("accept"), format, settings.base_iri)
+    query = _single_query(params)
+    if isinstance(query, Response):
+        return query
+    return await _answer(request, pool, store, settings, query, params)
 
 
 @router.post("/sparql", summary="SPARQL query (POST form or direct)")
-async def sparql_post(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+async def sparql_post(
+    request: Request, pool: PoolDep, store: StoreDep, settings: SettingsDep
+) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    fmt = request.query_params.get("format")
+    params = parse_qs(request.url.query, keep_blank_values=True)
+    body = await request.body()
     if content_type == "application/sparql-query":
-        query = (await request.body()).decode("utf-8")
-    elif content_type == "application/x-www-form-urlencoded":
-        form = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True)
-        if len(form.get("query", [])) != 1:
-            return _error(
-                400, "Send nøyaktig én parameter query.", "Send exactly one query parameter."
+        if "query" in params:
+            return error_response(
+                400,
+                "Spørringen kan ikke både stå i URL-en og i kroppen.",
+                "The query cannot be both in the URL and in the body.",
             )
-        query = form["query"][0]
-        fmt = fmt or next(iter(form.get("format", [])), None)
+        try:
+            query: str | Response = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return error_response(400, "Spørringen er ikke UTF-8.", "The query is not UTF-8.")
+    elif content_type == "application/x-www-form-urlencoded":
+        params = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+        query = _single_query(params)
     else:
-        return _error(
+        return error_response(
             415,
             "Send spørringen som application/sparql-query eller som skjema.",
             "Send the query as application/sparql-query or as a form.",
         )
-    accept = request.headers.get("accept")
-    return await run_in_threadpool(_execute, store, query, accept, fmt, settings.base_iri)
+    if isinstance(query, Response):
+        return query
+    return await _answer(request, pool, store, settings, query, params)

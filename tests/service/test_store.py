@@ -67,7 +67,7 @@ def test_a_second_process_cannot_open_the_store(tmp_path: Path) -> None:
     )
     assert done.returncode == 3, done.stderr
     assert "locked" in done.stdout
-    del store
+    store.close()
 
 
 def test_dump_and_restore_round_trip(tmp_path: Path) -> None:
@@ -75,11 +75,11 @@ def test_dump_and_restore_round_trip(tmp_path: Path) -> None:
     source.replace_graph(G, _graph("én", "to"))
     with (tmp_path / "dump.nq").open("wb") as handle:
         source.dump(handle, ox.RdfFormat.N_QUADS)
-    del source
+    source.close()
     target = tmp_path / "b"
     old = KnowledgeStore(target)
     old.replace_graph(G + "-old", _graph("gone"))
-    del old
+    old.close()
     assert restore(tmp_path / "dump.nq", target, ox.RdfFormat.N_QUADS) == 2
     restored = KnowledgeStore(target)
     assert _labels(restored) == {"én", "to"}
@@ -90,7 +90,7 @@ def test_restore_of_a_broken_dump_keeps_the_old_store(tmp_path: Path) -> None:
     target = tmp_path / "store"
     old = KnowledgeStore(target)
     old.replace_graph(G, _graph("kept"))
-    del old
+    old.close()
     (tmp_path / "bad.nq").write_text("<http://a> <http://b> .\n", encoding="utf-8")
     with pytest.raises(SyntaxError):
         restore(tmp_path / "bad.nq", target, ox.RdfFormat.N_QUADS)
@@ -101,7 +101,7 @@ def test_restore_interrupted_between_renames_is_recovered_on_open(tmp_path: Path
     target = tmp_path / "store"
     old = KnowledgeStore(target)
     old.replace_graph(G, _graph("kept"))
-    del old
+    old.close()
     target.rename(tmp_path / "store.previous")  # as if killed after the first rename
     assert _labels(KnowledgeStore(target)) == {"kept"}
 
@@ -114,4 +114,4 @@ def test_restore_refuses_a_store_in_use(tmp_path: Path) -> None:
     )
     with pytest.raises(StoreLockedError):
         restore(tmp_path / "d.nq", target, ox.RdfFormat.N_QUADS)
-    del in_use
+    in_use.close()

@@ -1,0 +1,83 @@
+"""A query past its deadline is really stopped, and others are answered meanwhile."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import Server, start_server
+
+DEADLINE = 2.0
+RUNAWAY = "SELECT (COUNT(*) AS ?c) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+LIGHT = "ASK { ?s ?p ?o }"
+
+
+@pytest.fixture(scope="module")
+def strict_server() -> Iterator[Server]:
+    running = start_server(":memory:", "--query-timeout", str(DEADLINE), "--query-workers", "2")
+    yield running
+    running.process.terminate()
+    running.process.wait(timeout=30)
+
+
+def _ask(server: Server, query: str, timeout: float = 60) -> tuple[int, str]:
+    url = f"{server.url}/sparql?" + urllib.parse.urlencode({"query": query})
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def _query_workers(server: Server) -> set[int]:
+    listed = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(server.process.pid)], capture_output=True, text=True
+    )
+    return {int(pid) for pid in listed.stdout.split()}
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime in clock ticks
+
+
+def test_runaway_query_stops_within_twice_its_deadline_and_frees_its_cpu(
+    strict_server: Server,
+) -> None:
+    before = _query_workers(strict_server)
+    outcome: dict[str, object] = {}
+
+    def runaway() -> None:
+        started = time.monotonic()
+        outcome["status"], outcome["body"] = _ask(strict_server, RUNAWAY)
+        outcome["elapsed"] = time.monotonic() - started
+
+    thread = threading.Thread(target=runaway)
+    thread.start()
+    time.sleep(0.5)
+    # The runaway occupies one worker; a light query sent meanwhile is still answered.
+    status, body = _ask(strict_server, LIGHT, timeout=DEADLINE)
+    assert (status, body.count("true")) == (200, 1)
+    busy = [pid for pid in before if (_cpu_seconds(pid) or 0) > 0.3]
+    thread.join(timeout=DEADLINE * 10)
+
+    assert outcome["status"] == 503
+    assert "ble stoppet" in str(outcome["body"]) and "was stopped" in str(outcome["body"])
+    assert isinstance(outcome["elapsed"], float) and outcome["elapsed"] < 2 * DEADLINE
+    # The worker that ran it is gone (its CPU is freed) and a fresh one took its place.
+    assert busy, "no worker was seen running the runaway query"
+    time.sleep(0.5)
+    assert all(_cpu_seconds(pid) is None for pid in busy)
+    assert len(_query_workers(strict_server)) == len(before)
+    assert _ask(strict_server, LIGHT)[0] == 200

@@ -6,6 +6,7 @@ are switched off; the OpenAPI document is still served at /openapi.json.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,14 +15,24 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from loaders.provenance import tool_version
-from service.query_pool import QueryPool
+from service.backend import Backend, EmbeddedBackend
+from service.loading import load_reference
 from service.routes import home, sparql
 from service.settings import Settings
-from service.store import KnowledgeStore
 
 
-def create_app(settings: Settings, store: KnowledgeStore | None = None) -> FastAPI:
-    """Build the app; without ``store`` it opens the configured one at start-up.
+def make_backend(settings: Settings) -> Backend:
+    """The remote store when ``store_url`` is set, else the embedded one."""
+    if settings.store_url:
+        from service.remote_store import RemoteBackend
+
+        remote: Backend = RemoteBackend(settings)
+        return remote
+    return EmbeddedBackend(settings)
+
+
+def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
+    """Build the app; without ``backend`` it opens the configured one at start-up.
 
     An empty store gets the bundled reference data first, so the first run has
     something to show.
@@ -29,18 +40,14 @@ def create_app(settings: Settings, store: KnowledgeStore | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = store is None
-        app.state.store = store if store is not None else KnowledgeStore(settings.store)
-        if app.state.store.is_empty():
-            app.state.store.load_reference(settings.base_iri)
-        app.state.pool = QueryPool(settings.query_workers)
-        await app.state.pool.start()
+        app.state.backend = backend if backend is not None else make_backend(settings)
+        if app.state.backend.is_empty():
+            await asyncio.to_thread(load_reference, app.state.backend, settings.base_iri)
+        await app.state.backend.start()
         try:
             yield
         finally:
-            app.state.pool.close()
-            if owned:
-                app.state.store.close()
+            app.state.backend.close()
 
     app = FastAPI(
         title="kommunegraf",

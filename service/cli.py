@@ -146,7 +146,7 @@ def load(files: tuple[Path, ...], store: str | None, base_iri: str | None) -> No
 
     Each file replaces its own named graph; if any file has an error, nothing is loaded.
     """
-    from service.loading import SourceResult, load_sources
+    from service.loading import SourceResult, load_reference, load_sources
     from service.store import open_store
 
     settings = _settings(store=store, base_iri=base_iri)
@@ -157,7 +157,7 @@ def load(files: tuple[Path, ...], store: str | None, base_iri: str | None) -> No
     try:
         with open_store(settings.store) as knowledge:
             if knowledge.is_empty():
-                knowledge.load_reference(settings.base_iri)
+                load_reference(knowledge, settings.base_iri)
             load_sources(knowledge, results)
     except StoreLockedError as error:
         _fail(str(error))
@@ -177,6 +177,7 @@ def load(files: tuple[Path, ...], store: str | None, base_iri: str | None) -> No
 @_store_option
 def query(query: str, fmt: str, store: str | None) -> None:
     """Kjør en SPARQL-spørring / Run a SPARQL query (text, or @FILE to read one)."""
+    from service.loading import load_reference
     from service.store import open_store
 
     text = Path(query[1:]).read_text(encoding="utf-8") if query.startswith("@") else query
@@ -184,7 +185,7 @@ def query(query: str, fmt: str, store: str | None) -> None:
     try:
         with open_store(settings.store) as knowledge:
             if knowledge.is_empty():
-                knowledge.load_reference(settings.base_iri)
+                load_reference(knowledge, settings.base_iri)
             try:
                 results = knowledge.query(text, base_iri=settings.base_iri)
             except SyntaxError as error:

@@ -1,4 +1,4 @@
-"""What route handlers share: the store and the settings of the running app."""
+"""What route handlers share: the backend and the settings of the running app."""
 
 from __future__ import annotations
 
@@ -6,19 +6,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.query_pool import QueryPool
+from service.backend import Backend
 from service.settings import Settings
-from service.store import KnowledgeStore
 
 
-def get_store(request: Request) -> KnowledgeStore:
-    store: KnowledgeStore = request.app.state.store
-    return store
-
-
-def get_pool(request: Request) -> QueryPool:
-    pool: QueryPool = request.app.state.pool
-    return pool
+def get_backend(request: Request) -> Backend:
+    backend: Backend = request.app.state.backend
+    return backend
 
 
 def get_settings(request: Request) -> Settings:
@@ -26,6 +20,5 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-StoreDep = Annotated[KnowledgeStore, Depends(get_store)]
+BackendDep = Annotated[Backend, Depends(get_backend)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-PoolDep = Annotated[QueryPool, Depends(get_pool)]

@@ -7,14 +7,20 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 from rdflib import Graph
 
 from loaders.provenance import source_metadata
 from loaders.rdf_source import read_rdf
-from loaders.reference import reference_graph
+from loaders.reference import reference_graph, reference_sources
 from loaders.validation import ValidationReport, validate
-from service.store import KnowledgeStore
+
+
+class GraphWriter(Protocol):
+    """Anything that can replace a named graph atomically: a store or a backend."""
+
+    def replace_graph(self, graph_iri: str, data: Graph) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,19 @@ def check_sources(paths: list[Path], base_iri: str) -> list[SourceResult]:
     return results
 
 
-def load_sources(store: KnowledgeStore, results: list[SourceResult]) -> None:
+def load_reference(store: GraphWriter, base_iri: str) -> list[str]:
+    """Load every bundled reference file into its own named graph, with provenance."""
+    loaded = []
+    for source in reference_sources():
+        raw = source.path.read_bytes()
+        graph = Graph().parse(data=raw, format=source.rdf_format, publicID=base_iri)
+        iri = source.graph_iri(base_iri)
+        store.replace_graph(iri, graph + source_metadata(iri, source.path.name, raw, len(graph)))
+        loaded.append(iri)
+    return loaded
+
+
+def load_sources(store: GraphWriter, results: list[SourceResult]) -> None:
     """Replace each source's graph; the caller has checked that all conform."""
     if not all(result.report.conforms for result in results):
         raise ValueError("refusing to load sources with errors")

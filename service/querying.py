@@ -1,4 +1,4 @@
-"""Queries the service itself asks (pages, canned queries), through the worker pool.
+"""Queries the service itself asks (pages, canned queries), through the backend.
 
 They take the same path as user queries, so they get the same deadline and never
 run on the event loop.
@@ -8,26 +8,18 @@ from __future__ import annotations
 
 import json
 
-from service.query_pool import QueryPool, QueryRequest
-from service.settings import Settings
-from service.store import KnowledgeStore
+from service.backend import Backend
 
 
 async def select(
-    pool: QueryPool,
-    store: KnowledgeStore,
-    settings: Settings,
-    query: str,
-    timeout: float | None = None,
+    backend: Backend, query: str, timeout: float | None = None
 ) -> list[dict[str, str]]:
     """Run a SELECT and return each solution as {variable: value}; unbound are absent."""
-    request = QueryRequest(
-        query=query,
-        snapshot=store.snapshot,
+    answer = await backend.execute(
+        query,
         solutions_media="application/sparql-results+json",
         graph_media=None,
-        base_iri=settings.base_iri,
+        timeout=timeout,
     )
-    answer = await pool.execute(request, timeout or settings.query_timeout)
     bindings = json.loads(answer.body)["results"]["bindings"]
     return [{name: term["value"] for name, term in row.items()} for row in bindings]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,20 @@ class Settings:
     """Seconds a query may run before its worker is killed (HTTP 503)."""
     query_workers: int = 2
     """Query worker processes; each runs one query at a time."""
+    token: str | None = field(default=None, repr=False)
+    """Bearer token for writes (update, graph store, upload); None = read-only service."""
+    max_body_bytes: int = 10 * 1024 * 1024
+    """Largest request body accepted (queries, updates, uploads)."""
+    service_allow: tuple[str, ...] = ()
+    """IRI prefixes a user query may reach with SERVICE; empty = SERVICE refused."""
+    store_url: str | None = None
+    """A remote SPARQL 1.1 query endpoint to use instead of the embedded store."""
+    update_url: str | None = None
+    """Its update endpoint (default: store_url)."""
+    graph_store_url: str | None = None
+    """Its Graph Store Protocol endpoint, if it has one."""
+    store_user: str | None = None
+    store_password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.base_iri.startswith(("http://", "https://")) or not self.base_iri.endswith("/"):
@@ -52,7 +66,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``KOMMUNEGRAF_STORE``, ``KOMMUNEGRAF_BASE_IRI``, ``_HOST`` and ``_PORT``.
+        """Read the ``KOMMUNEGRAF_*`` variables named after the fields.
 
         >>> Settings.from_env({"KOMMUNEGRAF_PORT": "8080"}).port
         8080
@@ -67,7 +81,21 @@ class Settings:
             values["base_iri"] = env["KOMMUNEGRAF_BASE_IRI"]
         if "KOMMUNEGRAF_HOST" in env:
             values["host"] = env["KOMMUNEGRAF_HOST"]
-        for key, convert in (("port", int), ("query_timeout", float), ("query_workers", int)):
+        for key in ("token", "store_url", "update_url", "graph_store_url", "store_user"):
+            if f"KOMMUNEGRAF_{key.upper()}" in env:
+                values[key] = env[f"KOMMUNEGRAF_{key.upper()}"] or None
+        if "KOMMUNEGRAF_STORE_PASSWORD" in env:
+            values["store_password"] = env["KOMMUNEGRAF_STORE_PASSWORD"] or None
+        if "KOMMUNEGRAF_SERVICE_ALLOW" in env:
+            allowed = env["KOMMUNEGRAF_SERVICE_ALLOW"].split(",")
+            values["service_allow"] = tuple(a.strip() for a in allowed if a.strip())
+        numbers: tuple[tuple[str, type[int] | type[float]], ...] = (
+            ("port", int),
+            ("query_timeout", float),
+            ("query_workers", int),
+            ("max_body_bytes", int),
+        )
+        for key, convert in numbers:
             name = f"KOMMUNEGRAF_{key.upper()}"
             if name in env:
                 try:

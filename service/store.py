@@ -25,8 +25,7 @@ from typing import IO
 import pyoxigraph as ox
 from rdflib import Graph
 
-from loaders.provenance import source_metadata
-from loaders.reference import reference_sources
+from service.query_pool import QuerySyntaxError
 
 
 class StoreLockedError(RuntimeError):
@@ -101,16 +100,13 @@ class KnowledgeStore:
         )
         self._publish()
 
-    def load_reference(self, base_iri: str) -> list[str]:
-        """Load every bundled reference file into its own named graph."""
-        loaded = []
-        for source in reference_sources():
-            raw = source.path.read_bytes()
-            graph = Graph().parse(data=raw, format=source.rdf_format, publicID=base_iri)
-            iri = source.graph_iri(base_iri)
-            self.replace_graph(iri, graph + source_metadata(iri, source.path.name, raw, len(graph)))
-            loaded.append(iri)
-        return loaded
+    def update(self, sparql: str, base_iri: str | None = None) -> None:
+        """Run a SPARQL Update in one transaction, then publish the new state."""
+        try:
+            self._store.update(sparql, base_iri=base_iri)
+        except SyntaxError as error:
+            raise QuerySyntaxError(str(error)) from None
+        self._publish()
 
     def query(
         self, sparql: str, base_iri: str | None = None

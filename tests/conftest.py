@@ -41,10 +41,16 @@ class Server:
     process: subprocess.Popen[bytes]
 
 
-def start_server(store: str, *args: str, timeout: float = 60.0) -> Server:
-    """Start ``kommunegraf serve`` as a real process and wait until it answers."""
+def start_server(
+    store: str, *args: str, env: dict[str, str] | None = None, timeout: float = 60.0
+) -> Server:
+    """Start ``kommunegraf serve`` as a real process and wait until it answers.
+
+    ``env`` adds environment variables (e.g. ``KOMMUNEGRAF_TOKEN``, which is never
+    passed as a flag so it cannot show in a process list).
+    """
     port = free_port()
-    env = {**os.environ, "KOMMUNEGRAF_BASE_IRI": f"http://127.0.0.1:{port}/"}
+    env = {**os.environ, "KOMMUNEGRAF_BASE_IRI": f"http://127.0.0.1:{port}/", **(env or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "service", "serve", "--port", str(port), "--store", store, *args],
         env=env,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from service.dependencies import PoolDep, SettingsDep, StoreDep
+from service.dependencies import BackendDep
 from service.pages import render
 from service.querying import select
 
@@ -54,13 +54,11 @@ _GRAPHS_QUERY = "SELECT DISTINCT ?g WHERE { GRAPH ?g {} } ORDER BY ?g"
 
 
 @router.get("/", response_class=HTMLResponse, summary="Forside / Home page")
-async def home(
-    request: Request, pool: PoolDep, store: StoreDep, settings: SettingsDep
-) -> HTMLResponse:
-    rows = await select(pool, store, settings, _COUNT_QUERY)
+async def home(request: Request, backend: BackendDep) -> HTMLResponse:
+    rows = await select(backend, _COUNT_QUERY)
     found = {row["kind"]: int(row["n"]) for row in rows}
     counts = [Count(c.cls, c.nb, c.en, found.get(c.cls, 0)) for c in _CLASSES]
-    graphs = await select(pool, store, settings, _GRAPHS_QUERY)
+    graphs = await select(backend, _GRAPHS_QUERY)
     return HTMLResponse(
         render("home.html", request, counts=counts, graphs=[row["g"] for row in graphs])
     )

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from service.dependencies import PoolDep, SettingsDep, StoreDep
+from service.dependencies import BackendDep
 from service.negotiation import best_match
 from service.pages import render
-from service.query_pool import QueryRequest, QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
+from service.query_pool import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 
 router = APIRouter(tags=["SPARQL"])
 
@@ -63,27 +63,19 @@ def _accept(request: Request, params: dict[str, list[str]]) -> str | None:
 
 
 async def _answer(
-    request: Request,
-    pool: PoolDep,
-    store: StoreDep,
-    settings: SettingsDep,
-    query: str,
-    params: dict[str, list[str]],
+    request: Request, backend: BackendDep, query: str, params: dict[str, list[str]]
 ) -> Response:
     accept = _accept(request, params)
-    sparql_request = QueryRequest(
-        query=query,
-        snapshot=store.snapshot,
-        solutions_media=best_match(accept, SOLUTION_TYPES),
-        graph_media=best_match(accept, GRAPH_TYPES),
-        base_iri=settings.base_iri,
-        default_graphs=tuple(params["default-graph-uri"])
-        if "default-graph-uri" in params
-        else None,
-        named_graphs=tuple(params["named-graph-uri"]) if "named-graph-uri" in params else None,
-    )
+    default_graphs = params.get("default-graph-uri")
+    named_graphs = params.get("named-graph-uri")
     try:
-        answer = await pool.execute(sparql_request, settings.query_timeout)
+        answer = await backend.execute(
+            query,
+            solutions_media=best_match(accept, SOLUTION_TYPES),
+            graph_media=best_match(accept, GRAPH_TYPES),
+            default_graphs=tuple(default_graphs) if default_graphs is not None else None,
+            named_graphs=tuple(named_graphs) if named_graphs is not None else None,
+        )
     except QuerySyntaxError as error:
         return error_response(
             400, "Ugyldig SPARQL-spørring.", "Malformed SPARQL query.", str(error)
@@ -99,8 +91,6 @@ async def _answer(
         return error_response(
             503, "Spørringen stoppet uventet.", "The query stopped unexpectedly.", str(error)
         )
-    finally:
-        store.discard_snapshots(pool.snapshots_in_use())
     if answer.media is None:
         offered = GRAPH_TYPES if answer.kind == "graph" else SOLUTION_TYPES
         return error_response(
@@ -122,22 +112,18 @@ def _single_query(params: dict[str, list[str]]) -> str | Response:
 
 
 @router.get("/sparql", summary="SPARQL query (GET) / SPARQL-spørring")
-async def sparql_get(
-    request: Request, pool: PoolDep, store: StoreDep, settings: SettingsDep
-) -> Response:
+async def sparql_get(request: Request, backend: BackendDep) -> Response:
     params = parse_qs(request.url.query, keep_blank_values=True)
     if "query" not in params:
         return HTMLResponse(render("sparql.html", request, query=""))
     query = _single_query(params)
     if isinstance(query, Response):
         return query
-    return await _answer(request, pool, store, settings, query, params)
+    return await _answer(request, backend, query, params)
 
 
 @router.post("/sparql", summary="SPARQL query (POST form or direct)")
-async def sparql_post(
-    request: Request, pool: PoolDep, store: StoreDep, settings: SettingsDep
-) -> Response:
+async def sparql_post(request: Request, backend: BackendDep) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     params = parse_qs(request.url.query, keep_blank_values=True)
     body = await request.body()
@@ -163,4 +149,4 @@ async def sparql_post(
         )
     if isinstance(query, Response):
         return query
-    return await _answer(request, pool, store, settings, query, params)
+    return await _answer(request, backend, query, params)

@@ -288,11 +288,29 @@ def restore(dump_file: Path, store: str | None) -> None:
 _LATER = "Ikke tilgjengelig i denne versjonen ennå. / Not available in this version yet."
 
 
-@main.command(context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def template(args: tuple[str, ...]) -> None:
-    """Lag regnearkmal fra formene / Write the spreadsheet template (coming)."""
-    _fail(_LATER)
+@main.command()
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["xlsx", "csv"]),
+    default=None,
+    help="xlsx (standard) eller csv: én fil per ark i mappen OUTPUT (one file per sheet)",
+)
+@_base_option
+def template(output: Path, fmt: str | None, base_iri: str | None) -> None:
+    """Lag regnearkmalen fra formene / Write the spreadsheet template from the shapes."""
+    from loaders.template import write_csv_templates, write_template
+
+    settings = _settings(base_iri=base_iri)
+    if (fmt or ("csv" if output.suffix.lower() != ".xlsx" else "xlsx")) == "csv":
+        for path in write_csv_templates(output):
+            click.echo(f"Skrev / wrote {path}")
+        return
+    if output.suffix.lower() != ".xlsx":
+        _fail(f"{output.name}: malen skrives som .xlsx (the template is written as .xlsx)")
+    write_template(output, settings.base_iri)
+    click.echo(f"Skrev / wrote {output}")
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

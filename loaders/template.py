@@ -1,0 +1,295 @@
+"""The spreadsheet template, generated from the shapes.
+
+Everything about the columns comes from ``loaders.columns`` (and so from the
+shapes); the dropdown lists come from the ontology's concept schemes and from the
+reference data. Changing a shape changes the template, and nothing else needs to.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF, RDFS, SKOS
+from rdflib.term import Node
+
+from loaders.columns import Column, Sheet, sheets
+from loaders.namespaces import DEFAULT_BASE_IRI, KG
+from loaders.reference import reference_graph
+from loaders.validation import ontology_graph
+
+HEADER_ROWS = 2
+"""Row 1 holds the Norwegian headers, row 2 the English ones; data starts at row 3."""
+FIRST_DATA_ROW = HEADER_ROWS + 1
+LAST_DATA_ROW = 5000
+REQUIRED_MARK = " *"
+
+_REQUIRED_FILL = PatternFill("solid", fgColor="F4B183")
+_RECOMMENDED_FILL = PatternFill("solid", fgColor="FFE699")
+_OPTIONAL_FILL = PatternFill("solid", fgColor="D9E1F2")
+_LISTS_SHEET = "Lister"
+
+# Reference classes whose members are offered as dropdown lists.
+_REFERENCE_LISTS = (
+    KG.Municipality,
+    KG.County,
+    KG.StatutoryService,
+    KG.NationalComponent,
+    KG.LegalBasis,
+    SKOS.Concept,
+)
+
+
+def label(graph: Graph, node: Node, lang: str = "nb") -> str:
+    """The best display label of a node: rdfs:label, else skos:prefLabel, in ``lang``.
+
+    >>> g = Graph()
+    >>> _ = g.add((URIRef("urn:x"), RDFS.label, Literal("Kongsberg")))
+    >>> label(g, URIRef("urn:x"))
+    'Kongsberg'
+    """
+    candidates: list[Literal] = []
+    for predicate in (RDFS.label, SKOS.prefLabel):
+        candidates += [o for o in graph.objects(node, predicate) if isinstance(o, Literal)]
+    for wanted in (lang, None, "nb", "en"):
+        for candidate in candidates:
+            if candidate.language == wanted:
+                return str(candidate)
+    return str(candidates[0]) if candidates else str(node)
+
+
+def _reference_entries(reference: Graph, cls: URIRef) -> list[str]:
+    """Display values for the members of a reference class, as users may type them."""
+    if cls == KG.Municipality:
+        current = reference.subjects(KG.county, None)
+        return sorted(
+            f"{reference.value(m, KG.municipalityNumber)} {label(reference, m)}" for m in current
+        )
+    if cls == KG.County:
+        return sorted(
+            f"{reference.value(c, KG.countyNumber)} {label(reference, c)}"
+            for c in reference.subjects(RDF.type, KG.County)
+        )
+    if cls == SKOS.Concept:  # LOS themes: the concepts of the theme structure
+        members = {
+            c
+            for c in reference.subjects(RDF.type, SKOS.Concept)
+            if str(c).startswith("https://psi.norge.no/los/tema/")
+        }
+    else:
+        members = set(reference.subjects(RDF.type, cls))
+    return sorted({label(reference, m) for m in members}, key=str.casefold)
+
+
+def header(column: Column, lang: str = "nb") -> str:
+    name = column.name_nb if lang == "nb" else column.name_en
+    return name + (REQUIRED_MARK if column.required and lang == "nb" else "")
+
+
+def _comment(column: Column) -> Comment:
+    kind = (
+        "Påkrevd / Required"
+        if column.required
+        else "Anbefalt / Recommended"
+        if column.recommended
+        else "Valgfri / Optional"
+    )
+    several = (
+        "\nFlere verdier: skill med semikolon. / Several values: separate with semicolons."
+        if column.multiple
+        else ""
+    )
+    text = f"{kind}\n\n{column.description_nb}\n\n{column.description_en}{several}"
+    comment = Comment(text, "kommunegraf")
+    comment.width, comment.height = 360, 200
+    return comment
+
+
+class _Lists:
+    """The hidden sheet holding one dropdown list per column; each list is written once."""
+
+    def __init__(self, workbook: Workbook) -> None:
+        self.sheet = workbook.create_sheet(_LISTS_SHEET)
+        self.sheet.sheet_state = "hidden"
+        self._ranges: dict[tuple[str, ...], str] = {}
+
+    def range_for(self, title: str, values: Iterable[str]) -> str:
+        entries = tuple(values)
+        if entries not in self._ranges:
+            column = len(self._ranges) + 1
+            letter = get_column_letter(column)
+            self.sheet.cell(row=1, column=column, value=title)
+            for row, value in enumerate(entries, start=2):
+                self.sheet.cell(row=row, column=column, value=value)
+            last = len(entries) + 1
+            self._ranges[entries] = f"{quote_sheetname(_LISTS_SHEET)}!${letter}$2:${letter}${last}"
+        return self._ranges[entries]
+
+
+def _dropdown(column: Column, ontology: Graph, reference: Graph) -> list[str] | None:
+    if column.values:
+        return [label(ontology, value) for value in column.values]
+    for cls in column.target_classes:
+        if cls in _REFERENCE_LISTS:
+            return _reference_entries(reference, cls)
+    return None
+
+
+def _name_column_range(target: URIRef, all_sheets: Iterable[Sheet]) -> str | None:
+    """A reference to rows of another sheet of the same workbook: its name column."""
+    for sheet in all_sheets:
+        if sheet.target_class == target:
+            for index, column in enumerate(sheet.columns, start=1):
+                if column.path == RDFS.label:
+                    letter = get_column_letter(index)
+                    return (
+                        f"{quote_sheetname(sheet.name_nb)}!${letter}${FIRST_DATA_ROW}:"
+                        f"${letter}${LAST_DATA_ROW}"
+                    )
+    return None
+
+
+def _validation(column: Column, formula: str, cell_range: str) -> DataValidation:
+    validation = DataValidation(
+        type="list",
+        formula1=f"={formula}",
+        allow_blank=True,
+        # Controlled values (sh:in) must come from the list; references may also be
+        # typed as a number or a name the loader resolves, so their list only helps.
+        showErrorMessage=bool(column.values) and not column.multiple,
+        errorStyle="stop",
+        errorTitle="Ugyldig verdi / Invalid value",
+        error="Velg en verdi fra listen. / Choose a value from the list.",
+        showInputMessage=True,
+        promptTitle=column.name_nb[:32],
+        prompt=(column.description_nb[:250]),
+    )
+    validation.add(cell_range)
+    return validation
+
+
+def _write_guide(sheet: Worksheet, all_sheets: list[Sheet]) -> None:
+    lines = [
+        ("Slik fyller du ut malen", "How to fill in the template"),
+        ("", ""),
+        (
+            "Hvert ark beskriver én slags ting. Rad 1 har kolonnenavn på norsk, rad 2 på engelsk; "
+            "skriv data fra rad 3.",
+            "Each sheet describes one kind of thing. Row 1 has the column names in Norwegian, "
+            "row 2 in English; write data from row 3.",
+        ),
+        (
+            "Kolonner merket * er påkrevd (oransje). Gule kolonner anbefales. Blå er valgfrie.",
+            "Columns marked * are required (orange). Yellow columns are recommended. "
+            "Blue ones are optional.",
+        ),
+        (
+            "Hold musen over et kolonnenavn for å se hva kolonnen betyr.",
+            "Hover over a column name to see what the column means.",
+        ),
+        (
+            "Skriv kommuner som nummer eller navn (3303 eller Kongsberg), applikasjoner og "
+            "leverandører med navn. Flere verdier i én celle skilles med semikolon.",
+            "Write municipalities as number or name (3303 or Kongsberg), applications and vendors "
+            "by name. Separate several values in one cell with semicolons.",
+        ),
+        (
+            "Tall kan skrives på norsk (1 234 567, 1.234,50 kr), datoer som 31.12.2026, "
+            "ja/nei for ja-nei-spørsmål.",
+            "Numbers may be written the Norwegian way (1 234 567, 1.234,50 kr), dates as "
+            "31.12.2026, ja/nei (yes/no) for yes-no questions.",
+        ),
+        (
+            "Sjekk filen med «kommunegraf validate FIL» før du laster den opp; "
+            "en fil med feil blir ikke lastet i det hele tatt.",
+            "Check the file with 'kommunegraf validate FILE' before uploading it; "
+            "a file with errors is not loaded at all.",
+        ),
+        ("", ""),
+        ("Ark", "Sheets"),
+    ]
+    heading = len(lines)
+    lines += [(s.name_nb, s.name_en) for s in all_sheets]
+    for row, (nb, en) in enumerate(lines, start=1):
+        sheet.cell(row=row, column=1, value=nb)
+        sheet.cell(row=row, column=2, value=en).font = Font(italic=True, color="595959")
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet["B1"].font = Font(bold=True, size=14, italic=True, color="595959")
+    sheet.cell(row=heading, column=1).font = Font(bold=True)
+    for letter in ("A", "B"):
+        sheet.column_dimensions[letter].width = 90
+        for cell in sheet[letter]:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def _write_sheet(
+    workbook: Workbook,
+    sheet: Sheet,
+    all_sheets: list[Sheet],
+    lists: _Lists,
+    ontology: Graph,
+    reference: Graph,
+) -> None:
+    worksheet = workbook.create_sheet(sheet.name_nb[:31])
+    for index, column in enumerate(sheet.columns, start=1):
+        letter = get_column_letter(index)
+        nb_cell = worksheet.cell(row=1, column=index, value=header(column, "nb"))
+        en_cell = worksheet.cell(row=2, column=index, value=header(column, "en"))
+        nb_cell.font = Font(bold=True)
+        en_cell.font = Font(italic=True, color="595959")
+        nb_cell.fill = en_cell.fill = (
+            _REQUIRED_FILL
+            if column.required
+            else _RECOMMENDED_FILL
+            if column.recommended
+            else _OPTIONAL_FILL
+        )
+        nb_cell.comment = _comment(column)
+        worksheet.column_dimensions[letter].width = max(14, min(40, len(column.name_nb) + 6))
+        cells = f"{letter}{FIRST_DATA_ROW}:{letter}{LAST_DATA_ROW}"
+        entries = _dropdown(column, ontology, reference)
+        formula = lists.range_for(column.name_nb, entries) if entries else None
+        if formula is None and column.target_classes:
+            formula = _name_column_range(column.target_classes[0], all_sheets)
+        if formula is not None:
+            worksheet.add_data_validation(_validation(column, formula, cells))
+    worksheet.freeze_panes = f"A{FIRST_DATA_ROW}"
+
+
+def write_template(path: Path, base_iri: str = DEFAULT_BASE_IRI) -> None:
+    """Write the xlsx template: a guide sheet, one sheet per group, hidden lists."""
+    all_sheets = list(sheets())
+    ontology = ontology_graph()
+    reference = reference_graph(base_iri)
+    workbook = Workbook()
+    guide = workbook.active
+    assert guide is not None
+    guide.title = "Veiledning"
+    _write_guide(guide, all_sheets)
+    lists = _Lists(workbook)
+    for sheet in all_sheets:
+        _write_sheet(workbook, sheet, all_sheets, lists, ontology, reference)
+    workbook.move_sheet(_LISTS_SHEET, offset=len(workbook.sheetnames))
+    workbook.save(path)
+
+
+def write_csv_templates(folder: Path) -> list[Path]:
+    """One CSV per sheet (semicolon-separated, UTF-8 with BOM so Excel reads æøå)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for sheet in sheets():
+        path = folder / f"{sheet.name_nb}.csv"
+        with path.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle, delimiter=";")
+            writer.writerow([header(c, "nb") for c in sheet.columns])
+            writer.writerow([header(c, "en") for c in sheet.columns])
+        written.append(path)
+    return written

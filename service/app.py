@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from loaders.provenance import tool_version
 from service.backend import Backend, EmbeddedBackend
 from service.loading import load_reference
-from service.routes import home, sparql
+from service.routes import graph_store, home, sparql
 from service.settings import Settings
 
 
@@ -62,4 +62,5 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(home.router)
     app.include_router(sparql.router)
+    app.include_router(graph_store.router)
     return app

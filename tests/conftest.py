@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import pytest
 from rdflib import Graph
@@ -36,9 +39,108 @@ def free_port() -> int:
 
 
 @dataclass(frozen=True)
+class OxigraphServer:
+    """A real ``oxigraph serve`` process: the remote store of the tests."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    location: Path
+    owns_location: bool = False
+    log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def query_url(self) -> str:
+        return self.url + "/query"
+
+    @property
+    def update_url(self) -> str:
+        return self.url + "/update"
+
+    @property
+    def graph_store_url(self) -> str:
+        return self.url + "/store"
+
+    def env(self) -> dict[str, str]:
+        """What makes ``kommunegraf serve`` use this server as its store.
+
+        No graph store URL: oxigraph's Graph Store PUT clears the graph and then loads
+        in a second step, so readers could see it empty; the one-request SPARQL update
+        that kommunegraf sends without it is atomic.
+        """
+        return {
+            "KOMMUNEGRAF_STORE_URL": self.query_url,
+            "KOMMUNEGRAF_UPDATE_URL": self.update_url,
+        }
+
+    def stop(self) -> None:
+        _stop(self.process)
+        if self.log is not None:
+            self.log.close()
+        if self.owns_location:
+            shutil.rmtree(self.location, ignore_errors=True)
+
+
+def _oxigraph_command() -> str:
+    beside = Path(sys.executable).with_name("oxigraph")
+    found = str(beside) if beside.exists() else shutil.which("oxigraph")
+    if found is None:
+        raise RuntimeError("the oxigraph command is not installed (pip install oxigraph)")
+    return found
+
+
+def start_oxigraph_server(
+    location: Path | None = None, *, union_default_graph: bool = True, timeout: float = 30.0
+) -> OxigraphServer:
+    """Start ``oxigraph serve`` on a free loopback port and wait until it answers.
+
+    ``union_default_graph`` is how kommunegraf needs a remote store configured: its
+    queries expect the union of the named graphs as the default graph. Without
+    ``location`` the store lives in a temporary folder that ``stop()`` deletes.
+    """
+    owned = location is None
+    folder = (
+        Path(tempfile.mkdtemp(prefix="kommunegraf-oxigraph-")) if location is None else location
+    )
+    port = free_port()
+    command = [_oxigraph_command(), "serve", "--location", str(folder)]
+    command += ["--bind", f"127.0.0.1:{port}"]
+    if union_default_graph:
+        command.append("--union-default-graph")
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this call; stop() closes it
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    running = OxigraphServer(f"http://127.0.0.1:{port}", process, folder, owned, log)
+    probe = running.query_url + "?query=ASK%7B%7D"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            message = log.read().decode(errors="replace")
+            running.stop()
+            raise RuntimeError(f"oxigraph serve exited: {message}")
+        try:
+            with urllib.request.urlopen(probe, timeout=2):
+                return running
+        except OSError:
+            time.sleep(0.1)
+    running.stop()
+    raise RuntimeError("oxigraph serve did not start in time")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=30)
+
+
+@dataclass(frozen=True)
 class Server:
     url: str
     process: subprocess.Popen[bytes]
+    remote: OxigraphServer | None = None
+    """The remote store behind this server, when it runs on the remote backend."""
 
 
 def start_server(
@@ -73,10 +175,53 @@ def start_server(
     raise RuntimeError("server did not start in time")
 
 
-@pytest.fixture(scope="session")
-def server() -> Iterator[Server]:
-    """One real HTTP server over an in-memory store with the reference data."""
-    running = start_server(":memory:")
+BACKENDS = ("embedded", "remote")
+"""The stores every endpoint test runs against: pyoxigraph in-process, or a SPARQL server."""
+
+
+def start_server_on(
+    backend: str, *args: str, env: dict[str, str] | None = None, timeout: float = 60.0
+) -> Server:
+    """``start_server`` on either backend; for "remote" a fresh ``oxigraph serve`` too.
+
+    For test modules that need their own server (a token, other flags) and still want
+    to run on both backends: parametrise a fixture over ``BACKENDS`` and stop the
+    result with ``stop_server``.
+    """
+    if backend == "embedded":
+        return start_server(":memory:", *args, env=env, timeout=timeout)
+    if backend != "remote":
+        raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+    remote = start_oxigraph_server()
+    try:
+        # --store is ignored once KOMMUNEGRAF_STORE_URL is set.
+        running = start_server(
+            ":memory:", *args, env={**remote.env(), **(env or {})}, timeout=timeout
+        )
+    except BaseException:
+        remote.stop()
+        raise
+    return Server(running.url, running.process, remote)
+
+
+def stop_server(server: Server) -> None:
+    """Stop the server, then its remote store if it has one."""
+    _stop(server.process)
+    if server.remote is not None:
+        server.remote.stop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """One real HTTP server with the reference data, on each backend in turn.
+
+    "embedded" is an in-memory pyoxigraph store; "remote" is the same service with
+    ``KOMMUNEGRAF_STORE_URL`` pointing at a real ``oxigraph serve`` process, so every
+    test using this fixture shows both backends behave the same. Tests that start
+    their own server (``test_query_deadline.py``) stay embedded-only: they test the
+    embedded design (killing query worker processes), which a remote store does not
+    have; ``test_remote_store.py`` covers the remote deadline.
+    """
+    running = start_server_on(request.param)
     yield running
-    running.process.terminate()
-    running.process.wait(timeout=30)
+    stop_server(running)

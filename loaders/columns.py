@@ -23,7 +23,7 @@ from rdflib.collection import Collection
 from rdflib.namespace import RDF, RDFS, SH
 from rdflib.term import Node
 
-from loaders.namespaces import KG
+from loaders.namespaces import KG, KGSH
 from loaders.validation import shapes_graph
 
 Path = URIRef | tuple[URIRef, ...]
@@ -68,6 +68,8 @@ class Sheet:
     order: int
     target_class: URIRef
     node_shape: URIRef
+    iri_template: str
+    """How a row becomes an IRI (kgsh:iriTemplate), relative to the base IRI."""
     columns: tuple[Column, ...]
 
 
@@ -169,6 +171,7 @@ def read_sheets(graph: Graph) -> list[Sheet]:
                     order=_int(graph, group, SH.order) or 0,
                     target_class=target,
                     node_shape=node_shape,
+                    iri_template=str(graph.value(node_shape, KGSH.iriTemplate) or ""),
                     columns=tuple(sorted(columns, key=lambda c: c.order)),
                 )
             )

@@ -42,8 +42,13 @@ def source_metadata(
     data: bytes,
     triple_count: int,
     when: datetime | None = None,
+    row_counts: dict[str, int] | None = None,
 ) -> Graph:
-    """Describe the named graph ``graph_iri`` loaded from ``file_name``."""
+    """Describe the named graph ``graph_iri`` loaded from ``file_name``.
+
+    For a spreadsheet, ``row_counts`` gives the rows read from each sheet; each
+    sheet becomes a VoID subset with its number of entities.
+    """
     when = when or datetime.now(UTC)
     graph = Graph()
     subject = URIRef(graph_iri)
@@ -64,4 +69,9 @@ def source_metadata(
     graph.add((activity, PROV.wasAssociatedWith, agent))
     graph.add((agent, RDF.type, PROV.SoftwareAgent))
     graph.add((agent, RDFS.label, Literal(f"kommunegraf {tool_version()}")))
+    for index, (sheet, rows) in enumerate(sorted((row_counts or {}).items()), start=1):
+        subset = URIRef(f"{graph_iri}#sheet-{index}")
+        graph.add((subject, VOID.subset, subset))
+        graph.add((subset, DCTERMS.title, Literal(sheet)))
+        graph.add((subset, VOID.entities, Literal(rows, datatype=XSD.integer)))
     return graph

@@ -12,10 +12,12 @@ from typing import NoReturn
 
 import click
 import pyoxigraph as ox
+from rdflib import Graph
 
 from loaders.provenance import tool_version
 from loaders.rdf_source import SourceError
-from loaders.validation import Problem
+from loaders.report import Report
+from service.loading import SourceResult
 from service.settings import Settings, SettingsError
 from service.store import StoreLockedError
 
@@ -98,42 +100,59 @@ def serve(
         _fail(str(error))
 
 
-def _print_problems(name: str, problems: list[Problem]) -> None:
-    for p in problems:
-        where = p.focus_node + (f" {p.path}" if p.path else "")
-        value = f" = {p.value!r}" if p.value is not None else ""
-        click.echo(f"{name}: {p.severity}: {where}{value}\n    {p.message_nb}\n    {p.message_en}")
+_report_option = click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Skriv rapporten til fil (write the report): .json or .txt",
+)
 
 
-def _check(files: tuple[Path, ...], base_iri: str) -> list[object]:
+def _check(
+    files: tuple[Path, ...], base_iri: str, report_path: Path | None, stored: Graph | None = None
+) -> list[SourceResult]:
+    """Check every file, print its report, and exit 2 if a file cannot be read."""
     from service.loading import check_sources
 
+    for path in files:
+        if not path.is_file():
+            _fail(f"{path}: finnes ikke eller er ikke en fil (does not exist or is not a file)")
     try:
-        results = check_sources(list(files), base_iri)
+        results = check_sources(list(files), base_iri, stored)
     except SourceError as error:
         _fail(str(error))
     for result in results:
-        _print_problems(result.path.name, result.report.problems)
+        if result.report.issues:
+            click.echo(result.report.to_text())
         state = "gyldig / valid" if result.report.conforms else "UGYLDIG / INVALID"
         click.echo(f"{result.path.name}: {result.triples} tripler / triples, {state}")
-    return list(results)
+    if report_path is not None:
+        _write_reports(report_path, [r.report for r in results])
+    if not all(r.report.readable for r in results):
+        sys.exit(EXIT_USAGE)
+    return results
+
+
+def _write_reports(path: Path, reports: list[Report]) -> None:
+    if path.suffix.lower() == ".json":
+        body = "[\n" + ",\n".join(r.to_json() for r in reports) + "\n]\n"
+    else:
+        body = "\n".join(r.to_text() for r in reports) + "\n"
+    path.write_text(body, encoding="utf-8")
 
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_base_option
-def validate(files: tuple[Path, ...], base_iri: str | None) -> None:
+@_report_option
+def validate(files: tuple[Path, ...], base_iri: str | None, report_path: Path | None) -> None:
     """Sjekk filer mot formene uten å laste / Validate files, load nothing.
 
-    Reads RDF files (Turtle, N-Triples, RDF/XML, JSON-LD).
+    Reads spreadsheets (xlsx, xlsm, ods, csv) and RDF files (Turtle, N-Triples,
+    RDF/XML, JSON-LD).
     """
-    from service.loading import SourceResult
-
-    results = [
-        r
-        for r in _check(files, _settings(base_iri=base_iri).base_iri)
-        if isinstance(r, SourceResult)
-    ]
+    results = _check(files, _settings(base_iri=base_iri).base_iri, report_path)
     sys.exit(0 if all(r.report.conforms for r in results) else EXIT_INVALID)
 
 
@@ -141,23 +160,28 @@ def validate(files: tuple[Path, ...], base_iri: str | None) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_store_option
 @_base_option
-def load(files: tuple[Path, ...], store: str | None, base_iri: str | None) -> None:
+@_report_option
+def load(
+    files: tuple[Path, ...], store: str | None, base_iri: str | None, report_path: Path | None
+) -> None:
     """Valider og last, alt eller ingenting / Validate, then load all or nothing.
 
     Each file replaces its own named graph; if any file has an error, nothing is loaded.
+    Names in the files may refer to what is already stored (applications, vendors).
     """
-    from service.loading import SourceResult, load_reference, load_sources
+    from service.loading import load_reference, load_sources, stored_context
     from service.store import open_store
 
     settings = _settings(store=store, base_iri=base_iri)
-    results = [r for r in _check(files, settings.base_iri) if isinstance(r, SourceResult)]
-    if not all(r.report.conforms for r in results):
-        click.echo("Ingenting ble lastet. / Nothing was loaded.", err=True)
-        sys.exit(EXIT_INVALID)
     try:
         with open_store(settings.store) as knowledge:
             if knowledge.is_empty():
                 load_reference(knowledge, settings.base_iri)
+            stored = stored_context(knowledge, settings.base_iri)
+            results = _check(files, settings.base_iri, report_path, stored)
+            if not all(r.report.conforms for r in results):
+                click.echo("Ingenting ble lastet. / Nothing was loaded.", err=True)
+                sys.exit(EXIT_INVALID)
             load_sources(knowledge, results)
     except StoreLockedError as error:
         _fail(str(error))

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Protocol
 
+import pyoxigraph as ox
 from rdflib import Graph
 
 from loaders.provenance import source_metadata
 from loaders.rdf_source import read_rdf
 from loaders.reference import reference_graph, reference_sources
-from loaders.validation import ValidationReport, validate
+from loaders.report import Issue, Report
+from loaders.resolver import KEY_PROPERTIES
+from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
+from loaders.validation import Problem, validate
+from service.store import KnowledgeStore
 
 
 class GraphWriter(Protocol):
@@ -28,9 +33,10 @@ class SourceResult:
     path: Path
     graph_iri: str
     triples: int
-    report: ValidationReport
+    report: Report
     data: bytes
     graph: Graph
+    row_counts: dict[str, int] = field(default_factory=dict)
 
 
 def source_graph_iri(path: Path, base_iri: str) -> str:
@@ -49,22 +55,55 @@ def _reference(base_iri: str) -> Graph:
     return reference_graph(base_iri)
 
 
-def check_sources(paths: list[Path], base_iri: str) -> list[SourceResult]:
-    """Read and validate every source against the reference data; load nothing."""
-    results = []
-    context = _reference(base_iri)
-    for path in paths:
-        graph, data = read_rdf(path, base_iri)
-        results.append(
-            SourceResult(
-                path,
-                source_graph_iri(path, base_iri),
-                len(graph),
-                validate(graph, context),
-                data,
-                graph,
+def _rdf_report(path: Path, problems: list[Problem]) -> Report:
+    return Report(
+        path.name,
+        [
+            Issue(
+                p.severity,
+                p.message_nb,
+                p.message_en,
+                value=p.value,
+                node=p.focus_node,
+                path=p.path,
             )
-        )
+            for p in problems
+        ],
+    )
+
+
+def check_sources(
+    paths: list[Path], base_iri: str, stored: Graph | None = None
+) -> list[SourceResult]:
+    """Read and validate every source; load nothing.
+
+    Spreadsheets and RDF files are checked against the reference data and, when
+    given, what is already ``stored`` (names in a sheet may refer to either).
+    """
+    context = _reference(base_iri)
+    if stored is not None:
+        context = context + stored
+    results = []
+    for path in paths:
+        iri = source_graph_iri(path, base_iri)
+        if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+            checked = check_spreadsheet(path, base_iri, context)
+            data = path.read_bytes() if checked.report.readable else b""
+            results.append(
+                SourceResult(
+                    path,
+                    iri,
+                    len(checked.graph),
+                    checked.report,
+                    data,
+                    checked.graph,
+                    checked.row_counts,
+                )
+            )
+            continue
+        graph, data = read_rdf(path, base_iri)
+        report = _rdf_report(path, validate(graph, context).problems)
+        results.append(SourceResult(path, iri, len(graph), report, data, graph))
     return results
 
 
@@ -85,5 +124,29 @@ def load_sources(store: GraphWriter, results: list[SourceResult]) -> None:
     if not all(result.report.conforms for result in results):
         raise ValueError("refusing to load sources with errors")
     for result in results:
-        metadata = source_metadata(result.graph_iri, result.path.name, result.data, result.triples)
+        metadata = source_metadata(
+            result.graph_iri,
+            result.path.name,
+            result.data,
+            result.triples,
+            row_counts=result.row_counts,
+        )
         store.replace_graph(result.graph_iri, result.graph + metadata)
+
+
+def stored_context(store: KnowledgeStore, base_iri: str) -> Graph:
+    """What uploads may refer to in the store: typed nodes with their names and ids.
+
+    Reference data is left out (the loaders have it already); only the types,
+    labels and identifiers are taken, which is what name resolution and the
+    shapes' class checks need, not whole graphs.
+    """
+    keys = " ".join(f"<{p}>" for p in KEY_PROPERTIES)
+    results = store.query(
+        f"""CONSTRUCT {{ ?s a ?type . ?s ?p ?o }} WHERE {{
+          GRAPH ?g {{ ?s a ?type . OPTIONAL {{ ?s ?p ?o . VALUES ?p {{ {keys} }} }} }}
+          FILTER(!STRSTARTS(STR(?g), "{base_iri}graph/reference/"))
+        }}"""
+    )
+    assert isinstance(results, ox.QueryTriples)
+    return Graph().parse(data=results.serialize(format=ox.RdfFormat.N_TRIPLES) or b"", format="nt")

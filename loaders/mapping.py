@@ -1,0 +1,561 @@
+"""Rows of a workbook to RDF, each subject remembering its sheet and row.
+
+The columns come from the shapes (``loaders.columns``); the cell parsers from
+``loaders.cells``; names are resolved with ``loaders.resolver``. Problems found on
+the way become issues pinned to their cell, and the provenance kept here lets the
+SHACL results of the next step be pinned the same way.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF, RDFS, SKOS, XSD
+from rdflib.term import Node
+
+from loaders.cells import (
+    CellError,
+    MunicipalityRegister,
+    Raw,
+    municipality_register,
+    parse_boolean,
+    parse_date,
+    parse_decimal,
+    parse_email,
+    parse_integer,
+    parse_organisation_number,
+    parse_text,
+    parse_url,
+)
+from loaders.columns import Column, Path, Sheet, sheets
+from loaders.namespaces import KG, PREFIXES, bind_prefixes
+from loaders.report import Issue
+from loaders.resolver import Resolver, normalise
+from loaders.validation import ontology_graph
+from loaders.workbook import RawCell, RawSheet, RawWorkbook
+
+_SEPARATORS = re.compile(r"\s*[;\n]\s*")
+_IGNORED_SHEETS = {"veiledning", "guide", "lister", "lists"}
+
+
+def slug(text: str) -> str:
+    """The IRI-safe form of a name: lower case ASCII, æ→ae, ø→o, å→a, dashes.
+
+    >>> slug("Visma Flyt Skole"), slug("Bærum Økonomi/Lønn"), slug("Tromsø")
+    ('visma-flyt-skole', 'baerum-okonomi-lonn', 'tromso')
+    """
+    text = text.casefold().replace("æ", "ae").replace("ø", "o").replace("å", "a")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def _expand(curie: str) -> URIRef:
+    prefix, _, local = curie.partition(":")
+    return URIRef(PREFIXES[prefix] + local)
+
+
+@dataclass(frozen=True)
+class CellRef:
+    sheet: str
+    row: int
+    column: str
+    column_name: str
+
+
+@dataclass
+class MappedSource:
+    """The triples of one workbook and where each came from."""
+
+    graph: Graph
+    issues: list[Issue] = field(default_factory=list)
+    rows: dict[Node, tuple[str, int]] = field(default_factory=dict)
+    """Subject (or helper node, e.g. a contact point) → its sheet and row."""
+    cells: dict[tuple[Node, Path], CellRef] = field(default_factory=dict)
+    """(subject, column path) → the cell the values came from."""
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+
+def _header_keys(column: Column, ontology: Graph) -> set[str]:
+    """Every header a column may have: nb and en names, and the property's labels."""
+    keys = {column.name_nb, column.name_en}
+    predicate = column.path if isinstance(column.path, URIRef) else column.path[-1]
+    keys |= {str(o) for o in ontology.objects(predicate, RDFS.label)}
+    return {_header_key(k) for k in keys if k}
+
+
+def _header_key(text: str) -> str:
+    """Case, spaces, punctuation and the required mark do not matter in headers.
+
+    >>> _header_key(" Årlig kostnad (NOK) * ")
+    'årligkostnadnok'
+    """
+    return re.sub(r"[\W_]+", "", text.replace("*", "").casefold())
+
+
+def _text_of(cell: RawCell) -> str:
+    value = cell.value
+    return "" if value is None else str(value)
+
+
+@dataclass
+class _SheetReading:
+    sheet: Sheet
+    raw: RawSheet
+    columns: dict[int, Column]
+    """Position in the raw row (0-based) → column."""
+    letters: dict[Column, str]
+    rows: list[list[RawCell]]
+
+
+class _Mapper:
+    def __init__(self, base_iri: str, context: Graph) -> None:
+        self.base = base_iri
+        self.ontology = ontology_graph()
+        self.register: MunicipalityRegister = municipality_register(context)
+        self.resolver = Resolver.from_graphs(self.ontology, self.ontology, context)
+        self.result = MappedSource(bind_prefixes(Graph()))
+        self.subjects: dict[tuple[str, int], URIRef] = {}
+        self.first_row: dict[URIRef, tuple[str, int]] = {}
+
+    # -- issues --------------------------------------------------------------
+
+    def issue(
+        self,
+        severity: str,
+        nb: str,
+        en: str,
+        where: CellRef | tuple[str, int] | str | None = None,
+        value: str | None = None,
+        suggestion: str | None = None,
+    ) -> None:
+        sheet = row = column = column_name = None
+        if isinstance(where, CellRef):
+            sheet, row, column, column_name = (
+                where.sheet,
+                where.row,
+                where.column,
+                where.column_name,
+            )
+        elif isinstance(where, tuple):
+            sheet, row = where
+        elif isinstance(where, str):
+            sheet = where
+        issue = Issue(severity, nb, en, sheet, row, column, column_name, value, suggestion)  # type: ignore[arg-type]
+        if issue not in self.result.issues:  # a cell read twice (identity, values) reports once
+            self.result.issues.append(issue)
+
+    # -- sheets and headers --------------------------------------------------
+
+    def read_sheets(self, workbook: RawWorkbook) -> list[_SheetReading]:
+        by_name: dict[str, Sheet] = {}
+        for known in sheets():
+            by_name[_header_key(known.name_nb)] = known
+            by_name[_header_key(known.name_en)] = known
+        readings = []
+        single_csv = workbook.file_type == "csv" and len(workbook.sheets) == 1
+        for raw in workbook.sheets:
+            key = _header_key(raw.name)
+            if key in _IGNORED_SHEETS:
+                continue
+            sheet: Sheet | None = by_name.get(key)
+            if sheet is None and single_csv:
+                sheet = self._sheet_by_headers(raw)
+            if sheet is None:
+                names = ", ".join(s.name_nb for s in sheets())
+                self.issue(
+                    "warning",
+                    f"Arket «{raw.name}» er ikke en del av malen og blir ikke lest. "
+                    f"Kjente ark: {names}.",
+                    f"Sheet '{raw.name}' is not part of the template and is not read. "
+                    f"Known sheets: {names}.",
+                    raw.name,
+                )
+                continue
+            if raw.hidden:
+                self.issue(
+                    "warning",
+                    f"Arket «{raw.name}» er skjult, men blir lest.",
+                    f"Sheet '{raw.name}' is hidden, but is read.",
+                    raw.name,
+                )
+            reading = self._read_headers(sheet, raw)
+            if reading is not None:
+                readings.append(reading)
+        return readings
+
+    def _sheet_by_headers(self, raw: RawSheet) -> Sheet | None:
+        """A lone CSV is one sheet; which one, its headers tell."""
+        if not raw.rows:
+            return None
+        found = {_header_key(_text_of(c)) for c in raw.rows[0]}
+        best = max(
+            sheets(),
+            key=lambda s: len(
+                found & set().union(*(_header_keys(c, self.ontology) for c in s.columns))
+            ),
+        )
+        matched = found & set().union(*(_header_keys(c, self.ontology) for c in best.columns))
+        return best if len(matched) >= 2 else None
+
+    def _read_headers(self, sheet: Sheet, raw: RawSheet) -> _SheetReading | None:
+        if not raw.rows:
+            return None
+        header_row = raw.rows[0]
+        keys = {c: _header_keys(c, self.ontology) for c in sheet.columns}
+        columns: dict[int, Column] = {}
+        letters: dict[Column, str] = {}
+        for position, cell in enumerate(header_row):
+            text = _text_of(cell).strip()
+            if not text:
+                continue
+            key = _header_key(text)
+            column = next((c for c, k in keys.items() if key in k), None)
+            if column is None:
+                known = {c.name_nb: c for c in sheet.columns}
+                close = difflib.get_close_matches(text, list(known), n=1, cutoff=0.6)
+                self.issue(
+                    "warning",
+                    f"Ukjent kolonne «{text}» blir ikke lest."
+                    + (f" Mente du «{close[0]}»?" if close else ""),
+                    f"Unknown column '{text}' is not read."
+                    + (f" Did you mean '{close[0]}'?" if close else ""),
+                    CellRef(raw.name, cell.row, cell.column_letter, text),
+                    suggestion=close[0] if close else None,
+                )
+                continue
+            if column in letters:
+                self.issue(
+                    "error",
+                    f"Kolonnen «{column.name_nb}» står to ganger.",
+                    f"Column '{column.name_en}' appears twice.",
+                    CellRef(raw.name, cell.row, cell.column_letter, column.name_nb),
+                )
+                continue
+            columns[position] = column
+            letters[column] = cell.column_letter
+        for column in sheet.columns:
+            if column.required and column not in letters:
+                self.issue(
+                    "error",
+                    f"Den påkrevde kolonnen «{column.name_nb}» mangler i arket.",
+                    f"The required column '{column.name_en}' is missing from the sheet.",
+                    (raw.name, header_row[0].row if header_row else 1),
+                )
+        data = raw.rows[1:]
+        if data and self._is_english_header(data[0], sheet):
+            data = data[1:]
+        return _SheetReading(sheet, raw, columns, letters, data)
+
+    def _is_english_header(self, row: list[RawCell], sheet: Sheet) -> bool:
+        english = {_header_key(c.name_en) for c in sheet.columns}
+        texts = [_header_key(_text_of(c)) for c in row if _text_of(c).strip()]
+        return bool(texts) and sum(t in english for t in texts) >= max(1, len(texts) // 2)
+
+    # -- values --------------------------------------------------------------
+
+    def _values(self, cell: RawCell, column: Column) -> list[Raw]:
+        if cell.error is not None:
+            raise CellError(
+                f"Cellen har en formelfeil ({cell.error}); skriv verdien inn direkte.",
+                f"The cell has a formula error ({cell.error}); type the value in directly.",
+            )
+        value = cell.value
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return []
+        if isinstance(value, datetime.timedelta):
+            raise CellError(
+                "Cellen er formatert som en varighet; skriv verdien som tekst, tall eller dato.",
+                "The cell is formatted as a duration; write the value as text, number or date.",
+            )
+        if column.multiple and isinstance(value, str):
+            return [part for part in _SEPARATORS.split(value.strip()) if part]
+        return [value]
+
+    def _term(self, raw: Raw, column: Column, where: CellRef) -> Node | None:
+        """One cell value as an RDF term, or a CellError saying what is wrong."""
+        if column.values:
+            return self._choice(raw, column)
+        if KG.Municipality in column.target_classes:
+            parsed = self.register.parse(raw)
+            if parsed is None:
+                return None
+            number, warning = parsed
+            if warning is not None:
+                self.issue(
+                    "warning", warning.message_nb, warning.message_en, where, str(raw), number
+                )
+            return URIRef(f"{self.base}id/kommune/{number}")
+        if column.target_classes:
+            text = parse_text(raw)
+            return None if text is None else self.resolver.resolve(column.target_classes, text)
+        if column.path == KG.organisationNumber:
+            organisation = parse_organisation_number(raw)
+            return None if organisation is None else Literal(organisation)
+        if column.node_kind is not None:
+            is_mail = column.pattern is not None and column.pattern.startswith("^mailto")
+            address = parse_email(raw) if is_mail else parse_url(raw)
+            return None if address is None else URIRef(address)
+        parser = _LITERAL_PARSERS.get(column.datatype or XSD.string)
+        if parser is None:
+            text = parse_text(raw)
+            return None if text is None else Literal(text, datatype=column.datatype)
+        return parser(raw)
+
+    def _choice(self, raw: Raw, column: Column) -> Node | None:
+        text = parse_text(raw)
+        if text is None:
+            return None
+        key = normalise(text)
+        for value in column.values:
+            names = [str(value), str(value).rsplit("#", 1)[-1].rsplit("/", 1)[-1]]
+            names += [
+                str(o)
+                for p in (SKOS.prefLabel, SKOS.altLabel, SKOS.notation)
+                for o in self.ontology.objects(value, p)
+            ]
+            if key in {normalise(n) for n in names}:
+                return value
+        labels = [self._label(v) for v in column.values]
+        raise CellError(
+            f"«{text}» er ikke et gyldig valg. Gyldige verdier: {', '.join(labels)}.",
+            f"'{text}' is not a valid choice. Valid values: {', '.join(labels)}.",
+            ", ".join(labels),
+        )
+
+    def _label(self, node: Node) -> str:
+        for value in self.ontology.objects(node, SKOS.prefLabel):
+            if isinstance(value, Literal) and value.language == "nb":
+                return str(value)
+        return str(node)
+
+    # -- rows ----------------------------------------------------------------
+
+    def _cells(
+        self, reading: _SheetReading, row: list[RawCell]
+    ) -> Iterator[tuple[Column, RawCell, CellRef]]:
+        for position, cell in enumerate(row):
+            column = reading.columns.get(position)
+            if column is not None:
+                yield (
+                    column,
+                    cell,
+                    CellRef(reading.raw.name, cell.row, cell.column_letter, column.name_nb),
+                )
+
+    def _key(self, term: Node) -> str:
+        if isinstance(term, URIRef) and str(term).startswith(self.base + "id/"):
+            return str(term)[len(self.base) + 3 :].split("/", 1)[1]
+        return slug(str(term))
+
+    def mint(self, reading: _SheetReading, row: list[RawCell]) -> URIRef | None:
+        """The subject IRI of a row, from its sheet's IRI template."""
+        values: dict[str, Node] = {}
+        wanted = set(re.findall(r"\{([^}]+)\}", reading.sheet.iri_template))
+        for column, cell, where in self._cells(reading, row):
+            if isinstance(column.path, URIRef) and any(_expand(w) == column.path for w in wanted):
+                try:
+                    terms = [self._term(v, column, where) for v in self._values(cell, column)]
+                except CellError:
+                    return None  # reported when the row's values are mapped
+                if terms and terms[0] is not None:
+                    values[next(w for w in wanted if _expand(w) == column.path)] = terms[0]
+        if set(values) != wanted:
+            return None
+        local = reading.sheet.iri_template
+        for name, term in values.items():
+            local = local.replace("{" + name + "}", self._key(term))
+        return URIRef(self.base + local)
+
+    def index(self, readings: list[_SheetReading]) -> None:
+        """Pass 1: mint every row's subject and make it resolvable by name."""
+        order = _dependency_order(readings)
+        for reading in order:
+            for row in reading.rows:
+                subject = self.mint(reading, row)
+                first = row[0].row if row else 0
+                if subject is None:
+                    continue
+                place = (reading.raw.name, first)
+                if subject in self.first_row:
+                    earlier = self.first_row[subject]
+                    self.issue(
+                        "error",
+                        f"Raden beskriver det samme som rad {earlier[1]} i arket «{earlier[0]}» "
+                        "(samme navn eller nøkkel). Slå radene sammen eller fjern den ene.",
+                        f"The row describes the same thing as row {earlier[1]} of sheet "
+                        f"'{earlier[0]}' (same name or key). Merge the rows or remove one.",
+                        place,
+                    )
+                    continue
+                self.first_row[subject] = place
+                self.subjects[place] = subject
+                self.resolver.add(
+                    subject, [reading.sheet.target_class], self._names(reading, row, subject)
+                )
+
+    def _names(self, reading: _SheetReading, row: list[RawCell], subject: URIRef) -> list[str]:
+        names = []
+        for column, cell, _ in self._cells(reading, row):
+            if column.path in (RDFS.label, KG.organisationNumber) and cell.value is not None:
+                names += [str(v) for v in self._values(cell, column)]
+        if reading.sheet.target_class == KG.ApplicationUsage:
+            # a usage is known by its application's name, alone or after the municipality
+            key = self._key(subject)
+            number, _, application = key.partition("/")
+            for name in self.resolver._display.get(KG.Application, {}).values():
+                if slug(name) == application:
+                    names += [name, f"{number} {name}"]
+        return names
+
+    def map_rows(self, readings: list[_SheetReading]) -> None:
+        """Pass 2: every cell of every indexed row to triples."""
+        graph = self.result.graph
+        for reading in readings:
+            count = 0
+            for row in reading.rows:
+                place = (reading.raw.name, row[0].row if row else 0)
+                subject = self.subjects.get(place)
+                if subject is None:
+                    if place not in {
+                        self.first_row.get(s) for s in self.first_row
+                    } and not self._reported(place):
+                        self.issue(
+                            "error",
+                            "Raden mangler verdier som trengs for å identifisere den "
+                            f"({self._key_columns(reading.sheet)}).",
+                            "The row lacks values needed to identify it "
+                            f"({self._key_columns(reading.sheet, 'en')}).",
+                            place,
+                        )
+                    self._check_cells(reading, row)
+                    continue
+                count += 1
+                graph.add((subject, RDF.type, reading.sheet.target_class))
+                self.result.rows[subject] = place
+                for column, cell, where in self._cells(reading, row):
+                    self.result.cells[(subject, column.path)] = where
+                    self._add(subject, column, cell, where)
+            self.result.row_counts[reading.raw.name] = count
+
+    def _reported(self, place: tuple[str, int]) -> bool:
+        return any(
+            i.sheet == place[0] and i.row == place[1] and i.severity == "error"
+            for i in self.result.issues
+        )
+
+    def _key_columns(self, sheet: Sheet, lang: str = "nb") -> str:
+        names = []
+        for curie in re.findall(r"\{([^}]+)\}", sheet.iri_template):
+            for column in sheet.columns:
+                if column.path == _expand(curie):
+                    names.append(column.name_nb if lang == "nb" else column.name_en)
+        return ", ".join(names)
+
+    def _check_cells(self, reading: _SheetReading, row: list[RawCell]) -> None:
+        """Report cell errors of a row that could not be identified, too."""
+        for column, cell, where in self._cells(reading, row):
+            try:
+                for value in self._values(cell, column):
+                    self._term(value, column, where)
+            except CellError as error:
+                self._cell_issue(error, where, cell)
+
+    def _cell_issue(self, error: CellError, where: CellRef, cell: RawCell) -> None:
+        self.issue(
+            "error",
+            error.message_nb,
+            error.message_en,
+            where,
+            _text_of(cell) or None,
+            error.suggestion,
+        )
+
+    def _add(self, subject: URIRef, column: Column, cell: RawCell, where: CellRef) -> None:
+        try:
+            values = self._values(cell, column)
+            terms = [self._term(v, column, where) for v in values]
+        except CellError as error:
+            self._cell_issue(error, where, cell)
+            return
+        graph = self.result.graph
+        for index, term in enumerate(t for t in terms if t is not None):
+            if isinstance(column.path, URIRef):
+                graph.add((subject, column.path, term))
+                continue
+            node: Node = subject
+            for step, predicate in enumerate(column.path):
+                if step == len(column.path) - 1:
+                    graph.add((node, predicate, term))
+                else:
+                    local = str(predicate).rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+                    helper = URIRef(f"{subject}#{local}-{index + 1}")
+                    graph.add((node, predicate, helper))
+                    self.result.rows[helper] = self.result.rows[subject]
+                    self.result.cells[(helper, column.path[step + 1])] = where
+                    node = helper
+
+
+def _literal(parser: Callable[[Raw], object], datatype: URIRef) -> Callable[[Raw], Node | None]:
+    def convert(raw: Raw) -> Node | None:
+        value = parser(raw)
+        if value is None:
+            return None
+        return Literal(value, datatype=XSD.decimal if isinstance(value, Decimal) else datatype)
+
+    return convert
+
+
+def _text_literal(lang: str | None) -> Callable[[Raw], Node | None]:
+    def convert(raw: Raw) -> Node | None:
+        text = parse_text(raw)
+        return None if text is None else Literal(text, lang=lang)
+
+    return convert
+
+
+_LITERAL_PARSERS: dict[URIRef, Callable[[Raw], Node | None]] = {
+    XSD.string: _text_literal(None),
+    RDF.langString: _text_literal("nb"),
+    XSD.integer: _literal(parse_integer, XSD.integer),
+    XSD.nonNegativeInteger: _literal(parse_integer, XSD.nonNegativeInteger),
+    XSD.decimal: _literal(parse_decimal, XSD.decimal),
+    XSD.date: _literal(parse_date, XSD.date),
+    XSD.boolean: _literal(parse_boolean, XSD.boolean),
+}
+
+
+def _dependency_order(readings: list[_SheetReading]) -> list[_SheetReading]:
+    """Sheets whose IRIs are referenced by other sheets' IRI templates come first."""
+    by_class = {r.sheet.target_class: r for r in readings}
+    ordered: list[_SheetReading] = []
+
+    def visit(reading: _SheetReading, seen: frozenset[URIRef]) -> None:
+        if reading in ordered or reading.sheet.target_class in seen:
+            return
+        for curie in re.findall(r"\{([^}]+)\}", reading.sheet.iri_template):
+            for column in reading.sheet.columns:
+                if column.path == _expand(curie):
+                    for target in column.target_classes:
+                        if target in by_class:
+                            visit(by_class[target], seen | {reading.sheet.target_class})
+        ordered.append(reading)
+
+    for reading in readings:
+        visit(reading, frozenset())
+    return ordered
+
+
+def map_workbook(workbook: RawWorkbook, base_iri: str, context: Graph) -> MappedSource:
+    """Map a read workbook to RDF, against ``context`` (reference data, the store)."""
+    mapper = _Mapper(base_iri, context)
+    readings = mapper.read_sheets(workbook)
+    mapper.index(readings)
+    mapper.map_rows(readings)
+    return mapper.result

@@ -1,0 +1,168 @@
+"""What users type (names, numbers, codes) resolved to the IRIs of known nodes.
+
+System owners write "Visma Flyt Skole" or "Kongsberg", not IRIs. Every node that a
+cell may refer to is indexed under its labels and identifiers, per class and
+superclass; an unknown name is an error that offers the closest known names.
+
+>>> from loaders.validation import ontology_graph
+>>> g = Graph().parse(data='''
+... @prefix kg: <https://w3id.org/kommunegraf/ontology#> .
+... @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+... <urn:a> a kg:Vendor ; rdfs:label "Visma Software" ; kg:organisationNumber "974760673" .
+... ''', format="turtle")
+>>> resolver = Resolver.from_graphs(ontology_graph(), g)
+>>> str(resolver.resolve((KG.Vendor,), "visma  software"))
+'urn:a'
+>>> resolver.resolve((KG.Vendor,), "Visma Softwar")
+Traceback (most recent call last):
+...
+loaders.cells.CellError: «Visma Softwar» er ikke kjent som Leverandør. Mente du: ...
+"""
+
+from __future__ import annotations
+
+import difflib
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, ORG, RDF, RDFS, SKOS
+from rdflib.term import Node
+
+from loaders.cells import CellError
+from loaders.namespaces import ELI, KG
+
+# Identifier and name properties a node is known by.
+KEY_PROPERTIES = (
+    RDFS.label,
+    SKOS.prefLabel,
+    SKOS.altLabel,
+    SKOS.notation,
+    DCTERMS.identifier,
+    KG.municipalityNumber,
+    KG.countyNumber,
+    KG.organisationNumber,
+    ELI.id_local,
+)
+
+# Subclass axioms of the W3C ORG ontology that our ontology relies on but, as a
+# vocabulary of its own, does not restate.
+_EXTERNAL_SUBCLASSES = {
+    ORG.FormalOrganization: {ORG.Organization},
+    ORG.OrganizationalCollaboration: {ORG.Organization},
+    ORG.OrganizationalUnit: {ORG.Organization},
+}
+
+
+def normalise(text: str) -> str:
+    """The form names are compared in: case, spacing and Unicode form do not matter.
+
+    >>> normalise("  Visma\u00a0Flyt   SKOLE ")
+    'visma flyt skole'
+    """
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def _class_label(ontology: Graph, cls: URIRef, lang: str = "nb") -> str:
+    for value in ontology.objects(cls, RDFS.label):
+        if isinstance(value, Literal) and value.language == lang:
+            return str(value)
+    return str(cls).rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+@dataclass
+class Resolver:
+    """An index of known nodes by class and by normalised name or identifier."""
+
+    ontology: Graph
+    _superclasses: dict[Node, set[Node]] = field(default_factory=dict)
+    _index: dict[Node, dict[str, set[URIRef]]] = field(default_factory=dict)
+    _display: dict[Node, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_graphs(cls, ontology: Graph, *graphs: Graph) -> Resolver:
+        resolver = cls(ontology)
+        for graph in graphs:
+            resolver.add_graph(graph)
+        return resolver
+
+    def _closure(self, cls: Node) -> set[Node]:
+        if cls not in self._superclasses:
+            seen: set[Node] = {cls}
+            todo = [cls]
+            while todo:
+                current = todo.pop()
+                parents = set(self.ontology.objects(current, RDFS.subClassOf))
+                parents |= _EXTERNAL_SUBCLASSES.get(current, set())  # type: ignore[call-overload]
+                for parent in parents - seen:
+                    seen.add(parent)
+                    todo.append(parent)
+            self._superclasses[cls] = seen
+        return self._superclasses[cls]
+
+    def add(self, iri: URIRef, types: Iterable[Node], names: Iterable[str]) -> None:
+        """Index ``iri`` under every name, for each of its types and their superclasses."""
+        classes: set[Node] = set()
+        for cls in types:
+            classes |= self._closure(cls)
+        names = [n for n in names if n and n.strip()]
+        for cls in classes:
+            index = self._index.setdefault(cls, {})
+            display = self._display.setdefault(cls, {})
+            for name in [*names, str(iri)]:
+                key = normalise(name)
+                index.setdefault(key, set()).add(iri)
+                display.setdefault(key, name.strip())
+
+    def add_graph(self, graph: Graph) -> None:
+        """Index every typed IRI of ``graph`` by its labels and identifiers."""
+        for subject in set(graph.subjects(RDF.type, None)):
+            if not isinstance(subject, URIRef):
+                continue
+            names = [str(o) for p in KEY_PROPERTIES for o in graph.objects(subject, p)]
+            number = graph.value(subject, KG.municipalityNumber) or graph.value(
+                subject, KG.countyNumber
+            )
+            if number is not None:  # the "3303 Kongsberg" form the template's lists use
+                names += [f"{number} {o}" for o in graph.objects(subject, RDFS.label)]
+            self.add(subject, graph.objects(subject, RDF.type), names)
+
+    def known(self, cls: Node, text: str) -> set[URIRef]:
+        return self._index.get(cls, {}).get(normalise(text), set())
+
+    def resolve(self, classes: tuple[URIRef, ...], text: str) -> URIRef:
+        """The one node of one of ``classes`` called ``text``; else a CellError."""
+        found: set[URIRef] = set()
+        for cls in classes:
+            found |= self.known(cls, text)
+        if len(found) == 1:
+            return next(iter(found))
+        what = " / ".join(_class_label(self.ontology, c) for c in classes)
+        what_en = " / ".join(_class_label(self.ontology, c, "en") for c in classes)
+        if found:
+            shown = ", ".join(sorted(str(f) for f in found))
+            raise CellError(
+                f"«{text}» kan bety flere {what}: {shown}. Skriv et entydig navn eller nummer.",
+                f"'{text}' may mean several {what_en}: {shown}. "
+                "Write an unambiguous name or number.",
+            )
+        suggestions = self.suggest(classes, text)
+        maybe_nb = f" Mente du: {', '.join(suggestions)}?" if suggestions else ""
+        maybe_en = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        raise CellError(
+            f"«{text}» er ikke kjent som {what}.{maybe_nb}",
+            f"'{text}' is not a known {what_en}.{maybe_en}",
+            suggestions[0] if suggestions else None,
+        )
+
+    def suggest(self, classes: tuple[URIRef, ...], text: str, n: int = 3) -> list[str]:
+        """The closest known names, for "did you mean ...?"."""
+        display: dict[str, str] = {}
+        for cls in classes:
+            display.update((k, v) for k, v in self._display.get(cls, {}).items() if "://" not in k)
+        key = normalise(text)
+        close = difflib.get_close_matches(key, display, n=n, cutoff=0.6)
+        if not close:  # a prefix or a part of a longer name
+            close = [k for k in display if key and (k.startswith(key) or key in k)][:n]
+        return [display[k] for k in close]

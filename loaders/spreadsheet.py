@@ -1,0 +1,96 @@
+"""A spreadsheet in, a validated graph and a cell-level report out.
+
+The whole path of one source, kept pure: read the file safely, map rows to RDF,
+validate with SHACL in the context of what the rows reference, and pin every
+problem to its sheet, row and column. Nothing here writes to a store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdflib import Graph, URIRef
+
+from loaders.columns import sheets
+from loaders.mapping import MappedSource, map_workbook
+from loaders.report import Issue, Report
+from loaders.validation import Problem, validate
+from loaders.workbook import DEFAULT_LIMITS, Limits, WorkbookError, read_workbook
+
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".ods", ".csv"}
+
+
+@dataclass
+class CheckedSpreadsheet:
+    path: Path
+    graph: Graph
+    report: Report
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+
+def _column_of(mapped: MappedSource, problem: Problem, focus: URIRef) -> Issue:
+    sheet, row = mapped.rows[focus]
+    cell = None
+    if problem.path is not None:
+        cell = next(
+            (
+                ref
+                for (node, path), ref in mapped.cells.items()
+                if node == focus and _same(path, problem.path)
+            ),
+            None,
+        )
+    column = column_name = None
+    if cell is not None:
+        column, column_name = cell.column, cell.column_name
+    elif problem.path is not None:
+        column_name = _column_name(problem.path)
+    return Issue(
+        problem.severity,
+        problem.message_nb,
+        problem.message_en,
+        sheet,
+        row,
+        column,
+        column_name,
+        problem.value,
+    )
+
+
+def _same(path: object, iri: str) -> bool:
+    if isinstance(path, tuple):
+        return str(path[-1]) == iri or str(path[0]) == iri
+    return str(path) == iri
+
+
+def _column_name(iri: str) -> str | None:
+    for sheet in sheets():
+        for column in sheet.columns:
+            if _same(column.path, iri):
+                return column.name_nb
+    return None
+
+
+def check_spreadsheet(
+    path: Path, base_iri: str, context: Graph, limits: Limits = DEFAULT_LIMITS
+) -> CheckedSpreadsheet:
+    """Read, map and validate ``path``; the report says whether it may be loaded."""
+    report = Report(path.name)
+    try:
+        workbook = read_workbook(path, limits)
+    except WorkbookError as error:
+        report.issues.append(
+            Issue("error", error.message_nb, error.message_en, error.sheet, error.row)
+        )
+        report.readable = False
+        return CheckedSpreadsheet(path, Graph(), report)
+    mapped = map_workbook(workbook, base_iri, context)
+    report.issues.extend(mapped.issues)
+    if mapped.rows:
+        validation = validate(mapped.graph, context)
+        for problem in validation.problems:
+            focus = URIRef(problem.focus_node)
+            if focus in mapped.rows:
+                report.issues.append(_column_of(mapped, problem, focus))
+    return CheckedSpreadsheet(path, mapped.graph, report, mapped.row_counts)

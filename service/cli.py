@@ -175,13 +175,13 @@ def load(
     settings = _settings(store=store, base_iri=base_iri)
     try:
         with open_store(settings.store) as knowledge:
-            if knowledge.is_empty():
-                load_reference(knowledge, settings.base_iri)
             stored = stored_context(knowledge, settings.base_iri)
             results = _check(files, settings.base_iri, report_path, stored)
             if not all(r.report.conforms for r in results):
                 click.echo("Ingenting ble lastet. / Nothing was loaded.", err=True)
                 sys.exit(EXIT_INVALID)
+            if knowledge.is_empty():
+                load_reference(knowledge, settings.base_iri)
             load_sources(knowledge, results)
     except StoreLockedError as error:
         _fail(str(error))

@@ -1,0 +1,212 @@
+"""Spreadsheets through the real loader: template → filled → validated → loaded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rdflib import Graph
+
+from loaders.namespaces import DEFAULT_BASE_IRI
+from loaders.reference import reference_graph
+from loaders.spreadsheet import check_spreadsheet
+from loaders.template import write_template
+from service.store import KnowledgeStore
+
+BASE = DEFAULT_BASE_IRI
+
+
+@cache
+def _reference() -> Graph:
+    return reference_graph(BASE)
+
+
+VENDOR: list[object] = ["Visma Software AS", "974760673", "https://www.visma.no"]
+APPLICATION: list[object] = [
+    "Visma Flyt Skole",
+    "Visma Software AS",
+    "Skoleadministrasjon",
+    "Skoleadministrativt system",
+    "https://www.visma.no/flyt-skole",
+]
+USAGE: list[object] = [
+    "3303 Kongsberg",
+    "Visma Flyt Skole",
+    "2024.3",
+    "SaaS / sky",
+    "I bruk",
+    "Kommunalsjef oppvekst",
+    "1 234",
+    "1.234,50 kr",
+    "31.12.2027",
+    "Grunnskole; Skolefritidsordning",
+    "ID-porten",
+    "Norge",
+    "Kjøpt 2019",
+]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "mal.xlsx"
+    write_template(path)
+    return path
+
+
+def _filled(template: Path, target: Path, usage_rows: list[list[object]]) -> Path:
+    workbook = openpyxl.load_workbook(template)
+    workbook["Leverandører"].append(VENDOR)
+    workbook["Applikasjoner"].append(APPLICATION)
+    for row in usage_rows:
+        workbook["Systemportefølje"].append(row)
+    workbook.save(target)
+    return target
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def _quads(store: Path) -> int:
+    knowledge = KnowledgeStore(store)
+    try:
+        return len(knowledge)
+    finally:
+        knowledge.close()
+
+
+def test_round_trip_every_value_is_found_with_sparql(template: Path, tmp_path: Path) -> None:
+    source = _filled(template, tmp_path / "kongsberg.xlsx", [USAGE])
+    store = tmp_path / "store"
+    done = _run("load", str(source), "--store", str(store))
+    assert done.returncode == 0, done.stdout + done.stderr
+    query = """
+    PREFIX kg: <https://w3id.org/kommunegraf/ontology#>
+    PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+    PREFIX schema: <https://schema.org/>
+    PREFIX dct: <http://purl.org/dc/terms/>
+    SELECT ?nr ?app ?vendor ?orgnr ?version ?hosting ?status ?owner ?users ?cost ?end
+           (GROUP_CONCAT(DISTINCT ?service; separator="|") AS ?services) ?component ?where ?note
+    WHERE {
+      ?usage a kg:ApplicationUsage ; kg:usedBy/kg:municipalityNumber ?nr ;
+        kg:application ?a ; schema:softwareVersion ?version ; kg:hosting/kg:notation? ?hosting ;
+        kg:lifecycleStatus ?status ; kg:systemOwner ?owner ; kg:numberOfUsers ?users ;
+        kg:annualCost ?cost ; kg:contractEndDate ?end ; kg:supportsService/dct:identifier ?service ;
+        kg:usesNationalComponent/rdfs:label ?component ; kg:dataLocation ?where ;
+        dct:description ?note .
+      ?a rdfs:label ?app ; kg:vendor ?v . ?v rdfs:label ?vendor ; kg:organisationNumber ?orgnr .
+      FILTER(LANG(?component) = "nb")
+    } GROUP BY ?nr ?app ?vendor ?orgnr ?version ?hosting ?status ?owner ?users ?cost ?end
+               ?component ?where ?note
+    """
+    result = _run("query", query, "--store", str(store), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["results"]["bindings"]
+    assert len(rows) == 1
+    row = {k: v["value"] for k, v in rows[0].items()}
+    assert row["nr"] == "3303"
+    assert (row["app"], row["vendor"], row["orgnr"]) == (
+        "Visma Flyt Skole",
+        "Visma Software AS",
+        "974760673",
+    )
+    assert row["version"] == "2024.3" and row["owner"] == "Kommunalsjef oppvekst"
+    assert row["hosting"].endswith("HostingSaaS") and row["status"].endswith("LifecycleInUse")
+    assert (row["users"], row["cost"], row["end"]) == ("1234", "1234.5", "2027-12-31")
+    assert set(row["services"].split("|")) == {"grunnskole", "skolefritidsordning"}
+    assert row["component"] == "ID-porten" and row["where"].endswith("LocationNorway")
+    assert row["note"] == "Kjøpt 2019"
+    # Loading the same file again leaves the same store.
+    before = _quads(store)
+    assert _run("load", str(source), "--store", str(store)).returncode == 0
+    assert _quads(store) == before
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("D", "Skyen", "ikke et gyldig valg"),
+        ("B", "Visma Flyt Skol", "Mente du: Visma Flyt Skole?"),
+        ("H", "abc", "ikke et tall"),
+        ("I", "31.02.2027", "finnes ikke"),
+        ("A", "9999", "9999"),
+        ("K", "Feide", "ikke kjent som Nasjonal felleskomponent"),
+    ],
+)
+def test_a_bad_cell_is_reported_at_its_place_and_nothing_is_loaded(
+    template: Path, tmp_path: Path, column: str, value: str, message: str
+) -> None:
+    row = list(USAGE)
+    row[ord(column) - ord("A")] = value
+    source = _filled(template, tmp_path / "feil.xlsx", [row])
+    store = tmp_path / "store"
+    KnowledgeStore(store).close()
+    before = _quads(store)
+    report_path = tmp_path / "rapport.json"
+    done = _run("load", str(source), "--store", str(store), "--report", str(report_path))
+    assert done.returncode == 1, done.stdout
+    issues = json.loads(report_path.read_text(encoding="utf-8"))[0]["issues"]
+    here = [i for i in issues if i["severity"] == "error" and i["sheet"] == "Systemportefølje"]
+    assert any(
+        i["row"] == 3 and i.get("column") in (column, None) and message in i["message_nb"]
+        for i in here
+    ), issues
+    assert all(i["message_en"] for i in issues)
+    assert _quads(store) == before
+
+
+def test_a_formula_error_is_a_cell_error(template: Path, tmp_path: Path) -> None:
+    row: list[object] = list(USAGE)
+    row[6] = "=1/0"
+    source = _filled(template, tmp_path / "formel.xlsx", [row])
+    report = check_spreadsheet(source, BASE, Graph()).report
+    assert any(i.row == 3 and i.column == "G" for i in report.errors), report.to_text()
+
+
+def test_a_duplicate_row_names_the_first(template: Path, tmp_path: Path) -> None:
+    source = _filled(template, tmp_path / "dobbel.xlsx", [USAGE, USAGE])
+    report = check_spreadsheet(source, BASE, _reference()).report
+    assert any(i.row == 4 and "rad 3" in i.message_nb for i in report.errors), report.to_text()
+
+
+def test_an_unreadable_file_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "ikke.xlsx"
+    bad.write_bytes(b"this is not a workbook")
+    done = _run("validate", str(bad))
+    assert done.returncode == 2
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(
+        st.one_of(st.none(), st.text(max_size=30), st.integers(), st.floats()),
+        min_size=13,
+        max_size=13,
+    )
+)
+def test_random_cells_always_give_a_report(row: list[object]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        workbook = openpyxl.Workbook()
+        sheet = workbook.active
+        assert sheet is not None
+        sheet.title = "Systemportefølje"
+        sheet.append(["Kommune", "Applikasjon", "Versjon", "Drift", "Livsløpsstatus"])
+        cleaned = [
+            v if not isinstance(v, str) else "".join(c for c in v if c.isprintable()) for v in row
+        ]
+        sheet.append(cleaned)
+        path = Path(folder) / "tilfeldig.xlsx"
+        workbook.save(path)
+        report = check_spreadsheet(path, BASE, _reference()).report
+        assert report.source == "tilfeldig.xlsx"

@@ -6,6 +6,7 @@ people, and an annotated copy of the workbook.
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Literal
@@ -90,3 +91,49 @@ class Report:
             if issue.suggestion:
                 lines.append(f"    → {issue.suggestion}")
         return "\n".join(lines)
+
+    def to_html(self) -> str:
+        """A self-contained page (no external resources), every value escaped."""
+        state = (
+            "Gyldig – kan lastes. / Valid – can be loaded."
+            if self.conforms
+            else "Ugyldig – ingenting blir lastet. / Invalid – nothing is loaded."
+        )
+        rows = "\n".join(
+            "<tr class='{0}'><td>{0}</td><td>{1}</td><td>{2}</td><td>{3}<br><span lang='en'>{4}"
+            "</span></td><td>{5}</td></tr>".format(
+                *(
+                    html.escape(str(v or ""))
+                    for v in (
+                        i.severity,
+                        i.place(),
+                        i.value,
+                        i.message_nb,
+                        i.message_en,
+                        i.suggestion,
+                    )
+                )
+            )
+            for i in self.sorted_issues()
+        )
+        source = html.escape(self.source)
+        return f"""<!doctype html>
+<html lang="nb"><head><meta charset="utf-8"><title>Valideringsrapport – {source}</title>
+<style>
+body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2rem; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border-bottom: 1px solid #ccc; padding: .3rem .5rem; text-align: left; }}
+td {{ vertical-align: top; }}
+tr.error td:first-child {{ background: #f99; }} tr.warning td:first-child {{ background: #ffe699; }}
+[lang=en] {{ color: #555; }}
+</style></head><body>
+<h1>Valideringsrapport <span lang="en">/ Validation report</span>: {source}</h1>
+<p>{html.escape(state)}</p>
+<table><thead><tr><th>Alvorlighet <span lang="en">/ Severity</span></th>
+<th>Sted <span lang="en">/ Place</span></th><th>Verdi <span lang="en">/ Value</span></th>
+<th>Melding <span lang="en">/ Message</span></th>
+<th>Forslag <span lang="en">/ Suggestion</span></th>
+</tr></thead><tbody>
+{rows}
+</tbody></table></body></html>
+"""

@@ -16,7 +16,6 @@ from rdflib import Graph
 
 from loaders.provenance import tool_version
 from loaders.rdf_source import SourceError
-from loaders.report import Report
 from service.loading import SourceResult
 from service.settings import Settings, SettingsError
 from service.store import StoreLockedError
@@ -105,7 +104,8 @@ _report_option = click.option(
     "report_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="Skriv rapporten til fil (write the report): .json or .txt",
+    help="Skriv rapporten til fil (write the report): .json, .html, .txt, or .xlsx "
+    "(an annotated copy of the workbook; one file only)",
 )
 
 
@@ -128,15 +128,26 @@ def _check(
         state = "gyldig / valid" if result.report.conforms else "UGYLDIG / INVALID"
         click.echo(f"{result.path.name}: {result.triples} tripler / triples, {state}")
     if report_path is not None:
-        _write_reports(report_path, [r.report for r in results])
+        _write_reports(report_path, results)
     if not all(r.report.readable for r in results):
         sys.exit(EXIT_USAGE)
     return results
 
 
-def _write_reports(path: Path, reports: list[Report]) -> None:
-    if path.suffix.lower() == ".json":
+def _write_reports(path: Path, results: list[SourceResult]) -> None:
+    reports = [r.report for r in results]
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        from loaders.annotate import write_annotated
+
+        if len(results) != 1 or not results[0].report.readable:
+            _fail("--report .xlsx gjelder én lesbar fil (takes one readable file)")
+        write_annotated(results[0].report, results[0].path, path)
+        return
+    if suffix == ".json":
         body = "[\n" + ",\n".join(r.to_json() for r in reports) + "\n]\n"
+    elif suffix in {".html", ".htm"}:
+        body = "\n".join(r.to_html() for r in reports)
     else:
         body = "\n".join(r.to_text() for r in reports) + "\n"
     path.write_text(body, encoding="utf-8")

@@ -210,3 +210,22 @@ def test_random_cells_always_give_a_report(row: list[object]) -> None:
         workbook.save(path)
         report = check_spreadsheet(path, BASE, _reference()).report
         assert report.source == "tilfeldig.xlsx"
+
+
+def test_report_as_annotated_workbook_and_html(template: Path, tmp_path: Path) -> None:
+    row = list(USAGE)
+    row[3] = "<script>alert(1)</script>"
+    source = _filled(template, tmp_path / "merket.xlsx", [row])
+    annotated, page = tmp_path / "rapport.xlsx", tmp_path / "rapport.html"
+    assert _run("validate", str(source), "--report", str(annotated)).returncode == 1
+    assert _run("validate", str(source), "--report", str(page)).returncode == 1
+    workbook = openpyxl.load_workbook(annotated)
+    assert workbook.sheetnames[0] == "Rapport"
+    cell = workbook["Systemportefølje"]["D3"]
+    assert cell.fill.fgColor.rgb.endswith("FF9999")
+    assert cell.comment is not None and "ikke et gyldig valg" in cell.comment.text
+    listing = [r[1] for r in workbook["Rapport"].iter_rows(min_row=2, values_only=True)]
+    assert "Systemportefølje!D3 (Drift)" in listing
+    text = page.read_text(encoding="utf-8")
+    assert "<script>alert" not in text and "&lt;script&gt;" in text
+    assert "http" not in text  # nothing fetched from elsewhere

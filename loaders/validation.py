@@ -95,20 +95,29 @@ def validate(data: Graph, context: Graph | None = None) -> ValidationReport:
     uploader's. The concept schemes of the ontology are part of every context, so
     a value like ``kg:HostingSaaS`` is known to be a ``skos:Concept``.
     """
+    subjects = set(data.subjects())
     combined = Graph()
-    combined += ontology_graph()
-    if context is not None:
-        combined += context
     combined += data
+    # Of the context, only what the new triples reference: the shapes look one
+    # step from a focus node (sh:class on a referenced node), so the referenced
+    # nodes' own triples are enough, and copying whole graphs would dominate.
+    lookups = [ontology_graph()] + ([context] if context is not None else [])
+    for node in set(data.objects()) - subjects:
+        if isinstance(node, URIRef):
+            for graph in lookups:
+                for triple in graph.triples((node, None, None)):
+                    combined.add(triple)
     _, results, _ = shacl_validate(
         combined,
         shacl_graph=shapes_graph(),
         inference="none",
         advanced=True,
         allow_warnings=True,
+        inplace=True,
+        # Only the new nodes are checked; the context is there to be referenced.
+        focus_nodes=list(subjects),
     )
     assert isinstance(results, Graph)
-    subjects = set(data.subjects())
     report = ValidationReport()
     for result in results.subjects(RDF.type, SH.ValidationResult):
         focus = results.value(result, SH.focusNode)

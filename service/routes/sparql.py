@@ -214,7 +214,11 @@ async def _query(
 
 
 async def _update(
-    backend: BackendDep, settings: Settings, update: str, params: dict[str, list[str]]
+    request: Request,
+    backend: BackendDep,
+    settings: Settings,
+    update: str,
+    params: dict[str, list[str]],
 ) -> Response:
     """Run an update whose sender has already been let through ``write_denial``."""
     bad = _bad_graph_iris(params, "using-graph-uri", "using-named-graph-uri")
@@ -235,7 +239,7 @@ async def _update(
             f"The update has {error}, so using-graph-uri and using-named-graph-uri "
             "cannot be given as well.",
         )
-    async with write_lock:
+    async with write_lock(request):
         try:
             await backend.update(text)
         except QuerySyntaxError as error:
@@ -369,7 +373,7 @@ async def sparql_post(request: Request, backend: BackendDep, settings: SettingsD
         update = _utf8(body, "Oppdateringen", "update")
         if isinstance(update, Response):
             return update
-        return await _update(backend, settings, update, url_params)
+        return await _update(request, backend, settings, update, url_params)
     if media != "application/x-www-form-urlencoded":
         return error_response(
             415,
@@ -400,7 +404,7 @@ async def sparql_post(request: Request, backend: BackendDep, settings: SettingsD
         update = _single(params, "update")
         if isinstance(update, Response):
             return update
-        return await _update(backend, settings, update, params)
+        return await _update(request, backend, settings, update, params)
     query = _single(params, "query")
     if isinstance(query, Response):
         return allow_any_origin(query)

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import IO
 
 import pyoxigraph as ox
-from rdflib import Graph
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
 
 from service.query_pool import QuerySyntaxError
 
@@ -32,8 +33,43 @@ class StoreLockedError(RuntimeError):
     """Another process holds the on-disk store open for writing."""
 
 
-def _ntriples(graph: Graph) -> str:
-    return graph.serialize(format="nt")
+def _term(node: Node, blank: dict[Node, ox.BlankNode]) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    if isinstance(node, URIRef):
+        return ox.NamedNode(str(node))  # raises ValueError for anything not an IRI
+    if isinstance(node, BNode):
+        return blank.setdefault(node, ox.BlankNode())  # fresh, safe labels
+    if isinstance(node, Literal):
+        if node.language:
+            return ox.Literal(str(node), language=node.language)
+        if node.datatype:
+            return ox.Literal(str(node), datatype=ox.NamedNode(str(node.datatype)))
+        return ox.Literal(str(node))
+    raise ValueError(f"not an RDF term: {node!r}")
+
+
+def safe_ntriples(graph: Graph) -> str:
+    """N-Triples of ``graph`` that is safe to embed in a SPARQL update.
+
+    The text goes inside INSERT DATA, so nothing from the data may be copied into
+    it unchecked: IRIs are validated by pyoxigraph, blank nodes get fresh labels
+    (rdflib keeps labels from JSON-LD as given, which could close the block and
+    smuggle in an update of its own), and literals are escaped by pyoxigraph.
+
+    >>> g = Graph()
+    >>> _ = g.add((BNode("a <p> <o> } } ; DROP ALL ; _:x"), URIRef("urn:p"), Literal('"}')))
+    >>> "DROP" in safe_ntriples(g)
+    False
+    >>> _ = g.add((URIRef("urn:x> } ; DROP ALL ; <urn:y"), URIRef("urn:p"), Literal("1")))
+    >>> safe_ntriples(g)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...
+    """
+    blank: dict[Node, ox.BlankNode] = {}
+    lines = []
+    for s, p, o in graph:
+        lines.append(f"{_term(s, blank)} {_term(p, blank)} {_term(o, blank)} .")
+    return "\n".join(lines)
 
 
 class KnowledgeStore:
@@ -95,8 +131,8 @@ class KnowledgeStore:
     def replace_graph(self, graph_iri: str, data: Graph) -> None:
         """Make ``data`` the whole content of ``graph_iri``, atomically."""
         self._store.update(
-            f"DROP SILENT GRAPH <{graph_iri}> ;\n"
-            f"INSERT DATA {{ GRAPH <{graph_iri}> {{\n{_ntriples(data)}\n}} }}"
+            f"DROP SILENT GRAPH {ox.NamedNode(graph_iri)} ;\n"
+            f"INSERT DATA {{ GRAPH {ox.NamedNode(graph_iri)} {{\n{safe_ntriples(data)}\n}} }}"
         )
         self._publish()
 

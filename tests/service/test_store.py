@@ -115,3 +115,21 @@ def test_restore_refuses_a_store_in_use(tmp_path: Path) -> None:
     with pytest.raises(StoreLockedError):
         restore(tmp_path / "d.nq", target, ox.RdfFormat.N_QUADS)
     in_use.close()
+
+
+def test_blank_node_label_cannot_inject_an_update_into_replace_graph() -> None:
+    """Regression: rdflib keeps JSON-LD blank-node labels as given, and they were
+    written unchecked into the INSERT DATA text of replace_graph."""
+    store = KnowledgeStore(None)
+    try:
+        store.replace_graph(G + "-keep", _graph("behold"))
+        hostile = Graph().parse(
+            data='{"@id": "_:a <urn:p> <urn:o> } } ; DROP ALL ; INSERT DATA { GRAPH <urn:g> { _:x",'
+            ' "http://www.w3.org/2000/01/rdf-schema#label": "x"}',
+            format="json-ld",
+        )
+        store.replace_graph(G, hostile)
+        assert "behold" in _labels(store)
+        assert len(store.graphs()) == 2
+    finally:
+        store.close()

@@ -39,7 +39,7 @@ from loaders.namespaces import KG, PREFIXES, bind_prefixes
 from loaders.report import Issue
 from loaders.resolver import Resolver, normalise
 from loaders.validation import ontology_graph
-from loaders.workbook import RawCell, RawSheet, RawWorkbook
+from loaders.workbook import RawCell, RawSheet, RawWorkbook, cell_error_messages
 
 _SEPARATORS = re.compile(r"\s*[;\n]\s*")
 _IGNORED_SHEETS = {"veiledning", "guide", "lister", "lists"}
@@ -262,9 +262,10 @@ class _Mapper:
 
     def _values(self, cell: RawCell, column: Column) -> list[Raw]:
         if cell.error is not None:
+            nb, en = cell_error_messages(cell.error)
             raise CellError(
-                f"Cellen har en formelfeil ({cell.error}); skriv verdien inn direkte.",
-                f"The cell has a formula error ({cell.error}); type the value in directly.",
+                f"Cellen kan ikke leses: {nb}. Rett formelen eller skriv verdien inn direkte.",
+                f"The cell cannot be read: {en}. Fix the formula or type the value in directly.",
             )
         value = cell.value
         if value is None or (isinstance(value, str) and not value.strip()):

@@ -12,7 +12,7 @@ from functools import cache
 from typing import Literal as TypingLiteral
 
 from pyshacl import validate as shacl_validate
-from rdflib import Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, SH
 from rdflib.term import Node
 
@@ -115,7 +115,7 @@ def validate(data: Graph, context: Graph | None = None) -> ValidationReport:
         allow_warnings=True,
         inplace=True,
         # Only the new nodes are checked; the context is there to be referenced.
-        focus_nodes=list(subjects),
+        focus_nodes=[node for node in subjects if isinstance(node, URIRef | BNode)],
     )
     assert isinstance(results, Graph)
     report = ValidationReport()

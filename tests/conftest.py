@@ -63,9 +63,9 @@ class OxigraphServer:
     def env(self) -> dict[str, str]:
         """What makes ``kommunegraf serve`` use this server as its store.
 
-        No graph store URL: oxigraph's Graph Store PUT clears the graph and then loads
-        in a second step, so readers could see it empty; the one-request SPARQL update
-        that kommunegraf sends without it is atomic.
+        No graph store URL, so graph replacements take the path kommunegraf promises
+        to be atomic (one SPARQL update request); ``test_remote_store.py`` covers the
+        Graph Store Protocol path separately.
         """
         return {
             "KOMMUNEGRAF_STORE_URL": self.query_url,

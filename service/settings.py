@@ -46,6 +46,10 @@ class Settings:
     """Its Graph Store Protocol endpoint, if it has one."""
     store_user: str | None = None
     store_password: str | None = field(default=None, repr=False)
+    tokens: Path | None = None
+    """Token file (TOML, SHA-256 hashes) with scoped write tokens; see docs/access.md."""
+    audit_log: Path | None = None
+    """Append-only JSON-lines audit log; None = beside an on-disk store, none in memory."""
 
     def __post_init__(self) -> None:
         if not self.base_iri.startswith(("http://", "https://")) or not self.base_iri.endswith("/"):
@@ -86,6 +90,9 @@ class Settings:
                 values[key] = env[f"KOMMUNEGRAF_{key.upper()}"] or None
         if "KOMMUNEGRAF_STORE_PASSWORD" in env:
             values["store_password"] = env["KOMMUNEGRAF_STORE_PASSWORD"] or None
+        for key in ("tokens", "audit_log"):
+            if env.get(f"KOMMUNEGRAF_{key.upper()}"):
+                values[key] = Path(env[f"KOMMUNEGRAF_{key.upper()}"])
         if "KOMMUNEGRAF_SERVICE_ALLOW" in env:
             allowed = env["KOMMUNEGRAF_SERVICE_ALLOW"].split(",")
             values["service_allow"] = tuple(a.strip() for a in allowed if a.strip())

@@ -1,6 +1,6 @@
 """Where the project's data folders live.
 
-In a checkout (and an editable install) ``ontology/``, ``shapes/`` and ``queries/``
+In a checkout (and an editable install) ``ontology/``, ``shapes/``, ``queries/`` and ``docs/``
 sit at the top of the repository, which is the single source of truth. A wheel
 carries copies inside the packages (see ``force-include`` in pyproject.toml).
 Both layouts are looked up here so no other module hard-codes either.
@@ -34,6 +34,11 @@ def shapes_dir() -> Path:
 def queries_dir() -> Path:
     """The folder holding the canned SPARQL queries."""
     return _find("queries", _REPOSITORY / "service")
+
+
+def docs_dir() -> Path:
+    """The folder holding the user guides and the class diagram, served under /docs/."""
+    return _find("docs", _REPOSITORY / "service")
 
 
 def reference_dir() -> Path:

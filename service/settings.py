@@ -1,125 +1,510 @@
-"""The service's configuration, in one typed object.
+"""The service's configuration, in one typed object, and where each value came from.
 
-Values come from ``KOMMUNEGRAF_*`` environment variables, overridden by
-command-line flags; every other module receives a ``Settings`` and reads nothing
-from the environment itself.
+Every other module receives a ``Settings`` and reads nothing from the environment
+itself. A value comes from, strongest first:
+
+1. a command-line flag (``--query-timeout 10``),
+2. an environment variable (``KOMMUNEGRAF_QUERY_TIMEOUT=10``),
+3. the TOML file given by ``--config FILE`` or ``KOMMUNEGRAF_CONFIG`` (``query_timeout = 10``),
+4. the default below.
+
+Flags beat the environment so that one run can be changed without editing the
+deployment; the environment beats the file so that containers can override a file
+baked into an image. Names are derived from the fields: field ``query_timeout`` is
+TOML key ``query_timeout``, variable ``KOMMUNEGRAF_QUERY_TIMEOUT`` and flag
+``--query-timeout``; the parser follows the field's type. Adding a setting is
+therefore one field here (with ``metadata=meta(nb, en)`` for its help text, or a
+plain default); secrets (``secret=True``) are masked by ``kommunegraf config`` and never
+get a flag, so they cannot show in a process list.
+
+Unknown keys in the file, unknown ``KOMMUNEGRAF_*`` variables and bad values stop
+start-up with a message that names the key and where it came from.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
+import tomllib
+import types
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from loaders.namespaces import DEFAULT_BASE_IRI
 
+ENV_PREFIX = "KOMMUNEGRAF_"
+CONFIG_ENV = "KOMMUNEGRAF_CONFIG"
+"""The variable naming the TOML file when ``--config`` is not given."""
+MEMORY = ":memory:"
+"""What ``store`` is set to for a throw-away store (written as None in Python)."""
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("auto", "json", "text")
+
 
 class SettingsError(ValueError):
     """A configuration value is invalid; the message names the key."""
 
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def meta(nb: str, en: str, *, secret: bool = False, none_text: str | None = None) -> dict[str, Any]:
+    """A field's help text (bokmål, English) and how it is handled.
+
+    ``secret`` masks the value in ``kommunegraf config`` and gives it no flag (also
+    give the field ``repr=False``); ``none_text`` is the word that means None in a
+    file, variable or flag.
+    """
+    return {"nb": nb, "en": en, "secret": secret, "none_text": none_text}
+
 
 @dataclass(frozen=True)
 class Settings:
-    store: Path | None = Path("data/store")
-    """On-disk store folder; None keeps the store in memory (tests, demos)."""
-    base_iri: str = DEFAULT_BASE_IRI
-    """Every minted IRI starts with this; it must end with a slash."""
-    host: str = "127.0.0.1"
-    port: int = 8000
-    query_timeout: float = 30.0
-    """Seconds a query may run before its worker is killed (HTTP 503)."""
-    query_workers: int = 2
-    """Query worker processes; each runs one query at a time."""
-    token: str | None = field(default=None, repr=False)
-    """Bearer token for writes (update, graph store, upload); None = read-only service."""
-    max_body_bytes: int = 10 * 1024 * 1024
-    """Largest request body accepted (queries, updates, uploads)."""
-    service_allow: tuple[str, ...] = ()
-    """IRI prefixes a user query may reach with SERVICE; empty = SERVICE refused."""
-    store_url: str | None = None
-    """A remote SPARQL 1.1 query endpoint to use instead of the embedded store."""
-    update_url: str | None = None
-    """Its update endpoint (default: store_url)."""
-    graph_store_url: str | None = None
-    """Its Graph Store Protocol endpoint, if it has one."""
-    store_user: str | None = None
-    store_password: str | None = field(default=None, repr=False)
-    tokens: Path | None = None
-    """Token file (TOML, SHA-256 hashes) with scoped write tokens; see docs/access.md."""
-    audit_log: Path | None = None
-    """Append-only JSON-lines audit log; None = beside an on-disk store, none in memory."""
+    store: Path | None = field(
+        default=Path("data/store"),
+        metadata=meta(
+            "lagermappe; :memory: gir et midlertidig lager",
+            "store folder; :memory: for a throw-away store",
+            none_text=MEMORY,
+        ),
+    )
+    base_iri: str = field(
+        default=DEFAULT_BASE_IRI,
+        metadata=meta(
+            "grunn-IRI for alle ressurser, slutter med /",
+            "base IRI of every resource, ending in /",
+        ),
+    )
+    host: str = field(default="127.0.0.1", metadata=meta("adresse å lytte på", "listen address"))
+    port: int = field(default=8000, metadata=meta("port", "port"))
+    workers: int = field(
+        default=1,
+        metadata=meta(
+            "HTTP-prosesser; bare 1 (én skriver), se docs/operations.md",
+            "HTTP worker processes; only 1 (one writer), see docs/operations.md",
+        ),
+    )
+    query_timeout: float = field(
+        default=30.0,
+        metadata=meta(
+            "sekunder en spørring får kjøre før den stoppes (HTTP 503)",
+            "seconds a query may run before it is stopped (HTTP 503)",
+        ),
+    )
+    query_workers: int = field(
+        default=2,
+        metadata=meta(
+            "spørreprosesser; hver kjører én spørring om gangen",
+            "query worker processes; each runs one query at a time",
+        ),
+    )
+    token: str | None = field(
+        default=None,
+        repr=False,
+        metadata=meta(
+            "skrivenøkkel (Bearer); uten den er tjenesten skrivebeskyttet",
+            "bearer token for writes; without it the service is read-only",
+            secret=True,
+        ),
+    )
+    max_body_bytes: int = field(
+        default=10 * 1024 * 1024,
+        metadata=meta(
+            "største forespørsel som tas imot (byte)", "largest request body accepted (bytes)"
+        ),
+    )
+    service_allow: tuple[str, ...] = field(
+        default=(),
+        metadata=meta(
+            "IRI-prefikser SERVICE og LOAD kan hente fra (kommaseparert); tomt = ingen",
+            "IRI prefixes SERVICE and LOAD may reach (comma-separated); empty = none",
+        ),
+    )
+    store_url: str | None = field(
+        default=None,
+        metadata=meta(
+            "ekstern SPARQL 1.1-spørretjeneste i stedet for det innebygde lageret",
+            "remote SPARQL 1.1 query endpoint instead of the embedded store",
+        ),
+    )
+    update_url: str | None = field(
+        default=None,
+        metadata=meta("dens oppdateringstjeneste (standard: store_url)", "its update endpoint"),
+    )
+    graph_store_url: str | None = field(
+        default=None,
+        metadata=meta("dens Graph Store Protocol-tjeneste", "its Graph Store Protocol endpoint"),
+    )
+    store_user: str | None = field(
+        default=None, metadata=meta("brukernavn mot den", "user name for it")
+    )
+    store_password: str | None = field(
+        default=None, repr=False, metadata=meta("passord mot den", "its password", secret=True)
+    )
+    log_level: str = field(
+        default="info",
+        metadata=meta(
+            "loggnivå: debug (med spørringstekst), info, warning, error",
+            "log level: debug (with query text), info, warning, error",
+        ),
+    )
+    log_format: str = field(
+        default="auto",
+        metadata=meta(
+            "json (JSON-linjer), text, eller auto (text på terminal, ellers json)",
+            "json (JSON lines), text, or auto (text on a terminal, else json)",
+        ),
+    )
+    shutdown_timeout: float = field(
+        default=30.0,
+        metadata=meta(
+            "sekunder pågående forespørsler får ved stopp (SIGTERM)",
+            "seconds in-flight requests get to finish on shutdown (SIGTERM)",
+        ),
+    )
 
     def __post_init__(self) -> None:
         if not self.base_iri.startswith(("http://", "https://")) or not self.base_iri.endswith("/"):
-            raise SettingsError(
-                f"KOMMUNEGRAF_BASE_IRI: {self.base_iri!r} må være en http(s)-IRI som slutter "
-                "med / (must be an http(s) IRI ending in /)"
+            _invalid(
+                "base_iri",
+                self.base_iri,
+                "må være en http(s)-IRI som slutter med /",
+                "must be an http(s) IRI ending in /",
             )
-        if not self.query_timeout > 0:
-            raise SettingsError(
-                f"KOMMUNEGRAF_QUERY_TIMEOUT: {self.query_timeout} må være over 0 (must be > 0)"
-            )
+        if not self.query_timeout > 0 or math.isinf(self.query_timeout):
+            _invalid("query_timeout", self.query_timeout, "må være over 0", "must be > 0")
         if self.query_workers < 1:
-            raise SettingsError(
-                f"KOMMUNEGRAF_QUERY_WORKERS: {self.query_workers} må være minst 1 (must be ≥ 1)"
-            )
+            _invalid("query_workers", self.query_workers, "må være minst 1", "must be ≥ 1")
         if not 0 < self.port < 65536:
-            raise SettingsError(f"KOMMUNEGRAF_PORT: {self.port} er ikke et portnummer (not a port)")
+            _invalid("port", self.port, "er ikke et portnummer", "is not a port number")
+        if self.workers < 1:
+            _invalid("workers", self.workers, "må være minst 1", "must be ≥ 1")
+        if not self.max_body_bytes > 0:
+            _invalid("max_body_bytes", self.max_body_bytes, "må være over 0", "must be > 0")
+        if not self.shutdown_timeout >= 0 or math.isinf(self.shutdown_timeout):
+            _invalid(
+                "shutdown_timeout", self.shutdown_timeout, "kan ikke være negativ", "must be ≥ 0"
+            )
+        if self.log_level not in LOG_LEVELS:
+            _invalid("log_level", self.log_level, "ukjent nivå", f"not one of {LOG_LEVELS}")
+        if self.log_format not in LOG_FORMATS:
+            _invalid("log_format", self.log_format, "ukjent format", f"not one of {LOG_FORMATS}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the ``KOMMUNEGRAF_*`` variables named after the fields.
+        """Defaults, the ``KOMMUNEGRAF_CONFIG`` file and ``KOMMUNEGRAF_*`` variables; no flags.
 
         >>> Settings.from_env({"KOMMUNEGRAF_PORT": "8080"}).port
         8080
         >>> Settings.from_env({"KOMMUNEGRAF_STORE": ":memory:"}).store is None
         True
         """
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        if "KOMMUNEGRAF_STORE" in env:
-            values["store"] = _store_path(env["KOMMUNEGRAF_STORE"])
-        if "KOMMUNEGRAF_BASE_IRI" in env:
-            values["base_iri"] = env["KOMMUNEGRAF_BASE_IRI"]
-        if "KOMMUNEGRAF_HOST" in env:
-            values["host"] = env["KOMMUNEGRAF_HOST"]
-        for key in ("token", "store_url", "update_url", "graph_store_url", "store_user"):
-            if f"KOMMUNEGRAF_{key.upper()}" in env:
-                values[key] = env[f"KOMMUNEGRAF_{key.upper()}"] or None
-        if "KOMMUNEGRAF_STORE_PASSWORD" in env:
-            values["store_password"] = env["KOMMUNEGRAF_STORE_PASSWORD"] or None
-        for key in ("tokens", "audit_log"):
-            if env.get(f"KOMMUNEGRAF_{key.upper()}"):
-                values[key] = Path(env[f"KOMMUNEGRAF_{key.upper()}"])
-        if "KOMMUNEGRAF_SERVICE_ALLOW" in env:
-            allowed = env["KOMMUNEGRAF_SERVICE_ALLOW"].split(",")
-            values["service_allow"] = tuple(a.strip() for a in allowed if a.strip())
-        numbers: tuple[tuple[str, type[int] | type[float]], ...] = (
-            ("port", int),
-            ("query_timeout", float),
-            ("query_workers", int),
-            ("max_body_bytes", int),
-        )
-        for key, convert in numbers:
-            name = f"KOMMUNEGRAF_{key.upper()}"
-            if name in env:
-                try:
-                    values[key] = convert(env[name])
-                except ValueError:
-                    raise SettingsError(
-                        f"{name}: {env[name]!r} er ikke et tall (not a number)"
-                    ) from None
-        return cls(**values)
+        return resolve(environ=environ).settings
 
     def with_overrides(self, **overrides: Any) -> Settings:
-        """Apply command-line flags that were given (None means not given)."""
-        given = {key: value for key, value in overrides.items() if value is not None}
-        if isinstance(given.get("store"), str):
-            given["store"] = _store_path(given["store"])
+        """Apply command-line flags that were given (None means not given).
+
+        Text is parsed as the field's type, so flags can be passed through as typed.
+        """
+        given: dict[str, Any] = {}
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            spec = SPECS.get(key)
+            if spec is None:
+                raise SettingsError(f"{key}: ukjent innstilling (unknown setting)", key)
+            given[key] = spec.parse_text(value, spec.flag) if isinstance(value, str) else value
         return replace(self, **given)
 
 
-def _store_path(value: str) -> Path | None:
-    return None if value == ":memory:" else Path(value)
+def _invalid(key: str, value: object, nb: str, en: str) -> typing.NoReturn:
+    name = ENV_PREFIX + key.upper()
+    raise SettingsError(f"{name} ({key}): {value!r} {nb} ({en})", key)
+
+
+_TRUE = frozenset({"1", "true", "yes", "on", "ja"})
+_FALSE = frozenset({"0", "false", "no", "off", "nei"})
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one field is named and parsed in each source; derived from the field."""
+
+    name: str
+    kind: type
+    """The field's type without None: str, int, float, bool, Path or tuple."""
+    optional: bool
+    default: Any
+    nb: str
+    en: str
+    secret: bool
+    none_text: str | None
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def parse_text(self, text: str, where: str) -> Any:
+        """A value from a variable or a flag; ``where`` names it in errors."""
+        text = text.strip()
+        if self.optional and text in ("", self.none_text):
+            return None
+        if self.kind is bool:
+            if text.lower() in _TRUE:
+                return True
+            if text.lower() in _FALSE:
+                return False
+            self._wrong(where, text, "er ikke sann/usann", "is not true/false")
+        if self.kind is int:
+            try:
+                return int(text)
+            except ValueError:
+                self._wrong(where, text, "er ikke et heltall", "is not an integer")
+        if self.kind is float:
+            try:
+                number = float(text)
+            except ValueError:
+                self._wrong(where, text, "er ikke et tall", "is not a number")
+            if math.isnan(number):
+                self._wrong(where, text, "er ikke et tall", "is not a number")
+            return number
+        if self.kind is tuple:
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        if self.kind is Path:
+            return Path(text)
+        return text
+
+    def parse_toml(self, value: object, where: str) -> Any:
+        """A value from the TOML file, which is already typed."""
+        if isinstance(value, str):
+            if self.kind in (str, Path) or (self.optional and value in ("", self.none_text)):
+                return self.parse_text(value, where)
+            if self.kind is tuple:
+                return self.parse_text(value, where)
+        elif isinstance(value, bool):
+            if self.kind is bool:
+                return value
+        elif self.kind is int and isinstance(value, int):
+            return value
+        elif self.kind is float and isinstance(value, int | float):
+            return self.parse_text(str(value), where)
+        elif (
+            self.kind is tuple
+            and isinstance(value, list)
+            and all(isinstance(v, str) for v in value)
+        ):
+            return tuple(value)
+        expected = {
+            str: ("en tekst", "a string"),
+            Path: ("en sti (tekst)", "a path (string)"),
+            int: ("et heltall", "an integer"),
+            float: ("et tall", "a number"),
+            bool: ("true eller false", "true or false"),
+            tuple: ("en liste av tekster", "a list of strings"),
+        }[self.kind]
+        self._wrong(where, value, f"skal være {expected[0]}", f"must be {expected[1]}")
+
+    def _wrong(self, where: str, value: object, nb: str, en: str) -> typing.NoReturn:
+        raise SettingsError(f"{where}: {value!r} {nb} ({en})", self.name)
+
+    def shown(self, value: object) -> str:
+        """The value as TOML, masked when secret; a comment when it is None."""
+        if value is None:
+            return "# (ikke satt / not set)"
+        if self.secret:
+            return '"********"'
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return repr(value)
+        if isinstance(value, tuple):
+            return "[" + ", ".join(_toml_string(str(v)) for v in value) + "]"
+        return _toml_string(str(value))
+
+
+def _toml_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped) + '"'
+
+
+def _spec(item: Field[Any], hint: Any) -> Spec:
+    arguments = typing.get_args(hint)
+    optional = isinstance(hint, types.UnionType) and type(None) in arguments
+    if optional:
+        rest = [a for a in arguments if a is not type(None)]
+        hint = rest[0] if len(rest) == 1 else hint
+    kind = typing.get_origin(hint) or hint
+    if kind not in (str, int, float, bool, Path, tuple):
+        raise TypeError(f"Settings.{item.name}: type {hint} has no parser; add one in Spec")
+    if kind is tuple and typing.get_args(hint) not in ((str, Ellipsis),):
+        raise TypeError(f"Settings.{item.name}: only tuple[str, ...] is supported")
+    default = item.default if item.default is not MISSING else None
+    meta: Mapping[str, Any] = item.metadata
+    return Spec(
+        name=item.name,
+        kind=kind,
+        optional=optional,
+        default=default,
+        nb=meta.get("nb") or "",
+        en=meta.get("en") or item.name.replace("_", " "),
+        secret=bool(meta.get("secret")) or not item.repr,
+        none_text=meta.get("none_text"),
+    )
+
+
+def _specs() -> dict[str, Spec]:
+    hints = typing.get_type_hints(Settings)
+    return {item.name: _spec(item, hints[item.name]) for item in fields(Settings)}
+
+
+SPECS: dict[str, Spec] = _specs()
+"""Every setting by field name, in declaration order."""
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """The effective settings and, for each field, where its value came from."""
+
+    settings: Settings
+    sources: dict[str, str]
+    """Field name → "default", "file PATH", "env NAME" or "flag --name"."""
+    config_file: Path | None = None
+
+    def describe(self) -> str:
+        """The effective configuration as a TOML file, secrets masked, sources as comments.
+
+        >>> print(resolve(environ={"KOMMUNEGRAF_TOKEN": "s3cret"}).describe())
+        ... # doctest: +ELLIPSIS
+        # kommunegraf: gjeldende innstillinger / effective settings
+        ...
+        token = "********"  # env KOMMUNEGRAF_TOKEN
+        ...
+        """
+        lines = [
+            "# kommunegraf: gjeldende innstillinger / effective settings",
+            "# kilde / source: flag > env > file > default",
+        ]
+        if self.config_file is not None:
+            lines.append(f"# fil / file: {self.config_file}")
+        for name, spec in SPECS.items():
+            value = getattr(self.settings, name)
+            if name == "store" and value is None:
+                value = MEMORY
+            shown = spec.shown(value)
+            source = self.sources.get(name, "default")
+            if shown.startswith("#"):
+                lines.append(f"# {name} = {shown[2:]}  # {source}")
+            else:
+                lines.append(f"{name} = {shown}  # {source}")
+        return "\n".join(lines)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The TOML file's table; an unreadable or malformed file is a SettingsError."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise SettingsError(
+            f"{path}: kan ikke lese konfigurasjonsfilen (cannot read the configuration file): "
+            f"{error.strerror or error}"
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: ugyldig TOML (invalid TOML): {error}") from None
+
+
+def _did_you_mean(word: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(word, known, n=1)
+    return f"; mente du / did you mean {close[0]}?" if close else ""
+
+
+def resolve(
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Configuration:
+    """Combine defaults, the TOML file, the environment and flags (strongest last).
+
+    ``environ`` defaults to ``os.environ``; ``config_file`` to ``KOMMUNEGRAF_CONFIG``.
+    Flags that are None were not given. Raises ``SettingsError`` naming the key.
+
+    >>> c = resolve({"port": "9000"}, {"KOMMUNEGRAF_PORT": "8080", "KOMMUNEGRAF_HOST": "::"})
+    >>> c.settings.port, c.sources["port"], c.settings.host, c.sources["host"]
+    (9000, 'flag --port', '::', 'env KOMMUNEGRAF_HOST')
+    >>> resolve(environ={"KOMMUNEGRAF_PROT": "1"})
+    Traceback (most recent call last):
+    ...
+    service.settings.SettingsError: KOMMUNEGRAF_PROT: ukjent innstilling (unknown setting); ...
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    if config_file is None and env.get(CONFIG_ENV):
+        config_file = Path(env[CONFIG_ENV])
+    if config_file is not None:
+        table = read_config_file(config_file)
+        for key, value in table.items():
+            spec = SPECS.get(key)
+            if spec is None:
+                raise SettingsError(
+                    f"{config_file}: {key}: ukjent innstilling (unknown setting)"
+                    + _did_you_mean(key, list(SPECS)),
+                    key,
+                )
+            values[key] = spec.parse_toml(value, f"{config_file}: {key}")
+            sources[key] = f"file {config_file}"
+
+    known_env = {spec.env: spec for spec in SPECS.values()}
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        spec = known_env.get(name)
+        if spec is None:
+            raise SettingsError(
+                f"{name}: ukjent innstilling (unknown setting)"
+                + _did_you_mean(name, [*known_env, CONFIG_ENV]),
+                name,
+            )
+        values[spec.name] = spec.parse_text(env[name], name)
+        sources[spec.name] = f"env {name}"
+
+    for key, value in (flags or {}).items():
+        if value is None:
+            continue
+        spec = SPECS.get(key)
+        if spec is None:
+            raise SettingsError(f"{key}: ukjent innstilling (unknown setting)", key)
+        values[key] = spec.parse_text(value, spec.flag) if isinstance(value, str) else value
+        sources[key] = f"flag {spec.flag}"
+
+    try:
+        settings = Settings(**values)
+    except SettingsError as error:
+        source = sources.get(error.key or "", "default")
+        raise SettingsError(f"{error} [{source}]", error.key) from None
+    return Configuration(settings, sources, config_file)
+
+
+def flag_specs() -> list[Spec]:
+    """The settings that may be given as flags: all but the secrets."""
+    return [spec for spec in SPECS.values() if not spec.secret]
+
+
+def help_text(spec: Spec) -> str:
+    """A flag's help: bokmål, English, the variable and the default."""
+    default = spec.default
+    if spec.name == "store" and default is None:
+        default = MEMORY
+    shown = "" if default is None else f", default {spec.shown(default)}"
+    text = f"{spec.nb} / {spec.en}" if spec.nb else spec.en
+    return f"{text} [env {spec.env}{shown}]"

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from loaders.provenance import tool_version
 from service.backend import Backend, EmbeddedBackend
 from service.loading import load_reference
-from service.routes import graph_store, home, sparql
+from service.routes import docs, graph_store, home, ontology, sparql
 from service.settings import Settings
 
 
@@ -63,4 +63,6 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(sparql.router)
     app.include_router(graph_store.router)
+    app.include_router(ontology.router)
+    app.include_router(docs.router)
     return app

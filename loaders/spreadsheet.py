@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rdflib import Graph, URIRef
+from rdflib.term import Node
 
 from loaders.columns import sheets
 from loaders.mapping import MappedSource, map_workbook
@@ -27,6 +28,8 @@ class CheckedSpreadsheet:
     graph: Graph
     report: Report
     row_counts: dict[str, int] = field(default_factory=dict)
+    rows: dict[Node, tuple[str, int]] = field(default_factory=dict)
+    """Subject → the sheet and row it came from (for checks after this one)."""
 
 
 def _column_of(mapped: MappedSource, problem: Problem, focus: URIRef) -> Issue:
@@ -93,4 +96,4 @@ def check_spreadsheet(
             focus = URIRef(problem.focus_node)
             if focus in mapped.rows:
                 report.issues.append(_column_of(mapped, problem, focus))
-    return CheckedSpreadsheet(path, mapped.graph, report, mapped.row_counts)
+    return CheckedSpreadsheet(path, mapped.graph, report, mapped.row_counts, mapped.rows)

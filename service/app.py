@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from loaders.provenance import tool_version
 from service.backend import Backend, EmbeddedBackend
 from service.loading import load_reference
-from service.routes import docs, graph_store, home, ontology, sparql
+from service.routes import docs, graph_store, home, ontology, resources, search, sparql
 from service.settings import Settings
 
 
@@ -65,4 +65,6 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(graph_store.router)
     app.include_router(ontology.router)
     app.include_router(docs.router)
+    app.include_router(search.router)
+    app.include_router(resources.router)
     return app

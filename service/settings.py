@@ -146,6 +146,20 @@ class Settings:
     store_password: str | None = field(
         default=None, repr=False, metadata=meta("passord mot den", "its password", secret=True)
     )
+    tokens: Path | None = field(
+        default=None,
+        metadata=meta(
+            "nøkkelfil (TOML, SHA-256-hasher) med kommunenøkler, se docs/access.md",
+            "token file (TOML, SHA-256 hashes) with scoped write tokens, see docs/access.md",
+        ),
+    )
+    audit_log: Path | None = field(
+        default=None,
+        metadata=meta(
+            "revisjonslogg (JSON-linjer); standard: ved siden av lageret på disk",
+            "audit log (JSON lines); default: beside the on-disk store",
+        ),
+    )
     log_level: str = field(
         default="info",
         metadata=meta(

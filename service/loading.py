@@ -12,9 +12,10 @@ from typing import Protocol
 import pyoxigraph as ox
 from rdflib import Graph
 
+from loaders.paths import ontology_dir
 from loaders.provenance import source_metadata
 from loaders.rdf_source import read_rdf
-from loaders.reference import reference_graph, reference_sources
+from loaders.reference import ReferenceSource, reference_graph, reference_sources
 from loaders.report import Issue, Report
 from loaders.resolver import KEY_PROPERTIES
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
@@ -110,7 +111,10 @@ def check_sources(
 def load_reference(store: GraphWriter, base_iri: str) -> list[str]:
     """Load every bundled reference file into its own named graph, with provenance."""
     loaded = []
-    for source in reference_sources():
+    # The ontology goes in too, so that queries can show the labels of the controlled
+    # values (hosting, lifecycle ...) that the data refers to.
+    ontology = ReferenceSource("ontology", ontology_dir() / "kommunegraf.ttl", "turtle")
+    for source in [*reference_sources(), ontology]:
         raw = source.path.read_bytes()
         graph = Graph().parse(data=raw, format=source.rdf_format, publicID=base_iri)
         iri = source.graph_iri(base_iri)

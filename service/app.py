@@ -7,6 +7,7 @@ are switched off; the OpenAPI document is still served at /openapi.json.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,8 +18,24 @@ from fastapi.staticfiles import StaticFiles
 from loaders.provenance import tool_version
 from service.backend import Backend, EmbeddedBackend
 from service.loading import load_reference
-from service.routes import docs, graph_store, home, ontology, resources, search, sparql
+from service.logs import RequestLog
+from service.metrics import RequestMetrics, set_build_info
+from service.routes import (
+    docs,
+    graph_store,
+    health,
+    home,
+    ontology,
+    queries,
+    resources,
+    search,
+    sparql,
+    ui,
+)
+from service.routes import metrics as metrics_route
 from service.settings import Settings
+
+log = logging.getLogger("kommunegraf")
 
 
 def make_backend(settings: Settings) -> Backend:
@@ -44,10 +61,13 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         if app.state.backend.is_empty():
             await asyncio.to_thread(load_reference, app.state.backend, settings.base_iri)
         await app.state.backend.start()
+        log.info("klar / ready", extra={"version": tool_version()})
         try:
             yield
         finally:
+            # uvicorn gets here after the requests in flight have finished.
             app.state.backend.close()
+            log.info("stoppet, lageret er lukket / stopped, store closed")
 
     app = FastAPI(
         title="kommunegraf",
@@ -59,12 +79,19 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    set_build_info(version=tool_version())
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestLog)  # added last, so outermost: the id covers everything
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(home.router)
     app.include_router(sparql.router)
     app.include_router(graph_store.router)
+    app.include_router(health.router)
+    app.include_router(metrics_route.router)
     app.include_router(ontology.router)
     app.include_router(docs.router)
     app.include_router(search.router)
     app.include_router(resources.router)
+    app.include_router(ui.router)
+    queries.mount(app)
     return app

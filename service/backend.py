@@ -13,6 +13,7 @@ from typing import Protocol
 
 from rdflib import Graph
 
+from service.metrics import observed_query
 from service.query_pool import QueryAnswer, QueryPool, QueryRequest
 from service.settings import Settings
 from service.store import KnowledgeStore
@@ -87,7 +88,8 @@ class EmbeddedBackend:
             named_graphs=named_graphs,
         )
         try:
-            return await self.pool.execute(request, timeout or self.settings.query_timeout)
+            with observed_query(query):
+                return await self.pool.execute(request, timeout or self.settings.query_timeout)
         finally:
             self.store.discard_snapshots(self.pool.snapshots_in_use())
 

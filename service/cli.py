@@ -6,6 +6,7 @@ loaded), 2 usage error or unreadable file.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -16,6 +17,7 @@ from rdflib import Graph
 
 from loaders.provenance import tool_version
 from loaders.rdf_source import SourceError
+from service.cli_options import ConfigurableGroup, configuration, settings_flags
 from service.loading import SourceResult
 from service.settings import Settings, SettingsError
 from service.store import StoreLockedError
@@ -37,8 +39,9 @@ _base_option = click.option(
 
 
 def _settings(**overrides: object) -> Settings:
+    """Defaults < --config file < KOMMUNEGRAF_* < flags; a bad value exits 2 naming it."""
     try:
-        return Settings.from_env().with_overrides(**overrides)
+        return configuration(**overrides).settings
     except SettingsError as error:
         _fail(str(error))
 
@@ -48,7 +51,10 @@ def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=ConfigurableGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(tool_version(), prog_name="kommunegraf")
 def main() -> None:
     """kommunegraf: kunnskapsgraf over kommunal applikasjonsarkitektur.
@@ -58,44 +64,57 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default=None, help="Adresse å lytte på (listen address) [127.0.0.1]")
-@click.option("--port", type=int, default=None, help="Port [8000]")
-@click.option(
-    "--query-timeout",
-    type=float,
-    default=None,
-    help="Sekunder en spørring får kjøre (seconds a query may run) [30]",
-)
-@click.option(
-    "--query-workers", type=int, default=None, help="Spørreprosesser (query worker processes) [2]"
-)
-@_store_option
-@_base_option
-def serve(
-    host: str | None,
-    port: int | None,
-    query_timeout: float | None,
-    query_workers: int | None,
-    store: str | None,
-    base_iri: str | None,
-) -> None:
-    """Start tjenesten / Serve the SPARQL endpoint and web pages."""
+@settings_flags
+def serve(**flags: object) -> None:
+    """Start tjenesten / Serve the SPARQL endpoint and web pages.
+
+    Every setting has a flag here; flags win over KOMMUNEGRAF_* variables, which win
+    over the --config file. SIGTERM or Ctrl-C stops it gracefully: requests in flight
+    finish (up to --shutdown-timeout seconds), then the store is flushed and closed.
+    """
     import uvicorn
 
-    from service.app import create_app
+    from service.app import create_app, make_backend
+    from service.logs import setup_logging
 
-    settings = _settings(
-        host=host,
-        port=port,
-        query_timeout=query_timeout,
-        query_workers=query_workers,
-        store=store,
-        base_iri=base_iri,
-    )
+    settings = _settings(**flags)
+    if settings.workers != 1:
+        _fail(
+            f"--workers {settings.workers}: kommunegraf kjører som én prosess, fordi bare én "
+            "prosess kan skrive til lageret; spørringer kjører allerede i egne prosesser "
+            "(--query-workers). Kjør flere instanser bak en lastbalanserer med et eksternt "
+            "lager (KOMMUNEGRAF_STORE_URL) for mer. / kommunegraf runs as one process, because "
+            "only one process can write to the store; queries already run in processes of "
+            "their own (--query-workers). For more, run several instances behind a load "
+            "balancer on a remote store (KOMMUNEGRAF_STORE_URL). See docs/operations.md."
+        )
+    setup_logging(settings)
     try:
-        app = create_app(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
-    except StoreLockedError as error:
+        backend = make_backend(settings)
+    except (StoreLockedError, SettingsError) as error:
+        _fail(str(error))
+    uvicorn.run(
+        create_app(settings, backend),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout) or None,
+    )
+
+
+@main.command("config")
+@settings_flags
+def show_config(**flags: object) -> None:
+    """Vis gjeldende innstillinger / Print the effective settings and their sources.
+
+    The output is a valid TOML settings file; secrets are masked. A bad value exits
+    2 naming the key, exactly as `serve` would.
+    """
+    try:
+        click.echo(configuration(**flags).describe())
+    except SettingsError as error:
         _fail(str(error))
 
 
@@ -201,7 +220,14 @@ def load(
 
 
 @main.command()
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAVN=VERDI",
+    help="Parameter til en ferdig spørring (a canned query's parameter), e.g. kommune=5616",
+)
 @click.option(
     "--format",
     "fmt",
@@ -209,14 +235,63 @@ def load(
     default="table",
     show_default=True,
 )
+@click.option(
+    "--endpoint",
+    default=None,
+    metavar="URL",
+    help="Kjør mot en tjeneste som kjører (run against a running server), e.g. "
+    "http://127.0.0.1:8000",
+)
 @_store_option
-def query(query: str, fmt: str, store: str | None) -> None:
-    """Kjør en SPARQL-spørring / Run a SPARQL query (text, or @FILE to read one)."""
+def query(
+    query: str | None,
+    params: tuple[str, ...],
+    fmt: str,
+    endpoint: str | None,
+    store: str | None,
+) -> None:
+    """Ferdige spørringer og SPARQL / Canned queries and SPARQL.
+
+    Without QUERY: list the canned queries. QUERY is a canned query's name (with
+    --param NAME=VALUE for its parameters), SPARQL text, or @FILE to read SPARQL from.
+    """
+    from service.canned_queries import ParameterError, canned_queries
+    from service.query_command import EndpointError, format_local, listing, run_remote
+
+    if query is None:
+        click.echo(listing(), nl=False)
+        return
+    canned = canned_queries().get(query)
+    values: dict[str, str] = {}
+    for param in params:
+        name, equals, value = param.partition("=")
+        if not equals or not name.strip():
+            _fail(f"--param {param!r}: skriv NAVN=VERDI (write NAME=VALUE)")
+        values[name.strip()] = value
+    if values and canned is None:
+        _fail(f"--param gjelder ferdige spørringer; {query!r} er ingen (is not a canned query)")
+    text = query
+    if canned is None and query.startswith("@"):
+        try:
+            text = Path(query[1:]).read_text(encoding="utf-8")
+        except OSError as error:
+            _fail(f"{query[1:]}: {error.strerror} (cannot read)")
+    settings = _settings(store=store)
+    if canned is not None:
+        try:
+            text = canned.bind(values, settings.base_iri)
+        except ParameterError as error:
+            _fail(f"{error.parameter}: {error.nb} / {error.en}")
+    if endpoint:
+        try:
+            output = run_remote(endpoint, fmt, canned=canned, params=values, sparql=text)
+        except EndpointError as error:
+            _fail(str(error))
+        click.echo(output, nl=False)
+        return
     from service.loading import load_reference
     from service.store import open_store
 
-    text = Path(query[1:]).read_text(encoding="utf-8") if query.startswith("@") else query
-    settings = _settings(store=store)
     try:
         with open_store(settings.store) as knowledge:
             if knowledge.is_empty():
@@ -225,44 +300,9 @@ def query(query: str, fmt: str, store: str | None) -> None:
                 results = knowledge.query(text, base_iri=settings.base_iri)
             except SyntaxError as error:
                 _fail(f"ugyldig SPARQL (malformed SPARQL): {error}")
-            click.echo(_format_results(results, fmt), nl=False)
+            click.echo(format_local(results, fmt), nl=False)
     except StoreLockedError as error:
         _fail(str(error))
-
-
-def _format_results(
-    results: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples, fmt: str
-) -> str:
-    if isinstance(results, ox.QueryTriples):
-        rdf = ox.RdfFormat.N_TRIPLES if fmt == "nt" else ox.RdfFormat.TURTLE
-        return (results.serialize(format=rdf) or b"").decode()
-    if isinstance(results, ox.QueryBoolean):
-        return ("true" if bool(results) else "false") + "\n"
-    if fmt != "table":
-        formats = {
-            "csv": ox.QueryResultsFormat.CSV,
-            "tsv": ox.QueryResultsFormat.TSV,
-            "json": ox.QueryResultsFormat.JSON,
-            "xml": ox.QueryResultsFormat.XML,
-        }
-        return (
-            results.serialize(format=formats.get(fmt, ox.QueryResultsFormat.TSV)) or b""
-        ).decode()
-    names = [v.value for v in results.variables]
-    rows = [[_cell(solution[name]) for name in names] for solution in results]
-    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
-    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(lines) + f"\n({len(rows)} rader / rows)\n"
-
-
-def _cell(term: object) -> str:
-    if term is None:
-        return ""
-    if isinstance(term, ox.Literal | ox.NamedNode | ox.BlankNode):
-        return term.value
-    return str(term)
 
 
 _DUMP_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
@@ -278,8 +318,11 @@ _DUMP_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
 )
 @_store_option
 def dump(output: Path, store: str | None) -> None:
-    """Skriv hele lageret til fil / Dump every named graph (N-Quads or TriG)."""
-    from service.store import open_store
+    """Skriv hele lageret til fil / Dump every named graph (N-Quads or TriG).
+
+    Works while the service runs: it then dumps the newest committed state.
+    """
+    from service.store import open_store, published_snapshot
 
     rdf_format = _DUMP_FORMATS.get(output.suffix.lstrip(".").lower())
     if rdf_format is None:
@@ -290,7 +333,15 @@ def dump(output: Path, store: str | None) -> None:
             knowledge.dump(handle, rdf_format)
             count = len(knowledge)
     except StoreLockedError as error:
-        _fail(str(error))
+        # A server holds the store: dump the newest state it published instead.
+        if settings.store is None:
+            _fail(str(error))
+        try:
+            with published_snapshot(settings.store) as snapshot, output.open("wb") as handle:
+                snapshot.dump(handle, rdf_format)
+                count = len(snapshot)
+        except StoreLockedError as no_snapshot:
+            _fail(str(no_snapshot))
     click.echo(f"{count} kvader / quads → {output}")
 
 

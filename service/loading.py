@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
@@ -20,6 +21,7 @@ from loaders.report import Issue, Report
 from loaders.resolver import KEY_PROPERTIES
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
 from loaders.validation import Problem, validate
+from service.metrics import record_load, record_rejected_load
 from service.store import KnowledgeStore
 
 
@@ -118,7 +120,9 @@ def load_reference(store: GraphWriter, base_iri: str) -> list[str]:
         raw = source.path.read_bytes()
         graph = Graph().parse(data=raw, format=source.rdf_format, publicID=base_iri)
         iri = source.graph_iri(base_iri)
+        started = time.perf_counter()
         store.replace_graph(iri, graph + source_metadata(iri, source.path.name, raw, len(graph)))
+        record_load("reference", rows=0, triples=len(graph), seconds=time.perf_counter() - started)
         loaded.append(iri)
     return loaded
 
@@ -126,8 +130,12 @@ def load_reference(store: GraphWriter, base_iri: str) -> list[str]:
 def load_sources(store: GraphWriter, results: list[SourceResult]) -> None:
     """Replace each source's graph; the caller has checked that all conform."""
     if not all(result.report.conforms for result in results):
+        for result in results:
+            if not result.report.conforms:
+                record_rejected_load(_source_kind(result))
         raise ValueError("refusing to load sources with errors")
     for result in results:
+        started = time.perf_counter()
         metadata = source_metadata(
             result.graph_iri,
             result.path.name,
@@ -136,6 +144,17 @@ def load_sources(store: GraphWriter, results: list[SourceResult]) -> None:
             row_counts=result.row_counts,
         )
         store.replace_graph(result.graph_iri, result.graph + metadata)
+        record_load(
+            _source_kind(result),
+            rows=sum(result.row_counts.values()),
+            triples=result.triples,
+            seconds=time.perf_counter() - started,
+        )
+
+
+def _source_kind(result: SourceResult) -> str:
+    """The ``source`` label of the load metrics: spreadsheet or rdf."""
+    return "spreadsheet" if result.path.suffix.lower() in SPREADSHEET_SUFFIXES else "rdf"
 
 
 def stored_context(store: KnowledgeStore, base_iri: str) -> Graph:

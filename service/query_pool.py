@@ -96,7 +96,10 @@ def run_query(store: ox.Store, request: QueryRequest) -> QueryAnswer:
 
 def _worker_main(connection: Connection) -> None:
     """Loop of a worker process: receive a request, answer it, repeat until EOF."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    # The parent decides when workers stop: a SIGINT or SIGTERM sent to the whole process
+    # group (Ctrl-C, systemd) must not kill a query the server is still finishing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     store: ox.Store | None = None
     opened: str | None = None
     while True:
@@ -214,6 +217,10 @@ class QueryPool:
         worker.connection.close()
         if worker in self._all:
             self._all.remove(worker)
+
+    def alive(self) -> int:
+        """How many worker processes are running (for readiness and metrics)."""
+        return sum(1 for w in self._all if w.process.is_alive())
 
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self._all if w.process.pid is not None]

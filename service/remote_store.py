@@ -46,6 +46,7 @@ from SPARQLWrapper import (
 )
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperException
 
+from service.metrics import observed_query
 from service.query_pool import QueryAnswer, QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 from service.settings import Settings, SettingsError
 
@@ -309,10 +310,11 @@ class RemoteBackend:
         )
         loop = asyncio.get_running_loop()
         pending = loop.run_in_executor(self._executor, partial(self._query, request, seconds))
-        try:
-            return await asyncio.wait_for(pending, seconds)
-        except TimeoutError:
-            raise QueryTimeoutError(seconds) from None
+        with observed_query(query):
+            try:
+                return await asyncio.wait_for(pending, seconds)
+            except TimeoutError:
+                raise QueryTimeoutError(seconds) from None
 
     def _wrapper(self, endpoint: str, timeout: float) -> SPARQLWrapper:
         """A fresh SPARQLWrapper per request: its instances are not thread-safe."""

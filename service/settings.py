@@ -177,8 +177,8 @@ class Settings:
     shutdown_timeout: float = field(
         default=30.0,
         metadata=meta(
-            "sekunder pågående forespørsler får ved stopp (SIGTERM)",
-            "seconds in-flight requests get to finish on shutdown (SIGTERM)",
+            "sekunder pågående forespørsler får ved stopp (SIGTERM); 0 = ingen grense",
+            "seconds in-flight requests get to finish on shutdown (SIGTERM); 0 = no limit",
         ),
     )
 

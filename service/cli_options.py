@@ -1,0 +1,96 @@
+"""Command-line options made from the settings, so a new setting needs no CLI code.
+
+``settings_flags`` gives a command one flag per setting (``--query-timeout`` for
+``query_timeout``), with its help text, variable and default taken from the field;
+secrets get none, so a token never shows in a process list. ``--config FILE`` is
+added to every command of a ``ConfigurableGroup`` (and to the group itself), so
+``kommunegraf serve --config prod.toml`` and ``kommunegraf --config prod.toml load``
+both work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from service.settings import CONFIG_ENV, Configuration, flag_specs, help_text, resolve
+
+_CONFIG_KEY = "kommunegraf.config"
+F = TypeVar("F", bound=Callable[..., Any])
+_METAVARS: dict[type, str] = {int: "INTEGER", float: "NUMBER", Path: "PATH", tuple: "A,B,..."}
+
+
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.meta[_CONFIG_KEY] = value
+
+
+def config_option() -> click.Option:
+    return click.Option(
+        ["--config", "-c"],
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_config,
+        help=f"TOML-fil med innstillinger (settings file) [env {CONFIG_ENV}]; "
+        "flagg > miljø > fil / flags > env > file",
+    )
+
+
+def config_file() -> Path | None:
+    """The ``--config`` given to this command or its group, if any."""
+    ctx = click.get_current_context(silent=True)
+    value = ctx.meta.get(_CONFIG_KEY) if ctx is not None else None
+    return value if isinstance(value, Path) else None
+
+
+def configuration(**flags: Any) -> Configuration:
+    """Defaults < ``--config`` file < environment < ``flags``; raises SettingsError."""
+    return resolve(flags, config_file=config_file())
+
+
+class ConfigurableGroup(click.Group):
+    """A group whose commands all take ``--config``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(config_option())
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "config" for p in cmd.params):
+            cmd.params.append(config_option())
+        super().add_command(cmd, name)
+
+
+def settings_flags(function: F) -> F:
+    """Add a flag for every non-secret setting the command does not declare itself.
+
+    Put it right under ``@main.command()`` so it sees the command's own options.
+    Values arrive as text (or a bool) under the field's name, None when not given;
+    ``service.settings.resolve`` parses them, so errors name the flag.
+    """
+    declared = getattr(function, "__click_params__", [])
+    taken = {opt for param in declared for opt in param.opts + param.secondary_opts}
+    taken |= {param.name for param in declared}
+    for spec in reversed(flag_specs()):
+        name = spec.flag
+        if name in taken or spec.name in taken or f"--no-{name[2:]}" in taken:
+            continue
+        if spec.kind is bool:
+            decls = [f"{name}/--no-{name[2:]}"]
+            option = click.option(*decls, spec.name, default=None, help=help_text(spec))
+        else:
+            option = click.option(
+                name,
+                spec.name,
+                type=str,
+                default=None,
+                metavar=_METAVARS.get(spec.kind, "TEXT"),
+                help=help_text(spec),
+            )
+        function = option(function)
+    return function

@@ -1,0 +1,196 @@
+"""Logging: JSON lines for log collectors, readable text on a terminal, a request id.
+
+Every request gets an id: a sane ``X-Request-ID`` from the client or a proxy is
+kept (so one id follows a request through the proxy's logs and ours), anything
+else is replaced by a fresh one. The id is on every log line written while the
+request is handled and is returned in the ``X-Request-ID`` response header, so a
+user reporting an error can quote it.
+
+What is never logged: request headers (so no ``Authorization`` token), query
+strings, request bodies and client addresses (an IP address is personal data).
+Query text is logged at debug level only (``service.metrics.observed_query``), as
+it may hold names. As a last guard, the formatters mask anything that looks like
+an ``Authorization`` value and the configured secrets wherever they would appear.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.metrics import route_template
+from service.settings import Settings
+
+HEADER = "X-Request-ID"
+_HEADER_KEY = HEADER.lower().encode("ascii")
+_SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}")
+"""What an incoming id may look like: no spaces, no control characters, bounded."""
+_AUTHORIZATION = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+MASK = "********"
+
+request_id: ContextVar[str] = ContextVar("kommunegraf_request_id", default="-")
+access_log = logging.getLogger("kommunegraf.access")
+
+_QUIET_ROUTES = ("/health", "/metrics")
+"""Probes and scrapes arrive every few seconds; their access lines go to debug."""
+
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({})).keys()) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's copy of the message with terminal colours
+}
+
+
+def incoming_id(value: str | None) -> str:
+    """The client's request id if it is sane, else a fresh one.
+
+    >>> incoming_id("abc-123")
+    'abc-123'
+    >>> len(incoming_id("bad id\\r\\nSet-Cookie: x"))
+    32
+    """
+    if value is not None and _SANE_ID.fullmatch(value):
+        return value
+    return uuid.uuid4().hex
+
+
+class _Redactor:
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self.secrets = [s for s in secrets if s]
+
+    def __call__(self, text: str) -> str:
+        text = _AUTHORIZATION.sub(lambda m: f"{m.group(1)} {MASK}", text)
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request_id, extras."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.redact = _Redactor(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": self.redact(record.getMessage()),
+            "request_id": request_id.get(),
+        }
+        for key, value in _extras(record).items():
+            entry[key] = self.redact(value) if isinstance(value, str) else value
+        if record.exc_info:
+            entry["exception"] = self.redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``time level [request id] logger: message key=value ...`` for people at a terminal."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.redact = _Redactor(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = time.strftime("%H:%M:%S", time.localtime(record.created))
+        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        line = (
+            f"{when} {record.levelname:<7} [{request_id.get()}] {record.name}: "
+            f"{record.getMessage()}" + (f"  {extras}" if extras else "")
+        )
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return self.redact(line)
+
+
+def setup_logging(settings: Settings, stream: IO[str] | None = None) -> logging.Handler:
+    """Send every log record of the process (uvicorn's too) to ``stream`` (stderr)."""
+    stream = stream if stream is not None else sys.stderr
+    secrets = [s for s in (settings.token, settings.store_password) if s]
+    text = settings.log_format == "text" or (
+        settings.log_format == "auto" and hasattr(stream, "isatty") and stream.isatty()
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter(secrets) if text else JsonFormatter(secrets))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level.upper())
+    for name in ("uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
+    # Our access line replaces uvicorn's, which would log the query string.
+    logging.getLogger("uvicorn.access").disabled = True
+    return handler
+
+
+class RequestLog:
+    """ASGI middleware: a request id for each request, and one access line after it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = None
+        for key, value in scope.get("headers", ()):
+            if key == _HEADER_KEY:
+                given = value.decode("latin-1")
+                break
+        rid = incoming_id(given)
+        token = request_id.set(rid)
+        status = 500
+        started = time.perf_counter()
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                headers.append((_HEADER_KEY, rid.encode("ascii")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = route_template(scope)
+            level = logging.DEBUG if route.startswith(_QUIET_ROUTES) else logging.INFO
+            if access_log.isEnabledFor(level):
+                access_log.log(
+                    level,
+                    "%s %s %d",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+            request_id.reset(token)

@@ -1,0 +1,53 @@
+"""``/metrics``: every series of ``service.metrics`` in the Prometheus text format.
+
+The store's size is measured when scraped, by one query through the backend (in a
+worker process, never on the event loop), so the numbers are those of the newest
+published snapshot. If that query fails, the size keeps its last value and the
+other series are still served: a slow store must not hide the metrics that would
+show why.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from service.backend import Backend, EmbeddedBackend
+from service.metrics import QUERY_WORKERS, STORE_GRAPHS, STORE_TRIPLES, exposition
+from service.query_pool import QueryTimeoutError, WorkerCrashedError
+from service.querying import select
+
+router = APIRouter(tags=["Drift / Operations"])
+log = logging.getLogger(__name__)
+
+SIZE_QUERY = """SELECT ?triples ?graphs WHERE {
+  { SELECT (COUNT(*) AS ?triples) WHERE { GRAPH ?g { ?s ?p ?o } } }
+  { SELECT (COUNT(?h) AS ?graphs) WHERE { GRAPH ?h { } } }
+}"""
+
+
+async def _measure_store(backend: Backend) -> None:
+    try:
+        rows = await select(backend, SIZE_QUERY)
+    except (QueryTimeoutError, WorkerCrashedError, RuntimeError, OSError) as error:
+        log.warning("lagerstørrelse ikke målt / store size not measured: %s", error)
+        return
+    if rows:
+        STORE_TRIPLES.set(int(rows[0].get("triples", 0)))
+        STORE_GRAPHS.set(int(rows[0].get("graphs", 0)))
+
+
+@router.get(
+    "/metrics",
+    summary="Måltall for Prometheus / Prometheus metrics",
+    response_class=Response,
+)
+async def metrics(request: Request) -> Response:
+    backend: Backend | None = getattr(request.app.state, "backend", None)
+    if backend is not None:
+        await _measure_store(backend)
+        if isinstance(backend, EmbeddedBackend):
+            QUERY_WORKERS.set(backend.pool.alive())
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

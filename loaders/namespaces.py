@@ -20,6 +20,7 @@ VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 LOS = Namespace("https://psi.norge.no/los/tema/")
 LRT = Namespace("https://data.norge.no/vocabulary/legal-resource-type#")
 ACCESS_RIGHT = Namespace("http://publications.europa.eu/resource/authority/access-right/")
+DPV = Namespace("https://w3id.org/dpv#")
 
 DEFAULT_BASE_IRI = "http://127.0.0.1:8000/"
 
@@ -34,6 +35,7 @@ PREFIXES: dict[str, str] = {
     "vcard": str(VCARD),
     "los": str(LOS),
     "lrt": str(LRT),
+    "dpv": str(DPV),
     "dcat": str(DCAT._NS),
     "dct": str(DCTERMS._NS),
     "foaf": str(FOAF._NS),

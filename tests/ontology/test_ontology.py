@@ -38,6 +38,8 @@ CLASSES = frozenset(
         "Dataset",
         "LegalBasis",
         "Integration",
+        "ProcessingActivity",
+        "DataProcessingAgreement",
     }
 )
 OBJECT_PROPERTIES = frozenset(
@@ -62,6 +64,16 @@ OBJECT_PROPERTIES = frozenset(
         "integrationTarget",
         "integrationMethod",
         "transfersDataset",
+        "personalDataCategory",
+        "specialCategoryData",
+        "gdprLegalBasis",
+        "specialCategoryCondition",
+        "nationalLegalBasis",
+        "transferSafeguard",
+        "processedIn",
+        "usesDataset",
+        "dpiaOutcome",
+        "subProcessor",
     }
 )
 DATATYPE_PROPERTIES = frozenset(
@@ -75,6 +87,16 @@ DATATYPE_PROPERTIES = frozenset(
         "contractEndDate",
         "inFellesDatakatalog",
         "section",
+        "purpose",
+        "retentionPeriod",
+        "recipientCategory",
+        "thirdCountry",
+        "securityMeasures",
+        "dpiaConducted",
+        "dpiaDate",
+        "riskAssessmentDate",
+        "signedDate",
+        "expiryDate",
     }
 )
 # At most one value wherever the property is used.
@@ -101,6 +123,12 @@ FUNCTIONAL_PROPERTIES = frozenset(
         "integrationSource",
         "integrationTarget",
         "integrationMethod",
+        "dpiaConducted",
+        "dpiaDate",
+        "dpiaOutcome",
+        "riskAssessmentDate",
+        "signedDate",
+        "expiryDate",
     }
 )
 SCHEMES: dict[str, frozenset[str]] = {
@@ -141,6 +169,85 @@ SCHEMES: dict[str, frozenset[str]] = {
             "CategoryOther",
         }
     ),
+    # GDPR (records of processing, data processing agreements)
+    "DataSubjectScheme": frozenset(
+        {
+            "SubjectResidents",
+            "SubjectChildren",
+            "SubjectPupils",
+            "SubjectGuardians",
+            "SubjectEmployees",
+            "SubjectJobApplicants",
+            "SubjectPatients",
+            "SubjectApplicants",
+            "SubjectPropertyOwners",
+            "SubjectContactPersons",
+            "SubjectOther",
+        }
+    ),
+    "PersonalDataCategoryScheme": frozenset(
+        {
+            "DataIdentity",
+            "DataContact",
+            "DataFinancial",
+            "DataEmployment",
+            "DataEducation",
+            "DataFamily",
+            "DataSocial",
+            "DataProperty",
+            "DataLocation",
+            "DataImages",
+            "DataLogs",
+        }
+    ),
+    "SpecialCategoryScheme": frozenset(
+        {
+            "SpecialRacialEthnic",
+            "SpecialPolitical",
+            "SpecialReligious",
+            "SpecialTradeUnion",
+            "SpecialGenetic",
+            "SpecialBiometric",
+            "SpecialHealth",
+            "SpecialSexLife",
+            "SpecialCriminal",
+        }
+    ),
+    "GdprArticle6Scheme": frozenset(
+        {
+            "Art6Consent",
+            "Art6Contract",
+            "Art6LegalObligation",
+            "Art6VitalInterests",
+            "Art6PublicTask",
+            "Art6LegitimateInterests",
+        }
+    ),
+    "GdprArticle9Scheme": frozenset(
+        {
+            "Art9ExplicitConsent",
+            "Art9Employment",
+            "Art9VitalInterests",
+            "Art9NotForProfit",
+            "Art9MadePublic",
+            "Art9LegalClaims",
+            "Art9SubstantialPublicInterest",
+            "Art9HealthSocialCare",
+            "Art9PublicHealth",
+            "Art9Archiving",
+        }
+    ),
+    "TransferSafeguardScheme": frozenset(
+        {
+            "TransferAdequacy",
+            "TransferStandardClauses",
+            "TransferBindingCorporateRules",
+            "TransferDerogation",
+        }
+    ),
+    "DpiaOutcomeScheme": frozenset(
+        {"DpiaAcceptable", "DpiaAcceptableWithMeasures", "DpiaPriorConsultation"}
+    ),
 }
 ACCESS_RIGHTS = {
     ACCESS_RIGHT.PUBLIC: "Allmenn tilgang",
@@ -151,6 +258,7 @@ ACCESS_RIGHTS = {
 _DCAT = "http://www.w3.org/ns/dcat#"
 _DCT = "http://purl.org/dc/terms/"
 _ELI = "http://data.europa.eu/eli/ontology#"
+_DPV = "https://w3id.org/dpv#"
 # Standard terms the design uses on kg instances; the ontology labels them for display.
 REUSED_TERMS = tuple(
     URIRef(iri)
@@ -178,6 +286,16 @@ REUSED_TERMS = tuple(
         _DCT + "identifier",
         str(SKOS.altLabel),
         _DCT + "type",
+        _DPV + "Process",
+        _DPV + "ControllerProcessorAgreement",
+        _DPV + "hasDataController",
+        _DPV + "hasDataProcessor",
+        _DPV + "hasDataSubject",
+        _DPV + "hasPersonalData",
+        _DPV + "hasLegalBasis",
+        _DPV + "hasRecipient",
+        _DPV + "hasDataProtectionOfficer",
+        "http://xmlns.com/foaf/0.1/page",
     )
 )
 

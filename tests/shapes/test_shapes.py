@@ -77,6 +77,16 @@ CLASS_FILES: dict[str, tuple[URIRef, URIRef, URIRef]] = {
     "dataset.ttl": (KGSH.DatasetShape, KG.Dataset, KGSH.DatasetSheet),
     "legal-basis.ttl": (KGSH.LegalBasisShape, KG.LegalBasis, KGSH.LegalBasisSheet),
     "integration.ttl": (KGSH.IntegrationShape, KG.Integration, KGSH.IntegrationSheet),
+    "processing-activity.ttl": (
+        KGSH.ProcessingActivityShape,
+        KG.ProcessingActivity,
+        KGSH.ProcessingSheet,
+    ),
+    "data-processing-agreement.ttl": (
+        KGSH.DataProcessingAgreementShape,
+        KG.DataProcessingAgreement,
+        KGSH.DpaSheet,
+    ),
 }
 SHAPE_FILES = ["common.ttl", *CLASS_FILES]
 
@@ -93,6 +103,8 @@ SHEET_LABELS: dict[URIRef, tuple[str, str]] = {
     KGSH.DatasetSheet: ("Datasett", "Datasets"),
     KGSH.LegalBasisSheet: ("Hjemler", "Legal bases"),
     KGSH.IntegrationSheet: ("Integrasjoner", "Integrations"),
+    KGSH.ProcessingSheet: ("Behandlingsprotokoll", "Records of processing"),
+    KGSH.DpaSheet: ("Databehandleravtaler", "Data processing agreements"),
 }
 
 SPARQL_PROLOGUE = f"""
@@ -390,7 +402,7 @@ def test_dropdowns_list_every_concept_of_one_scheme(shapes: Graph, ontology: Gra
         [scheme] = schemes
         assert set(ontology.subjects(SKOS.inScheme, scheme)) == set(values), column
         assert len(set(values)) == len(values), column
-    assert dropdowns == 8
+    assert dropdowns == 15  # 8, and 7 in the records of processing
 
 
 def test_kg_terms_used_by_the_shapes_exist_in_the_ontology(

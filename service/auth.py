@@ -2,9 +2,12 @@
 
 Everything that writes (SPARQL Update, the Graph Store Protocol, spreadsheet
 uploads) asks this module, so the rule is stated once: a write needs
-``Authorization: Bearer <token>`` equal to the configured token, and a service
-without a token is read-only. The comparison uses ``hmac.compare_digest`` so the
-time it takes does not reveal how much of a guessed token was right.
+``Authorization: Bearer <token>`` that is either the configured admin token
+(``KOMMUNEGRAF_TOKEN``) or a live token in the token file (``KOMMUNEGRAF_TOKENS``,
+see ``service.tokens``); a service with neither is read-only. Comparisons use
+``hmac.compare_digest`` so the time they take does not reveal how much of a
+guessed token was right. The answer is a ``Principal`` (the token's name and
+scope); what that scope allows is ``service.write_scope``'s business.
 
 Routes that know up front that they write use ``WriteDenial`` as a dependency;
 ``/sparql`` only knows after reading the body whether it got a query or an
@@ -15,13 +18,28 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from rdflib.term import Node
 
 from service.dependencies import SettingsDep
 from service.responses import error_response
 from service.settings import Settings
+from service.tokens import TokenFile, TokenFileError
+from service.write_scope import (
+    Principal,
+    audit_graph,
+    foreign_subject_message,
+    foreign_subjects,
+    may_write_graph,
+)
+
+ADMIN_NAME = "KOMMUNEGRAF_TOKEN"
+"""The name the audit trail gives the single admin token of the environment."""
 
 
 def write_lock(request: Request) -> asyncio.Lock:
@@ -46,14 +64,20 @@ def _bearer(request: Request) -> str | None:
     return credentials.strip()
 
 
-def write_denial(request: Request, settings: Settings) -> Response | None:
-    """None when the request may write; otherwise the response that refuses it.
+@cache
+def token_file(path: Path) -> TokenFile:
+    """One reader per file for the process, so its cache is shared by all requests."""
+    return TokenFile(path)
+
+
+def authenticate(request: Request, settings: Settings) -> Principal | Response:
+    """The writer of this request, or the response that refuses it.
 
     403 when the service is read-only (no token configured: no credentials could
     help, so 401 would mislead), 401 with a Bearer challenge when no token was sent,
-    403 when the token is wrong.
+    403 when the token is wrong, expired or revoked.
     """
-    if not settings.token:
+    if not settings.token and settings.tokens is None:
         return error_response(
             403,
             "Tjenesten er skrivebeskyttet: ingen skrivenøkkel er satt opp "
@@ -69,13 +93,44 @@ def write_denial(request: Request, settings: Settings) -> Response | None:
             "Writing needs a token: send Authorization: Bearer <token>.",
             headers={"WWW-Authenticate": 'Bearer realm="kommunegraf"'},
         )
-    if not hmac.compare_digest(offered.encode("utf-8"), settings.token.encode("utf-8")):
+    return principal_of(offered, settings)
+
+
+def principal_of(offered: str, settings: Settings) -> Principal | Response:
+    """The holder of token ``offered`` (from a header or the upload form)."""
+    if settings.token and hmac.compare_digest(
+        offered.encode("utf-8"), settings.token.encode("utf-8")
+    ):
+        return Principal(ADMIN_NAME, "admin")
+    entry = None
+    if settings.tokens is not None:
+        try:
+            entry = token_file(settings.tokens).find(offered)
+        except TokenFileError as error:
+            return error_response(
+                503,
+                "Nøkkelfilen kan ikke leses; ingen kan skrive før den er rettet.",
+                "The token file cannot be read; nobody can write until it is fixed.",
+                str(error),
+            )
+    if entry is None:
         return error_response(
-            403,
-            "Nøkkelen gir ikke skrivetilgang.",
-            "The token does not grant write access.",
+            403, "Nøkkelen gir ikke skrivetilgang.", "The token does not grant write access."
         )
-    return None
+    state = entry.state()
+    if state == "revoked":
+        return error_response(
+            403, "Nøkkelen er trukket tilbake.", "The token has been revoked.", entry.name
+        )
+    if state == "expired":
+        return error_response(403, "Nøkkelen er utløpt.", "The token has expired.", entry.name)
+    return Principal(entry.name, entry.role, frozenset(entry.municipalities))
+
+
+def write_denial(request: Request, settings: Settings) -> Response | None:
+    """None when the request may write something; otherwise the response that refuses it."""
+    principal = authenticate(request, settings)
+    return principal if isinstance(principal, Response) else None
 
 
 async def _write_denial_dependency(request: Request, settings: SettingsDep) -> Response | None:
@@ -84,3 +139,44 @@ async def _write_denial_dependency(request: Request, settings: SettingsDep) -> R
 
 WriteDenial = Annotated[Response | None, Depends(_write_denial_dependency)]
 """A route parameter: None when the request may write, else the refusal to return."""
+
+
+async def _writer_dependency(request: Request, settings: SettingsDep) -> Principal | Response:
+    return authenticate(request, settings)
+
+
+Writer = Annotated[Principal | Response, Depends(_writer_dependency)]
+"""A route parameter: who writes, or the refusal to return."""
+
+
+def graph_refusal(principal: Principal, base: str, graph: str) -> Response | None:
+    """403 when ``principal`` may not write ``graph`` (see ``service.write_scope``)."""
+    if may_write_graph(principal, base, graph):
+        return None
+    if graph == audit_graph(base):
+        return error_response(
+            403,
+            "Revisjonsloggen skrives bare av tjenesten selv.",
+            "The audit graph is written by the service only.",
+            graph,
+        )
+    scope_nb, scope_en = principal.scope_nb_en()
+    return error_response(
+        403,
+        f"Nøkkelen «{principal.name}» gir bare skrivetilgang til {scope_nb}, i grafer "
+        f"{base}graph/kommune/<kommunenummer>/….",
+        f"The token '{principal.name}' only grants writing {scope_en}, in graphs "
+        f"{base}graph/kommune/<kommunenummer>/….",
+        graph,
+    )
+
+
+def subjects_refusal(
+    principal: Principal, base: str, graph: str, subjects: Iterable[Node]
+) -> Response | None:
+    """403 when the data describes things ``principal`` may not describe."""
+    foreign = foreign_subjects(principal, base, graph, subjects)
+    if not foreign:
+        return None
+    nb, en = foreign_subject_message(foreign)
+    return error_response(403, nb, en)

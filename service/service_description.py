@@ -49,7 +49,7 @@ def describe(endpoint: str, store: str, settings: Settings, named_graphs: Sequen
     graph.add((service, RDF.type, SD.Service))
     graph.add((service, SD.endpoint, service))
     graph.add((service, SD.supportedLanguage, SD.SPARQL11Query))
-    if settings.token:
+    if settings.token or settings.tokens:
         graph.add((service, SD.supportedLanguage, SD.SPARQL11Update))
     graph.add((service, SD.feature, SD.UnionDefaultGraph))
     if settings.service_allow:
@@ -68,7 +68,7 @@ def describe(endpoint: str, store: str, settings: Settings, named_graphs: Sequen
             "Updates (SPARQL Update, and the Graph Store Protocol at {store}) need "
             "Authorization: Bearer <token>.",
         )
-        if settings.token
+        if settings.token or settings.tokens
         else (
             "Tjenesten er skrivebeskyttet; grafene kan leses med Graph Store Protocol på {store}.",
             "The service is read-only; graphs can be read with the Graph Store Protocol "

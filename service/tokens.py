@@ -49,7 +49,7 @@ class TokenEntry:
     revoked: datetime | None = None
 
     def state(self, now: datetime | None = None) -> str:
-        """"active", "expired" or "revoked"."""
+        """ "active", "expired" or "revoked"."""
         now = now or datetime.now(UTC)
         if self.revoked is not None:
             return "revoked"

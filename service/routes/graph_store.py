@@ -1,7 +1,10 @@
 """The SPARQL 1.1 Graph Store HTTP Protocol at ``/store``.
 
 ``?graph=<IRI>`` names a graph, ``?default`` the default graph. Reading is open;
-PUT (replace), POST (merge) and DELETE need the write token (``service.auth``).
+PUT (replace), POST (merge) and DELETE need a write token (``service.auth``) whose
+scope covers the graph and, for a municipality token, every subject in the body
+(``service.write_scope``). Every write is recorded in the audit trail
+(``service.audit``) with the triples it added and removed.
 
 Every operation goes through the ``Backend`` (a GET is a CONSTRUCT, a PUT is
 ``replace_graph``, POST and DELETE are updates), so it works the same on the
@@ -20,13 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from service.auth import WriteDenial, write_lock
+from service.audit import auditor, change, graph_keys, new_event
+from service.auth import Writer, graph_refusal, subjects_refusal, write_lock
 from service.backend import Backend
 from service.dependencies import BackendDep, SettingsDep
 from service.negotiation import best_match
@@ -228,22 +233,33 @@ async def _body_graph(request: Request, limit: int, base: str) -> Graph | Respon
 
 @router.put("/store", summary="Replace a graph / Erstatt en graf")
 async def store_put(
-    request: Request, backend: BackendDep, settings: SettingsDep, denial: WriteDenial
+    request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
 ) -> Response:
-    if denial is not None:
-        return denial
+    if isinstance(writer, Response):
+        return writer
     target = _target(request)
     if isinstance(target, Response):
         return target
     if not isinstance(target, str):
         return _default_is_read_only()
+    refusal = graph_refusal(writer, settings.base_iri, target)
+    if refusal is not None:
+        return refusal
     graph = await _body_graph(request, settings.max_body_bytes, target)
     if isinstance(graph, Response):
         return graph
+    refusal = subjects_refusal(writer, settings.base_iri, target, set(graph.subjects()))
+    if refusal is not None:
+        return refusal
+    audit = auditor(request)
     try:
         async with write_lock(request):
             existed = await _exists(backend, target)
+            before = await audit.graph_keys(target)
             await asyncio.to_thread(backend.replace_graph, target, graph)
+            after = await asyncio.to_thread(graph_keys, graph)
+            changed = change(target, before, after)
+            await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
     except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
         return _write_failure(error)
     return Response(status_code=204 if existed else 201)
@@ -251,42 +267,61 @@ async def store_put(
 
 @router.post("/store", summary="Add to a graph / Legg til i en graf")
 async def store_post(
-    request: Request, backend: BackendDep, settings: SettingsDep, denial: WriteDenial
+    request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
 ) -> Response:
-    if denial is not None:
-        return denial
+    if isinstance(writer, Response):
+        return writer
     target = _target(request)
     if isinstance(target, Response):
         return target
     if not isinstance(target, str):
         return _default_is_read_only()
+    refusal = graph_refusal(writer, settings.base_iri, target)
+    if refusal is not None:
+        return refusal
     graph = await _body_graph(request, settings.max_body_bytes, target)
     if isinstance(graph, Response):
         return graph
+    refusal = subjects_refusal(writer, settings.base_iri, target, set(graph.subjects()))
+    if refusal is not None:
+        return refusal
     triples = await asyncio.to_thread(graph.serialize, format="nt")
+    audit = auditor(request)
     try:
         async with write_lock(request):
             existed = await _exists(backend, target)
+            before = await audit.graph_keys(target)
             await backend.update(f"INSERT DATA {{ GRAPH <{target}> {{\n{triples}\n}} }}")
+            changed = change(target, before, await audit.graph_keys(target))
+            await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
     except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
         return _write_failure(error)
     return Response(status_code=204 if existed else 201)
 
 
 @router.delete("/store", summary="Delete a graph / Slett en graf")
-async def store_delete(request: Request, backend: BackendDep, denial: WriteDenial) -> Response:
-    if denial is not None:
-        return denial
+async def store_delete(
+    request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
+) -> Response:
+    if isinstance(writer, Response):
+        return writer
     target = _target(request)
     if isinstance(target, Response):
         return target
     if not isinstance(target, str):
         return _default_is_read_only()
+    refusal = graph_refusal(writer, settings.base_iri, target)
+    if refusal is not None:
+        return refusal
+    audit = auditor(request)
     try:
         async with write_lock(request):
             if not await _exists(backend, target):
                 return _not_found(target)
+            before = await audit.graph_keys(target)
             await backend.update(f"DROP GRAPH <{target}>")
+            changed = change(target, before, Counter())
+            await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
     except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
         return _write_failure(error)
     return Response(status_code=204)

@@ -9,7 +9,9 @@ never blocked and other requests are answered meanwhile.
 A GET without a query is the endpoint's front door: RDF clients get its Service
 Description, browsers the query editor.
 
-What is refused, and why: updates without the write token (``service.auth``);
+What is refused, and why: updates without a write token (``service.auth``), or
+that would write graphs or subjects outside the token's scope, or the audit graph
+(``service.write_scope``); every update run is recorded in the audit trail;
 SERVICE and LOAD towards hosts not on the allow-list, because the endpoint must
 not become a tool for reaching hosts behind our firewall (``service.sparql_text``);
 bodies over ``max_body_bytes`` (``service.responses.read_body``).
@@ -24,7 +26,8 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from service.auth import write_denial, write_lock
+from service.audit import auditor, run_audited_update
+from service.auth import authenticate, write_lock
 from service.dependencies import BackendDep, SettingsDep
 from service.negotiation import best_match
 from service.pages import render
@@ -40,13 +43,16 @@ from service.service_description import RDF_MEDIA, describe
 from service.settings import Settings
 from service.sparql_text import (
     IRI,
+    MAX_NESTING,
     DatasetConflictError,
     UncheckableError,
     find_remote_targets,
     is_allowed,
     may_reach_out,
+    too_deeply_nested,
     with_dataset,
 )
+from service.write_scope import Principal, UpdateWrites, update_refusal, update_writes
 
 router = APIRouter(tags=["SPARQL"])
 
@@ -130,6 +136,34 @@ def _bad_graph_iris(params: dict[str, list[str]], *names: str) -> Response | Non
     return None
 
 
+MAX_CHECKED_QUERY_CHARS = 32 * 1024
+"""Longest query that is parsed in this process to find its SERVICE targets.
+
+rdflib's parser takes about 50 s of this process's CPU for a query of 1 MB, so an
+anonymous query that needs the check (it mentions SERVICE) must be short. Updates
+come from token holders and are not capped.
+"""
+
+
+def _shape_refusal(text: str, *, update: bool) -> Response | None:
+    """A refusal for text that would crash the parser or cost this process minutes."""
+    if too_deeply_nested(text):
+        return error_response(
+            400,
+            f"Teksten har klammer nøstet mer enn {MAX_NESTING} nivåer dypt.",
+            f"The text nests brackets more than {MAX_NESTING} levels deep.",
+        )
+    if not update and len(text) > MAX_CHECKED_QUERY_CHARS and may_reach_out(text, update=False):
+        return error_response(
+            413,
+            f"En spørring som nevner SERVICE kan være høyst {MAX_CHECKED_QUERY_CHARS} tegn.",
+            f"A query that mentions SERVICE may be at most {MAX_CHECKED_QUERY_CHARS} characters.",
+            "Ordet kan stå i et prefiks eller en IRI; bruk et annet prefiks. / "
+            "The word may be in a prefix or an IRI; use another prefix.",
+        )
+    return None
+
+
 async def _remote_refusal(text: str, *, update: bool, settings: Settings) -> Response | None:
     """A refusal when ``text`` would make the server fetch a URL not on the allow-list."""
     if not may_reach_out(text, update=update):
@@ -181,7 +215,9 @@ async def _query(
     bad = _bad_graph_iris(params, "default-graph-uri", "named-graph-uri")
     if bad is not None:
         return bad
-    refusal = await _remote_refusal(query, update=False, settings=settings)
+    refusal = _shape_refusal(query, update=False) or await _remote_refusal(
+        query, update=False, settings=settings
+    )
     if refusal is not None:
         return refusal
     solutions_media, graph_media = _negotiate(request, params)
@@ -219,12 +255,15 @@ async def _update(
     settings: Settings,
     update: str,
     params: dict[str, list[str]],
+    writer: Principal,
 ) -> Response:
-    """Run an update whose sender has already been let through ``write_denial``."""
+    """Run an update whose sender ``authenticate`` has let through, within its scope."""
     bad = _bad_graph_iris(params, "using-graph-uri", "using-named-graph-uri")
     if bad is not None:
         return bad
-    refusal = await _remote_refusal(update, update=True, settings=settings)
+    refusal = _shape_refusal(update, update=True) or await _remote_refusal(
+        update, update=True, settings=settings
+    )
     if refusal is not None:
         return refusal
     try:
@@ -239,9 +278,23 @@ async def _update(
             f"The update has {error}, so using-graph-uri and using-named-graph-uri "
             "cannot be given as well.",
         )
+    try:
+        writes = await asyncio.to_thread(update_writes, text, settings.base_iri)
+    except ValueError as error:
+        if not writer.is_admin:
+            return error_response(
+                400,
+                "Oppdateringen kunne ikke leses for å kontrollere hvilke grafer den skriver.",
+                "The update could not be read to check which graphs it writes.",
+                str(error),
+            )
+        writes = UpdateWrites(wide=True)  # the store's parser will say what is wrong
+    out_of_scope = update_refusal(writer, settings.base_iri, writes)
+    if out_of_scope is not None:
+        return error_response(403, *out_of_scope)
     async with write_lock(request):
         try:
-            await backend.update(text)
+            await run_audited_update(auditor(request), writer, text, writes)
         except QuerySyntaxError as error:
             return error_response(
                 400, "Ugyldig SPARQL-oppdatering.", "Malformed SPARQL update.", str(error)
@@ -274,7 +327,12 @@ async def _front_door(request: Request, backend: BackendDep, settings: Settings)
         )
     if media == "text/html":
         return HTMLResponse(
-            render("sparql.html", request, query="", writable=bool(settings.token)),
+            render(
+                "sparql.html",
+                request,
+                query="",
+                writable=bool(settings.token or settings.tokens),
+            ),
             headers={"Vary": "Accept"},
         )
     graphs: list[str] = []
@@ -352,9 +410,9 @@ async def sparql_post(request: Request, backend: BackendDep, settings: SettingsD
         return error_response(400, "URL-en er ikke UTF-8.", "The URL is not UTF-8.")
     if media == "application/sparql-update":
         # Refuse before reading: a body from someone who may not write is not needed.
-        denial = write_denial(request, settings)
-        if denial is not None:
-            return denial
+        writer = authenticate(request, settings)
+        if isinstance(writer, Response):
+            return writer
     if media in ("application/sparql-query", "application/sparql-update"):
         if "query" in url_params or "update" in url_params:
             return error_response(
@@ -373,7 +431,8 @@ async def sparql_post(request: Request, backend: BackendDep, settings: SettingsD
         update = _utf8(body, "Oppdateringen", "update")
         if isinstance(update, Response):
             return update
-        return await _update(request, backend, settings, update, url_params)
+        assert isinstance(writer, Principal)  # authenticated above for this media type
+        return await _update(request, backend, settings, update, url_params, writer)
     if media != "application/x-www-form-urlencoded":
         return error_response(
             415,
@@ -398,13 +457,13 @@ async def sparql_post(request: Request, backend: BackendDep, settings: SettingsD
             "Send either query or update, not both.",
         )
     if "update" in params:
-        denial = write_denial(request, settings)
-        if denial is not None:
-            return denial
+        writer = authenticate(request, settings)
+        if isinstance(writer, Response):
+            return writer
         update = _single(params, "update")
         if isinstance(update, Response):
             return update
-        return await _update(request, backend, settings, update, params)
+        return await _update(request, backend, settings, update, params, writer)
     query = _single(params, "query")
     if isinstance(query, Response):
         return allow_any_origin(query)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test lint clean bench
+.PHONY: setup serve test lint clean bench chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,9 +12,29 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The SPARQL editor's YASGUI build, from the npm registry, served from /static (no CDN).
+# `npm pack` fetches just the published tarball (its build/ is self-contained), so no
+# node_modules tree is needed; the copy is gitignored.
+YASGUI_VERSION := 4.6.2
+YASGUI := service/static/vendor/yasgui
+$(YASGUI)/yasgui.min.js:
+	rm -rf build/npm && mkdir -p build/npm $(YASGUI)
+	cd build/npm && npm pack --silent @zazuko/yasgui@$(YASGUI_VERSION) >/dev/null
+	tar -xzf build/npm/zazuko-yasgui-$(YASGUI_VERSION).tgz -C build/npm
+	cp build/npm/package/build/yasgui.min.css build/npm/package/package.json $(YASGUI)/
+	cp build/npm/package/build/yasgui.min.js $(YASGUI)/yasgui.min.js.tmp
+	mv $(YASGUI)/yasgui.min.js.tmp $@
+
+# Browser tests drive Debian's chromium (never a downloaded browser).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends chromium; }
+
+setup: $(STAMP) $(YASGUI)/yasgui.min.js chromium
 
 serve: $(STAMP)
+	@$(MAKE) --no-print-directory $(YASGUI)/yasgui.min.js || echo "YASGUI ikke hentet (npm mangler?); /editor viser det enkle skjemaet / YASGUI not fetched (no npm?); /editor shows the plain form"
 	$(BIN)/kommunegraf serve
 
 lint: $(STAMP)
@@ -22,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+test: $(STAMP) $(YASGUI)/yasgui.min.js chromium lint
 	$(BIN)/pytest
 
 # Endpoint benchmark (needs wrk: apt-get install -y wrk); BENCH_ARGS=--small for a quick run.

@@ -1,0 +1,136 @@
+"""Simple charts of query results, chosen from the shape of the answer, drawn server-side.
+
+A result with two named dimensions and a number per pair (region × hosting,
+municipality × application) becomes a heat map; one with a number per row becomes
+bars. Both are plain markup (a table with shaded cells, an inline SVG), so they
+print, need no script and no chart library, and read out with a screen reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_NUMERIC = {
+    f"http://www.w3.org/2001/XMLSchema#{name}"
+    for name in (
+        "integer",
+        "decimal",
+        "double",
+        "float",
+        "int",
+        "long",
+        "short",
+        "nonNegativeInteger",
+        "positiveInteger",
+        "unsignedInt",
+    )
+}
+MAX_BARS = 40
+MAX_ROWS, MAX_COLUMNS = 80, 40
+
+Row = dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float
+    text: str
+    width: float
+    """Percent of the largest value."""
+
+
+@dataclass(frozen=True)
+class Bars:
+    measure: str
+    bars: list[Bar]
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    measure: str
+    row_dimension: str
+    column_dimension: str
+    rows: list[str]
+    columns: list[str]
+    cells: dict[tuple[str, str], tuple[str, float]]
+    """(row, column) → (the number as text, its share of the largest, 0..1)."""
+
+
+def _is_number(term: dict[str, str]) -> bool:
+    return term.get("type") == "literal" and term.get("datatype", "") in _NUMERIC
+
+
+def numeric_columns(variables: list[str], rows: list[Row]) -> list[str]:
+    """Columns whose every bound value is a number.
+
+    >>> rows = [{"n": {"type": "literal", "value": "2",
+    ...                "datatype": "http://www.w3.org/2001/XMLSchema#integer"},
+    ...          "k": {"type": "literal", "value": "4203"}}]
+    >>> numeric_columns(["k", "n"], rows)
+    ['n']
+    """
+    found = []
+    for variable in variables:
+        bound = [row[variable] for row in rows if variable in row]
+        if bound and all(_is_number(term) for term in bound):
+            found.append(variable)
+    return found
+
+
+def _dimensions(variables: list[str], rows: list[Row], numeric: list[str]) -> list[str]:
+    """Literal, non-numeric columns; names (``…Name``) first, as they read best."""
+    literal = [
+        v
+        for v in variables
+        if v not in numeric
+        and any(v in row for row in rows)
+        and all(row[v]["type"] == "literal" for row in rows if v in row)
+    ]
+    named = [v for v in literal if v.lower().endswith("name")]
+    return named + [v for v in literal if v not in named]
+
+
+def chart(variables: list[str], rows: list[Row]) -> HeatMap | Bars | None:
+    """The chart that fits the result, or None."""
+    numeric = numeric_columns(variables, rows)
+    if not numeric or not rows:
+        return None
+    measure = numeric[0]
+    dimensions = _dimensions(variables, rows, numeric)
+    if not dimensions:
+        return None
+    if len(dimensions) >= 2:
+        first, second = dimensions[0], dimensions[1]
+        pairs = [
+            (row.get(first, {}).get("value", ""), row.get(second, {}).get("value", ""))
+            for row in rows
+        ]
+        row_keys = list(dict.fromkeys(p[0] for p in pairs))
+        column_keys = list(dict.fromkeys(p[1] for p in pairs))
+        if (
+            len(set(pairs)) == len(pairs)
+            and 2 <= len(row_keys) <= MAX_ROWS
+            and 2 <= len(column_keys) <= MAX_COLUMNS
+        ):
+            values = [float(row[measure]["value"]) if measure in row else 0.0 for row in rows]
+            top = max(values) or 1.0
+            cells = {
+                pair: (row[measure]["value"] if measure in row else "", value / top)
+                for pair, row, value in zip(pairs, rows, values, strict=True)
+            }
+            return HeatMap(measure, first, second, row_keys, column_keys, cells)
+    bars = [
+        (
+            " – ".join(row[d]["value"] for d in dimensions[:2] if d in row),
+            float(row[measure]["value"]),
+            row[measure]["value"],
+        )
+        for row in rows
+        if measure in row
+    ]
+    bars.sort(key=lambda bar: -bar[1])
+    top = max((abs(b[1]) for b in bars), default=0.0) or 1.0
+    shown = [Bar(label, value, text, 100 * abs(value) / top) for label, value, text in bars]
+    return Bars(measure, shown[:MAX_BARS], len(shown) > MAX_BARS)

@@ -1,0 +1,207 @@
+"""Dereferenceable IRIs over real HTTP: content negotiation, 404, 301, escaping, language.
+
+A server of this module's own (on each backend) holds the reference data plus the
+made-up architecture in ``tests/ui/fixtures``, loaded through the Graph Store.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterator
+
+import pytest
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDFS
+
+from tests.conftest import BACKENDS, Server, start_server_on, stop_server
+from tests.service.client import call
+from tests.ui.fixture_data import RESOURCES, SCRIPT, TOKEN, load_fixture
+
+PARSERS = {
+    "text/turtle": "turtle",
+    "application/n-triples": "nt",
+    "application/ld+json": "json-ld",
+    "application/rdf+xml": "xml",
+}
+FORMAT_NAMES = {
+    "turtle": "text/turtle",
+    "nt": "application/n-triples",
+    "jsonld": "application/ld+json",
+    "rdfxml": "application/rdf+xml",
+}
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def site(request: pytest.FixtureRequest) -> Iterator[Server]:
+    running = start_server_on(request.param, env={"KOMMUNEGRAF_TOKEN": TOKEN})
+    try:
+        load_fixture(running)
+        yield running
+    finally:
+        stop_server(running)
+
+
+def get(server: Server, path: str, accept: str | None = None) -> tuple[int, dict[str, str], str]:
+    headers = {"Accept": accept} if accept is not None else {}
+    answer = call(server.url, "GET", path, headers=headers)
+    return answer.status, dict(answer.headers), answer.body.decode("utf-8", "replace")
+
+
+def parsed(body: str, media: str, base: str) -> Graph:
+    return Graph().parse(data=body, format=PARSERS[media], publicID=base)
+
+
+def test_a_browser_gets_a_page_about_the_resource(site: Server) -> None:
+    status, headers, body = get(site, "/id/kommune/4203", BROWSER_ACCEPT)
+    assert status == 200
+    assert headers["content-type"].startswith("text/html")
+    assert "accept" in headers["vary"].lower()
+    assert "<h1>Arendal</h1>" in body
+    assert 'href="/id/fylke/42"' in body  # the county, as a link with its label
+    assert ">Agder</a>" in body
+
+
+@pytest.mark.parametrize("media", list(PARSERS))
+def test_each_rdf_format_by_accept(site: Server, media: str) -> None:
+    iri = site.url + "/id/kommune/4203"
+    status, headers, body = get(site, "/id/kommune/4203", media)
+    assert status == 200
+    assert headers["content-type"].split(";")[0] == media
+    assert "accept" in headers["vary"].lower()
+    graph = parsed(body, media, iri)
+    assert (URIRef(iri), RDFS.label, Literal("Arendal")) in graph
+    # What a reader needs: the label of the county it links to.
+    assert (URIRef(site.url + "/id/fylke/42"), RDFS.label, Literal("Agder")) in graph
+
+
+@pytest.mark.parametrize("name", list(FORMAT_NAMES))
+def test_format_parameter_overrides_accept(site: Server, name: str) -> None:
+    status, headers, body = get(site, f"/id/applikasjon/saksbehandler?format={name}", "text/html")
+    media = FORMAT_NAMES[name]
+    assert status == 200
+    assert headers["content-type"].split(";")[0] == media
+    graph = parsed(body, media, site.url + "/")
+    app = URIRef(site.url + "/id/applikasjon/saksbehandler")
+    vendor = URIRef(site.url + "/id/leverandor/acme")
+    assert (app, URIRef("https://w3id.org/kommunegraf/ontology#vendor"), vendor) in graph
+    # Usages point at the application; they are part of its description.
+    usage = URIRef(site.url + "/id/bruk/4203/saksbehandler")
+    assert (usage, URIRef("https://w3id.org/kommunegraf/ontology#application"), app) in graph
+
+
+def test_q_values_choose_the_format(site: Server) -> None:
+    accept = "text/html;q=0.2, text/turtle;q=0.5, application/ld+json;q=0.9"
+    status, headers, _ = get(site, "/id/kommune/4203", accept)
+    assert status == 200
+    assert headers["content-type"].split(";")[0] == "application/ld+json"
+
+
+def test_no_acceptable_format_is_406_in_both_languages(site: Server) -> None:
+    status, _, body = get(site, "/id/kommune/4203", "image/png")
+    assert status == 406
+    assert "Kan ikke" in body and "Cannot" in body
+
+
+def test_unknown_resource_is_404_with_search_and_suggestions(site: Server) -> None:
+    status, headers, body = get(site, "/id/kommune/arendall", BROWSER_ACCEPT)
+    assert status == 404
+    assert headers["content-type"].startswith("text/html")
+    assert 'action="/sok"' in body
+    assert '<a href="/id/kommune/4203">Arendal</a>' in body
+
+
+def test_unknown_resource_as_rdf_is_a_plain_404(site: Server) -> None:
+    status, headers, body = get(site, "/id/kommune/0000", "text/turtle")
+    assert status == 404
+    assert headers["content-type"].startswith("text/plain")
+    assert "kjenner ikke" in body and "does not know" in body
+
+
+def test_an_old_kommunenummer_redirects_to_its_successor(site: Server) -> None:
+    answer = call(site.url, "GET", "/id/kommune/1507", headers={"Accept": BROWSER_ACCEPT})
+    assert answer.status == 301
+    assert answer.headers["location"] == "/id/kommune/1508"
+    assert "accept" in answer.headers["vary"].lower()
+    answer = call(site.url, "GET", "/id/kommune/1507?format=nt")
+    assert answer.status == 301
+    assert answer.headers["location"] == "/id/kommune/1508?format=nt"
+
+
+def test_resources_outside_the_base_that_the_graph_describes(site: Server) -> None:
+    act = "https://lovdata.no/eli/lov/2005/06/17/64"
+    path = "/ressurs?iri=" + urllib.parse.quote(act, safe="")
+    status, _, body = get(site, path, BROWSER_ACCEPT)
+    assert status == 200
+    assert "Barnehageloven § 10" in body  # a section of the act links here
+    status, _, _ = get(site, "/ressurs?iri=" + urllib.parse.quote("https://x.test/none", safe=""))
+    assert status == 404
+
+
+def test_a_path_that_is_no_iri_is_404_not_500(site: Server) -> None:
+    status, _, _ = get(site, "/id/kommune/a%3Cb%3E%20c", BROWSER_ACCEPT)
+    assert status == 404
+
+
+def test_region_page_has_the_matrix_with_shared_systems_marked(site: Server) -> None:
+    status, _, body = get(site, "/id/region/test-region", BROWSER_ACCEPT)
+    assert status == 200
+    matrix = body[body.index('<table class="matrix">') :]
+    matrix = matrix[: matrix.index("</table>")]
+    # Arendal and Grimstad both use Saksbehandler for barnevern: shared, marked.
+    assert matrix.count('<mark class="shared"><a href="/id/applikasjon/saksbehandler">') == 2
+    assert '<a href="/id/applikasjon/skolesys">' in matrix
+
+
+def test_municipality_page_groups_systems_and_finds_neighbours(site: Server) -> None:
+    _, _, body = get(site, "/id/kommune/4203", BROWSER_ACCEPT)
+    systems = body[body.index("Systemer etter lovpålagt tjeneste") :]
+    assert '<a href="/id/tjeneste/barnevern">' in systems
+    neighbours = body[body.index("Naboer med samme systemer") :]
+    neighbours = neighbours[: neighbours.index("</section>")]
+    assert '<a href="/id/kommune/4202">Grimstad</a>' in neighbours
+    assert '<a href="/id/datasett/4203/elevregister">' in body
+
+
+def test_service_page_counts_municipalities_per_system(site: Server) -> None:
+    _, _, body = get(site, "/id/tjeneste/barnevern", BROWSER_ACCEPT)
+    systems = body[body.index('<table class="bars">') :]
+    row = re.search(r'/id/applikasjon/saksbehandler">.*?<td class="num">(\d+)</td>', systems)
+    assert row is not None and row.group(1) == "2"
+
+
+def _pages(server: Server) -> list[str]:
+    pages = ["/" + path for path in RESOURCES.values()]
+    pages += ["/id/kommune/4203", "/id/kommune/4202", "/id/tjeneste/barnevern"]
+    pages += ["/id/nasjonal-komponent/altinn", "/id/fylke/42", "/id/kommune/nope-alert"]
+    pages += ["/sok?q=alert", "/sok?q=" + urllib.parse.quote("<script>alert(1)</script>")]
+    pages += ["/", "/sporringer", "/editor"]
+    app = urllib.parse.quote(server.url + "/id/applikasjon/saksbehandler", safe="")
+    pages += [f"/sporringer/application-users?run=1&application={app}"]
+    return pages
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+def test_markup_in_every_kind_of_label_is_escaped_on_every_page(site: Server, lang: str) -> None:
+    shown = 0
+    for page in _pages(site):
+        joiner = "&" if "?" in page else "?"
+        status, _, body = get(site, f"{page}{joiner}lang={lang}", BROWSER_ACCEPT)
+        assert status in (200, 404), page
+        assert SCRIPT not in body, page
+        assert "<img src=x" not in body and "<svg onload" not in body, page
+        shown += body.count("&lt;script&gt;alert(")
+    assert shown > 20  # the labels were on the pages, as text
+
+
+def test_language_switch_puts_english_first_and_is_remembered(site: Server) -> None:
+    answer = call(site.url, "GET", "/id/region/test-region?lang=en")
+    body = answer.text
+    assert '<html lang="en">' in body
+    assert "Members <span" in body
+    assert "lang=en" in answer.headers["set-cookie"]
+    remembered = call(site.url, "GET", "/id/region/test-region", headers={"Cookie": "lang=en"})
+    assert '<html lang="en">' in remembered.text
+    default = call(site.url, "GET", "/id/region/test-region")
+    assert '<html lang="nb">' in default.text and "Medlemmer <span" in default.text

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +16,7 @@ from tests.conftest import BACKENDS, Server, start_server_on, stop_server
 from tests.queries.test_canned_queries import FIXTURE
 from tests.service.client import Answer, bearer, call
 
-TOKEN = "queries-test-token"
+TOKEN = "queries-test-token"  # noqa: S105 (a test token)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -119,3 +121,51 @@ def test_each_query_is_in_the_openapi_document_with_its_parameters(server: Serve
         "default": 2,
     }
     assert "/queries/{name}" not in document["paths"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service", "query", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_runs_a_canned_query_against_a_running_server(server: Server) -> None:
+    websak = server.url + "/id/applikasjon/websak"
+    done = _cli("application-users", "--param", f"application={websak}", "--endpoint", server.url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:3] == ["municipality", "kommunenummer", "municipalityName"]
+    assert "(3 rader / rows)" in lines[-1]
+    as_csv = _cli(
+        "application-users",
+        "--param",
+        f"application={websak}",
+        "--endpoint",
+        server.url,
+        "--format",
+        "csv",
+    )
+    assert [r["kommunenummer"] for r in csv.DictReader(io.StringIO(as_csv.stdout))] == [
+        "3303",
+        "5601",
+        "5603",
+    ]
+
+
+def test_cli_reports_a_server_side_refusal(server: Server) -> None:
+    done = _cli("service-gaps", "--endpoint", server.url)
+    assert done.returncode == 2 and "kommune" in done.stderr
+
+
+def test_cli_lists_and_runs_locally_and_refuses_bad_parameters() -> None:
+    listed = _cli("--store", ":memory:")
+    assert listed.returncode == 0 and "reuse-candidates" in listed.stdout
+    run = _cli("current-municipality", "--param", "kommune=5433", "--store", ":memory:")
+    assert run.returncode == 0 and "5616" in run.stdout
+    bad = _cli("current-municipality", "--param", 'kommune=54"}', "--store", ":memory:")
+    assert bad.returncode == 2 and "kommunenummer" in bad.stderr
+    not_canned = _cli("ASK {}", "--param", "x=1", "--store", ":memory:")
+    assert not_canned.returncode == 2

@@ -141,6 +141,16 @@ class Server:
     process: subprocess.Popen[bytes]
     remote: OxigraphServer | None = None
     """The remote store behind this server, when it runs on the remote backend."""
+    log: IO[bytes] | None = field(default=None, repr=False, compare=False)
+    """Its stderr (the service's log lines), in a file so a full pipe never blocks it."""
+
+    def log_text(self) -> str:
+        """Everything the server has logged so far."""
+        if self.log is None:
+            return ""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", errors="replace")
 
 
 def start_server(
@@ -153,22 +163,21 @@ def start_server(
     """
     port = free_port()
     env = {**os.environ, "KOMMUNEGRAF_BASE_IRI": f"http://127.0.0.1:{port}/", **(env or {})}
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this call, like the server
     process = subprocess.Popen(
         [sys.executable, "-m", "service", "serve", "--port", str(port), "--store", store, *args],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
-                process.stderr.read().decode() if process.stderr else "server exited"
-            )
+            raise RuntimeError(Server(url, process, log=log).log_text() or "server exited")
         try:
             with urllib.request.urlopen(url + "/sparql?query=ASK%7B%7D", timeout=2):
-                return Server(url, process)
+                return Server(url, process, log=log)
         except OSError:
             time.sleep(0.2)
     process.kill()
@@ -201,7 +210,7 @@ def start_server_on(
     except BaseException:
         remote.stop()
         raise
-    return Server(running.url, running.process, remote)
+    return Server(running.url, running.process, remote, log=running.log)
 
 
 def stop_server(server: Server) -> None:

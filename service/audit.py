@@ -39,6 +39,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, PROV, RDF, RDFS, XSD
 
 from loaders.namespaces import KG
+from service.metrics import count_audit_event
 from service.settings import Settings
 from service.store import safe_ntriples
 from service.write_scope import DEFAULT, Principal, UpdateWrites, audit_graph, graph_owner
@@ -305,14 +306,7 @@ class Auditor:
 
 
 def _count_metric(event: AuditEvent) -> None:
-    """Count the event in the service's metrics, when the metrics module is there."""
-    try:
-        from service import metrics  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return
-    counter = getattr(metrics, "audit_event", None) or getattr(metrics, "count_audit_event", None)
-    if callable(counter):
-        counter(event.action)
+    count_audit_event(event.action)
 
 
 def auditor(request: Request) -> Auditor:

@@ -5,23 +5,23 @@ document with their types, read from the ``.rq`` header, so API clients (and the
 schemathesis fuzzing) see the real contract. A generic ``/queries/{name}`` route
 behind them answers unknown names with the list of known ones.
 
-Results: SPARQL JSON, XML, CSV or TSV as the worker writes them, or an HTML table,
-by ``format=`` or Accept. The query runs in a worker process with the query's own
-deadline (``timeout`` in its header), like every other query.
+Results: SPARQL JSON, XML, CSV or TSV as the worker writes them, by ``format=`` or
+Accept; a browser (or ``format=html``) is sent (303) to the query's page in the
+gallery, which shows the same answer as a table. The query runs in a worker process
+with the query's own deadline (``timeout`` in its header), like every other query.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from service.backend import Backend
 from service.canned_queries import CannedQuery, ParameterError, canned_queries
 from service.negotiation import best_match
-from service.pages import html_page
 from service.query_pool import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 from service.responses import error_response, query_failure
 from service.settings import Settings
@@ -77,10 +77,17 @@ def _wants_html(request: Request) -> bool:
 
 
 async def list_queries(request: Request) -> Response:
-    queries = sorted(canned_queries().values(), key=lambda q: q.name)
     if _wants_html(request):
-        return html_page("queries.html", request, queries=queries)
+        return RedirectResponse(_page("/sporringer", request), status_code=303)
+    queries = sorted(canned_queries().values(), key=lambda q: q.name)
     return JSONResponse([describe(q) for q in queries])
+
+
+def _page(path: str, request: Request, **extra: str) -> str:
+    """The gallery page (``service.routes.ui``) for this request, its parameters kept."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "format"]
+    query = urlencode([*kept, *extra.items()])
+    return f"{path}?{query}" if query else path
 
 
 def _media(request: Request) -> str | None:
@@ -96,6 +103,14 @@ async def run_query(query: CannedQuery, request: Request) -> Response:
     backend: Backend = request.app.state.backend
     settings: Settings = request.app.state.settings
     media = _media(request)
+    if media == "text/html":
+        # People get the gallery's page for the query: the same answer as a table,
+        # with the parameter form and a chart.
+        return RedirectResponse(
+            _page(f"/sporringer/{query.name}", request, run="1"),
+            status_code=303,
+            headers={"Vary": "Accept"},
+        )
     if media is None:
         return error_response(
             406,
@@ -122,31 +137,13 @@ async def run_query(query: CannedQuery, request: Request) -> Response:
             f"Parameteren {error.parameter}: {error.nb}.",
             f"The parameter {error.parameter}: {error.en}.",
         )
-    worker_media = "application/sparql-results+json" if media == "text/html" else media
     try:
         answer = await backend.execute(
-            text, solutions_media=worker_media, graph_media=None, timeout=query.timeout
+            text, solutions_media=media, graph_media=None, timeout=query.timeout
         )
     except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
         return query_failure(error)
-    headers = {"Vary": "Accept"}
-    if media != "text/html":
-        return Response(answer.body, media_type=media, headers=headers)
-    results = json.loads(answer.body)
-    columns = list(query.columns)
-    rows = [
-        {name: term["value"] for name, term in binding.items()}
-        for binding in results["results"]["bindings"]
-    ]
-    return html_page(
-        "query_results.html",
-        request,
-        query=query,
-        values=values,
-        columns=columns,
-        rows=rows,
-        headers=headers,
-    )
+    return Response(answer.body, media_type=media, headers={"Vary": "Accept"})
 
 
 def _route(query: CannedQuery) -> Any:

@@ -57,9 +57,9 @@ def test_list_as_json_carries_the_header_metadata(server: Server) -> None:
 
 def test_list_as_a_page_for_browsers(server: Server) -> None:
     answer = get(server, "/queries", accept="text/html,application/xhtml+xml")
-    assert answer.status == 200 and answer.media == "text/html"
-    assert 'action="/queries/reuse-candidates"' in answer.text
-    assert "Gjenbrukskandidater i en region" in answer.text
+    assert answer.status == 303 and answer.headers["location"] == "/sporringer"
+    gallery = get(server, "/sporringer")
+    assert "Gjenbrukskandidater i en region" in gallery.text
 
 
 def test_run_as_json_csv_and_html(server: Server) -> None:
@@ -74,9 +74,13 @@ def test_run_as_json_csv_and_html(server: Server) -> None:
     table = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert [r["version"] for r in table] == ["", "2024.1", "2023.2"]
 
-    page = get(server, "/queries/application-users", format="html", application=websak)
-    assert page.media == "text/html"
-    assert "<td>2024.1</td>" in page.text and "Kommunens navn" in page.text
+    moved = get(server, "/queries/application-users", format="html", application=websak)
+    assert moved.status == 303
+    location = moved.headers["location"]
+    assert location.startswith("/sporringer/application-users?") and "run=1" in location
+    page = call(server.url, "GET", location)
+    assert page.status == 200 and page.media == "text/html"
+    assert "2024.1" in page.text and "Kommunens navn" in page.text
 
 
 def test_missing_and_unknown_parameters_are_named(server: Server) -> None:

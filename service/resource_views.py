@@ -70,9 +70,11 @@ class Names:
             rows = await select_terms(
                 backend,
                 PROLOGUE
-                + f"""SELECT ?x ?l ?described WHERE {{
+                + f"""SELECT ?x ?l ?described ?app ?owner WHERE {{
                   VALUES ?x {{ {values(chunk)} }}
                   OPTIONAL {{ ?x rdfs:label|skos:prefLabel|dct:title ?l }}
+                  OPTIONAL {{ FILTER(!BOUND(?l))
+                    ?x kg:application/rdfs:label ?app ; kg:usedBy/rdfs:label ?owner }}
                   BIND(EXISTS {{ ?x ?anyP ?anyO }} AS ?described)
                 }}""",
             )
@@ -82,6 +84,10 @@ class Names:
                     self.described.add(iri)
                 if "l" in row:
                     found[iri].setdefault(row["l"].get("xml:lang", "").lower(), row["l"]["value"])
+                elif "app" in row and "owner" in row:
+                    # A usage has no name of its own: "application – municipality".
+                    usage = f"{row['app']['value']} – {row['owner']['value']}"
+                    found[iri].setdefault(row["app"].get("xml:lang", "").lower(), usage)
         order = _LANGUAGE_ORDER.get(self.lang, _LANGUAGE_ORDER["nb"])
         for iri, by_language in found.items():
             for language in (*order, *sorted(by_language)):

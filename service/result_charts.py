@@ -101,6 +101,9 @@ def chart(variables: list[str], rows: list[Row]) -> HeatMap | Bars | None:
     dimensions = _dimensions(variables, rows, numeric)
     if not dimensions:
         return None
+    # A dimension with one value for every row (the region asked for) says nothing.
+    varying = [d for d in dimensions if len({row[d]["value"] for row in rows if d in row}) > 1]
+    dimensions = varying or dimensions[:1]
     if len(dimensions) >= 2:
         first, second = dimensions[0], dimensions[1]
         pairs = [

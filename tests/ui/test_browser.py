@@ -1,0 +1,185 @@
+"""The web UI in a real headless Chromium (Debian's, driven by Playwright).
+
+What an analyst does: search a municipality from the home page, open it, follow a
+link to an application, run a canned query with a parameter, run SPARQL in the
+editor. Every page must load without console errors and without one request
+leaving 127.0.0.1 (each request is intercepted; anything else is recorded and
+aborted). Screenshots of each step are kept in ``tests/artifacts/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+
+from tests.conftest import REPOSITORY, Server, start_server, stop_server
+from tests.ui.fixture_data import TOKEN, load_fixture
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPOSITORY / "tests" / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+APPLICATION_LABEL = "Saksbehandler <script>alert('application')</script>"
+
+
+@dataclass
+class Watch:
+    """What a page did that it must not: reach outside, or log an error."""
+
+    outside: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Server]:
+    running = start_server(":memory:", env={"KOMMUNEGRAF_TOKEN": TOKEN})
+    try:
+        load_fixture(running)
+        yield running
+    finally:
+        stop_server(running)
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    assert CHROMIUM.exists(), "chromium is missing: `make setup` installs it (apt-get)"
+    launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[tuple[Page, Watch]]:
+    watch = Watch()
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nb-NO")
+
+    def guard(route: Route) -> None:
+        host = urllib.parse.urlsplit(route.request.url).hostname
+        if route.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+            route.continue_()
+        else:
+            watch.outside.append(route.request.url)
+            route.abort()
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            watch.errors.append(f"{message.text} ({message.location.get('url')})")
+
+    context.route("**/*", guard)
+    opened = context.new_page()
+    opened.on("console", console)
+    opened.on("pageerror", lambda error: watch.errors.append(f"page error: {error}"))
+    try:
+        yield opened, watch
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+        with contextlib.suppress(PlaywrightError):  # a crashed page has no screenshot
+            opened.screenshot(path=str(ARTIFACTS / f"{name}-final.png"), full_page=True)
+        context.close()
+    assert watch.outside == [], f"requests left 127.0.0.1: {watch.outside}"
+    assert watch.errors == [], f"console errors: {watch.errors}"
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_search_a_municipality_open_it_and_follow_an_application(
+    site: Server, page: tuple[Page, Watch]
+) -> None:
+    browser_page, _ = page
+    browser_page.goto(site.url + "/")
+    shot(browser_page, "01-home")
+    browser_page.get_by_label(re.compile("Søk etter kommune")).fill("Arendal")
+    browser_page.get_by_role("button", name=re.compile("^Søk")).click()
+    browser_page.wait_for_url(re.compile(r"/sok\?q=Arendal"))
+    shot(browser_page, "02-search")
+    browser_page.get_by_role("link", name="Arendal", exact=True).click()
+    browser_page.wait_for_url(re.compile(r"/id/kommune/4203$"))
+    assert browser_page.get_by_role("heading", level=1).inner_text() == "Arendal"
+    shot(browser_page, "03-municipality")
+    browser_page.get_by_role("link", name=APPLICATION_LABEL).first.click()
+    browser_page.wait_for_url(re.compile(r"/id/applikasjon/saksbehandler$"))
+    # The label's markup shows as text; it did not run (no console error, no alert).
+    assert browser_page.get_by_role("heading", level=1).inner_text() == APPLICATION_LABEL
+    used_by = browser_page.locator("section", has_text="Brukes av")
+    assert used_by.get_by_role("link", name="Grimstad").count() == 1
+    shot(browser_page, "04-application")
+
+
+def test_language_switch(site: Server, page: tuple[Page, Watch]) -> None:
+    browser_page, _ = page
+    browser_page.goto(site.url + "/id/region/test-region")
+    browser_page.get_by_role("link", name="English").click()
+    browser_page.wait_for_url(re.compile(r"lang=en"))
+    assert browser_page.locator("html").get_attribute("lang") == "en"
+    assert browser_page.get_by_role("heading", name=re.compile("^Members")).count() == 1
+    browser_page.goto(site.url + "/id/kommune/4203")  # remembered in a cookie
+    assert browser_page.locator("html").get_attribute("lang") == "en"
+    shot(browser_page, "05-region-english")
+
+
+def test_run_a_canned_query_with_a_parameter(site: Server, page: tuple[Page, Watch]) -> None:
+    browser_page, _ = page
+    browser_page.goto(site.url + "/sporringer")
+    browser_page.get_by_role("link", name="Kommuner som bruker en applikasjon").click()
+    browser_page.wait_for_url(re.compile(r"/sporringer/application-users"))
+    browser_page.get_by_label(re.compile("Applikasjonen")).select_option(label=APPLICATION_LABEL)
+    browser_page.get_by_role("button", name=re.compile("^Kjør")).click()
+    browser_page.wait_for_url(re.compile(r"run=1"))
+    results = browser_page.locator("table.results")
+    assert results.get_by_role("link", name="Arendal").count() == 1
+    assert results.get_by_role("link", name="Grimstad").count() == 1
+    assert results.get_by_role("link", name="Kristiansand").count() == 0
+    shot(browser_page, "06-canned-query")
+
+
+def test_a_canned_query_draws_a_chart(site: Server, page: tuple[Page, Watch]) -> None:
+    browser_page, _ = page
+    region = urllib.parse.quote(site.url + "/id/region/test-region", safe="")
+    browser_page.goto(f"{site.url}/sporringer/hosting-mix?run=1&region={region}")
+    chart = browser_page.locator("figure.chart")
+    assert chart.count() == 1
+    assert chart.locator("svg rect, table.heatmap td.num").count() >= 2
+    shot(browser_page, "07-chart")
+
+
+def test_run_sparql_in_the_editor(site: Server, page: tuple[Page, Watch]) -> None:
+    browser_page, _ = page
+    browser_page.goto(site.url + "/editor")
+    browser_page.wait_for_selector(".CodeMirror")
+    query = (
+        "PREFIX kg: <https://w3id.org/kommunegraf/ontology#>\n"
+        "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+        "SELECT ?navn WHERE { ?app a kg:Application ; rdfs:label ?navn } ORDER BY ?navn"
+    )
+    browser_page.evaluate(
+        "query => document.querySelector('.CodeMirror').CodeMirror.setValue(query)", query
+    )
+    browser_page.locator(".yasqe_queryButton").click()
+    table = browser_page.locator(".yasr table")
+    table.get_by_text("Skolesys", exact=False).wait_for()
+    assert table.get_by_text(APPLICATION_LABEL, exact=False).count() >= 1
+    shot(browser_page, "08-editor")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 import pyoxigraph as ox
@@ -21,6 +21,13 @@ from service.cli_options import ConfigurableGroup, configuration, settings_flags
 from service.loading import SourceResult
 from service.settings import Settings, SettingsError
 from service.store import StoreLockedError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from service.store import KnowledgeStore
+    from service.tokens import TokenFile
+    from service.write_scope import Principal
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -199,7 +206,7 @@ def load(
     Each file replaces its own named graph; if any file has an error, nothing is loaded.
     Names in the files may refer to what is already stored (applications, vendors).
     """
-    from service.loading import load_reference, load_sources, stored_context
+    from service.loading import load_reference, stored_context
     from service.store import open_store
 
     settings = _settings(store=store, base_iri=base_iri)
@@ -212,11 +219,33 @@ def load(
                 sys.exit(EXIT_INVALID)
             if knowledge.is_empty():
                 load_reference(knowledge, settings.base_iri)
-            load_sources(knowledge, results)
+            _audited_load(knowledge, settings, results)
     except StoreLockedError as error:
         _fail(str(error))
     for r in results:
         click.echo(f"Lastet / loaded {r.path.name} → <{r.graph_iri}>")
+
+
+def _audited_load(
+    knowledge: KnowledgeStore, settings: Settings, results: list[SourceResult]
+) -> None:
+    """Load, and record each source in the audit trail as the command line's write."""
+    from service.audit import change, new_event, record_in_store, store_graph_keys
+    from service.loading import load_sources
+
+    before = {r.graph_iri: store_graph_keys(knowledge, r.graph_iri) for r in results}
+    load_sources(knowledge, results)
+    for r in results:
+        after = store_graph_keys(knowledge, r.graph_iri)
+        event = new_event(
+            _cli_principal(),
+            "load",
+            settings.base_iri,
+            [change(r.graph_iri, before[r.graph_iri], after)],
+            data=r.data,
+            file_name=r.path.name,
+        )
+        record_in_store(knowledge, settings, event)
 
 
 @main.command()
@@ -404,3 +433,212 @@ def template(output: Path, fmt: str | None, base_iri: str | None) -> None:
 def export(args: tuple[str, ...]) -> None:
     """Eksporter DCAT-AP-NO og CPSV-AP-NO / Export DCAT-AP-NO and CPSV-AP-NO (coming)."""
     _fail(_LATER)
+
+
+CLI_ACTOR = "kommandolinjen / command line"
+"""Who the audit trail says wrote, for commands run on the server itself."""
+
+
+def _cli_principal() -> Principal:
+    import getpass
+
+    from service.write_scope import Principal
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    return Principal(f"{CLI_ACTOR} ({user})", "admin")
+
+
+def _token_file(settings: Settings, path: Path | None) -> TokenFile:
+    from service.tokens import TokenFile
+
+    chosen = path or settings.tokens
+    if chosen is None:
+        _fail("ingen nøkkelfil: sett KOMMUNEGRAF_TOKENS eller bruk --file (no token file)")
+    return TokenFile(chosen)
+
+
+def _audit_token_change(settings: Settings, detail: str, numbers: tuple[str, ...]) -> None:
+    from service.audit import AuditLog, log_path, new_event
+
+    event = new_event(
+        _cli_principal(), "token", settings.base_iri, detail=detail, municipalities=numbers
+    )
+    AuditLog(log_path(settings)).append(event)
+
+
+_tokens_option = click.option(
+    "--file",
+    "token_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Nøkkelfil (token file) [env KOMMUNEGRAF_TOKENS]",
+)
+
+
+@main.group()
+def token() -> None:
+    """Skrivenøkler / Write tokens: create, list, revoke (the file holds hashes only)."""
+
+
+@token.command("create")
+@click.option(
+    "--name", required=True, help="Hvem nøkkelen er til (holder), f.eks. 'Hasvik systemeier'"
+)
+@click.option("--kommune", "numbers", multiple=True, help="Kommunenummer (repeat for several)")
+@click.option("--region", default=None, help="Regionens navn; --kommune gir medlemmene (members)")
+@click.option("--admin", is_flag=True, help="Administrator: kan skrive alt (may write everything)")
+@click.option(
+    "--expires",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Utløper (expires), YYYY-MM-DD (UTC)",
+)
+@_tokens_option
+def token_create(
+    name: str,
+    numbers: tuple[str, ...],
+    region: str | None,
+    admin: bool,
+    expires: datetime | None,
+    token_path: Path | None,
+) -> None:
+    """Lag en nøkkel; den vises bare nå / Make a token; it is shown only now."""
+    from datetime import UTC
+
+    from service.tokens import TokenFileError
+
+    settings = _settings()
+    if admin == bool(numbers):
+        _fail("gi enten --admin eller --kommune (give either --admin or --kommune)")
+    role = "admin" if admin else "region" if region else "municipality"
+    try:
+        secret, entry = _token_file(settings, token_path).create(
+            name,
+            role,
+            tuple(dict.fromkeys(numbers)),
+            region,
+            expires.replace(tzinfo=UTC) if expires is not None else None,
+        )
+    except TokenFileError as error:
+        _fail(str(error))
+    scope = ", ".join(entry.municipalities) or "alt / everything"
+    detail = f"opprettet / created {entry.digest[:12]} «{name}» ({role}: {scope})"
+    _audit_token_change(settings, detail, entry.municipalities)
+    click.echo(secret)
+    click.echo(
+        f"Nøkkelen over vises bare nå; filen lagrer bare hashen {entry.digest[:12]}….\n"
+        f"The token above is shown only this once; the file keeps only its hash.",
+        err=True,
+    )
+
+
+@token.command("list")
+@_tokens_option
+def token_list(token_path: Path | None) -> None:
+    """Vis nøklene (uten selve nøklene) / List tokens (never the tokens themselves)."""
+    from service.tokens import TokenFileError
+
+    try:
+        entries = _token_file(_settings(), token_path).entries()
+    except TokenFileError as error:
+        _fail(str(error))
+    rows = [
+        [
+            e.digest[:12],
+            e.name,
+            e.role,
+            ",".join(e.municipalities) or "-",
+            e.expires.date().isoformat() if e.expires else "-",
+            e.state(),
+        ]
+        for e in sorted(entries.values(), key=lambda e: e.name)
+    ]
+    click.echo(
+        _table(["hash", "navn/name", "rolle/role", "kommuner", "utløper/expires", "status"], rows)
+    )
+
+
+@token.command("revoke")
+@click.argument("which")
+@_tokens_option
+def token_revoke(which: str, token_path: Path | None) -> None:
+    """Trekk tilbake en nøkkel (navn eller hashprefiks) / Revoke by name or hash prefix."""
+    from service.tokens import TokenFileError
+
+    settings = _settings()
+    try:
+        revoked = _token_file(settings, token_path).revoke(which)
+    except TokenFileError as error:
+        _fail(str(error))
+    if not revoked:
+        _fail(f"ingen aktiv nøkkel heter eller begynner med {which!r} (no such active token)")
+    for entry in revoked:
+        detail = f"trukket tilbake / revoked {entry.digest[:12]} «{entry.name}»"
+        _audit_token_change(settings, detail, entry.municipalities)
+        click.echo(f"Trukket tilbake / revoked: {entry.digest[:12]} {entry.name}")
+
+
+@main.command()
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Fra og med (from), YYYY-MM-DD (UTC)",
+)
+@click.option("--kommune", default=None, help="Bare endringer som gjelder kommunen (kommunenummer)")
+@click.option("--json", "as_json", is_flag=True, help="JSON-linjer (JSON lines), som i loggen")
+@click.option(
+    "--log",
+    "log_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Revisjonslogg (audit log) [env KOMMUNEGRAF_AUDIT_LOG, default beside the store]",
+)
+def audit(
+    since: datetime | None, kommune: str | None, as_json: bool, log_file: Path | None
+) -> None:
+    """Vis endringsloggen / Show the audit trail: who wrote what, when."""
+    from datetime import UTC
+
+    from service.audit import AuditLog, log_path
+
+    settings = _settings()
+    path = log_file or log_path(settings)
+    if path is None:
+        _fail("ingen revisjonslogg for et lager i minnet (no audit log for a :memory: store)")
+    start = since.replace(tzinfo=UTC) if since is not None else None
+    events = AuditLog(path).events(since=start, municipality=kommune)
+    if as_json:
+        for event in events:
+            click.echo(event.to_json())
+        return
+    rows = [
+        [
+            e.time[:19],
+            e.actor,
+            e.action,
+            ",".join(e.municipalities) or "-",
+            "; ".join(c.graph for c in e.changes) or e.detail or "-",
+            str(e.added),
+            str(e.removed),
+            (e.file_sha256 or "")[:12] or "-",
+        ]
+        for e in events
+    ]
+    click.echo(
+        _table(
+            ["tid/time", "hvem/who", "hva/what", "kommuner", "grafer/graphs", "+", "-", "sha256"],
+            rows,
+        )
+    )
+
+
+def _table(names: list[str], rows: list[list[str]]) -> str:
+    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
+    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines) + f"\n({len(rows)} rader / rows)"

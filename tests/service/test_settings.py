@@ -48,7 +48,7 @@ def test_flag_beats_env_beats_file_beats_default(tmp_path: Path) -> None:
     assert settings.port == 7200 and resolved.sources["port"] == "flag --port"
     assert settings.query_timeout == 7.5
     assert resolved.sources["query_timeout"] == "env KOMMUNEGRAF_QUERY_TIMEOUT"
-    assert settings.host == "0.0.0.0" and resolved.sources["host"] == f"file {config}"
+    assert settings.host == "::1" and resolved.sources["host"] == f"file {config}"
     assert settings.service_allow == ("https://a.test/",)
     assert settings.query_workers == Settings().query_workers
     assert "query_workers" not in resolved.sources
@@ -210,8 +210,8 @@ def test_settings_documented_in_operations_guide() -> None:
     missing = [
         name
         for name, spec in SPECS.items()
-        if spec.env not in guide or f"`{name}`" not in guide or (
-            not spec.secret and spec.flag not in guide
-        )
+        if spec.env not in guide
+        or f"`{name}`" not in guide
+        or (not spec.secret and spec.flag not in guide)
     ]
     assert not missing, f"add to docs/operations.md: {missing}"

@@ -40,7 +40,7 @@ def _config(tmp_path: Path, text: str) -> Path:
 def test_flag_beats_env_beats_file_beats_default(tmp_path: Path) -> None:
     config = _config(
         tmp_path,
-        'port = 7000\nhost = "0.0.0.0"\nquery_timeout = 5\nservice_allow = ["https://a.test/"]\n',
+        'port = 7000\nhost = "::1"\nquery_timeout = 5\nservice_allow = ["https://a.test/"]\n',
     )
     env = {"KOMMUNEGRAF_PORT": "7100", "KOMMUNEGRAF_QUERY_TIMEOUT": "7.5"}
     resolved = resolve({"port": "7200", "host": None}, env, config)

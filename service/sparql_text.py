@@ -139,6 +139,42 @@ def _readings(text: str) -> list[str]:
     return [text] if expanded == text else [text, expanded]
 
 
+MAX_NESTING = 128
+"""Deepest nesting of { }, ( ) and [ ] a query or update may have.
+
+oxigraph's SPARQL parser recurses once per level and overflows its native stack
+between about 2,000 and 10,000 levels: a segmentation fault, not an error. In a
+query worker that costs a worker; an update runs in the server process and would
+take the whole service down. Real queries nest a dozen levels at most.
+"""
+
+
+def too_deeply_nested(text: str) -> bool:
+    """Whether brackets outside strings, IRIs and comments nest deeper than MAX_NESTING.
+
+    >>> too_deeply_nested("SELECT * { " * 200 + "}" * 200)
+    True
+    >>> too_deeply_nested('SELECT * { ?s ?p "' + "{" * 500 + '" }')
+    False
+    """
+    if sum(text.count(bracket) for bracket in "{([") <= MAX_NESTING:
+        return False  # the fast path: too few brackets to nest that deep
+    depth = 0
+    for match in _TOKEN.finditer(text):
+        # IRIs count too: the tokenizer can read "<" as an IRI where oxigraph reads
+        # less-than (see the module docstring), and their brackets then matter.
+        if match.lastgroup not in ("other", "iri"):
+            continue
+        for character in match.group():
+            if character in "{([":
+                depth += 1
+                if depth > MAX_NESTING:
+                    return True
+            elif character in "})]":
+                depth -= 1
+    return False
+
+
 class UncheckableError(ValueError):
     """The text mentions SERVICE or LOAD, and rdflib's parser cannot read it."""
 

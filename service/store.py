@@ -72,6 +72,9 @@ def safe_ntriples(graph: Graph) -> str:
     return "\n".join(lines)
 
 
+_BACKUP_ATTEMPTS = 5
+
+
 class KnowledgeStore:
     """The graph of everything loaded; one instance per process owns the store."""
 
@@ -101,7 +104,17 @@ class KnowledgeStore:
         """Snapshot the committed state for the query workers."""
         self._generation += 1
         target = self._snapshots / f"{self._generation:08d}"
-        self._store.backup(str(target))
+        for attempt in range(_BACKUP_ATTEMPTS):
+            try:
+                self._store.backup(str(target))  # RocksDB fills <target>.tmp, then renames
+                break
+            except FileNotFoundError:
+                # Under a stream of writes RocksDB can compact away a file between
+                # listing and linking it; a new attempt lists the live files again.
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.rmtree(target.with_name(target.name + ".tmp"), ignore_errors=True)
+                if attempt == _BACKUP_ATTEMPTS - 1:
+                    raise
         self.snapshot = str(target)
 
     def discard_snapshots(self, in_use: set[str]) -> None:
@@ -163,6 +176,53 @@ def open_store(path: Path | None) -> Iterator[KnowledgeStore]:
         store.close()
 
 
+@contextmanager
+def published_snapshot(path: Path, attempts: int = 50) -> Iterator[ox.Store]:
+    """The newest state a running server published, opened read-only.
+
+    Why: a serving process holds the store's lock, so ``dump`` cannot open the
+    store itself, and opening read-only a store that another process writes is
+    undefined behaviour. The server's snapshots have no writer; this hard-links
+    the newest one into a private folder first, so the server discarding that
+    snapshot later cannot take its files away. A snapshot is only discarded once a
+    newer one is published, so if it is still the newest after the linking, the
+    links are complete; otherwise the linking is tried again on the newer one.
+    """
+    snapshots = path.with_name(path.name + ".snapshots")
+
+    def newest() -> Path | None:
+        # Only finished snapshots have a bare number (RocksDB builds in <n>.tmp).
+        found = (
+            sorted(p for p in snapshots.iterdir() if p.name.isdigit()) if snapshots.is_dir() else []
+        )
+        return found[-1] if found else None
+
+    for _ in range(attempts):
+        chosen = newest()
+        if chosen is None:
+            break
+        private = Path(tempfile.mkdtemp(prefix=path.name + ".dump-", dir=path.parent))
+        try:
+            try:
+                shutil.copytree(chosen, private / "store", copy_function=os.link)
+            except OSError:
+                continue  # discarded while we linked it
+            if newest() != chosen:
+                continue  # a newer state was published meanwhile
+            store = ox.Store.read_only(str(private / "store"))
+            try:
+                yield store
+            finally:
+                del store
+            return
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+    raise StoreLockedError(
+        f"Lageret {path} er låst, og ingen publisert kopi kunne leses (store {path} is locked "
+        "and no published snapshot could be read)."
+    )
+
+
 def _recover_interrupted_restore(target: Path) -> None:
     """Finish the renames of a restore that was killed between them."""
     previous = target.with_name(target.name + ".previous")
@@ -182,6 +242,7 @@ def restore(dump: Path, target: Path, rdf_format: ox.RdfFormat) -> int:
     for leftover in (staging, previous):
         if leftover.exists():
             shutil.rmtree(leftover)
+    target.parent.mkdir(parents=True, exist_ok=True)
     store = ox.Store(str(staging))
     store.bulk_load(path=str(dump), format=rdf_format)
     store.flush()
@@ -192,7 +253,11 @@ def restore(dump: Path, target: Path, rdf_format: ox.RdfFormat) -> int:
             probe = ox.Store(str(target))
         except OSError as error:
             shutil.rmtree(staging)
-            raise StoreLockedError(f"{target}: {error}") from error
+            raise StoreLockedError(
+                f"Lageret {target} er i bruk av en annen prosess og ble ikke erstattet (store "
+                f"{target} is locked by another process and was not replaced); stop the "
+                f"service first. ({error})"
+            ) from error
         del probe
         os.replace(target, previous)
     os.replace(staging, target)

@@ -21,6 +21,7 @@ from service.loading import load_reference
 from service.logs import RequestLog
 from service.metrics import RequestMetrics, set_build_info
 from service.routes import (
+    catalog,
     docs,
     graph_store,
     health,
@@ -31,6 +32,7 @@ from service.routes import (
     search,
     sparql,
     ui,
+    upload,
 )
 from service.routes import metrics as metrics_route
 from service.settings import Settings
@@ -93,5 +95,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(search.router)
     app.include_router(resources.router)
     app.include_router(ui.router)
+    app.include_router(upload.router)
+    app.include_router(catalog.router)
     queries.mount(app)
     return app

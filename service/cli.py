@@ -400,9 +400,6 @@ def restore(dump_file: Path, store: str | None) -> None:
     click.echo(f"{count} kvader gjenopprettet / quads restored → {settings.store}")
 
 
-_LATER = "Ikke tilgjengelig i denne versjonen ennå. / Not available in this version yet."
-
-
 @main.command()
 @click.argument("output", type=click.Path(path_type=Path))
 @click.option(
@@ -428,11 +425,62 @@ def template(output: Path, fmt: str | None, base_iri: str | None) -> None:
     click.echo(f"Skrev / wrote {output}")
 
 
-@main.command(context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def export(args: tuple[str, ...]) -> None:
-    """Eksporter DCAT-AP-NO og CPSV-AP-NO / Export DCAT-AP-NO and CPSV-AP-NO (coming)."""
-    _fail(_LATER)
+@main.command()
+@click.argument("profile", type=click.Choice(["dcat", "cpsv"]))
+@click.option(
+    "--kommune",
+    default=None,
+    metavar="NNNN",
+    help="Bare denne kommunen (only this municipality), e.g. 4203",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Fil (file): .ttl, .rdf or .jsonld",
+)
+@_store_option
+@_base_option
+def export(
+    profile: str, kommune: str | None, output: Path, store: str | None, base_iri: str | None
+) -> None:
+    """Eksporter DCAT-AP-NO eller CPSV-AP-NO / Export DCAT-AP-NO (dcat) or CPSV-AP-NO (cpsv).
+
+    The same catalogue as GET /catalog (dcat) and the same services as GET /services
+    (cpsv). Datasets that cannot be published yet are left out and listed with the
+    reason. Works while the service runs: it then reads the newest committed state.
+    """
+    from service.catalogue.export import ExportError, export_file
+
+    settings = _settings(store=store, base_iri=base_iri)
+    try:
+        for line in export_file(profile, kommune, output, settings):
+            click.echo(line)
+    except ExportError as error:
+        _fail(str(error), error.code)
+
+
+@main.command("import-dcat")
+@click.argument("source", metavar="FIL_ELLER_URL")
+@_store_option
+@_base_option
+def import_dcat(source: str, store: str | None, base_iri: str | None) -> None:
+    """Les en DCAT-AP-NO-katalog og koble datasettene / Link a DCAT-AP-NO catalogue's datasets.
+
+    FIL_ELLER_URL (FILE_OR_URL) is a catalogue in Turtle, RDF/XML or JSON-LD, e.g. one
+    exported from data.norge.no. Each harvested dataset is linked to the dataset in the
+    graph with the same identifier, or the same publisher and title; the links replace
+    the named graph of that source (<base>graph/felles-datakatalog/...).
+    """
+    from service.catalogue.export import ExportError, import_catalogue
+
+    settings = _settings(store=store, base_iri=base_iri)
+    try:
+        for line in import_catalogue(source, settings):
+            click.echo(line)
+    except ExportError as error:
+        _fail(str(error), error.code)
 
 
 CLI_ACTOR = "kommandolinjen / command line"

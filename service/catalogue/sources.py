@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 
 import pyoxigraph as ox
 from rdflib import Graph
@@ -23,7 +24,6 @@ from loaders.namespaces import sparql_prologue
 from loaders.paths import queries_dir
 from service.backend import Backend
 from service.querying import select
-from service.store import KnowledgeStore
 
 NOT_EXPORTABLE = "datasets-not-exportable"
 """The canned query that lists each dataset the catalogue leaves out, with the reason."""
@@ -176,30 +176,60 @@ async def read_services(backend: Backend, kommunenummer: str | None, base_iri: s
     return _parse(answer.body)
 
 
-def _construct(knowledge: KnowledgeStore, query: str, base_iri: str) -> Graph:
+class Queryable(Protocol):
+    """A store the CLI can query in-process: a ``KnowledgeStore``, or ``Snapshot``."""
+
+    def query(
+        self, sparql: str, base_iri: str | None = None
+    ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples: ...
+
+
+class Snapshot:
+    """A read-only snapshot a running server published, queried like the store."""
+
+    def __init__(self, store: ox.Store) -> None:
+        self._store = store
+
+    def query(
+        self, sparql: str, base_iri: str | None = None
+    ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+        return self._store.query(sparql, base_iri=base_iri, use_default_graph_as_union=True)
+
+
+def select_rows(knowledge: Queryable, query: str, base_iri: str) -> list[dict[str, str]]:
+    """A SELECT run in-process, as {variable: value} like ``service.querying.select``."""
+    solutions = knowledge.query(query, base_iri=base_iri)
+    assert isinstance(solutions, ox.QuerySolutions)
+    names = [variable.value for variable in solutions.variables]
+    rows = []
+    for solution in solutions:
+        row = {}
+        for name in names:
+            term = solution[name]
+            if isinstance(term, ox.NamedNode | ox.BlankNode | ox.Literal):
+                row[name] = term.value
+        rows.append(row)
+    return rows
+
+
+def _construct(knowledge: Queryable, query: str, base_iri: str) -> Graph:
     results = knowledge.query(query, base_iri=base_iri)
     assert isinstance(results, ox.QueryTriples)
     return _parse(results.serialize(format=ox.RdfFormat.N_TRIPLES) or b"")
 
 
 def read_datasets_from_store(
-    knowledge: KnowledgeStore, kommunenummer: str | None, base_iri: str
+    knowledge: Queryable, kommunenummer: str | None, base_iri: str
 ) -> Source:
     """In-process, for the CLI (which holds the store itself and has no workers)."""
     kommune = None if kommunenummer is None else municipality_iri(kommunenummer, base_iri)
     graph = _construct(knowledge, datasets_query(kommune), base_iri)
-    solutions = knowledge.query(blockers_query(kommunenummer, base_iri), base_iri=base_iri)
-    assert isinstance(solutions, ox.QuerySolutions)
-    names = [variable.value for variable in solutions.variables]
-    rows = [
-        {name: term.value for name in names if (term := solution[name]) is not None}
-        for solution in solutions
-    ]
+    rows = select_rows(knowledge, blockers_query(kommunenummer, base_iri), base_iri)
     return Source(graph, _blockers(rows))
 
 
 def read_services_from_store(
-    knowledge: KnowledgeStore, kommunenummer: str | None, base_iri: str
+    knowledge: Queryable, kommunenummer: str | None, base_iri: str
 ) -> Graph:
     kommune = None if kommunenummer is None else municipality_iri(kommunenummer, base_iri)
     return _construct(knowledge, services_query(kommune), base_iri)

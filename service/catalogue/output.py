@@ -1,0 +1,53 @@
+"""Writing an export graph as Turtle, RDF/XML or JSON-LD.
+
+Why pyoxigraph rather than rdflib's serialisers: the mapping builds an rdflib graph
+(pyshacl validates it as such), but rdflib needs about 9 s to write the 70,000
+triples of all statutory services as Turtle, pyoxigraph 0.15 s.
+"""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from loaders.namespaces import PREFIXES
+
+MEDIA_FORMATS = {
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
+    "application/ld+json": ox.RdfFormat.JSON_LD,
+}
+SUFFIX_MEDIA = {
+    ".ttl": "text/turtle",
+    ".rdf": "application/rdf+xml",
+    ".xml": "application/rdf+xml",
+    ".jsonld": "application/ld+json",
+    ".json": "application/ld+json",
+}
+_EXPORT_PREFIXES = {**PREFIXES, "cpsvno": "https://data.norge.no/vocabulary/cpsvno#"}
+
+
+def _term(node: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    if isinstance(node, URIRef):
+        return ox.NamedNode(str(node))
+    if isinstance(node, BNode):
+        return ox.BlankNode(str(node))
+    if isinstance(node, Literal):
+        if node.language:
+            return ox.Literal(str(node), language=node.language)
+        if node.datatype is not None:
+            return ox.Literal(str(node), datatype=ox.NamedNode(str(node.datatype)))
+        return ox.Literal(str(node))
+    raise TypeError(f"not an RDF term: {node!r}")
+
+
+def serialize(graph: Graph, media: str) -> bytes:
+    """The graph in the media type (one of ``MEDIA_FORMATS``), with the project's prefixes."""
+    triples = []
+    for s, p, o in graph:
+        subject = _term(s)
+        predicate = _term(p)
+        assert not isinstance(subject, ox.Literal) and isinstance(predicate, ox.NamedNode)
+        triples.append(ox.Triple(subject, predicate, _term(o)))
+    return ox.serialize(triples, format=MEDIA_FORMATS[media], prefixes=_EXPORT_PREFIXES) or b""

@@ -218,6 +218,10 @@ def count_audit_event(action: str) -> None:
     AUDIT_EVENTS.labels(action).inc()
 
 
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""The classic text format, which every Prometheus version reads; our names need no escaping."""
+
+
 def exposition() -> bytes:
     """Every series in the Prometheus text format (version 0.0.4)."""
     return generate_latest(REGISTRY)

@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from service.backend import Backend, EmbeddedBackend
-from service.metrics import QUERY_WORKERS, STORE_GRAPHS, STORE_TRIPLES, exposition
+from service.metrics import CONTENT_TYPE, QUERY_WORKERS, STORE_GRAPHS, STORE_TRIPLES, exposition
 from service.query_pool import QueryTimeoutError, WorkerCrashedError
 from service.querying import select
 
@@ -50,4 +49,4 @@ async def metrics(request: Request) -> Response:
         await _measure_store(backend)
         if isinstance(backend, EmbeddedBackend):
             QUERY_WORKERS.set(backend.pool.alive())
-    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(), media_type=CONTENT_TYPE)

@@ -92,6 +92,7 @@ DATATYPE_PROPERTIES = frozenset(
         "recipientCategory",
         "thirdCountry",
         "securityMeasures",
+        "criminalOffenceData",
         "dpiaConducted",
         "dpiaDate",
         "riskAssessmentDate",
@@ -123,6 +124,7 @@ FUNCTIONAL_PROPERTIES = frozenset(
         "integrationSource",
         "integrationTarget",
         "integrationMethod",
+        "criminalOffenceData",
         "dpiaConducted",
         "dpiaDate",
         "dpiaOutcome",
@@ -210,7 +212,6 @@ SCHEMES: dict[str, frozenset[str]] = {
             "SpecialBiometric",
             "SpecialHealth",
             "SpecialSexLife",
-            "SpecialCriminal",
         }
     ),
     "GdprArticle6Scheme": frozenset(

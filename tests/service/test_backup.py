@@ -67,7 +67,7 @@ def _read(path: Path) -> Dataset:
 def _generations(dataset: Dataset) -> set[int]:
     predicate = URIRef("http://example.org/backup/generation")
     graph = dataset.graph(URIRef(GRAPH))
-    return {int(o) for o in graph.objects(None, predicate)}
+    return {int(str(o)) for o in graph.objects(None, predicate)}
 
 
 @pytest.fixture

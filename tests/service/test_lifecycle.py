@@ -1,0 +1,84 @@
+"""Lifecycle of a real server on an on-disk store: one writer, graceful stop, data kept."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+from tests.conftest import free_port, start_server
+from tests.service.client import bearer, call
+
+TOKEN = "lifecycle-token"  # noqa: S105 - a test token
+RUNAWAY = "SELECT (COUNT(*) AS ?c) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+DEADLINE = 3.0
+KEPT = 'GRAPH <urn:kommunegraf:lifecycle> { <urn:kommunegraf:a> <urn:kommunegraf:b> "kept" }'
+
+
+def _kommunegraf(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOMMUNEGRAF_")}
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_one_writer_graceful_stop_and_the_store_is_flushed(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    server = start_server(
+        str(store), "--query-timeout", str(DEADLINE), env={"KOMMUNEGRAF_TOKEN": TOKEN}
+    )
+    try:
+        written = call(
+            server.url,
+            "POST",
+            "/sparql",
+            body=urllib.parse.urlencode({"update": f"INSERT DATA {{ {KEPT} }}"}).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded", **bearer(TOKEN)},
+        )
+        assert written.status == 200, written.text
+
+        # A second server on the same store stops at once with a clear message.
+        second = _kommunegraf("serve", "--store", str(store), "--port", str(free_port()))
+        assert second.returncode == 2
+        assert "i bruk av en annen prosess" in second.stderr
+        assert "locked by another process" in second.stderr
+        assert "Traceback" not in second.stderr
+
+        # SIGTERM while a request is in flight: that request still gets its answer.
+        outcome: dict[str, object] = {}
+
+        def in_flight() -> None:
+            try:
+                answer = call(server.url, "GET", "/sparql", params={"query": RUNAWAY})
+                outcome["status"], outcome["body"] = answer.status, answer.text
+            except OSError as error:
+                outcome["error"] = error
+
+        thread = threading.Thread(target=in_flight)
+        thread.start()
+        time.sleep(0.5)
+        server.process.send_signal(signal.SIGTERM)
+        thread.join(timeout=DEADLINE * 10)
+        assert outcome.get("status") == 503, outcome
+        assert "was stopped" in str(outcome["body"])
+        # uvicorn re-raises the signal once shut down, so the exit status is SIGTERM's.
+        assert server.process.wait(timeout=60) in (0, -signal.SIGTERM)
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=30)
+    assert "stopped, store closed" in server.log_text()
+
+    # The lock is released and what was written is on disk.
+    asked = _kommunegraf("query", "--store", str(store), f"ASK {{ {KEPT} }}")
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.strip() == "true"

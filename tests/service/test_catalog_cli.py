@@ -1,0 +1,111 @@
+"""``kommunegraf export`` and ``kommunegraf import-dcat``, run as the real command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rdflib import Graph
+
+from service.catalogue.official_shapes import CPSV_AP_NO, DCAT_AP_NO, violations
+
+DATA = Path(__file__).parent / "catalog_data"
+BASE = "http://kommune.test/"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "KOMMUNEGRAF_BASE_IRI": BASE},
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An on-disk store with the reference data and the made-up fixture, loaded by the CLI."""
+    folder = str(tmp_path_factory.mktemp("catalogue") / "store")
+    loaded = run("load", str(DATA / "fixture.ttl"), "--store", folder)
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    return folder
+
+
+def test_export_dcat_writes_a_conforming_catalogue_and_lists_what_is_left_out(
+    store: str, tmp_path: Path
+) -> None:
+    output = tmp_path / "arendal.ttl"
+    done = run("export", "dcat", "--kommune", "4203", "-o", str(output), "--store", store)
+    assert done.returncode == 0, done.stderr
+    assert "Vegregister" in done.stdout and "theme is missing" in done.stdout
+    catalogue = Graph().parse(output, format="turtle")
+    assert violations(catalogue, DCAT_AP_NO) == []
+    assert f"{BASE}catalog/4203" in {str(s) for s in catalogue.subjects()}
+
+
+def test_export_cpsv_as_json_ld(store: str, tmp_path: Path) -> None:
+    output = tmp_path / "services.jsonld"
+    done = run("export", "cpsv", "--kommune", "4203", "-o", str(output), "--store", store)
+    assert done.returncode == 0, done.stderr
+    services = Graph().parse(output, format="json-ld")
+    assert violations(services, CPSV_AP_NO) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["--kommune", "0301"], 1, "organisasjonsnummer"),
+        (["--kommune", "43"], 2, "fire siffer"),
+        (["--kommune", "9999"], 2, "Ukjent kommunenummer"),
+    ],
+)
+def test_export_refuses_what_cannot_be_published(
+    store: str, tmp_path: Path, args: list[str], code: int, says: str
+) -> None:
+    output = tmp_path / "out.ttl"
+    done = run("export", "dcat", *args, "-o", str(output), "--store", store)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert says in done.stderr
+    assert not output.exists()
+
+
+def test_export_needs_a_known_file_type(store: str, tmp_path: Path) -> None:
+    done = run("export", "dcat", "-o", str(tmp_path / "out.csv"), "--store", store)
+    assert done.returncode == 2 and ".ttl" in done.stderr
+
+
+def test_import_dcat_makes_not_yet_published_exact(store: str, tmp_path: Path) -> None:
+    before = run("query", "datasets-not-in-felles-datakatalog", "--param", "kommune=4203",
+                 "--format", "csv", "--store", store)  # fmt: skip
+    assert before.returncode == 0, before.stderr
+    assert "Barnehageregister" in before.stdout
+    # What Felles datakatalog harvested from us: our own export.
+    exported = tmp_path / "harvested.ttl"
+    assert run("export", "dcat", "-o", str(exported), "--store", store).returncode == 0
+    done = run("import-dcat", str(exported), "--store", store)
+    assert done.returncode == 0, done.stderr
+    assert "2 koblet" in done.stdout and "2 linked" in done.stdout
+    after = run("query", "datasets-not-in-felles-datakatalog", "--param", "kommune=4203",
+                "--format", "csv", "--store", store)  # fmt: skip
+    assert "Barnehageregister" not in after.stdout and "Postjournal" not in after.stdout
+    assert "Vegregister" in after.stdout
+
+
+def test_the_official_example_catalogue_imports_without_error(store: str) -> None:
+    done = run("import-dcat", str(DATA / "DCAT-AP-NO2.0-examples.ttl"), "--store", store)
+    assert done.returncode == 0, done.stderr
+    assert "1 datasett lest" in done.stdout and "0 linked, 1 unmatched" in done.stdout
+
+
+def test_import_dcat_rejects_what_is_not_a_catalogue(store: str, tmp_path: Path) -> None:
+    garbage = tmp_path / "katalog.ttl"
+    garbage.write_text("this is <not turtle", encoding="utf-8")
+    invalid = run("import-dcat", str(garbage), "--store", store)
+    assert invalid.returncode == 1 and "ikke gyldig RDF" in invalid.stderr
+    missing = run("import-dcat", str(tmp_path / "absent.ttl"), "--store", store)
+    assert missing.returncode == 2 and "kan ikke lese" in missing.stderr

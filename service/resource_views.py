@@ -101,12 +101,14 @@ class Names:
     def href(self, iri: str) -> str:
         """Where a link to ``iri`` goes: its page here when the graph describes it.
 
-        IRIs under the base are served at their own path; other IRIs the graph
-        describes (Lovdata acts, LOS themes) get a page at ``/ressurs?iri=``;
-        anything else is a link out.
+        IRIs under the base are served at their own path, the ontology's terms at
+        their documentation; other IRIs the graph describes (Lovdata acts, LOS
+        themes) get a page at ``/ressurs?iri=``; anything else is a link out.
         """
         if iri.startswith(self.base_iri):
             return "/" + quote(iri[len(self.base_iri) :], safe="/:@!$&'()*+,;=-._~%")
+        if iri.startswith(KG):
+            return "/ontology#" + quote(iri[len(KG) :], safe="")
         if iri in self.described:
             return "/ressurs?iri=" + quote(iri, safe="")
         return iri

@@ -1,0 +1,69 @@
+"""Which chart a query answer gets, from its shape alone."""
+
+from __future__ import annotations
+
+from service.result_charts import MAX_BARS, Bars, HeatMap, chart
+
+INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
+
+
+def literal(value: str) -> dict[str, str]:
+    return {"type": "literal", "value": value}
+
+
+def number(value: int) -> dict[str, str]:
+    return {"type": "literal", "value": str(value), "datatype": INTEGER}
+
+
+def iri(value: str) -> dict[str, str]:
+    return {"type": "uri", "value": value}
+
+
+def test_two_named_dimensions_and_a_number_make_a_heat_map() -> None:
+    rows = [
+        {
+            "m": iri(f"http://x/{m}"),
+            "municipalityName": literal(m),
+            "appName": literal(a),
+            "sharedBy": number(n),
+        }
+        for m, a, n in [("Arendal", "Sak", 3), ("Arendal", "Skole", 1), ("Grimstad", "Sak", 3)]
+    ]
+    drawn = chart(["m", "municipalityName", "appName", "sharedBy"], rows)
+    assert isinstance(drawn, HeatMap)
+    assert drawn.rows == ["Arendal", "Grimstad"] and drawn.columns == ["Sak", "Skole"]
+    assert drawn.cells[("Grimstad", "Sak")] == ("3", 1.0)
+    assert ("Grimstad", "Skole") not in drawn.cells
+    assert round(drawn.cells[("Arendal", "Skole")][1], 2) == 0.33
+
+
+def test_one_dimension_makes_bars_largest_first() -> None:
+    rows = [{"name": literal(n), "count": number(c)} for n, c in [("a", 1), ("b", 4), ("c", 2)]]
+    drawn = chart(["name", "count"], rows)
+    assert isinstance(drawn, Bars)
+    assert [(b.label, b.width) for b in drawn.bars] == [("b", 100.0), ("c", 50.0), ("a", 25.0)]
+
+
+def test_a_dimension_with_one_value_is_left_out_of_the_labels() -> None:
+    rows = [
+        {"regionName": literal("Vest"), "hostingName": literal(h), "systems": number(n)}
+        for h, n in [("SaaS", 2), ("Egen", 1)]
+    ]
+    drawn = chart(["regionName", "hostingName", "systems"], rows)
+    assert isinstance(drawn, Bars)
+    assert [b.label for b in drawn.bars] == ["SaaS", "Egen"]
+
+
+def test_many_rows_are_cut_to_the_largest() -> None:
+    rows = [{"name": literal(f"n{i}"), "count": number(i)} for i in range(MAX_BARS + 5)]
+    drawn = chart(["name", "count"], rows)
+    assert isinstance(drawn, Bars) and drawn.truncated and len(drawn.bars) == MAX_BARS
+    assert drawn.bars[0].label == f"n{MAX_BARS + 4}"
+
+
+def test_no_number_or_no_name_means_no_chart() -> None:
+    numbers_as_text = [{"kommunenummer": literal("4203"), "name": literal("Arendal")}]
+    assert chart(["kommunenummer", "name"], numbers_as_text) is None
+    only_iris = [{"x": iri("http://x/1"), "n": number(1)}]
+    assert chart(["x", "n"], only_iris) is None
+    assert chart(["name", "count"], []) is None

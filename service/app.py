@@ -23,6 +23,7 @@ from service.metrics import RequestMetrics, set_build_info
 from service.routes import (
     catalog,
     docs,
+    gdpr,
     graph_store,
     health,
     home,
@@ -97,5 +98,6 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(ui.router)
     app.include_router(upload.router)
     app.include_router(catalog.router)
+    app.include_router(gdpr.router)
     queries.mount(app)
     return app

@@ -1,0 +1,191 @@
+"""The upload page and API, and catalogue proposals: invisible until an admin approves."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import stop_server
+from tests.service.access import (
+    ADMIN,
+    HASVIK,
+    Access,
+    start_access_server,
+    usage,
+    workbook,
+)
+from tests.service.client import Answer, bearer, call
+
+NEW_VENDOR = ["Hasvik Havnedata AS", "", "https://havnedata.example"]
+NEW_APPLICATION = ["Havneregister", "Hasvik Havnedata AS", "Annet", "Kaier og anløp", ""]
+
+
+@pytest.fixture(scope="module")
+def access(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Access]:
+    folder = tmp_path_factory.mktemp("upload")
+    running = start_access_server("embedded", folder)
+    try:
+        catalogue = workbook(folder, "katalog.xlsx", [])  # the admin's shared catalogue
+        assert running.upload(catalogue, ADMIN).status == 200
+        yield running
+    finally:
+        stop_server(running.server)
+
+
+def _proposing_workbook(folder: Path) -> Path:
+    import openpyxl
+
+    path = workbook(
+        folder, "hasvik-havn.xlsx", [usage("5616 Hasvik", "Havneregister")], catalogue=False
+    )
+    book = openpyxl.load_workbook(path)
+    book["Leverandører"].append(NEW_VENDOR)
+    book["Applikasjoner"].append(NEW_APPLICATION)
+    book.save(path)
+    return path
+
+
+def test_a_proposal_is_invisible_in_the_catalogue_until_approved(
+    access: Access, tmp_path: Path
+) -> None:
+    application = f"{access.base}id/applikasjon/havneregister"
+    known = f"ASK {{ <{application}> a <https://w3id.org/kommunegraf/ontology#Application> }}"
+    answer = access.upload(_proposing_workbook(tmp_path), access.tokens["hasvik"])
+    assert answer.status == 200, answer.text
+    result = json.loads(answer.body)
+    assert result["loaded"] and result["proposed_triples"] > 0
+    assert not access.ask(known)
+    catalogue = f"{access.base}graph/catalogue"
+    assert call(access.url, "GET", "/store", params={"graph": catalogue}).status == 404
+    # Hasvik's usage is loaded; only the shared entries wait
+    usage_iri = f"{access.base}id/bruk/{HASVIK}/havneregister"
+    assert access.ask(f"ASK {{ <{usage_iri}> ?p ?o }}")
+
+    pending = json.loads(call(access.url, "GET", "/proposals").body)
+    mine = [p for p in pending if application in p["subjects"]]
+    assert len(mine) == 1 and mine[0]["proposer"] == "Hasvik systemeier"
+    identifier = mine[0]["id"]
+
+    refused = call(
+        access.url,
+        "POST",
+        f"/proposals/{identifier}/approve",
+        headers=bearer(access.tokens["hasvik"]),
+    )
+    assert refused.status == 403
+    assert not access.ask(known)
+
+    approved = call(access.url, "POST", f"/proposals/{identifier}/approve", headers=bearer(ADMIN))
+    assert approved.status == 200, approved.text
+    assert access.ask(known)
+    assert access.ask(f"ASK {{ GRAPH <{catalogue}> {{ <{application}> ?p ?o }} }}")
+    assert all(
+        p["id"] != identifier for p in json.loads(call(access.url, "GET", "/proposals").body)
+    )
+    again = call(access.url, "POST", f"/proposals/{identifier}/approve", headers=bearer(ADMIN))
+    assert again.status == 404
+
+
+def test_a_rejected_proposal_never_enters_the_catalogue(access: Access, tmp_path: Path) -> None:
+    path = _proposing_workbook(tmp_path)
+    import openpyxl
+
+    book = openpyxl.load_workbook(path)
+    book["Applikasjoner"]["A3"] = "Havneregister Pluss"
+    book["Systemportefølje"]["B3"] = "Havneregister Pluss"
+    book.save(path)
+    assert access.upload(path, access.tokens["hasvik"]).status == 200
+    application = f"{access.base}id/applikasjon/havneregister-pluss"
+    pending = json.loads(call(access.url, "GET", "/proposals").body)
+    identifier = next(p["id"] for p in pending if application in p["subjects"])
+    answer = call(access.url, "POST", f"/proposals/{identifier}/reject", headers=bearer(ADMIN))
+    assert answer.status == 200, answer.text
+    assert not access.ask(f"ASK {{ <{application}> a ?type }}")
+
+
+def test_dry_run_checks_and_loads_nothing(access: Access, tmp_path: Path) -> None:
+    path = workbook(tmp_path, "proeve.xlsx", [usage("5616 Hasvik")])
+    answer = access.upload(path, access.tokens["hasvik"], dry_run=True)
+    assert answer.status == 200, answer.text
+    assert not json.loads(answer.body)["loaded"]
+    assert access.size(access.graph(HASVIK, "proeve")) == 0
+
+
+def test_an_invalid_workbook_loads_nothing(access: Access, tmp_path: Path) -> None:
+    path = workbook(tmp_path, "feil.xlsx", [["5616 Hasvik", "Finnes Ikke", "", "", "", "", ""]])
+    answer = access.upload(path, access.tokens["hasvik"])
+    assert answer.status == 422
+    assert access.size(access.graph(HASVIK, "feil")) == 0
+
+
+def test_not_a_spreadsheet_is_a_clear_400(access: Access, tmp_path: Path) -> None:
+    path = tmp_path / "data.ttl"
+    path.write_text("<urn:a> <urn:b> <urn:c> .\n")
+    answer = access.upload(path, access.tokens["hasvik"])
+    assert answer.status == 400
+    assert "regneark" in answer.text and "spreadsheet" in answer.text
+
+
+def _multipart(fields: dict[str, str], file: Path | None) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in fields.items():
+        parts.append(
+            f"--{boundary}\r\nContent-Disposition: form-data; "
+            f'name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
+    if file is not None:
+        parts.append(
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                f'filename="{file.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            ).encode()
+            + file.read_bytes()
+            + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def _form(access: Access, fields: dict[str, str], file: Path | None = None) -> Answer:
+    body, media = _multipart(fields, file)
+    return call(access.url, "POST", "/upload/form", body=body, headers={"Content-Type": media})
+
+
+def test_the_page_checks_first_then_loads_and_shows_the_audit_trail(
+    access: Access, tmp_path: Path
+) -> None:
+    page = call(access.url, "GET", "/upload")
+    assert page.status == 200 and 'type="password"' in page.text
+
+    path = workbook(tmp_path, "side.xlsx", [usage("5616 Hasvik")], catalogue=False)
+    token = access.tokens["hasvik"]
+    checked = _form(access, {"token": token}, path)
+    assert checked.status == 200, checked.text
+    assert "Hasvik systemeier" in checked.text and "5616" in checked.text
+    assert token not in checked.text
+    assert access.size(access.graph(HASVIK, "side")) == 0  # shown, not loaded
+    pending = re.search(r'name="pending" value="([^"]+)"', checked.text)
+    assert pending is not None
+
+    loaded = _form(access, {"pending": pending.group(1)})
+    assert loaded.status == 200, loaded.text
+    assert access.size(access.graph(HASVIK, "side")) > 0
+    assert "side.xlsx" in loaded.text  # the audit entry of this load
+    assert _form(access, {"pending": pending.group(1)}).status == 400  # used once
+
+
+def test_the_page_refuses_a_wrong_token_and_shows_errors_before_loading(
+    access: Access, tmp_path: Path
+) -> None:
+    path = workbook(tmp_path, "alta-i-hasvik.xlsx", [usage("5601 Alta")], catalogue=False)
+    assert _form(access, {"token": "wrong"}, path).status == 403
+    assert _form(access, {"token": ""}, path).status == 401
+    checked = _form(access, {"token": access.tokens["hasvik"]}, path)
+    assert checked.status == 422
+    assert "5601" in checked.text and 'name="pending"' not in checked.text

@@ -426,7 +426,7 @@ def template(output: Path, fmt: str | None, base_iri: str | None) -> None:
 
 
 @main.command()
-@click.argument("profile", type=click.Choice(["dcat", "cpsv"]))
+@click.argument("profile", type=click.Choice(["dcat", "cpsv", "gdpr"]))
 @click.option(
     "--kommune",
     default=None,
@@ -438,7 +438,7 @@ def template(output: Path, fmt: str | None, base_iri: str | None) -> None:
     "--output",
     type=click.Path(path_type=Path),
     required=True,
-    help="Fil (file): .ttl, .rdf or .jsonld",
+    help="Fil (file): .ttl, .rdf or .jsonld; .xlsx for gdpr",
 )
 @_store_option
 @_base_option
@@ -449,13 +449,21 @@ def export(
 
     The same catalogue as GET /catalog (dcat) and the same services as GET /services
     (cpsv). Datasets that cannot be published yet are left out and listed with the
-    reason. Works while the service runs: it then reads the newest committed state.
+    reason. gdpr: the record of processing activities (art. 30) of --kommune as .xlsx,
+    the same as GET /kommune/NNNN/behandlingsprotokoll. Works while the service runs:
+    it then reads the newest committed state.
     """
     from service.catalogue.export import ExportError, export_file
+    from service.records_of_processing import export_record
 
     settings = _settings(store=store, base_iri=base_iri)
     try:
-        for line in export_file(profile, kommune, output, settings):
+        lines = (
+            export_record(kommune, output, settings)
+            if profile == "gdpr"
+            else export_file(profile, kommune, output, settings)
+        )
+        for line in lines:
             click.echo(line)
     except ExportError as error:
         _fail(str(error), error.code)

@@ -12,6 +12,7 @@ route, or in-process from the store by the CLI; both build the same ``Record``.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import io
 from collections.abc import Awaitable, Callable, Iterator
@@ -28,10 +29,12 @@ from rdflib.namespace import FOAF, RDFS
 
 from loaders.columns import sheet_for_class
 from loaders.namespaces import DPV, KG, sparql_prologue
-from service.canned_queries import canned_queries
+from service.canned_queries import ParameterError, canned_queries
+from service.settings import Settings
 
 QUERY = "gdpr-record-of-processing"
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXIT_INVALID = 1
 
 ARTICLE_30: dict[str, str] = {
     "activityName": "1 b",
@@ -258,3 +261,39 @@ def file_name(record: Record) -> str:
 
 def write_xlsx(record: Record, path: Path) -> None:
     path.write_bytes(xlsx_bytes(record))
+
+
+def export_record(kommunenummer: str | None, output: Path, settings: Settings) -> Iterator[str]:
+    """``kommunegraf export gdpr``: the record of one municipality as an .xlsx file.
+
+    Reads the store as the catalogue export does (the store itself, or the newest
+    snapshot a running server published). Yields the lines to print; raises
+    ``ExportError`` with the exit code.
+    """
+    from service.catalogue.export import ExportError, _readable
+    from service.catalogue.sources import select_rows
+
+    if kommunenummer is None:
+        raise ExportError("export gdpr trenger --kommune NNNN (needs --kommune NNNN)")
+    if output.suffix.lower() != ".xlsx":
+        raise ExportError(f"{output.name}: protokollen skrives som .xlsx (written as .xlsx)")
+    with _readable(settings) as knowledge:
+
+        async def in_process(query: str) -> list[dict[str, str]]:
+            return select_rows(knowledge, query, settings.base_iri)
+
+        try:
+            record = asyncio.run(read_record(in_process, kommunenummer, settings.base_iri))
+        except ParameterError:
+            record = None
+    if record is None:
+        raise ExportError(
+            f"Ukjent kommunenummer {kommunenummer!r} (unknown municipality number)",
+            EXIT_INVALID,
+        )
+    write_xlsx(record, output)
+    yield (
+        f"{len(record.activities)} behandlingsaktiviteter og {len(record.agreements)} "
+        f"databehandleravtaler / processing activities and data processing agreements "
+        f"→ {output}"
+    )

@@ -7,17 +7,24 @@ so the record of Alta (5601) is known field by field.
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import openpyxl
 import pytest
 from rdflib import Graph
 
+from loaders.namespaces import DEFAULT_BASE_IRI
+from service.loading import load_reference
 from service.records_of_processing import ARTICLE_30, XLSX_MEDIA, agreement_fields, record_fields
+from service.store import KnowledgeStore
 from tests.conftest import BACKENDS, Server, start_server_on, stop_server
 from tests.queries.test_gdpr_queries import FIXTURE
 from tests.service.client import Answer, bearer, call
 
+BASE = DEFAULT_BASE_IRI
 TOKEN = "gdpr-test-token"  # noqa: S105 (a test token)
 PATH = "/kommune/5601/behandlingsprotokoll"
 HOSTILE = """
@@ -152,3 +159,46 @@ def test_a_municipality_without_records_gets_an_empty_record(server: Server) -> 
     answer = get(server, "/kommune/3303/behandlingsprotokoll")
     assert answer.status == 200
     assert "Ingen behandlingsaktiviteter er registrert" in answer.text
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_export_gdpr_writes_the_same_record(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    knowledge = KnowledgeStore(store)
+    try:
+        load_reference(knowledge, BASE)
+        knowledge.replace_graph(
+            f"{BASE}graph/test/gdpr", Graph().parse(FIXTURE, format="turtle", publicID=BASE)
+        )
+    finally:
+        knowledge.close()
+    output = tmp_path / "alta.xlsx"
+    done = _cli("export", "gdpr", "--kommune", "5601", "-o", str(output), "--store", str(store))
+    assert done.returncode == 0, done.stderr
+    assert "3 behandlingsaktiviteter og 1 databehandleravtaler" in done.stdout
+    sheet = openpyxl.load_workbook(output)["Behandlingsprotokoll"]
+    names = [row[0] for row in sheet.iter_rows(values_only=True)]
+    assert {"Elevadministrasjon", "Politiattest for ansatte", "Saksbehandling"} <= set(names)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["--kommune", "9999", "-o", "x.xlsx"], 1, "Ukjent kommunenummer"),
+        (["--kommune", "abc", "-o", "x.xlsx"], 1, "Ukjent kommunenummer"),
+        (["-o", "x.xlsx"], 2, "--kommune"),
+        (["--kommune", "5601", "-o", "x.ttl"], 2, ".xlsx"),
+    ],
+)
+def test_export_gdpr_refuses_bad_input(
+    tmp_path: Path, args: list[str], code: int, words: str
+) -> None:
+    args = [a if a not in ("x.xlsx", "x.ttl") else str(tmp_path / a) for a in args]
+    done = _cli("export", "gdpr", *args, "--store", ":memory:")
+    assert done.returncode == code, done.stderr
+    assert words in done.stderr

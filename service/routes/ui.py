@@ -97,6 +97,25 @@ def _not_found(request: Request, name: str) -> HTMLResponse:
     )
 
 
+def _shown(variables: list[str], rows: list[dict[str, dict[str, str]]], names: Names) -> list[str]:
+    """The columns worth a table column: a name that only repeats the label of an IRI
+    column next to it (``municipality`` and ``municipalityName``) is left out, since
+    the IRI column already shows that label as its link."""
+    iri_columns = [v for v in variables if any(row.get(v, {}).get("type") == "uri" for row in rows)]
+
+    def repeats(column: str) -> bool:
+        for other in iri_columns:
+            pairs = [(row[column], row[other]) for row in rows if column in row and other in row]
+            if pairs and all(
+                term["type"] == "literal" and term["value"] == names.label(link["value"])
+                for term, link in pairs
+            ):
+                return True
+        return False
+
+    return [v for v in variables if v in iri_columns or not rows or not repeats(v)]
+
+
 @router.get(
     "/sporringer/{name}", response_class=HTMLResponse, summary="Kjør en ferdig spørring / Run one"
 )
@@ -150,7 +169,7 @@ async def canned_query_page(
             iris = {t["value"] for row in rows for t in row.values() if t["type"] == "uri"}
             await names.fetch(backend, iris)
             context["result"] = {
-                "variables": variables,
+                "variables": _shown(variables, rows, names),
                 "rows": rows[:MAX_SHOWN_ROWS],
                 "count": len(rows),
                 "chart": chart(variables, rows),

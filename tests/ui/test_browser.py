@@ -156,14 +156,22 @@ def test_run_a_canned_query_with_a_parameter(site: Server, page: tuple[Page, Wat
     shot(browser_page, "06-canned-query")
 
 
-def test_a_canned_query_draws_a_chart(site: Server, page: tuple[Page, Watch]) -> None:
+def test_canned_queries_draw_bars_and_a_heat_map(site: Server, page: tuple[Page, Watch]) -> None:
     browser_page, _ = page
     region = urllib.parse.quote(site.url + "/id/region/test-region", safe="")
     browser_page.goto(f"{site.url}/sporringer/hosting-mix?run=1&region={region}")
-    chart = browser_page.locator("figure.chart")
-    assert chart.count() == 1
-    assert chart.locator("svg rect, table.heatmap td.num").count() >= 2
-    shot(browser_page, "07-chart")
+    bars = browser_page.locator("figure.chart.bars svg rect")
+    assert bars.count() == 2  # on premises and SaaS
+    shot(browser_page, "07-bars")
+    service = urllib.parse.quote(site.url + "/id/tjeneste/barnevern", safe="")
+    browser_page.goto(
+        f"{site.url}/sporringer/service-matrix?run=1&service={service}&region={region}"
+    )
+    heat_map = browser_page.locator("figure.chart.heatmap table.heatmap")
+    # Members (by kommunenummer) × systems, shaded by how many members share the system.
+    assert heat_map.locator("tbody th").all_inner_texts() == ["Grimstad", "Arendal", "Kristiansand"]
+    assert heat_map.locator("td.num").all_inner_texts() == ["2", "2", "1"]
+    shot(browser_page, "08-heat-map")
 
 
 def test_run_sparql_in_the_editor(site: Server, page: tuple[Page, Watch]) -> None:
@@ -197,7 +205,7 @@ def test_run_sparql_in_the_editor(site: Server, page: tuple[Page, Watch]) -> Non
     table = browser_page.locator(".yasr table")
     table.get_by_text("Skolesys", exact=False).wait_for()
     assert table.get_by_text(APPLICATION_LABEL, exact=False).count() >= 1
-    shot(browser_page, "08-editor")
+    shot(browser_page, "09-editor")
 
 
 def test_the_region_report_prints_without_navigation(
@@ -210,4 +218,4 @@ def test_the_region_report_prints_without_navigation(
     assert not browser_page.locator("header nav").is_visible()
     assert not browser_page.locator("form").first.is_visible()
     assert browser_page.locator("table.matrix").is_visible()
-    shot(browser_page, "09-region-print")
+    shot(browser_page, "10-region-print")

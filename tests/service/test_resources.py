@@ -175,6 +175,7 @@ def _pages(server: Server) -> list[str]:
     pages = ["/" + path for path in RESOURCES.values()]
     pages += ["/id/kommune/4203", "/id/kommune/4202", "/id/tjeneste/barnevern"]
     pages += ["/id/nasjonal-komponent/altinn", "/id/fylke/42", "/id/kommune/nope-alert"]
+    pages += ["/id/kommune/" + urllib.parse.quote("<script>alert(1)</script>", safe="")]
     pages += ["/sok?q=alert", "/sok?q=" + urllib.parse.quote("<script>alert(1)</script>")]
     pages += ["/", "/sporringer", "/editor"]
     app = urllib.parse.quote(server.url + "/id/applikasjon/saksbehandler", safe="")

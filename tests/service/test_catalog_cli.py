@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -109,3 +112,28 @@ def test_import_dcat_rejects_what_is_not_a_catalogue(store: str, tmp_path: Path)
     assert invalid.returncode == 1 and "ikke gyldig RDF" in invalid.stderr
     missing = run("import-dcat", str(tmp_path / "absent.ttl"), "--store", store)
     assert missing.returncode == 2 and "kan ikke lese" in missing.stderr
+
+
+def test_import_dcat_reads_a_url(store: str) -> None:
+    """Over real HTTP: a local web server hands out the official example as Turtle."""
+    handler = functools.partial(_TurtleHandler, directory=str(DATA))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}/DCAT-AP-NO2.0-examples.ttl"
+            done = run("import-dcat", url, "--store", store)
+            missing = run("import-dcat", url.replace("examples", "absent"), "--store", store)
+        finally:
+            server.shutdown()
+    assert done.returncode == 0, done.stderr
+    assert "1 datasett lest" in done.stdout
+    assert "graph/felles-datakatalog/127-0-0-1" in done.stdout
+    assert missing.returncode == 2 and "404" in missing.stderr
+
+
+class _TurtleHandler(SimpleHTTPRequestHandler):
+    extensions_map = {".ttl": "text/turtle"}  # noqa: RUF012 - the base class's own attribute
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test output is the command's, not the server's."""

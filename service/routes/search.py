@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -20,7 +21,7 @@ from service.backend import Backend
 from service.dependencies import BackendDep, SettingsDep
 from service.pages import html_page, language
 from service.querying import select
-from service.resource_views import KG, PROLOGUE, Names, local_name
+from service.resource_views import KG, PROLOGUE, Names, iri_term, local_name
 
 router = APIRouter(tags=["Pages"])
 
@@ -39,6 +40,9 @@ SEARCHED_CLASSES = (
 
 MAX_QUERY_LENGTH = 200
 MAX_RESULTS = 200
+LIST_LIMIT = 5000
+"""Most instances of one class a listing shows (there are 357 municipalities)."""
+_CLASS_NAME = re.compile(r"^[A-Z][A-Za-z]{0,60}$")
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,21 @@ def _closest(rows: list[dict[str, str]], wanted: str, limit: int) -> list[Hit]:
     return [hit for _, hit in ranked[:limit]]
 
 
+async def members_of(backend: Backend, names: Names, cls: str) -> list[Hit]:
+    """Every current instance of one of the ontology's classes, by label (for browsing)."""
+    rows = await select(
+        backend,
+        PROLOGUE
+        + f"""SELECT DISTINCT ?x WHERE {{
+          ?x a {iri_term(KG + cls)} .
+          FILTER NOT EXISTS {{ ?x dct:isReplacedBy ?successor }}
+        }} LIMIT {LIST_LIMIT}""",
+    )
+    await names.fetch(backend, {row["x"] for row in rows})
+    hits = [Hit(row["x"], KG + cls, names.label(row["x"])) for row in rows]
+    return sorted(hits, key=lambda hit: (hit.label.casefold(), hit.iri))
+
+
 def grouped(hits: list[Hit]) -> dict[str, list[Hit]]:
     groups: dict[str, list[Hit]] = {}
     for hit in hits:
@@ -147,8 +166,28 @@ async def search_page(
     backend: BackendDep,
     settings: SettingsDep,
     q: Annotated[str, Query(description="Navn eller nummer / Name or number")] = "",
+    klasse: Annotated[
+        str, Query(description="List alle i en klasse (f.eks. Region) / List a class")
+    ] = "",
 ) -> HTMLResponse:
     text = q.strip()
+    if klasse and not text:
+        names = Names(settings.base_iri, language(request))
+        if not _CLASS_NAME.match(klasse):
+            return html_page(
+                "search.html", request, status_code=400, q="", error=True, groups={}, names=names
+            )
+        hits = await members_of(backend, names, klasse)
+        return html_page(
+            "search.html",
+            request,
+            q="",
+            listing=KG + klasse,
+            groups=grouped(hits),
+            close=False,
+            error=False,
+            names=names,
+        )
     if len(text) > MAX_QUERY_LENGTH:
         return html_page(
             "search.html",

@@ -206,3 +206,27 @@ def test_language_switch_puts_english_first_and_is_remembered(site: Server) -> N
     assert '<html lang="en">' in remembered.text
     default = call(site.url, "GET", "/id/region/test-region")
     assert '<html lang="nb">' in default.text and "Medlemmer <span" in default.text
+
+
+def test_search_by_name_number_and_hostile_text(site: Server) -> None:
+    status, _, body = get(site, "/sok?q=arend", BROWSER_ACCEPT)
+    assert status == 200 and '<a href="/id/kommune/4203">Arendal</a>' in body
+    _, _, body = get(site, "/sok?q=4203", BROWSER_ACCEPT)
+    assert '<a href="/id/kommune/4203">Arendal</a>' in body
+    hostile = urllib.parse.quote('"} } UNION { ?x ?y ?z } #')
+    status, _, body = get(site, f"/sok?q={hostile}", BROWSER_ACCEPT)
+    assert status == 200 and "Ingen treff" in body
+    status, _, body = get(site, "/sok?q=" + "x" * 201, BROWSER_ACCEPT)
+    assert status == 400 and "for lang" in body and "too long" in body
+
+
+def test_a_class_can_be_listed_from_the_home_page(site: Server) -> None:
+    _, _, home = get(site, "/", BROWSER_ACCEPT)
+    assert 'href="/sok?klasse=Region"' in home
+    status, _, body = get(site, "/sok?klasse=Region", BROWSER_ACCEPT)
+    assert status == 200
+    assert 'href="/id/region/test-region"' in body
+    _, _, body = get(site, "/sok?klasse=Municipality", BROWSER_ACCEPT)
+    assert body.count('href="/id/kommune/') == 358  # 357 real and the made-up 9999
+    status, _, _ = get(site, "/sok?klasse=" + urllib.parse.quote("Region> } #"), BROWSER_ACCEPT)
+    assert status == 400

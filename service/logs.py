@@ -179,18 +179,19 @@ class RequestLog:
             route = route_template(scope)
             level = logging.DEBUG if route.startswith(_QUIET_ROUTES) else logging.INFO
             if access_log.isEnabledFor(level):
-                access_log.log(
-                    level,
-                    "%s %s %d",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    extra={
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
+                extra = {
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                }
+                # makeRecord + handle rather than log(): this line is written for every
+                # request, and log() would also walk the stack to find its caller.
+                args = (scope["method"], scope["path"], status)
+                access_log.handle(
+                    access_log.makeRecord(
+                        access_log.name, level, __file__, 0, "%s %s %d", args, None, extra=extra
+                    )
                 )
             request_id.reset(token)

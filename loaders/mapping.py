@@ -12,12 +12,13 @@ import datetime
 import difflib
 import re
 import unicodedata
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDF, RDFS, SKOS, XSD
+from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
 from loaders.cells import (
@@ -59,6 +60,23 @@ def slug(text: str) -> str:
 def _expand(curie: str) -> URIRef:
     prefix, _, local = curie.partition(":")
     return URIRef(PREFIXES[prefix] + local)
+
+
+_NAME_PATHS = (RDFS.label, KG.organisationNumber, DCTERMS.identifier)
+"""Columns whose values name their row: another sheet of the workbook may use them."""
+
+_RESOLVERS: dict[int, tuple[weakref.ref[Graph], int, Resolver]] = {}
+
+
+def _context_resolver(ontology: Graph, context: Graph) -> Resolver:
+    """The names of ``context``, indexed once per context graph (a batch shares one)."""
+    cached = _RESOLVERS.get(id(context))
+    if cached is not None and cached[0]() is context and cached[1] == len(context):
+        return cached[2]
+    resolver = Resolver.from_graphs(ontology, ontology, context)
+    _RESOLVERS.clear()
+    _RESOLVERS[id(context)] = (weakref.ref(context), len(context), resolver)
+    return resolver
 
 
 @dataclass(frozen=True)
@@ -119,7 +137,7 @@ class _Mapper:
         self.base = base_iri
         self.ontology = ontology_graph()
         self.register: MunicipalityRegister = municipality_register(context)
-        self.resolver = Resolver.from_graphs(self.ontology, self.ontology, context)
+        self.resolver = _context_resolver(self.ontology, context).copy()
         self.result = MappedSource(bind_prefixes(Graph()))
         self.subjects: dict[tuple[str, int], URIRef] = {}
         self.first_row: dict[URIRef, tuple[str, int]] = {}
@@ -404,7 +422,8 @@ class _Mapper:
     def _names(self, reading: _SheetReading, row: list[RawCell], subject: URIRef) -> list[str]:
         names = []
         for column, cell, _ in self._cells(reading, row):
-            if column.path in (RDFS.label, KG.organisationNumber) and cell.value is not None:
+            # the same keys a stored node is known by (resolver.KEY_PROPERTIES)
+            if column.path in _NAME_PATHS and cell.value is not None:
                 names += [str(v) for v in self._values(cell, column)]
         if reading.sheet.target_class == KG.ApplicationUsage:
             # a usage is known by its application's name, alone or after the municipality

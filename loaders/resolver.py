@@ -101,6 +101,19 @@ class Resolver:
             self._superclasses[cls] = seen
         return self._superclasses[cls]
 
+    def copy(self) -> Resolver:
+        """An independent copy: indexing a big context once and copying it is cheaper
+        than indexing it again for every workbook of a batch."""
+        return Resolver(
+            self.ontology,
+            dict(self._superclasses),
+            {
+                cls: {key: set(iris) for key, iris in index.items()}
+                for cls, index in self._index.items()
+            },
+            {cls: dict(display) for cls, display in self._display.items()},
+        )
+
     def add(self, iri: URIRef, types: Iterable[Node], names: Iterable[str]) -> None:
         """Index ``iri`` under every name, for each of its types and their superclasses."""
         classes: set[Node] = set()

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from loaders.provenance import tool_version
 from service.backend import Backend, EmbeddedBackend
-from service.loading import load_reference
+from service.loading import load_demo, load_reference
 from service.logs import RequestLog
 from service.metrics import RequestMetrics, set_build_info
 from service.routes import (
@@ -63,6 +63,9 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         app.state.backend = backend if backend is not None else make_backend(settings)
         if app.state.backend.is_empty():
             await asyncio.to_thread(load_reference, app.state.backend, settings.base_iri)
+            if settings.demo:
+                log.info("laster demodata / loading the demo data (loaders/demo/data)")
+                await asyncio.to_thread(load_demo, app.state.backend, settings.base_iri)
         await app.state.backend.start()
         log.info("klar / ready", extra={"version": tool_version()})
         try:

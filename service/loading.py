@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import time
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Protocol
 
 import pyoxigraph as ox
-from rdflib import Graph
+from defusedxml.ElementTree import fromstring as safe_xml
+from rdflib import Graph, URIRef
+from rdflib.namespace import RDF
 
+from loaders.columns import sheets
+from loaders.mapping import _header_key
+from loaders.namespaces import KG
 from loaders.paths import ontology_dir
 from loaders.provenance import source_metadata
 from loaders.rdf_source import read_rdf
@@ -75,39 +83,137 @@ def _rdf_report(path: Path, problems: list[Problem]) -> Report:
     )
 
 
+def _check_one(path: Path, base_iri: str, context: Graph) -> SourceResult:
+    iri = source_graph_iri(path, base_iri)
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        checked = check_spreadsheet(path, base_iri, context)
+        data = path.read_bytes() if checked.report.readable else b""
+        return SourceResult(
+            path, iri, len(checked.graph), checked.report, data, checked.graph, checked.row_counts
+        )
+    graph, data = read_rdf(path, base_iri)
+    report = _rdf_report(path, validate(graph, context).problems)
+    return SourceResult(path, iri, len(graph), report, data, graph)
+
+
+SHARED_CLASSES = (
+    KG.Vendor,
+    KG.Application,
+    KG.Region,
+    KG.LegalBasis,
+    KG.StatutoryService,
+    KG.NationalComponent,
+    KG.Municipality,
+    KG.County,
+)
+"""Classes whose rows other sources of a batch refer to by name (a shared catalogue)."""
+
+
+def _shared_sheet_names() -> set[str]:
+    return {
+        _header_key(name)
+        for sheet in sheets()
+        if sheet.target_class in SHARED_CLASSES
+        for name in (sheet.name_nb, sheet.name_en)
+    }
+
+
+def defines_shared_names(path: Path) -> bool:
+    """Whether other sources may refer to rows of ``path``, so it is checked before them.
+
+    Only an xlsx workbook can be told apart cheaply (its sheet names, from the
+    workbook part alone, parsed without entity expansion); any other source, and
+    any workbook that cannot be peeked into, counts as shared: that only makes it
+    be checked earlier and alone, never wrongly.
+    """
+    if path.suffix.lower() not in {".xlsx", ".xlsm"}:
+        return True
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("xl/workbook.xml")
+            if info.file_size > 1_000_000:
+                return True
+            root = safe_xml(archive.read(info))
+    except Exception:  # the full check reports what is wrong with it
+        return True
+    names = {_header_key(e.get("name", "")) for e in root.iter() if e.tag.endswith("}sheet")}
+    return bool(names & _shared_sheet_names())
+
+
+_WORKER_CONTEXT: list[tuple[str, Graph]] = []
+
+
+def _start_worker(base_iri: str, extra: bytes) -> None:
+    context = _reference(base_iri) + Graph().parse(data=extra, format="nt")
+    _WORKER_CONTEXT[:] = [(base_iri, context)]
+
+
+def _check_in_worker(path: Path) -> SourceResult:
+    base_iri, context = _WORKER_CONTEXT[0]
+    return _check_one(path, base_iri, context)
+
+
+def _worker_count(sources: int, workers: int | None) -> int:
+    if workers is not None:
+        return max(1, min(workers, sources))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    # A pool costs each worker a start (imports, reference data): worth it for many sources.
+    return max(1, min(cpus or 1, sources // 4))
+
+
 def check_sources(
-    paths: list[Path], base_iri: str, stored: Graph | None = None
+    paths: list[Path], base_iri: str, stored: Graph | None = None, workers: int | None = None
 ) -> list[SourceResult]:
     """Read and validate every source; load nothing.
 
-    Spreadsheets and RDF files are checked against the reference data and, when
-    given, what is already ``stored`` (names in a sheet may refer to either).
+    Spreadsheets and RDF files are checked against the reference data, what is
+    already ``stored`` when given, and the shared sources of the same batch (a
+    catalogue of vendors and applications that municipality workbooks name): those
+    are checked first, in the given order, each seeing the ones before it. The
+    other sources are independent of each other, so they are checked in parallel
+    processes (``workers``; default: the CPUs, for batches large enough to pay for
+    starting them). Results come back in the order of ``paths``.
     """
     context = _reference(base_iri)
+    extra = Graph() if stored is None else stored
     if stored is not None:
         context = context + stored
-    results = []
+    results: dict[Path, SourceResult] = {}
+    rest = []
     for path in paths:
-        iri = source_graph_iri(path, base_iri)
-        if path.suffix.lower() in SPREADSHEET_SUFFIXES:
-            checked = check_spreadsheet(path, base_iri, context)
-            data = path.read_bytes() if checked.report.readable else b""
-            results.append(
-                SourceResult(
-                    path,
-                    iri,
-                    len(checked.graph),
-                    checked.report,
-                    data,
-                    checked.graph,
-                    checked.row_counts,
-                )
-            )
+        if not defines_shared_names(path):
+            rest.append(path)
             continue
-        graph, data = read_rdf(path, base_iri)
-        report = _rdf_report(path, validate(graph, context).problems)
-        results.append(SourceResult(path, iri, len(graph), report, data, graph))
-    return results
+        result = _check_one(path, base_iri, context)
+        results[path] = result
+        if result.report.conforms and len(paths) > 1:
+            names = _names_of(result.graph)
+            context, extra = context + names, extra + names
+    count = _worker_count(len(rest), workers)
+    if count == 1:
+        results |= {path: _check_one(path, base_iri, context) for path in rest}
+    else:
+        # "spawn": the caller may be a threaded server, which must not be forked.
+        with multiprocessing.get_context("spawn").Pool(
+            count,
+            initializer=_start_worker,
+            initargs=(base_iri, extra.serialize(format="nt", encoding="utf-8")),
+        ) as pool:
+            checked = pool.map(_check_in_worker, rest, chunksize=max(1, len(rest) // (count * 8)))
+        results |= dict(zip(rest, checked, strict=True))
+    return [results[path] for path in paths]
+
+
+def _names_of(graph: Graph) -> Graph:
+    """What other sources need of a shared source: its typed nodes and their keys."""
+    names = Graph()
+    for subject, _, cls in graph.triples((None, RDF.type, None)):
+        if isinstance(subject, URIRef):
+            names.add((subject, RDF.type, cls))
+            for key in KEY_PROPERTIES:
+                for value in graph.objects(subject, key):
+                    names.add((subject, key, value))
+    return names
 
 
 def load_reference(store: GraphWriter, base_iri: str) -> list[str]:
@@ -150,6 +256,22 @@ def load_sources(store: GraphWriter, results: list[SourceResult]) -> None:
             triples=result.triples,
             seconds=time.perf_counter() - started,
         )
+
+
+def load_demo(store: GraphWriter, base_iri: str, workers: int | None = None) -> list[str]:
+    """Check and load the bundled demo workbooks (loaders/demo/data) like any upload.
+
+    The demo ships with the code, so a demo that does not validate is a bug of this
+    version, not bad input: it raises instead of loading part of it.
+    """
+    from loaders.demo import demo_sources
+
+    results = check_sources(demo_sources(), base_iri, workers=workers)
+    invalid = [r.report.to_text() for r in results if not r.report.conforms]
+    if invalid:
+        raise RuntimeError("the bundled demo data does not validate:\n" + "\n".join(invalid))
+    load_sources(store, results)
+    return [r.graph_iri for r in results]
 
 
 def _source_kind(result: SourceResult) -> str:

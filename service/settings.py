@@ -181,6 +181,13 @@ class Settings:
             "seconds in-flight requests get to finish on shutdown (SIGTERM); 0 = no limit",
         ),
     )
+    demo: bool = field(
+        default=True,
+        metadata=meta(
+            "fyll et tomt lager med demodataene (loaders/demo), ikke bare referansedata",
+            "fill an empty store with the demo data (loaders/demo), not only reference data",
+        ),
+    )
 
     def __post_init__(self) -> None:
         if not self.base_iri.startswith(("http://", "https://")) or not self.base_iri.endswith("/"):

@@ -162,7 +162,14 @@ def start_server(
     passed as a flag so it cannot show in a process list).
     """
     port = free_port()
-    env = {**os.environ, "KOMMUNEGRAF_BASE_IRI": f"http://127.0.0.1:{port}/", **(env or {})}
+    # No demo data unless asked for (KOMMUNEGRAF_DEMO=true in ``env``): loading it takes
+    # a minute or more, and the ``demo_store`` fixture loads it once per session.
+    env = {
+        **os.environ,
+        "KOMMUNEGRAF_BASE_IRI": f"http://127.0.0.1:{port}/",
+        "KOMMUNEGRAF_DEMO": "false",
+        **(env or {}),
+    }
     log = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this call, like the server
     process = subprocess.Popen(
         [sys.executable, "-m", "service", "serve", "--port", str(port), "--store", store, *args],

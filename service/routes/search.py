@@ -67,9 +67,9 @@ async def search(backend: Backend, text: str) -> list[Hit]:
           VALUES ?class {{ {_class_values()} }}
           ?x a ?class ; rdfs:label ?label .
           FILTER NOT EXISTS {{ ?x dct:isReplacedBy ?successor }}
-          {{ FILTER(CONTAINS(LCASE(STR(?label)), {needle})) }}
-          UNION {{ ?x kg:municipalityNumber|kg:organisationNumber|kg:countyNumber ?number
-                  FILTER(STR(?number) = {exact}) }}
+          OPTIONAL {{ ?x kg:municipalityNumber|kg:organisationNumber|kg:countyNumber ?number
+                     FILTER(STR(?number) = {exact}) }}
+          FILTER(CONTAINS(LCASE(STR(?label)), {needle}) || BOUND(?number))
         }} LIMIT {MAX_RESULTS * 4}""",
     )
     return _ranked(rows, text)

@@ -209,10 +209,14 @@ def test_language_switch_puts_english_first_and_is_remembered(site: Server) -> N
 
 
 def test_search_by_name_number_and_hostile_text(site: Server) -> None:
-    status, _, body = get(site, "/sok?q=arend", BROWSER_ACCEPT)
-    assert status == 200 and '<a href="/id/kommune/4203">Arendal</a>' in body
-    _, _, body = get(site, "/sok?q=4203", BROWSER_ACCEPT)
-    assert '<a href="/id/kommune/4203">Arendal</a>' in body
+    for text in ("arend", "ARENDAL", "4203"):
+        status, _, body = get(site, "/sok?q=" + text, BROWSER_ACCEPT)
+        assert status == 200 and "Treff på" in body and "Mente du" not in body, text
+        assert '<a href="/id/kommune/4203">Arendal</a>' in body, text
+    _, _, body = get(site, "/sok?q=acme", BROWSER_ACCEPT)
+    assert '<a href="/id/leverandor/acme">' in body
+    _, _, body = get(site, "/sok?q=arendall", BROWSER_ACCEPT)  # a typo: did you mean
+    assert "Mente du" in body and '<a href="/id/kommune/4203">Arendal</a>' in body
     hostile = urllib.parse.quote('"} } UNION { ?x ?y ?z } #')
     status, _, body = get(site, f"/sok?q={hostile}", BROWSER_ACCEPT)
     assert status == 200 and "Ingen treff" in body

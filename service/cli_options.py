@@ -30,7 +30,7 @@ def _remember_config(ctx: click.Context, _param: click.Parameter, value: Path | 
 
 def config_option() -> click.Option:
     return click.Option(
-        ["--config", "-c"],
+        ["--config"],
         type=click.Path(path_type=Path, dir_okay=False),
         default=None,
         expose_value=False,

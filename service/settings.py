@@ -14,8 +14,9 @@ baked into an image. Names are derived from the fields: field ``query_timeout`` 
 TOML key ``query_timeout``, variable ``KOMMUNEGRAF_QUERY_TIMEOUT`` and flag
 ``--query-timeout``; the parser follows the field's type. Adding a setting is
 therefore one field here (with ``metadata=meta(nb, en)`` for its help text, or a
-plain default); secrets (``secret=True``) are masked by ``kommunegraf config`` and never
-get a flag, so they cannot show in a process list.
+plain default), and a line in the table of docs/operations.md; secrets (``repr=False``
+and ``meta(..., secret=True)``) are masked by ``kommunegraf config`` and never get a flag,
+so they cannot show in a process list.
 
 Unknown keys in the file, unknown ``KOMMUNEGRAF_*`` variables and bad values stop
 start-up with a message that names the key and where it came from.

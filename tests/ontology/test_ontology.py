@@ -27,6 +27,7 @@ DEFINITION_LANGUAGES = ("nb", "en")
 
 CLASSES = frozenset(
     {
+        "Proposal",
         "Municipality",
         "County",
         "Region",
@@ -44,6 +45,7 @@ CLASSES = frozenset(
 )
 OBJECT_PROPERTIES = frozenset(
     {
+        "proposes",
         "county",
         "vendor",
         "applicationCategory",
@@ -78,6 +80,11 @@ OBJECT_PROPERTIES = frozenset(
 )
 DATATYPE_PROPERTIES = frozenset(
     {
+        "proposedTriples",
+        "action",
+        "role",
+        "triplesAdded",
+        "triplesRemoved",
         "municipalityNumber",
         "organisationNumber",
         "countyNumber",
@@ -103,6 +110,11 @@ DATATYPE_PROPERTIES = frozenset(
 # At most one value wherever the property is used.
 FUNCTIONAL_PROPERTIES = frozenset(
     {
+        "proposedTriples",
+        "action",
+        "role",
+        "triplesAdded",
+        "triplesRemoved",
         "municipalityNumber",
         "organisationNumber",
         "countyNumber",

@@ -19,6 +19,7 @@ from service import metrics
 from service.loading import check_sources, load_sources
 from service.store import KnowledgeStore
 from tests.conftest import Server, start_server, stop_server
+from tests.service.access import ADMIN, start_access_server, usage, workbook
 from tests.service.client import call
 
 DEADLINE = 2.0
@@ -156,6 +157,31 @@ def test_unmatched_paths_share_one_series(metered: Server) -> None:
         if name == "kommunegraf_http_requests_total"
     }
     assert not any(route and "4711" in route for route in routes)
+
+
+def test_an_upload_over_http_moves_the_load_and_audit_series(tmp_path: Path) -> None:
+    """A workbook loaded through POST /upload, and one refused, on a real server."""
+    access = start_access_server("embedded", tmp_path)
+    try:
+        before = scrape(access.server)
+        good = workbook(tmp_path, "katalog.xlsx", [usage("5616 Hasvik")])
+        assert access.upload(good, ADMIN).status == 200
+        bad = workbook(tmp_path, "feil.xlsx", [["5616 Hasvik", "Finnes Ikke", "", "", "", "", ""]])
+        assert access.upload(bad, ADMIN).status == 422
+        after = scrape(access.server)
+    finally:
+        stop_server(access.server)
+
+    def moved(metric: str, **labels: str) -> float:
+        return value(after, metric, **labels) - value(before, metric, **labels)
+
+    assert moved("kommunegraf_loads_total", source="spreadsheet") == 1
+    assert moved("kommunegraf_load_rows_total") == 3  # vendor, application, usage
+    assert moved("kommunegraf_load_triples_total") > 0
+    assert moved("kommunegraf_load_duration_seconds_count") == 1
+    assert moved("kommunegraf_loads_rejected_total", source="spreadsheet") == 1
+    assert moved("kommunegraf_audit_events_total", action="load") == 1
+    assert moved("kommunegraf_store_graphs") >= 1
 
 
 def _own_samples() -> Samples:

@@ -43,10 +43,7 @@ def run(store: KnowledgeStore, name: str, **params: str) -> list[Row]:
     solutions = store.query(text, base_iri=BASE)
     assert isinstance(solutions, ox.QuerySolutions)
     names = [v.value for v in solutions.variables]
-    return [
-        {n: s[n].value for n in names if s[n] is not None}  # type: ignore[union-attr]
-        for s in solutions
-    ]
+    return [{n: s[n].value for n in names if s[n] is not None} for s in solutions]
 
 
 def column(rows: list[Row], name: str) -> list[str]:
@@ -126,7 +123,7 @@ def canned_services(store: KnowledgeStore) -> list[str]:
         "SELECT DISTINCT ?s { ?s a <https://w3id.org/kommunegraf/ontology#StatutoryService> }"
     )
     assert isinstance(solutions, ox.QuerySolutions)
-    return [s["s"].value for s in solutions]  # type: ignore[union-attr]
+    return [s["s"].value for s in solutions]
 
 
 def test_service_gaps_of_an_unknown_municipality_is_empty(store: KnowledgeStore) -> None:

@@ -35,11 +35,7 @@ def echo(query: CannedQuery = ECHO, **values: str) -> dict[str, ox.NamedNode | o
     solutions = ox.Store().query(query.bind(values, BASE))
     assert isinstance(solutions, ox.QuerySolutions)
     (row,) = list(solutions)
-    return {
-        v.value: row[v.value]  # type: ignore[misc]
-        for v in solutions.variables
-        if row[v.value] is not None
-    }
+    return {v.value: row[v.value] for v in solutions.variables if row[v.value] is not None}
 
 
 def test_each_type_becomes_its_term() -> None:

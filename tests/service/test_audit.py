@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -192,3 +193,42 @@ def test_the_log_is_appended_to_never_rewritten(tmp_path: Path) -> None:
     from datetime import date
 
     assert [e.id for e in log.events(since=date(2024, 1, 2))] == ["b"]
+
+
+def test_the_load_command_is_audited_too(tmp_path: Path) -> None:
+    path = workbook(tmp_path, "katalog.xlsx", [])
+    log = tmp_path / "audit.jsonl"
+    store = tmp_path / "store"
+    env = {**os.environ, "KOMMUNEGRAF_AUDIT_LOG": str(log)}
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "load", "--store", str(store), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    (event,) = AuditLog(log).events()
+    assert (event.action, event.role, event.file_name) == ("load", "admin", "katalog.xlsx")
+    assert event.actor.startswith("kommandolinjen / command line")
+    assert event.file_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert event.added > 0 and event.removed == 0
+    asked = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "service",
+            "query",
+            "--store",
+            str(store),
+            "--format",
+            "csv",
+            "SELECT ?n WHERE { ?e <https://w3id.org/kommunegraf/ontology#triplesAdded> ?n }",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.split()[1:] == [str(event.added)]

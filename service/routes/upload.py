@@ -55,7 +55,7 @@ from service.proposals import (
     proposed_graph,
 )
 from service.query_pool import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
-from service.responses import error_response, query_failure, read_body
+from service.responses import error_response, query_failure, read_body, too_large
 from service.settings import Settings
 from service.store import KnowledgeStore, safe_ntriples
 from service.write_scope import (
@@ -266,10 +266,6 @@ async def load_upload(
     return event
 
 
-def _failure(error: Exception) -> Response:
-    return query_failure(error)
-
-
 # -- the API ----------------------------------------------------------------------
 
 
@@ -291,7 +287,7 @@ async def upload(request: Request, backend: BackendDep, settings: SettingsDep) -
     try:
         plan = await check_upload(backend, settings, writer, name, body)
     except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return _failure(error)
+        return query_failure(error)
     summary = plan.summary()
     if not plan.report.readable:
         return JSONResponse({**summary, "loaded": False}, status_code=400)
@@ -318,7 +314,7 @@ async def proposals(backend: BackendDep, settings: SettingsDep) -> Response:
     try:
         return JSONResponse(await _proposals(backend, settings.base_iri))
     except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return _failure(error)
+        return query_failure(error)
 
 
 @router.post("/proposals/{identifier}/{decision}", summary="Approve or reject a proposal")
@@ -379,7 +375,7 @@ async def decide(
             )
             await audit.record(event)
     except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return _failure(error)
+        return query_failure(error)
     return JSONResponse({"proposal": identifier, "decision": decision, "audit": asdict(event)})
 
 
@@ -429,11 +425,7 @@ async def upload_page(request: Request, settings: SettingsDep) -> HTMLResponse:
 async def upload_form(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.max_body_bytes + 64 * 1024:
-        return error_response(
-            413,
-            f"Filen er for stor (over {settings.max_body_bytes} byte).",
-            f"The file is too large (over {settings.max_body_bytes} bytes).",
-        )
+        return too_large(settings.max_body_bytes)  # the file plus room for the other fields
     try:
         form = await request.form(max_files=1, max_fields=8, max_part_size=settings.max_body_bytes)
     except Exception as error:  # malformed multipart bodies raise several kinds
@@ -484,6 +476,10 @@ async def upload_form(request: Request, backend: BackendDep, settings: SettingsD
             events=_events_for(request, principal),
             message=("Velg en fil å kontrollere.", "Choose a file to check."),
         )
+    if upload.size is None or upload.size > settings.max_body_bytes:
+        # A chunked body has no Content-Length to refuse up front; the parser spooled
+        # the file to disk, and it is not read into memory past the limit.
+        return too_large(settings.max_body_bytes)
     data = await upload.read()
     plan = await check_upload(backend, settings, principal, upload.filename, data)
     pending = None

@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
@@ -55,6 +56,10 @@ def slug(text: str) -> str:
     text = text.casefold().replace("æ", "ae").replace("ø", "o").replace("å", "a")
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+_cached_slug = cache(slug)
+"""``slug`` remembered: every usage row compares its key with every application name."""
 
 
 def _expand(curie: str) -> URIRef:
@@ -371,7 +376,7 @@ class _Mapper:
     def _key(self, term: Node) -> str:
         if isinstance(term, URIRef) and str(term).startswith(self.base + "id/"):
             return str(term)[len(self.base) + 3 :].split("/", 1)[1]
-        return slug(str(term))
+        return _cached_slug(str(term))
 
     def mint(self, reading: _SheetReading, row: list[RawCell]) -> URIRef | None:
         """The subject IRI of a row, from its sheet's IRI template."""
@@ -430,7 +435,7 @@ class _Mapper:
             key = self._key(subject)
             number, _, application = key.partition("/")
             for name in self.resolver._display.get(KG.Application, {}).values():
-                if slug(name) == application:
+                if _cached_slug(name) == application:
                     names += [name, f"{number} {name}"]
         return names
 

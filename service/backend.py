@@ -9,6 +9,7 @@ updates), which any SPARQL 1.1 server supports.
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from rdflib import Graph
@@ -99,6 +100,10 @@ class EmbeddedBackend:
 
     def replace_graph(self, graph_iri: str, data: Graph) -> None:
         self.store.replace_graph(graph_iri, data)
+
+    def deferred_publish(self) -> AbstractContextManager[None]:
+        """See ``KnowledgeStore.deferred_publish``: one snapshot for a batch load."""
+        return self.store.deferred_publish()
 
     def is_empty(self) -> bool:
         return self.store.is_empty()

@@ -8,6 +8,7 @@ import re
 import time
 import unicodedata
 import zipfile
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -240,22 +241,29 @@ def load_sources(store: GraphWriter, results: list[SourceResult]) -> None:
             if not result.report.conforms:
                 record_rejected_load(_source_kind(result))
         raise ValueError("refusing to load sources with errors")
-    for result in results:
-        started = time.perf_counter()
-        metadata = source_metadata(
-            result.graph_iri,
-            result.path.name,
-            result.data,
-            result.triples,
-            row_counts=result.row_counts,
-        )
-        store.replace_graph(result.graph_iri, result.graph + metadata)
-        record_load(
-            _source_kind(result),
-            rows=sum(result.row_counts.values()),
-            triples=result.triples,
-            seconds=time.perf_counter() - started,
-        )
+    deferred = getattr(store, "deferred_publish", None)
+    with deferred() if deferred is not None else nullcontext():
+        for result in results:
+            started = time.perf_counter()
+            metadata = source_metadata(
+                result.graph_iri,
+                result.path.name,
+                result.data,
+                result.triples,
+                row_counts=result.row_counts,
+            )
+            # Added in place: copying a large graph (graph + metadata) costs more than
+            # writing it.
+            result.graph.remove((URIRef(result.graph_iri), None, None))
+            for triple in metadata:
+                result.graph.add(triple)
+            store.replace_graph(result.graph_iri, result.graph)
+            record_load(
+                _source_kind(result),
+                rows=sum(result.row_counts.values()),
+                triples=result.triples,
+                seconds=time.perf_counter() - started,
+            )
 
 
 def load_demo(store: GraphWriter, base_iri: str, workers: int | None = None) -> list[str]:

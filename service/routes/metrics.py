@@ -2,9 +2,10 @@
 
 The store's size is measured when scraped, by one query through the backend (in a
 worker process, never on the event loop), so the numbers are those of the newest
-published snapshot. If that query fails, the size keeps its last value and the
-other series are still served: a slow store must not hide the metrics that would
-show why.
+published snapshot; on the embedded store it is counted again only when a write has
+published a new snapshot, so scraping national data stays cheap. If that query
+fails, the size keeps its last value and the other series are still served: a slow
+store must not hide the metrics that would show why.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ SIZE_QUERY = """SELECT ?triples ?graphs WHERE {
 }"""
 
 
+_measured: dict[str, str] = {}
+"""The embedded store's snapshot whose size the gauges show: unchanged data is not recounted."""
+
+
 async def _measure_store(backend: Backend) -> None:
+    snapshot = backend.store.snapshot if isinstance(backend, EmbeddedBackend) else None
+    if snapshot is not None and _measured.get("snapshot") == snapshot:
+        return
     try:
         rows = await select(backend, SIZE_QUERY)
     except (QueryTimeoutError, WorkerCrashedError, RuntimeError, OSError) as error:
@@ -36,6 +44,8 @@ async def _measure_store(backend: Backend) -> None:
     if rows:
         STORE_TRIPLES.set(int(rows[0].get("triples", 0)))
         STORE_GRAPHS.set(int(rows[0].get("graphs", 0)))
+    if snapshot is not None:
+        _measured["snapshot"] = snapshot
 
 
 @router.get(

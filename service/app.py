@@ -14,12 +14,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loaders.provenance import tool_version
 from service.backend import Backend, EmbeddedBackend
 from service.loading import load_demo, load_reference
 from service.logs import RequestLog
 from service.metrics import RequestMetrics, set_build_info
+from service.responses import routing_error
 from service.routes import (
     catalog,
     docs,
@@ -85,6 +87,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_exception_handler(StarletteHTTPException, routing_error)
     set_build_info(version=tool_version())
     app.add_middleware(RequestMetrics)
     app.add_middleware(RequestLog)  # added last, so outermost: the id covers everything

@@ -64,6 +64,26 @@ async def read_body(request: Request, limit: int) -> bytes | Response:
     return b"".join(chunks)
 
 
+_ROUTING_ERRORS = {
+    404: ("Fant ikke siden.", "Not found."),
+    405: ("Metoden er ikke tillatt her.", "Method not allowed here."),
+}
+
+
+async def routing_error(request: Request, error: Exception) -> Response:
+    """Bilingual text for the 404 and 405 that routing and static files raise.
+
+    Without this, an unknown path gets FastAPI's ``{"detail": "Not Found"}``, in
+    English only. An error a route raised with its own detail keeps that detail.
+    """
+    status = getattr(error, "status_code", 500)
+    detail = str(getattr(error, "detail", ""))
+    headers = getattr(error, "headers", None)
+    if status in _ROUTING_ERRORS and detail in ("Not Found", "Method Not Allowed"):
+        return error_response(status, *_ROUTING_ERRORS[status], headers=headers)
+    return PlainTextResponse(detail, status_code=status, headers=headers)
+
+
 def query_failure(error: Exception) -> Response:
     """The response for an error a Backend raises while answering a query."""
     if isinstance(error, QuerySyntaxError):

@@ -1,11 +1,15 @@
-"""A load killed with SIGKILL leaves the old graph or the new one, never a mix."""
+"""A load or a Graph Store PUT killed with SIGKILL leaves the old graph or the new
+one, never a mix, and the server starts cleanly on the store afterwards."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +18,8 @@ import pytest
 
 from service.loading import source_graph_iri
 from service.store import KnowledgeStore
+from tests.conftest import Server, start_server, stop_server
+from tests.service.client import bearer, call
 
 BASE = "http://127.0.0.1:8000/"
 OLD_TRIPLES = 500
@@ -83,3 +89,87 @@ def test_sigkill_during_a_load_leaves_old_or_new_graph(tmp_path: Path, fraction:
 
     # The store opens cleanly and holds exactly one generation of the graph.
     assert _state(store, graph) in [(OLD_TRIPLES, {"old"}), (NEW_TRIPLES, {"new"})]
+
+
+# --- the server killed during a Graph Store PUT -----------------------------------
+
+TOKEN = "crash-test-token"  # noqa: S105 - a token for a test server only
+PUT_GRAPH = "http://example.org/crash/graph"
+PUT_NEW_TRIPLES = 8_000
+"""Fewer than a load: a PUT parses with rdflib, which is slower per triple."""
+
+
+def _turtle(label: str, count: int) -> bytes:
+    lines = ["@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> ."]
+    lines += [f'<http://example.org/crash/{i}> rdfs:label "{label} {i}"@nb .' for i in range(count)]
+    return "\n".join(lines).encode()
+
+
+def _put(server: Server, graph: str, body: bytes) -> int:
+    headers = {"Content-Type": "text/turtle", **bearer(TOKEN)}
+    answer = call(server.url, "PUT", f"/store?graph={graph}", body=body, headers=headers)
+    return answer.status
+
+
+def _served_state(server: Server, graph: str) -> tuple[int, set[str]]:
+    answer = call(
+        server.url,
+        "GET",
+        "/sparql",
+        params={
+            "query": "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+            f"SELECT ?l WHERE {{ GRAPH <{graph}> {{ ?s rdfs:label ?l }} }}"
+        },
+        headers={"Accept": "application/sparql-results+json"},
+    )
+    assert answer.status == 200, answer.text
+    labels = [row["l"]["value"] for row in json.loads(answer.body)["results"]["bindings"]]
+    return len(labels), {label.split()[0] for label in labels}
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.7])
+def test_sigkill_during_a_graph_store_put_leaves_old_or_new_graph(
+    tmp_path: Path, fraction: float
+) -> None:
+    store = tmp_path / "store"
+    env = {"KOMMUNEGRAF_TOKEN": TOKEN}
+    new = _turtle("new", PUT_NEW_TRIPLES)
+    server = start_server(str(store), env=env)
+    try:
+        assert _put(server, PUT_GRAPH, _turtle("old", OLD_TRIPLES)) == 201
+        # Time the same PUT into a scratch graph, to aim the kill into it.
+        scratch = PUT_GRAPH + "/scratch"
+        started = time.monotonic()
+        assert _put(server, scratch, new) == 201
+        duration = time.monotonic() - started
+        assert call(server.url, "DELETE", f"/store?graph={scratch}", headers=bearer(TOKEN)).status
+        assert _served_state(server, PUT_GRAPH) == (OLD_TRIPLES, {"old"})
+
+        putting = threading.Thread(target=lambda: _safe_put(server, new), daemon=True)
+        putting.start()
+        time.sleep(duration * fraction)
+        if not putting.is_alive():
+            pytest.skip(f"the PUT finished before {fraction:.0%} of its measured time")
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(timeout=30)
+        putting.join(timeout=60)
+    finally:
+        stop_server(server)
+
+    # The server starts cleanly on the same store and serves exactly one generation.
+    restarted = start_server(str(store), env=env)
+    try:
+        assert _served_state(restarted, PUT_GRAPH) in [
+            (OLD_TRIPLES, {"old"}),
+            (PUT_NEW_TRIPLES, {"new"}),
+        ]
+        # And it still writes.
+        assert _put(restarted, PUT_GRAPH, _turtle("after", 3)) == 204
+        assert _served_state(restarted, PUT_GRAPH) == (3, {"after"})
+    finally:
+        stop_server(restarted)
+
+
+def _safe_put(server: Server, body: bytes) -> None:
+    with contextlib.suppress(OSError):  # the server is killed under it: expected
+        _put(server, PUT_GRAPH, body)

@@ -411,3 +411,17 @@ def test_odd_accept_headers_are_negotiated_or_refused(guarded: Server, accept: s
         headers={"Accept": accept.encode("utf-8").decode("latin-1")},
     )
     assert answer.status in (200, 406), answer.text[:300]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/finnes-ikke", 404), ("GET", "/static/finnes-ikke.css", 404), ("DELETE", "/", 405)],
+)
+def test_unknown_paths_and_methods_are_refused_in_both_languages(
+    guarded: Server, method: str, path: str, status: int
+) -> None:
+    answer = call(guarded.url, method, path)
+    assert answer.status == status
+    assert answer.media == "text/plain"
+    assert answer.text.splitlines()[0] in ("Fant ikke siden.", "Metoden er ikke tillatt her.")
+    assert answer.text.splitlines()[1] in ("Not found.", "Method not allowed here.")

@@ -106,7 +106,13 @@ def _errors(checked: CheckedSpreadsheet) -> list[Issue]:
 
 
 def test_good_rows_load_with_every_field(template: Path, tmp_path: Path) -> None:
-    checked, _rows = _check(template, tmp_path / "ok.xlsx", [GOOD_ACTIVITY], [GOOD_AGREEMENT])
+    # Art. 6(1)(b) and no special categories, transfer or law: nothing else is required.
+    by_contract = _variant(
+        GOOD_ACTIVITY, "Avtale", F=None, H="6-1-b", I=None, J=None, M=None, N=None, K=None
+    )
+    checked, _rows = _check(
+        template, tmp_path / "ok.xlsx", [GOOD_ACTIVITY, by_contract], [GOOD_AGREEMENT]
+    )
     assert checked.report.conforms, [i.place() + " " + i.message_en for i in _errors(checked)]
     graph = checked.graph
     activity = URIRef(BASE + "id/behandling/3303/elevadministrasjon")
@@ -161,8 +167,7 @@ def _variant(base: list[object], name: str, **cells: object) -> list[object]:
     return row
 
 
-# (sheet, row variant, column letter, column name, words of the nb message);
-# column None: a rule over several columns, reported on the row
+# (sheet, row variant, column letter, column name, words of the nb message)
 BAD_ROWS = [
     (
         PROCESSING,
@@ -181,8 +186,8 @@ BAD_ROWS = [
     (
         PROCESSING,
         _variant(GOOD_ACTIVITY, "Uten lov", J=None),
-        None,  # a rule over two columns: reported on the row
-        None,
+        "J",
+        "Supplerende rettsgrunnlag (lov)",
         "fastsatt i lov",
     ),
     (

@@ -241,3 +241,17 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     running = start_server_on(request.param)
     yield running
     stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store folder with the reference data and the national demo (loaders/demo).
+
+    Loaded once per session the way a first run does it: a real ``kommunegraf serve``
+    on an empty store with the demo switched on, stopped once it answers (it only
+    answers after the load). Open it read-only, or copy it before writing to it.
+    """
+    store = tmp_path_factory.mktemp("demo") / "store"
+    running = start_server(str(store), env={"KOMMUNEGRAF_DEMO": "true"}, timeout=1800)
+    stop_server(running)
+    return store

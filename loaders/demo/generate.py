@@ -28,6 +28,7 @@ import datetime
 import io
 import math
 import random
+import re
 import sys
 import zipfile
 from collections.abc import Callable, Sequence
@@ -566,7 +567,12 @@ def workbook_bytes(workbook: DemoWorkbook) -> bytes:
         for info in source.infolist():
             entry = zipfile.ZipInfo(info.filename, _ZIP_TIME)
             entry.compress_type = zipfile.ZIP_DEFLATED
-            out.writestr(entry, source.read(info.filename))
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps the time of saving
+                content = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2026-12-01T00:00:00Z", content
+                )
+            out.writestr(entry, content)
     return fixed.getvalue()
 
 

@@ -234,8 +234,11 @@ class Kommunegraf(Peer):
         return {k: v for k, v in os.environ.items() if not k.startswith("KOMMUNEGRAF_")}
 
     def load(self, dataset: Dataset) -> None:
-        for leftover in self.work.glob("store*"):
-            shutil.rmtree(leftover)
+        for leftover in self.work.glob("store*"):  # the store, its snapshots, its audit log
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
         started = time.perf_counter()
         with self.log_path.open("a") as log:
             _run(

@@ -1,0 +1,519 @@
+"""The bounded load test: many clients, a mix of reads, and a reload in the middle.
+
+``python -m bench.loadtest`` (full: 50 clients for 60 s) or ``--small`` (10 clients
+for 15 s). Loopback only. Not part of the test suite (too slow); it measures and
+records, it asserts nothing about speed.
+
+What runs, against one real ``kommunegraf serve`` on the synthetic bench data
+(``bench/dataset.py``, restored with ``kommunegraf restore``):
+
+- the clients, each a loop of requests drawn from a fixed mix with a fixed seed:
+  SPARQL (the bench's light and heavy queries), canned queries (``/queries/...``,
+  every query whose required parameters are a kommunenummer), pages (``/``,
+  ``/id/kommune/NNNN``, ``/sok``), and counts of the reloaded graph;
+- one client that now and then sends a query that must hit the deadline (a
+  cartesian product): those 503s are the deliberate timeouts, counted apart;
+- a reload of one municipality's workbook (``POST /upload`` with the write
+  token) half-way through: a made-up workbook with 10 usages is loaded before the
+  run, one with 20 replaces it in the middle.
+
+Reported: requests/s, p50/p99 per kind, errors (anything but 2xx, apart from the
+deliberate timeouts), and whether the reload was atomic for readers: every count
+of the reloaded graph a reader saw is the old count or the new one, counts from
+requests sent after the reload answered are all new, and counts from requests
+answered before it was sent are all old.
+
+The workbooks are synthetic and made up ("Lasttest-system NN" by a real vendor
+name); the municipality and the reference data are real.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import time
+import urllib.parse
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openpyxl
+
+from bench.dataset import generate
+from bench.loadgen import _percentile, busy_cores, cpu_sample
+from bench.peers import Kommunegraf
+from loaders.template import write_template
+from service.canned_queries import canned_queries
+
+BENCH = Path(__file__).resolve().parent
+TOKEN = "loadtest-token"  # noqa: S105 - a token for a throw-away loopback server
+MUNICIPALITY = "4203"
+"""Arendal: the municipality whose workbook is reloaded."""
+WORKBOOK_NAME = "lasttest-portefolje.xlsx"
+OLD_USAGES = 10
+NEW_USAGES = 20
+SPARQL_ACCEPT = "application/sparql-results+json"
+CARTESIAN = "SELECT (COUNT(*) AS ?c) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+"""Runs for minutes on any real data: the deliberate timeout."""
+
+MIX = {
+    "sparql-light": 30,
+    "sparql-heavy": 4,
+    "canned": 26,
+    "page": 25,
+    "reloaded-count": 15,
+}
+"""Relative weights of the request kinds each client draws from."""
+
+
+class ReloadedGraphStore(Kommunegraf):
+    """The bench's kommunegraf peer, with a write token so the reload can be sent."""
+
+    def __init__(self, work: Path, query_workers: int, query_timeout: float) -> None:
+        super().__init__(work, query_workers, query_timeout)
+        self.key = "kommunegraf-loadtest"
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "KOMMUNEGRAF_TOKEN": TOKEN}
+
+
+# --- the workbook that is reloaded ----------------------------------------------------
+
+
+def write_workbook(folder: Path, usages: int) -> Path:
+    """A filled template: one real vendor, ``usages`` made-up systems used by Arendal."""
+    template = folder / "mal.xlsx"
+    if not template.exists():
+        write_template(template)
+    book = openpyxl.load_workbook(template)
+    book["Leverandører"].append(["Visma Software AS", "974760673", "https://www.visma.no"])
+    for n in range(usages):
+        name = f"Lasttest-system {n:02d}"
+        book["Applikasjoner"].append(
+            [name, "Visma Software AS", "Sak/arkiv", "Oppdiktet system for lasttesten", ""]
+        )
+        book["Systemportefølje"].append(
+            [MUNICIPALITY, name, f"1.{n}", "SaaS / sky", "I bruk", "Lasttest", str(10 + n)]
+        )
+    target = folder / f"workbook-{usages}.xlsx"
+    book.save(target)
+    return target
+
+
+# --- one run ----------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    kind: str
+    started: float
+    ended: float
+    status: int
+    """0 when no HTTP answer came (connection error, client timeout)."""
+    count: int | None = None
+    """For reloaded-count: the triples of the reloaded graph the reader saw."""
+    target: str = ""
+    """The path requested (for the error detail)."""
+
+
+@dataclass
+class Plan:
+    base: str
+    light: str
+    heavy: str
+    canned: list[tuple[str, bool]]
+    """Canned query names, and whether each takes a kommune parameter."""
+    municipalities: list[str]
+    graph: str
+    samples: list[Sample] = field(default_factory=list)
+    reload: dict[str, Any] = field(default_factory=dict)
+
+
+def _count_query(graph: str) -> str:
+    return f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
+
+
+def _request(plan: Plan, kind: str, rng: random.Random) -> tuple[str, str, dict[str, str], bytes]:
+    """Method, path, headers and body of one request of ``kind``."""
+    query_headers = {"Content-Type": "application/sparql-query", "Accept": SPARQL_ACCEPT}
+    if kind == "sparql-light":
+        return "POST", "/sparql", query_headers, plan.light.encode()
+    if kind == "sparql-heavy":
+        return "POST", "/sparql", query_headers, plan.heavy.encode()
+    if kind == "reloaded-count":
+        return "POST", "/sparql", query_headers, _count_query(plan.graph).encode()
+    if kind == "deliberate-timeout":
+        return "POST", "/sparql", query_headers, CARTESIAN.encode()
+    if kind == "canned":
+        name, takes_kommune = rng.choice(plan.canned)
+        params = {"kommune": rng.choice(plan.municipalities)} if takes_kommune else {}
+        path = f"/queries/{name}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+        return "GET", path, {"Accept": SPARQL_ACCEPT}, b""
+    page = rng.choice(["home", "municipality", "search"])
+    html = {"Accept": "text/html"}
+    if page == "home":
+        return "GET", "/", html, b""
+    if page == "municipality":
+        return "GET", f"/id/kommune/{rng.choice(plan.municipalities)}", html, b""
+    return (
+        "GET",
+        "/sok?" + urllib.parse.urlencode({"q": rng.choice(["Ber", "sak", "Vest"])}),
+        html,
+        b"",
+    )
+
+
+async def _send(
+    client: httpx.AsyncClient, plan: Plan, kind: str, rng: random.Random, clock: float
+) -> Sample:
+    method, path, headers, body = _request(plan, kind, rng)
+    started = time.perf_counter() - clock
+    count = None
+    try:
+        response = await client.request(method, path, headers=headers, content=body or None)
+        status = response.status_code
+        if kind == "reloaded-count" and status == 200:
+            count = int(response.json()["results"]["bindings"][0]["n"]["value"])
+    except httpx.HTTPError:
+        status = 0
+    target = path.split("?")[0]
+    return Sample(kind, started, time.perf_counter() - clock, status, count, target)
+
+
+def _running(plan: Plan, clock: float, end: float) -> bool:
+    """Until ``end``, and on until a few seconds after the reload answered (≤ 10 minutes)."""
+    now = time.perf_counter() - clock
+    answered = plan.reload.get("answered_s")
+    return now < end or (now < 600 and (answered is None or now < answered + 5))
+
+
+async def _client(
+    client: httpx.AsyncClient, plan: Plan, seed: int, clock: float, end: float
+) -> None:
+    rng = random.Random(seed)  # noqa: S311 - a reproducible mix, not a secret
+    kinds = list(MIX)
+    weights = list(MIX.values())
+    while _running(plan, clock, end):
+        kind = rng.choices(kinds, weights)[0]
+        plan.samples.append(await _send(client, plan, kind, rng, clock))
+
+
+async def _reader(client: httpx.AsyncClient, plan: Plan, clock: float, end: float) -> None:
+    """Counts the reloaded graph back to back, so every phase of the reload is read."""
+    rng = random.Random(1)  # noqa: S311
+    while _running(plan, clock, end):
+        plan.samples.append(await _send(client, plan, "reloaded-count", rng, clock))
+
+
+async def _deliberate(
+    client: httpx.AsyncClient, plan: Plan, every: float, clock: float, end: float
+) -> None:
+    rng = random.Random(0)  # noqa: S311
+    while time.perf_counter() - clock + every < end:
+        await asyncio.sleep(every)
+        plan.samples.append(await _send(client, plan, "deliberate-timeout", rng, clock))
+
+
+async def _reload(
+    client: httpx.AsyncClient, plan: Plan, workbook: Path, at: float, clock: float
+) -> None:
+    await asyncio.sleep(at)
+    sent = time.perf_counter() - clock
+    response = await client.post(
+        "/upload?" + urllib.parse.urlencode({"name": WORKBOOK_NAME}),
+        content=workbook.read_bytes(),
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=300,
+    )
+    plan.reload = {
+        "sent_s": round(sent, 3),
+        "answered_s": round(time.perf_counter() - clock, 3),
+        "status": response.status_code,
+        "loaded": response.json().get("loaded") if response.status_code < 500 else None,
+    }
+
+
+async def _upload(base: str, workbook: Path) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=base, timeout=300) as client:
+        response = await client.post(
+            "/upload?" + urllib.parse.urlencode({"name": WORKBOOK_NAME}),
+            content=workbook.read_bytes(),
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        summary: dict[str, Any] = response.json()
+        if response.status_code != 200 or not summary.get("loaded"):
+            raise RuntimeError(f"not loaded ({response.status_code}): {str(summary)[:2000]}")
+        return summary
+
+
+async def _count(base: str, graph: str) -> int:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        response = await client.post(
+            "/sparql",
+            content=_count_query(graph).encode(),
+            headers={"Content-Type": "application/sparql-query", "Accept": SPARQL_ACCEPT},
+        )
+        response.raise_for_status()
+        return int(response.json()["results"]["bindings"][0]["n"]["value"])
+
+
+async def run_load(
+    plan: Plan, *, clients: int, duration: float, new_workbook: Path, deliberate_every: float
+) -> float:
+    """Run the clients, the deliberate timeouts and the reload; the seconds it took."""
+    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
+    async with httpx.AsyncClient(base_url=plan.base, limits=limits, timeout=120) as client:
+        clock = time.perf_counter()
+        await asyncio.gather(
+            *(_client(client, plan, seed, clock, duration) for seed in range(clients)),
+            _deliberate(client, plan, deliberate_every, clock, duration),
+            _reader(client, plan, clock, duration),
+            _reload(client, plan, new_workbook, duration / 2, clock),
+        )
+        return time.perf_counter() - clock
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+def _timing(samples: list[Sample], seconds: float) -> dict[str, Any]:
+    latencies = sorted((s.ended - s.started) * 1000 for s in samples)
+    statuses = Counter(s.status for s in samples)
+    return {
+        "requests": len(samples),
+        "rps": round(len(samples) / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(_percentile(latencies, 50), 1),
+        "p99_ms": round(_percentile(latencies, 99), 1),
+        "max_ms": round(latencies[-1], 1) if latencies else 0.0,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+    }
+
+
+def atomicity(plan: Plan, old: int, new: int) -> dict[str, Any]:
+    """What the readers of the reloaded graph saw, against the before and after counts."""
+    seen = [s for s in plan.samples if s.kind == "reloaded-count" and s.count is not None]
+    sent, answered = plan.reload.get("sent_s", 0.0), plan.reload.get("answered_s", 0.0)
+    mixed = sorted({s.count for s in seen if s.count is not None and s.count not in (old, new)})
+    stale = [s for s in seen if s.started > answered and s.count != new]
+    early = [s for s in seen if s.ended < sent and s.count != old]
+    return {
+        "old_count": old,
+        "new_count": new,
+        "reads": len(seen),
+        "counts_seen": dict(Counter(str(s.count) for s in seen)),
+        "reads_during_reload": sum(1 for s in seen if s.ended >= sent and s.started <= answered),
+        "mixed_counts": mixed,
+        "stale_after_reload": len(stale),
+        "new_before_reload": len(early),
+        "both_seen": old in {s.count for s in seen} and new in {s.count for s in seen},
+        "atomic": not mixed and not stale and not early and old != new,
+    }
+
+
+def summarise(plan: Plan, seconds: float, old: int, new: int) -> dict[str, Any]:
+    by_kind: dict[str, list[Sample]] = defaultdict(list)
+    for sample in plan.samples:
+        by_kind[sample.kind].append(sample)
+    regular = [s for s in plan.samples if s.kind != "deliberate-timeout"]
+    deliberate = by_kind.get("deliberate-timeout", [])
+    errors = [s for s in regular if not 200 <= s.status < 300]
+    return {
+        "overall": _timing(regular, seconds),
+        "by_kind": {kind: _timing(samples, seconds) for kind, samples in sorted(by_kind.items())},
+        "errors": len(errors),
+        "error_detail": dict(Counter(f"{s.target} {s.status}" for s in errors)),
+        "deliberate_timeouts": {
+            "sent": len(deliberate),
+            "answered_503": sum(1 for s in deliberate if s.status == 503),
+            "other": dict(Counter(str(s.status) for s in deliberate if s.status != 503)),
+        },
+        "reload": plan.reload,
+        "atomicity": atomicity(plan, old, new),
+    }
+
+
+def markdown(results: dict[str, Any]) -> str:
+    summary = results["summary"]
+    setup = results["setup"]
+    atomic = summary["atomicity"]
+    lines = [
+        f"# Lasttest / load test — {results['date']}",
+        "",
+        f"{setup['clients']} clients for {setup['duration_s']:g} s (until reads after the "
+        f"reload were seen: {setup['window_s']:g} s in all) against one "
+        f"`kommunegraf serve` (loopback, {setup['query_workers']} query workers, "
+        f"deadline {setup['query_timeout_s']:g} s) on the synthetic bench data "
+        f"({setup['quads']:,} quads; made up, see bench/README.md). Machine: "
+        f"{setup['cpus']} CPUs; busy cores during the run, all processes: "
+        f"{setup['busy_cores']} (the load generator runs on the same machine).",
+        "",
+        "| kind | requests | requests/s | p50 ms | p99 ms | max ms | statuses |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    rows = [("**all but deliberate timeouts**", summary["overall"])]
+    rows += list(summary["by_kind"].items())
+    for kind, timing in rows:
+        statuses = ", ".join(f"{k}: {v}" for k, v in timing["statuses"].items())
+        lines.append(
+            f"| {kind} | {timing['requests']} | {timing['rps']} | {timing['p50_ms']} | "
+            f"{timing['p99_ms']} | {timing['max_ms']} | {statuses} |"
+        )
+    deliberate = summary["deliberate_timeouts"]
+    lines += [
+        "",
+        f"**Errors** (anything but 2xx, deliberate timeouts apart): {summary['errors']}"
+        + (f" — {summary['error_detail']}" if summary["errors"] else ""),
+        "",
+        f"**Deliberate timeouts**: {deliberate['sent']} sent, {deliberate['answered_503']} "
+        f"stopped at the deadline with 503"
+        + (f", other answers {deliberate['other']}" if deliberate["other"] else "")
+        + ".",
+        "",
+        f"**Reload** of {setup['municipality']}'s workbook ({OLD_USAGES} → {NEW_USAGES} usages) "
+        f"sent at {summary['reload'].get('sent_s')} s, answered at "
+        f"{summary['reload'].get('answered_s')} s with {summary['reload'].get('status')}.",
+        "",
+        f"**Atomic for readers: {'yes' if atomic['atomic'] else 'NO'}"
+        + ("" if atomic["both_seen"] else " (but readers did not see both states)")
+        + ".** "
+        f"{atomic['reads']} reads of the graph's size; old {atomic['old_count']} triples, "
+        f"new {atomic['new_count']}; counts seen {atomic['counts_seen']}; "
+        f"{atomic['reads_during_reload']} reads overlapped the reload; "
+        f"counts that were neither: {atomic['mixed_counts'] or 'none'}; old counts after the "
+        f"reload answered: {atomic['stale_after_reload']}; new counts before it was sent: "
+        f"{atomic['new_before_reload']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --- the command -----------------------------------------------------------------------
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.loadtest",
+        description="Bounded load test of kommunegraf: many clients, a mix of reads, "
+        "and a reload of one municipality's workbook in the middle.",
+    )
+    parser.add_argument("--small", action="store_true", help="10 clients for 15 s")
+    parser.add_argument("--clients", type=int, help="concurrent clients [50]")
+    parser.add_argument("--duration", type=float, help="seconds [60]")
+    parser.add_argument("--triples", type=int, help="size of the synthetic data [150000]")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--query-workers",
+        type=int,
+        default=(os.cpu_count() or 2) + 1,
+        help="query worker processes [nproc + 1: the deliberate timeouts hold one at times]",
+    )
+    parser.add_argument("--query-timeout", type=float, default=10.0, help="deadline, s [10]")
+    parser.add_argument(
+        "--deliberate-every",
+        type=float,
+        help="seconds between deliberate timeouts [a quarter of the duration]",
+    )
+    parser.add_argument("--work-dir", type=Path, default=BENCH / "work")
+    parser.add_argument("--results-dir", type=Path)
+    args = parser.parse_args(argv)
+    args.clients = args.clients or (10 if args.small else 50)
+    args.duration = args.duration or (15.0 if args.small else 60.0)
+    args.triples = args.triples or (115_000 if args.small else 150_000)
+    args.deliberate_every = args.deliberate_every or args.duration / 4
+    if args.results_dir is None:
+        args.results_dir = args.work_dir / "results" if args.small else BENCH / "results"
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    work = args.work_dir / "loadtest"
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"data: {args.triples:,} triples (seed {args.seed}) …", flush=True)
+    dataset = generate(args.work_dir / "data", seed=args.seed, target_triples=args.triples)
+    old_workbook = write_workbook(work, OLD_USAGES)
+    new_workbook = write_workbook(work, NEW_USAGES)
+    peer = ReloadedGraphStore(work / "server", args.query_workers, args.query_timeout)
+    peer.load(dataset)
+    peer.start()
+    try:
+        base = f"http://127.0.0.1:{peer.port}"
+        if not base.startswith("http://127.0.0.1:"):
+            raise SystemExit("the load test only runs against this machine")
+        loaded = asyncio.run(_upload(base, old_workbook))
+        graph = str(loaded["graph"])
+        old = asyncio.run(_count(base, graph))
+        bench_queries = BENCH / "queries"
+        kommune_queries = [
+            (name, any(p.type == "kommunenummer" for p in query.parameters))
+            for name, query in sorted(canned_queries().items())
+            if all(p.type == "kommunenummer" for p in query.parameters if p.required)
+        ]
+        municipalities = [MUNICIPALITY, "0301", "4601", "5001", "3201", "1108", "5616", "3301"]
+        plan = Plan(
+            base=base,
+            light=(bench_queries / "light.rq").read_text(encoding="utf-8"),
+            heavy=(bench_queries / "heavy.rq").read_text(encoding="utf-8"),
+            canned=kommune_queries,
+            municipalities=municipalities,
+            graph=graph,
+        )
+        print(
+            f"running: {args.clients} clients for {args.duration:g} s; reload of <{graph}> "
+            f"({old} triples) in the middle …",
+            flush=True,
+        )
+        before = cpu_sample()
+        seconds = asyncio.run(
+            run_load(
+                plan,
+                clients=args.clients,
+                duration=args.duration,
+                new_workbook=new_workbook,
+                deliberate_every=args.deliberate_every,
+            )
+        )
+        busy = busy_cores(before, cpu_sample())
+        new = asyncio.run(_count(base, graph))
+        usage = peer.usage()
+    finally:
+        peer.stop()
+    results: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "setup": {
+            "clients": args.clients,
+            "duration_s": args.duration,
+            "window_s": round(seconds, 1),
+            "query_workers": args.query_workers,
+            "query_timeout_s": args.query_timeout,
+            "deliberate_every_s": args.deliberate_every,
+            "quads": dataset.info.quads,
+            "seed": args.seed,
+            "municipality": MUNICIPALITY,
+            "canned_queries": [name for name, _ in plan.canned],
+            "mix": MIX,
+            "cpus": len(os.sched_getaffinity(0)),
+            "busy_cores": busy,
+            "server": asdict(usage),
+        },
+        "summary": summarise(plan, seconds, old, new),
+    }
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stem = dt.date.today().isoformat() + "-loadtest"
+    (args.results_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+    text = markdown(results)
+    (args.results_dir / f"{stem}.md").write_text(text)
+    print(text)
+    summary = results["summary"]
+    atomic = summary["atomicity"]["atomic"] and summary["atomicity"]["both_seen"]
+    return 0 if summary["errors"] == 0 and atomic else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

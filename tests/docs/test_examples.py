@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from rdflib import Graph
 
@@ -28,48 +29,44 @@ from tests.conftest import REPOSITORY, Server, free_port, start_server, stop_ser
 from tests.docs.examples import Example, all_examples, examples_in, guides, notebook_code
 from tests.service.client import call
 
-DEMO_DATA = REPOSITORY / "loaders" / "demo" / "data"
 NOTEBOOKS = sorted((REPOSITORY / "docs" / "notebooks").glob("*.ipynb"))
 BIN = Path(sys.executable).parent
-SHOWN_URL = DEFAULT_BASE_IRI.rstrip("/")
-"""The service address the guides show (the default); replaced by the test server's."""
-
-
-def demo_sources() -> list[Path]:
-    """The demo workbooks; until they exist, the bundled reference data alone."""
-    return sorted(DEMO_DATA.glob("*.xlsx"))
-
-
-def _kommunegraf(*args: str, cwd: Path | None = None, timeout: float = 1800) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+SHOWN_BASE = DEFAULT_BASE_IRI
+"""The address the guides show (a default install); replaced by the demo store's base."""
+REFERENCE_GRAPH = "graph/reference/municipalities"
 
 
 @pytest.fixture(scope="session")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store with the reference and demo data, loaded once per session."""
-    store = tmp_path_factory.mktemp("docs-demo") / "store"
-    sources = demo_sources()
-    if sources:
-        _kommunegraf("load", "--store", str(store), *map(str, sources))
-    else:
-        _kommunegraf("query", "--store", str(store), "ASK {}")
-    return store
+def demo_base(demo_store: Path) -> str:
+    """The base IRI the session's demo store was loaded with (tests/conftest.py)."""
+    store = ox.Store.read_only(str(demo_store))
+    try:
+        for graph in store.named_graphs():
+            name = getattr(graph, "value", "")
+            if name.endswith(REFERENCE_GRAPH):
+                return str(name[: -len(REFERENCE_GRAPH)])
+    finally:
+        del store
+    raise AssertionError("the demo store has no reference graph")
+
+
+def as_shown(text: str, base: str) -> str:
+    """An example with the documented address replaced by the one the test serves.
+
+    >>> as_shown("curl http://127.0.0.1:8000/sparql", "http://127.0.0.1:5000/")
+    'curl http://127.0.0.1:5000/sparql'
+    """
+    return text.replace(SHOWN_BASE, base)
 
 
 @pytest.fixture(scope="session")
-def docs_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def docs_server(
+    demo_store: Path, demo_base: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """A real server over a copy of the demo store (the shell examples use others)."""
     copy = tmp_path_factory.mktemp("docs-server") / "store"
     shutil.copytree(demo_store, copy)
-    server = start_server(str(copy), env={"KOMMUNEGRAF_BASE_IRI": DEFAULT_BASE_IRI})
+    server = start_server(str(copy), env={"KOMMUNEGRAF_BASE_IRI": demo_base})
     yield server
     stop_server(server)
 
@@ -109,7 +106,7 @@ def test_sparql_example(example: Example, docs_server: Server) -> None:
 def _run_python(code: str, name: str, server: Server) -> None:
     result = subprocess.run(
         [sys.executable, "-"],
-        input=code.replace(SHOWN_URL, server.url),
+        input=as_shown(code, server.url + "/"),
         capture_output=True,
         text=True,
         timeout=300,
@@ -129,7 +126,7 @@ def test_notebook(notebook: Path, docs_server: Server) -> None:
     _run_python(notebook_code(notebook), notebook.name, docs_server)
 
 
-def _scratch(tmp_path: Path, demo_store: Path) -> tuple[Path, dict[str, str]]:
+def _scratch(tmp_path: Path, demo_store: Path, base: str) -> tuple[Path, dict[str, str]]:
     """A working folder that sees the checkout, and the environment of a reader's shell."""
     work = tmp_path / "work"
     work.mkdir()
@@ -142,7 +139,8 @@ def _scratch(tmp_path: Path, demo_store: Path) -> tuple[Path, dict[str, str]]:
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "KOMMUNEGRAF_STORE": str(store),
-        "KOMMUNEGRAF_BASE_IRI": DEFAULT_BASE_IRI,
+        "KOMMUNEGRAF_BASE_IRI": base,
+        "KOMMUNEGRAF_DEMO": "false",
     }
     return work, env
 
@@ -182,8 +180,8 @@ SHELL_GUIDES = [p for p in guides() if any(e.language == "sh" and e.runs for e i
 
 
 @pytest.mark.parametrize("guide", SHELL_GUIDES, ids=lambda p: p.name)
-def test_shell_examples(guide: Path, demo_store: Path, tmp_path: Path) -> None:
-    work, env = _scratch(tmp_path, demo_store)
+def test_shell_examples(guide: Path, demo_store: Path, demo_base: str, tmp_path: Path) -> None:
+    work, env = _scratch(tmp_path, demo_store, demo_base)
     for example in examples_in(guide):
         if example.language != "sh" or not example.runs:
             continue
@@ -191,7 +189,7 @@ def test_shell_examples(guide: Path, demo_store: Path, tmp_path: Path) -> None:
             _serve(example, work, env)
             continue
         result = subprocess.run(
-            ["bash", "-e", "-o", "pipefail", "-c", example.text],
+            ["bash", "-e", "-o", "pipefail", "-c", as_shown(example.text, demo_base)],
             cwd=work,
             env=env,
             capture_output=True,

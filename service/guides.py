@@ -30,8 +30,12 @@ from loaders.paths import docs_dir
 NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 """A guide's name: its file name without ``.md``."""
 
-ASSET_TYPES = {".svg": "image/svg+xml", ".png": "image/png"}
-"""Files besides Markdown that docs/ serves (the diagram, screenshots)."""
+ASSET_TYPES = {
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ipynb": "application/x-ipynb+json",
+}
+"""Files besides Markdown that docs/ serves (the diagram, screenshots, the notebook)."""
 
 
 def slug(text: str) -> str:

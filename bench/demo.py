@@ -1,0 +1,208 @@
+"""Validate + load of the national demo next to a raw bulk load: ``python -m bench.demo``.
+
+The goal in ARCHITECTURE.md: validating and loading the national demo through the
+real loaders costs at most 3x loading the resulting N-Quads into pyoxigraph without
+any checks. This harness:
+
+1. takes the committed demo (``loaders/demo/data``), or generates one at ``--scale K``
+   into bench/work/demo-K (K times the usages and datasets);
+2. times ``service.loading.check_sources`` (read, map, SHACL; the shared catalogue
+   first, the municipality workbooks in parallel processes) and ``load_sources`` into
+   a fresh on-disk store that already holds the reference data, as ``kommunegraf
+   serve`` does on first start;
+3. dumps that store as N-Quads and times ``pyoxigraph.Store.bulk_load`` of the same
+   quads into a fresh on-disk store and into memory (best of ``--repeat``);
+4. writes bench/results/<date>-demo.md and .json.
+
+Wall times on a shared machine depend on what else runs, so CPU seconds (this
+process and its workers) and the cores other processes used are recorded too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from bench.loadgen import busy_cores, cpu_sample, wait_quiet
+from loaders.demo import DATA_DIR, demo_sources
+from loaders.demo.generate import build, write
+from service.loading import check_sources, load_reference, load_sources
+from service.store import KnowledgeStore
+
+BENCH = Path(__file__).resolve().parent
+WORK = BENCH / "work" / "demo"
+BASE = "http://127.0.0.1:8000/"
+
+
+@dataclass
+class Phase:
+    wall_s: float
+    cpu_s: float
+    """CPU seconds of this process and the worker processes it waited for."""
+    other_cores: float
+    """Cores busy with processes outside this measurement, on average."""
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class _Timer:
+    def __enter__(self) -> _Timer:
+        self.cpu, self.sample, self.started = _cpu(), cpu_sample(), time.perf_counter()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        wall = time.perf_counter() - self.started
+        cpu = _cpu() - self.cpu
+        busy = busy_cores(self.sample, cpu_sample())
+        self.phase = Phase(round(wall, 2), round(cpu, 2), round(max(0.0, busy - cpu / wall), 2))
+
+
+def _sources(scale: int) -> list[Path]:
+    if scale == 1:
+        return demo_sources()
+    folder = WORK / f"data-{scale}"
+    if not folder.exists():
+        write(build(scale=scale), folder)
+    return demo_sources(folder)
+
+
+def _bulk_load(nquads: Path, repeat: int) -> tuple[float, float]:
+    disk, memory = [], []
+    for _ in range(repeat):
+        target = WORK / "bulk"
+        shutil.rmtree(target, ignore_errors=True)
+        started = time.perf_counter()
+        store = ox.Store(str(target))
+        store.bulk_load(path=str(nquads), format=ox.RdfFormat.N_QUADS)
+        store.flush()
+        disk.append(time.perf_counter() - started)
+        del store
+        started = time.perf_counter()
+        ox.Store().bulk_load(path=str(nquads), format=ox.RdfFormat.N_QUADS)
+        memory.append(time.perf_counter() - started)
+    shutil.rmtree(WORK / "bulk", ignore_errors=True)
+    return round(min(disk), 2), round(min(memory), 2)
+
+
+def run(scale: int, workers: int | None, repeat: int, quiet_wait: float) -> dict[str, object]:
+    WORK.mkdir(parents=True, exist_ok=True)
+    sources = _sources(scale)
+    quiet = wait_quiet(quiet_wait)
+    with _Timer() as checking:
+        results = check_sources(sources, BASE, workers=workers)
+    invalid = [r.path.name for r in results if not r.report.conforms]
+    if invalid:
+        raise SystemExit(f"the demo does not validate: {invalid[:5]}")
+    folder = WORK / "store"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(folder.with_name("store.snapshots"), ignore_errors=True)
+    store = KnowledgeStore(folder)
+    load_reference(store, BASE)
+    reference_quads = len(store)
+    with _Timer() as loading:
+        load_sources(store, results)
+    nquads = WORK / "demo.nq"
+    with nquads.open("wb") as handle:
+        store.dump(handle, ox.RdfFormat.N_QUADS)
+    quads = len(store)
+    store.close()
+    disk, memory = _bulk_load(nquads, repeat)
+    total = checking.phase.wall_s + loading.phase.wall_s
+    return {
+        "date": dt.date.today().isoformat(),
+        "scale": scale,
+        "machine": {
+            "cpus": len(os.sched_getaffinity(0)),
+            "python": platform.python_version(),
+            "pyoxigraph": ox.__version__ if hasattr(ox, "__version__") else "",
+        },
+        "quiet_wait": quiet,
+        "data": {
+            "sources": len(results),
+            "rows": sum(sum(r.row_counts.values()) for r in results),
+            "source_triples": sum(r.triples for r in results),
+            "quads_in_store": quads,
+            "reference_quads": reference_quads,
+            "nquads_bytes": nquads.stat().st_size,
+        },
+        "workers": workers,
+        "validate": asdict(checking.phase),
+        "load": asdict(loading.phase),
+        "validate_and_load_s": round(total, 2),
+        "bulk_load_disk_s": disk,
+        "bulk_load_memory_s": memory,
+        "ratio_to_bulk_load_disk": round(total / disk, 1) if disk else None,
+    }
+
+
+def _cells(phase: dict[str, float]) -> str:
+    return f"{phase['wall_s']} | {phase['cpu_s']} | {phase['other_cores']}"
+
+
+def markdown(result: dict[str, object]) -> str:
+    data = result["data"]
+    validate = result["validate"]
+    load = result["load"]
+    assert isinstance(data, dict) and isinstance(validate, dict) and isinstance(load, dict)
+    return f"""# Demo: validate + load next to a raw bulk load ({result["date"]})
+
+`python -m bench.demo{" --scale " + str(result["scale"]) if result["scale"] != 1 else ""}` on
+{result["machine"]} (`quiet_wait`: {result["quiet_wait"]}).
+
+| | |
+| --- | --- |
+| sources (workbooks) | {data["sources"]} |
+| rows | {data["rows"]:,} |
+| triples from the sources | {data["source_triples"]:,} |
+| quads in the store (with reference data and provenance) | {data["quads_in_store"]:,} |
+
+| phase | wall s | CPU s (all processes) | other cores busy |
+| --- | --- | --- | --- |
+| validate (read, map, SHACL; parallel) | {_cells(validate)} |
+| load into the on-disk store | {_cells(load)} |
+| **validate + load** | **{result["validate_and_load_s"]}** | | |
+| pyoxigraph bulk_load of the same N-Quads, on disk | {result["bulk_load_disk_s"]} | | |
+| pyoxigraph bulk_load, in memory | {result["bulk_load_memory_s"]} | | |
+
+Ratio validate + load / bulk_load on disk: **{result["ratio_to_bulk_load_disk"]}×**
+(goal in ARCHITECTURE.md: ≤ 3×).
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.demo", description=__doc__)
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=None, help="validation processes")
+    parser.add_argument("--repeat", type=int, default=3, help="bulk loads; the best counts")
+    parser.add_argument("--quiet-wait", type=float, default=60.0)
+    parser.add_argument("--out", type=Path, default=BENCH / "results")
+    args = parser.parse_args(argv)
+    if not DATA_DIR.exists():
+        raise SystemExit("no demo in loaders/demo/data: python -m loaders.demo.generate")
+    result = run(args.scale, args.workers, args.repeat, args.quiet_wait)
+    args.out.mkdir(parents=True, exist_ok=True)
+    suffix = "" if args.scale == 1 else f"-scale{args.scale}"
+    stem = args.out / f"{result['date']}-demo{suffix}"
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    stem.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,6 +27,7 @@ import argparse
 import datetime
 import io
 import math
+import os
 import random
 import re
 import sys
@@ -44,6 +45,7 @@ from loaders.columns import Sheet, sheet_for_class
 from loaders.demo import DATA_DIR as DEMO_DATA_DIR
 from loaders.demo.catalogue import KINDS, VENDORS, Kind, Product, all_products, kind
 from loaders.demo.datasets import NONE, TEMPLATES, DatasetTemplate
+from loaders.demo.gdpr import add_processing_activities
 from loaders.demo.regions import POPULATION, REGIONS
 from loaders.mapping import slug
 from loaders.namespaces import DEFAULT_BASE_IRI, KG, SCHEMA, VCARD
@@ -489,7 +491,13 @@ def add_integrations(demo: Demo) -> None:
                 )
 
 
-CONTRIBUTORS: list[Contributor] = [add_catalogue, add_portfolios, add_datasets, add_integrations]
+CONTRIBUTORS: list[Contributor] = [
+    add_catalogue,
+    add_portfolios,
+    add_datasets,
+    add_integrations,
+    add_processing_activities,  # loaders/demo/gdpr.py: records of processing, agreements
+]
 
 
 # -- building and writing ---------------------------------------------------------
@@ -577,15 +585,23 @@ def workbook_bytes(workbook: DemoWorkbook) -> bytes:
 
 
 def write(demo: Demo, out: Path) -> list[Path]:
-    """Write every workbook to ``out``, replacing the demo workbooks already there."""
+    """Write every workbook to ``out``; workbooks of an earlier run that are gone go.
+
+    Each file is replaced atomically and only when its bytes change, so a server or
+    test reading the folder meanwhile never meets a missing or half-written file.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.xlsx"):
-        old.unlink()
     written = []
     for workbook in [demo.catalogue, *demo.workbooks.values()]:
         path = out / workbook.file_name
-        path.write_bytes(workbook_bytes(workbook))
+        content = workbook_bytes(workbook)
+        if not path.exists() or path.read_bytes() != content:
+            partial = path.with_name(path.name + ".partial")
+            partial.write_bytes(content)
+            os.replace(partial, path)
         written.append(path)
+    for old in set(out.glob("*.xlsx")) - set(written):
+        old.unlink()
     return written
 
 

@@ -109,7 +109,9 @@ def _worker_main(connection: Connection) -> None:
             return
         try:
             if request.snapshot != opened:
-                store = None
+                # Forget the old store first: if opening the new one fails, the next
+                # request for the old snapshot must open it again, not find None.
+                store = opened = None
                 store = ox.Store.read_only(request.snapshot)
                 opened = request.snapshot
             assert store is not None

@@ -135,9 +135,16 @@ class KnowledgeStore:
             self._publish()
 
     def discard_snapshots(self, in_use: set[str]) -> None:
-        """Delete snapshots no worker has open, except the current one."""
+        """Delete snapshots no worker has open that are older than the current one.
+
+        Never a newer one: a write in another thread may be making it right now
+        (RocksDB fills ``<n>.tmp``, then renames it to ``<n>``), and deleting its
+        files then published a snapshot with files missing, which the workers
+        could not open (500s under load while a workbook was reloaded).
+        """
+        current = Path(self.snapshot).name
         for folder in self._snapshots.iterdir():
-            if str(folder) != self.snapshot and str(folder) not in in_use:
+            if folder.name.isdigit() and folder.name < current and str(folder) not in in_use:
                 shutil.rmtree(folder, ignore_errors=True)
 
     def close(self) -> None:

@@ -106,20 +106,43 @@ def test_dump_while_serving_then_restore_into_an_empty_store_round_trips(
             answers.append(_put(server, number))
             number += 1
 
+    reads: list[Answer] = []
+
+    def read() -> None:
+        # Queries while writes publish snapshots: each write makes a new one and
+        # queries discard old ones, which must never touch one still being made.
+        while not stop.is_set():
+            reads.append(
+                call(
+                    server.url,
+                    "GET",
+                    "/sparql",
+                    params={"query": f"ASK {{ GRAPH <{GRAPH}> {{}} }}"},
+                )
+            )
+
     writer = threading.Thread(target=churn)
+    readers = [threading.Thread(target=read) for _ in range(3)]
     writer.start()
+    for reader in readers:
+        reader.start()
     try:
         dump = tmp_path / f"backup{suffix}"
         dumped = _cli("dump", "-o", str(dump), "--store", str(store))
         # The service keeps answering while it is being dumped.
         alive = call(server.url, "GET", "/sparql", params={"query": "ASK {}"})
+        writer.join(timeout=120)
     finally:
         stop.set()
         writer.join(timeout=120)
+        for reader in readers:
+            reader.join(timeout=120)
     assert dumped.returncode == 0, dumped.stderr
     assert alive.status == 200
     failed = [a.text for a in answers if a.status != 204]
     assert answers and not failed, failed
+    failed_reads = [a.text for a in reads if a.status != 200]
+    assert reads and not failed_reads, failed_reads[:3]
 
     original = _read(dump)
     # The dump is one committed state: the churned graph in exactly one generation.

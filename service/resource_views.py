@@ -51,6 +51,10 @@ def local_name(iri: str) -> str:
     return iri.rstrip("/").rsplit("#", 1)[-1].rsplit("/", 1)[-1] or iri
 
 
+def _chunks(iris: list[str], size: int = 400) -> list[list[str]]:
+    return [iris[start : start + size] for start in range(0, len(iris), size)]
+
+
 class Names:
     """Labels and links of the IRIs a page mentions, in the reader's language."""
 
@@ -61,33 +65,48 @@ class Names:
         self.described: set[str] = set()
 
     async def fetch(self, backend: Backend, iris: set[str]) -> None:
+        """Labels of ``iris`` (and, for IRIs outside the base, whether we describe them).
+
+        Three small queries rather than one with OPTIONALs: a left join whose right
+        side mentions an outside variable is evaluated on its own by the engine,
+        which costs a scan of every usage on a big graph.
+        """
         wanted = sorted(i for i in iris if i not in self.labels and i.startswith("http"))
-        if not wanted:
-            return
         found: dict[str, dict[str, str]] = defaultdict(dict)
-        for start in range(0, len(wanted), 400):
-            chunk = wanted[start : start + 400]
-            rows = await select_terms(
+        for chunk in _chunks(wanted):
+            for row in await select_terms(
                 backend,
                 PROLOGUE
-                + f"""SELECT ?x ?l ?described ?app ?owner WHERE {{
+                + f"""SELECT ?x ?l WHERE {{
+                  VALUES ?x {{ {values(chunk)} }} ?x rdfs:label|skos:prefLabel|dct:title ?l
+                }}""",
+            ):
+                label = row["l"]
+                found[row["x"]["value"]].setdefault(
+                    label.get("xml:lang", "").lower(), label["value"]
+                )
+        unnamed = [i for i in wanted if i not in found]
+        for chunk in _chunks(unnamed):
+            # A usage has no name of its own: "application – municipality".
+            for row in await select_terms(
+                backend,
+                PROLOGUE
+                + f"""SELECT ?x ?app ?owner WHERE {{
                   VALUES ?x {{ {values(chunk)} }}
-                  OPTIONAL {{ ?x rdfs:label|skos:prefLabel|dct:title ?l }}
-                  OPTIONAL {{ FILTER(!BOUND(?l))
-                    ?x kg:application/rdfs:label ?app ; kg:usedBy/rdfs:label ?owner }}
-                  BIND(EXISTS {{ ?x ?anyP ?anyO }} AS ?described)
+                  ?x kg:application/rdfs:label ?app ; kg:usedBy/rdfs:label ?owner .
+                }}""",
+            ):
+                usage = f"{row['app']['value']} – {row['owner']['value']}"
+                found[row["x"]["value"]].setdefault(row["app"].get("xml:lang", "").lower(), usage)
+        outside = [i for i in wanted if not i.startswith((self.base_iri, KG))]
+        for chunk in _chunks(outside):
+            rows = await select(
+                backend,
+                f"""SELECT ?x WHERE {{
+                  VALUES ?x {{ {values(chunk)} }} FILTER EXISTS {{ ?x ?p ?o }}
                 }}""",
             )
-            for row in rows:
-                iri = row["x"]["value"]
-                if row.get("described", {}).get("value") == "true":
-                    self.described.add(iri)
-                if "l" in row:
-                    found[iri].setdefault(row["l"].get("xml:lang", "").lower(), row["l"]["value"])
-                elif "app" in row and "owner" in row:
-                    # A usage has no name of its own: "application – municipality".
-                    usage = f"{row['app']['value']} – {row['owner']['value']}"
-                    found[iri].setdefault(row["app"].get("xml:lang", "").lower(), usage)
+            self.described.update(row["x"] for row in rows)
         order = _LANGUAGE_ORDER.get(self.lang, _LANGUAGE_ORDER["nb"])
         for iri, by_language in found.items():
             for language in (*order, *sorted(by_language)):
@@ -239,18 +258,29 @@ async def municipality_sections(backend: Backend, iri: str) -> tuple[dict[str, A
     regions = await select(
         backend, PROLOGUE + f"SELECT DISTINCT ?region WHERE {{ ?region org:hasMember {node} }}"
     )
-    neighbours = await select(
+    # Neighbours in two steps with the candidates bound by VALUES: as one query the
+    # engine started from every usage in the graph (1 s instead of 0.1 s on the demo).
+    others = await select(
         backend,
         PROLOGUE
-        + f"""SELECT DISTINCT ?app ?other WHERE {{
-          {{ ?group org:hasMember {node}, ?other . }}
-          UNION {{ {node} kg:county ?group . ?other kg:county ?group . }}
+        + f"""SELECT DISTINCT ?other WHERE {{
+          {{ ?group org:hasMember {node}, ?other }}
+          UNION {{ {node} kg:county ?county . ?other kg:county ?county }}
           FILTER(?other != {node})
-          FILTER NOT EXISTS {{ ?other dct:isReplacedBy ?later }}
-          ?mine kg:usedBy {node} ; kg:application ?app .
-          ?theirs kg:usedBy ?other ; kg:application ?app .
         }}""",
     )
+    mine = sorted({row["app"] for row in usages})
+    neighbours: list[dict[str, str]] = []
+    if others and mine:
+        neighbours = await select(
+            backend,
+            PROLOGUE
+            + f"""SELECT DISTINCT ?app ?other WHERE {{
+              VALUES ?other {{ {values([row["other"] for row in others])} }}
+              VALUES ?app {{ {values(mine)} }}
+              ?theirs kg:usedBy ?other ; kg:application ?app .
+            }}""",
+        )
     shared: dict[str, list[str]] = defaultdict(list)
     for row in neighbours:
         shared[row["app"]].append(row["other"])
@@ -295,18 +325,21 @@ async def application_sections(backend: Backend, iri: str) -> tuple[dict[str, An
         usage = usages.setdefault(row["usage"], {**row, "services": []})
         if "service" in row and row["service"] not in usage["services"]:
             usage["services"].append(row["service"])
-    integrations = await select(
-        backend,
-        PROLOGUE
-        + f"""SELECT DISTINCT ?integration ?source ?sourceApp ?sourceOwner ?target ?targetApp
-                 ?targetOwner ?method WHERE {{
-          ?integration kg:integrationSource ?source ; kg:integrationTarget ?target .
-          {{ ?source kg:application {node} }} UNION {{ ?target kg:application {node} }}
-          OPTIONAL {{ ?source kg:application ?sourceApp ; kg:usedBy ?sourceOwner }}
-          OPTIONAL {{ ?target kg:application ?targetApp ; kg:usedBy ?targetOwner }}
-          OPTIONAL {{ ?integration kg:integrationMethod ?method }}
-        }} LIMIT 500""",
-    )
+    integrations: list[dict[str, str]] = []
+    if usages:
+        # Bound by VALUES: matching the application through the usage made the engine
+        # start from every integration in the graph.
+        integrations = await select(
+            backend,
+            PROLOGUE
+            + f"""SELECT DISTINCT ?integration ?source ?target ?method WHERE {{
+              VALUES ?usage {{ {values(sorted(usages))} }}
+              {{ ?integration kg:integrationSource ?usage }}
+              UNION {{ ?integration kg:integrationTarget ?usage }}
+              ?integration kg:integrationSource ?source ; kg:integrationTarget ?target .
+              OPTIONAL {{ ?integration kg:integrationMethod ?method }}
+            }} LIMIT 500""",
+        )
     iris = {v for row in rows for k, v in row.items() if k != "version"}
     iris.update(v for row in integrations for v in row.values())
     ordered = sorted(usages.values(), key=lambda u: u["municipality"])

@@ -12,6 +12,7 @@ Pages first collect IRIs, then fetch all their labels in one query
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -116,6 +117,10 @@ class Names:
 
     def label(self, iri: str) -> str:
         return self.labels.get(iri) or local_name(iri)
+
+    def sorted(self, iris: Iterable[str]) -> list[str]:
+        """IRIs in the order of their labels, as a reader looks for them."""
+        return sorted(iris, key=lambda iri: (self.label(iri).casefold(), iri))
 
     def href(self, iri: str) -> str:
         """Where a link to ``iri`` goes: its page here when the graph describes it.

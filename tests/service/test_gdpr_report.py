@@ -16,11 +16,13 @@ import openpyxl
 import pytest
 from rdflib import Graph
 
+from loaders.demo import DATA_DIR as DEMO_DATA
+from loaders.demo.generate import CATALOGUE_FILE
 from loaders.namespaces import DEFAULT_BASE_IRI
 from service.loading import load_reference
 from service.records_of_processing import ARTICLE_30, XLSX_MEDIA, agreement_fields, record_fields
 from service.store import KnowledgeStore
-from tests.conftest import BACKENDS, Server, start_server_on, stop_server
+from tests.conftest import BACKENDS, Server, start_server, start_server_on, stop_server
 from tests.queries.test_gdpr_queries import FIXTURE
 from tests.service.client import Answer, bearer, call
 
@@ -202,3 +204,29 @@ def test_export_gdpr_refuses_bad_input(
     done = _cli("export", "gdpr", *args, "--store", ":memory:")
     assert done.returncode == code, done.stderr
     assert words in done.stderr
+
+
+def test_the_record_of_a_demo_municipality_fills_every_art_30_field(tmp_path: Path) -> None:
+    """Oslo in the national demo (made-up records): every field has a value somewhere."""
+    store = tmp_path / "store"
+    sources = [DEMO_DATA / CATALOGUE_FILE, DEMO_DATA / "kommune-0301-oslo.xlsx"]
+    done = _cli("load", *map(str, sources), "--store", str(store))
+    assert done.returncode == 0, done.stdout + done.stderr
+    running = start_server(str(store), env={"KOMMUNEGRAF_BASE_IRI": BASE})
+    try:
+        page = get(running, "/kommune/0301/behandlingsprotokoll")
+        sheet = get(running, "/kommune/0301/behandlingsprotokoll", format="xlsx")
+    finally:
+        stop_server(running)
+    assert page.status == 200 and "Oslo" in page.text
+    for field in record_fields()[1:]:
+        assert field.nb in page.text, field
+    rows = list(openpyxl.load_workbook(io.BytesIO(sheet.body))["Behandlingsprotokoll"].values)
+    header = rows.index(tuple(f.nb for f in record_fields()))
+    activities = rows[header + 2 :]
+    assert len(activities) >= 8
+    for position, field in enumerate(record_fields()):
+        assert any(row[position] for row in activities), f"{field.name} is empty everywhere"
+    names = [f.name for f in record_fields()]
+    for flag in ("criminalOffenceData", "dpiaConducted"):  # both answers occur
+        assert {row[names.index(flag)] for row in activities} == {"Ja", "Nei"}, flag

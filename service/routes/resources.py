@@ -174,8 +174,9 @@ async def _answer(request: Request, backend: Backend, base_iri: str, iri: str) -
     )
 
 
-@router.get(
+@router.api_route(
     "/id/{path:path}",
+    methods=["GET", "HEAD"],
     summary="Ressurs / Resource",
     description="HTML eller RDF etter Accept eller format= / HTML or RDF by Accept or format=",
 )
@@ -185,7 +186,11 @@ async def resource(
     return await _answer(request, backend, settings.base_iri, f"{settings.base_iri}id/{path}")
 
 
-@router.get("/ressurs", summary="Ressurs utenfor basen / Resource outside the base")
+@router.api_route(
+    "/ressurs",
+    methods=["GET", "HEAD"],
+    summary="Ressurs utenfor basen / Resource outside the base",
+)
 async def outside_resource(
     request: Request,
     backend: BackendDep,

@@ -234,3 +234,10 @@ def test_a_class_can_be_listed_from_the_home_page(site: Server) -> None:
     assert body.count('href="/id/kommune/') == 358  # 357 real and the made-up 9999
     status, _, _ = get(site, "/sok?klasse=" + urllib.parse.quote("Region> } #"), BROWSER_ACCEPT)
     assert status == 400
+
+
+def test_head_answers_like_get_without_a_body(site: Server) -> None:
+    answer = call(site.url, "HEAD", "/id/kommune/4203", headers={"Accept": "text/turtle"})
+    assert answer.status == 200 and answer.body == b""
+    assert answer.headers["content-type"].startswith("text/turtle")
+    assert call(site.url, "HEAD", "/id/kommune/1507").status == 301

@@ -177,7 +177,7 @@ def _pages(server: Server) -> list[str]:
     pages += ["/id/nasjonal-komponent/altinn", "/id/fylke/42", "/id/kommune/nope-alert"]
     pages += ["/id/kommune/" + urllib.parse.quote("<script>alert(1)</script>", safe="")]
     pages += ["/sok?q=alert", "/sok?q=" + urllib.parse.quote("<script>alert(1)</script>")]
-    pages += ["/", "/sporringer", "/editor"]
+    pages += ["/", "/sporringer", "/editor", "/editor?query=%3Cscript%3Ealert(1)%3C%2Fscript%3E"]
     app = urllib.parse.quote(server.url + "/id/applikasjon/saksbehandler", safe="")
     pages += [f"/sporringer/application-users?run=1&application={app}"]
     return pages

@@ -9,6 +9,7 @@ updates), which any SPARQL 1.1 server supports.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -60,6 +61,8 @@ class EmbeddedBackend:
         self.store = store if store is not None else KnowledgeStore(settings.store)
         self.pool = QueryPool(settings.query_workers)
         self._writer = asyncio.Lock()
+        self._in_flight: Counter[str] = Counter()
+        """The snapshot of every query not yet answered, queued ones included."""
 
     async def start(self) -> None:
         await self.pool.start()
@@ -88,11 +91,17 @@ class EmbeddedBackend:
             default_graphs=default_graphs,
             named_graphs=named_graphs,
         )
+        self._in_flight[request.snapshot] += 1
         try:
             with observed_query(query):
                 return await self.pool.execute(request, timeout or self.settings.query_timeout)
         finally:
-            self.store.discard_snapshots(self.pool.snapshots_in_use())
+            self._in_flight[request.snapshot] -= 1
+            if not self._in_flight[request.snapshot]:
+                del self._in_flight[request.snapshot]
+            # A query queued behind busy workers has not opened its snapshot yet; if a
+            # write published a newer one meanwhile, the old one must still be there.
+            self.store.discard_snapshots(self.pool.snapshots_in_use() | set(self._in_flight))
 
     async def update(self, sparql: str) -> None:
         async with self._writer:

@@ -101,7 +101,18 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[tuple[Pag
     assert watch.errors == [], f"console errors: {watch.errors}"
 
 
+_UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+    .filter(e => e.type !== 'hidden' && e.labels.length === 0 && !e.getAttribute('aria-label'))
+    .map(e => e.outerHTML)"""
+
+
 def shot(page: Page, name: str) -> None:
+    """Keep a screenshot, after checking the basics of accessible markup on the page:
+    a language, one main heading, a label for every form control."""
+    assert page.locator("html").get_attribute("lang") in ("nb", "en")
+    assert page.locator("h1").count() == 1
+    if not page.url.split("?")[0].endswith("/editor"):  # YASGUI's own controls
+        assert page.evaluate(_UNLABELLED) == []
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 

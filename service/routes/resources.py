@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from service.backend import Backend
+from service.canned_queries import CannedQuery, canned_queries
 from service.dependencies import BackendDep, SettingsDep
 from service.negotiation import best_match
 from service.pages import html_page, language
@@ -27,6 +28,7 @@ from service.resource_views import (
     KG,
     PROLOGUE,
     SECTIONS,
+    Description,
     Names,
     describe,
     iri_term,
@@ -83,6 +85,31 @@ async def _exists(backend: Backend, iri: str) -> bool:
         backend, f"SELECT ?x WHERE {{ {{ {node} ?x ?o }} UNION {{ ?s ?x {node} }} }} LIMIT 1"
     )
     return bool(rows)
+
+
+def _analyses(description: Description) -> list[tuple[CannedQuery, str]]:
+    """Canned queries that take this resource as their one needed parameter, with the
+    link that runs them for it: read from the queries' headers, so a new query shows
+    up on every page it fits."""
+    number = description.first(KG + "municipalityNumber")
+    found = []
+    for query in canned_queries().values():
+        for parameter in query.parameters:
+            if parameter.type == "iri" and parameter.iri_class in description.types:
+                value = description.iri
+            elif (
+                parameter.type == "kommunenummer"
+                and number
+                and description.has_type("Municipality")
+            ):
+                value = number
+            else:
+                continue
+            if all(p is parameter or not p.required for p in query.parameters):
+                link = f"/sporringer/{query.name}?" + urlencode({"run": "1", parameter.name: value})
+                found.append((query, link))
+            break
+    return found
 
 
 def _downloads(href: str) -> list[tuple[str, str, str]]:
@@ -170,6 +197,7 @@ async def _answer(request: Request, backend: Backend, base_iri: str, iri: str) -
         kind=kind,
         names=names,
         downloads=_downloads(names.href(iri)),
+        analyses=_analyses(description),
         self_href=names.href(iri),
     )
 

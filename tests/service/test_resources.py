@@ -241,3 +241,18 @@ def test_head_answers_like_get_without_a_body(site: Server) -> None:
     assert answer.status == 200 and answer.body == b""
     assert answer.headers["content-type"].startswith("text/turtle")
     assert call(site.url, "HEAD", "/id/kommune/1507").status == 301
+
+
+def test_pages_link_the_canned_queries_that_take_the_resource(site: Server) -> None:
+    expected = {
+        "/id/kommune/4203": "/sporringer/service-gaps?run=1&amp;kommune=4203",
+        "/id/region/test-region": "/sporringer/hosting-mix?run=1&amp;region="
+        + urllib.parse.quote(site.url + "/id/region/test-region", safe=""),
+        "/id/applikasjon/saksbehandler": "/sporringer/application-users?run=1&amp;application="
+        + urllib.parse.quote(site.url + "/id/applikasjon/saksbehandler", safe=""),
+    }
+    for page, link in expected.items():
+        _, _, body = get(site, page, BROWSER_ACCEPT)
+        assert f'href="{link}"' in body, page
+        status, _, answer = get(site, link.replace("&amp;", "&"), BROWSER_ACCEPT)
+        assert status == 200 and '<section class="result"' in answer, link

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -174,5 +175,9 @@ async def canned_query_page(
                 "count": len(rows),
                 "chart": chart(variables, rows),
                 "bound": bound,
+                "downloads": [
+                    (label, f"/queries/{query.name}?" + urlencode({**given, "format": name}))
+                    for label, name in (("CSV", "csv"), ("TSV", "tsv"), ("JSON", "json"))
+                ],
             }
     return html_page("canned_query.html", request, status_code=status, **context)

@@ -256,3 +256,9 @@ def test_pages_link_the_canned_queries_that_take_the_resource(site: Server) -> N
         assert f'href="{link}"' in body, page
         status, _, answer = get(site, link.replace("&amp;", "&"), BROWSER_ACCEPT)
         assert status == 200 and '<section class="result"' in answer, link
+    # The answer can be downloaded from the queries API, same parameters.
+    csv = re.search(r'<a href="(/queries/application-users\?[^"]*format=csv)">CSV</a>', answer)
+    assert csv is not None
+    status, headers, text = get(site, csv.group(1).replace("&amp;", "&"))
+    assert status == 200 and headers["content-type"].startswith("text/csv")
+    assert "4203" in text and "4202" in text

@@ -384,7 +384,10 @@ async def decide(
 
 @dataclass
 class _Pending:
-    principal: Principal
+    """A checked upload waiting for its load button, in this process's memory only."""
+
+    token: str = field(repr=False)
+    """Checked again at load time, so a token revoked meanwhile cannot load."""
     plan: UploadPlan
     expires: float
 
@@ -409,6 +412,12 @@ def _events_for(request: Request, principal: Principal) -> list[AuditEvent]:
         events = [e for n in sorted(principal.municipalities) for e in log.events(municipality=n)]
         events = sorted({e.id: e for e in events}.values(), key=lambda e: e.time)
     return list(reversed(events))[:50]
+
+
+def _refused_page(request: Request, refusal: Response, writable: bool) -> HTMLResponse:
+    """The refusal ``service.auth`` gave, as the page with its nb/en message."""
+    nb, en = bytes(refusal.body).decode("utf-8").splitlines()[:2]
+    return _page(request, refusal.status_code, writable=writable, message=(nb, en))
 
 
 def _page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
@@ -446,14 +455,30 @@ async def upload_form(request: Request, backend: BackendDep, settings: SettingsD
                     "The check is too old or already used; upload the file again.",
                 ),
             )
-        event = await load_upload(request, backend, waiting.principal, waiting.plan)
+        principal = principal_of(waiting.token, settings)
+        if isinstance(principal, Response):
+            return _refused_page(request, principal, writable)
+        # Checked again: the store may have changed since the report was shown.
+        plan = await check_upload(
+            backend, settings, principal, waiting.plan.name, waiting.plan.data
+        )
+        if not plan.report.conforms:
+            return _page(
+                request,
+                422,
+                writable=writable,
+                principal=principal,
+                plan=plan,
+                events=_events_for(request, principal),
+            )
+        event = await load_upload(request, backend, principal, plan)
         return _page(
             request,
             writable=writable,
-            principal=waiting.principal,
-            plan=waiting.plan,
+            principal=principal,
+            plan=plan,
             loaded=event,
-            events=_events_for(request, waiting.principal),
+            events=_events_for(request, principal),
         )
     token = form.get("token")
     upload = form.get("file")
@@ -466,8 +491,7 @@ async def upload_form(request: Request, backend: BackendDep, settings: SettingsD
         )
     principal = principal_of(token.strip(), settings)
     if isinstance(principal, Response):
-        text = bytes(principal.body).decode("utf-8").splitlines()
-        return _page(request, principal.status_code, writable=writable, message=(text[0], text[1]))
+        return _refused_page(request, principal, writable)
     if upload is None or isinstance(upload, str) or not upload.filename:
         return _page(
             request,
@@ -486,7 +510,7 @@ async def upload_form(request: Request, backend: BackendDep, settings: SettingsD
     if plan.report.conforms and plan.report.readable:
         pending = secrets.token_urlsafe(24)
         _pending(request)[pending] = _Pending(
-            principal, plan, time.monotonic() + PENDING_MINUTES * 60
+            token.strip(), plan, time.monotonic() + PENDING_MINUTES * 60
         )
     return _page(
         request,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from service.tokens import TokenFile
 from tests.conftest import stop_server
 from tests.service.access import (
     ADMIN,
@@ -189,3 +190,17 @@ def test_the_page_refuses_a_wrong_token_and_shows_errors_before_loading(
     checked = _form(access, {"token": access.tokens["hasvik"]}, path)
     assert checked.status == 422
     assert "5601" in checked.text and 'name="pending"' not in checked.text
+
+
+def test_a_token_revoked_between_check_and_load_cannot_load(access: Access, tmp_path: Path) -> None:
+    tokens = TokenFile(access.token_file)
+    token, entry = tokens.create("Kortvarig", "municipality", (HASVIK,))
+    path = workbook(tmp_path, "kort.xlsx", [usage("5616 Hasvik")], catalogue=False)
+    checked = _form(access, {"token": token}, path)
+    pending = re.search(r'name="pending" value="([^"]+)"', checked.text)
+    assert checked.status == 200 and pending is not None
+    tokens.revoke(entry.digest[:12])
+    refused = _form(access, {"pending": pending.group(1)})
+    assert refused.status == 403
+    assert "trukket tilbake" in refused.text and "revoked" in refused.text
+    assert access.size(access.graph(HASVIK, "kort")) == 0

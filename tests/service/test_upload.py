@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from service.tokens import TokenFile
-from tests.conftest import stop_server
+from tests.conftest import BACKENDS, stop_server
 from tests.service.access import (
     ADMIN,
     HASVIK,
@@ -26,10 +26,12 @@ NEW_VENDOR = ["Hasvik Havnedata AS", "", "https://havnedata.example"]
 NEW_APPLICATION = ["Havneregister", "Hasvik Havnedata AS", "Annet", "Kaier og anløp", ""]
 
 
-@pytest.fixture(scope="module")
-def access(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Access]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def access(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Access]:
     folder = tmp_path_factory.mktemp("upload")
-    running = start_access_server("embedded", folder)
+    running = start_access_server(request.param, folder)
     try:
         catalogue = workbook(folder, "katalog.xlsx", [])  # the admin's shared catalogue
         assert running.upload(catalogue, ADMIN).status == 200

@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 YASGUI_VERSION := 4.6.2
 YASGUI := service/static/vendor/yasgui
 $(YASGUI)/yasgui.min.js:
+	@command -v npm >/dev/null || { $(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends npm; }
 	rm -rf build/npm && mkdir -p build/npm $(YASGUI)
 	cd build/npm && npm pack --silent @zazuko/yasgui@$(YASGUI_VERSION) >/dev/null
 	tar -xzf build/npm/zazuko-yasgui-$(YASGUI_VERSION).tgz -C build/npm
@@ -34,7 +36,8 @@ chromium:
 setup: $(STAMP) $(YASGUI)/yasgui.min.js chromium
 
 serve: $(STAMP)
-	@$(MAKE) --no-print-directory $(YASGUI)/yasgui.min.js || echo "YASGUI ikke hentet (npm mangler?); /editor viser det enkle skjemaet / YASGUI not fetched (no npm?); /editor shows the plain form"
+	@{ command -v npm >/dev/null && $(MAKE) --no-print-directory $(YASGUI)/yasgui.min.js; } || \
+		echo "YASGUI ikke hentet (npm mangler?): /editor viser det enkle skjemaet / YASGUI not fetched (no npm?): /editor shows the plain form"
 	$(BIN)/kommunegraf serve
 
 lint: $(STAMP)

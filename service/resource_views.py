@@ -368,23 +368,43 @@ async def vendor_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], s
 
 async def service_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:
     node = iri_term(iri)
-    legal = await select(
-        backend,
-        PROLOGUE
-        + f"""SELECT ?basis ?act WHERE {{
-          {node} cv:hasLegalResource ?basis . OPTIONAL {{ ?basis eli:is_part_of ?act }}
-        }}""",
-    )
-    systems = await select(
-        backend,
-        PROLOGUE
-        + f"""SELECT ?app (COUNT(DISTINCT ?municipality) AS ?users) WHERE {{
-          ?usage kg:supportsService {node} ; kg:application ?app ; kg:usedBy ?municipality .
-        }} GROUP BY ?app ORDER BY DESC(?users) ?app""",
+    legal, systems, coverage = await asyncio.gather(
+        select(
+            backend,
+            PROLOGUE
+            + f"""SELECT ?basis ?act WHERE {{
+              {node} cv:hasLegalResource ?basis . OPTIONAL {{ ?basis eli:is_part_of ?act }}
+            }}""",
+        ),
+        select(
+            backend,
+            PROLOGUE
+            + f"""SELECT ?app (COUNT(DISTINCT ?municipality) AS ?users) WHERE {{
+              ?usage kg:supportsService {node} ; kg:application ?app ; kg:usedBy ?municipality .
+            }} GROUP BY ?app ORDER BY DESC(?users) ?app""",
+        ),
+        # Of the municipalities that have recorded any system, how many have one for
+        # this service: the rest are the gap an analyst looks for.
+        select(
+            backend,
+            PROLOGUE
+            + f"""SELECT (COUNT(DISTINCT ?reporting) AS ?reported)
+                     (COUNT(DISTINCT ?covered) AS ?covering) WHERE {{
+              {{ ?usage kg:usedBy ?reporting }}
+              UNION {{ ?usage kg:supportsService {node} ; kg:usedBy ?covered }}
+            }}""",
+        ),
     )
     iris = {v for row in legal for v in row.values()} | {r["app"] for r in systems}
     top = max((int(r["users"]) for r in systems), default=0)
-    return {"legal": legal, "systems": systems, "top": top}, iris
+    counts = coverage[0] if coverage else {}
+    return {
+        "legal": legal,
+        "systems": systems,
+        "top": top,
+        "reported": int(counts.get("reported", 0)),
+        "covering": int(counts.get("covering", 0)),
+    }, iris
 
 
 async def dataset_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:

@@ -169,6 +169,10 @@ def test_service_page_counts_municipalities_per_system(site: Server) -> None:
     systems = body[body.index('<table class="bars">') :]
     row = re.search(r'/id/applikasjon/saksbehandler">.*?<td class="num">(\d+)</td>', systems)
     assert row is not None and row.group(1) == "2"
+    # All three fixture municipalities record systems, and all three cover barnevern.
+    assert "3 av 3 kommuner med registrert systemportefølje" in body
+    _, _, body = get(site, "/id/tjeneste/grunnskole", BROWSER_ACCEPT)
+    assert "2 av 3 kommuner" in body
 
 
 def _pages(server: Server) -> list[str]:

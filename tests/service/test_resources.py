@@ -266,3 +266,15 @@ def test_pages_link_the_canned_queries_that_take_the_resource(site: Server) -> N
     status, headers, text = get(site, csv.group(1).replace("&amp;", "&"))
     assert status == 200 and headers["content-type"].startswith("text/csv")
     assert "4203" in text and "4202" in text
+
+
+def test_gallery_turns_bad_parameters_into_clear_errors(site: Server) -> None:
+    status, _, body = get(site, "/sporringer/application-users?run=1", BROWSER_ACCEPT)
+    assert status == 400 and "påkrevd" in body and "required" in body
+    bad = urllib.parse.quote('x"} UNION {')
+    status, _, body = get(site, f"/sporringer/application-users?run=1&application={bad}")
+    assert status == 400 and "IRI" in body and 'role="alert"' in body
+    status, _, body = get(site, "/sporringer/service-gaps?run=1&kommune=42", BROWSER_ACCEPT)
+    assert status == 400 and "kommunenummer" in body
+    status, _, body = get(site, "/sporringer/no-such-query", BROWSER_ACCEPT)
+    assert status == 404 and "no-such-query" in body

@@ -598,7 +598,7 @@ KINDS: tuple[Kind, ...] = (
     ),
     Kind(
         "politikk",
-        "Sak/arkiv",
+        "Innbyggerdialog",
         "Politisk møtebehandling og publisering",
         "Council meetings and publishing",
         ("medvirkningsorganer",),

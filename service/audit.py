@@ -41,7 +41,7 @@ from rdflib.namespace import DCTERMS, FOAF, PROV, RDF, RDFS, XSD
 from loaders.namespaces import KG
 from service.metrics import count_audit_event
 from service.settings import Settings
-from service.store import safe_ntriples
+from service.store import KnowledgeStore, safe_ntriples
 from service.write_scope import DEFAULT, Principal, UpdateWrites, audit_graph, graph_owner
 
 log = logging.getLogger(__name__)
@@ -242,6 +242,12 @@ class AuditLog:
             finally:
                 os.close(descriptor)
 
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size if self.path is not None else len(self._memory)
+        except FileNotFoundError:
+            return 0
+
     def events(
         self, since: datetime | date | None = None, municipality: str | None = None
     ) -> list[AuditEvent]:
@@ -274,12 +280,25 @@ class Auditor:
         self.settings = settings
         self.backend = backend
         self.log = AuditLog(log_path(settings))
+        self._size: int | None = None
+        """Size of the file after this service's last write to it."""
 
     async def record(self, event: AuditEvent) -> None:
+        """Append to the file, then add to the graph.
+
+        When the file grew since this service last wrote it (``kommunegraf token``
+        appends there while the service runs, and a restarted service has not
+        read it yet), the graph is rebuilt from the file instead, so it catches up.
+        """
+        size_before = await asyncio.to_thread(self.log.size)
         await asyncio.to_thread(self.log.append, event)
         _count_metric(event)
         try:
-            await self.backend.update(insert_sparql([event], self.settings.base_iri))
+            if self.log.path is not None and size_before != self._size:
+                await self.rebuild_graph()
+            else:
+                await self.backend.update(insert_sparql([event], self.settings.base_iri))
+            self._size = await asyncio.to_thread(self.log.size)
         except Exception:  # the file has it; the graph is rebuilt from the file
             log.exception("audit event %s not written to the audit graph", event.id)
 
@@ -361,3 +380,18 @@ async def run_audited_update(
     changes = [change(g, before[g], await audit.graph_keys(g)) for g in targets]
     detail = "også standardgrafen / also the default graph" if DEFAULT in writes.graphs else ""
     await audit.record(new_event(writer, "update", base, changes, detail=detail))
+
+
+def record_in_store(knowledge: KnowledgeStore, settings: Settings, event: AuditEvent) -> None:
+    """Record an event of a command that opened the store itself (``kommunegraf load``)."""
+    AuditLog(log_path(settings)).append(event)
+    knowledge.update(insert_sparql([event], settings.base_iri))
+
+
+def store_graph_keys(knowledge: KnowledgeStore, graph: str) -> TripleKeys:
+    """``Auditor.graph_keys`` for a command that opened the store itself."""
+    result = knowledge.query(
+        f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {ox.NamedNode(graph)} {{ ?s ?p ?o }} }}"
+    )
+    assert isinstance(result, ox.QueryTriples)
+    return triple_keys(result.serialize(format=ox.RdfFormat.N_TRIPLES) or b"")

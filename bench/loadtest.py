@@ -119,7 +119,7 @@ class Sample:
     count: int | None = None
     """For reloaded-count: the triples of the reloaded graph the reader saw."""
     target: str = ""
-    """The path requested (for the error detail)."""
+    """The path requested, and the client error if no answer came (for the error detail)."""
 
 
 @dataclass
@@ -175,14 +175,15 @@ async def _send(
     method, path, headers, body = _request(plan, kind, rng)
     started = time.perf_counter() - clock
     count = None
+    target = path.split("?")[0]
     try:
         response = await client.request(method, path, headers=headers, content=body or None)
         status = response.status_code
         if kind == "reloaded-count" and status == 200:
             count = int(response.json()["results"]["bindings"][0]["n"]["value"])
-    except httpx.HTTPError:
+    except httpx.HTTPError as error:
         status = 0
-    target = path.split("?")[0]
+        target += f" ({type(error).__name__})"
     return Sample(kind, started, time.perf_counter() - clock, status, count, target)
 
 
@@ -413,11 +414,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default=(os.cpu_count() or 2) + 1,
         help="query worker processes [nproc + 1: the deliberate timeouts hold one at times]",
     )
-    parser.add_argument("--query-timeout", type=float, default=10.0, help="deadline, s [10]")
+    parser.add_argument(
+        "--query-timeout", type=float, default=30.0, help="deadline, s [30, the service's default]"
+    )
     parser.add_argument(
         "--deliberate-every",
         type=float,
-        help="seconds between deliberate timeouts [a quarter of the duration]",
+        help="seconds between deliberate timeouts [a third of the duration]",
     )
     parser.add_argument("--work-dir", type=Path, default=BENCH / "work")
     parser.add_argument("--results-dir", type=Path)
@@ -425,7 +428,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     args.clients = args.clients or (10 if args.small else 50)
     args.duration = args.duration or (15.0 if args.small else 60.0)
     args.triples = args.triples or (115_000 if args.small else 150_000)
-    args.deliberate_every = args.deliberate_every or args.duration / 4
+    args.deliberate_every = args.deliberate_every or args.duration / 3
     if args.results_dir is None:
         args.results_dir = args.work_dir / "results" if args.small else BENCH / "results"
     return args
@@ -500,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
             "mix": MIX,
             "cpus": len(os.sched_getaffinity(0)),
             "busy_cores": busy,
+            "load_average_after": Path("/proc/loadavg").read_text().split()[:3],
             "server": asdict(usage),
         },
         "summary": summarise(plan, seconds, old, new),

@@ -144,8 +144,8 @@ def graph_keys(graph: Graph) -> TripleKeys:
 
 def change(graph: str, before: TripleKeys, after: TripleKeys) -> GraphChange:
     """
-    >>> a = triple_keys("<urn:a> <urn:p> _:x .\\n<urn:a> <urn:q> 1 .\\n")
-    >>> b = triple_keys("<urn:a> <urn:p> _:y .\\n<urn:a> <urn:q> 2 .\\n<urn:b> <urn:q> 2 .\\n")
+    >>> a = triple_keys('<urn:a> <urn:p> _:x .\\n<urn:a> <urn:q> "1" .\\n')
+    >>> b = triple_keys('<urn:a> <urn:p> _:y .\\n<urn:a> <urn:q> "2" .\\n<urn:b> <urn:q> "2" .\\n')
     >>> change("urn:g", a, b)
     GraphChange(graph='urn:g', added=2, removed=1)
     """

@@ -27,6 +27,7 @@
   tab.setQuery(initial);
   var examples = document.getElementById("example");
   if (examples) {
+    document.getElementById("examples").hidden = false; // a choice only a script can act on
     examples.addEventListener("change", function () {
       var template = document.getElementById("example-" + examples.value);
       if (template) {

@@ -189,6 +189,12 @@ def test_run_sparql_in_the_editor(site: Server, page: tuple[Page, Watch]) -> Non
     browser_page, _ = page
     browser_page.goto(site.url + "/editor")
     browser_page.wait_for_selector(".CodeMirror")
+    # The canned queries are offered as examples.
+    browser_page.get_by_label(re.compile("Eksempler")).select_option("application-users")
+    loaded = browser_page.evaluate(
+        "() => document.querySelector('.CodeMirror').CodeMirror.getValue()"
+    )
+    assert "kg:application ?application" in loaded
     query = (
         "PREFIX kg: <https://w3id.org/kommunegraf/ontology#>\n"
         "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
@@ -230,3 +236,36 @@ def test_the_region_report_prints_without_navigation(
     assert not browser_page.locator("form").first.is_visible()
     assert browser_page.locator("table.matrix").is_visible()
     shot(browser_page, "10-region-print")
+
+
+def test_pages_work_without_javascript(site: Server, browser: Browser) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    outside: list[str] = []
+
+    def guard(route: Route) -> None:
+        if urllib.parse.urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    plain = context.new_page()
+    try:
+        plain.goto(site.url + "/")
+        plain.get_by_label(re.compile("Søk etter kommune")).fill("Grimstad")
+        plain.get_by_role("button", name=re.compile("^Søk")).click()
+        plain.get_by_role("link", name="Grimstad", exact=True).click()
+        plain.wait_for_url(re.compile(r"/id/kommune/4202$"))
+        plain.goto(site.url + "/sporringer/application-users")
+        plain.get_by_label(re.compile("Applikasjonen")).select_option(label=APPLICATION_LABEL)
+        plain.get_by_role("button", name=re.compile("^Kjør")).click()
+        plain.wait_for_url(re.compile(r"run=1"))
+        assert plain.locator("table.results").get_by_role("link", name="Grimstad").count() == 1
+        plain.goto(site.url + "/editor")  # the editor says where the plain form is
+        assert plain.get_by_role("link", name="/sparql").first.is_visible()
+        assert not plain.get_by_label(re.compile("Eksempler")).is_visible()
+        shot(plain, "11-editor-without-javascript")
+    finally:
+        context.close()
+    assert outside == []

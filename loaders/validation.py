@@ -17,8 +17,11 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, SH
 from rdflib.term import Node
 
+from loaders import pyshacl_focus_fix
 from loaders.namespaces import KGSH, bind_prefixes
 from loaders.paths import ontology_dir, shapes_dir
+
+pyshacl_focus_fix.apply()
 
 Severity = TypingLiteral["error", "warning", "info"]
 

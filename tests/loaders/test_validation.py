@@ -1,0 +1,52 @@
+"""SHACL validation of uploads: regressions pinned by the bug they were."""
+
+from __future__ import annotations
+
+from rdflib import Graph
+
+from loaders.namespaces import DEFAULT_BASE_IRI
+from loaders.reference import reference_graph
+from loaders.validation import Problem, validate
+
+PREFIXES = """
+@prefix dct: <http://purl.org/dc/terms/> .
+@prefix kg: <https://w3id.org/kommunegraf/ontology#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+"""
+
+
+def _problems(turtle: str, focus: str) -> list[Problem]:
+    data = Graph().parse(data=PREFIXES + turtle, format="turtle", publicID=DEFAULT_BASE_IRI)
+    report = validate(data, reference_graph(DEFAULT_BASE_IRI))
+    return [p for p in report.errors if p.focus_node == DEFAULT_BASE_IRI + focus]
+
+
+def _paths(problems: list[Problem]) -> set[str | None]:
+    return {p.path for p in problems}
+
+
+def test_focus_nodes_do_not_switch_off_qualified_value_shapes() -> None:
+    """pySHACL 0.40 skipped nested shapes when given focus nodes (loaders/pyshacl_focus_fix)."""
+    english_only = _problems(
+        '<id/datasett/x> a kg:Dataset ; rdfs:label "Only English"@en ; '
+        "dct:publisher <id/kommune/5616> .",
+        "id/datasett/x",
+    )
+    bokmal = _problems(
+        '<id/datasett/y> a kg:Dataset ; rdfs:label "Bare bokmål"@nb ; '
+        "dct:publisher <id/kommune/5616> .",
+        "id/datasett/y",
+    )
+    label = "http://www.w3.org/2000/01/rdf-schema#label"
+    assert label in _paths(english_only)
+    assert label not in _paths(bokmal)
+
+
+def test_focus_nodes_do_not_switch_off_sh_or() -> None:
+    """An integration's target is ``sh:or`` of two classes: a statutory service must not pass."""
+    problems = _problems(
+        '<id/integrasjon/x> a kg:Integration ; rdfs:label "X"@nb ; '
+        "kg:integrationTarget <id/tjeneste/barnehage> .",
+        "id/integrasjon/x",
+    )
+    assert "https://w3id.org/kommunegraf/ontology#integrationTarget" in _paths(problems)

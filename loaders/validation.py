@@ -116,6 +116,12 @@ def _messages(results: Graph, result: Node) -> tuple[str, str]:
     return by_lang.get("nb", fallback), by_lang.get("en", fallback)
 
 
+def _focusable(node: Node) -> bool:
+    return isinstance(node, URIRef) and str(node).lower().startswith(
+        ("http:", "https:", "urn:", "file:")
+    )
+
+
 def validate(data: Graph, context: Graph | None = None) -> ValidationReport:
     """Validate ``data``; ``context`` holds what it references (reference data, the store).
 
@@ -150,7 +156,14 @@ def validate(data: Graph, context: Graph | None = None) -> ValidationReport:
         allow_warnings=True,
         inplace=True,
         # Only the new nodes are checked; the context is there to be referenced.
-        focus_nodes=[node for node in subjects if isinstance(node, URIRef | BNode)],
+        # pySHACL takes only IRIs of the schemes it knows as focus nodes (a blank node
+        # makes it raise TypeError), so with any other subject everything is checked
+        # and the results are filtered below instead.
+        focus_nodes=(
+            [node for node in subjects if isinstance(node, URIRef)]
+            if all(_focusable(node) for node in subjects)
+            else None
+        ),
     )
     assert isinstance(results, Graph)
     report = ValidationReport()

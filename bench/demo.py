@@ -154,15 +154,26 @@ def _cells(phase: dict[str, float]) -> str:
     return f"{phase['wall_s']} | {phase['cpu_s']} | {phase['other_cores']}"
 
 
+def _idle(result: dict[str, object]) -> float:
+    """Wall time on an idle machine, estimated from the CPU seconds."""
+    validate, load, machine = result["validate"], result["load"], result["machine"]
+    assert isinstance(validate, dict) and isinstance(load, dict) and isinstance(machine, dict)
+    return round(float(validate["cpu_s"]) / int(machine["cpus"]) + float(load["cpu_s"]), 1)
+
+
 def markdown(result: dict[str, object]) -> str:
     data = result["data"]
     validate = result["validate"]
     load = result["load"]
     assert isinstance(data, dict) and isinstance(validate, dict) and isinstance(load, dict)
+    machine = result["machine"]
+    assert isinstance(machine, dict)
+    cpus = machine["cpus"]
     return f"""# Demo: validate + load next to a raw bulk load ({result["date"]})
 
-`python -m bench.demo{" --scale " + str(result["scale"]) if result["scale"] != 1 else ""}` on
-{result["machine"]} (`quiet_wait`: {result["quiet_wait"]}).
+`python -m bench.demo{" --scale " + str(result["scale"]) if result["scale"] != 1 else ""}`:
+{cpus} CPUs, Python {machine["python"]}, pyoxigraph {machine["pyoxigraph"]}; waited for a
+quiet machine: {result["quiet_wait"]}.
 
 | | |
 | --- | --- |
@@ -181,6 +192,10 @@ def markdown(result: dict[str, object]) -> str:
 
 Ratio validate + load / bulk_load on disk: **{result["ratio_to_bulk_load_disk"]}×**
 (goal in ARCHITECTURE.md: ≤ 3×).
+
+On an idle machine validate + load would take about **{_idle(result)} s**: the validation
+CPU seconds spread over the {cpus} cores, plus the load's CPU seconds (it runs in one
+process). Other processes used {validate["other_cores"]} cores during the validation.
 """
 
 

@@ -24,7 +24,7 @@ import pytest
 from loaders.demo import DATA_DIR, demo_sources
 from loaders.demo.generate import CATALOGUE_FILE, GENERATED_ON, build, workbook_bytes
 from loaders.demo.regions import REGIONS
-from loaders.namespaces import DEFAULT_BASE_IRI
+from loaders.namespaces import DEFAULT_BASE_IRI, KG
 from service.loading import check_sources, defines_shared_names, source_graph_iri
 from service.settings import Settings
 from tests.conftest import start_server, stop_server
@@ -264,3 +264,19 @@ def test_serve_no_demo_starts_with_reference_data_only() -> None:
             assert json.load(response)["boolean"] is False
     finally:
         stop_server(running)
+
+
+def test_scale_multiplies_usages_and_datasets_and_still_validates(tmp_path: Path) -> None:
+    single, double = build(scale=1), build(scale=2)
+    for cls in (KG.ApplicationUsage, KG.Dataset):
+        one = sum(len(w.rows[cls]) for w in single.workbooks.values())
+        two = sum(len(w.rows[cls]) for w in double.workbooks.values())
+        # The largest portfolios run out of distinct products a little before 2x.
+        assert 1.9 * one <= two <= 2 * one
+    paths = []
+    for workbook in (double.catalogue, double.workbooks["5601"]):
+        path = tmp_path / workbook.file_name
+        path.write_bytes(workbook_bytes(workbook))
+        paths.append(path)
+    results = check_sources(paths, DEFAULT_BASE_IRI, workers=1)
+    assert all(r.report.conforms for r in results), [r.report.to_text() for r in results]

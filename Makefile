@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test lint clean bench chromium
+.PHONY: setup serve test lint clean bench chromium docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ lint: $(STAMP)
 
 test: $(STAMP) $(YASGUI)/yasgui.min.js chromium lint
 	$(BIN)/pytest
+
+# The generated documents in docs/ (class diagram, column table); tests/docs fails when
+# they are stale. The diagram needs Graphviz: apt-get install graphviz.
+docs: $(STAMP)
+	$(BIN)/python -m service.ontology_diagram
+	$(BIN)/python -m service.ontology_docs
 
 # Endpoint benchmark (needs wrk: apt-get install -y wrk); BENCH_ARGS=--small for a quick run.
 bench: $(STAMP)

@@ -145,7 +145,19 @@ def _check(
         if not path.is_file():
             _fail(f"{path}: finnes ikke eller er ikke en fil (does not exist or is not a file)")
     try:
-        results = check_sources(list(files), base_iri, stored)
+        if len(files) > 1:
+            # A batch (the national demo is 358 workbooks) takes minutes: show how far it is.
+            with click.progressbar(
+                length=len(files),
+                label="Kontrollerer / checking",
+                file=sys.stderr,
+                show_pos=True,
+            ) as bar:
+                results = check_sources(
+                    list(files), base_iri, stored, progress=lambda _: bar.update(1)
+                )
+        else:
+            results = check_sources(list(files), base_iri, stored)
     except SourceError as error:
         _fail(str(error))
     for result in results:

@@ -8,6 +8,7 @@ import re
 import time
 import unicodedata
 import zipfile
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cache
@@ -163,7 +164,11 @@ def _worker_count(sources: int, workers: int | None) -> int:
 
 
 def check_sources(
-    paths: list[Path], base_iri: str, stored: Graph | None = None, workers: int | None = None
+    paths: list[Path],
+    base_iri: str,
+    stored: Graph | None = None,
+    workers: int | None = None,
+    progress: Callable[[SourceResult], None] | None = None,
 ) -> list[SourceResult]:
     """Read and validate every source; load nothing.
 
@@ -173,8 +178,10 @@ def check_sources(
     are checked first, in the given order, each seeing the ones before it. The
     other sources are independent of each other, so they are checked in parallel
     processes (``workers``; default: the CPUs, for batches large enough to pay for
-    starting them). Results come back in the order of ``paths``.
+    starting them). Results come back in the order of ``paths``; ``progress`` is
+    called with each one as soon as it is checked (a progress bar for a batch).
     """
+    done = progress or (lambda result: None)
     context = _reference(base_iri)
     extra = Graph() if stored is None else stored
     if stored is not None:
@@ -187,12 +194,15 @@ def check_sources(
             continue
         result = _check_one(path, base_iri, context)
         results[path] = result
+        done(result)
         if result.report.conforms and len(paths) > 1:
             names = _names_of(result.graph)
             context, extra = context + names, extra + names
     count = _worker_count(len(rest), workers)
     if count == 1:
-        results |= {path: _check_one(path, base_iri, context) for path in rest}
+        for path in rest:
+            results[path] = _check_one(path, base_iri, context)
+            done(results[path])
     else:
         # "spawn": the caller may be a threaded server, which must not be forked.
         with multiprocessing.get_context("spawn").Pool(
@@ -200,8 +210,10 @@ def check_sources(
             initializer=_start_worker,
             initargs=(base_iri, extra.serialize(format="nt", encoding="utf-8")),
         ) as pool:
-            checked = pool.map(_check_in_worker, rest, chunksize=max(1, len(rest) // (count * 8)))
-        results |= dict(zip(rest, checked, strict=True))
+            checked = pool.imap(_check_in_worker, rest, chunksize=max(1, len(rest) // (count * 8)))
+            for path, result in zip(rest, checked, strict=True):
+                results[path] = result
+                done(result)
     return [results[path] for path in paths]
 
 

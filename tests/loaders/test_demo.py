@@ -280,3 +280,17 @@ def test_scale_multiplies_usages_and_datasets_and_still_validates(tmp_path: Path
         paths.append(path)
     results = check_sources(paths, DEFAULT_BASE_IRI, workers=1)
     assert all(r.report.conforms for r in results), [r.report.to_text() for r in results]
+
+
+def test_validating_a_batch_shows_progress_and_checks_each_file() -> None:
+    """A batch takes minutes on the national demo: the CLI shows how far it is."""
+    files = [DATA_DIR / "felles-katalog.xlsx", DATA_DIR / "kommune-5616-hasvik.xlsx"]
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "validate", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Kontrollerer / checking" in done.stderr
+    assert "kommune-5616-hasvik.xlsx: " in done.stdout and "gyldig / valid" in done.stdout

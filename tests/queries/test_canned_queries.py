@@ -12,42 +12,19 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from rdflib import Graph
 
-from loaders.namespaces import DEFAULT_BASE_IRI
-from service.canned_queries import canned_queries
-from service.loading import load_reference
 from service.store import KnowledgeStore
+from tests.queries.running import BASE, column, fixture_store, run
 
-BASE = DEFAULT_BASE_IRI
 FIXTURE = Path(__file__).with_name("fixture.ttl")
 REGION = f"{BASE}id/region/testregion"
 WEBSAK = f"{BASE}id/applikasjon/websak"
-Row = dict[str, str]
 
 
 @pytest.fixture(scope="module")
 def store() -> Iterator[KnowledgeStore]:
-    knowledge = KnowledgeStore(None)
-    load_reference(knowledge, BASE)
-    knowledge.replace_graph(
-        f"{BASE}graph/test/fixture", Graph().parse(FIXTURE, format="turtle", publicID=BASE)
-    )
-    yield knowledge
-    knowledge.close()
-
-
-def run(store: KnowledgeStore, name: str, **params: str) -> list[Row]:
-    """Bind the parameters as the service does and return rows of plain values."""
-    text = canned_queries()[name].bind(params, BASE)
-    solutions = store.query(text, base_iri=BASE)
-    assert isinstance(solutions, ox.QuerySolutions)
-    names = [v.value for v in solutions.variables]
-    return [{n: s[n].value for n in names if s[n] is not None} for s in solutions]
-
-
-def column(rows: list[Row], name: str) -> list[str]:
-    return [row.get(name, "") for row in rows]
+    with fixture_store(FIXTURE) as knowledge:
+        yield knowledge
 
 
 def test_application_users_leaves_out_retired_use(store: KnowledgeStore) -> None:

@@ -9,13 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rdflib import Graph
 
 from loaders.namespaces import DEFAULT_BASE_IRI
 from service.canned_queries import ParameterError, canned_queries
-from service.loading import load_reference
 from service.store import KnowledgeStore
-from tests.queries.test_canned_queries import Row, column, run
+from tests.queries.running import Row, column, fixture_store, run
 
 BASE = DEFAULT_BASE_IRI
 FIXTURE = Path(__file__).with_name("gdpr_fixture.ttl")
@@ -24,13 +22,8 @@ TODAY = "2026-12-02"
 
 @pytest.fixture(scope="module")
 def store() -> Iterator[KnowledgeStore]:
-    knowledge = KnowledgeStore(None)
-    load_reference(knowledge, BASE)
-    knowledge.replace_graph(
-        f"{BASE}graph/test/gdpr", Graph().parse(FIXTURE, format="turtle", publicID=BASE)
-    )
-    yield knowledge
-    knowledge.close()
+    with fixture_store(FIXTURE) as knowledge:
+        yield knowledge
 
 
 def names(rows: list[Row], *keys: str) -> list[tuple[str, ...]]:

@@ -27,6 +27,7 @@ from loaders.demo.regions import REGIONS
 from loaders.namespaces import DEFAULT_BASE_IRI, KG
 from service.loading import check_sources, defines_shared_names, source_graph_iri
 from service.settings import Settings
+from tests.cli import kommunegraf
 from tests.conftest import start_server, stop_server
 
 PREFIXES = """PREFIX kg: <https://w3id.org/kommunegraf/ontology#>
@@ -285,12 +286,7 @@ def test_scale_multiplies_usages_and_datasets_and_still_validates(tmp_path: Path
 def test_validating_a_batch_shows_progress_and_checks_each_file() -> None:
     """A batch takes minutes on the national demo: the CLI shows how far it is."""
     files = [DATA_DIR / "felles-katalog.xlsx", DATA_DIR / "kommune-5616-hasvik.xlsx"]
-    done = subprocess.run(
-        [sys.executable, "-m", "service", "validate", *map(str, files)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = kommunegraf("validate", *map(str, files), timeout=600)
     assert done.returncode == 0, done.stderr
     assert "Kontrollerer / checking" in done.stderr
     assert "kommune-5616-hasvik.xlsx: " in done.stdout and "gyldig / valid" in done.stdout

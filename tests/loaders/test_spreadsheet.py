@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from functools import cache
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from loaders.reference import reference_graph
 from loaders.spreadsheet import check_spreadsheet
 from loaders.template import write_template
 from service.store import KnowledgeStore
+from tests.cli import kommunegraf
 
 BASE = DEFAULT_BASE_IRI
 
@@ -71,12 +70,6 @@ def _filled(template: Path, target: Path, usage_rows: list[list[object]]) -> Pat
     return target
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args], capture_output=True, text=True, timeout=300
-    )
-
-
 def _quads(store: Path) -> int:
     """Quads outside the audit graph, which records every load by design."""
     knowledge = KnowledgeStore(store)
@@ -95,7 +88,7 @@ def _quads(store: Path) -> int:
 def test_round_trip_every_value_is_found_with_sparql(template: Path, tmp_path: Path) -> None:
     source = _filled(template, tmp_path / "kongsberg.xlsx", [USAGE])
     store = tmp_path / "store"
-    done = _run("load", str(source), "--store", str(store))
+    done = kommunegraf("load", str(source), "--store", str(store))
     assert done.returncode == 0, done.stdout + done.stderr
     query = """
     PREFIX kg: <https://w3id.org/kommunegraf/ontology#>
@@ -116,7 +109,7 @@ def test_round_trip_every_value_is_found_with_sparql(template: Path, tmp_path: P
     } GROUP BY ?nr ?app ?vendor ?orgnr ?version ?hosting ?status ?owner ?users ?cost ?end
                ?component ?where ?note
     """
-    result = _run("query", query, "--store", str(store), "--format", "json")
+    result = kommunegraf("query", query, "--store", str(store), "--format", "json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["results"]["bindings"]
     assert len(rows) == 1
@@ -135,7 +128,7 @@ def test_round_trip_every_value_is_found_with_sparql(template: Path, tmp_path: P
     assert row["note"] == "Kjøpt 2019"
     # Loading the same file again leaves the same store.
     before = _quads(store)
-    assert _run("load", str(source), "--store", str(store)).returncode == 0
+    assert kommunegraf("load", str(source), "--store", str(store)).returncode == 0
     assert _quads(store) == before
 
 
@@ -160,7 +153,7 @@ def test_a_bad_cell_is_reported_at_its_place_and_nothing_is_loaded(
     KnowledgeStore(store).close()
     before = _quads(store)
     report_path = tmp_path / "rapport.json"
-    done = _run("load", str(source), "--store", str(store), "--report", str(report_path))
+    done = kommunegraf("load", str(source), "--store", str(store), "--report", str(report_path))
     assert done.returncode == 1, done.stdout
     issues = json.loads(report_path.read_text(encoding="utf-8"))[0]["issues"]
     here = [i for i in issues if i["severity"] == "error" and i["sheet"] == "Systemportefølje"]
@@ -189,7 +182,7 @@ def test_a_duplicate_row_names_the_first(template: Path, tmp_path: Path) -> None
 def test_an_unreadable_file_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "ikke.xlsx"
     bad.write_bytes(b"this is not a workbook")
-    done = _run("validate", str(bad))
+    done = kommunegraf("validate", str(bad))
     assert done.returncode == 2
 
 
@@ -225,8 +218,8 @@ def test_report_as_annotated_workbook_and_html(template: Path, tmp_path: Path) -
     row[3] = "<script>alert(1)</script>"
     source = _filled(template, tmp_path / "merket.xlsx", [row])
     annotated, page = tmp_path / "rapport.xlsx", tmp_path / "rapport.html"
-    assert _run("validate", str(source), "--report", str(annotated)).returncode == 1
-    assert _run("validate", str(source), "--report", str(page)).returncode == 1
+    assert kommunegraf("validate", str(source), "--report", str(annotated)).returncode == 1
+    assert kommunegraf("validate", str(source), "--report", str(page)).returncode == 1
     workbook = openpyxl.load_workbook(annotated)
     assert workbook.sheetnames[0] == "Rapport"
     cell = workbook["Systemportefølje"]["D3"]

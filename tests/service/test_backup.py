@@ -9,8 +9,6 @@ node shared between graphs must still be shared after the round trip.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ import pytest
 from rdflib import Dataset, Graph, URIRef
 from rdflib.compare import isomorphic
 
+from tests.cli import kommunegraf
 from tests.conftest import Server, start_server, stop_server
 from tests.service.client import Answer, bearer, call
 
@@ -37,16 +36,6 @@ def _version(number: int, *, blank: bool = True) -> bytes:
     if blank:
         lines.append(f'[] ex:note "tom node / blank node {number}" ; ex:about ex:r0 .')
     return "\n".join(lines).encode()
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def _as_graph(dataset: Dataset) -> Graph:
@@ -128,7 +117,7 @@ def test_dump_while_serving_then_restore_into_an_empty_store_round_trips(
         reader.start()
     try:
         dump = tmp_path / f"backup{suffix}"
-        dumped = _cli("dump", "-o", str(dump), "--store", str(store))
+        dumped = kommunegraf("dump", "-o", str(dump), "--store", str(store))
         # The service keeps answering while it is being dumped.
         alive = call(server.url, "GET", "/sparql", params={"query": "ASK {}"})
         writer.join(timeout=120)
@@ -154,10 +143,10 @@ def test_dump_while_serving_then_restore_into_an_empty_store_round_trips(
     assert any("prov#" in str(p) for _, p, _, _ in original.quads((None, None, None, None)))
 
     restored_store = tmp_path / "restored" / "store"
-    restored = _cli("restore", str(dump), "--store", str(restored_store))
+    restored = kommunegraf("restore", str(dump), "--store", str(restored_store))
     assert restored.returncode == 0, restored.stderr
     again = tmp_path / f"again{suffix}"
-    assert _cli("dump", "-o", str(again), "--store", str(restored_store)).returncode == 0
+    assert kommunegraf("dump", "-o", str(again), "--store", str(restored_store)).returncode == 0
 
     copy = _read(again)
     assert len(copy) == len(original)
@@ -170,11 +159,11 @@ def test_the_restored_store_serves_what_was_dumped(
     server, store = serving
     assert _put(server, 7).status == 201
     dump = tmp_path / "backup.nq"
-    assert _cli("dump", "-o", str(dump), "--store", str(store)).returncode == 0
+    assert kommunegraf("dump", "-o", str(dump), "--store", str(store)).returncode == 0
     stop_server(server)
 
     restored_store = tmp_path / "restored"
-    assert _cli("restore", str(dump), "--store", str(restored_store)).returncode == 0
+    assert kommunegraf("restore", str(dump), "--store", str(restored_store)).returncode == 0
     # The base IRI of the restored server differs (new port); the data keeps its IRIs.
     second = start_server(str(restored_store))
     try:
@@ -199,10 +188,10 @@ def test_restore_refuses_a_store_a_server_holds_and_leaves_it_intact(
     server, store = serving
     assert _put(server, 3).status == 201
     dump = tmp_path / "backup.nq"
-    assert _cli("dump", "-o", str(dump), "--store", str(store)).returncode == 0
+    assert kommunegraf("dump", "-o", str(dump), "--store", str(store)).returncode == 0
     other = tmp_path / "other.nq"
     other.write_text("<urn:a> <urn:b> <urn:c> <urn:g> .\n", encoding="utf-8")
-    refused = _cli("restore", str(other), "--store", str(store))
+    refused = kommunegraf("restore", str(other), "--store", str(store))
     assert refused.returncode == 2
     assert "i bruk" in refused.stderr and "locked" in refused.stderr
     answer = call(
@@ -223,13 +212,13 @@ def test_a_damaged_dump_is_refused_and_the_old_store_stays(tmp_path: Path) -> No
     store = tmp_path / "store"
     source = tmp_path / "kilde.ttl"
     source.write_text(_version(1, blank=False).decode(), encoding="utf-8")
-    assert _cli("load", str(source), "--store", str(store)).returncode == 0
+    assert kommunegraf("load", str(source), "--store", str(store)).returncode == 0
     before = tmp_path / "before.nq"
-    assert _cli("dump", "-o", str(before), "--store", str(store)).returncode == 0
+    assert kommunegraf("dump", "-o", str(before), "--store", str(store)).returncode == 0
     damaged = tmp_path / "damaged.nq"
     damaged.write_bytes(before.read_bytes()[:-40] + b"<urn:broken")
-    refused = _cli("restore", str(damaged), "--store", str(store))
+    refused = kommunegraf("restore", str(damaged), "--store", str(store))
     assert refused.returncode == 1, refused.stderr
     after = tmp_path / "after.nq"
-    assert _cli("dump", "-o", str(after), "--store", str(store)).returncode == 0
+    assert kommunegraf("dump", "-o", str(after), "--store", str(store)).returncode == 0
     assert isomorphic(_as_graph(_read(after)), _as_graph(_read(before)))

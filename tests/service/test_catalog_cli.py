@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import os
 import subprocess
-import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,20 +12,14 @@ import pytest
 from rdflib import Graph
 
 from service.catalogue.official_shapes import CPSV_AP_NO, DCAT_AP_NO, violations
+from tests.cli import kommunegraf
 
 DATA = Path(__file__).parent / "catalog_data"
 BASE = "http://kommune.test/"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "KOMMUNEGRAF_BASE_IRI": BASE},
-    )
+    return kommunegraf(*args, env={"KOMMUNEGRAF_BASE_IRI": BASE})
 
 
 @pytest.fixture(scope="module")

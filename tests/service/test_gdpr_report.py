@@ -7,8 +7,6 @@ so the record of Alta (5601) is known field by field.
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from loaders.namespaces import DEFAULT_BASE_IRI
 from service.loading import load_reference
 from service.records_of_processing import ARTICLE_30, XLSX_MEDIA, agreement_fields, record_fields
 from service.store import KnowledgeStore
+from tests.cli import kommunegraf
 from tests.conftest import BACKENDS, Server, start_server, start_server_on, stop_server
 from tests.queries.test_gdpr_queries import FIXTURE
 from tests.service.client import Answer, bearer, call
@@ -163,12 +162,6 @@ def test_a_municipality_without_records_gets_an_empty_record(server: Server) -> 
     assert "Ingen behandlingsaktiviteter er registrert" in answer.text
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args], capture_output=True, text=True, timeout=300
-    )
-
-
 def test_export_gdpr_writes_the_same_record(tmp_path: Path) -> None:
     store = tmp_path / "store"
     knowledge = KnowledgeStore(store)
@@ -180,7 +173,9 @@ def test_export_gdpr_writes_the_same_record(tmp_path: Path) -> None:
     finally:
         knowledge.close()
     output = tmp_path / "alta.xlsx"
-    done = _cli("export", "gdpr", "--kommune", "5601", "-o", str(output), "--store", str(store))
+    done = kommunegraf(
+        "export", "gdpr", "--kommune", "5601", "-o", str(output), "--store", str(store)
+    )
     assert done.returncode == 0, done.stderr
     assert "3 behandlingsaktiviteter og 1 databehandleravtaler" in done.stdout
     sheet = openpyxl.load_workbook(output)["Behandlingsprotokoll"]
@@ -201,7 +196,7 @@ def test_export_gdpr_refuses_bad_input(
     tmp_path: Path, args: list[str], code: int, words: str
 ) -> None:
     args = [a if a not in ("x.xlsx", "x.ttl") else str(tmp_path / a) for a in args]
-    done = _cli("export", "gdpr", *args, "--store", ":memory:")
+    done = kommunegraf("export", "gdpr", *args, "--store", ":memory:")
     assert done.returncode == code, done.stderr
     assert words in done.stderr
 
@@ -210,7 +205,7 @@ def test_the_record_of_a_demo_municipality_fills_every_art_30_field(tmp_path: Pa
     """Oslo in the national demo (made-up records): every field has a value somewhere."""
     store = tmp_path / "store"
     sources = [DEMO_DATA / CATALOGUE_FILE, DEMO_DATA / "kommune-0301-oslo.xlsx"]
-    done = _cli("load", *map(str, sources), "--store", str(store))
+    done = kommunegraf("load", *map(str, sources), "--store", str(store))
     assert done.returncode == 0, done.stdout + done.stderr
     running = start_server(str(store), env={"KOMMUNEGRAF_BASE_IRI": BASE})
     try:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
 from pathlib import Path
 
+from tests.cli import kommunegraf
 from tests.conftest import free_port, start_server
 from tests.service.client import bearer, call
 
@@ -21,14 +20,7 @@ KEPT = 'GRAPH <urn:kommunegraf:lifecycle> { <urn:kommunegraf:a> <urn:kommunegraf
 
 
 def _kommunegraf(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KOMMUNEGRAF_")}
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return kommunegraf(*args, timeout=120, inherit_settings=False)
 
 
 def test_one_writer_graceful_stop_and_the_store_is_flushed(tmp_path: Path) -> None:

@@ -6,12 +6,12 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 from rdflib import Graph
 
+from tests.cli import kommunegraf
 from tests.conftest import BACKENDS, Server, start_server_on, stop_server
 from tests.queries.test_canned_queries import FIXTURE
 from tests.service.client import Answer, bearer, call
@@ -128,12 +128,7 @@ def test_each_query_is_in_the_openapi_document_with_its_parameters(server: Serve
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service", "query", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return kommunegraf("query", *args, timeout=120)
 
 
 def test_cli_runs_a_canned_query_against_a_running_server(server: Server) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from service.settings import SPECS, Settings, SettingsError, resolve
+from tests.cli import kommunegraf
 
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("KOMMUNEGRAF_")}
 
@@ -22,13 +22,7 @@ CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("KOMMUNEGRA
 def _kommunegraf(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        env={**CLEAN_ENV, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return kommunegraf(*args, env=env, timeout=timeout, inherit_settings=False)
 
 
 def _config(tmp_path: Path, text: str) -> Path:

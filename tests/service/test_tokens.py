@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,19 +10,14 @@ from pathlib import Path
 import pytest
 
 from service.tokens import TokenFile, TokenFileError, hash_token, parse_tokens
+from tests import cli
 from tests.conftest import stop_server
 from tests.service.access import HASVIK, Access, start_access_server
 from tests.service.client import bearer, call
 
 
 def kommunegraf(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-    )
+    return cli.kommunegraf(*args, env=env, timeout=120)
 
 
 def test_token_create_prints_the_token_once_and_stores_only_its_hash(tmp_path: Path) -> None:

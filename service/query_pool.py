@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import signal
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Literal
 
@@ -221,8 +221,14 @@ class QueryPool:
             self._all.remove(worker)
 
     def alive(self) -> int:
-        """How many worker processes are running (for readiness and metrics)."""
-        return sum(1 for w in self._all if w.process.is_alive())
+        """How many worker processes are running (for readiness and metrics).
+
+        Read from each process's sentinel, which the kernel closes when the process
+        ends; ``is_alive()`` asks ``waitpid`` and keeps answering True for a child that
+        something else in the process has already reaped.
+        """
+        ended = set(wait([w.process.sentinel for w in self._all], timeout=0))
+        return sum(1 for w in self._all if w.process.sentinel not in ended)
 
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self._all if w.process.pid is not None]

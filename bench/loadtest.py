@@ -52,7 +52,7 @@ from loaders.template import write_template
 from service.canned_queries import canned_queries
 
 BENCH = Path(__file__).resolve().parent
-TOKEN = "loadtest-token"  # noqa: S105 - a token for a throw-away loopback server
+TOKEN = "loadtest-token-0123456789abcdef0"  # noqa: S105 - a token for a throw-away loopback server
 MUNICIPALITY = "4203"
 """Arendal: the municipality whose workbook is reloaded."""
 WORKBOOK_NAME = "lasttest-portefolje.xlsx"

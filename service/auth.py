@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -37,6 +38,8 @@ from service.write_scope import (
     foreign_subjects,
     may_write_graph,
 )
+
+log = logging.getLogger(__name__)
 
 ADMIN_NAME = "KOMMUNEGRAF_TOKEN"
 """The name the audit trail gives the single admin token of the environment."""
@@ -106,12 +109,16 @@ def principal_of(offered: str, settings: Settings) -> Principal | Response:
     if settings.tokens is not None:
         try:
             entry = token_file(settings.tokens).find(offered)
-        except TokenFileError as error:
+        except (TokenFileError, OSError) as error:
+            # The reason names the file's path and line: for the operator's log, not
+            # for a client, to whom the server's layout is none of its business.
+            log.error("nøkkelfilen kan ikke leses / the token file cannot be read: %s", error)
             return error_response(
                 503,
-                "Nøkkelfilen kan ikke leses; ingen kan skrive før den er rettet.",
-                "The token file cannot be read; nobody can write until it is fixed.",
-                str(error),
+                "Nøkkelfilen kan ikke leses; ingen kan skrive før den er rettet. "
+                "Årsaken står i tjenestens logg.",
+                "The token file cannot be read; nobody can write until it is fixed. "
+                "The reason is in the service's log.",
             )
     if entry is None:
         return error_response(

@@ -40,7 +40,7 @@ import yaml
 
 from loaders.namespaces import PREFIXES
 from loaders.paths import queries_dir
-from service.sparql_text import IRI, tokens
+from service.sparql_text import IRI, is_absolute_iri, tokens
 
 ParameterType = Literal["kommunenummer", "iri", "text", "integer", "date"]
 PARAMETER_TYPES: tuple[ParameterType, ...] = ("kommunenummer", "iri", "text", "integer", "date")
@@ -100,7 +100,7 @@ class Parameter:
                 )
             return ox.NamedNode(f"{base_iri}id/kommune/{value}")
         if self.type == "iri":
-            if not IRI.fullmatch(value) or not value.startswith(("http://", "https://")):
+            if not is_absolute_iri(value) or not value.startswith(("http://", "https://")):
                 raise ParameterError(
                     self.name,
                     f'«{_show(value)}» er ikke en absolutt http(s)-IRI uten mellomrom, <, >, " '

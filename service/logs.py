@@ -29,7 +29,7 @@ from typing import IO, Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.metrics import route_template
-from service.settings import Settings
+from service.settings import Settings, url_secrets
 
 HEADER = "X-Request-ID"
 _HEADER_KEY = HEADER.lower().encode("ascii")
@@ -37,6 +37,9 @@ _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}")
 """What an incoming id may look like: no spaces, no control characters, bounded."""
 _AUTHORIZATION = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 MASK = "********"
+_TOKEN_CHARS = r"A-Za-z0-9._~+/=\-"  # noqa: S105 - a character class, not a secret
+"""What tokens are made of (``secrets.token_urlsafe``, base64, hex): a secret is masked
+only where none of these touch it."""
 
 request_id: ContextVar[str] = ContextVar("kommunegraf_request_id", default="-")
 access_log = logging.getLogger("kommunegraf.access")
@@ -65,13 +68,31 @@ def incoming_id(value: str | None) -> str:
 
 
 class _Redactor:
+    """Masks the Authorization values and the configured secrets in a line.
+
+    A secret is masked only where it stands as a whole word (not inside a longer
+    run of the characters tokens are made of): a one-letter token once replaced
+    that letter everywhere in the logs. Admin tokens are at least 32 characters
+    (``service.settings``), so whole-word matching loses nothing.
+
+    >>> _Redactor(["abc"])("abc and xabcx and (abc)")
+    '******** and xabcx and (********)'
+    """
+
     def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = [s for s in secrets if s]
+        found = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.secrets = (
+            re.compile(
+                rf"(?<![{_TOKEN_CHARS}])(?:{'|'.join(map(re.escape, found))})(?![{_TOKEN_CHARS}])"
+            )
+            if found
+            else None
+        )
 
     def __call__(self, text: str) -> str:
         text = _AUTHORIZATION.sub(lambda m: f"{m.group(1)} {MASK}", text)
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
+        if self.secrets is not None:
+            text = self.secrets.sub(MASK, text)
         return text
 
 
@@ -124,6 +145,8 @@ def setup_logging(settings: Settings, stream: IO[str] | None = None) -> logging.
     """Send every log record of the process (uvicorn's too) to ``stream`` (stderr)."""
     stream = stream if stream is not None else sys.stderr
     secrets = [s for s in (settings.token, settings.store_password) if s]
+    for url in (settings.store_url, settings.update_url, settings.graph_store_url):
+        secrets += url_secrets(url)
     text = settings.log_format == "text" or (
         settings.log_format == "auto" and hasattr(stream, "isatty") and stream.isatty()
     )

@@ -23,8 +23,9 @@ What other modules call:
   ``graph-put``, ``token-create`` ...). Never pass user input or a name as the
   action: every distinct value becomes a time series.
 
-Labels hold only route templates, fixed words and canned-query names, never a
-path, a query text, a token or a person, so the number of series stays bounded
+Labels hold only route templates, fixed words (the method from a fixed set, any
+other method is "other") and canned-query names, never a path, a query text, a
+token or a person, so the number of series stays bounded
 and nothing personal leaves through the metrics.
 """
 
@@ -150,6 +151,19 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED
 
 
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+"""The methods that become a ``method`` label as they are; any other is "other"."""
+
+
+def method_label(method: str) -> str:
+    """The request's method as a label from a fixed set, so a client cannot mint series.
+
+    >>> method_label("GET"), method_label("XYZZY")
+    ('GET', 'other')
+    """
+    return method if method in HTTP_METHODS else "other"
+
+
 def current_query_kind() -> tuple[str, str]:
     """(kind, name) for a query started now; see the module docstring."""
     explicit = _explicit_kind.get()
@@ -257,7 +271,7 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             route = route_template(scope)
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
+            REQUESTS.labels(method_label(scope["method"]), route, str(status)).inc()
             REQUEST_SECONDS.labels(route).observe(time.perf_counter() - started)
             _request.reset(token)
 

@@ -30,6 +30,7 @@ import os
 import tomllib
 import types
 import typing
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
@@ -44,6 +45,11 @@ MEMORY = ":memory:"
 """What ``store`` is set to for a throw-away store (written as None in Python)."""
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("auto", "json", "text")
+MIN_TOKEN_LENGTH = 32
+"""Shortest admin token accepted: a guessable token is no protection, and a short one
+would also be masked in the logs wherever its letters happen to occur."""
+MASK = "********"
+_SECRET_QUERY_KEYS = ("key", "token", "secret", "password", "passwd", "pwd", "auth")
 
 
 class SettingsError(ValueError):
@@ -216,6 +222,15 @@ class Settings:
             _invalid("log_level", self.log_level, "ukjent nivå", f"not one of {LOG_LEVELS}")
         if self.log_format not in LOG_FORMATS:
             _invalid("log_format", self.log_format, "ukjent format", f"not one of {LOG_FORMATS}")
+        if self.token and len(self.token) < MIN_TOKEN_LENGTH:
+            # The value is never shown: it is a secret, even a bad one.
+            raise SettingsError(
+                f"{ENV_PREFIX}TOKEN (token): nøkkelen har {len(self.token)} tegn, men må ha "
+                f"minst {MIN_TOKEN_LENGTH}; lag en med `python -c 'import secrets; "
+                f"print(secrets.token_urlsafe(32))'` (the admin token has {len(self.token)} "
+                f"characters and needs at least {MIN_TOKEN_LENGTH})",
+                "token",
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -343,14 +358,60 @@ class Spec:
         if value is None:
             return "# (ikke satt / not set)"
         if self.secret:
-            return '"********"'
+            return f'"{MASK}"'
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, int | float):
             return repr(value)
         if isinstance(value, tuple):
             return "[" + ", ".join(_toml_string(str(v)) for v in value) + "]"
-        return _toml_string(str(value))
+        return _toml_string(masked_url(str(value)))
+
+
+def masked_url(text: str) -> str:
+    """``text`` with the credentials a URL may carry masked: the user info's password
+    (or a lone user name, which is often a token) and query values named like keys.
+
+    >>> masked_url("https://bruker:hemmelig@sparql.example/q?apikey=abc&x=1")
+    'https://bruker:********@sparql.example/q?apikey=********&x=1'
+    >>> masked_url("https://TOKEN123@sparql.example/q"), masked_url("/var/lib/store")
+    ('https://********@sparql.example/q', '/var/lib/store')
+    """
+    if "://" not in text:
+        return text
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        return MASK
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}:{MASK}@{host}" if colon else f"{MASK}@{host}"
+    query = "&".join(
+        f"{key}={MASK}" if any(word in key.lower() for word in _SECRET_QUERY_KEYS) else item
+        for item in parts.query.split("&")
+        if item
+        for key in [item.partition("=")[0]]
+    )
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def url_secrets(text: str | None) -> list[str]:
+    """The credentials inside a URL (what ``masked_url`` hides), for the log masking."""
+    if not text or "://" not in text:
+        return []
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        return []
+    found = [parts.password] if parts.password else []
+    if parts.username and parts.password is None:
+        found.append(parts.username)
+    for key, value in urllib.parse.parse_qsl(parts.query):
+        if value and any(word in key.lower() for word in _SECRET_QUERY_KEYS):
+            found.append(value)
+    return found
 
 
 def _toml_string(text: str) -> str:
@@ -404,7 +465,7 @@ class Configuration:
     def describe(self) -> str:
         """The effective configuration as a TOML file, secrets masked, sources as comments.
 
-        >>> print(resolve(environ={"KOMMUNEGRAF_TOKEN": "s3cret"}).describe())
+        >>> print(resolve(environ={"KOMMUNEGRAF_TOKEN": "s3cret" * 6}).describe())
         ... # doctest: +ELLIPSIS
         # kommunegraf: gjeldende innstillinger / effective settings
         ...

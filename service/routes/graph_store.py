@@ -44,7 +44,7 @@ from service.responses import (
     read_body,
 )
 from service.routes.sparql import GRAPH_TYPES
-from service.sparql_text import IRI
+from service.sparql_text import is_absolute_iri
 
 router = APIRouter(tags=["Graph Store"])
 
@@ -76,7 +76,7 @@ def _target(request: Request) -> str | _Default | Response:
         )
     if default:
         return DEFAULT
-    if not IRI.fullmatch(graphs[0]):
+    if not is_absolute_iri(graphs[0]):
         return error_response(
             400, "graph må være en absolutt IRI.", "graph must be an absolute IRI.", graphs[0]
         )
@@ -196,9 +196,9 @@ def _parse(body: bytes, rdf_format: str, base: str) -> Graph:
     def term(node: Node) -> Node:
         if isinstance(node, BNode):
             return blanks.setdefault(node, BNode())
-        if isinstance(node, URIRef) and not IRI.fullmatch(str(node)):
+        if isinstance(node, URIRef) and not is_absolute_iri(str(node)):
             raise _RefusedError(f"Ugyldig IRI / invalid IRI: {str(node)!r}")
-        if isinstance(node, Literal) and node.datatype and not IRI.fullmatch(node.datatype):
+        if isinstance(node, Literal) and node.datatype and not is_absolute_iri(node.datatype):
             raise _RefusedError(f"Ugyldig datatype-IRI / invalid datatype IRI: {node.datatype!r}")
         return node
 

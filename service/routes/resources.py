@@ -39,6 +39,7 @@ from service.resource_views import (
 from service.responses import error_response, query_failure
 from service.routes.search import suggestions
 from service.routes.sparql import GRAPH_FORMATS, GRAPH_TYPES
+from service.sparql_text import is_absolute_iri
 
 router = APIRouter(tags=["Linked data"])
 
@@ -225,6 +226,14 @@ async def outside_resource(
     settings: SettingsDep,
     iri: Annotated[str, Query(description="Ressursens IRI / The resource's IRI")],
 ) -> Response:
+    if not is_absolute_iri(iri):
+        return error_response(
+            400,
+            "Parameteren iri må være en absolutt IRI.",
+            "The parameter iri must be an absolute IRI.",
+            f"iri={iri[:200]!r}",
+            headers=VARY,
+        )
     if iri.startswith(settings.base_iri):
         names = Names(settings.base_iri, language(request))
         return RedirectResponse(

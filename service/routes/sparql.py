@@ -42,11 +42,11 @@ from service.responses import error_response as error_response  # re-exported fo
 from service.service_description import RDF_MEDIA, describe
 from service.settings import Settings
 from service.sparql_text import (
-    IRI,
     MAX_NESTING,
     DatasetConflictError,
     UncheckableError,
     find_remote_targets,
+    is_absolute_iri,
     is_allowed,
     may_reach_out,
     too_deeply_nested,
@@ -126,7 +126,7 @@ def _negotiate(request: Request, params: dict[str, list[str]]) -> tuple[str | No
 def _bad_graph_iris(params: dict[str, list[str]], *names: str) -> Response | None:
     for name in names:
         for value in params.get(name, []):
-            if not IRI.fullmatch(value):
+            if not is_absolute_iri(value):
                 return error_response(
                     400,
                     f"{name} må være en absolutt IRI.",

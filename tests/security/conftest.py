@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import Server, start_server, stop_server
 from tests.service.client import call
 
-TOKEN = "security-test-token"  # noqa: S105 - a token for a test server only
+TOKEN = "security-test-token-0123456789ab"  # noqa: S105 - a token for a test server only
 
 
 @pytest.fixture(scope="session")

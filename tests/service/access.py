@@ -20,7 +20,7 @@ from service.tokens import TokenFile
 from tests.conftest import Server, start_server_on
 from tests.service.client import Answer, bearer, call
 
-ADMIN = "admin-test-token"
+ADMIN = "admin-test-token-0123456789abcde"
 HASVIK, ALTA = "5616", "5601"
 
 

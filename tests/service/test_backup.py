@@ -22,7 +22,7 @@ from tests.cli import kommunegraf
 from tests.conftest import Server, start_server, stop_server
 from tests.service.client import Answer, bearer, call
 
-TOKEN = "backup-test-token"  # noqa: S105 - a token for a test server only
+TOKEN = "backup-test-token-0123456789abcd"  # noqa: S105 - a token for a test server only
 GRAPH = "http://example.org/backup/churn"
 VERSIONS = 60
 ROWS = 40

@@ -14,7 +14,7 @@ from service.catalogue.official_shapes import CPSV_AP_NO, DCAT_AP_NO, violations
 from tests.conftest import BACKENDS, Server, start_server_on, stop_server
 from tests.service.client import Answer, bearer, call
 
-TOKEN = "catalogue-test-token"  # noqa: S105 - a token for a test server only
+TOKEN = "catalogue-test-token-0123456789a"  # noqa: S105 - a token for a test server only
 FIXTURE = Path(__file__).parent / "catalog_data" / "fixture.ttl"
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 PARSERS = {"text/turtle": "turtle", "application/rdf+xml": "xml", "application/ld+json": "json-ld"}

@@ -93,7 +93,7 @@ def test_sigkill_during_a_load_leaves_old_or_new_graph(tmp_path: Path, fraction:
 
 # --- the server killed during a Graph Store PUT -----------------------------------
 
-TOKEN = "crash-test-token"  # noqa: S105 - a token for a test server only
+TOKEN = "crash-test-token-0123456789abcde"  # noqa: S105 - a token for a test server only
 PUT_GRAPH = "http://example.org/crash/graph"
 PUT_NEW_TRIPLES = 8_000
 """Fewer than a load: a PUT parses with rdflib, which is slower per triple."""

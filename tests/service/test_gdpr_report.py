@@ -26,7 +26,7 @@ from tests.queries.test_gdpr_queries import FIXTURE
 from tests.service.client import Answer, bearer, call
 
 BASE = DEFAULT_BASE_IRI
-TOKEN = "gdpr-test-token"  # noqa: S105 (a test token)
+TOKEN = "gdpr-test-token-0123456789abcdef"  # noqa: S105 (a test token)
 PATH = "/kommune/5601/behandlingsprotokoll"
 HOSTILE = """
 @prefix kg: <https://w3id.org/kommunegraf/ontology#> .

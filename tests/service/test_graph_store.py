@@ -17,7 +17,7 @@ from rdflib.compare import isomorphic
 from tests.conftest import BACKENDS, Server, start_server_on, stop_server
 from tests.service.client import Answer, bearer, call
 
-TOKEN = "graph-store-test-token"  # noqa: S105 - a token for a test server only
+TOKEN = "graph-store-test-token-012345678"  # noqa: S105 - a token for a test server only
 LIMIT = 64 * 1024
 PARSERS = {
     "text/turtle": "turtle",

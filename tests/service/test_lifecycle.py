@@ -13,7 +13,7 @@ from tests.cli import kommunegraf
 from tests.conftest import free_port, start_server
 from tests.service.client import bearer, call
 
-TOKEN = "lifecycle-token"  # noqa: S105 - a test token
+TOKEN = "lifecycle-token-0123456789abcdef"  # noqa: S105 - a test token
 RUNAWAY = "SELECT (COUNT(*) AS ?c) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 DEADLINE = 3.0
 KEPT = 'GRAPH <urn:kommunegraf:lifecycle> { <urn:kommunegraf:a> <urn:kommunegraf:b> "kept" }'

@@ -16,7 +16,7 @@ from service.settings import Settings
 from tests.conftest import Server, start_server, stop_server
 from tests.service.client import bearer, call
 
-TOKEN = "tok-very-secret-4711"  # noqa: S105 - a test token
+TOKEN = "tok-very-secret-4711-0123456789a"  # noqa: S105 - a test token
 PERSON = "Ola Nordmann"
 QUERY = f'SELECT * WHERE {{ ?s ?p "{PERSON}" }} LIMIT 1'
 

@@ -16,7 +16,7 @@ from tests.conftest import BACKENDS, Server, start_server_on, stop_server
 from tests.queries.test_canned_queries import FIXTURE
 from tests.service.client import Answer, bearer, call
 
-TOKEN = "queries-test-token"  # noqa: S105 (a test token)
+TOKEN = "queries-test-token-0123456789abc"  # noqa: S105 (a test token)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

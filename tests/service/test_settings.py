@@ -161,7 +161,10 @@ def test_more_than_one_http_worker_is_refused_with_the_reason() -> None:
 
 
 def test_config_command_shows_values_sources_and_masks_secrets(tmp_path: Path) -> None:
-    config = _config(tmp_path, 'store = ":memory:"\nquery_timeout = 12\ntoken = "file-secret"\n')
+    config = _config(
+        tmp_path,
+        'store = ":memory:"\nquery_timeout = 12\ntoken = "file-secret-0123456789abcdef0123"\n',
+    )
     done = _kommunegraf(
         "config",
         "--config",

@@ -31,7 +31,7 @@ from SPARQLWrapper.SPARQLExceptions import Unauthorized
 
 from tests.conftest import BACKENDS, Server, start_server_on, stop_server
 
-TOKEN = "sparqlwrapper-test-token"  # noqa: S105 - a token for a test server only
+TOKEN = "sparqlwrapper-test-token-0123456"  # noqa: S105 - a token for a test server only
 KG = "PREFIX kg: <https://w3id.org/kommunegraf/ontology#> "
 SELECT = KG + (
     "SELECT ?m ?number WHERE { ?m a kg:Municipality ; kg:municipalityNumber ?number } "

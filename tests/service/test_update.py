@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import BACKENDS, Server, start_server_on, stop_server
 from tests.service.client import Answer, bearer, call
 
-TOKEN = "update-test-token"  # noqa: S105 - a token for a test server only
+TOKEN = "update-test-token-0123456789abcd"  # noqa: S105 - a token for a test server only
 LIMIT = 8192
 G1 = "http://example.org/update-test/g1"
 G2 = "http://example.org/update-test/g2"

@@ -45,7 +45,7 @@ HT = Namespace("http://www.w3.org/2011/http#")
 CNT = Namespace("http://www.w3.org/2011/content#")
 UT = Namespace("http://www.w3.org/2009/sparql/tests/test-update#")
 
-TOKEN = "w3c-protocol-token"  # noqa: S105 - a token for a test server only
+TOKEN = "w3c-protocol-token-0123456789abc"  # noqa: S105 - a token for a test server only
 ENDPOINT = "/sparql"
 RESULTS = "http://www.w3.org/2005/sparql-results#"
 BOOLEAN_TYPES = ("application/sparql-results+json", "application/sparql-results+xml")

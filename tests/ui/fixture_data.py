@@ -9,7 +9,7 @@ from tests.conftest import Server
 from tests.service.client import bearer, call
 
 FIXTURE = Path(__file__).parent / "fixtures" / "architecture.ttl"
-TOKEN = "ui-test-token"  # noqa: S105 - a token for a test server only
+TOKEN = "ui-test-token-0123456789abcdef01"  # noqa: S105 - a token for a test server only
 SCRIPT = "<script>alert("
 """The start of every injected script in the fixture's labels."""
 

@@ -1,0 +1,126 @@
+"""Regression tests for the defect classes of issue 16 that are not about SPARQL text.
+
+Each test is named after the class it pins, attacks a real server over HTTP where
+the attack is made over HTTP, and failed on the code before the fix. The parser
+and write-scope classes (items 1-3) are in their own modules; spreadsheet cell
+limits (item 5) are with the workbook reader's tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import urllib.parse
+from collections.abc import Iterator
+
+import pytest
+
+from service.logs import MASK, JsonFormatter
+from tests.cli import kommunegraf
+from tests.conftest import Server, start_server, stop_server
+from tests.security.conftest import alive
+from tests.service.client import bearer, call
+
+NONCHARACTER = "\ufffe"
+
+
+# --- item 10: the smaller ones ---------------------------------------------------------
+
+
+def test_regression_noncharacter_in_iri_parameter(guarded: Server) -> None:
+    """U+FFFE passes a pattern check but not the store: 400 naming the parameter, not 500.
+
+    (The canned queries answer 422 for any invalid parameter, as documented there.)
+    """
+    iri = "http://example.org/x" + NONCHARACTER
+    cases = {
+        "/queries/application-users": ("application", {"application": iri}),
+        "/sparql": ("default-graph-uri", {"query": "ASK {}", "default-graph-uri": iri}),
+        "/sparql ": ("named-graph-uri", {"query": "ASK {}", "named-graph-uri": iri}),
+        "/ressurs": ("iri", {"iri": iri}),
+        "/store": ("graph", {"graph": iri}),
+    }
+    for path, (name, params) in cases.items():
+        answer = call(guarded.url, "GET", path.strip(), params=params)
+        expected = 422 if path.startswith("/queries/") else 400
+        assert answer.status == expected, (path, answer.status, answer.text)
+        assert name in answer.text, (path, answer.text)
+    assert alive(guarded)
+
+
+def test_regression_http_method_label(guarded: Server) -> None:
+    """A made-up method is counted as "other": a client cannot mint a series per method."""
+    for n in range(3):
+        call(guarded.url, f"XMETHOD{n}", "/")
+    metrics = call(guarded.url, "GET", "/metrics").text
+    assert "XMETHOD" not in metrics
+    assert re.search(r'kommunegraf_http_requests_total\{method="other"', metrics), metrics[:2000]
+
+
+def test_regression_config_shows_store_url_credentials() -> None:
+    """``kommunegraf config`` masks a password (and key-like query values) in store URLs."""
+    done = kommunegraf(
+        "config",
+        env={
+            "KOMMUNEGRAF_STORE_URL": "https://kg:pw-in-url-7731@sparql.example/query?apikey=k-3391",
+            "KOMMUNEGRAF_UPDATE_URL": "https://tok-in-user-5120@sparql.example/update",
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    for secret in ("pw-in-url-7731", "k-3391", "tok-in-user-5120"):
+        assert secret not in done.stdout + done.stderr
+    assert "https://kg:********@sparql.example/query" in done.stdout
+
+
+def test_regression_short_admin_token() -> None:
+    """A one-letter admin token is refused at start-up, and the message does not show it."""
+    done = kommunegraf("config", env={"KOMMUNEGRAF_TOKEN": "q"})
+    assert done.returncode != 0
+    assert "32" in done.stderr and "KOMMUNEGRAF_TOKEN" in done.stderr
+    assert "'q'" not in done.stderr
+
+
+def test_regression_log_masking_replaces_parts_of_words() -> None:
+    """Secrets are masked as whole tokens only, never inside other words."""
+    secret = "x" * 8 + "-abcdefghijklmnopqrstuvwx"
+    formatter = JsonFormatter([secret, "s"])
+    record = logging.makeLogRecord(
+        {"msg": f"token {secret} used; sparql session stays; prefix{secret}suffix"}
+    )
+    message = json.loads(formatter.format(record))["message"]
+    assert message.startswith(f"token {MASK} used; sparql session stays; ")
+    assert f"prefix{secret}suffix" in message
+
+
+@pytest.fixture(scope="module")
+def broken_token_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("secret-layout-4417")
+    path = folder / "tokens.toml"
+    path.write_text("[tokens.nothex]\nname = 3\n", encoding="utf-8")
+    running = start_server(":memory:", env={"KOMMUNEGRAF_TOKENS": str(path)})
+    yield running
+    stop_server(running)
+
+
+def test_regression_token_file_path_in_error_page(broken_token_file: Server) -> None:
+    """A broken token file gives 503 to writers, without the file's path (the log has it)."""
+    update = urllib.parse.urlencode({"update": "INSERT DATA { <urn:a> <urn:b> <urn:c> }"})
+    answer = call(
+        broken_token_file.url,
+        "POST",
+        "/sparql",
+        body=update.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", **bearer("a" * 40)},
+    )
+    assert answer.status == 503, answer.text
+    assert "secret-layout-4417" not in answer.text and "tokens.toml" not in answer.text
+    page = call(
+        broken_token_file.url,
+        "POST",
+        "/upload/form",
+        body=b"token=" + b"a" * 40,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert "secret-layout-4417" not in page.text and "tokens.toml" not in page.text
+    assert "secret-layout-4417" in broken_token_file.log_text()

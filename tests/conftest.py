@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import socket
@@ -243,15 +245,86 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     stop_server(running)
 
 
+DEMO_INPUTS = ("loaders", "shapes", "ontology", "service")
+"""What the demo store is built from: a change to any file there builds it anew."""
+
+
+def demo_inputs_digest() -> str:
+    """A hash of everything the demo store is built from, and of the libraries that build it.
+
+    The build takes minutes (358 workbooks through the real loaders); keyed by this hash
+    it is made once per change of its inputs rather than once per test run, and a stale
+    store can never be used: any edit to a loader, shape, ontology or service module, or
+    another pyoxigraph/pyshacl/rdflib, gives another key.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256()
+    for name in ("pyoxigraph", "pyshacl", "rdflib", "python-calamine"):
+        try:
+            digest.update(f"{name}={version(name)}\n".encode())
+        except PackageNotFoundError:  # not installed is part of the key too
+            digest.update(f"{name}=-\n".encode())
+    for folder in DEMO_INPUTS:
+        for path in sorted((REPOSITORY / folder).rglob("*")):
+            if not path.is_file() or "__pycache__" in path.parts:
+                continue
+            if path.suffix in {".html", ".css", ".js", ".md", ".svg", ".pyc"}:
+                continue  # pages and docs do not change what is stored
+            digest.update(str(path.relative_to(REPOSITORY)).encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+DEMO_CACHE = Path(
+    os.environ.get("KOMMUNEGRAF_TEST_CACHE") or Path.home() / ".cache" / "kommunegraf-tests"
+)
+DEMO_CACHE_KEEP = 4
+"""How many demo stores (of different inputs) the cache keeps; each is about 100 MB."""
+
+
+def _build_demo_store(target: Path) -> None:
+    """Load the national demo the way a first run does: a real ``kommunegraf serve``
+    on an empty store with the demo switched on, stopped once it is ready."""
+    running = start_server(str(target), env={"KOMMUNEGRAF_DEMO": "true"}, timeout=1800)
+    try:
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(running.url + "/health/ready", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("the demo did not finish loading in time")
+    finally:
+        stop_server(running)
+
+
 @pytest.fixture(scope="session")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_store() -> Path:
     """A store folder with the reference data and the national demo (loaders/demo).
 
-    Loaded once per session the way a first run does it: a real ``kommunegraf serve``
-    on an empty store with the demo switched on, stopped once it answers (it only
-    answers after the load). Open it read-only, or copy it before writing to it.
+    Built once per change of its inputs (``demo_inputs_digest``) and shared by every test
+    run on this machine, under a lock so that concurrent runs build it once. It is shared:
+    open it read-only, or copy it before writing to it.
     """
-    store = tmp_path_factory.mktemp("demo") / "store"
-    running = start_server(str(store), env={"KOMMUNEGRAF_DEMO": "true"}, timeout=1800)
-    stop_server(running)
-    return store
+    DEMO_CACHE.mkdir(parents=True, exist_ok=True)
+    store = DEMO_CACHE / f"demo-{demo_inputs_digest()}"
+    with open(DEMO_CACHE / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (store / "COMPLETE").exists():
+            shutil.rmtree(store, ignore_errors=True)
+            building = store.with_name(store.name + ".building")
+            shutil.rmtree(building, ignore_errors=True)
+            _build_demo_store(building / "store")
+            (building / "COMPLETE").touch()
+            building.rename(store)
+            old = sorted(
+                (p for p in DEMO_CACHE.glob("demo-*") if p != store and p.is_dir()),
+                key=lambda p: p.stat().st_mtime,
+            )
+            for stale in old[: max(0, len(old) - DEMO_CACHE_KEEP + 1)]:
+                shutil.rmtree(stale, ignore_errors=True)
+        store.touch()
+    return store / "store"

@@ -30,6 +30,7 @@ from rdflib.namespace import DCAT, DCTERMS, PROV, RDF, XSD
 
 from loaders.namespaces import KG, bind_prefixes
 from loaders.provenance import source_metadata
+from loaders.rdf_source import SourceError, parse_untrusted
 
 LIMIT_BYTES = 50 * 1024 * 1024
 """Largest catalogue read: the national catalogue of data.norge.no is well below this."""
@@ -201,7 +202,9 @@ def read_catalogue(source: str) -> tuple[Graph, bytes]:
     problems = []
     for candidate in tried:
         try:
-            return Graph().parse(data=data, format=candidate), data
+            return parse_untrusted(data, candidate), data
+        except SourceError as error:  # refused, not unparseable: trying others won't help
+            raise ImportSourceError(*str(error).split(" / ", 1), unreadable=False) from None
         except Exception as error:  # every rdflib parser raises its own kind
             problems.append(f"{candidate}: {error}")
     raise ImportSourceError(

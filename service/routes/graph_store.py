@@ -30,6 +30,7 @@ from fastapi import APIRouter, Request, Response
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
+from loaders.rdf_source import SourceError, parse_untrusted
 from service.audit import auditor, change, graph_keys, new_event
 from service.auth import Writer, graph_refusal, subjects_refusal, write_lock
 from service.backend import Backend
@@ -189,7 +190,7 @@ def _parse(body: bytes, rdf_format: str, base: str) -> Graph:
             "JSON-LD-kontekster kan ikke hentes fra en URL; ta konteksten med i dokumentet. / "
             "JSON-LD contexts cannot be fetched from a URL; embed the context in the document."
         )
-    parsed = Graph().parse(data=body, format=rdf_format, publicID=base)
+    parsed = parse_untrusted(body, rdf_format, base)
     clean = Graph()
     blanks: dict[BNode, BNode] = {}
 
@@ -224,7 +225,9 @@ async def _body_graph(request: Request, limit: int, base: str) -> Graph | Respon
         return await asyncio.to_thread(_parse, body, rdf_format, base)
     except Exception as error:
         detail = (
-            str(error) if isinstance(error, _RefusedError) else f"{type(error).__name__}: {error}"
+            str(error)
+            if isinstance(error, _RefusedError | SourceError)
+            else f"{type(error).__name__}: {error}"
         )
         return error_response(
             400, "Kroppen kunne ikke leses som RDF.", "The body could not be read as RDF.", detail

@@ -13,13 +13,14 @@ import logging
 import re
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from service.logs import MASK, JsonFormatter
 from tests.cli import kommunegraf
 from tests.conftest import Server, start_server, stop_server
-from tests.security.conftest import alive
+from tests.security.conftest import TOKEN, alive, quad_count
 from tests.service.client import bearer, call
 
 NONCHARACTER = "\ufffe"
@@ -124,3 +125,68 @@ def test_regression_token_file_path_in_error_page(broken_token_file: Server) -> 
     )
     assert "secret-layout-4417" not in page.text and "tokens.toml" not in page.text
     assert "secret-layout-4417" in broken_token_file.log_text()
+
+
+# --- item 6: XML entities in RDF/XML ---------------------------------------------------
+
+ENTITY_BOMB = (
+    '<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [\n<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">\n'
+    + "".join(
+        f'<!ENTITY {name} "{("&" + previous + ";") * 10}">\n'
+        for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + ']>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+    'xmlns:ex="http://example.org/">\n'
+    '<rdf:Description rdf:about="http://example.org/s"><ex:p>&i;</ex:p></rdf:Description>\n'
+    "</rdf:RDF>\n"
+).encode()
+"""Under 1 KB; expands to 32 x 10^8 characters."""
+
+HARMLESS_DTD = (
+    '<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE rdf:RDF [<!ENTITY ex '
+    '"http://example.org/">]>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+    'xmlns:ex="&ex;"><rdf:Description rdf:about="&ex;s"><ex:p>x</ex:p></rdf:Description>'
+    "</rdf:RDF>\n".encode("utf-16")
+)
+"""One plain entity, in UTF-16 (where a byte search for ``<!DOCTYPE`` finds nothing)."""
+
+
+def test_regression_xml_entities_in_rdf_xml(guarded: Server) -> None:
+    """A DTD in an RDF/XML body is refused at once (400), nested entities or not."""
+    before = quad_count(guarded)
+    for body in (ENTITY_BOMB, HARMLESS_DTD):
+        answer = call(
+            guarded.url,
+            "PUT",
+            "/store?graph=" + urllib.parse.quote("http://example.org/graph/xml", safe=""),
+            body=body,
+            headers={"Content-Type": "application/rdf+xml", **bearer(TOKEN)},
+            timeout=20,  # the bomb took minutes before the fix
+        )
+        assert answer.status == 400, answer.text
+        assert "DTD" in answer.text
+    assert quad_count(guarded) == before
+    assert alive(guarded)
+
+
+def test_regression_oversized_literal_in_graph_store_body(guarded: Server) -> None:
+    """A literal over the bound is refused with 400 naming the bound."""
+    body = b'<http://example.org/s> <http://example.org/p> "' + b"x" * 200_000 + b'" .\n'
+    answer = call(
+        guarded.url,
+        "PUT",
+        "/store?graph=" + urllib.parse.quote("http://example.org/graph/long", safe=""),
+        body=body,
+        headers={"Content-Type": "application/n-triples", **bearer(TOKEN)},
+    )
+    assert answer.status == 400, answer.text
+    assert "100000" in answer.text
+
+
+def test_regression_xml_entities_in_imported_catalogue(tmp_path: Path) -> None:
+    """``kommunegraf import-dcat`` refuses a catalogue with a DTD instead of expanding it."""
+    catalogue = tmp_path / "katalog.rdf"
+    catalogue.write_bytes(ENTITY_BOMB)
+    done = kommunegraf("import-dcat", str(catalogue), "--store", ":memory:", timeout=60)
+    assert done.returncode != 0
+    assert "DTD" in done.stderr, done.stderr

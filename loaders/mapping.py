@@ -387,7 +387,13 @@ class _Mapper:
                 try:
                     terms = [self._term(v, column, where) for v in self._values(cell, column)]
                 except CellError:
-                    return None  # reported when the row's values are mapped
+                    # An unknown name still identifies the row (by its text), so that the
+                    # rest of the workbook can refer to the row; the unknown name itself is
+                    # reported, once, when the row's values are mapped.
+                    text = self._provisional_key(cell, column)
+                    if text is None:
+                        return None
+                    terms = [Literal(text)]
                 if terms and terms[0] is not None:
                     values[next(w for w in wanted if _expand(w) == column.path)] = terms[0]
         if set(values) != wanted:
@@ -396,6 +402,16 @@ class _Mapper:
         for name, term in values.items():
             local = local.replace("{" + name + "}", self._key(term))
         return URIRef(self.base + local)
+
+    def _provisional_key(self, cell: RawCell, column: Column) -> str | None:
+        """The text of a name that does not resolve, when the column refers by name."""
+        if not column.target_classes or KG.Municipality in column.target_classes:
+            return None
+        try:
+            values = self._values(cell, column)
+        except CellError:
+            return None
+        return parse_text(values[0]) if values else None
 
     def index(self, readings: list[_SheetReading]) -> None:
         """Pass 1: mint every row's subject and make it resolvable by name."""
@@ -420,16 +436,25 @@ class _Mapper:
                     continue
                 self.first_row[subject] = place
                 self.subjects[place] = subject
+                names = self._names(reading, row, subject)
                 self.resolver.add(
-                    subject, [reading.sheet.target_class], self._names(reading, row, subject)
+                    subject,
+                    [reading.sheet.target_class],
+                    [n for n, is_name in names if is_name],
+                    [n for n, is_name in names if not is_name],
                 )
 
-    def _names(self, reading: _SheetReading, row: list[RawCell], subject: URIRef) -> list[str]:
-        names = []
+    def _names(
+        self, reading: _SheetReading, row: list[RawCell], subject: URIRef
+    ) -> list[tuple[str, bool]]:
+        """What the row is known by, each with whether it is a name (else an id)."""
+        found: list[tuple[str, bool]] = []
         for column, cell, _ in self._cells(reading, row):
             # the same keys a stored node is known by (resolver.KEY_PROPERTIES)
             if column.path in _NAME_PATHS and cell.value is not None:
-                names += [str(v) for v in self._values(cell, column)]
+                is_name = column.path == RDFS.label
+                found += [(str(v), is_name) for v in self._values(cell, column)]
+        names: list[str] = []
         if reading.sheet.target_class == KG.ApplicationUsage:
             # a usage is known by its application's name, alone or after the municipality
             key = self._key(subject)
@@ -437,7 +462,13 @@ class _Mapper:
             for name in self.resolver._display.get(KG.Application, {}).values():
                 if _cached_slug(name) == application:
                     names += [name, f"{number} {name}"]
-        return names
+            for column, cell, _ in self._cells(reading, row):
+                text = (
+                    self._provisional_key(cell, column) if column.path == KG.application else None
+                )
+                if text is not None and not self.resolver.known(KG.Application, text):
+                    names += [text, f"{number} {text}"]  # unknown, reported on its own cell
+        return found + [(name, True) for name in names]
 
     def map_rows(self, readings: list[_SheetReading]) -> None:
         """Pass 2: every cell of every indexed row to triples."""
@@ -448,6 +479,9 @@ class _Mapper:
                 place = (reading.raw.name, row[0].row if row else 0)
                 subject = self.subjects.get(place)
                 if subject is None:
+                    # Cell errors first: a key cell that names something unknown is that
+                    # error, with its suggestion, and not also a row "lacking" the value.
+                    self._check_cells(reading, row)
                     if place not in {
                         self.first_row.get(s) for s in self.first_row
                     } and not self._reported(place):
@@ -459,7 +493,6 @@ class _Mapper:
                             f"({self._key_columns(reading.sheet, 'en')}).",
                             place,
                         )
-                    self._check_cells(reading, row)
                     continue
                 count += 1
                 graph.add((subject, RDF.type, reading.sheet.target_class))

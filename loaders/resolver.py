@@ -46,6 +46,9 @@ KEY_PROPERTIES = (
     ELI.id_local,
 )
 
+NAME_PROPERTIES = (RDFS.label, SKOS.prefLabel, SKOS.altLabel)
+"""The keys that are names, offered in "did you mean"; the others are identifiers."""
+
 # Subclass axioms of the W3C ORG ontology that our ontology relies on but, as a
 # vocabulary of its own, does not restate.
 _EXTERNAL_SUBCLASSES = {
@@ -114,32 +117,43 @@ class Resolver:
             {cls: dict(display) for cls, display in self._display.items()},
         )
 
-    def add(self, iri: URIRef, types: Iterable[Node], names: Iterable[str]) -> None:
-        """Index ``iri`` under every name, for each of its types and their superclasses."""
+    def add(
+        self, iri: URIRef, types: Iterable[Node], names: Iterable[str], ids: Iterable[str] = ()
+    ) -> None:
+        """Index ``iri`` under every name and identifier, for each of its types and their
+        superclasses; only the names are offered as suggestions (an id like
+        "helsetjenester-i-hjemmet" next to a name reads as noise)."""
         classes: set[Node] = set()
         for cls in types:
             classes |= self._closure(cls)
         names = [n for n in names if n and n.strip()]
+        ids = [i for i in ids if i and i.strip()]
         for cls in classes:
             index = self._index.setdefault(cls, {})
             display = self._display.setdefault(cls, {})
-            for name in [*names, str(iri)]:
-                key = normalise(name)
-                index.setdefault(key, set()).add(iri)
-                display.setdefault(key, name.strip())
+            for name in [*names, *ids, str(iri)]:
+                index.setdefault(normalise(name), set()).add(iri)
+            for name in names:
+                display.setdefault(normalise(name), name.strip())
 
     def add_graph(self, graph: Graph) -> None:
         """Index every typed IRI of ``graph`` by its labels and identifiers."""
         for subject in set(graph.subjects(RDF.type, None)):
             if not isinstance(subject, URIRef):
                 continue
-            names = [str(o) for p in KEY_PROPERTIES for o in graph.objects(subject, p)]
+            names = [str(o) for p in NAME_PROPERTIES for o in graph.objects(subject, p)]
+            ids = [
+                str(o)
+                for p in KEY_PROPERTIES
+                if p not in NAME_PROPERTIES
+                for o in graph.objects(subject, p)
+            ]
             number = graph.value(subject, KG.municipalityNumber) or graph.value(
                 subject, KG.countyNumber
             )
             if number is not None:  # the "3303 Kongsberg" form the template's lists use
                 names += [f"{number} {o}" for o in graph.objects(subject, RDFS.label)]
-            self.add(subject, graph.objects(subject, RDF.type), names)
+            self.add(subject, graph.objects(subject, RDF.type), names, ids)
 
     def known(self, cls: Node, text: str) -> set[URIRef]:
         return self._index.get(cls, {}).get(normalise(text), set())

@@ -92,8 +92,13 @@ def check_spreadsheet(
     report.issues.extend(mapped.issues)
     if mapped.rows:
         validation = validate(mapped.graph, context)
+        # A cell already in error (an unknown name, say) has no value in the graph, so
+        # the shapes would call it missing too: one error per cell, the first one.
+        reported = {(i.sheet, i.row, i.column_name) for i in mapped.issues if i.severity == "error"}
         for problem in validation.problems:
             focus = URIRef(problem.focus_node)
             if focus in mapped.rows:
-                report.issues.append(_column_of(mapped, problem, focus))
+                issue = _column_of(mapped, problem, focus)
+                if (issue.sheet, issue.row, issue.column_name) not in reported:
+                    report.issues.append(issue)
     return CheckedSpreadsheet(path, mapped.graph, report, mapped.row_counts, mapped.rows)

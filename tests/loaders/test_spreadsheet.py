@@ -230,3 +230,77 @@ def test_report_as_annotated_workbook_and_html(template: Path, tmp_path: Path) -
     text = page.read_text(encoding="utf-8")
     assert "<script>alert" not in text and "&lt;script&gt;" in text
     assert "http" not in text  # nothing fetched from elsewhere
+
+
+# -- unknown names (issue 19): one error, names to choose from, own rows still resolve
+
+OWN_USAGE: list[object] = ["4211", "Public 360", "24.1", "SaaS / sky", "I bruk"]
+ACTIVITY: list[object] = [
+    "4211",
+    "Saksbehandling og arkiv",
+    "Journalføre og arkivere saker.",
+    "Innbyggere",
+    "Identitet",
+    None,
+    None,
+    "Art. 6 nr. 1 c – rettslig forpliktelse",
+    None,
+    "arkivlova",
+    None,
+    None,
+    None,
+    None,
+    "4211 Public 360",
+    None,
+    "nei",
+]
+
+
+def _with_activity(template: Path, target: Path, usage: list[object]) -> Path:
+    """A usage and a processing activity in that usage (a GDPR sheet's reference)."""
+    book = openpyxl.load_workbook(template)
+    book["Systemportefølje"].append(usage)
+    book["Behandlingsprotokoll"].append(ACTIVITY)
+    book.save(target)
+    return target
+
+
+def test_regression_unknown_application_gave_a_second_false_row_error(
+    template: Path, tmp_path: Path
+) -> None:
+    """«Gerika» was an unknown name *and* a row "lacking" its Application."""
+    source = _with_activity(
+        template, tmp_path / "gerika.xlsx", ["4211", "Gerika", None, "SaaS", "I bruk"]
+    )
+    report = check_spreadsheet(source, BASE, _reference()).report
+    usage_errors = [i for i in report.errors if i.sheet == "Systemportefølje"]
+    assert len(usage_errors) == 1, report.to_text()
+    assert usage_errors[0].column == "B" and "Gerika" in usage_errors[0].message_nb
+    assert not any("identifisere" in i.message_nb for i in report.errors), report.to_text()
+
+
+def test_regression_references_to_own_usages_failed_without_the_catalogue(
+    template: Path, tmp_path: Path
+) -> None:
+    """The GDPR sheet's "4211 Public 360" was "not a known Application usage" when the
+    application itself was not known to the check; the usage is in the same workbook."""
+    source = _with_activity(template, tmp_path / "egen.xlsx", OWN_USAGE)
+    report = check_spreadsheet(source, BASE, _reference()).report
+    assert not [i for i in report.errors if i.sheet == "Behandlingsprotokoll"], report.to_text()
+    assert [i.column for i in report.errors] == ["B"], report.to_text()
+
+
+def test_regression_suggestions_mixed_ids_with_names(template: Path, tmp_path: Path) -> None:
+    """A misspelt service was offered "helsetjenester-i-hjemmet, Ergoterapitjeneste"."""
+    row = [*OWN_USAGE, None, None, None, None, "Helsetjenester i hjemme"]
+    context = _reference() + Graph().parse(
+        data=f"<{BASE}id/applikasjon/public-360> a <https://w3id.org/kommunegraf/ontology#"
+        'Application> ; <http://www.w3.org/2000/01/rdf-schema#label> "Public 360" .',
+        format="turtle",
+    )
+    source = _with_activity(template, tmp_path / "tjeneste.xlsx", row)
+    report = check_spreadsheet(source, BASE, context).report
+    (error,) = [i for i in report.errors if i.column == "J"]
+    suggested = error.message_nb.split("Mente du:", 1)[1]
+    assert "Helsetjenester i hjemmet" in suggested, error.message_nb
+    assert not any(part.strip().count("-") >= 2 for part in suggested.split(",")), suggested

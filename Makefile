@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 # `npm pack` fetches just the published tarball (its build/ is self-contained), so no
 # node_modules tree is needed; the copy is gitignored.
 YASGUI_VERSION := 4.6.2
-YASGUI := service/static/vendor/yasgui
+YASGUI := service/pages/static/vendor/yasgui
 $(YASGUI)/yasgui.min.js:
 	@command -v npm >/dev/null || { $(SUDO) apt-get update && \
 		$(SUDO) apt-get install -y --no-install-recommends npm; }
@@ -51,8 +51,8 @@ test: $(STAMP) $(YASGUI)/yasgui.min.js chromium lint
 # The generated documents in docs/ (class diagram, column table); tests/docs fails when
 # they are stale. The diagram needs Graphviz: apt-get install graphviz.
 docs: $(STAMP)
-	$(BIN)/python -m service.ontology_diagram
-	$(BIN)/python -m service.ontology_docs
+	$(BIN)/python -m service.pages.ontology_diagram
+	$(BIN)/python -m service.pages.ontology_docs
 
 # Endpoint benchmark (needs wrk: apt-get install -y wrk); BENCH_ARGS=--small for a quick run.
 bench: $(STAMP)

@@ -42,7 +42,7 @@ from bench.loadgen import (
     wait_quiet,
 )
 from bench.peers import MAIN_BIN, ROOT, Kommunegraf
-from service.canned_queries import CannedQuery, Parameter, canned_queries
+from service.sparql.canned import CannedQuery, Parameter, canned_queries
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / "work" / "canned"

@@ -6,7 +6,7 @@ any checks. This harness:
 
 1. takes the committed demo (``loaders/demo/data``), or generates one at ``--scale K``
    into bench/work/demo-K (K times the usages and datasets);
-2. times ``service.loading.check_sources`` (read, map, SHACL; the shared catalogue
+2. times ``service.store.sources.check_sources`` (read, map, SHACL; the shared catalogue
    first, the municipality workbooks in parallel processes) and ``load_sources`` into
    a fresh on-disk store that already holds the reference data, as ``kommunegraf
    serve`` does on first start;
@@ -37,8 +37,8 @@ import pyoxigraph as ox
 from bench.loadgen import busy_cores, cpu_sample, wait_quiet
 from loaders.demo import DATA_DIR, demo_sources
 from loaders.demo.generate import CATALOGUE_FILE, build, write
-from service.loading import SourceResult, check_sources, load_reference, load_sources
-from service.store import KnowledgeStore
+from service.store.embedded import KnowledgeStore
+from service.store.sources import SourceResult, check_sources, load_reference, load_sources
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / "work" / "demo"

@@ -49,7 +49,7 @@ from bench.dataset import generate
 from bench.loadgen import _percentile, busy_cores, cpu_sample
 from bench.peers import Kommunegraf
 from loaders.template import write_template
-from service.canned_queries import canned_queries
+from service.sparql.canned import canned_queries
 
 BENCH = Path(__file__).resolve().parent
 TOKEN = "loadtest-token-0123456789abcdef0"  # noqa: S105 - a token for a throw-away loopback server

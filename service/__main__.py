@@ -1,5 +1,5 @@
 """``python -m service`` runs the ``kommunegraf`` command."""
 
-from service.cli import main
+from service.cli.commands import main
 
 main()

@@ -1,7 +1,7 @@
 """What the service counts, for Prometheus at ``/metrics``.
 
 The metrics live in the server process. Queries run in worker processes (see
-``service.query_pool``), but they are timed here, around the await in the backend,
+``service.store.workers``), but they are timed here, around the await in the backend,
 so a worker being killed at its deadline is counted like any other timeout and no
 cross-process bookkeeping is needed. Metrics of a CLI process (``kommunegraf load``)
 are not exported: only the server is scraped.
@@ -16,7 +16,7 @@ What other modules call:
   ``canned`` with the query's name; ``/health`` and ``/metrics`` → ``internal``;
   any other route → ``page``; outside a request (start-up) → ``internal``.
 - ``record_load(source, rows=, triples=, seconds=)`` — one validated source written
-  to its graph (``service.loading`` calls it); ``record_rejected_load(source)`` —
+  to its graph (``service.store.sources`` calls it); ``record_rejected_load(source)`` —
   a load refused because the source did not validate or was not allowed.
 - ``count_audit_event(action)`` — the audit trail calls it once per event it
   records, with the action as a short fixed word (``load``, ``update``,
@@ -49,7 +49,7 @@ from prometheus_client import (
 from prometheus_client.exposition import generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.query_pool import QueryTimeoutError
+from service.store.workers import QueryTimeoutError
 
 query_log = logging.getLogger("kommunegraf.query")
 

@@ -14,10 +14,10 @@ from defusedxml import ElementTree
 
 from loaders.columns import sheets
 from loaders.paths import docs_dir
-from service.ontology_diagram import DIAGRAM_NAME, class_diagram, to_dot
-from service.ontology_docs import COLUMNS_FILE, columns_markdown, ontology_terms
+from service.pages.ontology_diagram import DIAGRAM_NAME, class_diagram, to_dot
+from service.pages.ontology_docs import COLUMNS_FILE, columns_markdown, ontology_terms
 
-REGENERATE = "regenerate with: python -m service.ontology_diagram"
+REGENERATE = "regenerate with: python -m service.pages.ontology_diagram"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -68,7 +68,7 @@ def test_the_diagram_shows_every_class_and_the_core_relations() -> None:
 
 def test_the_column_table_is_generated_from_the_current_shapes() -> None:
     committed = (docs_dir() / COLUMNS_FILE).read_text(encoding="utf-8")
-    assert committed == columns_markdown(), "regenerate with: python -m service.ontology_docs"
+    assert committed == columns_markdown(), "regenerate with: python -m service.pages.ontology_docs"
 
 
 def test_the_column_table_names_every_sheet_and_column() -> None:

@@ -18,8 +18,8 @@ from rdflib.namespace import RDFS
 from loaders.columns import sheets
 from loaders.namespaces import KG
 from loaders.validation import ontology_graph, shapes_graph
-from service.guides import guide_names
-from service.ontology_docs import ontology_terms
+from service.pages.guides import guide_names
+from service.pages.ontology_docs import ontology_terms
 from tests.conftest import Server, start_server, stop_server
 from tests.service.client import Answer, call
 

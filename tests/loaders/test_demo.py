@@ -25,8 +25,8 @@ from loaders.demo import DATA_DIR, demo_sources
 from loaders.demo.generate import CATALOGUE_FILE, GENERATED_ON, build, workbook_bytes
 from loaders.demo.regions import REGIONS
 from loaders.namespaces import DEFAULT_BASE_IRI, KG
-from service.loading import check_sources, defines_shared_names, source_graph_iri
 from service.settings import Settings
+from service.store.sources import check_sources, defines_shared_names, source_graph_iri
 from tests.cli import kommunegraf
 from tests.conftest import start_server, stop_server
 

@@ -17,7 +17,7 @@ from loaders.namespaces import DEFAULT_BASE_IRI
 from loaders.reference import reference_graph
 from loaders.spreadsheet import check_spreadsheet
 from loaders.template import write_template
-from service.store import KnowledgeStore
+from service.store.embedded import KnowledgeStore
 from tests.cli import kommunegraf
 
 BASE = DEFAULT_BASE_IRI

@@ -10,9 +10,9 @@ import pyoxigraph as ox
 from rdflib import Graph
 
 from loaders.namespaces import DEFAULT_BASE_IRI
-from service.canned_queries import canned_queries
-from service.loading import load_reference
-from service.store import KnowledgeStore
+from service.sparql.canned import canned_queries
+from service.store.embedded import KnowledgeStore
+from service.store.sources import load_reference
 
 BASE = DEFAULT_BASE_IRI
 Row = dict[str, str]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from service.store import KnowledgeStore
+from service.store.embedded import KnowledgeStore
 from tests.queries.running import BASE, column, fixture_store, run
 
 FIXTURE = Path(__file__).with_name("fixture.ttl")

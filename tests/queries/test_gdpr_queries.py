@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from loaders.namespaces import DEFAULT_BASE_IRI
-from service.canned_queries import ParameterError, canned_queries
-from service.store import KnowledgeStore
+from service.sparql.canned import ParameterError, canned_queries
+from service.store.embedded import KnowledgeStore
 from tests.queries.running import Row, column, fixture_store, run
 
 BASE = DEFAULT_BASE_IRI

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.canned_queries import CannedQuery, ParameterError, parse_query
+from service.sparql.canned import CannedQuery, ParameterError, parse_query
 
 BASE = "http://127.0.0.1:8000/"
 ECHO = parse_query(

@@ -7,7 +7,7 @@ import re
 import pyoxigraph as ox
 import pytest
 
-from service.canned_queries import (
+from service.sparql.canned import (
     PARAMETER_TYPES,
     CannedQuery,
     QueryDefinitionError,

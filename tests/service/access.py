@@ -1,6 +1,6 @@
 """What the write-access tests share: a token file, a server that uses it, workbooks.
 
-The tokens are made with ``service.tokens.TokenFile``, the same code
+The tokens are made with ``service.access.tokens.TokenFile``, the same code
 ``kommunegraf token create`` runs, so the server reads a real file of hashes.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import openpyxl
 
 from loaders.template import write_template
-from service.audit import AuditEvent
-from service.tokens import TokenFile
+from service.access.audit import AuditEvent
+from service.access.tokens import TokenFile
 from tests.conftest import Server, start_server_on
 from tests.service.client import Answer, bearer, call
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from service.audit import AuditEvent, AuditLog
+from service.access.audit import AuditEvent, AuditLog
 from tests.conftest import stop_server
 from tests.service.access import ADMIN, HASVIK, Access, start_access_server, usage, workbook
 from tests.service.client import bearer, call

@@ -3,7 +3,7 @@
 The data goes through the project's own shapes first (so it is data a municipality
 could load), then into a real store, out through the export's own queries, and into
 pyshacl with the local copy of the official shapes. "Conforms" means no
-sh:Violation; warnings are listed in service/catalogue/shapes/README.md.
+sh:Violation; warnings are listed in service/exports/shapes/README.md.
 """
 
 from __future__ import annotations
@@ -19,29 +19,29 @@ from rdflib.namespace import DCTERMS, PROV, RDF
 from loaders.namespaces import CPSV, CPSVNO, CV, DEFAULT_BASE_IRI, ELI, KG
 from loaders.reference import reference_graph
 from loaders.validation import validate
-from service.catalogue.cpsv import build_services
-from service.catalogue.dcat import build_catalogues, publisher_iri
-from service.catalogue.import_dcat import (
+from service.exports.cpsv import build_services
+from service.exports.dcat import build_catalogues, publisher_iri
+from service.exports.extract import (
+    read_datasets_from_store,
+    read_services_from_store,
+    select_rows,
+)
+from service.exports.import_dcat import (
     OURS_QUERY,
     import_graph_iri,
     link,
     ours_from_rows,
     read_catalogue,
 )
-from service.catalogue.official_shapes import (
+from service.exports.official_shapes import (
     CPSV_AP_NO,
     DCAT_AP_NO,
     SHAPES_DIR,
     check,
     violations,
 )
-from service.catalogue.sources import (
-    read_datasets_from_store,
-    read_services_from_store,
-    select_rows,
-)
-from service.loading import load_reference
-from service.store import KnowledgeStore
+from service.store.embedded import KnowledgeStore
+from service.store.sources import load_reference
 from tests.conftest import SHARED
 
 BASE = DEFAULT_BASE_IRI

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rdflib import Graph
 
-from service.catalogue.official_shapes import CPSV_AP_NO, DCAT_AP_NO, violations
+from service.exports.official_shapes import CPSV_AP_NO, DCAT_AP_NO, violations
 from tests.cli import kommunegraf
 
 DATA = Path(__file__).parent / "catalog_data"

@@ -17,11 +17,11 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
 from loaders.namespaces import DEFAULT_BASE_IRI, KG
-from service.catalogue.dcat import build_catalogues
-from service.catalogue.official_shapes import DCAT_AP_NO, violations
-from service.catalogue.sources import read_datasets_from_store
-from service.loading import check_sources, load_reference, load_sources
-from service.store import KnowledgeStore
+from service.exports.dcat import build_catalogues
+from service.exports.extract import read_datasets_from_store
+from service.exports.official_shapes import DCAT_AP_NO, violations
+from service.store.embedded import KnowledgeStore
+from service.store.sources import check_sources, load_reference, load_sources
 
 demo = pytest.importorskip("loaders.demo")
 generate = pytest.importorskip("loaders.demo.generate")

@@ -10,7 +10,7 @@ from rdflib import Graph, Namespace, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import RDF
 
-from service.catalogue.official_shapes import CPSV_AP_NO, DCAT_AP_NO, violations
+from service.exports.official_shapes import CPSV_AP_NO, DCAT_AP_NO, violations
 from tests.conftest import BACKENDS, Server, start_server_on, stop_server
 from tests.service.client import Answer, bearer, call
 

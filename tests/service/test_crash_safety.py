@@ -16,8 +16,8 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from service.loading import source_graph_iri
-from service.store import KnowledgeStore
+from service.store.embedded import KnowledgeStore
+from service.store.sources import source_graph_iri
 from tests.conftest import Server, start_server, stop_server
 from tests.service.client import bearer, call
 

@@ -17,9 +17,14 @@ from rdflib import Graph
 from loaders.demo import DATA_DIR as DEMO_DATA
 from loaders.demo.generate import CATALOGUE_FILE
 from loaders.namespaces import DEFAULT_BASE_IRI
-from service.loading import load_reference
-from service.records_of_processing import ARTICLE_30, XLSX_MEDIA, agreement_fields, record_fields
-from service.store import KnowledgeStore
+from service.exports.records_of_processing import (
+    ARTICLE_30,
+    XLSX_MEDIA,
+    agreement_fields,
+    record_fields,
+)
+from service.store.embedded import KnowledgeStore
+from service.store.sources import load_reference
 from tests.cli import kommunegraf
 from tests.conftest import BACKENDS, Server, start_server, start_server_on, stop_server
 from tests.queries.test_gdpr_queries import FIXTURE

@@ -16,8 +16,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service import metrics
-from service.loading import check_sources, load_sources
-from service.store import KnowledgeStore
+from service.store.embedded import KnowledgeStore
+from service.store.sources import check_sources, load_sources
 from tests.conftest import Server, start_server, stop_server
 from tests.service.access import ADMIN, start_access_server, usage, workbook
 from tests.service.client import call
@@ -189,7 +189,7 @@ def _own_samples() -> Samples:
 
 
 def test_loads_and_rejected_loads_are_counted(tmp_path: Path) -> None:
-    """A real load through ``service.loading`` into a real store, in this process."""
+    """A real load through ``service.store.sources`` into a real store, in this process."""
     good = tmp_path / "extra.ttl"
     good.write_text('<urn:kommunegraf:test> <urn:kommunegraf:note> "ok" .\n', encoding="utf-8")
     bad = tmp_path / "vendor.ttl"

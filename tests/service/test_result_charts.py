@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.result_charts import MAX_BARS, Bars, HeatMap, chart
+from service.pages.charts import MAX_BARS, Bars, HeatMap, chart
 
 INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
 

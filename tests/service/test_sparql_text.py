@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from service.sparql_text import (
+from service.sparql.text_checks import (
     DatasetConflictError,
     UncheckableError,
     find_remote_targets,

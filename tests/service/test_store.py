@@ -9,7 +9,7 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDFS
 
-from service.store import KnowledgeStore, StoreLockedError, restore
+from service.store.embedded import KnowledgeStore, StoreLockedError, restore
 
 G = "http://127.0.0.1:8000/graph/source/test"
 
@@ -58,7 +58,7 @@ def test_a_second_process_cannot_open_the_store(tmp_path: Path) -> None:
     store = KnowledgeStore(tmp_path / "store")
     code = (
         "import sys\nfrom pathlib import Path\n"
-        "from service.store import KnowledgeStore, StoreLockedError\n"
+        "from service.store.embedded import KnowledgeStore, StoreLockedError\n"
         "try:\n    KnowledgeStore(Path(sys.argv[1]))\nexcept StoreLockedError as e:\n"
         "    print(e); sys.exit(3)\n"
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.tokens import TokenFile, TokenFileError, hash_token, parse_tokens
+from service.access.tokens import TokenFile, TokenFileError, hash_token, parse_tokens
 from tests import cli
 from tests.conftest import stop_server
 from tests.service.access import HASVIK, Access, start_access_server

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service.tokens import TokenFile
+from service.access.tokens import TokenFile
 from tests.conftest import BACKENDS, stop_server
 from tests.service.access import (
     ADMIN,

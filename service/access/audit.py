@@ -1,0 +1,398 @@
+"""The audit trail: every write, who made it, and what it changed.
+
+Each write (a load or upload, a SPARQL update, a Graph Store request, a proposal
+approved, a token made or revoked) becomes one ``AuditEvent``, kept twice:
+
+* appended to a JSON-lines file (``KOMMUNEGRAF_AUDIT_LOG``; by default beside an
+  on-disk store), one line per event, opened for appending only and flushed to
+  disk before the write is answered. This file is the record; and
+* as PROV-O in the audit graph (``<base>graph/audit``), so readers can ask the
+  SPARQL endpoint who changed what. Users' updates and Graph Store requests can
+  never target it; an admin update that reaches every graph (``DROP ALL``) is
+  followed by rebuilding the graph from the file, so it cannot be rewritten.
+
+Who is the token's name, never the token. Triples added and removed are counted
+by comparing the graphs written before and after; triples with blank nodes are
+compared with their blank nodes blanked out, because a store relabels them on
+every read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+from fastapi import Request
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCTERMS, FOAF, PROV, RDF, RDFS, XSD
+
+from loaders.namespaces import KG
+from service.access.scope import DEFAULT, Principal, UpdateWrites, audit_graph, graph_owner
+from service.metrics import count_audit_event
+from service.settings import Settings
+from service.store.embedded import KnowledgeStore, safe_ntriples
+
+# The logger keeps the name log collectors already filter on (the module moved).
+log = logging.getLogger("service.audit")
+
+ACTIONS = ("load", "update", "graph-store", "proposal", "approval", "token")
+
+
+@dataclass(frozen=True)
+class GraphChange:
+    graph: str
+    added: int
+    removed: int
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: str
+    time: str
+    """ISO 8601, UTC."""
+    actor: str
+    """The token's name (or "kommandolinjen / command line" for the CLI)."""
+    role: str
+    action: str
+    municipalities: tuple[str, ...] = ()
+    changes: tuple[GraphChange, ...] = ()
+    file_name: str | None = None
+    file_sha256: str | None = None
+    detail: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, line: str) -> AuditEvent:
+        data: dict[str, Any] = json.loads(line)
+        data["municipalities"] = tuple(data.get("municipalities", ()))
+        data["changes"] = tuple(GraphChange(**c) for c in data.get("changes", ()))
+        return cls(**data)
+
+    @property
+    def moment(self) -> datetime:
+        return datetime.fromisoformat(self.time)
+
+    @property
+    def added(self) -> int:
+        return sum(c.added for c in self.changes)
+
+    @property
+    def removed(self) -> int:
+        return sum(c.removed for c in self.changes)
+
+
+def new_event(
+    principal: Principal,
+    action: str,
+    base: str,
+    changes: Iterable[GraphChange] = (),
+    *,
+    data: bytes | None = None,
+    file_name: str | None = None,
+    detail: str = "",
+    municipalities: Iterable[str] = (),
+) -> AuditEvent:
+    """An event now; it concerns the principal's municipalities and the graphs' owners."""
+    changes = tuple(changes)
+    concerned = set(principal.municipalities) | set(municipalities)
+    concerned |= {o for c in changes if (o := graph_owner(base, c.graph)) is not None}
+    return AuditEvent(
+        id=uuid.uuid4().hex,
+        time=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        actor=principal.name,
+        role=principal.role,
+        action=action,
+        municipalities=tuple(sorted(concerned)),
+        changes=changes,
+        file_name=file_name,
+        file_sha256=hashlib.sha256(data).hexdigest() if data is not None else None,
+        detail=detail,
+    )
+
+
+# -- counting -----------------------------------------------------------------
+
+TripleKeys = Counter[str]
+
+
+def triple_keys(ntriples: bytes | str) -> TripleKeys:
+    """Comparable keys of N-Triples, blank nodes blanked out (see the module docstring)."""
+    data = ntriples.encode("utf-8") if isinstance(ntriples, str) else ntriples
+    keys: TripleKeys = Counter()
+    for quad in ox.parse(data, format=ox.RdfFormat.N_TRIPLES):
+        terms = (quad.subject, quad.predicate, quad.object)
+        keys[" ".join("_:b" if isinstance(t, ox.BlankNode) else str(t) for t in terms)] += 1
+    return keys
+
+
+def graph_keys(graph: Graph) -> TripleKeys:
+    return triple_keys(safe_ntriples(graph))
+
+
+def change(graph: str, before: TripleKeys, after: TripleKeys) -> GraphChange:
+    """
+    >>> a = triple_keys('<urn:a> <urn:p> _:x .\\n<urn:a> <urn:q> "1" .\\n')
+    >>> b = triple_keys('<urn:a> <urn:p> _:y .\\n<urn:a> <urn:q> "2" .\\n<urn:b> <urn:q> "2" .\\n')
+    >>> change("urn:g", a, b)
+    GraphChange(graph='urn:g', added=2, removed=1)
+    """
+    return GraphChange(graph, (after - before).total(), (before - after).total())
+
+
+# -- PROV-O ---------------------------------------------------------------------
+
+
+def event_graph(event: AuditEvent, base: str) -> Graph:
+    """The event as PROV-O: an activity, its agent, one entity per graph changed."""
+    graph = Graph()
+    activity = URIRef(f"{base}audit/{event.id}")
+    agent = URIRef(f"{activity}#agent")
+    moment = Literal(event.time, datatype=XSD.dateTime)
+    graph.add((activity, RDF.type, PROV.Activity))
+    graph.add((activity, KG.action, Literal(event.action)))
+    graph.add((activity, PROV.startedAtTime, moment))
+    graph.add((activity, PROV.endedAtTime, moment))
+    graph.add((activity, PROV.wasAssociatedWith, agent))
+    graph.add((agent, RDF.type, PROV.Agent))
+    graph.add((agent, FOAF.name, Literal(event.actor)))
+    graph.add((agent, KG.role, Literal(event.role)))
+    if event.detail:
+        graph.add((activity, RDFS.comment, Literal(event.detail)))
+    for number in event.municipalities:
+        graph.add((activity, DCTERMS.spatial, URIRef(f"{base}id/kommune/{number}")))
+    for index, item in enumerate(event.changes, start=1):
+        entity = URIRef(f"{activity}#graph-{index}")
+        graph.add((entity, RDF.type, PROV.Entity))
+        graph.add((entity, PROV.specializationOf, URIRef(item.graph)))
+        graph.add((entity, PROV.wasGeneratedBy, activity))
+        graph.add((entity, KG.triplesAdded, Literal(item.added, datatype=XSD.integer)))
+        graph.add((entity, KG.triplesRemoved, Literal(item.removed, datatype=XSD.integer)))
+    if event.file_sha256 is not None:
+        source = URIRef(content_iri_from_hex(event.file_sha256))
+        graph.add((activity, PROV.used, source))
+        if event.file_name:
+            graph.add((source, DCTERMS.title, Literal(event.file_name)))
+    return graph
+
+
+def content_iri_from_hex(hex_digest: str) -> str:
+    """The ``ni:`` IRI ``loaders.provenance.content_iri`` gives the same bytes.
+
+    >>> from loaders.provenance import content_iri
+    >>> content_iri_from_hex(hashlib.sha256(b"").hexdigest()) == str(content_iri(b""))
+    True
+    """
+    import base64
+
+    digest = base64.urlsafe_b64encode(bytes.fromhex(hex_digest)).rstrip(b"=").decode()
+    return f"ni:///sha-256;{digest}"
+
+
+def insert_sparql(events: Iterable[AuditEvent], base: str) -> str:
+    graph = Graph()
+    for event in events:
+        graph += event_graph(event, base)
+    target = ox.NamedNode(audit_graph(base))
+    return f"INSERT DATA {{ GRAPH {target} {{\n{safe_ntriples(graph)}\n}} }}"
+
+
+# -- the file -------------------------------------------------------------------
+
+
+def log_path(settings: Settings) -> Path | None:
+    """Where the JSON-lines log is: configured, or beside an on-disk store."""
+    if settings.audit_log is not None:
+        return settings.audit_log
+    if settings.store is not None:
+        return settings.store.with_name(settings.store.name + "-audit.jsonl")
+    return None
+
+
+@dataclass
+class AuditLog:
+    """The append-only JSON-lines file; in memory when there is no file (throw-away stores)."""
+
+    path: Path | None
+    _memory: list[AuditEvent] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def append(self, event: AuditEvent) -> None:
+        with self._lock:
+            if self.path is None:
+                self._memory.append(event)
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(descriptor, (event.to_json() + "\n").encode("utf-8"))
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size if self.path is not None else len(self._memory)
+        except FileNotFoundError:
+            return 0
+
+    def events(
+        self, since: datetime | date | None = None, municipality: str | None = None
+    ) -> list[AuditEvent]:
+        """Events in the order they happened, from ``since`` on, concerning ``municipality``."""
+        with self._lock:
+            if self.path is None:
+                found = list(self._memory)
+            elif not self.path.exists():
+                found = []
+            else:
+                lines = self.path.read_text(encoding="utf-8").splitlines()
+                found = [AuditEvent.from_json(line) for line in lines if line.strip()]
+        if isinstance(since, datetime):
+            start = since if since.tzinfo else since.replace(tzinfo=UTC)
+            found = [e for e in found if e.moment >= start]
+        elif isinstance(since, date):
+            found = [e for e in found if e.moment.date() >= since]
+        if municipality is not None:
+            found = [e for e in found if municipality in e.municipalities]
+        return found
+
+
+# -- the service's side ---------------------------------------------------------
+
+
+class Auditor:
+    """Records events for a running service: the file first, then the audit graph."""
+
+    def __init__(self, settings: Settings, backend: Any) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.log = AuditLog(log_path(settings))
+        self._size: int | None = None
+        """Size of the file after this service's last write to it."""
+
+    async def record(self, event: AuditEvent) -> None:
+        """Append to the file, then add to the graph.
+
+        When the file grew since this service last wrote it (``kommunegraf token``
+        appends there while the service runs, and a restarted service has not
+        read it yet), the graph is rebuilt from the file instead, so it catches up.
+        """
+        size_before = await asyncio.to_thread(self.log.size)
+        await asyncio.to_thread(self.log.append, event)
+        _count_metric(event)
+        try:
+            if self.log.path is not None and size_before != self._size:
+                await self.rebuild_graph()
+            else:
+                await self.backend.update(insert_sparql([event], self.settings.base_iri))
+            self._size = await asyncio.to_thread(self.log.size)
+        except Exception:  # the file has it; the graph is rebuilt from the file
+            log.exception("audit event %s not written to the audit graph", event.id)
+
+    async def rebuild_graph(self) -> None:
+        """Make the audit graph what the file says (after an update that reached it)."""
+        events = await asyncio.to_thread(self.log.events)
+        graph = Graph()
+        for event in events:
+            graph += event_graph(event, self.settings.base_iri)
+        await asyncio.to_thread(
+            self.backend.replace_graph, audit_graph(self.settings.base_iri), graph
+        )
+
+    async def graph_keys(self, graph: str) -> TripleKeys:
+        """The triples of one named graph now, as comparable keys."""
+        if graph == "DEFAULT":
+            return Counter()  # not readable on its own: queries see the union
+        answer = await self.backend.execute(
+            f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {ox.NamedNode(graph)} {{ ?s ?p ?o }} }}",
+            solutions_media=None,
+            graph_media="application/n-triples",
+        )
+        return await asyncio.to_thread(triple_keys, answer.body)
+
+
+def _count_metric(event: AuditEvent) -> None:
+    count_audit_event(event.action)
+
+
+def auditor(request: Request) -> Auditor:
+    """The app's auditor, made on first use (like ``service.access.auth.write_lock``)."""
+    found: Auditor | None = getattr(request.app.state, "auditor", None)
+    if found is None:
+        state = request.app.state
+        found = state.auditor = Auditor(state.settings, state.backend)
+    return found
+
+
+async def graph_sizes(backend: Any) -> dict[str, int]:
+    """Triples per named graph, for updates that may reach any graph."""
+    answer = await backend.execute(
+        "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
+        solutions_media="application/sparql-results+json",
+        graph_media=None,
+    )
+    rows = json.loads(answer.body)["results"]["bindings"]
+    return {row["g"]["value"]: int(row["n"]["value"]) for row in rows}
+
+
+async def run_audited_update(
+    audit: Auditor, writer: Principal, text: str, writes: UpdateWrites
+) -> None:
+    """Run an update and record it; the caller holds the write lock and checked scope.
+
+    Named targets are compared triple by triple. An update that may reach every
+    graph (``DROP ALL``, ``GRAPH ?g`` in a template) is counted per graph by size,
+    so its counts are net (said in the event), and the audit graph is rebuilt
+    from the file afterwards, which undoes whatever the update did to it.
+    """
+    base = audit.settings.base_iri
+    backend = audit.backend
+    if writes.wide:
+        sizes = await graph_sizes(backend)
+        await backend.update(text)
+        after = await graph_sizes(backend)
+        own = audit_graph(base)
+        changes = [
+            GraphChange(g, max(0, after.get(g, 0) - n), max(0, n - after.get(g, 0)))
+            for g, n in sorted({**after, **sizes}.items())
+            if g != own and sizes.get(g, 0) != after.get(g, 0)
+        ]
+        event = new_event(writer, "update", base, changes, detail="netto / net counts")
+        await audit.record(event)
+        await audit.rebuild_graph()
+        return
+    targets = sorted(g for g in writes.graphs if g != DEFAULT)
+    before = {g: await audit.graph_keys(g) for g in targets}
+    await backend.update(text)
+    changes = [change(g, before[g], await audit.graph_keys(g)) for g in targets]
+    detail = "også standardgrafen / also the default graph" if DEFAULT in writes.graphs else ""
+    await audit.record(new_event(writer, "update", base, changes, detail=detail))
+
+
+def record_in_store(knowledge: KnowledgeStore, settings: Settings, event: AuditEvent) -> None:
+    """Record an event of a command that opened the store itself (``kommunegraf load``)."""
+    AuditLog(log_path(settings)).append(event)
+    knowledge.update(insert_sparql([event], settings.base_iri))
+
+
+def store_graph_keys(knowledge: KnowledgeStore, graph: str) -> TripleKeys:
+    """``Auditor.graph_keys`` for a command that opened the store itself."""
+    result = knowledge.query(
+        f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {ox.NamedNode(graph)} {{ ?s ?p ?o }} }}"
+    )
+    assert isinstance(result, ox.QueryTriples)
+    return triple_keys(result.serialize(format=ox.RdfFormat.N_TRIPLES) or b"")

@@ -1,0 +1,189 @@
+"""Write access: who may change the graph, and one lock that writes take in turn.
+
+Everything that writes (SPARQL Update, the Graph Store Protocol, spreadsheet
+uploads) asks this module, so the rule is stated once: a write needs
+``Authorization: Bearer <token>`` that is either the configured admin token
+(``KOMMUNEGRAF_TOKEN``) or a live token in the token file (``KOMMUNEGRAF_TOKENS``,
+see ``service.access.tokens``); a service with neither is read-only. Comparisons use
+``hmac.compare_digest`` so the time they take does not reveal how much of a
+guessed token was right. The answer is a ``Principal`` (the token's name and
+scope); what that scope allows is ``service.access.scope``'s business.
+
+Routes that know up front that they write use ``WriteDenial`` as a dependency;
+``/sparql`` only knows after reading the body whether it got a query or an
+update, so it calls ``write_denial`` itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from rdflib.term import Node
+
+from service.access.scope import (
+    Principal,
+    audit_graph,
+    foreign_subject_message,
+    foreign_subjects,
+    may_write_graph,
+)
+from service.access.tokens import TokenFile, TokenFileError
+from service.settings import Settings
+from service.web.dependencies import SettingsDep
+from service.web.responses import error_response
+
+log = logging.getLogger(__name__)
+
+ADMIN_NAME = "KOMMUNEGRAF_TOKEN"
+"""The name the audit trail gives the single admin token of the environment."""
+
+
+def write_lock(request: Request) -> asyncio.Lock:
+    """The lock this app's routes hold while they write.
+
+    The embedded backend serialises its own updates, but ``Backend.replace_graph``
+    is synchronous and runs in a thread outside that; taking this lock around every
+    write keeps a Graph Store PUT from interleaving with an update. One per app
+    (made on first use, inside its event loop), not one per module, so apps made
+    in tests on different event loops do not share it.
+    """
+    lock: asyncio.Lock | None = getattr(request.app.state, "write_lock", None)
+    if lock is None:
+        lock = request.app.state.write_lock = asyncio.Lock()
+    return lock
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None
+    return credentials.strip()
+
+
+@cache
+def token_file(path: Path) -> TokenFile:
+    """One reader per file for the process, so its cache is shared by all requests."""
+    return TokenFile(path)
+
+
+def authenticate(request: Request, settings: Settings) -> Principal | Response:
+    """The writer of this request, or the response that refuses it.
+
+    403 when the service is read-only (no token configured: no credentials could
+    help, so 401 would mislead), 401 with a Bearer challenge when no token was sent,
+    403 when the token is wrong, expired or revoked.
+    """
+    if not settings.token and settings.tokens is None:
+        return error_response(
+            403,
+            "Tjenesten er skrivebeskyttet: ingen skrivenøkkel er satt opp "
+            "(KOMMUNEGRAF_TOKEN), så ingen kan endre dataene gjennom HTTP.",
+            "The service is read-only: no write token is configured "
+            "(KOMMUNEGRAF_TOKEN), so nobody can change the data over HTTP.",
+        )
+    offered = _bearer(request)
+    if offered is None:
+        return error_response(
+            401,
+            "Skriving krever en nøkkel: send Authorization: Bearer <nøkkel>.",
+            "Writing needs a token: send Authorization: Bearer <token>.",
+            headers={"WWW-Authenticate": 'Bearer realm="kommunegraf"'},
+        )
+    return principal_of(offered, settings)
+
+
+def principal_of(offered: str, settings: Settings) -> Principal | Response:
+    """The holder of token ``offered`` (from a header or the upload form)."""
+    if settings.token and hmac.compare_digest(
+        offered.encode("utf-8"), settings.token.encode("utf-8")
+    ):
+        return Principal(ADMIN_NAME, "admin")
+    entry = None
+    if settings.tokens is not None:
+        try:
+            entry = token_file(settings.tokens).find(offered)
+        except (TokenFileError, OSError) as error:
+            # The reason names the file's path and line: for the operator's log, not
+            # for a client, to whom the server's layout is none of its business.
+            log.error("nøkkelfilen kan ikke leses / the token file cannot be read: %s", error)
+            return error_response(
+                503,
+                "Nøkkelfilen kan ikke leses; ingen kan skrive før den er rettet. "
+                "Årsaken står i tjenestens logg.",
+                "The token file cannot be read; nobody can write until it is fixed. "
+                "The reason is in the service's log.",
+            )
+    if entry is None:
+        return error_response(
+            403, "Nøkkelen gir ikke skrivetilgang.", "The token does not grant write access."
+        )
+    state = entry.state()
+    if state == "revoked":
+        return error_response(
+            403, "Nøkkelen er trukket tilbake.", "The token has been revoked.", entry.name
+        )
+    if state == "expired":
+        return error_response(403, "Nøkkelen er utløpt.", "The token has expired.", entry.name)
+    return Principal(entry.name, entry.role, frozenset(entry.municipalities))
+
+
+def write_denial(request: Request, settings: Settings) -> Response | None:
+    """None when the request may write something; otherwise the response that refuses it."""
+    principal = authenticate(request, settings)
+    return principal if isinstance(principal, Response) else None
+
+
+async def _write_denial_dependency(request: Request, settings: SettingsDep) -> Response | None:
+    return write_denial(request, settings)
+
+
+WriteDenial = Annotated[Response | None, Depends(_write_denial_dependency)]
+"""A route parameter: None when the request may write, else the refusal to return."""
+
+
+async def _writer_dependency(request: Request, settings: SettingsDep) -> Principal | Response:
+    return authenticate(request, settings)
+
+
+Writer = Annotated[Principal | Response, Depends(_writer_dependency)]
+"""A route parameter: who writes, or the refusal to return."""
+
+
+def graph_refusal(principal: Principal, base: str, graph: str) -> Response | None:
+    """403 when ``principal`` may not write ``graph`` (see ``service.access.scope``)."""
+    if may_write_graph(principal, base, graph):
+        return None
+    if graph == audit_graph(base):
+        return error_response(
+            403,
+            "Revisjonsloggen skrives bare av tjenesten selv.",
+            "The audit graph is written by the service only.",
+            graph,
+        )
+    scope_nb, scope_en = principal.scope_nb_en()
+    return error_response(
+        403,
+        f"Nøkkelen «{principal.name}» gir bare skrivetilgang til {scope_nb}, i grafer "
+        f"{base}graph/kommune/<kommunenummer>/….",
+        f"The token '{principal.name}' only grants writing {scope_en}, in graphs "
+        f"{base}graph/kommune/<kommunenummer>/….",
+        graph,
+    )
+
+
+def subjects_refusal(
+    principal: Principal, base: str, graph: str, subjects: Iterable[Node]
+) -> Response | None:
+    """403 when the data describes things ``principal`` may not describe."""
+    foreign = foreign_subjects(principal, base, graph, subjects)
+    if not foreign:
+        return None
+    nb, en = foreign_subject_message(foreign)
+    return error_response(403, nb, en)

@@ -1,0 +1,125 @@
+"""What ``kommunegraf query`` does: list canned queries, run one or any SPARQL text.
+
+Why here and not in ``service.cli.commands``: the command runs against the local store or a
+running server (``--endpoint``), and both paths end in the same table printer; the
+click command only parses arguments.
+
+>>> print(table(["a", "bb"], [["1", "x"], ["22", ""]]))
+a   bb
+--  --
+1   x
+22
+(2 rader / rows)
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+
+import pyoxigraph as ox
+
+from service.sparql.canned import CannedQuery, canned_queries
+
+SOLUTION_FORMATS = {
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+    "json": ox.QueryResultsFormat.JSON,
+    "xml": ox.QueryResultsFormat.XML,
+}
+
+
+class EndpointError(RuntimeError):
+    """The server answered with an error, or could not be reached; the message says which."""
+
+
+def listing(language: str = "nb") -> str:
+    """The canned queries, one paragraph each: name, title, parameters."""
+    lines = []
+    for query in sorted(canned_queries().values(), key=lambda q: q.name):
+        lines.append(f"{query.name}\n  {query.title['nb']} / {query.title['en']}")
+        for p in query.parameters:
+            need = "påkrevd / required" if p.required else f"standard / default {p.default or '-'}"
+            lines.append(f"  --param {p.name}=<{p.type}>  ({need}) {p.description[language]}")
+    return "\n".join(lines) + "\n"
+
+
+def table(names: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Rows as aligned columns, for reading in a terminal."""
+    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
+    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+    return "\n".join(lines) + f"\n({len(rows)} rader / rows)"
+
+
+def format_local(results: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples, fmt: str) -> str:
+    """Results of an in-process query in the format asked for."""
+    if isinstance(results, ox.QueryTriples):
+        rdf = ox.RdfFormat.N_TRIPLES if fmt == "nt" else ox.RdfFormat.TURTLE
+        return (results.serialize(format=rdf) or b"").decode()
+    if isinstance(results, ox.QueryBoolean):
+        return ("true" if bool(results) else "false") + "\n"
+    if fmt != "table":
+        chosen = SOLUTION_FORMATS.get(fmt, ox.QueryResultsFormat.TSV)
+        return (results.serialize(format=chosen) or b"").decode()
+    names = [v.value for v in results.variables]
+    rows = [[_value(solution[name]) for name in names] for solution in results]
+    return table(names, rows) + "\n"
+
+
+def _value(term: object) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.Literal | ox.NamedNode | ox.BlankNode):
+        return term.value
+    return str(term)
+
+
+def run_remote(
+    endpoint: str,
+    fmt: str,
+    *,
+    canned: CannedQuery | None = None,
+    params: Mapping[str, str] | None = None,
+    sparql: str | None = None,
+    timeout: float = 120.0,
+) -> str:
+    """Run a canned query or SPARQL text on a running kommunegraf (or any SPARQL endpoint)."""
+    base = endpoint.rstrip("/")
+    wire = "json" if fmt == "table" else fmt
+    if canned is not None:
+        query = urllib.parse.urlencode({**(params or {}), "format": wire})
+        url = f"{base}/queries/{canned.name}?{query}"
+    else:
+        media = {"turtle": "text/turtle", "nt": "application/n-triples"}.get(wire, wire)
+        query = urllib.parse.urlencode({"query": sparql or "", "format": media})
+        url = f"{base}/sparql?{query}"
+    if not url.startswith(("http://", "https://")):
+        raise EndpointError(f"{endpoint}: bruk en http(s)-adresse (use an http(s) address)")
+    request = urllib.request.Request(url, headers={"User-Agent": "kommunegraf-cli"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            body: bytes = response.read()
+    except urllib.error.HTTPError as error:
+        raise EndpointError(
+            f"{endpoint} svarte / answered {error.code}:\n{error.read().decode(errors='replace')}"
+        ) from None
+    except OSError as error:
+        raise EndpointError(f"{endpoint}: ingen kontakt (cannot connect): {error}") from None
+    if fmt != "table":
+        return body.decode()
+    document = json.loads(body)
+    if "boolean" in document:
+        return ("true" if document["boolean"] else "false") + "\n"
+    names = document["head"]["vars"]
+    rows = [
+        [binding.get(name, {}).get("value", "") for name in names]
+        for binding in document["results"]["bindings"]
+    ]
+    return table(names, rows) + "\n"

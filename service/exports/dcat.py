@@ -1,0 +1,293 @@
+"""kommunegraf's datasets as DCAT-AP-NO 2.2: one dcat:Catalog per municipality.
+
+Why these choices (each is what Felles datakatalog expects or what the data allows):
+
+- The publisher is the municipality as a legal entity,
+  ``https://data.brreg.no/enhetsregisteret/api/enheter/{organisasjonsnummer}``, the form
+  data.norge.no resolves to an organisation. A municipality without an organisation
+  number has no publishable catalogue; its datasets are listed with that reason.
+- ``rdfs:label`` becomes ``dct:title`` (DCAT-AP-NO has no other title); the dataset's
+  own ``dct:identifier`` is kept, and its IRI is the identifier when it has none.
+- Legal bases become ``cpsv:follows`` → ``cpsv:Rule`` (``dct:type``
+  ``cpsvno:ruleForDataProcessing`` / ``ruleForNonDisclosure`` / ``ruleForDisclosure``)
+  → ``cpsv:implements`` → the act or regulation as ``eli:LegalResource`` with its
+  Lovdata ELI IRI. A section is named in the rule's title and description and the
+  rule implements the act it belongs to: the shapes require a ``dct:type`` on every
+  legal resource, and the type vocabulary has acts and regulations, not sections.
+- Access rights are the EU authority table's concepts, stated with their scheme
+  (the shapes check ``skos:inScheme``); their labels come from the ontology.
+- Contact points and distributions keep the IRIs the loader gave them
+  (``<dataset>#contactPoint-1``, ``#distribution-1``) and rules get IRIs like them
+  (``#rule-processing-1``), so that a re-harvest sees the same resources, not new
+  blank nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS
+from rdflib.term import Node
+
+from loaders.namespaces import ACCESS_RIGHT, CPSV, CPSVNO, ELI, KG, VCARD, bind_prefixes
+from loaders.validation import ontology_graph
+from service.exports.extract import Blocker
+
+BRREG = "https://data.brreg.no/enhetsregisteret/api/enheter/"
+PUBLISHER_TYPE_LOCAL_AUTHORITY = URIRef("http://purl.org/adms/publishertype/LocalAuthority")
+ACCESS_RIGHT_SCHEME = URIRef("http://publications.europa.eu/resource/authority/access-right")
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    """One of the three legal-basis properties and the rule type it maps to."""
+
+    prop: URIRef
+    rule_type: URIRef
+    slug: str
+    nb: str
+    en: str
+
+
+RULE_KINDS = (
+    RuleKind(
+        KG.legalBasisForProcessing,
+        CPSVNO.ruleForDataProcessing,
+        "processing",
+        "Behandlingsgrunnlag",
+        "Legal basis for processing",
+    ),
+    RuleKind(
+        KG.legalBasisForRestriction,
+        CPSVNO.ruleForNonDisclosure,
+        "restriction",
+        "Skjermingshjemmel",
+        "Legal basis for restriction",
+    ),
+    RuleKind(
+        KG.legalBasisForAccess,
+        CPSVNO.ruleForDisclosure,
+        "access",
+        "Utleveringshjemmel",
+        "Legal basis for access",
+    ),
+)
+
+
+def publisher_iri(organisation_number: str) -> URIRef:
+    """The publisher IRI Felles datakatalog expects.
+
+    >>> str(publisher_iri("964965226"))
+    'https://data.brreg.no/enhetsregisteret/api/enheter/964965226'
+    """
+    return URIRef(BRREG + organisation_number)
+
+
+def catalogue_iri(base_iri: str, kommunenummer: str) -> URIRef:
+    return URIRef(f"{base_iri}catalog/{kommunenummer}")
+
+
+def label(graph: Graph, node: Node, lang: str = "nb") -> str | None:
+    """The node's rdfs:label in ``lang``, else a plain one, else any."""
+    fallback = None
+    for value in graph.objects(node, RDFS.label):
+        if isinstance(value, Literal):
+            if value.language == lang:
+                return str(value)
+            if value.language is None or fallback is None:
+                fallback = str(value)
+    return fallback
+
+
+@cache
+def _access_right_labels() -> Graph:
+    """prefLabels of the EU access-right concepts, from the ontology (one source)."""
+    ontology = ontology_graph()
+    labels = Graph()
+    for concept in ontology.subjects(SKOS.inScheme, ACCESS_RIGHT_SCHEME):
+        for value in ontology.objects(concept, SKOS.prefLabel):
+            labels.add((concept, SKOS.prefLabel, value))
+    return labels
+
+
+def _own(node: Node, dataset: URIRef, local: str) -> URIRef:
+    """The node's own IRI (the loader mints ``<dataset>#contactPoint-1``), else one like it."""
+    return node if isinstance(node, URIRef) else URIRef(f"{dataset}#{local}")
+
+
+def _act_of(source: Graph, basis: Node) -> Node | None:
+    """The act or regulation a legal basis is, or belongs to; None if it has no type."""
+    act = source.value(basis, ELI.is_part_of) or basis
+    return act if source.value(act, DCTERMS.type) is not None else None
+
+
+def _describe_act(out: Graph, source: Graph, act: Node) -> None:
+    out.add((act, RDF.type, ELI.LegalResource))
+    for kind in source.objects(act, DCTERMS.type):
+        out.add((act, DCTERMS.type, kind))
+        out.add((kind, RDF.type, SKOS.Concept))
+        for value in source.objects(kind, SKOS.prefLabel):
+            out.add((kind, SKOS.prefLabel, value))
+    for value in source.objects(act, RDFS.label):
+        out.add((act, DCTERMS.title, value))
+    local_id = source.value(act, ELI.id_local)
+    if local_id is not None:
+        out.add((act, DCTERMS.identifier, Literal(str(local_id))))
+
+
+def _rules(out: Graph, source: Graph, dataset: URIRef, title_nb: str) -> None:
+    for kind in RULE_KINDS:
+        bases = sorted(source.objects(dataset, kind.prop), key=str)
+        for number, basis in enumerate(bases, start=1):
+            rule = URIRef(f"{dataset}#rule-{kind.slug}-{number}")
+            basis_nb = label(source, basis, "nb") or str(basis)
+            basis_en = label(source, basis, "en") or basis_nb
+            out.add((dataset, CPSV.follows, rule))
+            out.add((rule, RDF.type, CPSV.Rule))
+            out.add((rule, DCTERMS.type, kind.rule_type))
+            out.add((rule, DCTERMS.identifier, Literal(str(rule))))
+            out.add((rule, DCTERMS.title, Literal(f"{kind.nb}: {basis_nb}", lang="nb")))
+            out.add((rule, DCTERMS.title, Literal(f"{kind.en}: {basis_en}", lang="en")))
+            out.add(
+                (
+                    rule,
+                    DCTERMS.description,
+                    Literal(f"{kind.nb} for datasettet «{title_nb}»: {basis_nb}.", lang="nb"),
+                )
+            )
+            out.add(
+                (
+                    rule,
+                    DCTERMS.description,
+                    Literal(f"{kind.en} of the dataset '{title_nb}': {basis_en}.", lang="en"),
+                )
+            )
+            act = _act_of(source, basis)
+            if act is not None:
+                out.add((rule, CPSV.implements, act))
+                _describe_act(out, source, act)
+
+
+def _dataset(out: Graph, source: Graph, dataset: URIRef, publisher: URIRef) -> None:
+    out.add((dataset, RDF.type, DCAT.Dataset))
+    out.add((dataset, DCTERMS.publisher, publisher))
+    for value in source.objects(dataset, RDFS.label):
+        out.add((dataset, DCTERMS.title, value))
+    for value in source.objects(dataset, DCTERMS.description):
+        out.add((dataset, DCTERMS.description, value))
+    identifier = source.value(dataset, DCTERMS.identifier)
+    out.add((dataset, DCTERMS.identifier, Literal(str(identifier or dataset))))
+    for value in source.objects(dataset, DCAT.keyword):
+        out.add((dataset, DCAT.keyword, value))
+    for page in source.objects(dataset, DCAT.landingPage):
+        out.add((dataset, DCAT.landingPage, page))
+    for theme in source.objects(dataset, DCAT.theme):
+        out.add((dataset, DCAT.theme, theme))
+        out.add((theme, RDF.type, SKOS.Concept))
+        for prop in (SKOS.prefLabel, SKOS.inScheme):
+            for value in source.objects(theme, prop):
+                out.add((theme, prop, value))
+    for rights in source.objects(dataset, DCTERMS.accessRights):
+        out.add((dataset, DCTERMS.accessRights, rights))
+        out.add((rights, RDF.type, SKOS.Concept))
+        if str(rights).startswith(str(ACCESS_RIGHT)):
+            out.add((rights, SKOS.inScheme, ACCESS_RIGHT_SCHEME))
+        out += _access_right_labels().triples((rights, None, None))
+    points = sorted(source.objects(dataset, DCAT.contactPoint), key=str)
+    for number, point in enumerate(points, start=1):
+        emails = sorted(source.objects(point, VCARD.hasEmail), key=str)
+        if not emails:
+            continue
+        contact = _own(point, dataset, f"contactPoint-{number}")
+        out.add((dataset, DCAT.contactPoint, contact))
+        out.add((contact, RDF.type, VCARD.Organization))
+        for email in emails:
+            out.add((contact, VCARD.hasEmail, email))
+    distributions = sorted(source.objects(dataset, DCAT.distribution), key=str)
+    for number, given in enumerate(distributions, start=1):
+        urls = sorted(source.objects(given, DCAT.accessURL), key=str)
+        if not urls:
+            continue
+        distribution = _own(given, dataset, f"distribution-{number}")
+        out.add((dataset, DCAT.distribution, distribution))
+        out.add((distribution, RDF.type, DCAT.Distribution))
+        for url in urls:
+            out.add((distribution, DCAT.accessURL, url))
+    _rules(out, source, dataset, label(source, dataset, "nb") or str(dataset))
+
+
+def build_catalogues(
+    source: Graph,
+    blockers: Iterable[Blocker],
+    base_iri: str,
+    *,
+    keep_empty: bool = False,
+) -> Graph:
+    """One dcat:Catalog per municipality that has an organisation number.
+
+    Datasets named in ``blockers`` are left out. A municipality whose datasets are
+    all left out gets no catalogue unless ``keep_empty`` (one municipality asked for
+    by number: an empty catalogue is still a valid, truthful answer).
+    """
+    blocked = {URIRef(b.dataset) for b in blockers}
+    out = bind_prefixes(Graph())
+    out.bind("cpsvno", str(CPSVNO))
+    for kommune in sorted(source.subjects(RDF.type, KG.Municipality), key=str):
+        number = source.value(kommune, KG.municipalityNumber)
+        orgnr = source.value(kommune, KG.organisationNumber)
+        if number is None or orgnr is None:
+            continue
+        datasets = sorted(
+            (
+                d
+                for d in source.subjects(DCTERMS.publisher, kommune)
+                if (d, RDF.type, KG.Dataset) in source and d not in blocked
+            ),
+            key=str,
+        )
+        if not datasets and not keep_empty:
+            continue
+        name = label(source, kommune) or str(number)
+        publisher = publisher_iri(str(orgnr))
+        out.add((publisher, RDF.type, FOAF.Agent))
+        out.add((publisher, FOAF.name, Literal(name)))
+        out.add((publisher, DCTERMS.identifier, Literal(str(orgnr))))
+        out.add((publisher, DCTERMS.type, PUBLISHER_TYPE_LOCAL_AUTHORITY))
+        catalogue = catalogue_iri(base_iri, str(number))
+        out.add((catalogue, RDF.type, DCAT.Catalog))
+        out.add((catalogue, DCTERMS.identifier, Literal(str(catalogue))))
+        out.add((catalogue, DCTERMS.publisher, publisher))
+        out.add((catalogue, DCTERMS.title, Literal(f"Datakatalog for {name} kommune", lang="nb")))
+        out.add(
+            (catalogue, DCTERMS.title, Literal(f"Data catalogue of {name} municipality", lang="en"))
+        )
+        out.add(
+            (
+                catalogue,
+                DCTERMS.description,
+                Literal(
+                    f"Datasett som {name} kommune (kommunenummer {number}) forvalter, "
+                    "beskrevet i kommunegraf.",
+                    lang="nb",
+                ),
+            )
+        )
+        out.add(
+            (
+                catalogue,
+                DCTERMS.description,
+                Literal(
+                    f"Datasets held by the municipality of {name} (municipality number "
+                    f"{number}), as described in kommunegraf.",
+                    lang="en",
+                ),
+            )
+        )
+        for dataset in datasets:
+            assert isinstance(dataset, URIRef)
+            out.add((catalogue, DCAT.dataset, dataset))
+            _dataset(out, source, dataset, publisher)
+    return out

@@ -1,0 +1,235 @@
+"""What the export reads from the graph, and the two ways of reading it.
+
+Why CONSTRUCT into an rdflib graph and map in Python: the same query text runs on
+the embedded store (through the query workers and their deadline), on a remote
+SPARQL server, and in-process from the CLI; the mapping to DCAT-AP-NO and
+CPSV-AP-NO is then a pure function of that graph, testable without a store.
+
+Which datasets are left out is decided by the canned query
+``queries/datasets-not-exportable.rq`` and nothing else, so the to-do list a
+municipality sees and the catalogue a harvester gets cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+import pyoxigraph as ox
+from rdflib import Graph
+
+from loaders.namespaces import sparql_prologue
+from loaders.paths import queries_dir
+from service.store.backend import Backend
+from service.store.reads import select
+
+NOT_EXPORTABLE = "datasets-not-exportable"
+"""The canned query that lists each dataset the catalogue leaves out, with the reason."""
+
+_KOMMUNENUMMER = re.compile(r"^[0-9]{4}$")
+
+_DATASETS = """
+CONSTRUCT { ?s ?p ?o } WHERE {
+  ?kommune a kg:Municipality .
+  {
+    ?kommune a kg:Municipality . BIND(?kommune AS ?s)
+  } UNION {
+    ?dataset a kg:Dataset ; dct:publisher ?kommune . BIND(?dataset AS ?s)
+  } UNION {
+    ?dataset a kg:Dataset ; dct:publisher ?kommune ;
+             dcat:contactPoint|dcat:distribution|dcat:theme ?s .
+  } UNION {
+    ?dataset a kg:Dataset ; dct:publisher ?kommune ;
+             kg:legalBasisForProcessing|kg:legalBasisForRestriction|kg:legalBasisForAccess ?basis .
+    ?basis eli:is_part_of? ?s .
+  } UNION {
+    ?dataset a kg:Dataset ; dct:publisher ?kommune ;
+             kg:legalBasisForProcessing|kg:legalBasisForRestriction|kg:legalBasisForAccess ?basis .
+    ?basis eli:is_part_of?/dct:type ?s .
+  }
+  ?s ?p ?o .
+}
+"""
+
+_SERVICES = """
+CONSTRUCT { ?s ?p ?o } WHERE {
+  {
+    ?kommune a kg:Municipality ; kg:county ?county . BIND(?kommune AS ?s)
+  } UNION {
+    ?service a kg:StatutoryService . BIND(?service AS ?s)
+  } UNION {
+    ?service a kg:StatutoryService ; cv:hasLegalResource/eli:is_part_of? ?s .
+  } UNION {
+    ?service a kg:StatutoryService ; cv:hasLegalResource/eli:is_part_of?/dct:type ?s .
+  } UNION {
+    ?service a kg:StatutoryService ; cv:thematicArea ?s .
+  }
+  ?s ?p ?o .
+}
+"""
+
+
+class UnknownMunicipalityError(LookupError):
+    """The kommunenummer is malformed or names no current municipality."""
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """One reason one dataset is left out of the catalogue."""
+
+    dataset: str
+    dataset_name: str
+    kommune: str
+    municipality_name: str
+    missing: str
+    reason_nb: str
+    reason_en: str
+
+
+def municipality_iri(kommunenummer: str, base_iri: str) -> str:
+    """The municipality's IRI; raises UnknownMunicipalityError unless four digits.
+
+    >>> municipality_iri("4203", "http://x.test/")
+    'http://x.test/id/kommune/4203'
+    """
+    if not _KOMMUNENUMMER.match(kommunenummer):
+        raise UnknownMunicipalityError(kommunenummer)
+    return f"{base_iri}id/kommune/{kommunenummer}"
+
+
+def _restricted(template: str, kommune: str | None) -> str:
+    """The query, limited to one municipality by a VALUES block when one is given."""
+    text = sparql_prologue() + template
+    if kommune is None:
+        return text
+    start = text.index("WHERE {") + len("WHERE {")
+    return f"{text[:start]}\n  VALUES ?kommune {{ {ox.NamedNode(kommune)} }}{text[start:]}"
+
+
+def datasets_query(kommune: str | None) -> str:
+    """CONSTRUCT of everything the DCAT-AP-NO mapping reads, for one or all municipalities."""
+    return _restricted(_DATASETS, kommune)
+
+
+def services_query(kommune: str | None) -> str:
+    """CONSTRUCT of the statutory services and the current municipalities (or one)."""
+    return _restricted(_SERVICES, kommune)
+
+
+@cache
+def _not_exportable_text() -> str:
+    return (queries_dir() / f"{NOT_EXPORTABLE}.rq").read_text(encoding="utf-8")
+
+
+def blockers_query(kommunenummer: str | None, base_iri: str) -> str:
+    """The canned query, bound like /queries binds it."""
+    from service.sparql.canned import parse_query
+
+    query = parse_query(NOT_EXPORTABLE, _not_exportable_text())
+    return query.bind({"kommune": kommunenummer or ""}, base_iri)
+
+
+def _blockers(rows: list[dict[str, str]]) -> list[Blocker]:
+    return [
+        Blocker(
+            row["dataset"],
+            row.get("datasetName", row["dataset"]),
+            row["kommune"],
+            row.get("municipalityName", ""),
+            row["missing"],
+            row["reason"],
+            row["reasonEn"],
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the mapping needs: the graph read, and the datasets to leave out."""
+
+    graph: Graph
+    blockers: list[Blocker]
+
+
+def _parse(ntriples: bytes) -> Graph:
+    return Graph().parse(data=ntriples, format="nt")
+
+
+async def read_datasets(backend: Backend, kommunenummer: str | None, base_iri: str) -> Source:
+    """Through the backend: each query gets the service's deadline, off the event loop."""
+    kommune = None if kommunenummer is None else municipality_iri(kommunenummer, base_iri)
+    answer = await backend.execute(
+        datasets_query(kommune), solutions_media=None, graph_media="application/n-triples"
+    )
+    rows = await select(backend, blockers_query(kommunenummer, base_iri))
+    return Source(_parse(answer.body), _blockers(rows))
+
+
+async def read_services(backend: Backend, kommunenummer: str | None, base_iri: str) -> Graph:
+    kommune = None if kommunenummer is None else municipality_iri(kommunenummer, base_iri)
+    answer = await backend.execute(
+        services_query(kommune), solutions_media=None, graph_media="application/n-triples"
+    )
+    return _parse(answer.body)
+
+
+class Queryable(Protocol):
+    """A store the CLI can query in-process: a ``KnowledgeStore``, or ``Snapshot``."""
+
+    def query(
+        self, sparql: str, base_iri: str | None = None
+    ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples: ...
+
+
+class Snapshot:
+    """A read-only snapshot a running server published, queried like the store."""
+
+    def __init__(self, store: ox.Store) -> None:
+        self._store = store
+
+    def query(
+        self, sparql: str, base_iri: str | None = None
+    ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+        return self._store.query(sparql, base_iri=base_iri, use_default_graph_as_union=True)
+
+
+def select_rows(knowledge: Queryable, query: str, base_iri: str) -> list[dict[str, str]]:
+    """A SELECT run in-process, as {variable: value} like ``service.store.reads.select``."""
+    solutions = knowledge.query(query, base_iri=base_iri)
+    assert isinstance(solutions, ox.QuerySolutions)
+    names = [variable.value for variable in solutions.variables]
+    rows = []
+    for solution in solutions:
+        row = {}
+        for name in names:
+            term = solution[name]
+            if isinstance(term, ox.NamedNode | ox.BlankNode | ox.Literal):
+                row[name] = term.value
+        rows.append(row)
+    return rows
+
+
+def _construct(knowledge: Queryable, query: str, base_iri: str) -> Graph:
+    results = knowledge.query(query, base_iri=base_iri)
+    assert isinstance(results, ox.QueryTriples)
+    return _parse(results.serialize(format=ox.RdfFormat.N_TRIPLES) or b"")
+
+
+def read_datasets_from_store(
+    knowledge: Queryable, kommunenummer: str | None, base_iri: str
+) -> Source:
+    """In-process, for the CLI (which holds the store itself and has no workers)."""
+    kommune = None if kommunenummer is None else municipality_iri(kommunenummer, base_iri)
+    graph = _construct(knowledge, datasets_query(kommune), base_iri)
+    rows = select_rows(knowledge, blockers_query(kommunenummer, base_iri), base_iri)
+    return Source(graph, _blockers(rows))
+
+
+def read_services_from_store(
+    knowledge: Queryable, kommunenummer: str | None, base_iri: str
+) -> Graph:
+    kommune = None if kommunenummer is None else municipality_iri(kommunenummer, base_iri)
+    return _construct(knowledge, services_query(kommune), base_iri)

@@ -1,1 +1,0 @@
-"""One router per resource; ``service.app`` mounts them."""

@@ -1,0 +1,118 @@
+"""Where queries and writes go: the embedded store, or a remote SPARQL 1.1 server.
+
+Routes talk to a ``Backend`` only, so the same endpoint, pages and tests run on
+both. Graph Store Protocol operations are expressed with these three calls
+(a graph GET is a CONSTRUCT, a PUT is ``replace_graph``, POST and DELETE are
+updates), which any SPARQL 1.1 server supports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from rdflib import Graph
+
+from service.metrics import observed_query
+from service.settings import Settings
+from service.store.embedded import KnowledgeStore
+from service.store.workers import QueryAnswer, QueryPool, QueryRequest
+
+
+class Backend(Protocol):
+    async def start(self) -> None:
+        """Start what the backend needs (worker processes, connections)."""
+
+    def close(self) -> None:
+        """Stop it; in-flight work has finished."""
+
+    async def execute(
+        self,
+        query: str,
+        *,
+        solutions_media: str | None,
+        graph_media: str | None,
+        default_graphs: tuple[str, ...] | None = None,
+        named_graphs: tuple[str, ...] | None = None,
+        timeout: float | None = None,
+    ) -> QueryAnswer:
+        """Run a query with a deadline; raises QuerySyntaxError, QueryTimeoutError."""
+        ...
+
+    async def update(self, sparql: str) -> None:
+        """Run a SPARQL 1.1 Update as one transaction; raises QuerySyntaxError."""
+
+    def replace_graph(self, graph_iri: str, data: Graph) -> None:
+        """Make ``data`` the whole content of ``graph_iri``, atomically."""
+
+    def is_empty(self) -> bool:
+        """True when the store holds no quad at all (first start)."""
+        ...
+
+
+class EmbeddedBackend:
+    """The on-disk pyoxigraph store (one writer) and its query worker processes."""
+
+    def __init__(self, settings: Settings, store: KnowledgeStore | None = None) -> None:
+        self.settings = settings
+        self._owned = store is None
+        self.store = store if store is not None else KnowledgeStore(settings.store)
+        self.pool = QueryPool(settings.query_workers)
+        self._writer = asyncio.Lock()
+        self._in_flight: Counter[str] = Counter()
+        """The snapshot of every query not yet answered, queued ones included."""
+
+    async def start(self) -> None:
+        await self.pool.start()
+
+    def close(self) -> None:
+        self.pool.close()
+        if self._owned:
+            self.store.close()
+
+    async def execute(
+        self,
+        query: str,
+        *,
+        solutions_media: str | None,
+        graph_media: str | None,
+        default_graphs: tuple[str, ...] | None = None,
+        named_graphs: tuple[str, ...] | None = None,
+        timeout: float | None = None,
+    ) -> QueryAnswer:
+        request = QueryRequest(
+            query=query,
+            snapshot=self.store.snapshot,
+            solutions_media=solutions_media,
+            graph_media=graph_media,
+            base_iri=self.settings.base_iri,
+            default_graphs=default_graphs,
+            named_graphs=named_graphs,
+        )
+        self._in_flight[request.snapshot] += 1
+        try:
+            with observed_query(query):
+                return await self.pool.execute(request, timeout or self.settings.query_timeout)
+        finally:
+            self._in_flight[request.snapshot] -= 1
+            if not self._in_flight[request.snapshot]:
+                del self._in_flight[request.snapshot]
+            # A query queued behind busy workers has not opened its snapshot yet; if a
+            # write published a newer one meanwhile, the old one must still be there.
+            self.store.discard_snapshots(self.pool.snapshots_in_use() | set(self._in_flight))
+
+    async def update(self, sparql: str) -> None:
+        async with self._writer:
+            await asyncio.to_thread(self.store.update, sparql, self.settings.base_iri)
+
+    def replace_graph(self, graph_iri: str, data: Graph) -> None:
+        self.store.replace_graph(graph_iri, data)
+
+    def deferred_publish(self) -> AbstractContextManager[None]:
+        """See ``KnowledgeStore.deferred_publish``: one snapshot for a batch load."""
+        return self.store.deferred_publish()
+
+    def is_empty(self) -> bool:
+        return self.store.is_empty()

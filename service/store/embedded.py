@@ -1,0 +1,290 @@
+"""The embedded store: an on-disk pyoxigraph store with one named graph per source.
+
+Queries see the union of all named graphs as their default graph. A source is
+replaced with a single SPARQL update (drop the old graph, insert the new one),
+which pyoxigraph runs as one transaction, so a reader sees the old graph or the
+new one, never a mix.
+
+This process is the only writer. After every write it publishes a snapshot
+(``Store.backup``: hard links, about a millisecond) that the query workers open
+read-only; opening read-only a store another process writes is undefined
+behaviour, a snapshot has no writer. A store "in memory" is a temporary folder,
+so tests and demos take the same path as production.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import pyoxigraph as ox
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from service.store.workers import QuerySyntaxError
+
+
+class StoreLockedError(RuntimeError):
+    """Another process holds the on-disk store open for writing."""
+
+
+def _term(node: Node, blank: dict[Node, ox.BlankNode]) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    if isinstance(node, URIRef):
+        return ox.NamedNode(str(node))  # raises ValueError for anything not an IRI
+    if isinstance(node, BNode):
+        return blank.setdefault(node, ox.BlankNode())  # fresh, safe labels
+    if isinstance(node, Literal):
+        if node.language:
+            return ox.Literal(str(node), language=node.language)
+        if node.datatype:
+            return ox.Literal(str(node), datatype=ox.NamedNode(str(node.datatype)))
+        return ox.Literal(str(node))
+    raise ValueError(f"not an RDF term: {node!r}")
+
+
+def safe_ntriples(graph: Graph) -> str:
+    """N-Triples of ``graph`` that is safe to embed in a SPARQL update.
+
+    The text goes inside INSERT DATA, so nothing from the data may be copied into
+    it unchecked: IRIs are validated by pyoxigraph, blank nodes get fresh labels
+    (rdflib keeps labels from JSON-LD as given, which could close the block and
+    smuggle in an update of its own), and literals are escaped by pyoxigraph.
+
+    >>> g = Graph()
+    >>> _ = g.add((BNode("a <p> <o> } } ; DROP ALL ; _:x"), URIRef("urn:p"), Literal('"}')))
+    >>> "DROP" in safe_ntriples(g)
+    False
+    >>> _ = g.add((URIRef("urn:x> } ; DROP ALL ; <urn:y"), URIRef("urn:p"), Literal("1")))
+    >>> safe_ntriples(g)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...
+    """
+    blank: dict[Node, ox.BlankNode] = {}
+    lines = []
+    for s, p, o in graph:
+        lines.append(f"{_term(s, blank)} {_term(p, blank)} {_term(o, blank)} .")
+    return "\n".join(lines)
+
+
+_BACKUP_ATTEMPTS = 5
+
+
+class KnowledgeStore:
+    """The graph of everything loaded; one instance per process owns the store."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._temporary = tempfile.mkdtemp(prefix="kommunegraf-") if path is None else None
+        self.path = Path(self._temporary, "store") if self._temporary else path
+        assert self.path is not None
+        _recover_interrupted_restore(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._store = ox.Store(str(self.path))
+        except OSError as error:
+            if "lock" in str(error).lower():
+                raise StoreLockedError(
+                    f"Lageret {self.path} er i bruk av en annen prosess (store {self.path} is "
+                    "locked by another process); stop the other kommunegraf first."
+                ) from error
+            raise
+        self._snapshots = self.path.with_name(self.path.name + ".snapshots")
+        shutil.rmtree(self._snapshots, ignore_errors=True)
+        self._snapshots.mkdir()
+        self._generation = 0
+        self._deferred = False
+        self.snapshot = ""
+        self._publish()
+
+    def _publish(self) -> None:
+        """Snapshot the committed state for the query workers."""
+        if self._deferred:
+            return
+        self._generation += 1
+        target = self._snapshots / f"{self._generation:08d}"
+        for attempt in range(_BACKUP_ATTEMPTS):
+            try:
+                self._store.backup(str(target))  # RocksDB fills <target>.tmp, then renames
+                break
+            except FileNotFoundError:
+                # Under a stream of writes RocksDB can compact away a file between
+                # listing and linking it; a new attempt lists the live files again.
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.rmtree(target.with_name(target.name + ".tmp"), ignore_errors=True)
+                if attempt == _BACKUP_ATTEMPTS - 1:
+                    raise
+        self.snapshot = str(target)
+
+    @contextmanager
+    def deferred_publish(self) -> Iterator[None]:
+        """Publish one snapshot after a batch of writes instead of one per write.
+
+        A batch load of hundreds of sources would otherwise snapshot the store after
+        each (0.2 s each on a busy disk), and readers would see it half loaded.
+        """
+        self._deferred = True
+        try:
+            yield
+        finally:
+            self._deferred = False
+            self._publish()
+
+    def discard_snapshots(self, in_use: set[str]) -> None:
+        """Delete snapshots no worker has open that are older than the current one.
+
+        Never a newer one: a write in another thread may be making it right now
+        (RocksDB fills ``<n>.tmp``, then renames it to ``<n>``), and deleting its
+        files then published a snapshot with files missing, which the workers
+        could not open (500s under load while a workbook was reloaded).
+        """
+        current = Path(self.snapshot).name
+        for folder in self._snapshots.iterdir():
+            if folder.name.isdigit() and folder.name < current and str(folder) not in in_use:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def close(self) -> None:
+        """Flush and release the store; a temporary store is deleted."""
+        self._store.flush()
+        del self._store
+        shutil.rmtree(self._snapshots, ignore_errors=True)
+        if self._temporary:
+            shutil.rmtree(self._temporary, ignore_errors=True)
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def is_empty(self) -> bool:
+        return next(iter(self._store.quads_for_pattern(None, None, None)), None) is None
+
+    def graphs(self) -> list[str]:
+        """The IRIs of the named graphs, sorted."""
+        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
+
+    def replace_graph(self, graph_iri: str, data: Graph) -> None:
+        """Make ``data`` the whole content of ``graph_iri``, atomically."""
+        self._store.update(
+            f"DROP SILENT GRAPH {ox.NamedNode(graph_iri)} ;\n"
+            f"INSERT DATA {{ GRAPH {ox.NamedNode(graph_iri)} {{\n{safe_ntriples(data)}\n}} }}"
+        )
+        self._publish()
+
+    def update(self, sparql: str, base_iri: str | None = None) -> None:
+        """Run a SPARQL Update in one transaction, then publish the new state."""
+        try:
+            self._store.update(sparql, base_iri=base_iri)
+        except SyntaxError as error:
+            raise QuerySyntaxError(str(error)) from None
+        self._publish()
+
+    def query(
+        self, sparql: str, base_iri: str | None = None
+    ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+        return self._store.query(sparql, base_iri=base_iri, use_default_graph_as_union=True)
+
+    def dump(self, output: IO[bytes], rdf_format: ox.RdfFormat) -> None:
+        """Write every named graph (N-Quads or TriG) to ``output``."""
+        self._store.dump(output, rdf_format)
+
+
+@contextmanager
+def open_store(path: Path | None) -> Iterator[KnowledgeStore]:
+    store = KnowledgeStore(path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def published_snapshot(path: Path, attempts: int = 50) -> Iterator[ox.Store]:
+    """The newest state a running server published, opened read-only.
+
+    Why: a serving process holds the store's lock, so ``dump`` cannot open the
+    store itself, and opening read-only a store that another process writes is
+    undefined behaviour. The server's snapshots have no writer; this hard-links
+    the newest one into a private folder first, so the server discarding that
+    snapshot later cannot take its files away. A snapshot is only discarded once a
+    newer one is published, so if it is still the newest after the linking, the
+    links are complete; otherwise the linking is tried again on the newer one.
+    """
+    snapshots = path.with_name(path.name + ".snapshots")
+
+    def newest() -> Path | None:
+        # Only finished snapshots have a bare number (RocksDB builds in <n>.tmp).
+        found = (
+            sorted(p for p in snapshots.iterdir() if p.name.isdigit()) if snapshots.is_dir() else []
+        )
+        return found[-1] if found else None
+
+    for _ in range(attempts):
+        chosen = newest()
+        if chosen is None:
+            break
+        private = Path(tempfile.mkdtemp(prefix=path.name + ".dump-", dir=path.parent))
+        try:
+            try:
+                shutil.copytree(chosen, private / "store", copy_function=os.link)
+            except OSError:
+                continue  # discarded while we linked it
+            if newest() != chosen:
+                continue  # a newer state was published meanwhile
+            store = ox.Store.read_only(str(private / "store"))
+            try:
+                yield store
+            finally:
+                del store
+            return
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+    raise StoreLockedError(
+        f"Lageret {path} er låst, og ingen publisert kopi kunne leses (store {path} is locked "
+        "and no published snapshot could be read)."
+    )
+
+
+def _recover_interrupted_restore(target: Path) -> None:
+    """Finish the renames of a restore that was killed between them."""
+    previous = target.with_name(target.name + ".previous")
+    if previous.exists() and not target.exists():
+        os.replace(previous, target)
+
+
+def restore(dump: Path, target: Path, rdf_format: ox.RdfFormat) -> int:
+    """Replace the store at ``target`` with the quads of ``dump``.
+
+    The dump is bulk-loaded into a new folder beside the target, which then takes
+    the target's place by renames, so a crash leaves either the old store or the
+    new one. Returns the number of quads restored.
+    """
+    staging = target.with_name(target.name + ".restoring")
+    previous = target.with_name(target.name + ".previous")
+    for leftover in (staging, previous):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    store = ox.Store(str(staging))
+    store.bulk_load(path=str(dump), format=rdf_format)
+    store.flush()
+    count = len(store)
+    del store
+    if target.exists():
+        try:
+            probe = ox.Store(str(target))
+        except OSError as error:
+            shutil.rmtree(staging)
+            raise StoreLockedError(
+                f"Lageret {target} er i bruk av en annen prosess og ble ikke erstattet (store "
+                f"{target} is locked by another process and was not replaced); stop the "
+                f"service first. ({error})"
+            ) from error
+        del probe
+        os.replace(target, previous)
+    os.replace(staging, target)
+    if previous.exists():
+        shutil.rmtree(previous)
+    return count

@@ -1,0 +1,317 @@
+"""Validate sources and, only when every one is valid, load each into its graph."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import time
+import unicodedata
+import zipfile
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Protocol
+
+import pyoxigraph as ox
+from defusedxml.ElementTree import fromstring as safe_xml
+from rdflib import Graph, URIRef
+from rdflib.namespace import RDF
+
+from loaders.columns import sheets
+from loaders.mapping import _header_key
+from loaders.namespaces import KG
+from loaders.paths import ontology_dir
+from loaders.provenance import source_metadata
+from loaders.rdf_source import read_rdf
+from loaders.reference import ReferenceSource, reference_graph, reference_sources
+from loaders.report import Issue, Report
+from loaders.resolver import KEY_PROPERTIES
+from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
+from loaders.validation import Problem, validate
+from service.metrics import record_load, record_rejected_load
+from service.store.embedded import KnowledgeStore
+
+
+class GraphWriter(Protocol):
+    """Anything that can replace a named graph atomically: a store or a backend."""
+
+    def replace_graph(self, graph_iri: str, data: Graph) -> None: ...
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    path: Path
+    graph_iri: str
+    triples: int
+    report: Report
+    data: bytes
+    graph: Graph
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+
+def source_graph_iri(path: Path, base_iri: str) -> str:
+    """The named graph of an uploaded source, from its file name.
+
+    >>> source_graph_iri(Path("/tmp/Vest-Telemark Økonomi.ttl"), "http://x.test/")
+    'http://x.test/graph/source/vest-telemark-okonomi'
+    """
+    name = path.stem.casefold().replace("æ", "ae").replace("ø", "o").replace("å", "a")
+    name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return f"{base_iri}graph/source/{re.sub(r'[^a-z0-9]+', '-', name).strip('-')}"
+
+
+@cache
+def _reference(base_iri: str) -> Graph:
+    return reference_graph(base_iri)
+
+
+def _rdf_report(path: Path, problems: list[Problem]) -> Report:
+    return Report(
+        path.name,
+        [
+            Issue(
+                p.severity,
+                p.message_nb,
+                p.message_en,
+                value=p.value,
+                node=p.focus_node,
+                path=p.path,
+            )
+            for p in problems
+        ],
+    )
+
+
+def _check_one(path: Path, base_iri: str, context: Graph) -> SourceResult:
+    iri = source_graph_iri(path, base_iri)
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        checked = check_spreadsheet(path, base_iri, context)
+        data = path.read_bytes() if checked.report.readable else b""
+        return SourceResult(
+            path, iri, len(checked.graph), checked.report, data, checked.graph, checked.row_counts
+        )
+    graph, data = read_rdf(path, base_iri)
+    report = _rdf_report(path, validate(graph, context).problems)
+    return SourceResult(path, iri, len(graph), report, data, graph)
+
+
+SHARED_CLASSES = (
+    KG.Vendor,
+    KG.Application,
+    KG.Region,
+    KG.LegalBasis,
+    KG.StatutoryService,
+    KG.NationalComponent,
+    KG.Municipality,
+    KG.County,
+)
+"""Classes whose rows other sources of a batch refer to by name (a shared catalogue)."""
+
+
+def _shared_sheet_names() -> set[str]:
+    return {
+        _header_key(name)
+        for sheet in sheets()
+        if sheet.target_class in SHARED_CLASSES
+        for name in (sheet.name_nb, sheet.name_en)
+    }
+
+
+def defines_shared_names(path: Path) -> bool:
+    """Whether other sources may refer to rows of ``path``, so it is checked before them.
+
+    Only an xlsx workbook can be told apart cheaply (its sheet names, from the
+    workbook part alone, parsed without entity expansion); any other source, and
+    any workbook that cannot be peeked into, counts as shared: that only makes it
+    be checked earlier and alone, never wrongly.
+    """
+    if path.suffix.lower() not in {".xlsx", ".xlsm"}:
+        return True
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("xl/workbook.xml")
+            if info.file_size > 1_000_000:
+                return True
+            root = safe_xml(archive.read(info))
+    except Exception:  # the full check reports what is wrong with it
+        return True
+    names = {_header_key(e.get("name", "")) for e in root.iter() if e.tag.endswith("}sheet")}
+    return bool(names & _shared_sheet_names())
+
+
+_WORKER_CONTEXT: list[tuple[str, Graph]] = []
+
+
+def _start_worker(base_iri: str, extra: bytes) -> None:
+    context = _reference(base_iri) + Graph().parse(data=extra, format="nt")
+    _WORKER_CONTEXT[:] = [(base_iri, context)]
+
+
+def _check_in_worker(path: Path) -> SourceResult:
+    base_iri, context = _WORKER_CONTEXT[0]
+    return _check_one(path, base_iri, context)
+
+
+def _worker_count(sources: int, workers: int | None) -> int:
+    if workers is not None:
+        return max(1, min(workers, sources))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    # A pool costs each worker a start (imports, reference data): worth it for many sources.
+    return max(1, min(cpus or 1, sources // 4))
+
+
+def check_sources(
+    paths: list[Path],
+    base_iri: str,
+    stored: Graph | None = None,
+    workers: int | None = None,
+    progress: Callable[[SourceResult], None] | None = None,
+) -> list[SourceResult]:
+    """Read and validate every source; load nothing.
+
+    Spreadsheets and RDF files are checked against the reference data, what is
+    already ``stored`` when given, and the shared sources of the same batch (a
+    catalogue of vendors and applications that municipality workbooks name): those
+    are checked first, in the given order, each seeing the ones before it. The
+    other sources are independent of each other, so they are checked in parallel
+    processes (``workers``; default: the CPUs, for batches large enough to pay for
+    starting them). Results come back in the order of ``paths``; ``progress`` is
+    called with each one as soon as it is checked (a progress bar for a batch).
+    """
+    done = progress or (lambda result: None)
+    context = _reference(base_iri)
+    extra = Graph() if stored is None else stored
+    if stored is not None:
+        context = context + stored
+    results: dict[Path, SourceResult] = {}
+    rest = []
+    for path in paths:
+        if not defines_shared_names(path):
+            rest.append(path)
+            continue
+        result = _check_one(path, base_iri, context)
+        results[path] = result
+        done(result)
+        if result.report.conforms and len(paths) > 1:
+            names = _names_of(result.graph)
+            context, extra = context + names, extra + names
+    count = _worker_count(len(rest), workers)
+    if count == 1:
+        for path in rest:
+            results[path] = _check_one(path, base_iri, context)
+            done(results[path])
+    else:
+        # "spawn": the caller may be a threaded server, which must not be forked.
+        with multiprocessing.get_context("spawn").Pool(
+            count,
+            initializer=_start_worker,
+            initargs=(base_iri, extra.serialize(format="nt", encoding="utf-8")),
+        ) as pool:
+            checked = pool.imap(_check_in_worker, rest, chunksize=max(1, len(rest) // (count * 8)))
+            for path, result in zip(rest, checked, strict=True):
+                results[path] = result
+                done(result)
+    return [results[path] for path in paths]
+
+
+def _names_of(graph: Graph) -> Graph:
+    """What other sources need of a shared source: its typed nodes and their keys."""
+    names = Graph()
+    for subject, _, cls in graph.triples((None, RDF.type, None)):
+        if isinstance(subject, URIRef):
+            names.add((subject, RDF.type, cls))
+            for key in KEY_PROPERTIES:
+                for value in graph.objects(subject, key):
+                    names.add((subject, key, value))
+    return names
+
+
+def load_reference(store: GraphWriter, base_iri: str) -> list[str]:
+    """Load every bundled reference file into its own named graph, with provenance."""
+    loaded = []
+    # The ontology goes in too, so that queries can show the labels of the controlled
+    # values (hosting, lifecycle ...) that the data refers to.
+    ontology = ReferenceSource("ontology", ontology_dir() / "kommunegraf.ttl", "turtle")
+    for source in [*reference_sources(), ontology]:
+        raw = source.path.read_bytes()
+        graph = Graph().parse(data=raw, format=source.rdf_format, publicID=base_iri)
+        iri = source.graph_iri(base_iri)
+        started = time.perf_counter()
+        store.replace_graph(iri, graph + source_metadata(iri, source.path.name, raw, len(graph)))
+        record_load("reference", rows=0, triples=len(graph), seconds=time.perf_counter() - started)
+        loaded.append(iri)
+    return loaded
+
+
+def load_sources(store: GraphWriter, results: list[SourceResult]) -> None:
+    """Replace each source's graph; the caller has checked that all conform."""
+    if not all(result.report.conforms for result in results):
+        for result in results:
+            if not result.report.conforms:
+                record_rejected_load(_source_kind(result))
+        raise ValueError("refusing to load sources with errors")
+    deferred = getattr(store, "deferred_publish", None)
+    with deferred() if deferred is not None else nullcontext():
+        for result in results:
+            started = time.perf_counter()
+            metadata = source_metadata(
+                result.graph_iri,
+                result.path.name,
+                result.data,
+                result.triples,
+                row_counts=result.row_counts,
+            )
+            # Added in place: copying a large graph (graph + metadata) costs more than
+            # writing it.
+            result.graph.remove((URIRef(result.graph_iri), None, None))
+            for triple in metadata:
+                result.graph.add(triple)
+            store.replace_graph(result.graph_iri, result.graph)
+            record_load(
+                _source_kind(result),
+                rows=sum(result.row_counts.values()),
+                triples=result.triples,
+                seconds=time.perf_counter() - started,
+            )
+
+
+def load_demo(store: GraphWriter, base_iri: str, workers: int | None = None) -> list[str]:
+    """Check and load the bundled demo workbooks (loaders/demo/data) like any upload.
+
+    The demo ships with the code, so a demo that does not validate is a bug of this
+    version, not bad input: it raises instead of loading part of it.
+    """
+    from loaders.demo import demo_sources
+
+    results = check_sources(demo_sources(), base_iri, workers=workers)
+    invalid = [r.report.to_text() for r in results if not r.report.conforms]
+    if invalid:
+        raise RuntimeError("the bundled demo data does not validate:\n" + "\n".join(invalid))
+    load_sources(store, results)
+    return [r.graph_iri for r in results]
+
+
+def _source_kind(result: SourceResult) -> str:
+    """The ``source`` label of the load metrics: spreadsheet or rdf."""
+    return "spreadsheet" if result.path.suffix.lower() in SPREADSHEET_SUFFIXES else "rdf"
+
+
+def stored_context(store: KnowledgeStore, base_iri: str) -> Graph:
+    """What uploads may refer to in the store: typed nodes with their names and ids.
+
+    Reference data is left out (the loaders have it already); only the types,
+    labels and identifiers are taken, which is what name resolution and the
+    shapes' class checks need, not whole graphs.
+    """
+    keys = " ".join(f"<{p}>" for p in KEY_PROPERTIES)
+    results = store.query(
+        f"""CONSTRUCT {{ ?s a ?type . ?s ?p ?o }} WHERE {{
+          GRAPH ?g {{ ?s a ?type . OPTIONAL {{ ?s ?p ?o . VALUES ?p {{ {keys} }} }} }}
+          FILTER(!STRSTARTS(STR(?g), "{base_iri}graph/reference/"))
+        }}"""
+    )
+    assert isinstance(results, ox.QueryTriples)
+    return Graph().parse(data=results.serialize(format=ox.RdfFormat.N_TRIPLES) or b"", format="nt")

@@ -1,0 +1,240 @@
+"""Query workers: separate processes, one query each at a time, each with a deadline.
+
+Why processes: a pyoxigraph query cannot be cancelled from Python, and neither it
+nor ``oxigraph serve --timeout-s`` stops an aggregate over a cartesian product.
+The only sure way to stop a query and free its CPU is to kill the process running
+it. So every query runs in a worker process over a read-only snapshot of the store
+(the single writer makes a new snapshot after each write, see ``service.store.embedded``);
+a worker past its deadline is killed with SIGKILL and replaced, and the client
+gets a clear error while the other workers keep answering.
+
+The module is imported by every worker at start, so it imports only pyoxigraph.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Literal
+
+import pyoxigraph as ox
+
+
+class QueryTimeoutError(Exception):
+    """The query ran past its deadline and its worker was killed."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"query exceeded its deadline of {seconds:g} s")
+        self.seconds = seconds
+
+
+class QuerySyntaxError(ValueError):
+    """The query does not parse; the message has the parser's position."""
+
+
+class WorkerCrashedError(RuntimeError):
+    """The worker died while running the query (out of memory, killed)."""
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    """What a worker needs to run one query; it must pickle cheaply."""
+
+    query: str
+    snapshot: str
+    solutions_media: str | None
+    """Media type for SELECT/ASK results, or None if the client accepts none."""
+    graph_media: str | None
+    """Media type for CONSTRUCT/DESCRIBE results, or None if the client accepts none."""
+    base_iri: str | None = None
+    default_graphs: tuple[str, ...] | None = None
+    named_graphs: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    kind: Literal["solutions", "boolean", "graph"]
+    media: str | None
+    """None when the client accepts no format for this kind of result (HTTP 406)."""
+    body: bytes
+
+
+def run_query(store: ox.Store, request: QueryRequest) -> QueryAnswer:
+    """Run one query and serialise its results; used by workers and in-process alike."""
+    options: dict[str, object] = {"base_iri": request.base_iri}
+    if request.default_graphs is None:
+        options["use_default_graph_as_union"] = True
+    else:
+        options["default_graph"] = [ox.NamedNode(g) for g in request.default_graphs]
+    if request.named_graphs is not None:
+        options["named_graphs"] = [ox.NamedNode(g) for g in request.named_graphs]
+    try:
+        results = store.query(request.query, **options)  # type: ignore[arg-type]
+    except SyntaxError as error:
+        raise QuerySyntaxError(str(error)) from None
+    if isinstance(results, ox.QueryTriples):
+        if request.graph_media is None:
+            return QueryAnswer("graph", None, b"")
+        fmt = ox.RdfFormat.from_media_type(request.graph_media)
+        return QueryAnswer("graph", request.graph_media, results.serialize(format=fmt) or b"")
+    kind: Literal["solutions", "boolean"] = (
+        "boolean" if isinstance(results, ox.QueryBoolean) else "solutions"
+    )
+    if request.solutions_media is None:
+        return QueryAnswer(kind, None, b"")
+    served = request.solutions_media
+    if served == "application/json":
+        served = "application/sparql-results+json"
+    fmt_results = ox.QueryResultsFormat.from_media_type(served)
+    return QueryAnswer(kind, request.solutions_media, results.serialize(format=fmt_results) or b"")
+
+
+def _worker_main(connection: Connection) -> None:
+    """Loop of a worker process: receive a request, answer it, repeat until EOF."""
+    # The parent decides when workers stop: a SIGINT or SIGTERM sent to the whole process
+    # group (Ctrl-C, systemd) must not kill a query the server is still finishing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    store: ox.Store | None = None
+    opened: str | None = None
+    while True:
+        try:
+            request: QueryRequest = connection.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            if request.snapshot != opened:
+                # Forget the old store first: if opening the new one fails, the next
+                # request for the old snapshot must open it again, not find None.
+                store = opened = None
+                store = ox.Store.read_only(request.snapshot)
+                opened = request.snapshot
+            assert store is not None
+            connection.send(("ok", run_query(store, request)))
+        except QuerySyntaxError as error:
+            connection.send(("syntax", str(error)))
+        except Exception as error:
+            connection.send(("error", f"{type(error).__name__}: {error}"))
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    connection: Connection
+    snapshot: str | None = None
+
+
+@dataclass
+class QueryPool:
+    """A fixed number of query worker processes, and the deadline logic around them."""
+
+    size: int = 2
+    _context: multiprocessing.context.SpawnContext = field(
+        default_factory=lambda: multiprocessing.get_context("spawn")
+    )
+    _idle: asyncio.Queue[_Worker] | None = None
+    _all: list[_Worker] = field(default_factory=list)
+    timeouts: int = 0
+    """How many queries were stopped at their deadline (for metrics)."""
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(
+            target=_worker_main, args=(child,), name="kommunegraf-query", daemon=True
+        )
+        process.start()
+        child.close()
+        worker = _Worker(process, parent)
+        self._all.append(worker)
+        return worker
+
+    async def start(self) -> None:
+        self._idle = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        workers = await asyncio.gather(
+            *(loop.run_in_executor(None, self._spawn) for _ in range(self.size))
+        )
+        for worker in workers:
+            self._idle.put_nowait(worker)
+
+    def snapshots_in_use(self) -> set[str]:
+        return {w.snapshot for w in self._all if w.snapshot is not None}
+
+    async def execute(self, request: QueryRequest, timeout: float) -> QueryAnswer:
+        """Run ``request`` on an idle worker; past ``timeout`` seconds kill it."""
+        if self._idle is None:
+            raise RuntimeError("QueryPool.start() was not awaited")
+        worker = await self._idle.get()
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[None] = loop.create_future()
+
+        def ready() -> None:
+            if not answered.done():
+                answered.set_result(None)
+
+        try:
+            worker.connection.send(request)
+            worker.snapshot = request.snapshot
+            loop.add_reader(worker.connection.fileno(), ready)
+            try:
+                await asyncio.wait_for(answered, timeout)
+            finally:
+                loop.remove_reader(worker.connection.fileno())
+            status, payload = worker.connection.recv()
+        except TimeoutError:
+            self.timeouts += 1
+            await self._replace(worker)
+            raise QueryTimeoutError(timeout) from None
+        except (EOFError, OSError, BrokenPipeError) as error:
+            await self._replace(worker)
+            raise WorkerCrashedError(str(error)) from None
+        except BaseException:
+            # Cancelled (the client went away) or anything unexpected: the worker may
+            # still be busy, so it cannot be reused safely.
+            await self._replace(worker)
+            raise
+        self._idle.put_nowait(worker)
+        if status == "ok":
+            assert isinstance(payload, QueryAnswer)
+            return payload
+        if status == "syntax":
+            raise QuerySyntaxError(payload)
+        raise RuntimeError(payload)
+
+    async def _replace(self, worker: _Worker) -> None:
+        self._kill(worker)
+        assert self._idle is not None
+        loop = asyncio.get_running_loop()
+        self._idle.put_nowait(await loop.run_in_executor(None, self._spawn))
+
+    def _kill(self, worker: _Worker) -> None:
+        if worker.process.pid is not None and worker.process.is_alive():
+            os.kill(worker.process.pid, signal.SIGKILL)
+        worker.process.join(timeout=5)
+        worker.connection.close()
+        if worker in self._all:
+            self._all.remove(worker)
+
+    def alive(self) -> int:
+        """How many worker processes are running (for readiness and metrics).
+
+        Read from each process's sentinel, which the kernel closes when the process
+        ends; ``is_alive()`` asks ``waitpid`` and keeps answering True for a child that
+        something else in the process has already reaped.
+        """
+        ended = set(wait([w.process.sentinel for w in self._all], timeout=0))
+        return sum(1 for w in self._all if w.process.sentinel not in ended)
+
+    def worker_pids(self) -> list[int]:
+        return [w.process.pid for w in self._all if w.process.pid is not None]
+
+    def close(self) -> None:
+        for worker in list(self._all):
+            worker.connection.close()  # EOF ends the worker's loop
+            worker.process.join(timeout=2)
+            self._kill(worker)

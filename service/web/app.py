@@ -1,0 +1,113 @@
+"""The FastAPI application: one store, the routers, static files; no CDN.
+
+FastAPI's interactive API docs load their scripts from a CDN by default, so they
+are switched off; the OpenAPI document is still served at /openapi.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from loaders.provenance import tool_version
+from service.logs import RequestLog
+from service.metrics import RequestMetrics, set_build_info
+from service.settings import Settings
+from service.store.backend import Backend, EmbeddedBackend
+from service.store.sources import load_demo, load_reference
+from service.web.responses import routing_error
+from service.web.routes import (
+    catalog,
+    docs,
+    gallery,
+    gdpr,
+    graph_store,
+    health,
+    home,
+    ontology,
+    queries,
+    resources,
+    search,
+    sparql,
+    upload,
+)
+from service.web.routes import metrics as metrics_route
+
+log = logging.getLogger("kommunegraf")
+
+
+def make_backend(settings: Settings) -> Backend:
+    """The remote store when ``store_url`` is set, else the embedded one."""
+    if settings.store_url:
+        from service.store.remote import RemoteBackend
+
+        remote: Backend = RemoteBackend(settings)
+        return remote
+    return EmbeddedBackend(settings)
+
+
+def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
+    """Build the app; without ``backend`` it opens the configured one at start-up.
+
+    An empty store gets the bundled reference data first, so the first run has
+    something to show.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.backend = backend if backend is not None else make_backend(settings)
+        if app.state.backend.is_empty():
+            await asyncio.to_thread(load_reference, app.state.backend, settings.base_iri)
+            if settings.demo:
+                log.info("laster demodata / loading the demo data (loaders/demo/data)")
+                await asyncio.to_thread(load_demo, app.state.backend, settings.base_iri)
+        await app.state.backend.start()
+        log.info("klar / ready", extra={"version": tool_version()})
+        try:
+            yield
+        finally:
+            # uvicorn gets here after the requests in flight have finished.
+            app.state.backend.close()
+            log.info("stoppet, lageret er lukket / stopped, store closed")
+
+    app = FastAPI(
+        title="kommunegraf",
+        summary="Kunnskapsgraf over kommunal applikasjonsarkitektur / "
+        "Knowledge graph of municipal application architecture",
+        version=tool_version(),
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_exception_handler(StarletteHTTPException, routing_error)
+    set_build_info(version=tool_version())
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestLog)  # added last, so outermost: the id covers everything
+    app.mount(
+        "/static",
+        StaticFiles(directory=Path(__file__).parents[1] / "pages" / "static"),
+        name="static",
+    )
+    app.include_router(home.router)
+    app.include_router(sparql.router)
+    app.include_router(graph_store.router)
+    app.include_router(health.router)
+    app.include_router(metrics_route.router)
+    app.include_router(ontology.router)
+    app.include_router(docs.router)
+    app.include_router(search.router)
+    app.include_router(resources.router)
+    app.include_router(gallery.router)
+    app.include_router(upload.router)
+    app.include_router(catalog.router)
+    app.include_router(gdpr.router)
+    queries.mount(app)
+    return app

@@ -1,0 +1,136 @@
+"""What every HTTP route shares: bilingual errors, bounded request bodies, CORS headers.
+
+Errors are plain text, Norwegian (bokmål) first and English after, because the
+people reading them are municipal architects first and tools second; the
+technical detail (the parser's message and position) comes last, untranslated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import Request, Response
+from fastapi.responses import PlainTextResponse
+
+from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
+
+
+def error_response(
+    status: int,
+    nb: str,
+    en: str,
+    detail: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> PlainTextResponse:
+    """A plain-text error, Norwegian first, English after, then the technical detail."""
+    text = f"{nb}\n{en}\n" + (f"\n{detail}\n" if detail else "")
+    return PlainTextResponse(text, status_code=status, headers=headers)
+
+
+def too_large(limit: int) -> PlainTextResponse:
+    # The rest of the body is never read, so the connection cannot be reused.
+    return error_response(
+        413,
+        f"Forespørselen er for stor (over {limit} byte).",
+        f"The request body is too large (over {limit} bytes).",
+        headers={"Connection": "close"},
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes | Response:
+    """The request body, or a 413 as soon as it is known to exceed ``limit`` bytes.
+
+    A declared Content-Length over the limit is refused before anything is read;
+    a chunked body (no Content-Length) or one that lies about its length is counted
+    while it streams in, so memory never holds more than ``limit`` bytes of it.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            length = int(declared)
+        except ValueError:
+            return error_response(
+                400, "Ugyldig Content-Length.", "Invalid Content-Length.", declared
+            )
+        if length > limit:
+            return too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+_ROUTING_ERRORS = {
+    404: ("Fant ikke siden.", "Not found."),
+    405: ("Metoden er ikke tillatt her.", "Method not allowed here."),
+}
+
+
+async def routing_error(request: Request, error: Exception) -> Response:
+    """Bilingual text for the 404 and 405 that routing and static files raise.
+
+    Without this, an unknown path gets FastAPI's ``{"detail": "Not Found"}``, in
+    English only. An error a route raised with its own detail keeps that detail.
+    """
+    status = getattr(error, "status_code", 500)
+    detail = str(getattr(error, "detail", ""))
+    headers = getattr(error, "headers", None)
+    if status in _ROUTING_ERRORS and detail in ("Not Found", "Method Not Allowed"):
+        return error_response(status, *_ROUTING_ERRORS[status], headers=headers)
+    return PlainTextResponse(detail, status_code=status, headers=headers)
+
+
+def query_failure(error: Exception) -> Response:
+    """The response for an error a Backend raises while answering a query."""
+    if isinstance(error, QuerySyntaxError):
+        return error_response(
+            400, "Ugyldig SPARQL-spørring.", "Malformed SPARQL query.", str(error)
+        )
+    if isinstance(error, QueryTimeoutError):
+        return error_response(
+            503,
+            f"Spørringen brukte mer enn {error.seconds:g} sekunder og ble stoppet.",
+            f"The query ran longer than {error.seconds:g} seconds and was stopped.",
+            "Gjør spørringen mer avgrenset, eller bruk LIMIT. / Narrow the query or use LIMIT.",
+        )
+    if isinstance(error, WorkerCrashedError):
+        return error_response(
+            503, "Spørringen stoppet uventet.", "The query stopped unexpectedly.", str(error)
+        )
+    raise error
+
+
+# CORS, decided once for the whole service. Reading is open to any origin: the data
+# is public and a browser-based SPARQL client on another site is a use we want. No
+# response ever says Access-Control-Allow-Credentials, so a browser never attaches
+# cookies or cached credentials to such a request, and preflights never allow the
+# Authorization header or a write method, so a page on another origin cannot send
+# the bearer token that writes need. A cross-site form POST (which needs no
+# preflight) can still arrive, but without a token it is refused with 401, and
+# responses to writes carry no Access-Control-Allow-Origin, so the page cannot
+# even read the refusal.
+READ_CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
+
+
+def allow_any_origin(response: Response) -> Response:
+    """Mark a response to a read as readable by pages on any origin."""
+    response.headers.update(READ_CORS_HEADERS)
+    return response
+
+
+def preflight(methods: str) -> Response:
+    """Answer a CORS preflight: reads only, never the Authorization header."""
+    return Response(
+        status_code=204,
+        headers={
+            **READ_CORS_HEADERS,
+            "Access-Control-Allow-Methods": methods,
+            "Access-Control-Allow-Headers": "Accept, Content-Type",
+            "Access-Control-Max-Age": "86400",
+            "Allow": f"{methods}, OPTIONS",
+        },
+    )

@@ -1,0 +1,183 @@
+"""The SPARQL editor (YASGUI, served from this service) and the gallery of canned queries.
+
+The gallery runs queries on the server and answers with plain HTML (a form per
+query, a table of results, a chart as markup), so it works without JavaScript.
+The editor needs JavaScript; without it, or before ``make setup`` has vendored
+YASGUI, the page points to the plain form at /sparql.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from loaders.namespaces import PREFIXES
+from service.pages.charts import chart
+from service.pages.render import html_page, language
+from service.pages.resource_views import PROLOGUE, Names, iri_term
+from service.sparql.canned import CannedQuery, Parameter, ParameterError, canned_queries
+from service.store.backend import Backend
+from service.store.reads import select, select_terms
+from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
+from service.web.dependencies import BackendDep, SettingsDep
+
+router = APIRouter(tags=["Pages"])
+
+YASGUI = Path(__file__).resolve().parents[2] / "pages" / "static" / "vendor" / "yasgui"
+"""Where ``make setup`` puts YASGUI's built files (from the npm registry; gitignored)."""
+EDITOR_PREFIXES = ("kg", "rdf", "rdfs", "skos", "dct", "org", "schema", "cv", "eli", "dcat")
+OPTION_LIMIT = 2000
+"""An IRI parameter with more candidates than this gets a text box, not a list."""
+MAX_SHOWN_ROWS = 1000
+
+EXAMPLE_QUERY = """SELECT ?kommune ?navn ?fylke WHERE {
+  ?kommune a kg:Municipality ;
+           kg:municipalityNumber ?nummer ;
+           rdfs:label ?navn ;
+           kg:county/rdfs:label ?fylke .
+  FILTER NOT EXISTS { ?kommune dct:isReplacedBy ?etterfolger }
+}
+ORDER BY ?nummer
+LIMIT 20
+"""
+
+
+def editor_prologue() -> str:
+    return "".join(f"PREFIX {p}: <{PREFIXES[p]}>\n" for p in EDITOR_PREFIXES) + "\n"
+
+
+@router.get("/editor", response_class=HTMLResponse, summary="SPARQL-editor / SPARQL editor")
+async def editor(request: Request) -> HTMLResponse:
+    queries = canned_queries()
+    return html_page(
+        "editor.html",
+        request,
+        installed=(YASGUI / "yasgui.min.js").is_file(),
+        initial=request.query_params.get("query") or editor_prologue() + EXAMPLE_QUERY,
+        examples=[(q.name, q.title, q.text) for q in queries.values()],
+    )
+
+
+@router.get("/sporringer", response_class=HTMLResponse, summary="Ferdige spørringer / Queries")
+async def gallery(request: Request) -> HTMLResponse:
+    return html_page("gallery.html", request, queries=list(canned_queries().values()))
+
+
+async def _options(
+    backend: Backend, names: Names, parameter: Parameter
+) -> list[tuple[str, str]] | None:
+    """The resources an IRI parameter can take, labelled and sorted; None when too many."""
+    if parameter.type != "iri" or not parameter.iri_class:
+        return None
+    rows = await select(
+        backend,
+        PROLOGUE
+        + f"""SELECT DISTINCT ?x WHERE {{
+          ?x a {iri_term(parameter.iri_class)} .
+          FILTER NOT EXISTS {{ ?x dct:isReplacedBy ?later }}
+        }} LIMIT {OPTION_LIMIT + 1}""",
+    )
+    if len(rows) > OPTION_LIMIT:
+        return None
+    await names.fetch(backend, {row["x"] for row in rows})
+    options = [(row["x"], names.label(row["x"])) for row in rows]
+    return sorted(options, key=lambda pair: pair[1].casefold())
+
+
+def _not_found(request: Request, name: str) -> HTMLResponse:
+    return html_page(
+        "gallery.html",
+        request,
+        status_code=404,
+        queries=list(canned_queries().values()),
+        missing=name,
+    )
+
+
+def _shown(variables: list[str], rows: list[dict[str, dict[str, str]]], names: Names) -> list[str]:
+    """The columns worth a table column: a name that only repeats the label of an IRI
+    column next to it (``municipality`` and ``municipalityName``) is left out, since
+    the IRI column already shows that label as its link."""
+    iri_columns = [v for v in variables if any(row.get(v, {}).get("type") == "uri" for row in rows)]
+
+    def repeats(column: str) -> bool:
+        for other in iri_columns:
+            pairs = [(row[column], row[other]) for row in rows if column in row and other in row]
+            if pairs and all(
+                term["type"] == "literal" and term["value"] == names.label(link["value"])
+                for term, link in pairs
+            ):
+                return True
+        return False
+
+    return [v for v in variables if v in iri_columns or not rows or not repeats(v)]
+
+
+@router.get(
+    "/sporringer/{name}", response_class=HTMLResponse, summary="Kjør en ferdig spørring / Run one"
+)
+async def canned_query_page(
+    name: str, request: Request, backend: BackendDep, settings: SettingsDep
+) -> HTMLResponse:
+    query: CannedQuery | None = canned_queries().get(name)
+    if query is None:
+        return _not_found(request, name)
+    names = Names(settings.base_iri, language(request))
+    given = {
+        key: value
+        for key, value in request.query_params.items()
+        if key not in ("run", "lang") and query.parameter(key) is not None
+    }
+    unknown = [k for k in request.query_params if k not in ("run", "lang") and k not in given]
+    context: dict[str, Any] = {
+        "query": query,
+        "given": given,
+        "names": names,
+        "options": {p.name: await _options(backend, names, p) for p in query.parameters},
+        "error": None,
+        "result": None,
+    }
+    status = 200
+    if "run" in request.query_params or (not query.parameters and unknown == []):
+        try:
+            if unknown:
+                raise ParameterError(
+                    unknown[0],
+                    "ukjent parameter for denne spørringen",
+                    "unknown parameter for this query",
+                )
+            bound = query.bind(given, settings.base_iri)
+            rows = await select_terms(backend, bound, timeout=query.timeout)
+        except ParameterError as error:
+            status = 400
+            context["error"] = (error.parameter, error.nb, error.en)
+        except QueryTimeoutError as error:
+            status = 503
+            context["error"] = (
+                "",
+                f"Spørringen brukte mer enn {error.seconds:g} sekunder og ble stoppet.",
+                f"The query ran longer than {error.seconds:g} seconds and was stopped.",
+            )
+        except (QuerySyntaxError, WorkerCrashedError) as error:
+            status = 500 if isinstance(error, QuerySyntaxError) else 503
+            context["error"] = ("", "Spørringen feilet.", "The query failed.")
+        else:
+            variables = list(query.columns) or sorted({v for row in rows for v in row})
+            iris = {t["value"] for row in rows for t in row.values() if t["type"] == "uri"}
+            await names.fetch(backend, iris)
+            context["result"] = {
+                "variables": _shown(variables, rows, names),
+                "rows": rows[:MAX_SHOWN_ROWS],
+                "count": len(rows),
+                "chart": chart(variables, rows),
+                "bound": bound,
+                "downloads": [
+                    (label, f"/queries/{query.name}?" + urlencode({**given, "format": name}))
+                    for label, name in (("CSV", "csv"), ("TSV", "tsv"), ("JSON", "json"))
+                ],
+            }
+    return html_page("canned_query.html", request, status_code=status, **context)

@@ -1,0 +1,86 @@
+"""GET /kommune/{kommunenummer}/behandlingsprotokoll: the art. 30 record of one municipality.
+
+A printable HTML page by default, the same record as a spreadsheet with
+``?format=xlsx`` (or ``Accept`` for xlsx). The record is read through the backend,
+so it gets the query deadline and never runs on the event loop; the workbook is
+built in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+from fastapi import APIRouter, Request, Response
+
+from service.exports.records_of_processing import XLSX_MEDIA, file_name, read_record, xlsx_bytes
+from service.pages.render import html_page
+from service.sparql.canned import ParameterError
+from service.store.reads import select
+from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
+from service.web.dependencies import BackendDep, SettingsDep
+from service.web.negotiation import best_match
+from service.web.responses import error_response, query_failure
+
+router = APIRouter(tags=["Personvern / GDPR"])
+
+OFFERED = ["text/html", XLSX_MEDIA]
+FORMATS = {"html": "text/html", "xlsx": XLSX_MEDIA}
+VARY = {"Vary": "Accept"}
+
+
+def _media(request: Request) -> str | None:
+    asked = request.query_params.get("format")
+    if asked is not None:
+        return FORMATS.get(asked.strip().lower())
+    return best_match(request.headers.get("accept"), OFFERED)
+
+
+def _unknown(kommunenummer: str) -> Response:
+    shown = kommunenummer[:20]
+    return error_response(
+        404,
+        f"Ukjent kommunenummer: «{shown}». Et kommunenummer har fire siffer, f.eks. 4203.",
+        f"Unknown municipality number: '{shown}'. It has four digits, e.g. 4203.",
+        headers=VARY,
+    )
+
+
+@router.get(
+    "/kommune/{kommunenummer}/behandlingsprotokoll",
+    summary="Protokoll over behandlingsaktiviteter (art. 30) / Record of processing activities",
+    response_model=None,
+)
+async def record_of_processing(
+    kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
+) -> Response:
+    """The municipality's record under GDPR art. 30, as HTML or as a spreadsheet (xlsx)."""
+    media = _media(request)
+    if media is None:
+        return error_response(
+            406,
+            "Protokollen finnes som html og xlsx; velg en av dem.",
+            "The record is available as html and xlsx; choose one of them.",
+            headers=VARY,
+        )
+    try:
+        record = await read_record(
+            functools.partial(select, backend), kommunenummer, settings.base_iri
+        )
+    except ParameterError:
+        return _unknown(kommunenummer)
+    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
+        return query_failure(error)
+    if record is None:
+        return _unknown(kommunenummer)
+    if media == XLSX_MEDIA:
+        body = await asyncio.to_thread(xlsx_bytes, record)
+        return Response(
+            body,
+            media_type=XLSX_MEDIA,
+            headers={
+                **VARY,
+                "Content-Disposition": f'attachment; filename="{file_name(record)}"',
+            },
+        )
+    return html_page("behandlingsprotokoll.html", request, record=record, headers=VARY)

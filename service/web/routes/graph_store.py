@@ -1,0 +1,335 @@
+"""The SPARQL 1.1 Graph Store HTTP Protocol at ``/store``.
+
+``?graph=<IRI>`` names a graph, ``?default`` the default graph. Reading is open;
+PUT (replace), POST (merge) and DELETE need a write token (``service.access.auth``) whose
+scope covers the graph and, for a municipality token, every subject in the body
+(``service.access.scope``). Every write is recorded in the audit trail
+(``service.access.audit``) with the triples it added and removed.
+
+Every operation goes through the ``Backend`` (a GET is a CONSTRUCT, a PUT is
+``replace_graph``, POST and DELETE are updates), so it works the same on the
+embedded store and on a remote SPARQL server.
+
+The default graph here is the union of all named graphs, as it is for queries: a
+GET of ``?default`` returns everything. Writing to it is refused (405), because it
+has no content of its own: a PUT there could not make a following GET return
+what was put. Data goes into named graphs.
+
+An empty named graph is not told apart from an absent one (404): stores differ in
+whether they keep empty graphs at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from loaders.rdf_source import SourceError, parse_untrusted
+from service.access.audit import auditor, change, graph_keys, new_event
+from service.access.auth import Writer, graph_refusal, subjects_refusal, write_lock
+from service.sparql.text_checks import is_absolute_iri
+from service.store.backend import Backend
+from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
+from service.web.dependencies import BackendDep, SettingsDep
+from service.web.negotiation import best_match
+from service.web.responses import (
+    allow_any_origin,
+    error_response,
+    preflight,
+    query_failure,
+    read_body,
+)
+from service.web.routes.sparql import GRAPH_TYPES
+
+router = APIRouter(tags=["Graph Store"])
+
+RDF_PARSERS = {
+    "text/turtle": "turtle",
+    "application/x-turtle": "turtle",
+    "application/n-triples": "nt",
+    "application/ld+json": "json-ld",
+    "application/rdf+xml": "xml",
+}
+"""Body media types we accept, and the rdflib parser for each."""
+
+
+class _Default:
+    """The default graph, as a target (``?default``)."""
+
+
+DEFAULT = _Default()
+
+
+def _target(request: Request) -> str | _Default | Response:
+    graphs = request.query_params.getlist("graph")
+    default = "default" in request.query_params
+    if len(graphs) + int(default) != 1:
+        return error_response(
+            400,
+            "Oppgi nøyaktig én av ?graph=<IRI> og ?default.",
+            "Give exactly one of ?graph=<IRI> and ?default.",
+        )
+    if default:
+        return DEFAULT
+    if not is_absolute_iri(graphs[0]):
+        return error_response(
+            400, "graph må være en absolutt IRI.", "graph must be an absolute IRI.", graphs[0]
+        )
+    return graphs[0]
+
+
+async def _exists(backend: Backend, graph: str) -> bool:
+    answer = await backend.execute(
+        f"ASK {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}",
+        solutions_media="application/sparql-results+json",
+        graph_media=None,
+    )
+    return bool(json.loads(answer.body)["boolean"])
+
+
+def _not_found(graph: str) -> Response:
+    return error_response(404, "Grafen finnes ikke.", "No such graph.", graph)
+
+
+def _write_failure(error: Exception) -> Response:
+    if isinstance(error, QuerySyntaxError):
+        # The store refused what we sent: the data itself, since the frame is ours.
+        return error_response(
+            400, "Lageret avviste dataene.", "The store refused the data.", str(error)
+        )
+    if isinstance(error, WorkerCrashedError):
+        return error_response(
+            503,
+            "Lageret svarte ikke som ventet.",
+            "The store did not answer as expected.",
+            str(error),
+        )
+    return query_failure(error)
+
+
+def _default_is_read_only() -> Response:
+    return error_response(
+        405,
+        "Standardgrafen er unionen av alle navngitte grafer og kan ikke skrives direkte; "
+        "skriv til en navngitt graf med ?graph=<IRI>.",
+        "The default graph is the union of all named graphs and cannot be written "
+        "directly; write to a named graph with ?graph=<IRI>.",
+        headers={"Allow": "GET, HEAD, OPTIONS"},
+    )
+
+
+@router.api_route("/store", methods=["GET", "HEAD"], summary="Read a graph / Les en graf")
+async def store_get(request: Request, backend: BackendDep) -> Response:
+    target = _target(request)
+    if isinstance(target, Response):
+        return allow_any_origin(target)
+    media = best_match(request.headers.get("accept"), GRAPH_TYPES)
+    if media is None:
+        return allow_any_origin(
+            error_response(
+                406,
+                "Kan ikke levere grafen i et format du godtar.",
+                "Cannot send the graph in a format you accept.",
+                "Available: " + ", ".join(GRAPH_TYPES),
+            )
+        )
+    try:
+        if isinstance(target, str):
+            if not await _exists(backend, target):
+                return allow_any_origin(_not_found(target))
+            query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{target}> {{ ?s ?p ?o }} }}"
+        else:
+            query = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
+        if request.method == "HEAD":
+            # HEAD answers whether the graph is there, without building it.
+            return allow_any_origin(Response(media_type=media, headers={"Vary": "Accept"}))
+        answer = await backend.execute(query, solutions_media=None, graph_media=media)
+    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
+        return allow_any_origin(query_failure(error))
+    return allow_any_origin(
+        Response(answer.body, media_type=answer.media or media, headers={"Vary": "Accept"})
+    )
+
+
+def _remote_contexts(value: Any) -> bool:
+    """Whether a JSON-LD document refers to a context by URL (that rdflib would fetch)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "@import":
+                return True
+            if key == "@context":
+                contexts = item if isinstance(item, list) else [item]
+                if any(isinstance(context, str) for context in contexts):
+                    return True
+            if _remote_contexts(item):
+                return True
+    elif isinstance(value, list):
+        return any(_remote_contexts(item) for item in value)
+    return False
+
+
+class _RefusedError(ValueError):
+    pass
+
+
+def _parse(body: bytes, rdf_format: str, base: str) -> Graph:
+    """Parse a request body into a graph safe to write into SPARQL text.
+
+    The terms end up between ``<…>`` and after ``_:`` in an INSERT DATA, so an IRI
+    must be one SPARQL can write as it is (rdflib lets ``<a> } ; DROP ALL`` through
+    from JSON-LD with only a warning), and blank nodes get fresh labels.
+    """
+    if rdf_format == "json-ld" and _remote_contexts(json.loads(body)):
+        raise _RefusedError(
+            "JSON-LD-kontekster kan ikke hentes fra en URL; ta konteksten med i dokumentet. / "
+            "JSON-LD contexts cannot be fetched from a URL; embed the context in the document."
+        )
+    parsed = parse_untrusted(body, rdf_format, base)
+    clean = Graph()
+    blanks: dict[BNode, BNode] = {}
+
+    def term(node: Node) -> Node:
+        if isinstance(node, BNode):
+            return blanks.setdefault(node, BNode())
+        if isinstance(node, URIRef) and not is_absolute_iri(str(node)):
+            raise _RefusedError(f"Ugyldig IRI / invalid IRI: {str(node)!r}")
+        if isinstance(node, Literal) and node.datatype and not is_absolute_iri(node.datatype):
+            raise _RefusedError(f"Ugyldig datatype-IRI / invalid datatype IRI: {node.datatype!r}")
+        return node
+
+    for s, p, o in parsed:
+        clean.add((term(s), term(p), term(o)))
+    return clean
+
+
+async def _body_graph(request: Request, limit: int, base: str) -> Graph | Response:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    rdf_format = RDF_PARSERS.get(media)
+    if rdf_format is None:
+        return error_response(
+            415,
+            "Ukjent RDF-format; send Turtle, N-Triples, JSON-LD eller RDF/XML.",
+            "Unknown RDF format; send Turtle, N-Triples, JSON-LD or RDF/XML.",
+            f"Content-Type: {media or '(mangler / missing)'}; accepted: " + ", ".join(RDF_PARSERS),
+        )
+    body = await read_body(request, limit)
+    if isinstance(body, Response):
+        return body
+    try:
+        return await asyncio.to_thread(_parse, body, rdf_format, base)
+    except Exception as error:
+        detail = (
+            str(error)
+            if isinstance(error, _RefusedError | SourceError)
+            else f"{type(error).__name__}: {error}"
+        )
+        return error_response(
+            400, "Kroppen kunne ikke leses som RDF.", "The body could not be read as RDF.", detail
+        )
+
+
+@router.put("/store", summary="Replace a graph / Erstatt en graf")
+async def store_put(
+    request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
+) -> Response:
+    if isinstance(writer, Response):
+        return writer
+    target = _target(request)
+    if isinstance(target, Response):
+        return target
+    if not isinstance(target, str):
+        return _default_is_read_only()
+    refusal = graph_refusal(writer, settings.base_iri, target)
+    if refusal is not None:
+        return refusal
+    graph = await _body_graph(request, settings.max_body_bytes, target)
+    if isinstance(graph, Response):
+        return graph
+    refusal = subjects_refusal(writer, settings.base_iri, target, set(graph.subjects()))
+    if refusal is not None:
+        return refusal
+    audit = auditor(request)
+    try:
+        async with write_lock(request):
+            existed = await _exists(backend, target)
+            before = await audit.graph_keys(target)
+            await asyncio.to_thread(backend.replace_graph, target, graph)
+            after = await asyncio.to_thread(graph_keys, graph)
+            changed = change(target, before, after)
+            await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
+    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
+        return _write_failure(error)
+    return Response(status_code=204 if existed else 201)
+
+
+@router.post("/store", summary="Add to a graph / Legg til i en graf")
+async def store_post(
+    request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
+) -> Response:
+    if isinstance(writer, Response):
+        return writer
+    target = _target(request)
+    if isinstance(target, Response):
+        return target
+    if not isinstance(target, str):
+        return _default_is_read_only()
+    refusal = graph_refusal(writer, settings.base_iri, target)
+    if refusal is not None:
+        return refusal
+    graph = await _body_graph(request, settings.max_body_bytes, target)
+    if isinstance(graph, Response):
+        return graph
+    refusal = subjects_refusal(writer, settings.base_iri, target, set(graph.subjects()))
+    if refusal is not None:
+        return refusal
+    triples = await asyncio.to_thread(graph.serialize, format="nt")
+    audit = auditor(request)
+    try:
+        async with write_lock(request):
+            existed = await _exists(backend, target)
+            before = await audit.graph_keys(target)
+            await backend.update(f"INSERT DATA {{ GRAPH <{target}> {{\n{triples}\n}} }}")
+            changed = change(target, before, await audit.graph_keys(target))
+            await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
+    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
+        return _write_failure(error)
+    return Response(status_code=204 if existed else 201)
+
+
+@router.delete("/store", summary="Delete a graph / Slett en graf")
+async def store_delete(
+    request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
+) -> Response:
+    if isinstance(writer, Response):
+        return writer
+    target = _target(request)
+    if isinstance(target, Response):
+        return target
+    if not isinstance(target, str):
+        return _default_is_read_only()
+    refusal = graph_refusal(writer, settings.base_iri, target)
+    if refusal is not None:
+        return refusal
+    audit = auditor(request)
+    try:
+        async with write_lock(request):
+            if not await _exists(backend, target):
+                return _not_found(target)
+            before = await audit.graph_keys(target)
+            await backend.update(f"DROP GRAPH <{target}>")
+            changed = change(target, before, Counter())
+            await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
+    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
+        return _write_failure(error)
+    return Response(status_code=204)
+
+
+@router.options("/store", include_in_schema=False)
+async def store_preflight() -> Response:
+    return preflight("GET, HEAD")

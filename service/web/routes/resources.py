@@ -1,0 +1,242 @@
+"""Dereferenceable IRIs: ``/id/...`` as an HTML page or as RDF, by content negotiation.
+
+A browser gets a page; Turtle, N-Triples, JSON-LD and RDF/XML are chosen by
+``Accept`` (with q-values) or ``format=``. Every answer says ``Vary: Accept``, so
+caches keep the page and the data apart. An old kommunenummer answers 301 with
+its successor, so links and harvested IRIs from before a reform keep working.
+
+IRIs outside the base that the graph describes (Lovdata acts, LOS themes) get the
+same treatment at ``/ressurs?iri=``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from service.pages.render import html_page, language
+from service.pages.resource_views import (
+    KG,
+    PROLOGUE,
+    SECTIONS,
+    Description,
+    Names,
+    describe,
+    iri_term,
+    local_name,
+    mentioned,
+    successor,
+)
+from service.sparql.canned import CannedQuery, canned_queries
+from service.sparql.text_checks import is_absolute_iri
+from service.store.backend import Backend
+from service.store.reads import select
+from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
+from service.web.dependencies import BackendDep, SettingsDep
+from service.web.negotiation import best_match
+from service.web.responses import error_response, query_failure
+from service.web.routes.search import suggestions
+from service.web.routes.sparql import GRAPH_FORMATS, GRAPH_TYPES
+
+router = APIRouter(tags=["Linked data"])
+
+PAGE_TYPES = ["text/html", *GRAPH_TYPES]
+"""HTML first: a client that sends ``*/*`` (curl, a browser's link) gets a page."""
+FORMATS = {**GRAPH_FORMATS, "html": "text/html"}
+DOWNLOADS = (
+    ("Turtle", "turtle"),
+    ("N-Triples", "nt"),
+    ("JSON-LD", "jsonld"),
+    ("RDF/XML", "rdfxml"),
+)
+VARY = {"Vary": "Accept"}
+
+
+def _media(request: Request) -> str | None:
+    asked = request.query_params.get("format")
+    if asked is not None:
+        return FORMATS.get(asked.strip().lower())
+    return best_match(request.headers.get("accept"), PAGE_TYPES)
+
+
+def _construct(iri: str) -> str:
+    """The resource's statements, the labels and types of what it links to, one
+    level of blank nodes, and (up to 500) statements pointing at it."""
+    node = iri_term(iri)
+    return (
+        PROLOGUE
+        + f"""CONSTRUCT {{
+          {node} ?p ?o . ?o ?labelling ?label . ?o a ?type . ?o ?bp ?bo . ?s ?ip {node} .
+        }} WHERE {{
+          {{ {node} ?p ?o .
+            OPTIONAL {{ VALUES ?labelling {{ rdfs:label skos:prefLabel }} ?o ?labelling ?label }}
+            OPTIONAL {{ FILTER(isIRI(?o)) ?o a ?type }}
+            OPTIONAL {{ FILTER(isBlank(?o)) ?o ?bp ?bo }} }}
+          UNION {{ SELECT ?s ?ip WHERE {{ ?s ?ip {node} }} LIMIT 500 }}
+        }}"""
+    )
+
+
+async def _exists(backend: Backend, iri: str) -> bool:
+    node = iri_term(iri)
+    rows = await select(
+        backend, f"SELECT ?x WHERE {{ {{ {node} ?x ?o }} UNION {{ ?s ?x {node} }} }} LIMIT 1"
+    )
+    return bool(rows)
+
+
+def _analyses(description: Description) -> list[tuple[CannedQuery, str]]:
+    """Canned queries that take this resource as their one needed parameter, with the
+    link that runs them for it: read from the queries' headers, so a new query shows
+    up on every page it fits."""
+    number = description.first(KG + "municipalityNumber")
+    found = []
+    for query in canned_queries().values():
+        for parameter in query.parameters:
+            if parameter.type == "iri" and parameter.iri_class in description.types:
+                value = description.iri
+            elif (
+                parameter.type == "kommunenummer"
+                and number
+                and description.has_type("Municipality")
+            ):
+                value = number
+            else:
+                continue
+            if all(p is parameter or not p.required for p in query.parameters):
+                link = f"/sporringer/{query.name}?" + urlencode({"run": "1", parameter.name: value})
+                found.append((query, link))
+            break
+    return found
+
+
+def _downloads(href: str) -> list[tuple[str, str, str]]:
+    """(title, media type, link) of the page's data in each RDF format."""
+    joiner = "&" if "?" in href else "?"
+    return [(title, FORMATS[name], f"{href}{joiner}format={name}") for title, name in DOWNLOADS]
+
+
+def _query_string(request: Request) -> str:
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k in ("format", "lang")]
+    return ("?" + urlencode(kept)) if kept else ""
+
+
+async def _not_found(
+    request: Request, backend: Backend, names: Names, iri: str, media: str
+) -> Response:
+    if media != "text/html":
+        return error_response(
+            404,
+            f"Grafen kjenner ikke {iri}.",
+            f"The graph does not know {iri}.",
+            "Søk / Search: /sok?q=…",
+            headers=VARY,
+        )
+    hint = local_name(iri)
+    close = await suggestions(backend, hint)
+    await names.fetch(backend, {hit.iri for hit in close})
+    return html_page(
+        "not_found.html",
+        request,
+        status_code=404,
+        headers=VARY,
+        iri=iri,
+        q=hint,
+        close=close,
+        names=names,
+    )
+
+
+async def _answer(request: Request, backend: Backend, base_iri: str, iri: str) -> Response:
+    media = _media(request)
+    names = Names(base_iri, language(request))
+    if media is None:
+        return error_response(
+            406,
+            "Kan ikke levere ressursen i et format du godtar. Tilgjengelig: "
+            + ", ".join(PAGE_TYPES),
+            "Cannot describe the resource in a format you accept. Available: "
+            + ", ".join(PAGE_TYPES),
+            headers=VARY,
+        )
+    try:
+        iri_term(iri)
+    except ValueError:
+        return await _not_found(request, backend, names, iri, media)
+    try:
+        later = await successor(backend, iri)
+        if later is not None:
+            return RedirectResponse(
+                names.href(later) + _query_string(request), status_code=301, headers=VARY
+            )
+        if media != "text/html":
+            if not await _exists(backend, iri):
+                return await _not_found(request, backend, names, iri, media)
+            answer = await backend.execute(_construct(iri), solutions_media=None, graph_media=media)
+            return Response(answer.body, media_type=answer.media, headers=VARY)
+        description = await describe(backend, iri)
+        if not description.exists:
+            return await _not_found(request, backend, names, iri, media)
+        iris = mentioned(description)
+        kinds = [t[len(KG) :] for t in description.types if t.startswith(KG)]
+        kind = next((k for k in kinds if k in SECTIONS), None)
+        if kind is not None:
+            sections, more = await SECTIONS[kind](backend, iri)
+            description.sections = sections
+            iris |= more
+        await names.fetch(backend, iris)
+    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
+        return query_failure(error)
+    return html_page(
+        "resource.html",
+        request,
+        headers=VARY,
+        d=description,
+        kind=kind,
+        names=names,
+        downloads=_downloads(names.href(iri)),
+        analyses=_analyses(description),
+        self_href=names.href(iri),
+    )
+
+
+@router.api_route(
+    "/id/{path:path}",
+    methods=["GET", "HEAD"],
+    summary="Ressurs / Resource",
+    description="HTML eller RDF etter Accept eller format= / HTML or RDF by Accept or format=",
+)
+async def resource(
+    path: str, request: Request, backend: BackendDep, settings: SettingsDep
+) -> Response:
+    return await _answer(request, backend, settings.base_iri, f"{settings.base_iri}id/{path}")
+
+
+@router.api_route(
+    "/ressurs",
+    methods=["GET", "HEAD"],
+    summary="Ressurs utenfor basen / Resource outside the base",
+)
+async def outside_resource(
+    request: Request,
+    backend: BackendDep,
+    settings: SettingsDep,
+    iri: Annotated[str, Query(description="Ressursens IRI / The resource's IRI")],
+) -> Response:
+    if not is_absolute_iri(iri):
+        return error_response(
+            400,
+            "Parameteren iri må være en absolutt IRI.",
+            "The parameter iri must be an absolute IRI.",
+            f"iri={iri[:200]!r}",
+            headers=VARY,
+        )
+    if iri.startswith(settings.base_iri):
+        names = Names(settings.base_iri, language(request))
+        return RedirectResponse(
+            names.href(iri) + _query_string(request), status_code=301, headers=VARY
+        )
+    return await _answer(request, backend, settings.base_iri, iri)

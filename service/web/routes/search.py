@@ -1,0 +1,217 @@
+"""Search by name (and by kommunenummer or organisasjonsnummer), and "did you mean".
+
+The search text reaches the query only as a literal built by pyoxigraph, so quotes
+or braces in it are data, never query syntax.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+import pyoxigraph as ox
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from loaders.mapping import slug
+from service.pages.render import html_page, language
+from service.pages.resource_views import KG, PROLOGUE, Names, iri_term, local_name
+from service.store.backend import Backend
+from service.store.reads import select
+from service.web.dependencies import BackendDep, SettingsDep
+
+router = APIRouter(tags=["Pages"])
+
+SEARCHED_CLASSES = (
+    "Municipality",
+    "Application",
+    "Vendor",
+    "StatutoryService",
+    "Region",
+    "Dataset",
+    "LegalBasis",
+    "NationalComponent",
+    "County",
+)
+"""What a search finds, in the order results are grouped."""
+
+MAX_QUERY_LENGTH = 200
+MAX_RESULTS = 200
+LIST_LIMIT = 5000
+"""Most instances of one class a listing shows (there are 357 municipalities)."""
+_CLASS_NAME = re.compile(r"^[A-Z][A-Za-z]{0,60}$")
+
+
+@dataclass(frozen=True)
+class Hit:
+    iri: str
+    cls: str
+    label: str
+
+
+def _class_values() -> str:
+    return " ".join(f"kg:{name}" for name in SEARCHED_CLASSES)
+
+
+async def search(backend: Backend, text: str) -> list[Hit]:
+    """Resources whose name contains ``text`` (any case), or whose number is ``text``."""
+    needle = str(ox.Literal(text.casefold()))
+    exact = str(ox.Literal(text.strip()))
+    rows = await select(
+        backend,
+        PROLOGUE
+        + f"""SELECT DISTINCT ?x ?class ?label WHERE {{
+          VALUES ?class {{ {_class_values()} }}
+          ?x a ?class ; rdfs:label ?label .
+          FILTER NOT EXISTS {{ ?x dct:isReplacedBy ?successor }}
+          OPTIONAL {{ ?x kg:municipalityNumber|kg:organisationNumber|kg:countyNumber ?number
+                     FILTER(STR(?number) = {exact}) }}
+          FILTER(CONTAINS(LCASE(STR(?label)), {needle}) || BOUND(?number))
+        }} LIMIT {MAX_RESULTS * 4}""",
+    )
+    return _ranked(rows, text)
+
+
+def _ranked(rows: list[dict[str, str]], text: str) -> list[Hit]:
+    """Exact names first, then names starting with the text, then the rest.
+
+    >>> rows = [{"x": "a", "class": KG + "Municipality", "label": "Nord-Aurdal"},
+    ...         {"x": "b", "class": KG + "Municipality", "label": "Aurland"}]
+    >>> [h.label for h in _ranked(rows, "aur")]
+    ['Aurland', 'Nord-Aurdal']
+    """
+    wanted = text.casefold().strip()
+    order = {KG + name: i for i, name in enumerate(SEARCHED_CLASSES)}
+    best: dict[tuple[str, str], tuple[tuple[int, int, str], Hit]] = {}
+    for row in rows:
+        label = row["label"]
+        folded = label.casefold()
+        closeness = 0 if folded == wanted else 1 if folded.startswith(wanted) else 2
+        key = (closeness, order.get(row["class"], 99), folded)
+        hit = Hit(row["x"], row["class"], label)
+        previous = best.get((row["x"], row["class"]))
+        if previous is None or key < previous[0]:
+            best[(row["x"], row["class"])] = (key, hit)
+    return [hit for _, hit in sorted(best.values(), key=lambda pair: pair[0])][:MAX_RESULTS]
+
+
+async def suggestions(backend: Backend, wanted: str, limit: int = 8) -> list[Hit]:
+    """Names close to ``wanted`` (a mistyped name or the tail of an unknown IRI)."""
+    rows = await select(
+        backend,
+        PROLOGUE
+        + f"""SELECT DISTINCT ?x ?class ?label WHERE {{
+          VALUES ?class {{ {_class_values()} }}
+          ?x a ?class ; rdfs:label ?label .
+          FILTER NOT EXISTS {{ ?x dct:isReplacedBy ?successor }}
+        }}""",
+    )
+    return await asyncio.to_thread(_closest, rows, wanted, limit)
+
+
+def _closest(rows: list[dict[str, str]], wanted: str, limit: int) -> list[Hit]:
+    """The rows whose name or IRI tail is most like ``wanted``.
+
+    >>> rows = [{"x": "http://x/id/kommune/4203", "class": KG + "Municipality",
+    ...          "label": "Arendal"}]
+    >>> [h.label for h in _closest(rows, "arendall", 3)]
+    ['Arendal']
+    >>> [h.label for h in _closest(rows, "4230", 3)]
+    ['Arendal']
+    """
+    key = slug(wanted)
+    if not key:
+        return []
+    scored: dict[str, tuple[float, Hit]] = {}
+    for row in rows:
+        hit = Hit(row["x"], row["class"], row["label"])
+        for candidate in (slug(row["label"]), local_name(row["x"])):
+            ratio = difflib.SequenceMatcher(None, key, candidate).ratio()
+            if key in candidate and len(key) >= 3:
+                ratio = max(ratio, 0.8)
+            if ratio >= 0.6 and ratio > scored.get(row["x"], (0.0, hit))[0]:
+                scored[row["x"]] = (ratio, hit)
+    ranked = sorted(scored.values(), key=lambda pair: (-pair[0], pair[1].label))
+    return [hit for _, hit in ranked[:limit]]
+
+
+async def members_of(backend: Backend, names: Names, cls: str) -> list[Hit]:
+    """Every current instance of one of the ontology's classes, by label (for browsing)."""
+    rows = await select(
+        backend,
+        PROLOGUE
+        + f"""SELECT DISTINCT ?x WHERE {{
+          ?x a {iri_term(KG + cls)} .
+          FILTER NOT EXISTS {{ ?x dct:isReplacedBy ?successor }}
+        }} LIMIT {LIST_LIMIT}""",
+    )
+    await names.fetch(backend, {row["x"] for row in rows})
+    hits = [Hit(row["x"], KG + cls, names.label(row["x"])) for row in rows]
+    return sorted(hits, key=lambda hit: (hit.label.casefold(), hit.iri))
+
+
+def grouped(hits: list[Hit]) -> dict[str, list[Hit]]:
+    groups: dict[str, list[Hit]] = {}
+    for hit in hits:
+        groups.setdefault(hit.cls, []).append(hit)
+    return groups
+
+
+@router.get("/sok", response_class=HTMLResponse, summary="Søk / Search")
+async def search_page(
+    request: Request,
+    backend: BackendDep,
+    settings: SettingsDep,
+    q: Annotated[str, Query(description="Navn eller nummer / Name or number")] = "",
+    klasse: Annotated[
+        str, Query(description="List alle i en klasse (f.eks. Region) / List a class")
+    ] = "",
+) -> HTMLResponse:
+    text = q.strip()
+    if klasse and not text:
+        names = Names(settings.base_iri, language(request))
+        if not _CLASS_NAME.match(klasse):
+            return html_page(
+                "search.html", request, status_code=400, q="", error=True, groups={}, names=names
+            )
+        hits = await members_of(backend, names, klasse)
+        return html_page(
+            "search.html",
+            request,
+            q="",
+            listing=KG + klasse,
+            groups=grouped(hits),
+            close=False,
+            error=False,
+            names=names,
+        )
+    if len(text) > MAX_QUERY_LENGTH:
+        return html_page(
+            "search.html",
+            request,
+            status_code=400,
+            q=text[:MAX_QUERY_LENGTH],
+            error=True,
+            groups={},
+            names=Names(settings.base_iri, language(request)),
+        )
+    hits = await search(backend, text) if text else []
+    if text and not hits:
+        hits = await suggestions(backend, text)
+        close = True
+    else:
+        close = False
+    names = Names(settings.base_iri, language(request))
+    await names.fetch(backend, {h.iri for h in hits})
+    return html_page(
+        "search.html",
+        request,
+        q=text,
+        groups=grouped(hits),
+        close=close,
+        error=False,
+        names=names,
+    )

@@ -1,0 +1,485 @@
+"""The SPARQL endpoint at ``/sparql``: the SPARQL 1.1 Protocol, queries and updates.
+
+Query by GET, by POST form and by POST direct, with ``default-graph-uri`` and
+``named-graph-uri``; update by POST form or direct, with ``using-graph-uri`` and
+``using-named-graph-uri``. Every query runs in a worker process with a deadline
+(see ``service.store.workers``); the handler only awaits it, so the event loop is
+never blocked and other requests are answered meanwhile.
+
+A GET without a query is the endpoint's front door: RDF clients get its Service
+Description, browsers the query editor.
+
+What is refused, and why: updates without a write token (``service.access.auth``), or
+that would write graphs or subjects outside the token's scope, or the audit graph
+(``service.access.scope``); every update run is recorded in the audit trail;
+SERVICE and LOAD towards hosts not on the allow-list, because the endpoint must
+not become a tool for reaching hosts behind our firewall (``service.sparql.text_checks``);
+bodies over ``max_body_bytes`` (``service.web.responses.read_body``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse
+
+from service.access.audit import auditor, run_audited_update
+from service.access.auth import authenticate, write_lock
+from service.access.scope import Principal, UpdateWrites, update_refusal, update_writes
+from service.pages.render import render
+from service.settings import Settings
+from service.sparql.service_description import RDF_MEDIA, describe
+from service.sparql.text_checks import (
+    MAX_NESTING,
+    DatasetConflictError,
+    UncheckableError,
+    find_remote_targets,
+    is_absolute_iri,
+    is_allowed,
+    may_reach_out,
+    too_deeply_nested,
+    with_dataset,
+)
+from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
+from service.web.dependencies import BackendDep, SettingsDep
+from service.web.negotiation import best_match
+from service.web.responses import (
+    allow_any_origin,
+    preflight,
+    query_failure,
+    read_body,
+)
+from service.web.responses import error_response as error_response  # re-exported for old importers
+
+router = APIRouter(tags=["SPARQL"])
+
+SOLUTION_TYPES = [
+    "application/sparql-results+json",
+    "application/sparql-results+xml",
+    "text/csv",
+    "text/tab-separated-values",
+    "application/json",
+]
+GRAPH_TYPES = [
+    "text/turtle",
+    "application/n-triples",
+    "application/ld+json",
+    "application/rdf+xml",
+]
+SOLUTION_FORMATS = {
+    "json": "application/sparql-results+json",
+    "xml": "application/sparql-results+xml",
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
+}
+GRAPH_FORMATS = {
+    "turtle": "text/turtle",
+    "ttl": "text/turtle",
+    "nt": "application/n-triples",
+    "ntriples": "application/n-triples",
+    "n-triples": "application/n-triples",
+    "jsonld": "application/ld+json",
+    "json-ld": "application/ld+json",
+    "json": "application/ld+json",
+    "rdfxml": "application/rdf+xml",
+    "rdf+xml": "application/rdf+xml",
+    "rdf": "application/rdf+xml",
+    "xml": "application/rdf+xml",
+}
+DESCRIPTION_TYPES = [*RDF_MEDIA, "text/html"]
+"""RDF first: a client that sends no Accept (or */*) is a program, not a browser."""
+_NAMED_GRAPHS = "SELECT DISTINCT ?g WHERE { GRAPH ?g {} } ORDER BY ?g"
+
+
+def _params(text: str) -> dict[str, list[str]]:
+    return parse_qs(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+
+
+def _chosen(
+    params: dict[str, list[str]], aliases: dict[str, str], offered: list[str]
+) -> str | None:
+    for value in params.get("format", []):
+        media = aliases.get(value.strip().lower(), value.strip().lower())
+        if media in offered:
+            return media
+    return None
+
+
+def _negotiate(request: Request, params: dict[str, list[str]]) -> tuple[str | None, str | None]:
+    """Result media types for solutions and for graphs.
+
+    ``format=`` overrides Accept where it names a type that fits the kind of
+    result; ``format=xml`` means SPARQL results XML for a SELECT and RDF/XML for a
+    CONSTRUCT, as clients like SPARQLWrapper expect. Otherwise Accept decides.
+    """
+    accept = request.headers.get("accept")
+    solutions = _chosen(params, SOLUTION_FORMATS, SOLUTION_TYPES) or best_match(
+        accept, SOLUTION_TYPES
+    )
+    graph = _chosen(params, GRAPH_FORMATS, GRAPH_TYPES) or best_match(accept, GRAPH_TYPES)
+    return solutions, graph
+
+
+def _bad_graph_iris(params: dict[str, list[str]], *names: str) -> Response | None:
+    for name in names:
+        for value in params.get(name, []):
+            if not is_absolute_iri(value):
+                return error_response(
+                    400,
+                    f"{name} må være en absolutt IRI.",
+                    f"{name} must be an absolute IRI.",
+                    value,
+                )
+    return None
+
+
+MAX_CHECKED_QUERY_CHARS = 32 * 1024
+"""Longest query that is parsed in this process to find its SERVICE targets.
+
+rdflib's parser takes about 50 s of this process's CPU for a query of 1 MB, so an
+anonymous query that needs the check (it mentions SERVICE) must be short. Updates
+come from token holders and are not capped.
+"""
+
+
+def _shape_refusal(text: str, *, update: bool) -> Response | None:
+    """A refusal for text that would crash the parser or cost this process minutes."""
+    if too_deeply_nested(text):
+        return error_response(
+            400,
+            f"Teksten har klammer nøstet mer enn {MAX_NESTING} nivåer dypt.",
+            f"The text nests brackets more than {MAX_NESTING} levels deep.",
+        )
+    if not update and len(text) > MAX_CHECKED_QUERY_CHARS and may_reach_out(text, update=False):
+        return error_response(
+            413,
+            f"En spørring som nevner SERVICE kan være høyst {MAX_CHECKED_QUERY_CHARS} tegn.",
+            f"A query that mentions SERVICE may be at most {MAX_CHECKED_QUERY_CHARS} characters.",
+            "Ordet kan stå i et prefiks eller en IRI; bruk et annet prefiks. / "
+            "The word may be in a prefix or an IRI; use another prefix.",
+        )
+    return None
+
+
+async def _remote_refusal(text: str, *, update: bool, settings: Settings) -> Response | None:
+    """A refusal when ``text`` would make the server fetch a URL not on the allow-list."""
+    if not may_reach_out(text, update=update):
+        return None
+    try:
+        targets = await asyncio.to_thread(
+            find_remote_targets, text, update=update, base=settings.base_iri
+        )
+    except UncheckableError as error:
+        return error_response(
+            400,
+            "Teksten nevner SERVICE eller LOAD, men kunne ikke leses for å kontrollere hvilke "
+            "adresser den ville hente fra. Rett syntaksen (og skriv den uten \\u-koder).",
+            "The text mentions SERVICE or LOAD but could not be read to check which addresses "
+            "it would fetch from. Fix the syntax (and write it without \\u escapes).",
+            str(error),
+        )
+    refused = [t for t in targets if t is None or not is_allowed(t, settings.service_allow)]
+    if not refused:
+        return None
+    shown = ", ".join("<variabel / variable>" if t is None else f"<{t}>" for t in refused)
+    allowed = ", ".join(settings.service_allow) or "(ingen / none)"
+    return error_response(
+        403,
+        "SERVICE og LOAD kan bare hente fra adresser som er tillatt "
+        "(KOMMUNEGRAF_SERVICE_ALLOW); en variabel som adresse er aldri tillatt.",
+        "SERVICE and LOAD may only fetch from allowed addresses "
+        "(KOMMUNEGRAF_SERVICE_ALLOW); a variable as the address is never allowed.",
+        f"Avvist / refused: {shown}\nTillatt / allowed: {allowed}",
+    )
+
+
+def _single(params: dict[str, list[str]], name: str) -> str | Response:
+    values = params.get(name, [])
+    if len(values) != 1:
+        return error_response(
+            400, f"Send nøyaktig én parameter {name}.", f"Send exactly one {name} parameter."
+        )
+    return values[0]
+
+
+async def _query(
+    request: Request,
+    backend: BackendDep,
+    settings: Settings,
+    query: str,
+    params: dict[str, list[str]],
+) -> Response:
+    bad = _bad_graph_iris(params, "default-graph-uri", "named-graph-uri")
+    if bad is not None:
+        return bad
+    refusal = _shape_refusal(query, update=False) or await _remote_refusal(
+        query, update=False, settings=settings
+    )
+    if refusal is not None:
+        return refusal
+    solutions_media, graph_media = _negotiate(request, params)
+    default_graphs = params.get("default-graph-uri")
+    named_graphs = params.get("named-graph-uri")
+    try:
+        answer = await backend.execute(
+            query,
+            solutions_media=solutions_media,
+            graph_media=graph_media,
+            default_graphs=tuple(default_graphs) if default_graphs is not None else None,
+            named_graphs=tuple(named_graphs) if named_graphs is not None else None,
+        )
+    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
+        return query_failure(error)
+    except RuntimeError as error:
+        # Evaluation failed in the worker, e.g. an allowed SERVICE that did not answer.
+        return error_response(
+            500, "Spørringen kunne ikke besvares.", "The query could not be answered.", str(error)
+        )
+    if answer.media is None:
+        offered = GRAPH_TYPES if answer.kind == "graph" else SOLUTION_TYPES
+        return error_response(
+            406,
+            "Kan ikke levere svaret i et format du godtar.",
+            "Cannot answer in a format you accept.",
+            "Available: " + ", ".join(offered),
+        )
+    return Response(answer.body, media_type=answer.media, headers={"Vary": "Accept"})
+
+
+async def _update(
+    request: Request,
+    backend: BackendDep,
+    settings: Settings,
+    update: str,
+    params: dict[str, list[str]],
+    writer: Principal,
+) -> Response:
+    """Run an update whose sender ``authenticate`` has let through, within its scope."""
+    bad = _bad_graph_iris(params, "using-graph-uri", "using-named-graph-uri")
+    if bad is not None:
+        return bad
+    refusal = _shape_refusal(update, update=True) or await _remote_refusal(
+        update, update=True, settings=settings
+    )
+    if refusal is not None:
+        return refusal
+    try:
+        text = with_dataset(
+            update, params.get("using-graph-uri", []), params.get("using-named-graph-uri", [])
+        )
+    except DatasetConflictError as error:
+        return error_response(
+            400,
+            f"Oppdateringen har {error}, så using-graph-uri og using-named-graph-uri "
+            "kan ikke brukes i tillegg.",
+            f"The update has {error}, so using-graph-uri and using-named-graph-uri "
+            "cannot be given as well.",
+        )
+    try:
+        writes = await asyncio.to_thread(update_writes, text, settings.base_iri)
+    except ValueError as error:
+        if not writer.is_admin:
+            return error_response(
+                400,
+                "Oppdateringen kunne ikke leses for å kontrollere hvilke grafer den skriver.",
+                "The update could not be read to check which graphs it writes.",
+                str(error),
+            )
+        writes = UpdateWrites(wide=True)  # the store's parser will say what is wrong
+    out_of_scope = update_refusal(writer, settings.base_iri, writes)
+    if out_of_scope is not None:
+        return error_response(403, *out_of_scope)
+    async with write_lock(request):
+        try:
+            await run_audited_update(auditor(request), writer, text, writes)
+        except QuerySyntaxError as error:
+            return error_response(
+                400, "Ugyldig SPARQL-oppdatering.", "Malformed SPARQL update.", str(error)
+            )
+        except WorkerCrashedError as error:
+            return error_response(
+                503,
+                "Lageret svarte ikke som ventet.",
+                "The store did not answer as expected.",
+                str(error),
+            )
+        except (ValueError, LookupError, RuntimeError) as error:
+            # Evaluation errors of a well-formed update (CREATE GRAPH of a graph that
+            # exists, DROP GRAPH of one that does not): the request, not the server.
+            return error_response(
+                400, "Oppdateringen kunne ikke utføres.", "The update failed.", str(error)
+            )
+    return PlainTextResponse("Oppdateringen er utført.\nThe update is done.\n")
+
+
+async def _front_door(request: Request, backend: BackendDep, settings: Settings) -> Response:
+    """The service description for RDF clients, the query editor for browsers."""
+    media = best_match(request.headers.get("accept"), DESCRIPTION_TYPES)
+    if media is None:
+        return error_response(
+            406,
+            "Kan ikke levere tjenestebeskrivelsen i et format du godtar.",
+            "Cannot send the service description in a format you accept.",
+            "Available: " + ", ".join(DESCRIPTION_TYPES),
+        )
+    if media == "text/html":
+        return HTMLResponse(
+            render(
+                "sparql.html",
+                request,
+                query="",
+                writable=bool(settings.token or settings.tokens),
+            ),
+            headers={"Vary": "Accept"},
+        )
+    graphs: list[str] = []
+    try:
+        answer = await backend.execute(
+            _NAMED_GRAPHS, solutions_media="application/sparql-results+json", graph_media=None
+        )
+        rows = json.loads(answer.body)["results"]["bindings"]
+        graphs = [row["g"]["value"] for row in rows if row["g"]["type"] == "uri"]
+    except (QueryTimeoutError, WorkerCrashedError):
+        pass  # the description is still true without the list of graphs
+    base = str(request.base_url)
+    description = describe(f"{base}sparql", f"{base}store", settings, graphs)
+    body = await asyncio.to_thread(description.serialize, format=RDF_MEDIA[media])
+    return Response(body, media_type=media, headers={"Vary": "Accept"})
+
+
+def _content_type(request: Request) -> tuple[str, str | None]:
+    """The media type of the body and its charset parameter, if any."""
+    media, *parameters = request.headers.get("content-type", "").split(";")
+    charset = None
+    for parameter in parameters:
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return media.strip().lower(), charset
+
+
+def _utf8(body: bytes, what_nb: str, what_en: str) -> str | Response:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error_response(
+            400, f"{what_nb} er ikke UTF-8.", f"The {what_en} is not UTF-8.", str(error)
+        )
+
+
+@router.api_route(
+    "/sparql", methods=["GET", "HEAD"], summary="SPARQL query (GET) / SPARQL-spørring"
+)
+async def sparql_get(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
+    try:
+        params = _params(request.url.query)
+    except UnicodeDecodeError:
+        return allow_any_origin(
+            error_response(400, "URL-en er ikke UTF-8.", "The URL is not UTF-8.")
+        )
+    if "update" in params:
+        return error_response(
+            400,
+            "Oppdateringer må sendes med POST.",
+            "Updates must be sent with POST.",
+        )
+    if "query" not in params:
+        return allow_any_origin(await _front_door(request, backend, settings))
+    query = _single(params, "query")
+    if isinstance(query, Response):
+        return allow_any_origin(query)
+    return allow_any_origin(await _query(request, backend, settings, query, params))
+
+
+@router.post("/sparql", summary="SPARQL query or update (POST form or direct)")
+async def sparql_post(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
+    media, charset = _content_type(request)
+    if charset not in (None, "utf-8", "utf8"):
+        return error_response(
+            415,
+            "Bare UTF-8 er støttet.",
+            "Only UTF-8 is supported.",
+            f"charset={charset}",
+        )
+    try:
+        url_params = _params(request.url.query)
+    except UnicodeDecodeError:
+        return error_response(400, "URL-en er ikke UTF-8.", "The URL is not UTF-8.")
+    if media == "application/sparql-update":
+        # Refuse before reading: a body from someone who may not write is not needed.
+        writer = authenticate(request, settings)
+        if isinstance(writer, Response):
+            return writer
+    if media in ("application/sparql-query", "application/sparql-update"):
+        if "query" in url_params or "update" in url_params:
+            return error_response(
+                400,
+                "Operasjonen kan ikke både stå i URL-en og i kroppen.",
+                "The operation cannot be both in the URL and in the body.",
+            )
+        body = await read_body(request, settings.max_body_bytes)
+        if isinstance(body, Response):
+            return body
+        if media == "application/sparql-query":
+            query = _utf8(body, "Spørringen", "query")
+            if isinstance(query, Response):
+                return allow_any_origin(query)
+            return allow_any_origin(await _query(request, backend, settings, query, url_params))
+        update = _utf8(body, "Oppdateringen", "update")
+        if isinstance(update, Response):
+            return update
+        assert isinstance(writer, Principal)  # authenticated above for this media type
+        return await _update(request, backend, settings, update, url_params, writer)
+    if media != "application/x-www-form-urlencoded":
+        return error_response(
+            415,
+            "Send en spørring som application/sparql-query, en oppdatering som "
+            "application/sparql-update, eller et skjema (application/x-www-form-urlencoded).",
+            "Send a query as application/sparql-query, an update as "
+            "application/sparql-update, or a form (application/x-www-form-urlencoded).",
+            f"Content-Type: {media or '(mangler / missing)'}",
+        )
+    body = await read_body(request, settings.max_body_bytes)
+    if isinstance(body, Response):
+        return body
+    try:
+        form = _params(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return error_response(400, "Skjemaet er ikke UTF-8.", "The form is not UTF-8.")
+    params = {key: url_params.get(key, []) + form.get(key, []) for key in {*url_params, *form}}
+    if "query" in params and "update" in params:
+        return error_response(
+            400,
+            "Send enten query eller update, ikke begge.",
+            "Send either query or update, not both.",
+        )
+    if "update" in params:
+        writer = authenticate(request, settings)
+        if isinstance(writer, Response):
+            return writer
+        update = _single(params, "update")
+        if isinstance(update, Response):
+            return update
+        return await _update(request, backend, settings, update, params, writer)
+    query = _single(params, "query")
+    if isinstance(query, Response):
+        return allow_any_origin(query)
+    return allow_any_origin(await _query(request, backend, settings, query, params))
+
+
+@router.api_route("/sparql", methods=["PUT", "DELETE", "PATCH"], include_in_schema=False)
+async def sparql_other_methods() -> Response:
+    return error_response(
+        405,
+        "SPARQL-endepunktet tar imot GET og POST.",
+        "The SPARQL endpoint accepts GET and POST.",
+        headers={"Allow": "GET, HEAD, POST, OPTIONS"},
+    )
+
+
+@router.options("/sparql", include_in_schema=False)
+async def sparql_preflight() -> Response:
+    return preflight("GET, HEAD, POST")

@@ -1,0 +1,523 @@
+"""Uploading a municipality's workbook, and approving what it proposes for the catalogue.
+
+Two doors to the same steps:
+
+* ``POST /upload?name=<file name>`` with ``Authorization: Bearer`` and the file as
+  the body, for scripts; ``dry_run=true`` checks without loading. JSON answer.
+* ``/upload`` in a browser: a form asks for the token and the file, shows what
+  the token may write and the validation report *before* anything is loaded,
+  then a button loads exactly the file that was checked; below, the audit
+  entries of the token's municipalities.
+
+The steps: validate the workbook (``loaders``) against the reference data and
+what is stored; then check the rows against the token's scope
+(``service.access.scope``): a row for another municipality, or for shared
+reference data, is an error naming its sheet and row; application and vendor
+rows become a proposal (``service.access.proposals``). Only a report without errors is
+loaded, into ``<base>graph/kommune/<kommunenummer>/<file>`` (a municipality
+token) or ``<base>graph/source/<file>`` (an admin), replacing that graph.
+Every load is audited with the file's SHA-256.
+
+``/proposals`` lists pending proposals; an admin approves or rejects one with
+``POST /proposals/<id>/approve`` or ``/reject``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import pyoxigraph as ox
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from rdflib import BNode, Graph, URIRef
+
+from loaders.report import Issue, Report
+from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
+from service.access.audit import AuditEvent, GraphChange, auditor, change, new_event
+from service.access.auth import authenticate, principal_of, write_lock
+from service.access.proposals import (
+    LIST_QUERY,
+    content_query,
+    new_proposal,
+    proposals_from_json,
+    proposed_graph,
+)
+from service.access.scope import (
+    Principal,
+    catalogue_graph,
+    municipality_graph,
+    proposal_graph,
+    subject_kind,
+)
+from service.metrics import record_rejected_load
+from service.pages.render import html_page
+from service.settings import Settings
+from service.store.backend import Backend
+from service.store.embedded import KnowledgeStore, safe_ntriples
+from service.store.sources import SourceResult, _reference, load_sources, stored_context
+from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
+from service.web.dependencies import BackendDep, SettingsDep
+from service.web.responses import error_response, query_failure, read_body, too_large
+
+router = APIRouter(tags=["Upload"])
+
+PENDING_MINUTES = 30
+"""How long a checked upload waits for its load button."""
+_PENDING_LIMIT = 32
+
+
+@dataclass
+class UploadPlan:
+    """A checked workbook: what would be written where, and the report."""
+
+    name: str
+    data: bytes
+    report: Report
+    graph_iri: str = ""
+    graph: Graph = field(default_factory=Graph)
+    proposal: Graph = field(default_factory=Graph)
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "file": self.name,
+            "conforms": self.report.conforms,
+            "graph": self.graph_iri or None,
+            "triples": len(self.graph),
+            "proposed_triples": len(self.proposal),
+            "report": json.loads(self.report.to_json()),
+        }
+
+
+def _safe_name(name: str) -> str:
+    """A file name for the temporary copy: its suffix decides how it is read."""
+    stem = "".join(c if c.isalnum() or c in "-_ ." else "-" for c in Path(name).stem)[:80]
+    return (stem.strip(". ") or "upload") + Path(name).suffix.lower()
+
+
+def _scope_issues(
+    principal: Principal, base: str, rows: dict[Any, tuple[str, int]]
+) -> tuple[list[Issue], dict[str, tuple[str, int]]]:
+    """Errors for rows outside ``principal``'s scope, and the municipalities it writes."""
+    issues: list[Issue] = []
+    owners: dict[str, tuple[str, int]] = {}
+    numbers = ", ".join(sorted(principal.municipalities))
+    for subject, (sheet, row) in sorted(rows.items(), key=lambda item: item[1]):
+        if not isinstance(subject, URIRef) or "#" in subject:
+            continue  # helper nodes go with their row's subject
+        kind, owner = subject_kind(base, str(subject))
+        if kind == "catalogue":
+            continue
+        if kind == "municipal" and owner in principal.municipalities:
+            assert owner is not None
+            owners.setdefault(owner, (sheet, row))
+        elif kind == "municipal":
+            issues.append(
+                Issue(
+                    "error",
+                    f"Raden gjelder kommune {owner}, men nøkkelen «{principal.name}» gir bare "
+                    f"skrivetilgang for kommune {numbers}.",
+                    f"The row is about municipality {owner}, but the token '{principal.name}' "
+                    f"only grants writing for municipality {numbers}.",
+                    sheet,
+                    row,
+                    value=str(subject),
+                )
+            )
+        else:
+            issues.append(
+                Issue(
+                    "error",
+                    "Raden endrer felles referansedata, som bare en administrator kan endre.",
+                    "The row changes shared reference data, which only an administrator "
+                    "may change.",
+                    sheet,
+                    row,
+                    value=str(subject),
+                )
+            )
+    if len(owners) > 1:
+        for number, (sheet, row) in sorted(owners.items())[1:]:
+            first = sorted(owners)[0]
+            issues.append(
+                Issue(
+                    "error",
+                    f"Ett regneark gjelder én kommune: raden gjelder {number}, tidligere rader "
+                    f"{first}. Last opp ett regneark per kommune.",
+                    f"One workbook is about one municipality: the row is about {number}, "
+                    f"earlier rows about {first}. Upload one workbook per municipality.",
+                    sheet,
+                    row,
+                )
+            )
+    return issues, owners
+
+
+def plan_upload(
+    principal: Principal, name: str, data: bytes, base: str, stored: Graph
+) -> UploadPlan:
+    """Validate the workbook and check it against the token's scope; writes nothing."""
+    safe = _safe_name(name)
+    report = Report(name)
+    if Path(safe).suffix not in SPREADSHEET_SUFFIXES:
+        report.readable = False
+        known = ", ".join(sorted(SPREADSHEET_SUFFIXES))
+        report.issues.append(
+            Issue(
+                "error",
+                f"Filtypen støttes ikke her; last opp et regneark ({known}).",
+                f"The file type is not supported here; upload a spreadsheet ({known}).",
+            )
+        )
+        return UploadPlan(name, data, report)
+    with tempfile.TemporaryDirectory(prefix="kommunegraf-upload-") as folder:
+        path = Path(folder, safe)
+        path.write_bytes(data)
+        checked = check_spreadsheet(path, base, _reference(base) + stored)
+    checked.report.source = name
+    plan = UploadPlan(name, data, checked.report, row_counts=checked.row_counts)
+    if not checked.report.readable:
+        return plan
+    if principal.is_admin:
+        from service.store.sources import source_graph_iri
+
+        plan.graph_iri = source_graph_iri(Path(safe), base)
+        plan.graph = checked.graph
+        return plan
+    issues, owners = _scope_issues(principal, base, checked.rows)
+    plan.report.issues.extend(issues)
+    number = min(owners) if owners else min(principal.municipalities)
+    plan.graph_iri = municipality_graph(base, number, Path(safe).stem)
+    for triple in checked.graph:
+        subject = triple[0]
+        kind = "own" if isinstance(subject, BNode) else subject_kind(base, str(subject))[0]
+        (plan.proposal if kind == "catalogue" else plan.graph).add(triple)
+    return plan
+
+
+class _BackendReader:
+    """Lets ``stored_context`` run its query through the backend, from a worker thread.
+
+    The query is ``service.store.sources``'s, so what an upload may refer to is the same as for
+    ``kommunegraf load``; the answer is loaded into an in-memory store so the
+    caller gets the result type it expects.
+    """
+
+    def __init__(self, backend: Backend, loop: asyncio.AbstractEventLoop) -> None:
+        self.backend = backend
+        self.loop = loop
+
+    def query(self, sparql: str, base_iri: str | None = None) -> ox.QueryTriples:
+        answer = asyncio.run_coroutine_threadsafe(
+            self.backend.execute(sparql, solutions_media=None, graph_media="application/n-triples"),
+            self.loop,
+        ).result()
+        store = ox.Store()
+        store.load(answer.body, format=ox.RdfFormat.N_TRIPLES)
+        result = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
+        assert isinstance(result, ox.QueryTriples)
+        return result
+
+
+async def check_upload(
+    backend: Backend, settings: Settings, principal: Principal, name: str, data: bytes
+) -> UploadPlan:
+    reader = _BackendReader(backend, asyncio.get_running_loop())
+
+    def run() -> UploadPlan:
+        stored = stored_context(cast(KnowledgeStore, reader), settings.base_iri)
+        return plan_upload(principal, name, data, settings.base_iri, stored)
+
+    return await asyncio.to_thread(run)
+
+
+async def load_upload(
+    request: Request, backend: Backend, principal: Principal, plan: UploadPlan
+) -> AuditEvent:
+    """Write a conforming plan and its proposal, and record it; returns the audit event."""
+    base = request.app.state.settings.base_iri
+    audit = auditor(request)
+    source = SourceResult(
+        Path(_safe_name(plan.name)),
+        plan.graph_iri,
+        len(plan.graph),
+        plan.report,
+        plan.data,
+        plan.graph,
+        plan.row_counts,
+    )
+    async with write_lock(request):
+        before = await audit.graph_keys(plan.graph_iri)
+        await asyncio.to_thread(load_sources, backend, [source])
+        changes = [change(plan.graph_iri, before, await audit.graph_keys(plan.graph_iri))]
+        if len(plan.proposal):
+            graph, content = new_proposal(principal, base, plan.graph_iri, plan.proposal)
+            await asyncio.to_thread(backend.replace_graph, graph, content)
+            changes.append(GraphChange(graph, len(content), 0))
+        event = new_event(principal, "load", base, changes, data=plan.data, file_name=plan.name)
+        await audit.record(event)
+    return event
+
+
+# -- the API ----------------------------------------------------------------------
+
+
+@router.post("/upload", summary="Upload a workbook / Last opp et regneark")
+async def upload(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
+    writer = authenticate(request, settings)
+    if isinstance(writer, Response):
+        return writer
+    name = request.query_params.get("name", "").strip()
+    if not name:
+        return error_response(
+            400,
+            "Oppgi filnavnet med ?name=<fil.xlsx>; endelsen sier hvordan filen leses.",
+            "Give the file name with ?name=<file.xlsx>; its suffix says how it is read.",
+        )
+    body = await read_body(request, settings.max_body_bytes)
+    if isinstance(body, Response):
+        return body
+    try:
+        plan = await check_upload(backend, settings, writer, name, body)
+    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
+        return query_failure(error)
+    summary = plan.summary()
+    if not plan.report.readable:
+        return JSONResponse({**summary, "loaded": False}, status_code=400)
+    if not plan.report.conforms:
+        record_rejected_load("spreadsheet")
+        return JSONResponse({**summary, "loaded": False}, status_code=422)
+    if request.query_params.get("dry_run", "").lower() in ("1", "true", "yes"):
+        return JSONResponse({**summary, "loaded": False})
+    event = await load_upload(request, backend, writer, plan)
+    return JSONResponse({**summary, "loaded": True, "audit": asdict(event)})
+
+
+async def _proposals(backend: Backend, base: str) -> list[dict[str, Any]]:
+    answer = await backend.execute(
+        LIST_QUERY % f"{base}graph/proposal/",
+        solutions_media="application/sparql-results+json",
+        graph_media=None,
+    )
+    return [asdict(p) for p in proposals_from_json(answer.body)]
+
+
+@router.get("/proposals", summary="Pending catalogue proposals / Forslag til katalogen")
+async def proposals(backend: BackendDep, settings: SettingsDep) -> Response:
+    try:
+        return JSONResponse(await _proposals(backend, settings.base_iri))
+    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
+        return query_failure(error)
+
+
+@router.post("/proposals/{identifier}/{decision}", summary="Approve or reject a proposal")
+async def decide(
+    request: Request,
+    identifier: str,
+    decision: str,
+    backend: BackendDep,
+    settings: SettingsDep,
+) -> Response:
+    writer = authenticate(request, settings)
+    if isinstance(writer, Response):
+        return writer
+    if not writer.is_admin:
+        return error_response(
+            403,
+            "Bare en administrator kan godkjenne eller avvise forslag.",
+            "Only an administrator may approve or reject proposals.",
+        )
+    if decision not in ("approve", "reject") or not identifier.isalnum():
+        return error_response(
+            404,
+            "Ukjent forslag eller handling (approve eller reject).",
+            "Unknown proposal or action (approve or reject).",
+        )
+    base = settings.base_iri
+    graph = proposal_graph(base, identifier)
+    catalogue = catalogue_graph(base)
+    audit = auditor(request)
+    try:
+        async with write_lock(request):
+            answer = await backend.execute(
+                content_query(graph),
+                solutions_media="application/sparql-results+json",
+                graph_media=None,
+            )
+            rows = json.loads(answer.body)["results"]["bindings"]
+            if not rows:
+                return error_response(404, "Forslaget finnes ikke.", "No such proposal.", graph)
+            proposal_size = sum((await audit.graph_keys(graph)).values())
+            changes = [GraphChange(graph, 0, proposal_size)]
+            if decision == "approve":
+                data = await asyncio.to_thread(proposed_graph, rows[0]["t"]["value"])
+                before = await audit.graph_keys(catalogue)
+                triples = await asyncio.to_thread(safe_ntriples, data)
+                await backend.update(
+                    f"INSERT DATA {{ GRAPH {ox.NamedNode(catalogue)} {{\n{triples}\n}} }}"
+                )
+                changes.insert(0, change(catalogue, before, await audit.graph_keys(catalogue)))
+            await backend.update(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
+            event = new_event(
+                writer,
+                "approval",
+                base,
+                changes,
+                detail=f"{'godkjent / approved' if decision == 'approve' else 'avvist / rejected'}"
+                f" {identifier}",
+            )
+            await audit.record(event)
+    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
+        return query_failure(error)
+    return JSONResponse({"proposal": identifier, "decision": decision, "audit": asdict(event)})
+
+
+# -- the page ----------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """A checked upload waiting for its load button, in this process's memory only."""
+
+    token: str = field(repr=False)
+    """Checked again at load time, so a token revoked meanwhile cannot load."""
+    plan: UploadPlan
+    expires: float
+
+
+def _pending(request: Request) -> dict[str, _Pending]:
+    found: dict[str, _Pending] | None = getattr(request.app.state, "pending_uploads", None)
+    if found is None:
+        found = request.app.state.pending_uploads = {}
+    now = time.monotonic()
+    for key in [k for k, v in found.items() if v.expires < now]:
+        del found[key]
+    while len(found) >= _PENDING_LIMIT:
+        del found[next(iter(found))]
+    return found
+
+
+def _events_for(request: Request, principal: Principal) -> list[AuditEvent]:
+    log = auditor(request).log
+    if principal.is_admin:
+        events = log.events()
+    else:
+        events = [e for n in sorted(principal.municipalities) for e in log.events(municipality=n)]
+        events = sorted({e.id: e for e in events}.values(), key=lambda e: e.time)
+    return list(reversed(events))[:50]
+
+
+def _refused_page(request: Request, refusal: Response, writable: bool) -> HTMLResponse:
+    """The refusal ``service.access.auth`` gave, as the page with its nb/en message."""
+    nb, en = bytes(refusal.body).decode("utf-8").splitlines()[:2]
+    return _page(request, refusal.status_code, writable=writable, message=(nb, en))
+
+
+def _page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+    return html_page("upload.html", request, status_code=status, **context)
+
+
+@router.get("/upload", summary="The upload page / Opplastingssiden")
+async def upload_page(request: Request, settings: SettingsDep) -> HTMLResponse:
+    writable = bool(settings.token or settings.tokens)
+    return _page(request, writable=writable)
+
+
+@router.post("/upload/form", include_in_schema=False)
+async def upload_form(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_body_bytes + 64 * 1024:
+        return too_large(settings.max_body_bytes)  # the file plus room for the other fields
+    try:
+        form = await request.form(max_files=1, max_fields=8, max_part_size=settings.max_body_bytes)
+    except Exception as error:  # malformed multipart bodies raise several kinds
+        return error_response(
+            400, "Skjemaet kunne ikke leses.", "The form could not be read.", str(error)
+        )
+    writable = bool(settings.token or settings.tokens)
+    pending_id = form.get("pending")
+    if isinstance(pending_id, str) and pending_id:
+        waiting = _pending(request).pop(pending_id, None)
+        if waiting is None:
+            return _page(
+                request,
+                400,
+                writable=writable,
+                message=(
+                    "Kontrollen er for gammel eller allerede brukt; last opp filen på nytt.",
+                    "The check is too old or already used; upload the file again.",
+                ),
+            )
+        principal = principal_of(waiting.token, settings)
+        if isinstance(principal, Response):
+            return _refused_page(request, principal, writable)
+        # Checked again: the store may have changed since the report was shown.
+        plan = await check_upload(
+            backend, settings, principal, waiting.plan.name, waiting.plan.data
+        )
+        if not plan.report.conforms:
+            return _page(
+                request,
+                422,
+                writable=writable,
+                principal=principal,
+                plan=plan,
+                events=_events_for(request, principal),
+            )
+        event = await load_upload(request, backend, principal, plan)
+        return _page(
+            request,
+            writable=writable,
+            principal=principal,
+            plan=plan,
+            loaded=event,
+            events=_events_for(request, principal),
+        )
+    token = form.get("token")
+    upload = form.get("file")
+    if not isinstance(token, str) or not token.strip():
+        return _page(
+            request,
+            401,
+            writable=writable,
+            message=("Skriv inn nøkkelen.", "Enter the token."),
+        )
+    principal = principal_of(token.strip(), settings)
+    if isinstance(principal, Response):
+        return _refused_page(request, principal, writable)
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        return _page(
+            request,
+            writable=writable,
+            principal=principal,
+            events=_events_for(request, principal),
+            message=("Velg en fil å kontrollere.", "Choose a file to check."),
+        )
+    if upload.size is None or upload.size > settings.max_body_bytes:
+        # A chunked body has no Content-Length to refuse up front; the parser spooled
+        # the file to disk, and it is not read into memory past the limit.
+        return too_large(settings.max_body_bytes)
+    data = await upload.read()
+    plan = await check_upload(backend, settings, principal, upload.filename, data)
+    pending = None
+    if plan.report.conforms and plan.report.readable:
+        pending = secrets.token_urlsafe(24)
+        _pending(request)[pending] = _Pending(
+            token.strip(), plan, time.monotonic() + PENDING_MINUTES * 60
+        )
+    return _page(
+        request,
+        200 if plan.report.conforms else 422,
+        writable=writable,
+        principal=principal,
+        plan=plan,
+        pending=pending,
+        events=_events_for(request, principal),
+    )

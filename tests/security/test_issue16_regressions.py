@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ from service.logs import MASK, JsonFormatter
 from tests.cli import kommunegraf
 from tests.conftest import Server, start_server, stop_server
 from tests.security.conftest import TOKEN, alive, quad_count
-from tests.service.client import bearer, call
+from tests.service.client import Answer, bearer, call
 
 NONCHARACTER = "\ufffe"
 
@@ -151,18 +153,24 @@ HARMLESS_DTD = (
 """One plain entity, in UTF-16 (where a byte search for ``<!DOCTYPE`` finds nothing)."""
 
 
+def _put(server: Server, graph: str, body: bytes, media: str, timeout: float = 60) -> Answer:
+    """A Graph Store PUT with the admin token."""
+    return call(
+        server.url,
+        "PUT",
+        "/store?graph=" + urllib.parse.quote(graph, safe=""),
+        body=body,
+        headers={"Content-Type": media, **bearer(TOKEN)},
+        timeout=timeout,
+    )
+
+
 def test_regression_xml_entities_in_rdf_xml(guarded: Server) -> None:
     """A DTD in an RDF/XML body is refused at once (400), nested entities or not."""
     before = quad_count(guarded)
     for body in (ENTITY_BOMB, HARMLESS_DTD):
-        answer = call(
-            guarded.url,
-            "PUT",
-            "/store?graph=" + urllib.parse.quote("http://example.org/graph/xml", safe=""),
-            body=body,
-            headers={"Content-Type": "application/rdf+xml", **bearer(TOKEN)},
-            timeout=20,  # the bomb took minutes before the fix
-        )
+        # timeout: the bomb took minutes before the fix
+        answer = _put(guarded, "http://example.org/graph/xml", body, "application/rdf+xml", 20)
         assert answer.status == 400, answer.text
         assert "DTD" in answer.text
     assert quad_count(guarded) == before
@@ -172,13 +180,7 @@ def test_regression_xml_entities_in_rdf_xml(guarded: Server) -> None:
 def test_regression_oversized_literal_in_graph_store_body(guarded: Server) -> None:
     """A literal over the bound is refused with 400 naming the bound."""
     body = b'<http://example.org/s> <http://example.org/p> "' + b"x" * 200_000 + b'" .\n'
-    answer = call(
-        guarded.url,
-        "PUT",
-        "/store?graph=" + urllib.parse.quote("http://example.org/graph/long", safe=""),
-        body=body,
-        headers={"Content-Type": "application/n-triples", **bearer(TOKEN)},
-    )
+    answer = _put(guarded, "http://example.org/graph/long", body, "application/n-triples")
     assert answer.status == 400, answer.text
     assert "100000" in answer.text
 
@@ -190,3 +192,39 @@ def test_regression_xml_entities_in_imported_catalogue(tmp_path: Path) -> None:
     done = kommunegraf("import-dcat", str(catalogue), "--store", ":memory:", timeout=60)
     assert done.returncode != 0
     assert "DTD" in done.stderr, done.stderr
+
+
+# --- item 4: "did you mean" cost -------------------------------------------------------
+
+
+def test_regression_did_you_mean_cost_grows_with_input(guarded: Server) -> None:
+    """Six 404s with 8,000-character names at once leave the readiness probe answering.
+
+    Before the fix each took about a minute of difflib against every label; six
+    filled the thread pool and ``/health/ready`` gave no answer at all.
+    """
+    name = "".join(chr(ord("a") + (n * 7) % 26) for n in range(8000))
+    targets = [f"/id/kommune/{name}{n}" for n in range(4)] + [
+        "/ressurs?" + urllib.parse.urlencode({"iri": f"http://example.org/{name}{n}"})
+        for n in range(2)
+    ]
+    answers: dict[str, int] = {}
+
+    def fetch(target: str) -> None:
+        answers[target] = call(guarded.url, "GET", target, headers={"Accept": "text/html"}).status
+
+    threads = [threading.Thread(target=fetch, args=(t,)) for t in targets]
+    for thread in threads:
+        thread.start()
+    probes: list[int] = []
+    while not probes or (any(t.is_alive() for t in threads) and len(probes) < 20):
+        # Every probe while the 404s are being worked on must answer, within its deadline.
+        probes.append(call(guarded.url, "GET", "/health/ready", timeout=15).status)
+        time.sleep(0.5)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert probes and set(probes) == {200}, probes
+    assert answers == dict.fromkeys(targets, 404)
+    # Suggestions still work: a mistyped name finds the municipality.
+    page = call(guarded.url, "GET", "/id/kommune/arendall", headers={"Accept": "text/html"})
+    assert page.status == 404 and "Arendal" in page.text

@@ -7,12 +7,15 @@ embedded store, every query worker process is alive. When not ready the answer i
 503 with the reason in bokmål and English, so an orchestrator stops sending traffic
 and an operator sees why. The probe query is ``ASK {}``: it costs nothing, so a
 probe never competes with real work, but it still needs a free worker; when all are
-busy past ``PROBE_SECONDS`` the service is, truthfully, not ready for more.
+busy past ``PROBE_SECONDS`` the service is, truthfully, not ready for more. Every
+check has that deadline, and the store check runs on threads of its own, so a
+probe answers (503 at worst) even when every request thread is busy.
 """
 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,6 +28,10 @@ router = APIRouter(tags=["Drift / Operations"])
 
 PROBE_SECONDS = 5.0
 """How long the readiness probe waits for its query, queueing included."""
+
+_PROBES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kommunegraf-health")
+"""The probes' own threads: when requests fill the shared thread pool (six slow pages
+once did), a probe still runs, and its deadline still answers."""
 
 _NO_STORE = ("Lageret er ikke åpnet.", "The store is not open.")
 
@@ -47,7 +54,15 @@ async def ready(request: Request) -> JSONResponse:
         return _not_ready(*_NO_STORE, checks)
     settings = request.app.state.settings
     try:
-        await asyncio.to_thread(backend.is_empty)
+        store_check = asyncio.get_running_loop().run_in_executor(_PROBES, backend.is_empty)
+        await asyncio.wait_for(store_check, PROBE_SECONDS)
+    except TimeoutError:
+        checks["store"] = "timeout"
+        return _not_ready(
+            f"Lageret svarte ikke innen {PROBE_SECONDS:g} s.",
+            f"The store did not answer within {PROBE_SECONDS:g} s.",
+            checks,
+        )
     except Exception as error:
         checks["store"] = f"{type(error).__name__}: {error}"
         return _not_ready(*_NO_STORE, checks)

@@ -21,7 +21,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -168,10 +168,15 @@ def setup_logging(settings: Settings, stream: IO[str] | None = None) -> logging.
 
 
 class RequestLog:
-    """ASGI middleware: a request id for each request, and one access line after it."""
+    """ASGI middleware: a request id for each request, and one access line after it.
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``headers`` are added to every response that does not set them itself (the
+    security headers of ``service.web.headers``), with the ``X-Request-ID``.
+    """
+
+    def __init__(self, app: ASGIApp, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
         self.app = app
+        self.headers = tuple(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -192,6 +197,8 @@ class RequestLog:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [item for item in self.headers if item[0] not in present]
                 headers.append((_HEADER_KEY, rid.encode("ascii")))
                 message = {**message, "headers": headers}
             await send(message)

@@ -3,12 +3,20 @@
 Labels come from uploaded spreadsheets, so every value is escaped; a label
 containing ``<script>`` shows as text.
 
+Only http(s) addresses (and paths on this site) become link targets: an IRI in the
+data can be anything, and ``javascript:`` in an ``href`` runs when clicked. Templates
+link through ``link`` and ``Names.a``, which show any other IRI as text, and every
+rendered page passes ``neutralise_links`` as well, so a template that forgets cannot
+link elsewhere.
+
 Pages are Norwegian (bokmål) first with English alongside; ``?lang=en`` (remembered
 in a cookie) puts English first for readers who want it, without hiding bokmål.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -21,6 +29,58 @@ from markupsafe import Markup
 
 LANGUAGES = ("nb", "en")
 _LANGUAGE_COOKIE = "lang"
+LINK_SCHEMES = frozenset({"http", "https"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_IGNORED_IN_URLS = re.compile(r"[\t\n\r]")
+_LINKING_TAG = re.compile(r"<(?:a|area|form|button|input|base)\b[^>]*>", re.IGNORECASE)
+_LINK_ATTRIBUTE = re.compile(r'(\s(?:href|action|formaction)=")([^"]*)(")', re.IGNORECASE)
+
+
+def is_link_target(address: str) -> bool:
+    """Whether ``address`` may be a link's target: http(s), or a path on this site.
+
+    Read the way a browser reads an ``href``: entities decoded, tabs and newlines
+    dropped, leading controls and spaces stripped.
+
+    >>> is_link_target("https://lovdata.no/lov/1992-09-25-107"), is_link_target("/id/x")
+    (True, True)
+    >>> is_link_target(" java\tscript:alert(1)"), is_link_target("data:text/html,x")
+    (False, False)
+    >>> is_link_target("javascript&#58;alert(1)")
+    False
+    """
+    text = _IGNORED_IN_URLS.sub("", html.unescape(address)).lstrip("\x00- ")
+    scheme = _SCHEME.match(text)
+    if scheme is None:
+        return ":" not in text.split("/", 1)[0]  # a relative path, not "x:" in disguise
+    return scheme.group(1).lower() in LINK_SCHEMES
+
+
+def link(address: str | None, text: object = None) -> Markup:
+    """``<a>`` to ``address`` when it may be a link target, else the text alone."""
+    shown = address if text is None else text
+    if address and is_link_target(address):
+        if address.startswith("/"):
+            return Markup('<a href="{}">{}</a>').format(address, shown)
+        return Markup('<a href="{}" rel="external noopener">{}</a>').format(address, shown)
+    return Markup("{}").format(shown or "")
+
+
+def neutralise_links(page: str) -> str:
+    """Replace every link target a page may not have (see ``is_link_target``) by ``#``.
+
+    >>> neutralise_links('<p><a class="x" href="javascript:alert(1)">x</a></p>')
+    '<p><a class="x" href="#">x</a></p>'
+    >>> neutralise_links('<link rel="icon" href="data:,"><a href="/id/y">y</a>')
+    '<link rel="icon" href="data:,"><a href="/id/y">y</a>'
+    """
+
+    def attribute(found: re.Match[str]) -> str:
+        if is_link_target(found.group(2)):
+            return found.group(0)
+        return found.group(1) + "#" + found.group(3)
+
+    return _LINKING_TAG.sub(lambda tag: _LINK_ATTRIBUTE.sub(attribute, tag.group(0)), page)
 
 
 def language(request: Request) -> str:
@@ -49,12 +109,14 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.globals["t"] = _bilingual
+    environment.globals["link"] = link
     return environment
 
 
 def render(template: str, request: Request, **context: Any) -> str:
     context.setdefault("lang", language(request))
-    return _environment().get_template(template).render(request=request, **context)
+    page = _environment().get_template(template).render(request=request, **context)
+    return neutralise_links(page)
 
 
 def html_page(

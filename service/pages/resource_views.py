@@ -22,6 +22,7 @@ import pyoxigraph as ox
 from markupsafe import Markup
 
 from loaders.namespaces import sparql_prologue
+from service.pages.render import link
 from service.pages.term_names import compact, term_name
 from service.store.backend import Backend
 from service.store.reads import select, select_terms
@@ -140,10 +141,7 @@ class Names:
 
     def a(self, iri: str) -> Markup:
         """A link with the label as its text; markup in the label is escaped."""
-        href = self.href(iri)
-        if href.startswith("/"):
-            return Markup('<a href="{}">{}</a>').format(href, self.label(iri))
-        return Markup('<a href="{}" rel="external noopener">{}</a>').format(href, self.label(iri))
+        return link(self.href(iri), self.label(iri))
 
     def term(self, iri: str) -> str:
         """A vocabulary term's name, capitalised; its prefixed name if it has none."""

@@ -22,6 +22,7 @@ from service.metrics import RequestMetrics, set_build_info
 from service.settings import Settings
 from service.store.backend import Backend, EmbeddedBackend
 from service.store.sources import load_demo, load_reference
+from service.web.headers import SECURITY_HEADERS
 from service.web.responses import routing_error
 from service.web.routes import (
     catalog,
@@ -90,7 +91,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, routing_error)
     set_build_info(version=tool_version())
     app.add_middleware(RequestMetrics)
-    app.add_middleware(RequestLog)  # added last, so outermost: the id covers everything
+    # Added last, so outermost: the id and the security headers cover everything.
+    app.add_middleware(RequestLog, headers=SECURITY_HEADERS)
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).parents[1] / "pages" / "static"),

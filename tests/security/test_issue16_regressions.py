@@ -8,6 +8,7 @@ limits (item 5) are with the workbook reader's tests.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -228,3 +229,59 @@ def test_regression_did_you_mean_cost_grows_with_input(guarded: Server) -> None:
     # Suggestions still work: a mistyped name finds the municipality.
     page = call(guarded.url, "GET", "/id/kommune/arendall", headers={"Accept": "text/html"})
     assert page.status == 404 and "Arendal" in page.text
+
+
+# --- item 7: javascript: links, and the headers that back them up ------------------------
+
+KG = "https://w3id.org/kommunegraf/ontology#"
+HOSTILE_TARGETS = ("javascript:alert(document.domain)", "data:text/html,x", "vbscript:x")
+
+
+def _hrefs(page: str) -> list[str]:
+    """The targets of the page's links and forms (not ``<link rel=icon href="data:,">``)."""
+    found = re.findall(r'<(?:a|form)\b[^>]*\s(?:href|action)="([^"]*)"', page)
+    return [html.unescape(h) for h in found]
+
+
+def test_regression_javascript_links(guarded: Server) -> None:
+    """IRIs with other schemes in the data are shown as text on every page, never linked."""
+    base = guarded.url + "/"
+    usage = f"{base}id/bruk/lenketest"
+    triples = "".join(
+        f"<{usage}> <{KG}{p}> <{target}> .\n"
+        for target in HOSTILE_TARGETS
+        for p in ("application", "supportsService")
+    )
+    body = (
+        f"<{usage}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{KG}ApplicationUsage> .\n"
+        f"<{usage}> <{KG}usedBy> <{base}id/kommune/4203> .\n" + triples
+    ).encode()
+    graph = f"{base}graph/kommune/4203/lenketest"
+    assert _put(guarded, graph, body, "application/n-triples").status in (200, 201, 204)
+    for path in ("/id/kommune/4203", "/id/bruk/lenketest"):
+        page = call(guarded.url, "GET", path, headers={"Accept": "text/html"})
+        assert page.status == 200, page.text
+        targets = _hrefs(page.text)
+        assert targets, path
+        for target in targets:
+            scheme = target.split(":", 1)[0].lower() if ":" in target.split("/")[0] else ""
+            assert scheme in ("", "http", "https"), (path, target)
+    usage_page = call(guarded.url, "GET", "/id/bruk/lenketest", headers={"Accept": "text/html"})
+    assert "alert(document.domain)" in usage_page.text  # shown, as text
+
+
+def test_regression_security_headers(guarded: Server) -> None:
+    """Pages, data and errors carry a CSP without inline script or other origins."""
+    for path in ("/", "/editor", "/sparql?query=ASK%7B%7D", "/finnes-ikke"):
+        answer = call(guarded.url, "GET", path)
+        policy = answer.headers.get("content-security-policy", "")
+        directives = dict(
+            [*part.split(" ", 1), ""][:2] for part in (p.strip() for p in policy.split(";"))
+        )
+        assert directives.get("script-src") == "'self'", (path, policy)
+        assert directives.get("default-src") == "'none'"
+        assert directives.get("frame-ancestors") == "'none'"
+        assert "http" not in policy  # no other origin anywhere in the policy
+        assert answer.headers.get("x-content-type-options") == "nosniff"
+        assert answer.headers.get("referrer-policy") == "same-origin"
+        assert answer.headers.get("x-frame-options") == "DENY"

@@ -2,8 +2,9 @@
 
 Each template says which kind of system stores it, whether it holds personal or
 sensitive data, its access rights, the legal bases (keys of
-loaders/reference/legal-bases.ttl, real sections) and LOS themes, and how often
-the legal basis for processing is missing: the gap a privacy officer looks for.
+loaders/reference/legal-bases.ttl, real sections), its LOS and EU data themes and
+the format it would be published in, and how often the legal basis for processing
+is missing: the gap a privacy officer looks for.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class DatasetTemplate:
     keywords: tuple[str, ...] = ()
     missing_basis: float = 0.0
     """Probability that the legal basis for processing is not recorded."""
+    eu_themes: tuple[str, ...] = ()
+    """EU data themes (codes of http://publications.europa.eu/resource/authority/data-theme)."""
+    file_type: str = "CSV"
+    """The format of its distribution (an EU file-type code) where one is published."""
 
 
 TEMPLATES: tuple[DatasetTemplate, ...] = (
@@ -48,6 +53,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("offentleglova-3",),
         ("demokrati-og-innbyggerrettigheter",),
         ("innsyn", "postliste"),
+        eu_themes=("GOVE",),
+        file_type="JSON",
     ),
     DatasetTemplate(
         "politiske-saker",
@@ -62,6 +69,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("offentleglova-3",),
         ("politikk-og-valg",),
         ("kommunestyre", "møteplan"),
+        eu_themes=("GOVE",),
+        file_type="HTML",
     ),
     DatasetTemplate(
         "regnskap",
@@ -76,6 +85,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("offentleglova-3",),
         ("skatt-og-avgift",),
         ("budsjett", "regnskap"),
+        eu_themes=("ECON", "GOVE"),
+        file_type="CSV",
     ),
     DatasetTemplate(
         "leverandorreskontro",
@@ -91,6 +102,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         (),
         ("faktura",),
         0.6,
+        eu_themes=("ECON",),
+        file_type="CSV",
     ),
     DatasetTemplate(
         "lonn",
@@ -106,6 +119,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         (),
         ("lønn", "ansatte"),
         1.0,
+        eu_themes=("ECON",),
+        file_type="XLSX",
     ),
     DatasetTemplate(
         "elevregister",
@@ -121,6 +136,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("grunnskole",),
         ("elever",),
         0.15,
+        eu_themes=("EDUC",),
+        file_type="CSV",
     ),
     DatasetTemplate(
         "barnehageopptak",
@@ -136,6 +153,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("barnehage",),
         ("opptak",),
         0.2,
+        eu_themes=("EDUC", "SOCI"),
+        file_type="CSV",
     ),
     DatasetTemplate(
         "barnehager",
@@ -150,6 +169,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("offentleglova-3",),
         ("barnehage",),
         ("barnehage",),
+        eu_themes=("EDUC",),
+        file_type="GEOJSON",
     ),
     DatasetTemplate(
         "pleiejournal",
@@ -165,6 +186,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("helse-og-omsorg",),
         ("journal",),
         0.1,
+        eu_themes=("HEAL",),
+        file_type="XML",
     ),
     DatasetTemplate(
         "helsestasjon",
@@ -180,6 +203,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("helsetjenester",),
         ("helsestasjon",),
         0.15,
+        eu_themes=("HEAL",),
+        file_type="XML",
     ),
     DatasetTemplate(
         "barnevernssaker",
@@ -195,6 +220,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("barnevern-og-foreldrestotte",),
         ("barnevern",),
         0.1,
+        eu_themes=("SOCI", "JUST"),
+        file_type="XML",
     ),
     DatasetTemplate(
         "sosialhjelp",
@@ -210,6 +237,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("sosiale-tjenester",),
         ("sosialhjelp",),
         0.1,
+        eu_themes=("SOCI",),
+        file_type="CSV",
     ),
     DatasetTemplate(
         "byggesaker",
@@ -225,6 +254,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("bygging",),
         ("byggesak",),
         0.25,
+        eu_themes=("REGI",),
+        file_type="JSON",
     ),
     DatasetTemplate(
         "reguleringsplaner",
@@ -239,6 +270,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("plan-og-bygningsloven-2-2",),
         ("planer",),
         ("plan", "arealplan"),
+        eu_themes=("REGI", "ENVI"),
+        file_type="GML",
     ),
     DatasetTemplate(
         "adresser",
@@ -253,6 +286,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("matrikkellova-21",),
         ("eiendom",),
         ("adresse",),
+        eu_themes=("REGI",),
+        file_type="CSV",
     ),
     DatasetTemplate(
         "eiendomsskatteliste",
@@ -268,6 +303,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("skatt",),
         ("eiendomsskatt",),
         0.3,
+        eu_themes=("ECON",),
+        file_type="PDF",
     ),
     DatasetTemplate(
         "ledningsnett",
@@ -282,6 +319,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         (),
         ("natur-klima-og-miljo",),
         ("vann", "avløp"),
+        eu_themes=("ENVI",),
+        file_type="GML",
     ),
     DatasetTemplate(
         "utlan",
@@ -297,6 +336,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("bibliotek",),
         ("utlån",),
         0.5,
+        eu_themes=("EDUC",),
+        file_type="CSV",
     ),
     DatasetTemplate(
         "kulturskoleelever",
@@ -312,6 +353,8 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("kultur",),
         ("kulturskole",),
         0.6,
+        eu_themes=("EDUC",),
+        file_type="CSV",
     ),
     DatasetTemplate(
         "gravregister",
@@ -327,5 +370,7 @@ TEMPLATES: tuple[DatasetTemplate, ...] = (
         ("dodsfall-og-gravferd",),
         ("gravplass",),
         0.4,
+        eu_themes=("SOCI",),
+        file_type="CSV",
     ),
 )

@@ -346,8 +346,13 @@ def _usage_row(municipality: Municipality, usage: Usage, rng: random.Random) -> 
 
 
 def add_datasets(demo: Demo) -> None:
-    """Datasets per municipality: some personal or sensitive, some without legal basis."""
+    """Datasets per municipality: some personal or sensitive, some without legal basis.
+
+    Their catalogue metadata (themes, contact point, distribution, format, licence) is
+    drawn from a stream of its own (``dataset-metadata``), so it changes nothing else.
+    """
     rng = demo.rng("datasets")
+    metadata = demo.rng("dataset-metadata")
     labels = _legal_labels(demo.reference, DEFAULT_BASE_IRI)
     for municipality in demo.municipalities:
         usages = {u.kind.key: u for u in demo.portfolios[municipality.number]}
@@ -356,9 +361,10 @@ def add_datasets(demo: Demo) -> None:
         chosen = [t for t in TEMPLATES if t.system in usages or rng.random() < 0.2]
         rng.shuffle(chosen)
         in_catalogue = rng.random() < (0.8 if municipality.population else 0.35)
+        diligence = 0.9 if municipality.population else metadata.uniform(0.55, 0.9)
         found: list[tuple[DatasetTemplate, str, str]] = []
         for copy in range(1, demo.scale + 1):
-            for template in sorted(chosen[:wanted], key=lambda t: t.key):
+            for position, template in enumerate(sorted(chosen[:wanted], key=lambda t: t.key)):
                 suffix = "" if copy == 1 else f" {copy}"
                 identifier = f"{municipality.number}-{template.key}" + (
                     "" if copy == 1 else f"-{copy}"
@@ -366,21 +372,22 @@ def add_datasets(demo: Demo) -> None:
                 usage = usages.get(template.system)
                 stored = usage.ref(municipality) if usage else ""
                 found.append((template, identifier, stored))
-                demo.add(
-                    demo.workbook_of(municipality),
-                    KG.Dataset,
-                    _dataset_row(
-                        municipality,
-                        template,
-                        identifier,
-                        stored,
-                        suffix,
-                        labels,
-                        rng,
-                        in_catalogue,
-                        municipal,
-                    ),
+                row = _dataset_row(
+                    municipality,
+                    template,
+                    identifier,
+                    stored,
+                    suffix,
+                    labels,
+                    rng,
+                    in_catalogue,
                 )
+                # Every municipality's first dataset is described completely, so every
+                # municipality with datasets has something in its catalogue.
+                row |= _catalogue_metadata(
+                    template, municipal, metadata, 1.0 if position == 0 else diligence
+                )
+                demo.add(demo.workbook_of(municipality), KG.Dataset, row)
         demo.datasets[municipality.number] = found
 
 
@@ -393,14 +400,12 @@ def _dataset_row(
     labels: dict[str, str],
     rng: random.Random,
     in_catalogue: bool,
-    municipal: str,
 ) -> Row:
     processing = [labels[k] for k in template.processing]
     if template.personal != NONE and rng.random() < template.missing_basis:
         processing = []
     published = in_catalogue and template.access == "PUBLIC" and rng.random() < 0.8
-    site = f"https://www.{municipal}.kommune.no"
-    row: Row = {
+    return {
         RDFS.label: f"{template.name_nb}{suffix}",
         DCTERMS.description: template.description_nb,
         DCTERMS.publisher: municipality.number,
@@ -412,15 +417,56 @@ def _dataset_row(
         KG.inFellesDatakatalog: "ja" if published else "nei",
         DCTERMS.identifier: identifier,
     }
-    if published:
+
+
+_LOS = "https://psi.norge.no/los/tema/"
+_DATA_THEME = "http://publications.europa.eu/resource/authority/data-theme/"
+_LICENCES = ("NLOD_2_0", "NLOD_2_0", "NLOD_2_0", "CC_BY_4_0", "CC0")
+"""NLOD is what most Norwegian municipalities publish under; the weights are made up."""
+
+
+def _catalogue_metadata(
+    template: DatasetTemplate, municipal: str, rng: random.Random, diligence: float
+) -> Row:
+    """What a municipality fills in to publish the dataset, each field with ``diligence``.
+
+    As a diligent municipality would: themes from LOS and the EU data themes, keywords,
+    a contact point, and for open (PUBLIC) data a landing page and a distribution with
+    an access and a download address, its format and an open licence. Restricted data
+    get an access address (where to ask) but no licence; non-public data no
+    distribution. Each field is left out with probability ``1 - diligence``, so a
+    realistic share of the catalogue has gaps: a dataset without a theme is left out of
+    the catalogue, the others score lower in the metadata-quality check.
+    """
+
+    def filled() -> bool:
+        return rng.random() < diligence
+
+    site = f"https://www.{municipal}.kommune.no/data/{template.key}"
+    themes = [_LOS + t for t in template.themes] + [_DATA_THEME + t for t in template.eu_themes]
+    row: Row = {
+        DCAT.theme: "; ".join(themes) if themes and filled() else None,
+        DCAT.keyword: "; ".join(template.keywords) if filled() else None,
+        (DCAT.contactPoint, VCARD.hasEmail): f"postmottak@{municipal}.kommune.no"
+        if filled()
+        else None,
+    }
+    if template.access == "PUBLIC":
         row |= {
-            DCAT.landingPage: f"{site}/data/{template.key}",
-            DCAT.theme: "; ".join(f"https://psi.norge.no/los/tema/{t}" for t in template.themes)
-            or None,
-            DCAT.keyword: "; ".join(template.keywords) or None,
-            (DCAT.contactPoint, VCARD.hasEmail): f"postmottak@{municipal}.kommune.no",
-            (DCAT.distribution, DCAT.accessURL): f"{site}/data/{template.key}/last-ned",
+            DCAT.landingPage: site if filled() else None,
+            (DCAT.distribution, DCAT.accessURL): f"{site}/last-ned" if filled() else None,
         }
+        if row[(DCAT.distribution, DCAT.accessURL)] is not None:
+            extension = template.file_type.lower()
+            row |= {
+                (DCAT.distribution, DCAT.downloadURL): f"{site}/{template.key}.{extension}"
+                if filled()
+                else None,
+                (DCAT.distribution, DCTERMS.format): template.file_type if filled() else None,
+                (DCAT.distribution, DCTERMS.license): rng.choice(_LICENCES) if filled() else None,
+            }
+    elif template.access == "RESTRICTED" and filled():
+        row[(DCAT.distribution, DCAT.accessURL)] = f"{site}/be-om-tilgang"
     return row
 
 

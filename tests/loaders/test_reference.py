@@ -11,7 +11,7 @@ from rdflib.namespace import DCTERMS, RDF, RDFS
 from loaders.namespaces import DEFAULT_BASE_IRI, KG
 from loaders.reference import reference_sources
 from loaders.reference.build import read_municipalities as read_csv
-from loaders.reference.build import render, successors
+from loaders.reference.build import read_organisation_numbers, render, successors
 from loaders.validation import validate
 from tests.conftest import SHARED
 
@@ -68,8 +68,42 @@ def test_bundled_file_is_what_the_build_makes_from_shared_data(tmp_path: Path) -
         pytest.skip("../shared is not beside this checkout")
     current = read_csv(SHARED / "data" / "kommuner-2024.csv")
     former = read_csv(SHARED / "data" / "kommuner-2020.csv")
+    orgnrs = read_organisation_numbers(SHARED / "data" / "organisasjonsnummer-kommuner-2020.csv")
     bundled = next(s.path for s in reference_sources() if s.name == "municipalities")
-    assert bundled.read_text(encoding="utf-8") == render(current, former)
+    assert bundled.read_text(encoding="utf-8") == render(current, former, orgnrs)
+
+
+def test_every_organisation_number_of_the_2020_table_is_on_its_2024_municipality(
+    reference: Graph,
+) -> None:
+    if not (SHARED / "data" / "organisasjonsnummer-kommuner-2020.csv").exists():
+        pytest.skip("../shared is not beside this checkout")
+    table = read_organisation_numbers(SHARED / "data" / "organisasjonsnummer-kommuner-2020.csv")
+    assert len(table) == 356
+    found = {
+        str(reference.value(m, KG.municipalityNumber)): str(orgnr)
+        for m, orgnr in reference.subject_objects(KG.organisationNumber)
+        if (m, RDF.type, KG.Municipality) in reference
+    }
+    assert sorted(found.values()) == sorted(table.values())
+    assert all(reference.value(_municipality(n), KG.county) is not None for n in found)
+    # Only the number changed: the same legal entity, the same organisation number.
+    assert found["3301"] == table["3005"]  # Drammen
+    assert found["5616"] == table["5433"]  # Hasvik
+    assert found["1508"] == table["1507"]  # Ålesund, the continuing municipality
+    assert found["0301"] == table["0301"] == "958935420"  # Oslo
+    assert "1580" not in found  # Haram, re-established in 2024, is not in the table
+
+
+def test_organisation_numbers_refuse_a_wrong_check_digit(tmp_path: Path) -> None:
+    table = tmp_path / "orgnr.csv"
+    table.write_text(
+        "organisasjonsnummer,navn_i_enhetsregisteret,kommunenummer_2020,kommunenavn\n"
+        "958935421,OSLO KOMMUNE,0301,Oslo\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"kontrollsiffer|check digit"):
+        read_organisation_numbers(table)
 
 
 def test_successors_refuses_an_ambiguous_match() -> None:

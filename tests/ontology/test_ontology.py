@@ -544,8 +544,15 @@ def test_reused_terms_have_display_labels(ontology: Graph) -> None:
 
 
 def test_reused_terms_are_only_labelled_never_redefined(ontology: Graph) -> None:
-    """Outside kg:, the ontology may describe only the EU access rights; others get labels."""
-    described_elsewhere = {ONTOLOGY, ACCESS_RIGHT_SCHEME, *ACCESS_RIGHTS}
+    """Outside kg:, the ontology may describe only the EU authority tables the data takes
+    values from (access rights; a distribution's file type and licence); others get labels."""
+    schemes = {
+        ACCESS_RIGHT_SCHEME,
+        URIRef("http://publications.europa.eu/resource/authority/file-type"),
+        URIRef("http://publications.europa.eu/resource/authority/licence"),
+    }
+    in_schemes = {c for scheme in schemes for c in ontology.subjects(SKOS.inScheme, scheme)}
+    described_elsewhere = {ONTOLOGY, *schemes, *ACCESS_RIGHTS, *in_schemes}
     redefined = sorted(
         f"{short(ontology, subject)} {short(ontology, predicate)}"
         for subject, predicate in ontology.subject_predicates()

@@ -402,7 +402,7 @@ def test_dropdowns_list_every_concept_of_one_scheme(shapes: Graph, ontology: Gra
         [scheme] = schemes
         assert set(ontology.subjects(SKOS.inScheme, scheme)) == set(values), column
         assert len(set(values)) == len(values), column
-    assert dropdowns == 17  # 10 (2 a distribution's format and licence), 7 in the records of processing
+    assert dropdowns == 17  # 10 (a distribution's format and licence too), 7 in the GDPR sheets
 
 
 def test_kg_terms_used_by_the_shapes_exist_in_the_ontology(

@@ -438,7 +438,7 @@ def template(output: Path, fmt: str | None, base_iri: str | None) -> None:
 
 
 @main.command()
-@click.argument("profile", type=click.Choice(["dcat", "cpsv", "gdpr"]))
+@click.argument("profile", type=click.Choice(["dcat", "cpsv", "gdpr", "archimate"]))
 @click.option(
     "--kommune",
     default=None,
@@ -446,33 +446,50 @@ def template(output: Path, fmt: str | None, base_iri: str | None) -> None:
     help="Bare denne kommunen (only this municipality), e.g. 4203",
 )
 @click.option(
+    "--region",
+    default=None,
+    metavar="NAVN",
+    help="archimate: regionens medlemmer (a region's members), e.g. kongsbergregionen",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path),
     required=True,
-    help="Fil (file): .ttl, .rdf or .jsonld; .xlsx for gdpr",
+    help="Fil (file): .ttl, .rdf or .jsonld; .xlsx for gdpr; .xml or .zip for archimate",
 )
 @_store_option
 @_base_option
 def export(
-    profile: str, kommune: str | None, output: Path, store: str | None, base_iri: str | None
+    profile: str,
+    kommune: str | None,
+    region: str | None,
+    output: Path,
+    store: str | None,
+    base_iri: str | None,
 ) -> None:
     """Eksporter DCAT-AP-NO eller CPSV-AP-NO / Export DCAT-AP-NO (dcat) or CPSV-AP-NO (cpsv).
 
     The same catalogue as GET /catalog (dcat) and the same services as GET /services
     (cpsv). Datasets that cannot be published yet are left out and listed with the
     reason. gdpr: the record of processing activities (art. 30) of --kommune as .xlsx,
-    the same as GET /kommune/NNNN/behandlingsprotokoll. Works while the service runs:
-    it then reads the newest committed state.
+    the same as GET /kommune/NNNN/behandlingsprotokoll. archimate: the portfolio of
+    --kommune or --region as an ArchiMate 3.1 exchange file (.xml) or Archi's CSV import
+    files (.zip), the same as GET /kommune/NNNN/archimate.xml. Works while the service
+    runs: it then reads the newest committed state.
     """
-    from service.cli.export import ExportError, export_file
+    from service.cli.export import ExportError, export_archimate, export_file
     from service.exports.records_of_processing import export_record
 
     settings = _settings(store=store, base_iri=base_iri)
     try:
+        if region is not None and profile != "archimate":
+            raise ExportError("--region gjelder bare archimate (--region is for archimate only)")
         lines = (
             export_record(kommune, output, settings)
             if profile == "gdpr"
+            else export_archimate(kommune, region, output, settings)
+            if profile == "archimate"
             else export_file(profile, kommune, output, settings)
         )
         for line in lines:
@@ -501,6 +518,48 @@ def import_dcat(source: str, store: str | None, base_iri: str | None) -> None:
             click.echo(line)
     except ExportError as error:
         _fail(str(error), error.code)
+
+
+@main.command("import-archimate")
+@click.argument("source", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Arbeidsboken som skrives (the workbook to write), .xlsx",
+)
+@click.option(
+    "--kommune",
+    default=None,
+    metavar="NNNN",
+    help="Kommunen radene gjelder (the municipality the rows are for), e.g. 4203",
+)
+@_base_option
+def import_archimate(source: Path, output: Path, kommune: str | None, base_iri: str | None) -> None:
+    """Fra ArchiMate til arbeidsbok / An ArchiMate exchange file to a pre-filled workbook.
+
+    Each Application Component (with its properties and the Business Services it serves)
+    becomes a row of the spreadsheet template. Nothing is written to the store: check the
+    workbook, then validate and upload it as usual (kommunegraf validate / load, /upload).
+    """
+    from service.exports.archimate_import import (
+        ExchangeFileError,
+        read_exchange,
+        workbook_bytes,
+    )
+
+    if output.suffix.lower() != ".xlsx":
+        _fail(f"{output.name}: arbeidsboken skrives som .xlsx (the workbook is written as .xlsx)")
+    if kommune is not None and not (len(kommune) == 4 and kommune.isdigit()):
+        _fail(f"--kommune {kommune!r}: fire siffer, f.eks. 4203 (four digits, e.g. 4203)")
+    settings = _settings(base_iri=base_iri)
+    try:
+        applications = read_exchange(source.read_bytes())
+    except ExchangeFileError as error:
+        _fail(f"{source}: {error}", EXIT_INVALID)
+    output.write_bytes(workbook_bytes(applications, kommune, settings.base_iri))
+    click.echo(f"{len(applications)} applikasjoner / applications → {output}")
 
 
 CLI_ACTOR = "kommandolinjen / command line"

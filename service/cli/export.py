@@ -147,3 +147,59 @@ def import_catalogue(source: str, settings: Settings) -> Iterator[str]:
         f"{len(result.links)} koblet, {len(result.unmatched)} uten treff / "
         f"{len(result.links)} linked, {len(result.unmatched)} unmatched → <{graph_iri}>"
     )
+
+
+def export_archimate(
+    kommunenummer: str | None, region: str | None, output: Path, settings: Settings
+) -> Iterator[str]:
+    """``kommunegraf export archimate``: the exchange file (.xml) or Archi's CSV (.zip)."""
+    import asyncio
+
+    from service.exports.archi_csv import to_csv_zip
+    from service.exports.archimate import (
+        Model,
+        Scope,
+        UnknownScopeError,
+        export_model,
+        municipality_scope,
+        region_scope,
+        to_exchange_xml,
+    )
+
+    suffix = output.suffix.lower()
+    if suffix not in (".xml", ".zip"):
+        raise ExportError(
+            f"{output.name}: bruk .xml (ArchiMate-utvekslingsformat) eller .zip (Archi-CSV) "
+            "(use .xml for the exchange format or .zip for Archi CSV)"
+        )
+    if (kommunenummer is None) == (region is None):
+        raise ExportError(
+            "export archimate trenger enten --kommune NNNN eller --region NAVN "
+            "(needs either --kommune NNNN or --region NAME)"
+        )
+    with _readable(settings) as knowledge:
+
+        async def in_process(query: str) -> list[dict[str, str]]:
+            return select_rows(knowledge, query, settings.base_iri)
+
+        async def read() -> tuple[Scope, Model]:
+            scope = (
+                await municipality_scope(in_process, kommunenummer, settings.base_iri)
+                if kommunenummer is not None
+                else await region_scope(in_process, region or "", settings.base_iri)
+            )
+            return scope, await export_model(in_process, scope)
+
+        try:
+            scope, model = asyncio.run(read())
+        except UnknownScopeError as error:
+            raise ExportError(
+                f"Ukjent kommune eller region / unknown municipality or region: {error}",
+                EXIT_INVALID,
+            ) from None
+    output.write_bytes(to_exchange_xml(model) if suffix == ".xml" else to_csv_zip(model))
+    yield (
+        f"{scope.name}: {len(model.applications())} applikasjoner / applications, "
+        f"{len(model.elements)} elementer / elements, {len(model.relationships)} relasjoner / "
+        f"relationships → {output}"
+    )

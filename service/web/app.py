@@ -25,6 +25,7 @@ from service.store.sources import load_demo, load_reference
 from service.web.headers import SECURITY_HEADERS
 from service.web.responses import routing_error
 from service.web.routes import (
+    archimate,
     catalog,
     docs,
     gallery,
@@ -111,5 +112,6 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(upload.router)
     app.include_router(catalog.router)
     app.include_router(gdpr.router)
+    app.include_router(archimate.router)
     queries.mount(app)
     return app

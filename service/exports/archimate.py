@@ -1,0 +1,624 @@
+"""A municipality's (or a region's) portfolio as an ArchiMate 3.1 model.
+
+Enterprise architects model in ArchiMate, mostly in Archi; this module reads the portfolio
+from the graph into a small model (``Model``) and writes it in The Open Group's Model
+Exchange File Format. ``service.exports.archi_csv`` writes the same model as Archi's CSV
+import files, so the two can never disagree about what is exported.
+
+The mapping (documented in docs/archimate.md):
+
+- a usage (one municipality's use of one application) → Application Component, with
+  version, hosting, lifecycle, cost and the rest as properties;
+- the municipality and the vendor → Business Actors (the component serves the
+  municipality; the vendor is associated with it);
+- a statutory service → Business Service, served by the components supporting it;
+- the service's legal basis (act or section, Lovdata ELI) → Requirement, realised by the
+  service;
+- a national common component → Application Component (marked as national), serving the
+  components that use it;
+- a dataset → Data Object, accessed (read/write) by the components storing it;
+- an integration → Flow relationship between the two components.
+
+Identifiers are derived from the IRIs (``id-`` and a hash), so a re-export of the same
+portfolio has the same identifiers and a tool that merges by identifier updates its model
+instead of duplicating it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from xml.etree import ElementTree as ET
+
+import pyoxigraph as ox
+
+from loaders.namespaces import sparql_prologue
+
+Select = Callable[[str], Awaitable[list[dict[str, str]]]]
+"""Runs a SELECT and returns {variable: value} rows: through the backend, or in-process."""
+
+NS = "http://www.opengroup.org/xsd/archimate/3.0/"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+SCHEMA_LOCATION = f"{NS} http://www.opengroup.org/xsd/archimate/3.1/archimate3_Diagram.xsd"
+MEDIA_TYPE = "application/xml"
+
+NATIONAL = "Nasjonal felleskomponent / National common component"
+
+
+@dataclass(frozen=True)
+class PropertyDefinition:
+    key: str
+    name: str
+    """What Archi shows as the property's name (bokmål / English)."""
+    type: str
+    """The exchange format's data type: string, number, date, boolean, currency, time."""
+
+
+PROPERTIES = (
+    PropertyDefinition("iri", "kommunegraf-IRI", "string"),
+    PropertyDefinition("application", "Applikasjon (IRI) / Application (IRI)", "string"),
+    PropertyDefinition("municipality", "Kommune / Municipality", "string"),
+    PropertyDefinition("version", "Versjon / Version", "string"),
+    PropertyDefinition("hosting", "Drift / Hosting", "string"),
+    PropertyDefinition("lifecycle", "Livsløpsstatus / Lifecycle status", "string"),
+    PropertyDefinition("cost", "Årlig kostnad (NOK) / Annual cost (NOK)", "number"),
+    PropertyDefinition("contract", "Avtalen utløper / Contract end date", "date"),
+    PropertyDefinition("users", "Antall brukere / Number of users", "number"),
+    PropertyDefinition("owner", "Systemeier / System owner", "string"),
+    PropertyDefinition("location", "Datalagring / Data location", "string"),
+    PropertyDefinition("vendor", "Leverandør / Vendor", "string"),
+    PropertyDefinition("category", "Kategori / Category", "string"),
+    PropertyDefinition("kind", "Type", "string"),
+    PropertyDefinition("act", "Lov (ELI) / Act (ELI)", "string"),
+    PropertyDefinition("personal", "Personopplysninger / Personal data", "string"),
+    PropertyDefinition("method", "Metode / Method", "string"),
+)
+PROPERTY_BY_KEY = {p.key: p for p in PROPERTIES}
+
+
+def identifier(*parts: str) -> str:
+    """A stable exchange identifier (an xs:ID, and a valid Archi CSV id) for an IRI.
+
+    >>> identifier("http://x.test/id/bruk/4203/websak")
+    'id-5827d07c64a99d0671099f4f'
+    """
+    digest = hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()
+    return "id-" + digest[:24]
+
+
+@dataclass
+class Element:
+    id: str
+    type: str
+    """The ArchiMate element type, as the exchange format spells it (``ApplicationComponent``)."""
+    name: str
+    layer: int
+    """Row band in the generated view: 0 motivation … 4 data."""
+    documentation: str = ""
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Relationship:
+    id: str
+    type: str
+    """``Serving``, ``Flow``, ``Access``, ``Realization`` or ``Association``."""
+    source: str
+    target: str
+    name: str = ""
+    properties: dict[str, str] = field(default_factory=dict)
+    access_type: str | None = None
+
+
+def _fill(properties: dict[str, str], values: dict[str, str | None]) -> None:
+    """Add the values given that are not there yet (the first reading of a fact wins)."""
+    for key, value in values.items():
+        if value and key not in properties:
+            properties[key] = value
+
+
+@dataclass
+class Model:
+    id: str
+    name: str
+    documentation: str
+    elements: dict[str, Element] = field(default_factory=dict)
+    relationships: dict[str, Relationship] = field(default_factory=dict)
+
+    def element(
+        self, iri: str, type_: str, name: str, layer: int, **properties: str | None
+    ) -> Element:
+        """The element of ``iri`` (made once; later calls fill in missing properties)."""
+        key = identifier(iri)
+        found = self.elements.get(key)
+        if found is None:
+            found = Element(key, type_, name, layer, properties={"iri": iri})
+            self.elements[key] = found
+        _fill(found.properties, properties)
+        return found
+
+    def relate(
+        self,
+        type_: str,
+        source: Element,
+        target: Element,
+        *,
+        iri: str | None = None,
+        name: str = "",
+        access_type: str | None = None,
+        **properties: str | None,
+    ) -> Relationship:
+        key = identifier(iri) if iri else identifier(type_, source.id, target.id)
+        found = self.relationships.get(key)
+        if found is None:
+            found = Relationship(key, type_, source.id, target.id, name, access_type=access_type)
+            if iri:
+                found.properties["iri"] = iri
+            self.relationships[key] = found
+        _fill(found.properties, properties)
+        return found
+
+    def applications(self) -> list[Element]:
+        """The portfolio's own Application Components (not national, not others')."""
+        return [
+            e
+            for e in self.elements.values()
+            if e.type == "ApplicationComponent" and "municipality" in e.properties
+        ]
+
+
+# --- reading -------------------------------------------------------------------------
+
+_USAGES = """
+SELECT ?usage ?kommune ?kommuneName ?app ?appName ?vendor ?vendorName ?version ?hosting
+       ?lifecycle ?cost ?contract ?users ?owner ?location ?description ?category WHERE {
+  VALUES ?kommune { %s }
+  ?usage kg:usedBy ?kommune ; kg:application ?app .
+  OPTIONAL { ?kommune rdfs:label ?kommuneName }
+  OPTIONAL { ?app rdfs:label ?appName }
+  OPTIONAL { ?app kg:vendor ?vendor . OPTIONAL { ?vendor rdfs:label ?vendorName } }
+  OPTIONAL { ?usage schema:softwareVersion ?version }
+  OPTIONAL { ?usage kg:hosting/skos:prefLabel ?hosting FILTER(lang(?hosting) = "nb") }
+  OPTIONAL { ?usage kg:lifecycleStatus/skos:prefLabel ?lifecycle FILTER(lang(?lifecycle) = "nb") }
+  OPTIONAL { ?usage kg:annualCost ?cost }
+  OPTIONAL { ?usage kg:contractEndDate ?contract }
+  OPTIONAL { ?usage kg:numberOfUsers ?users }
+  OPTIONAL { ?usage kg:systemOwner ?owner }
+  OPTIONAL { ?usage kg:dataLocation/skos:prefLabel ?location FILTER(lang(?location) = "nb") }
+  OPTIONAL { ?app dct:description ?description }
+  OPTIONAL { ?app kg:applicationCategory/skos:prefLabel ?category FILTER(lang(?category) = "nb") }
+}
+"""
+
+_SERVICES = """
+SELECT ?usage ?service ?serviceName ?basis ?basisName ?act WHERE {
+  VALUES ?kommune { %s }
+  ?usage kg:usedBy ?kommune ; kg:supportsService ?service .
+  OPTIONAL { ?service rdfs:label ?serviceName FILTER(lang(?serviceName) = "nb") }
+  OPTIONAL {
+    ?service cv:hasLegalResource ?basis .
+    OPTIONAL { ?basis rdfs:label ?basisName FILTER(lang(?basisName) = "nb") }
+    OPTIONAL { ?basis eli:is_part_of ?act }
+  }
+}
+"""
+
+_NATIONAL = """
+SELECT ?usage ?component ?componentName WHERE {
+  VALUES ?kommune { %s }
+  ?usage kg:usedBy ?kommune ; kg:usesNationalComponent ?component .
+  OPTIONAL { ?component rdfs:label ?componentName FILTER(lang(?componentName) = "nb") }
+}
+"""
+
+_INTEGRATIONS = """
+SELECT DISTINCT ?integration ?integrationName ?source ?target ?method WHERE {
+  VALUES ?kommune { %s }
+  ?usage kg:usedBy ?kommune .
+  { ?integration kg:integrationSource ?usage } UNION { ?integration kg:integrationTarget ?usage }
+  ?integration kg:integrationSource ?source ; kg:integrationTarget ?target .
+  OPTIONAL { ?integration rdfs:label ?integrationName }
+  OPTIONAL { ?integration kg:integrationMethod/skos:prefLabel ?method FILTER(lang(?method) = "nb") }
+}
+"""
+
+_ENDS = """
+SELECT ?end ?app ?appName ?owner ?ownerName ?national WHERE {
+  VALUES ?end { %s }
+  OPTIONAL {
+    ?end kg:application ?app ; kg:usedBy ?owner .
+    OPTIONAL { ?app rdfs:label ?appName }
+    OPTIONAL { ?owner rdfs:label ?ownerName }
+  }
+  OPTIONAL { ?end a kg:NationalComponent ; rdfs:label ?national FILTER(lang(?national) = "nb") }
+}
+"""
+
+_DATASETS = """
+SELECT ?dataset ?datasetName ?usage ?personal WHERE {
+  VALUES ?kommune { %s }
+  ?usage kg:usedBy ?kommune .
+  ?dataset kg:storedIn ?usage .
+  OPTIONAL { ?dataset rdfs:label ?datasetName }
+  OPTIONAL { ?dataset kg:personalData/skos:prefLabel ?personal FILTER(lang(?personal) = "nb") }
+}
+"""
+
+
+def _values(iris: Iterable[str]) -> str:
+    return " ".join(str(ox.NamedNode(iri)) for iri in sorted(set(iris)))
+
+
+def _query(template: str, iris: Iterable[str]) -> str:
+    return sparql_prologue() + template % _values(iris)
+
+
+def _first(rows: list[dict[str, str]], key: str) -> dict[str, dict[str, str]]:
+    """Rows by ``key``, the first row for each (labels in several languages repeat rows)."""
+    found: dict[str, dict[str, str]] = {}
+    for row in rows:
+        found.setdefault(row[key], row)
+    return found
+
+
+async def read_model(select: Select, municipalities: list[str], name: str, scope_iri: str) -> Model:
+    """The portfolio of ``municipalities`` (IRIs) as an ArchiMate model named ``name``.
+
+    ``scope_iri`` (the municipality's or region's IRI) gives the model its identifier.
+    """
+    model = Model(
+        identifier("model", scope_iri),
+        name,
+        f"Eksportert fra kommunegraf / exported from kommunegraf: <{scope_iri}>",
+    )
+    several = len(municipalities) > 1
+    usage_rows = await select(_query(_USAGES, municipalities))
+    usages = _first(usage_rows, "usage")
+    categories: dict[str, list[str]] = {}
+    for row in usage_rows:
+        found = categories.setdefault(row["usage"], [])
+        if "category" in row and row["category"] not in found:
+            found.append(row["category"])
+    components: dict[str, Element] = {}
+    for usage_iri, row in sorted(usages.items(), key=lambda kv: kv[1].get("appName", "")):
+        app_name = row.get("appName", usage_iri)
+        owner_name = row.get("kommuneName", row["kommune"])
+        component = model.element(
+            usage_iri,
+            "ApplicationComponent",
+            f"{app_name} ({owner_name})" if several else app_name,
+            2,
+            application=row["app"],
+            municipality=owner_name,
+            version=row.get("version"),
+            hosting=row.get("hosting"),
+            lifecycle=row.get("lifecycle"),
+            cost=row.get("cost"),
+            contract=row.get("contract"),
+            users=row.get("users"),
+            owner=row.get("owner"),
+            location=row.get("location"),
+            vendor=row.get("vendorName"),
+            category="; ".join(sorted(categories[usage_iri])),
+        )
+        component.documentation = row.get("description", "")
+        components[usage_iri] = component
+        actor = model.element(row["kommune"], "BusinessActor", owner_name, 1, kind="Kommune")
+        model.relate("Serving", component, actor)
+        if "vendor" in row:
+            vendor = model.element(
+                row["vendor"],
+                "BusinessActor",
+                row.get("vendorName", row["vendor"]),
+                4,
+                kind="Leverandør / Vendor",
+            )
+            model.relate("Association", vendor, component, name="leverer / supplies")
+    if not usages:
+        return model
+    for row in await select(_query(_SERVICES, municipalities)):
+        if row["usage"] not in components:
+            continue
+        service = model.element(
+            row["service"], "BusinessService", row.get("serviceName", row["service"]), 1
+        )
+        model.relate("Serving", components[row["usage"]], service)
+        if "basis" in row:
+            requirement = model.element(
+                row["basis"],
+                "Requirement",
+                row.get("basisName", row["basis"]),
+                0,
+                act=row.get("act", row["basis"]),
+            )
+            model.relate("Realization", service, requirement)
+    for row in await select(_query(_NATIONAL, municipalities)):
+        if row["usage"] not in components:
+            continue
+        national = model.element(
+            row["component"],
+            "ApplicationComponent",
+            row.get("componentName", row["component"]),
+            3,
+            kind=NATIONAL,
+        )
+        model.relate("Serving", national, components[row["usage"]])
+    integrations = _first(await select(_query(_INTEGRATIONS, municipalities)), "integration")
+    ends = {r["source"] for r in integrations.values()} | {
+        r["target"] for r in integrations.values()
+    }
+    unknown = ends - set(components)
+    described = _first(await select(_query(_ENDS, unknown)), "end") if unknown else {}
+    for integration_iri, row in sorted(integrations.items()):
+        source = _end(model, components, described, row["source"])
+        target = _end(model, components, described, row["target"])
+        if source is None or target is None:
+            continue
+        model.relate(
+            "Flow",
+            source,
+            target,
+            iri=integration_iri,
+            name=row.get("integrationName", ""),
+            method=row.get("method"),
+        )
+    for row in await select(_query(_DATASETS, municipalities)):
+        if row["usage"] not in components:
+            continue
+        data = model.element(
+            row["dataset"],
+            "DataObject",
+            row.get("datasetName", row["dataset"]),
+            4,
+            personal=row.get("personal"),
+        )
+        model.relate("Access", components[row["usage"]], data, access_type="ReadWrite")
+    return model
+
+
+def _end(
+    model: Model,
+    components: dict[str, Element],
+    described: dict[str, dict[str, str]],
+    iri: str,
+) -> Element | None:
+    """The element at one end of an integration: ours, another municipality's, or national."""
+    if iri in components:
+        return components[iri]
+    row = described.get(iri, {})
+    if "national" in row:
+        return model.element(iri, "ApplicationComponent", row["national"], 3, kind=NATIONAL)
+    if "app" in row:
+        owner = row.get("ownerName", row["owner"])
+        return model.element(
+            iri,
+            "ApplicationComponent",
+            f"{row.get('appName', row['app'])} ({owner})",
+            3,
+            kind="Annen kommunes system / Another municipality's system",
+        )
+    return None
+
+
+# --- the generated view --------------------------------------------------------------
+
+LAYER_NAMES = (
+    "Hjemler / Legal bases",
+    "Tjenester og kommune / Services and municipality",
+    "Applikasjoner / Applications",
+    "Felleskomponenter og andre systemer / Common components and other systems",
+    "Data og leverandører / Data and vendors",
+)
+NODE_W, NODE_H, GAP_X, GAP_Y, PER_ROW, MARGIN = 180, 60, 24, 24, 8, 24
+
+
+def layout(model: Model) -> dict[str, tuple[int, int]]:
+    """Top-left corners for every element: one band per layer (ArchiMate's usual
+    top-to-bottom order, motivation over business over application), at most
+    ``PER_ROW`` boxes a row, each band's boxes sorted by name."""
+    positions: dict[str, tuple[int, int]] = {}
+    y = MARGIN
+    for layer in range(len(LAYER_NAMES)):
+        members = sorted(
+            (e for e in model.elements.values() if e.layer == layer),
+            key=lambda e: (e.type, e.name.casefold(), e.id),
+        )
+        for index, element in enumerate(members):
+            row, column = divmod(index, PER_ROW)
+            positions[element.id] = (
+                MARGIN + column * (NODE_W + GAP_X),
+                y + row * (NODE_H + GAP_Y),
+            )
+        if members:
+            rows = (len(members) + PER_ROW - 1) // PER_ROW
+            y += rows * (NODE_H + GAP_Y) + GAP_Y
+    return positions
+
+
+# --- the exchange file ---------------------------------------------------------------
+
+
+def _q(tag: str) -> str:
+    return f"{{{NS}}}{tag}"
+
+
+def _lang_text(parent: ET.Element, tag: str, text: str, lang: str = "nb") -> None:
+    child = ET.SubElement(parent, _q(tag))
+    child.text = text
+    child.set(XML_LANG, lang)
+
+
+def _properties(parent: ET.Element, properties: dict[str, str]) -> None:
+    if not properties:
+        return
+    holder = ET.SubElement(parent, _q("properties"))
+    for key in PROPERTY_BY_KEY:
+        if key in properties:
+            prop = ET.SubElement(
+                holder, _q("property"), {"propertyDefinitionRef": _definition_id(key)}
+            )
+            _lang_text(prop, "value", properties[key])
+
+
+def _definition_id(key: str) -> str:
+    return f"propid-{key}"
+
+
+def _clean(text: str) -> str:
+    """Text as XML 1.0 allows (control characters from a spreadsheet would make it invalid)."""
+    return "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)
+
+
+def to_exchange_xml(model: Model) -> bytes:
+    """The model in the Model Exchange File Format (valid against archimate3_Diagram.xsd)."""
+    ET.register_namespace("", NS)
+    ET.register_namespace("xsi", XSI)
+    root = ET.Element(
+        _q("model"),
+        {"identifier": model.id, f"{{{XSI}}}schemaLocation": SCHEMA_LOCATION},
+    )
+    _lang_text(root, "name", _clean(model.name))
+    if model.documentation:
+        _lang_text(root, "documentation", _clean(model.documentation))
+    used: set[str] = set()
+    for element in model.elements.values():
+        used.update(element.properties)
+    for relationship in model.relationships.values():
+        used.update(relationship.properties)
+    if model.elements:
+        elements = ET.SubElement(root, _q("elements"))
+        for element in model.elements.values():
+            node = ET.SubElement(
+                elements,
+                _q("element"),
+                {"identifier": element.id, f"{{{XSI}}}type": element.type},
+            )
+            _lang_text(node, "name", _clean(element.name))
+            if element.documentation:
+                _lang_text(node, "documentation", _clean(element.documentation))
+            _properties(node, {k: _clean(v) for k, v in element.properties.items()})
+    if model.relationships:
+        relationships = ET.SubElement(root, _q("relationships"))
+        for relationship in model.relationships.values():
+            attributes = {
+                "identifier": relationship.id,
+                "source": relationship.source,
+                "target": relationship.target,
+                f"{{{XSI}}}type": relationship.type,
+            }
+            if relationship.access_type:
+                attributes["accessType"] = relationship.access_type
+            node = ET.SubElement(relationships, _q("relationship"), attributes)
+            if relationship.name:
+                _lang_text(node, "name", _clean(relationship.name))
+            _properties(node, {k: _clean(v) for k, v in relationship.properties.items()})
+    definitions = [p for p in PROPERTIES if p.key in used]
+    if definitions:
+        holder = ET.SubElement(root, _q("propertyDefinitions"))
+        for definition in definitions:
+            node = ET.SubElement(
+                holder,
+                _q("propertyDefinition"),
+                {"identifier": _definition_id(definition.key), "type": definition.type},
+            )
+            _lang_text(node, "name", definition.name)
+    _view(root, model)
+    ET.indent(root)
+    written: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return written
+
+
+def _view(root: ET.Element, model: Model) -> None:
+    views = ET.SubElement(root, _q("views"))
+    diagrams = ET.SubElement(views, _q("diagrams"))
+    view_id = identifier("view", model.id)
+    view = ET.SubElement(diagrams, _q("view"), {"identifier": view_id, f"{{{XSI}}}type": "Diagram"})
+    _lang_text(view, "name", _clean(f"{model.name}: oversikt / overview"))
+    positions = layout(model)
+    nodes: dict[str, str] = {}
+    for element_id, (x, y) in positions.items():
+        node_id = identifier("node", view_id, element_id)
+        nodes[element_id] = node_id
+        ET.SubElement(
+            view,
+            _q("node"),
+            {
+                "identifier": node_id,
+                "elementRef": element_id,
+                f"{{{XSI}}}type": "Element",
+                "x": str(x),
+                "y": str(y),
+                "w": str(NODE_W),
+                "h": str(NODE_H),
+            },
+        )
+    for relationship in model.relationships.values():
+        if relationship.source in nodes and relationship.target in nodes:
+            ET.SubElement(
+                view,
+                _q("connection"),
+                {
+                    "identifier": identifier("connection", view_id, relationship.id),
+                    "relationshipRef": relationship.id,
+                    f"{{{XSI}}}type": "Relationship",
+                    "source": nodes[relationship.source],
+                    "target": nodes[relationship.target],
+                },
+            )
+
+
+# --- what to export ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The municipalities whose portfolio is exported, and what to call the export."""
+
+    iri: str
+    name: str
+    municipalities: list[str]
+    file_stem: str
+
+
+class UnknownScopeError(LookupError):
+    """No current municipality with that number, or no region with that name."""
+
+
+async def municipality_scope(select: Select, kommunenummer: str, base_iri: str) -> Scope:
+    if not (len(kommunenummer) == 4 and kommunenummer.isascii() and kommunenummer.isdigit()):
+        raise UnknownScopeError(kommunenummer)
+    iri = f"{base_iri}id/kommune/{kommunenummer}"
+    rows = await select(
+        sparql_prologue()
+        + f"""SELECT ?name WHERE {{ {ox.NamedNode(iri)} kg:municipalityNumber ?n .
+              OPTIONAL {{ {ox.NamedNode(iri)} rdfs:label ?name }} }}"""
+    )
+    if not rows:
+        raise UnknownScopeError(kommunenummer)
+    name = rows[0].get("name", kommunenummer)
+    return Scope(iri, f"{name} ({kommunenummer})", [iri], f"archimate-{kommunenummer}")
+
+
+async def region_scope(select: Select, slug: str, base_iri: str) -> Scope:
+    try:
+        iri = str(ox.NamedNode(f"{base_iri}id/region/{slug}"))[1:-1]
+    except ValueError:
+        raise UnknownScopeError(slug) from None
+    rows = await select(
+        sparql_prologue()
+        + f"""SELECT ?member ?name WHERE {{ {ox.NamedNode(iri)} a kg:Region .
+              OPTIONAL {{ {ox.NamedNode(iri)} org:hasMember ?member }}
+              OPTIONAL {{ {ox.NamedNode(iri)} rdfs:label ?name }} }}"""
+    )
+    if not rows:
+        raise UnknownScopeError(slug)
+    members = sorted({r["member"] for r in rows if "member" in r})
+    name = rows[0].get("name", slug)
+    safe = "".join(c for c in slug if c.isascii() and (c.isalnum() or c in "-_"))
+    return Scope(iri, name, members, f"archimate-{safe or 'region'}")
+
+
+async def export_model(select: Select, scope: Scope) -> Model:
+    return await read_model(select, scope.municipalities, scope.name, scope.iri)

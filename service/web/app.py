@@ -23,7 +23,7 @@ from service.settings import Settings
 from service.store.backend import Backend, EmbeddedBackend
 from service.store.sources import load_demo, load_reference
 from service.web.headers import SECURITY_HEADERS
-from service.web.responses import routing_error
+from service.web.responses import bounded_bodies, routing_error
 from service.web.routes import (
     archimate,
     catalog,
@@ -41,6 +41,7 @@ from service.web.routes import (
     upload,
 )
 from service.web.routes import metrics as metrics_route
+from service.web.routes.upload import FORM_ROOM
 
 log = logging.getLogger("kommunegraf")
 
@@ -91,6 +92,10 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_exception_handler(StarletteHTTPException, routing_error)
     set_build_info(version=tool_version())
+    # Every body, on every route, counted while it streams in (chunked ones too): 413
+    # past the limit plus room for a form's other fields. Routes that read a body hold
+    # it to ``max_body_bytes`` exactly (read_body).
+    app.add_middleware(bounded_bodies, limit=settings.max_body_bytes + FORM_ROOM)
     app.add_middleware(RequestMetrics)
     # Added last, so outermost: the id and the security headers cover everything.
     app.add_middleware(RequestLog, headers=SECURITY_HEADERS)

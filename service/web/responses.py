@@ -11,6 +11,9 @@ from collections.abc import Mapping
 
 from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 
@@ -64,14 +67,52 @@ async def read_body(request: Request, limit: int) -> bytes | Response:
     return b"".join(chunks)
 
 
+def bounded_bodies(app: ASGIApp, limit: int) -> ASGIApp:
+    """ASGI middleware: no request body, on any route, gets past ``limit`` bytes.
+
+    A declared Content-Length over the limit is answered 413 before the route runs;
+    a body without one (chunked) is counted as the route reads it, and the read
+    that passes the limit raises the 413 instead of returning the bytes. So a
+    route that forgets ``read_body`` (or a parser that spools to disk) is still
+    bounded.
+    """
+
+    async def bounded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await too_large(limit)(scope, receive, send)
+            return
+        total = 0
+
+        async def counted() -> Message:
+            nonlocal total
+            message = await receive()
+            if message["type"] == "http.request":
+                total += len(message.get("body", b""))
+                if total > limit:
+                    raise HTTPException(413, _TOO_LARGE, {"Connection": "close"})
+            return message
+
+        await app(scope, counted, send)
+
+    return bounded
+
+
 _ROUTING_ERRORS = {
     404: ("Fant ikke siden.", "Not found."),
     405: ("Metoden er ikke tillatt her.", "Method not allowed here."),
+    413: ("Forespørselen er for stor.", "The request body is too large."),
 }
+_TOO_LARGE = "Content Too Large"
+"""The detail of the 413 ``bounded_bodies`` raises while a body streams in."""
 
 
 async def routing_error(request: Request, error: Exception) -> Response:
-    """Bilingual text for the 404 and 405 that routing and static files raise.
+    """Bilingual text for the 404 and 405 that routing and static files raise, and
+    the 413 of ``bounded_bodies``.
 
     Without this, an unknown path gets FastAPI's ``{"detail": "Not Found"}``, in
     English only. An error a route raised with its own detail keeps that detail.
@@ -79,7 +120,7 @@ async def routing_error(request: Request, error: Exception) -> Response:
     status = getattr(error, "status_code", 500)
     detail = str(getattr(error, "detail", ""))
     headers = getattr(error, "headers", None)
-    if status in _ROUTING_ERRORS and detail in ("Not Found", "Method Not Allowed"):
+    if status in _ROUTING_ERRORS and detail in ("Not Found", "Method Not Allowed", _TOO_LARGE):
         return error_response(status, *_ROUTING_ERRORS[status], headers=headers)
     return PlainTextResponse(detail, status_code=status, headers=headers)
 

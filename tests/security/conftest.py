@@ -7,7 +7,11 @@ parsers in front of the store, the pages) is the same code on both backends, and
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import threading
+import urllib.parse
 from collections.abc import Iterator
 
 import pytest
@@ -42,3 +46,57 @@ def alive(server: Server) -> bool:
     """Whether the server still answers a query (after an attack)."""
     answer = call(server.url, "GET", "/sparql", params={"query": "ASK {}"}, timeout=30)
     return answer.status == 200
+
+
+def stream_body(
+    server: Server,
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    size: int,
+    chunked: bool,
+    prefix: bytes = b"",
+) -> tuple[int, bytes, int]:
+    """Send ``prefix`` and ``size`` bytes of body while reading the answer, which may
+    come early; returns the status, the answer's body, and how many of the ``size``
+    bytes had been sent when the answer began.
+
+    The body is sent from a thread, so a server that answers (413, 403) before it has
+    read everything is heard; the sender stops at the first error (the server
+    closing the connection is the expected end).
+    """
+    address = urllib.parse.urlsplit(server.url)
+    assert address.hostname is not None and address.port is not None
+    length = {"Content-Length": str(len(prefix) + size)}
+    framing = {"Transfer-Encoding": "chunked"} if chunked else length
+    head = f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(
+        f"{key}: {value}\r\n" for key, value in {**headers, **framing}.items()
+    )
+    piece = b"#" * (256 * 1024)
+    sent = 0
+
+    def frame(data: bytes) -> bytes:
+        return b"%x\r\n%s\r\n" % (len(data), data) if chunked else data
+
+    with socket.create_connection((address.hostname, address.port), timeout=120) as sock:
+        sock.sendall(head.encode() + b"\r\n" + (frame(prefix) if prefix else b""))
+
+        def send() -> None:
+            nonlocal sent
+            try:
+                while sent < size:
+                    data = piece[: size - sent]
+                    sock.sendall(frame(data))
+                    sent += len(data)
+                if chunked:
+                    sock.sendall(b"0\r\n\r\n")
+            except OSError:
+                pass
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        answered_at = sent
+        body = response.read()
+        return response.status, body, answered_at

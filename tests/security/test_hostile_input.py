@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
 import urllib.parse
 import zipfile
 from pathlib import Path
@@ -24,7 +23,7 @@ import openpyxl
 import pytest
 
 from tests.conftest import Server
-from tests.security.conftest import TOKEN, alive, quad_count
+from tests.security.conftest import TOKEN, alive, quad_count, stream_body
 from tests.service.client import Answer, bearer, call
 
 MB = 1024 * 1024
@@ -44,45 +43,6 @@ def _peak_rss(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no VmHWM in /proc/<pid>/status")
-
-
-def _stream(
-    server: Server, method: str, target: str, headers: dict[str, str], size: int, chunked: bool
-) -> tuple[int, bytes]:
-    """Send ``size`` bytes of body while reading the answer; the answer may come early.
-
-    The body is sent from a thread, so a server that answers (413) before it has
-    read everything is heard; the sender stops at the first error (the server
-    closing the connection is the expected end).
-    """
-    address = urllib.parse.urlsplit(server.url)
-    assert address.hostname is not None and address.port is not None
-    framing = {"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(size)}
-    head = f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(
-        f"{key}: {value}\r\n" for key, value in {**headers, **framing}.items()
-    )
-    piece = b"#" * (256 * 1024)
-    with socket.create_connection((address.hostname, address.port), timeout=60) as sock:
-        sock.sendall(head.encode() + b"\r\n")
-
-        def send() -> None:
-            sent = 0
-            try:
-                while sent < size:
-                    data = piece[: size - sent]
-                    sock.sendall(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
-                    sent += len(data)
-                if chunked:
-                    sock.sendall(b"0\r\n\r\n")
-            except OSError:
-                pass
-
-        sender = threading.Thread(target=send, daemon=True)
-        sender.start()
-        response = http.client.HTTPResponse(sock)
-        response.begin()
-        body = response.read()
-        return response.status, body
 
 
 UPLOADS = [
@@ -106,7 +66,7 @@ def test_a_100_mb_body_is_refused_without_being_held(
     headers = {"Content-Type": media, **(bearer(TOKEN) if with_token else {})}
     baseline = _baseline_rss(guarded)
     _peak_rss_reset(guarded.process.pid)
-    status, body = _stream(guarded, method, target, headers, 100 * MB, chunked)
+    status, body, _ = stream_body(guarded, method, target, headers, 100 * MB, chunked)
     assert status == 413, body
     assert b"for stor" in body and b"too large" in body
     # The server never held the body: its peak memory grew by less than the body.
@@ -129,7 +89,7 @@ def _baseline_rss(server: Server) -> int:
 
 
 def test_the_upload_form_refuses_100_mb(guarded: Server) -> None:
-    status, body = _stream(
+    status, body, _ = stream_body(
         guarded,
         "POST",
         "/upload/form",

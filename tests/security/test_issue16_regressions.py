@@ -23,7 +23,7 @@ import pytest
 from service.logs import MASK, JsonFormatter
 from tests.cli import kommunegraf
 from tests.conftest import Server, start_server, stop_server
-from tests.security.conftest import TOKEN, alive, quad_count
+from tests.security.conftest import TOKEN, alive, quad_count, stream_body
 from tests.service.client import Answer, bearer, call
 
 NONCHARACTER = "\ufffe"
@@ -285,3 +285,33 @@ def test_regression_security_headers(guarded: Server) -> None:
         assert answer.headers.get("x-content-type-options") == "nosniff"
         assert answer.headers.get("referrer-policy") == "same-origin"
         assert answer.headers.get("x-frame-options") == "DENY"
+
+
+# --- item 8: a body read before the token ----------------------------------------------
+
+BOUNDARY = "kommunegraf-test-boundary"
+
+
+def _send_form_with_big_file(server: Server, token: str, size: int) -> tuple[int, bytes, int]:
+    """POST /upload/form, chunked: the token field, then a ``size``-byte file."""
+    prefix = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="token"\r\n\r\n{token}\r\n'
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="stor.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode()
+    media = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    return stream_body(server, "POST", "/upload/form", media, size, True, prefix)
+
+
+def test_regression_upload_form_reads_body_before_token(guarded: Server) -> None:
+    """A wrong token is refused before the file is read: the answer comes early (403)."""
+    size = 300 * 1024 * 1024
+    status, body, sent = _send_form_with_big_file(guarded, "wrong-token-" + "x" * 30, size)
+    assert status == 403, body
+    assert "Nøkkelen gir ikke skrivetilgang".encode() in body
+    assert sent < size // 4, f"{sent} of {size} bytes were sent before the answer"
+    # A valid token still gets as far as the size limit (the file is over it): 413.
+    status, body, sent = _send_form_with_big_file(guarded, TOKEN, size)
+    assert status == 413, body
+    assert sent < size // 4
+    assert alive(guarded)

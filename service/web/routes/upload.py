@@ -29,6 +29,7 @@ import json
 import secrets
 import tempfile
 import time
+import urllib.parse
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -37,6 +38,8 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from rdflib import BNode, Graph, URIRef
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from loaders.report import Issue, Report
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
@@ -430,18 +433,93 @@ async def upload_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     return _page(request, writable=writable)
 
 
+FORM_ROOM = 64 * 1024
+"""Bytes a form may hold besides the file (the token, the pending id, the framing)."""
+
+
+class _TokenMissingError(Exception):
+    """The file came before a token (or with an empty one)."""
+
+
+class _TokenRefusedError(Exception):
+    def __init__(self, response: Response) -> None:
+        super().__init__("token refused")
+        self.response = response
+
+
+class _TokenFirstParser(MultiPartParser):
+    """Starlette's multipart parser, checking the token before a byte of the file is kept.
+
+    The form sends the token field before the file (browsers send fields in
+    document order). The token is checked as soon as its part ends; the file's part
+    is refused at its headers unless a valid token came first. So a wrong token
+    costs the service the few bytes before the file, never the file (a chunked
+    1 GB body with a wrong token was spooled to disk before the 403), and the body
+    as a whole is bounded by the app's ``max_body_size`` while it streams.
+    """
+
+    def __init__(self, request: Request, settings: Settings) -> None:
+        super().__init__(
+            request.headers, request.stream(), max_files=1, max_fields=8, max_part_size=FORM_ROOM
+        )
+        self.settings = settings
+        self.principal: Principal | None = None
+
+    def on_part_end(self) -> None:
+        super().on_part_end()
+        name, value = self.items[-1]
+        if name == "token" and isinstance(value, str) and value.strip():
+            found = principal_of(value.strip(), self.settings)
+            if isinstance(found, Response):
+                raise _TokenRefusedError(found)
+            self.principal = found
+
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        if self._current_part.file is not None and self.principal is None:
+            raise _TokenMissingError
+
+
+async def _read_form(request: Request, settings: Settings) -> FormData | Response:
+    """The form, read as ``_TokenFirstParser`` says; a form without a file is small."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "multipart/form-data":
+        return await _TokenFirstParser(request, settings).parse()
+    body = await read_body(request, FORM_ROOM)
+    if isinstance(body, Response):
+        return body
+    fields: list[tuple[str, str | UploadFile]] = list(
+        urllib.parse.parse_qsl(body.decode("utf-8"), max_num_fields=8)
+    )
+    return FormData(fields)
+
+
 @router.post("/upload/form", include_in_schema=False)
 async def upload_form(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
+    writable = bool(settings.token or settings.tokens)
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.max_body_bytes + 64 * 1024:
+    if declared.isdigit() and int(declared) > settings.max_body_bytes + FORM_ROOM:
         return too_large(settings.max_body_bytes)  # the file plus room for the other fields
     try:
-        form = await request.form(max_files=1, max_fields=8, max_part_size=settings.max_body_bytes)
-    except Exception as error:  # malformed multipart bodies raise several kinds
+        form = await _read_form(request, settings)
+    except _TokenRefusedError as refused:
+        return _refused_page(request, refused.response, writable)
+    except _TokenMissingError:
+        return _page(
+            request,
+            401,
+            writable=writable,
+            message=(
+                "Skriv inn nøkkelen; den må komme før filen i skjemaet.",
+                "Enter the token; it must come before the file in the form.",
+            ),
+        )
+    except (MultiPartException, UnicodeDecodeError, ValueError) as error:
         return error_response(
             400, "Skjemaet kunne ikke leses.", "The form could not be read.", str(error)
         )
-    writable = bool(settings.token or settings.tokens)
+    if isinstance(form, Response):
+        return form
     pending_id = form.get("pending")
     if isinstance(pending_id, str) and pending_id:
         waiting = _pending(request).pop(pending_id, None)

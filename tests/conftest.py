@@ -245,8 +245,18 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     stop_server(running)
 
 
-DEMO_INPUTS = ("loaders", "shapes", "ontology", "service")
-"""What the demo store is built from: a change to any file there builds it anew."""
+DEMO_INPUTS = (
+    "loaders",
+    "shapes",
+    "ontology",
+    "service/store",
+    "service/access",
+    "service/settings.py",
+    "service/web/app.py",
+)
+"""What the demo store is built from (the loaders, the shapes, and the service code that
+writes the store at first start): a change to any file there builds it anew. Pages, routes
+and exports are left out, since they do not change what is stored and change often."""
 
 
 def demo_inputs_digest() -> str:
@@ -266,7 +276,8 @@ def demo_inputs_digest() -> str:
         except PackageNotFoundError:  # not installed is part of the key too
             digest.update(f"{name}=-\n".encode())
     for folder in DEMO_INPUTS:
-        for path in sorted((REPOSITORY / folder).rglob("*")):
+        root = REPOSITORY / folder
+        for path in sorted(root.rglob("*")) if root.is_dir() else [root]:
             if not path.is_file() or "__pycache__" in path.parts:
                 continue
             if path.suffix in {".html", ".css", ".js", ".md", ".svg", ".pyc"}:

@@ -15,8 +15,9 @@ from rdflib.term import Node
 
 from loaders.columns import sheets
 from loaders.mapping import MappedSource, map_workbook
+from loaders.problems import Problem
 from loaders.report import Issue, Report
-from loaders.validation import Problem, validate
+from loaders.validation import Engine, validate
 from loaders.workbook import DEFAULT_LIMITS, Limits, WorkbookError, read_workbook
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".ods", ".csv"}
@@ -30,6 +31,24 @@ class CheckedSpreadsheet:
     row_counts: dict[str, int] = field(default_factory=dict)
     rows: dict[Node, tuple[str, int]] = field(default_factory=dict)
     """Subject → the sheet and row it came from (for checks after this one)."""
+    mapped: MappedSource | None = None
+    """How rows became triples; None when the file could not be read."""
+
+    def add_problems(self, problems: list[Problem]) -> None:
+        """Pin SHACL problems of this source's triples to their sheets, rows and columns."""
+        if self.mapped is None:
+            return
+        # A cell already in error (an unknown name, say) has no value in the graph, so
+        # the shapes would call it missing too: one error per cell, the first one.
+        reported = {
+            (i.sheet, i.row, i.column_name) for i in self.mapped.issues if i.severity == "error"
+        }
+        for problem in problems:
+            focus = URIRef(problem.focus_node)
+            if focus in self.mapped.rows:
+                issue = _column_of(self.mapped, problem, focus)
+                if (issue.sheet, issue.row, issue.column_name) not in reported:
+                    self.report.issues.append(issue)
 
 
 def _column_of(mapped: MappedSource, problem: Problem, focus: URIRef) -> Issue:
@@ -62,9 +81,11 @@ def _column_of(mapped: MappedSource, problem: Problem, focus: URIRef) -> Issue:
 
 
 def _same(path: object, iri: str) -> bool:
+    """Whether a column's path is a result's path (a sequence: "first / ... / last")."""
+    steps = iri.split(" / ")
     if isinstance(path, tuple):
-        return str(path[-1]) == iri or str(path[0]) == iri
-    return str(path) == iri
+        return str(path[-1]) in (iri, steps[-1]) or str(path[0]) in (iri, steps[0])
+    return str(path) in (iri, steps[0])
 
 
 def _column_name(iri: str) -> str | None:
@@ -75,10 +96,10 @@ def _column_name(iri: str) -> str | None:
     return None
 
 
-def check_spreadsheet(
+def read_spreadsheet(
     path: Path, base_iri: str, context: Graph, limits: Limits = DEFAULT_LIMITS
 ) -> CheckedSpreadsheet:
-    """Read, map and validate ``path``; the report says whether it may be loaded."""
+    """Read and map ``path``, without SHACL: a batch validates many of these at once."""
     report = Report(path.name)
     try:
         workbook = read_workbook(path, limits)
@@ -90,15 +111,18 @@ def check_spreadsheet(
         return CheckedSpreadsheet(path, Graph(), report)
     mapped = map_workbook(workbook, base_iri, context)
     report.issues.extend(mapped.issues)
-    if mapped.rows:
-        validation = validate(mapped.graph, context)
-        # A cell already in error (an unknown name, say) has no value in the graph, so
-        # the shapes would call it missing too: one error per cell, the first one.
-        reported = {(i.sheet, i.row, i.column_name) for i in mapped.issues if i.severity == "error"}
-        for problem in validation.problems:
-            focus = URIRef(problem.focus_node)
-            if focus in mapped.rows:
-                issue = _column_of(mapped, problem, focus)
-                if (issue.sheet, issue.row, issue.column_name) not in reported:
-                    report.issues.append(issue)
-    return CheckedSpreadsheet(path, mapped.graph, report, mapped.row_counts, mapped.rows)
+    return CheckedSpreadsheet(path, mapped.graph, report, mapped.row_counts, mapped.rows, mapped)
+
+
+def check_spreadsheet(
+    path: Path,
+    base_iri: str,
+    context: Graph,
+    limits: Limits = DEFAULT_LIMITS,
+    engine: Engine = "sparql",
+) -> CheckedSpreadsheet:
+    """Read, map and validate ``path``; the report says whether it may be loaded."""
+    checked = read_spreadsheet(path, base_iri, context, limits)
+    if checked.mapped is not None and checked.mapped.rows:
+        checked.add_problems(validate(checked.graph, context, engine).problems)
+    return checked

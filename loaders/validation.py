@@ -7,7 +7,8 @@ value, message in nb and en) that a report can map to sheets, rows and columns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from typing import Literal as TypingLiteral
 
@@ -20,44 +21,23 @@ from rdflib.term import Node
 from loaders import pyshacl_focus_fix
 from loaders.namespaces import KGSH, bind_prefixes
 from loaders.paths import ontology_dir, shapes_dir
+from loaders.problems import Problem, Severity, ValidationReport
+from loaders.shacl_sparql import compile_shapes, path_text
+from loaders.shacl_store import evaluate
 
 pyshacl_focus_fix.apply()
 
-Severity = TypingLiteral["error", "warning", "info"]
+log = logging.getLogger(__name__)
+
+Engine = TypingLiteral["sparql", "pyshacl"]
+ENGINES: tuple[Engine, ...] = ("sparql", "pyshacl")
+"""The default first: SHACL compiled to SPARQL on pyoxigraph; pySHACL is the reference."""
 
 _SEVERITIES: dict[Node, Severity] = {
     SH.Violation: "error",
     SH.Warning: "warning",
     SH.Info: "info",
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One SHACL result, in the terms a report needs."""
-
-    severity: Severity
-    focus_node: str
-    path: str | None
-    value: str | None
-    message_nb: str
-    message_en: str
-    shape: str | None = None
-
-
-@dataclass
-class ValidationReport:
-    """All problems of one validation; the data is loadable when there is no error."""
-
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def conforms(self) -> bool:
-        return not any(p.severity == "error" for p in self.problems)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
 
 
 @cache
@@ -122,26 +102,53 @@ def _focusable(node: Node) -> bool:
     )
 
 
-def validate(data: Graph, context: Graph | None = None) -> ValidationReport:
-    """Validate ``data``; ``context`` holds what it references (reference data, the store).
+def _path(results: Graph, path: Node | None) -> str | None:
+    """A result's path as text; a sequence path is its IRIs joined by " / "."""
+    if path is None or isinstance(path, URIRef):
+        return _text(path)
+    for graph in (results, shapes_graph()):
+        if (path, RDF.first, None) in graph:
+            return path_text(graph, path)
+    return str(path)
 
-    Only problems whose focus node is a subject of ``data`` are reported: the
-    context was checked when it was loaded, and its problems are not the
-    uploader's. The concept schemes of the ontology are part of every context, so
-    a value like ``kg:HostingSaaS`` is known to be a ``skos:Concept``.
-    """
-    subjects = set(data.subjects())
+
+def _combined(data: Graph, context: Graph | None) -> Graph:
+    """``data`` and, of the context, what it references: the graph pySHACL checks."""
     combined = Graph()
     combined += data
-    # Of the context, only what the new triples reference: the shapes look one
-    # step from a focus node (sh:class on a referenced node), so the referenced
-    # nodes' own triples are enough, and copying whole graphs would dominate.
+    for triple in _referenced([data], context):
+        combined.add(triple)
+    return combined
+
+
+def _referenced(
+    graphs: Sequence[Graph], context: Graph | None
+) -> Iterator[tuple[Node, Node, Node]]:
+    """The context's triples about the IRIs ``graphs`` reference but do not describe.
+
+    The shapes look one step from a focus node (sh:class on a referenced node), so
+    the referenced nodes' own triples are enough, and copying whole graphs would
+    dominate. The ontology is part of every context, so a value like
+    ``kg:HostingSaaS`` is known to be a ``skos:Concept``.
+    """
+    subjects = {s for graph in graphs for s in graph.subjects()}
+    objects = {o for graph in graphs for o in graph.objects()}
     lookups = [ontology_graph()] + ([context] if context is not None else [])
-    for node in set(data.objects()) - subjects:
+    for node in objects - subjects:
         if isinstance(node, URIRef):
             for graph in lookups:
-                for triple in graph.triples((node, None, None)):
-                    combined.add(triple)
+                yield from graph.triples((node, None, None))
+
+
+def _pyshacl(
+    data: Graph,
+    context: Graph | None,
+    shacl: Graph,
+    keep: Callable[[Node | None], bool] = lambda shape: True,
+) -> list[Problem]:
+    """pySHACL on ``data`` and what it references: the oracle, unchanged in behaviour."""
+    subjects = set(data.subjects())
+    combined = _combined(data, context)
     target: Graph | ox.Store = combined
     # Blank nodes get new identities in a Store, so focus nodes could not be found there.
     if any(next(data.triples((None, p, None)), None) for p in _sparql_checked_paths()) and not any(
@@ -150,7 +157,7 @@ def validate(data: Graph, context: Graph | None = None) -> ValidationReport:
         target = _as_store(combined)
     _, results, _ = shacl_validate(
         target,  # type: ignore[arg-type]  # pyshacl accepts a Store; its hints do not say so
-        shacl_graph=shapes_graph(),
+        shacl_graph=shacl,
         inference="none",
         advanced=True,
         allow_warnings=True,
@@ -166,25 +173,137 @@ def validate(data: Graph, context: Graph | None = None) -> ValidationReport:
         ),
     )
     assert isinstance(results, Graph)
-    report = ValidationReport()
+    problems = []
     for result in results.subjects(RDF.type, SH.ValidationResult):
         focus = results.value(result, SH.focusNode)
-        if focus not in subjects:
+        shape = results.value(result, SH.sourceShape)
+        if focus not in subjects or not keep(shape):
             continue
         nb, en = _messages(results, result)
-        path = results.value(result, SH.resultPath)
-        report.problems.append(
+        problems.append(
             Problem(
                 severity=_SEVERITIES.get(
                     results.value(result, SH.resultSeverity) or SH.Violation, "error"
                 ),
                 focus_node=str(focus),
-                path=str(path) if isinstance(path, URIRef) else _text(path),
+                path=_path(results, results.value(result, SH.resultPath)),
                 value=_text(results.value(result, SH.value)),
                 message_nb=nb,
                 message_en=en,
-                shape=_text(results.value(result, SH.sourceShape)),
+                shape=_text(shape),
             )
         )
-    report.problems.sort(key=lambda p: (p.focus_node, p.path or "", p.message_en))
+    return problems
+
+
+def validate(
+    data: Graph,
+    context: Graph | None = None,
+    engine: Engine = "sparql",
+    shapes: Graph | None = None,
+) -> ValidationReport:
+    """Validate ``data``; ``context`` holds what it references (reference data, the store).
+
+    Only problems whose focus node is a subject of ``data`` are reported: the
+    context was checked when it was loaded, and its problems are not the
+    uploader's. ``engine`` "pyshacl" runs pySHACL, the reference the compiled
+    SPARQL of the default engine is tested against.
+    """
+    return validate_batch([data], context, engine, shapes)[0]
+
+
+def validate_batch(
+    graphs: Sequence[Graph],
+    context: Graph | None = None,
+    engine: Engine = "sparql",
+    shapes: Graph | None = None,
+) -> list[ValidationReport]:
+    """Validate several sources' graphs in one pass; one report per graph.
+
+    The sources of a batch are checked together (one store, each compiled check
+    run once), so a national load pays the fixed cost of a check once, not once per
+    workbook. Graphs that describe the same subject are checked in separate passes,
+    so that one source's values never count towards another's cardinalities.
+    ``shapes`` defaults to the project's shapes (``shapes/``).
+    """
+    shapes = shapes_graph() if shapes is None else shapes
+    if engine == "pyshacl":
+        return [_report(_pyshacl(graph, context, shapes)) for graph in graphs]
+    compiled = compile_shapes(shapes)
+    for shape, (_, reason) in compiled.fallback.items():
+        log.info("form sjekkes med pySHACL / shape checked with pySHACL: %s (%s)", shape, reason)
+    reports = [ValidationReport() for _ in graphs]
+    for group in _disjoint_groups(graphs):
+        owner: dict[str, int] = {}
+        for index in group:
+            for subject in graphs[index].subjects():
+                owner.setdefault(_key(subject), index)
+        members = [graphs[i] for i in group]
+        for problem in evaluate(members, _referenced(members, context), compiled):
+            reports[owner[problem.focus_node]].problems.append(problem)
+        if compiled.fallback:
+            for index in group:
+                reports[index].problems.extend(
+                    _fallback(graphs[index], context, shapes, compiled.fallback)
+                )
+    for report in reports:
+        report.problems.sort(key=_order)
+    return reports
+
+
+def _report(problems: list[Problem]) -> ValidationReport:
+    report = ValidationReport(problems)
+    report.problems.sort(key=_order)
     return report
+
+
+def _order(problem: Problem) -> tuple[str, str, str, str]:
+    return (problem.focus_node, problem.path or "", problem.message_en, problem.value or "")
+
+
+def _key(node: Node) -> str:
+    return str(node)
+
+
+def _disjoint_groups(graphs: Sequence[Graph]) -> list[list[int]]:
+    """Indexes of ``graphs`` in groups whose subjects do not overlap, in order."""
+    groups: list[tuple[list[int], set[Node]]] = []
+    for index, graph in enumerate(graphs):
+        subjects = set(graph.subjects())
+        for members, seen in groups:
+            if not subjects & seen:
+                members.append(index)
+                seen |= subjects
+                break
+        else:
+            groups.append(([index], subjects))
+    return [members for members, _ in groups]
+
+
+def _fallback(
+    data: Graph, context: Graph | None, shapes: Graph, fallback: dict[Node, tuple[Node, str]]
+) -> list[Problem]:
+    """pySHACL for the shapes the compiler left out, and only for those."""
+    subset = Graph()
+    roots = {root for root, _ in fallback.values()}
+    whole = roots & set(fallback)
+    for root in roots:
+        subset += shapes.cbd(root)
+        if root not in whole:  # only the left-out property shapes, not the compiled ones
+            for member in list(subset.objects(root, SH.property)):
+                if member not in fallback:
+                    subset.remove((root, SH.property, member))
+        for member in subset.objects(root, SH.property):
+            subset += shapes.cbd(member)
+    for component in shapes.subjects(RDF.type, SH.ConstraintComponent):
+        subset += shapes.cbd(component)
+        for part in (SH.validator, SH.parameter):
+            for node in shapes.objects(component, part):
+                subset += shapes.cbd(node)
+    for ontology in shapes.subjects(SH.declare, None):
+        subset += shapes.cbd(ontology)
+
+    def keep(shape: Node | None) -> bool:
+        return shape in fallback or any((root, SH.property, shape) in shapes for root in whole)
+
+    return _pyshacl(data, context, subset, keep)

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from loaders.namespaces import DEFAULT_BASE_IRI
+from loaders.validation import ENGINES, Engine
 
 ENV_PREFIX = "KOMMUNEGRAF_"
 CONFIG_ENV = "KOMMUNEGRAF_CONFIG"
@@ -188,6 +189,15 @@ class Settings:
             "seconds in-flight requests get to finish on shutdown (SIGTERM); 0 = no limit",
         ),
     )
+    validation_engine: str = field(
+        default="sparql",
+        metadata=meta(
+            "SHACL-motor for opplastinger: sparql (formene kompilert til SPARQL) eller pyshacl "
+            "(referansen, langsommere)",
+            "SHACL engine for uploads: sparql (the shapes compiled to SPARQL) or pyshacl "
+            "(the reference, slower)",
+        ),
+    )
     demo: bool = field(
         default=True,
         metadata=meta(
@@ -231,6 +241,15 @@ class Settings:
                 f"characters and needs at least {MIN_TOKEN_LENGTH})",
                 "token",
             )
+        if self.validation_engine not in ENGINES:
+            _invalid(
+                "validation_engine", self.validation_engine, "ukjent motor", f"not one of {ENGINES}"
+            )
+
+    @property
+    def engine(self) -> Engine:
+        """``validation_engine`` as the type the loaders take."""
+        return "pyshacl" if self.validation_engine == "pyshacl" else "sparql"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -17,6 +17,7 @@ from rdflib import Graph
 
 from loaders.provenance import tool_version
 from loaders.rdf_source import SourceError
+from loaders.validation import Engine
 from service.cli.options import ConfigurableGroup, configuration, settings_flags
 from service.settings import Settings, SettingsError
 from service.store.embedded import StoreLockedError
@@ -135,8 +136,22 @@ _report_option = click.option(
 )
 
 
+_engine_option = click.option(
+    "--engine",
+    type=click.Choice(["sparql", "pyshacl"]),
+    default="sparql",
+    show_default=True,
+    help="SHACL-motor (SHACL engine): sparql, the shapes compiled to SPARQL on pyoxigraph; "
+    "pyshacl, the reference (slower)",
+)
+
+
 def _check(
-    files: tuple[Path, ...], base_iri: str, report_path: Path | None, stored: Graph | None = None
+    files: tuple[Path, ...],
+    base_iri: str,
+    report_path: Path | None,
+    stored: Graph | None = None,
+    engine: Engine = "sparql",
 ) -> list[SourceResult]:
     """Check every file, print its report, and exit 2 if a file cannot be read."""
     from service.store.sources import check_sources
@@ -154,10 +169,14 @@ def _check(
                 show_pos=True,
             ) as bar:
                 results = check_sources(
-                    list(files), base_iri, stored, progress=lambda _: bar.update(1)
+                    list(files),
+                    base_iri,
+                    stored,
+                    progress=lambda _: bar.update(1),
+                    engine=engine,
                 )
         else:
-            results = check_sources(list(files), base_iri, stored)
+            results = check_sources(list(files), base_iri, stored, engine=engine)
     except SourceError as error:
         _fail(str(error))
     for result in results:
@@ -195,13 +214,16 @@ def _write_reports(path: Path, results: list[SourceResult]) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_base_option
 @_report_option
-def validate(files: tuple[Path, ...], base_iri: str | None, report_path: Path | None) -> None:
+@_engine_option
+def validate(
+    files: tuple[Path, ...], base_iri: str | None, report_path: Path | None, engine: Engine
+) -> None:
     """Sjekk filer mot formene uten å laste / Validate files, load nothing.
 
     Reads spreadsheets (xlsx, xlsm, ods, csv) and RDF files (Turtle, N-Triples,
     RDF/XML, JSON-LD).
     """
-    results = _check(files, _settings(base_iri=base_iri).base_iri, report_path)
+    results = _check(files, _settings(base_iri=base_iri).base_iri, report_path, engine=engine)
     sys.exit(0 if all(r.report.conforms for r in results) else EXIT_INVALID)
 
 
@@ -210,8 +232,13 @@ def validate(files: tuple[Path, ...], base_iri: str | None, report_path: Path | 
 @_store_option
 @_base_option
 @_report_option
+@_engine_option
 def load(
-    files: tuple[Path, ...], store: str | None, base_iri: str | None, report_path: Path | None
+    files: tuple[Path, ...],
+    store: str | None,
+    base_iri: str | None,
+    report_path: Path | None,
+    engine: Engine,
 ) -> None:
     """Valider og last, alt eller ingenting / Validate, then load all or nothing.
 
@@ -225,7 +252,7 @@ def load(
     try:
         with open_store(settings.store) as knowledge:
             stored = stored_context(knowledge, settings.base_iri)
-            results = _check(files, settings.base_iri, report_path, stored)
+            results = _check(files, settings.base_iri, report_path, stored, engine)
             if not all(r.report.conforms for r in results):
                 click.echo("Ingenting ble lastet. / Nothing was loaded.", err=True)
                 sys.exit(EXIT_INVALID)

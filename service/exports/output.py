@@ -8,10 +8,10 @@ triples of all statutory services as Turtle, pyoxigraph 0.15 s.
 from __future__ import annotations
 
 import pyoxigraph as ox
-from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.term import Node
+from rdflib import Graph
 
 from loaders.namespaces import PREFIXES
+from loaders.oxigraph_terms import ox_term
 
 MEDIA_FORMATS = {
     "text/turtle": ox.RdfFormat.TURTLE,
@@ -28,26 +28,12 @@ SUFFIX_MEDIA = {
 _EXPORT_PREFIXES = {**PREFIXES, "cpsvno": "https://data.norge.no/vocabulary/cpsvno#"}
 
 
-def _term(node: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
-    if isinstance(node, URIRef):
-        return ox.NamedNode(str(node))
-    if isinstance(node, BNode):
-        return ox.BlankNode(str(node))
-    if isinstance(node, Literal):
-        if node.language:
-            return ox.Literal(str(node), language=node.language)
-        if node.datatype is not None:
-            return ox.Literal(str(node), datatype=ox.NamedNode(str(node.datatype)))
-        return ox.Literal(str(node))
-    raise TypeError(f"not an RDF term: {node!r}")
-
-
 def serialize(graph: Graph, media: str) -> bytes:
     """The graph in the media type (one of ``MEDIA_FORMATS``), with the project's prefixes."""
     triples = []
     for s, p, o in graph:
-        subject = _term(s)
-        predicate = _term(p)
+        subject = ox_term(s)
+        predicate = ox_term(p)
         assert not isinstance(subject, ox.Literal) and isinstance(predicate, ox.NamedNode)
-        triples.append(ox.Triple(subject, predicate, _term(o)))
+        triples.append(ox.Triple(subject, predicate, ox_term(o)))
     return ox.serialize(triples, format=MEDIA_FORMATS[media], prefixes=_EXPORT_PREFIXES) or b""

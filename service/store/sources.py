@@ -24,13 +24,14 @@ from loaders.columns import sheets
 from loaders.mapping import _header_key
 from loaders.namespaces import KG
 from loaders.paths import ontology_dir
+from loaders.problems import Problem
 from loaders.provenance import source_metadata
 from loaders.rdf_source import read_rdf
 from loaders.reference import ReferenceSource, reference_graph, reference_sources
 from loaders.report import Issue, Report
 from loaders.resolver import KEY_PROPERTIES
-from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
-from loaders.validation import Problem, validate
+from loaders.spreadsheet import SPREADSHEET_SUFFIXES, CheckedSpreadsheet, read_spreadsheet
+from loaders.validation import Engine, validate, validate_batch
 from service.metrics import record_load, record_rejected_load
 from service.store.embedded import KnowledgeStore
 
@@ -50,6 +51,22 @@ class SourceResult:
     data: bytes
     graph: Graph
     row_counts: dict[str, int] = field(default_factory=dict)
+    checked: CheckedSpreadsheet | None = None
+    """For a spreadsheet: its rows and cells, where SHACL problems are pinned."""
+
+    @property
+    def needs_validation(self) -> bool:
+        """Whether SHACL has anything to check (an unreadable or empty file has not)."""
+        if self.checked is None:
+            return True
+        return self.checked.mapped is not None and bool(self.checked.mapped.rows)
+
+    def add_problems(self, problems: list[Problem]) -> None:
+        """Add SHACL's problems to the report: at cells for a spreadsheet, at nodes for RDF."""
+        if self.checked is not None:
+            self.checked.add_problems(problems)
+        else:
+            self.report.issues.extend(_rdf_report(self.path, problems).issues)
 
 
 def source_graph_iri(path: Path, base_iri: str) -> str:
@@ -85,17 +102,31 @@ def _rdf_report(path: Path, problems: list[Problem]) -> Report:
     )
 
 
-def _check_one(path: Path, base_iri: str, context: Graph) -> SourceResult:
+def _read_one(path: Path, base_iri: str, context: Graph) -> SourceResult:
+    """Read (and map, for a spreadsheet) one source; SHACL comes after."""
     iri = source_graph_iri(path, base_iri)
     if path.suffix.lower() in SPREADSHEET_SUFFIXES:
-        checked = check_spreadsheet(path, base_iri, context)
+        checked = read_spreadsheet(path, base_iri, context)
         data = path.read_bytes() if checked.report.readable else b""
         return SourceResult(
-            path, iri, len(checked.graph), checked.report, data, checked.graph, checked.row_counts
+            path,
+            iri,
+            len(checked.graph),
+            checked.report,
+            data,
+            checked.graph,
+            checked.row_counts,
+            checked,
         )
     graph, data = read_rdf(path, base_iri)
-    report = _rdf_report(path, validate(graph, context).problems)
-    return SourceResult(path, iri, len(graph), report, data, graph)
+    return SourceResult(path, iri, len(graph), Report(path.name), data, graph)
+
+
+def _check_one(path: Path, base_iri: str, context: Graph, engine: Engine) -> SourceResult:
+    result = _read_one(path, base_iri, context)
+    if result.needs_validation:
+        result.add_problems(validate(result.graph, context, engine).problems)
+    return result
 
 
 SHARED_CLASSES = (
@@ -142,17 +173,20 @@ def defines_shared_names(path: Path) -> bool:
     return bool(names & _shared_sheet_names())
 
 
-_WORKER_CONTEXT: list[tuple[str, Graph]] = []
+_WORKER_CONTEXT: list[tuple[str, Graph, Engine | None]] = []
 
 
-def _start_worker(base_iri: str, extra: bytes) -> None:
+def _start_worker(base_iri: str, extra: bytes, engine: Engine | None) -> None:
     context = _reference(base_iri) + Graph().parse(data=extra, format="nt")
-    _WORKER_CONTEXT[:] = [(base_iri, context)]
+    _WORKER_CONTEXT[:] = [(base_iri, context, engine)]
 
 
 def _check_in_worker(path: Path) -> SourceResult:
-    base_iri, context = _WORKER_CONTEXT[0]
-    return _check_one(path, base_iri, context)
+    """Read a source and, when the pass is per source (``engine`` set), validate it."""
+    base_iri, context, engine = _WORKER_CONTEXT[0]
+    if engine is None:
+        return _read_one(path, base_iri, context)
+    return _check_one(path, base_iri, context, engine)
 
 
 def _worker_count(sources: int, workers: int | None) -> int:
@@ -169,6 +203,7 @@ def check_sources(
     stored: Graph | None = None,
     workers: int | None = None,
     progress: Callable[[SourceResult], None] | None = None,
+    engine: Engine = "sparql",
 ) -> list[SourceResult]:
     """Read and validate every source; load nothing.
 
@@ -180,6 +215,10 @@ def check_sources(
     processes (``workers``; default: the CPUs, for batches large enough to pay for
     starting them). Results come back in the order of ``paths``; ``progress`` is
     called with each one as soon as it is checked (a progress bar for a batch).
+
+    With the default engine the independent sources are read in parallel and then
+    validated together, in one pass over one store (``validate_batch``); with
+    ``engine="pyshacl"`` each is validated on its own, in its worker, as before.
     """
     done = progress or (lambda result: None)
     context = _reference(base_iri)
@@ -192,32 +231,49 @@ def check_sources(
         if not defines_shared_names(path):
             rest.append(path)
             continue
-        result = _check_one(path, base_iri, context)
+        result = _check_one(path, base_iri, context, engine)
         results[path] = result
         done(result)
         if result.report.conforms and len(paths) > 1:
-            names = _names_of(result.graph)
+            names = names_of(result.graph)
             context, extra = context + names, extra + names
     count = _worker_count(len(rest), workers)
+    # One pass: read every source first, validate them together below.
+    per_source = engine if engine == "pyshacl" else None
+    read: list[SourceResult] = []
     if count == 1:
         for path in rest:
-            results[path] = _check_one(path, base_iri, context)
-            done(results[path])
+            if per_source is None:
+                read.append(_read_one(path, base_iri, context))
+            else:
+                results[path] = _check_one(path, base_iri, context, per_source)
+                done(results[path])
     else:
         # "spawn": the caller may be a threaded server, which must not be forked.
         with multiprocessing.get_context("spawn").Pool(
             count,
             initializer=_start_worker,
-            initargs=(base_iri, extra.serialize(format="nt", encoding="utf-8")),
+            initargs=(base_iri, extra.serialize(format="nt", encoding="utf-8"), per_source),
         ) as pool:
             checked = pool.imap(_check_in_worker, rest, chunksize=max(1, len(rest) // (count * 8)))
             for path, result in zip(rest, checked, strict=True):
-                results[path] = result
-                done(result)
+                if per_source is None:
+                    read.append(result)
+                else:
+                    results[path] = result
+                    done(result)
+    pending = [result for result in read if result.needs_validation]
+    for result, report in zip(
+        pending, validate_batch([r.graph for r in pending], context, engine), strict=True
+    ):
+        result.add_problems(report.problems)
+    for result in read:
+        results[result.path] = result
+        done(result)
     return [results[path] for path in paths]
 
 
-def _names_of(graph: Graph) -> Graph:
+def names_of(graph: Graph) -> Graph:
     """What other sources need of a shared source: its typed nodes and their keys."""
     names = Graph()
     for subject, _, cls in graph.triples((None, RDF.type, None)):
@@ -278,7 +334,9 @@ def load_sources(store: GraphWriter, results: list[SourceResult]) -> None:
             )
 
 
-def load_demo(store: GraphWriter, base_iri: str, workers: int | None = None) -> list[str]:
+def load_demo(
+    store: GraphWriter, base_iri: str, workers: int | None = None, engine: Engine = "sparql"
+) -> list[str]:
     """Check and load the bundled demo workbooks (loaders/demo/data) like any upload.
 
     The demo ships with the code, so a demo that does not validate is a bug of this
@@ -286,7 +344,7 @@ def load_demo(store: GraphWriter, base_iri: str, workers: int | None = None) -> 
     """
     from loaders.demo import demo_sources
 
-    results = check_sources(demo_sources(), base_iri, workers=workers)
+    results = check_sources(demo_sources(), base_iri, workers=workers, engine=engine)
     invalid = [r.report.to_text() for r in results if not r.report.conforms]
     if invalid:
         raise RuntimeError("the bundled demo data does not validate:\n" + "\n".join(invalid))

@@ -70,7 +70,9 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             await asyncio.to_thread(load_reference, app.state.backend, settings.base_iri)
             if settings.demo:
                 log.info("laster demodata / loading the demo data (loaders/demo/data)")
-                await asyncio.to_thread(load_demo, app.state.backend, settings.base_iri)
+                await asyncio.to_thread(
+                    load_demo, app.state.backend, settings.base_iri, engine=settings.engine
+                )
         await app.state.backend.start()
         log.info("klar / ready", extra={"version": tool_version()})
         try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from rdflib import Graph
 
 from loaders.namespaces import DEFAULT_BASE_IRI
+from loaders.problems import Problem
 from loaders.reference import reference_graph
-from loaders.validation import Problem, validate
+from loaders.validation import validate
 
 PREFIXES = """
 @prefix dct: <http://purl.org/dc/terms/> .

@@ -43,6 +43,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from loaders.report import Issue, Report
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
+from loaders.validation import Engine
 from service.access.audit import AuditEvent, GraphChange, auditor, change, new_event
 from service.access.auth import authenticate, principal_of, write_lock
 from service.access.proposals import (
@@ -164,7 +165,12 @@ def _scope_issues(
 
 
 def plan_upload(
-    principal: Principal, name: str, data: bytes, base: str, stored: Graph
+    principal: Principal,
+    name: str,
+    data: bytes,
+    base: str,
+    stored: Graph,
+    engine: Engine = "sparql",
 ) -> UploadPlan:
     """Validate the workbook and check it against the token's scope; writes nothing."""
     safe = _safe_name(name)
@@ -183,7 +189,7 @@ def plan_upload(
     with tempfile.TemporaryDirectory(prefix="kommunegraf-upload-") as folder:
         path = Path(folder, safe)
         path.write_bytes(data)
-        checked = check_spreadsheet(path, base, _reference(base) + stored)
+        checked = check_spreadsheet(path, base, _reference(base) + stored, engine=engine)
     checked.report.source = name
     plan = UploadPlan(name, data, checked.report, row_counts=checked.row_counts)
     if not checked.report.readable:
@@ -236,7 +242,7 @@ async def check_upload(
 
     def run() -> UploadPlan:
         stored = stored_context(cast(KnowledgeStore, reader), settings.base_iri)
-        return plan_upload(principal, name, data, settings.base_iri, stored)
+        return plan_upload(principal, name, data, settings.base_iri, stored, settings.engine)
 
     return await asyncio.to_thread(run)
 

@@ -1,0 +1,531 @@
+"""The project's SHACL shapes compiled to SPARQL, for the store to evaluate itself.
+
+Why: pySHACL walks rdflib graphs triple by triple and was more than half of the time
+of a load. The shapes are ours and use a known subset of SHACL Core, so each
+constraint becomes one SELECT that finds its violations (``?this``, ``?value``),
+following the SPARQL definitions of the core components in the SHACL
+specification (§ 4) and the SPARQL-based constraint components (§ 6). pyoxigraph
+evaluates them over the new data and the context it references, in one pass per
+batch (``loaders.validation``).
+
+What is compiled: targets (``sh:targetClass``, ``sh:targetSubjectsOf``,
+``sh:target`` of a ``sh:SPARQLTarget``), predicate and sequence paths, and the
+components ``sh:minCount``, ``sh:maxCount``, ``sh:datatype``, ``sh:nodeKind``,
+``sh:class``, ``sh:pattern``, ``sh:in``, ``sh:languageIn``, ``sh:uniqueLang``,
+``sh:minInclusive``, ``sh:lessThan``, ``sh:or``, ``sh:and``, ``sh:not``,
+``sh:xone``, ``sh:node``, ``sh:qualifiedValueShape`` with
+``sh:qualifiedMinCount``/``sh:qualifiedMaxCount``, and any SPARQL-based constraint
+component with an ``sh:SPARQLAskValidator``. A pattern the store's regex engine
+cannot compile (Rust's has no look-around) is checked in Python with ``re``, as
+pySHACL does. Anything else raises :class:`UnsupportedShapeError`; the caller then runs that
+shape with pySHACL and says so in the log.
+
+Each query keeps only focus nodes that are subjects of the new data (the named
+graph :data:`DATA_GRAPH`): the context is there to be referenced, not re-checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Literal as TypingLiteral
+
+import pyoxigraph as ox
+from rdflib import Graph, Literal, URIRef
+from rdflib.collection import Collection
+from rdflib.namespace import RDF, RDFS, SH, XSD
+from rdflib.term import Node
+
+from loaders.namespaces import PREFIXES
+
+DATA_GRAPH = "urn:x-kommunegraf:validation:data"
+"""The named graph holding the triples under validation; the context is in others."""
+
+Severity = TypingLiteral["error", "warning", "info"]
+
+_SEVERITIES: dict[Node, Severity] = {SH.Violation: "error", SH.Warning: "warning", SH.Info: "info"}
+
+_CASTS = {XSD.boolean, XSD.integer, XSD.decimal, XSD.date, XSD.dateTime, XSD.time, XSD.double}
+"""Datatypes whose well-formedness a SPARQL cast to themselves checks."""
+
+_INTEGER_RANGES: dict[Node, str] = {
+    XSD.nonNegativeInteger: "?v >= 0",
+    XSD.positiveInteger: "?v > 0",
+    XSD.nonPositiveInteger: "?v <= 0",
+    XSD.negativeInteger: "?v < 0",
+}
+
+_NODE_KINDS: dict[Node, str] = {
+    SH.IRI: "isIRI({v})",
+    SH.BlankNode: "isBlank({v})",
+    SH.Literal: "isLiteral({v})",
+    SH.BlankNodeOrIRI: "(isIRI({v}) || isBlank({v}))",
+    SH.BlankNodeOrLiteral: "(isBlank({v}) || isLiteral({v}))",
+    SH.IRIOrLiteral: "(isIRI({v}) || isLiteral({v}))",
+}
+
+# Parameters read by the compiler; a shape with any other sh: parameter is unsupported.
+_DESCRIPTIVE = {
+    SH.name,
+    SH.description,
+    SH.order,
+    SH.group,
+    SH.message,
+    SH.severity,
+    SH.path,
+    SH.property,
+    SH.targetClass,
+    SH.targetSubjectsOf,
+    SH.target,
+    SH.defaultValue,
+    SH.deactivated,
+}
+_HANDLED = {
+    SH.minCount,
+    SH.maxCount,
+    SH.datatype,
+    SH.nodeKind,
+    SH["class"],
+    SH.pattern,
+    SH.flags,
+    SH["in"],
+    SH.languageIn,
+    SH.uniqueLang,
+    SH.minInclusive,
+    SH.lessThan,
+    SH["or"],
+    SH["and"],
+    SH["not"],
+    SH.xone,
+    SH.node,
+    SH.qualifiedValueShape,
+    SH.qualifiedMinCount,
+    SH.qualifiedMaxCount,
+}
+
+
+class UnsupportedShapeError(ValueError):
+    """A shape uses something the compiler does not translate; pySHACL checks it."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One constraint of one shape as a query; every row it returns is a violation.
+
+    The query selects ``?this`` and, where the component reports one, ``?value``.
+    ``python_pattern`` is set for an ``sh:pattern`` the store cannot run: the query
+    then returns every value and Python keeps the non-matching ones.
+    """
+
+    query: str
+    shape: Node
+    path: str | None
+    severity: Severity
+    message_nb: str
+    message_en: str
+    python_pattern: re.Pattern[str] | None = None
+
+
+@dataclass
+class CompiledShapes:
+    """Every check, and the top-level shapes left to pySHACL (with why)."""
+
+    checks: list[Check] = field(default_factory=list)
+    fallback: dict[Node, tuple[Node, str]] = field(default_factory=dict)
+    """Shape → (the node shape with targets it belongs to, why it is not compiled)."""
+
+
+def _iri(node: Node) -> str:
+    if not isinstance(node, URIRef):
+        raise UnsupportedShapeError(f"expected an IRI, got {node!r}")
+    return f"<{node}>"
+
+
+def _term(node: Node) -> str:
+    """A constant in SPARQL syntax."""
+    if isinstance(node, URIRef):
+        return f"<{node}>"
+    if isinstance(node, Literal):
+        text = (
+            str(node)
+            .replace("\\", "\\\\")
+            .replace('"', '\\"')
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+        if node.language:
+            return f'"{text}"@{node.language}'
+        return f'"{text}"^^<{node.datatype or XSD.string}>'
+    raise UnsupportedShapeError(f"blank node constant {node!r}")
+
+
+def _list(shapes: Graph, head: Node) -> list[Node]:
+    return list(Collection(shapes, head))
+
+
+def path_text(shapes: Graph, path: Node) -> str:
+    """The path as a result names it: its IRI, or the IRIs of a sequence joined by " / "."""
+    if isinstance(path, URIRef):
+        return str(path)
+    return " / ".join(str(step) for step in _list(shapes, path))
+
+
+def _path_sparql(shapes: Graph, path: Node) -> str:
+    if isinstance(path, URIRef):
+        return _iri(path)
+    if (path, RDF.first, None) in shapes:
+        steps = _list(shapes, path)
+        if all(isinstance(step, URIRef) for step in steps):
+            return "/".join(_iri(step) for step in steps)
+    raise UnsupportedShapeError("only predicate and sequence paths are compiled")
+
+
+class _Compiler:
+    def __init__(self, shapes: Graph, probe: ox.Store) -> None:
+        self.shapes = shapes
+        self.probe = probe
+        self.counter = 0
+
+    def fresh(self) -> str:
+        self.counter += 1
+        return f"?_v{self.counter}"
+
+    def one(self, shape: Node, parameter: URIRef) -> Node | None:
+        values = list(self.shapes.objects(shape, parameter))
+        if len(values) > 1:
+            raise UnsupportedShapeError(f"more than one {parameter}")
+        return values[0] if values else None
+
+    def check_parameters(self, shape: Node) -> None:
+        for predicate in set(self.shapes.predicates(shape)):
+            if str(predicate).startswith(str(SH)) and predicate not in _HANDLED | _DESCRIPTIVE:
+                raise UnsupportedShapeError(f"{predicate} is not compiled")
+        if self.one(shape, SH.deactivated) not in (None, Literal(False)):
+            raise UnsupportedShapeError("sh:deactivated")
+        flags = self.one(shape, SH.flags)
+        if flags is not None and str(flags):
+            raise UnsupportedShapeError("sh:flags")
+
+    # --- whether a node conforms to a shape, as a SPARQL expression ---------------
+
+    def regex_runs_in_store(self, pattern: str) -> bool:
+        query = f'SELECT (COALESCE(REGEX("", {_term(Literal(pattern))}), 0) AS ?r) {{}}'
+        (row,) = list(self.probe.query(query))  # type: ignore[arg-type]
+        answer = row["r"]
+        return isinstance(answer, ox.Literal) and answer.datatype == ox.NamedNode(str(XSD.boolean))
+
+    def value_conditions(
+        self, shape: Node, v: str, skip: frozenset[URIRef] = frozenset()
+    ) -> list[str]:
+        """Expressions, each true when ``v`` passes one value-level constraint of ``shape``."""
+        conditions: list[str] = []
+        graph = self.shapes
+        datatype = self.one(shape, SH.datatype)
+        if datatype is not None:
+            conditions.append(self.datatype_condition(datatype, v))
+        kind = self.one(shape, SH.nodeKind)
+        if kind is not None:
+            if kind not in _NODE_KINDS:
+                raise UnsupportedShapeError(f"sh:nodeKind {kind}")
+            conditions.append(_NODE_KINDS[kind].format(v=v))
+        for cls in graph.objects(shape, SH["class"]):
+            conditions.append(f"EXISTS {{ {v} <{RDF.type}>/<{RDFS.subClassOf}>* {_iri(cls)} }}")
+        pattern = self.one(shape, SH.pattern)
+        if pattern is not None and SH.pattern not in skip:
+            if not self.regex_runs_in_store(str(pattern)):
+                raise UnsupportedShapeError("a pattern the store cannot run, inside a nested shape")
+            conditions.append(f"(!isBlank({v}) && REGEX(STR({v}), {_term(Literal(str(pattern)))}))")
+        allowed = self.one(shape, SH["in"])
+        if allowed is not None:
+            members = _list(graph, allowed)
+            conditions.append(
+                "(" + " || ".join(f"sameTerm({v}, {_term(m)})" for m in members) + ")"
+                if members
+                else "false"
+            )
+        languages = self.one(shape, SH.languageIn)
+        if languages is not None:
+            tags = [str(tag) for tag in _list(graph, languages)]
+            conditions.append(
+                f'(isLiteral({v}) && LANG({v}) != "" && ('
+                + " || ".join(f"langMatches(LANG({v}), {_term(Literal(t))})" for t in tags)
+                + "))"
+            )
+        minimum = self.one(shape, SH.minInclusive)
+        if minimum is not None:
+            conditions.append(f"(isLiteral({v}) && {v} >= {_term(minimum)})")
+        for combined in ("or", "and", "xone"):
+            head = self.one(shape, SH[combined])
+            if head is None:
+                continue
+            parts = [self.conforms(member, v) for member in _list(graph, head)]
+            if combined == "or":
+                conditions.append("(" + (" || ".join(parts) or "false") + ")")
+            elif combined == "and":
+                conditions.append("(" + (" && ".join(parts) or "true") + ")")
+            else:
+                count = " + ".join(f"IF({p}, 1, 0)" for p in parts) or "0"
+                conditions.append(f"(({count}) = 1)")
+        negated = self.one(shape, SH["not"])
+        if negated is not None:
+            conditions.append(f"!{self.conforms(negated, v)}")
+        for nested in graph.objects(shape, SH.node):
+            conditions.append(self.conforms(nested, v))
+        return [f"COALESCE({c}, false)" for c in conditions]
+
+    def datatype_condition(self, datatype: Node, v: str) -> str:
+        if datatype == RDF.langString:
+            return f'(isLiteral({v}) && LANG({v}) != "")'
+        if datatype == XSD.string:
+            return f'(isLiteral({v}) && LANG({v}) = "" && DATATYPE({v}) = <{XSD.string}>)'
+        condition = f"(isLiteral({v}) && DATATYPE({v}) = {_iri(datatype)}"
+        if datatype in _CASTS:
+            cast = f"<{datatype}>(STR({v}))"
+            condition += f" && sameTerm({cast}, {cast})"
+        elif datatype in _INTEGER_RANGES:
+            cast = f"<{XSD.integer}>(STR({v}))"
+            condition += " && " + _INTEGER_RANGES[datatype].replace("?v", cast)
+        return condition + ")"
+
+    def conforms(self, shape: Node, v: str) -> str:
+        """True when node ``v`` conforms to ``shape`` (a nested shape of or/xone/not/node)."""
+        self.check_parameters(shape)
+        if self.one(shape, SH.qualifiedValueShape) is not None:
+            raise UnsupportedShapeError("sh:qualifiedValueShape inside a nested shape")
+        if self.one(shape, SH.uniqueLang) is not None or self.one(shape, SH.lessThan) is not None:
+            raise UnsupportedShapeError("sh:uniqueLang or sh:lessThan inside a nested shape")
+        path = self.one(shape, SH.path)
+        conditions: list[str] = []
+        if path is None:
+            conditions.extend(self.value_conditions(shape, v))
+        else:
+            steps = _path_sparql(self.shapes, path)
+            value = self.fresh()
+            inner = self.value_conditions(shape, value)
+            if inner:
+                conditions.append(
+                    f"NOT EXISTS {{ {v} {steps} {value} FILTER(!({' && '.join(inner)})) }}"
+                )
+            for bound, comparison in ((SH.minCount, "<"), (SH.maxCount, ">")):
+                limit = self.one(shape, bound)
+                if limit is None:
+                    continue
+                count = int(limit)  # type: ignore[call-overload]
+                if comparison == "<" and count > 0:
+                    conditions.append(self.at_least(v, steps, count))
+                elif comparison == ">":
+                    conditions.append(f"!{self.at_least(v, steps, count + 1)}")
+        for member in self.shapes.objects(shape, SH.property):
+            conditions.append(self.conforms(member, v))
+        return "(" + (" && ".join(conditions) or "true") + ")"
+
+    def at_least(self, v: str, steps: str, count: int) -> str:
+        """``v`` has at least ``count`` distinct values on the path (an EXISTS pattern)."""
+        values = [self.fresh() for _ in range(count)]
+        triples = " ".join(f"{v} {steps} {value} ." for value in values)
+        distinct = " && ".join(
+            f"!sameTerm({a}, {b})" for i, a in enumerate(values) for b in values[i + 1 :]
+        )
+        return f"EXISTS {{ {triples} {f'FILTER({distinct})' if distinct else ''} }}"
+
+
+def _messages(shapes: Graph, shape: Node) -> tuple[str, str] | None:
+    by_lang: dict[str | None, str] = {}
+    for message in shapes.objects(shape, SH.message):
+        if isinstance(message, Literal):
+            by_lang.setdefault(message.language, str(message))
+    if not by_lang:
+        return None
+    fallback = by_lang.get(None) or next(iter(by_lang.values()))
+    return by_lang.get("nb", fallback), by_lang.get("en", fallback)
+
+
+def _generic(component: str, path: str | None) -> tuple[str, str]:
+    where = f" ({path})" if path else ""
+    return (f"Brudd på {component}{where}", f"Violation of {component}{where}")
+
+
+def _focus(shapes: Graph, shape: Node) -> str:
+    """A pattern binding ``?this`` once to each focus node of ``shape`` among the new subjects."""
+    patterns = [
+        f"GRAPH <{DATA_GRAPH}> {{ ?this a ?_class }} ?_class <{RDFS.subClassOf}>* {_iri(cls)} ."
+        for cls in shapes.objects(shape, SH.targetClass)
+    ]
+    patterns += [
+        f"GRAPH <{DATA_GRAPH}> {{ ?this {_iri(p)} ?_object }}"
+        for p in shapes.objects(shape, SH.targetSubjectsOf)
+    ]
+    for target in shapes.objects(shape, SH.target):
+        select = shapes.value(target, SH.select)
+        if (target, RDF.type, SH.SPARQLTarget) not in shapes or select is None:
+            raise UnsupportedShapeError("a sh:target that is not a sh:SPARQLTarget with sh:select")
+        patterns.append(
+            f"{{ {_where_body(str(select))} }} "
+            f"FILTER EXISTS {{ GRAPH <{DATA_GRAPH}> {{ ?this ?_p ?_o }} }}"
+        )
+    if (shape, SH.targetNode, None) in shapes or (shape, SH.targetObjectsOf, None) in shapes:
+        raise UnsupportedShapeError("sh:targetNode / sh:targetObjectsOf")
+    union = " UNION ".join(f"{{ {p} }}" for p in patterns)
+    return f"{{ SELECT DISTINCT ?this WHERE {{ {union} }} }}"
+
+
+def _where_body(query: str) -> str:
+    """The group graph pattern of a one-variable SELECT or an ASK, without its braces."""
+    start, end = query.find("{"), query.rfind("}")
+    if start < 0 or end < start:
+        raise UnsupportedShapeError("a SPARQL query without a WHERE clause")
+    head = query[:start]
+    if re.search(r"(?i)\b(prefix|base|from)\b", head):
+        raise UnsupportedShapeError("PREFIX, BASE or FROM inside a SHACL query")
+    return query[start + 1 : end]
+
+
+def _prologue() -> str:
+    return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in PREFIXES.items())
+
+
+def _select(focus: str, body: str, projection: str = "?this ?value") -> str:
+    return f"{_prologue()}SELECT {projection} WHERE {{ {focus} {body} }}"
+
+
+def _shape_checks(
+    compiler: _Compiler, shape: Node, focus: str, severity: Severity
+) -> Iterator[Check]:
+    """The checks of one top-level shape (node shape, or property shape of one)."""
+    shapes = compiler.shapes
+    compiler.check_parameters(shape)
+    own = shapes.value(shape, SH.severity)
+    if own is not None:
+        if own not in _SEVERITIES:
+            raise UnsupportedShapeError(f"sh:severity {own}")
+        severity = _SEVERITIES[own]
+    path_node = compiler.one(shape, SH.path)
+    path = None if path_node is None else path_text(shapes, path_node)
+    messages = _messages(shapes, shape)
+
+    def check(component: str, query: str, pattern: re.Pattern[str] | None = None) -> Check:
+        nb, en = messages or _generic(component, path)
+        return Check(query, shape, path, severity, nb, en, pattern)
+
+    if path_node is None:
+        value_focus = f"{focus} BIND(?this AS ?value)"
+        conditions = compiler.value_conditions(shape, "?value")
+        for condition in conditions:
+            yield check("sh:NodeShape", _select(value_focus, f"FILTER(!{condition})"))
+        return
+    steps = _path_sparql(shapes, path_node)
+    values = f"{focus} ?this {steps} ?value ."
+    minimum = compiler.one(shape, SH.minCount)
+    if minimum is not None and int(minimum) > 0:  # type: ignore[call-overload]
+        test = compiler.at_least("?this", steps, int(minimum))  # type: ignore[call-overload]
+        yield check("sh:minCount", _select(focus, f"FILTER(!{test})", "?this"))
+    maximum = compiler.one(shape, SH.maxCount)
+    if maximum is not None:
+        test = compiler.at_least("?this", steps, int(maximum) + 1)  # type: ignore[call-overload]
+        yield check("sh:maxCount", _select(focus, f"FILTER({test})", "?this"))
+    pattern = compiler.one(shape, SH.pattern)
+    skip: frozenset[URIRef] = frozenset()
+    if pattern is not None and not compiler.regex_runs_in_store(str(pattern)):
+        # Python's re, like pySHACL: every value comes back, Python keeps the failures.
+        yield check("sh:pattern", _select(values, ""), re.compile(str(pattern)))
+        skip = frozenset({SH.pattern})
+    for condition in compiler.value_conditions(shape, "?value", skip):
+        yield check("value", _select(values, f"FILTER(!{condition})"))
+    if compiler.one(shape, SH.uniqueLang) == Literal(True):
+        yield check(
+            "sh:uniqueLang",
+            f'{_prologue()}SELECT ?this WHERE {{ {values} FILTER(LANG(?value) != "") }} '
+            "GROUP BY ?this (LCASE(LANG(?value))) HAVING (COUNT(DISTINCT ?value) > 1)",
+        )
+    for other in shapes.objects(shape, SH.lessThan):
+        yield check(
+            "sh:lessThan",
+            _select(
+                values,
+                f"?this {_iri(other)} ?_other FILTER(!COALESCE(?value < ?_other, false))",
+                "?this ?value ?_other",
+            ),
+        )
+    qualified = compiler.one(shape, SH.qualifiedValueShape)
+    if qualified is not None:
+        good = compiler.conforms(qualified, "?_q")
+        counted = (
+            f"{{ SELECT ?this (COUNT(DISTINCT ?_q) AS ?_n) WHERE {{ {focus} "
+            f"OPTIONAL {{ ?this {steps} ?_q FILTER({good}) }} }} GROUP BY ?this }}"
+        )
+        low = compiler.one(shape, SH.qualifiedMinCount)
+        high = compiler.one(shape, SH.qualifiedMaxCount)
+        if low is not None:
+            yield check(
+                "sh:qualifiedMinCount",
+                _select(counted, f"FILTER(?_n < {int(low)})", "?this"),  # type: ignore[call-overload]
+            )
+        if high is not None:
+            yield check(
+                "sh:qualifiedMaxCount",
+                _select(counted, f"FILTER(?_n > {int(high)})", "?this"),  # type: ignore[call-overload]
+            )
+    for component, query, validator in _sparql_components(compiler, shape, values):
+        nb, en = messages or _messages(shapes, validator) or _generic(component, path)
+        yield Check(query, shape, path, severity, nb, en)
+
+
+def _sparql_components(
+    compiler: _Compiler, shape: Node, values: str
+) -> Iterator[tuple[str, str, Node]]:
+    """SPARQL-based constraint components whose parameters ``shape`` sets (SHACL § 6).
+
+    Each ASK validator becomes ``FILTER NOT EXISTS { its body }`` with the
+    parameters bound before it: a value for which the ASK is false is a violation.
+    """
+    shapes = compiler.shapes
+    for component in shapes.subjects(RDF.type, SH.ConstraintComponent):
+        parameters = list(shapes.objects(component, SH.parameter))
+        bindings: dict[str, Node] = {}
+        for parameter in parameters:
+            predicate = shapes.value(parameter, SH.path)
+            value = shapes.value(shape, predicate) if isinstance(predicate, URIRef) else None
+            if value is not None and isinstance(predicate, URIRef):
+                bindings[_local_name(predicate)] = value
+        if not bindings:
+            continue
+        if len(bindings) != len(parameters):
+            raise UnsupportedShapeError(f"{component}: optional parameters")
+        validator = shapes.value(component, SH.validator)
+        ask = None if validator is None else shapes.value(validator, SH.ask)
+        if validator is None or ask is None or compiler.one(shape, SH.path) is None:
+            raise UnsupportedShapeError(f"{component}: only an sh:validator with sh:ask on values")
+        body = _where_body(re.sub(r"\$(\w+)", r"?\1", str(ask)))
+        binds = " ".join(f"BIND({_term(v)} AS ?{name})" for name, v in bindings.items())
+        yield str(component), _select(values, f"{binds} FILTER NOT EXISTS {{ {body} }}"), validator
+
+
+def _local_name(iri: URIRef) -> str:
+    return re.split(r"[#/]", str(iri))[-1]
+
+
+@cache
+def compile_shapes(shapes: Graph) -> CompiledShapes:
+    """Compile every node shape with targets, and each of its property shapes."""
+    probe = ox.Store()
+    compiled = CompiledShapes()
+    roots = {
+        s
+        for p in (SH.targetClass, SH.targetSubjectsOf, SH.target)
+        for s in shapes.subjects(p, None)
+    }
+    for root in sorted(roots, key=str):
+        compiler = _Compiler(shapes, probe)
+        try:
+            focus = _focus(shapes, root)
+        except UnsupportedShapeError as error:
+            compiled.fallback[root] = (root, str(error))
+            continue
+        for top in [root, *sorted(shapes.objects(root, SH.property), key=str)]:
+            try:
+                compiled.checks.extend(list(_shape_checks(compiler, top, focus, "error")))
+            except UnsupportedShapeError as error:
+                compiled.fallback[top] = (root, str(error))
+    return compiled

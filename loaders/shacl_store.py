@@ -1,0 +1,113 @@
+"""Run the compiled shapes (``loaders.shacl_sparql``) in a pyoxigraph store.
+
+Why a module of its own: this is the half of the engine that touches data. The new
+triples go into the named graph ``DATA_GRAPH`` (the checks take their focus nodes
+from there), what they reference into another, and every check is one query over
+the union. The checks are independent, so they run on two threads: pyoxigraph
+evaluates a query without holding the GIL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pyoxigraph as ox
+from rdflib import Graph
+from rdflib.term import Node
+
+from loaders.oxigraph_terms import OxTerm, ox_term
+from loaders.problems import Problem
+from loaders.shacl_sparql import DATA_GRAPH, Check, CompiledShapes
+
+log = logging.getLogger(__name__)
+
+CONTEXT_GRAPH = ox.NamedNode("urn:x-kommunegraf:validation:context")
+
+
+class _Terms:
+    """rdflib terms as pyoxigraph terms, each converted once per batch."""
+
+    def __init__(self) -> None:
+        self.cache: dict[Node, OxTerm] = {}
+
+    def __call__(self, node: Node) -> OxTerm:
+        term = self.cache.get(node)
+        if term is None:
+            term = self.cache[node] = ox_term(node)
+        return term
+
+
+def _quads(
+    graphs: Iterable[Iterable[tuple[Node, Node, Node]]], graph: ox.NamedNode, terms: _Terms
+) -> list[ox.Quad]:
+    return [
+        ox.Quad(terms(s), terms(p), terms(o), graph)  # type: ignore[arg-type]
+        for triples in graphs
+        for s, p, o in triples
+    ]
+
+
+def _text(term: object) -> str | None:
+    if term is None:
+        return None
+    value = getattr(term, "value", None)
+    return str(value) if value is not None else str(term)
+
+
+def _matches(pattern: re.Pattern[str] | None, value: object) -> bool:
+    """Whether a value passes a pattern checked in Python (blank nodes never do)."""
+    if pattern is None or isinstance(value, ox.BlankNode):
+        return False
+    return pattern.search(_text(value) or "") is not None
+
+
+def _run(store: ox.Store, check: Check) -> list[Problem]:
+    solutions = store.query(check.query, use_default_graph_as_union=True)
+    assert isinstance(solutions, ox.QuerySolutions)
+    with_value = any(variable.value == "value" for variable in solutions.variables)
+    problems = []
+    for solution in solutions:
+        value = solution["value"] if with_value else None
+        if _matches(check.python_pattern, value):
+            continue
+        problems.append(
+            Problem(
+                check.severity,
+                _text(solution["this"]) or "",
+                check.path,
+                _text(value),
+                check.message_nb,
+                check.message_en,
+                str(check.shape),
+            )
+        )
+    return problems
+
+
+def evaluate(
+    graphs: Sequence[Graph],
+    referenced: Iterable[tuple[Node, Node, Node]],
+    compiled: CompiledShapes,
+    threads: int | None = None,
+) -> list[Problem]:
+    """Every violation of the compiled checks whose focus node is a subject of ``graphs``.
+
+    ``referenced`` is the context the data may point at (types of referenced nodes,
+    the ontology's classes). The subjects of ``graphs`` must not overlap: the
+    store holds them as one graph.
+    """
+    terms = _Terms()
+    store = ox.Store()
+    store.extend(_quads(graphs, ox.NamedNode(DATA_GRAPH), terms))
+    store.extend(_quads([referenced], CONTEXT_GRAPH, terms))
+    count = threads or min(2, len(os.sched_getaffinity(0)))
+    if count > 1 and len(store) > 20_000:
+        with ThreadPoolExecutor(count) as pool:
+            found = list(pool.map(lambda check: _run(store, check), compiled.checks))
+    else:
+        found = [_run(store, check) for check in compiled.checks]
+    return [problem for problems in found for problem in problems]

@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from rdflib.term import Node
 
 from service.access.scope import (
     Principal,
+    Triple,
     audit_graph,
     foreign_subject_message,
-    foreign_subjects,
     may_write_graph,
+    statement_problems,
 )
 from service.access.tokens import TokenFile, TokenFileError
 from service.settings import Settings
@@ -178,12 +178,16 @@ def graph_refusal(principal: Principal, base: str, graph: str) -> Response | Non
     )
 
 
-def subjects_refusal(
-    principal: Principal, base: str, graph: str, subjects: Iterable[Node]
+def statements_refusal(
+    principal: Principal, base: str, graph: str, triples: Iterable[Triple]
 ) -> Response | None:
-    """403 when the data describes things ``principal`` may not describe."""
-    foreign = foreign_subjects(principal, base, graph, subjects)
-    if not foreign:
+    """403 when the data speaks about things ``principal`` may not write about.
+
+    Not only subjects: whom a usage, dataset or agreement belongs to, and what a
+    blank node is typed as (``service.access.scope.statement_problems``).
+    """
+    problems = statement_problems(principal, base, graph, triples)
+    if not problems:
         return None
-    nb, en = foreign_subject_message(foreign)
+    nb, en = foreign_subject_message(problems)
     return error_response(403, nb, en)

@@ -9,6 +9,14 @@ The rule, stated once (docs/access.md explains it to people):
   subjects whose IRI the shapes' IRI templates put under a kommunenummer
   (``id/bruk/5616/…``, ``id/datasett/5616/…``, ``id/integrasjon/5616/…``), the
   graph itself (its PROV metadata), blank nodes and source-file hashes (``ni:``).
+* Whom a triple speaks about counts as well as its subject, blank nodes included:
+  a municipality token may not name another municipality as the one a usage,
+  dataset, agreement or processing activity belongs to (``kg:usedBy``,
+  ``dct:publisher``, ``dpv:hasDataController``, any triple whose object is another
+  municipality), may not tie a record to another municipality's record through
+  the property that says whose it is (an integration's ``kg:integrationSource``),
+  and may not type anything (a blank node neither) as a catalogue or shared class
+  (``kg:Application``, ``kg:Municipality``, …), which would skip the proposal step.
 * Applications and vendors are the shared catalogue (``<base>graph/catalogue``).
   A municipality token cannot write them; what its upload says about them
   becomes a proposal (``<base>graph/proposal/<id>``) that an admin approves.
@@ -29,7 +37,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from rdflib import BNode, URIRef, Variable
+from rdflib import RDF, BNode, URIRef, Variable
 from rdflib.term import Node
 
 from loaders.columns import sheets
@@ -146,6 +154,96 @@ def subject_kind(base: str, iri: str) -> tuple[str, str | None]:
     return "other", None
 
 
+@cache
+def owner_properties() -> dict[URIRef, str]:
+    """Property → "municipality" or "municipal": the first variable of a sheet's IRI
+    template, which says whose a record is (``kg:usedBy`` of a usage, ``dct:publisher``
+    of a dataset, ``kg:integrationSource`` of an integration). Read from the shapes."""
+    kinds = dict(subject_kinds())
+    found: dict[URIRef, str] = {}
+    for sheet in sheets():
+        first = re.findall(r"\{([^}]+)\}", sheet.iri_template)[:1]
+        if not first:
+            continue
+        path = URIRef(_expand(first[0]))
+        for column in sheet.columns:
+            if column.path != path:
+                continue
+            for target in column.target_classes:
+                if target == KG.Municipality:
+                    found[path] = "municipality"
+                elif any(kinds.get(p) == "municipal" for p in _class_prefixes(target)):
+                    found.setdefault(path, "municipal")
+    return found
+
+
+@cache
+def _class_kinds() -> dict[URIRef, str]:
+    """Class → catalogue, shared or municipal, from the sheets (one class per sheet)."""
+    prefixes = dict(subject_kinds())
+    return {sheet.target_class: prefixes[sheet.iri_template.split("{", 1)[0]] for sheet in sheets()}
+
+
+def _class_prefixes(target: URIRef) -> list[str]:
+    return [s.iri_template.split("{", 1)[0] for s in sheets() if s.target_class == target]
+
+
+def _municipality(base: str, term: Node) -> str | None:
+    """The kommunenummer when ``term`` is a municipality's IRI (``<base>id/kommune/NNNN``)."""
+    if not isinstance(term, URIRef):
+        return None
+    match = re.fullmatch(re.escape(f"{base}id/kommune/") + r"(\d{4})", str(term))
+    return match.group(1) if match else None
+
+
+Triple = tuple[Node, Node, Node]
+
+
+def statement_problems(
+    principal: Principal, base: str, graph: str, triples: Iterable[Triple]
+) -> list[str]:
+    """What in ``triples`` speaks about something outside ``principal``'s scope, sorted.
+
+    Each problem is the offending term (an IRI, or the triple when the term is a
+    variable or a blank node's type). Admins have none.
+    """
+    if principal.is_admin:
+        return []
+    owners = owner_properties()
+    classes = _class_kinds()
+    problems: set[str] = set()
+    for subject, predicate, obj in triples:
+        if isinstance(subject, Variable) or not may_describe(principal, base, graph, subject):
+            problems.add(f"{subject.n3()}")
+        if not isinstance(predicate, URIRef):
+            problems.add(f"{subject.n3()} {predicate.n3()} {obj.n3()}")
+            continue
+        if predicate == RDF.type:
+            kind = classes.get(obj) if isinstance(obj, URIRef) else "unknown"
+            if kind in ("catalogue", "shared", "unknown"):
+                problems.add(f"{subject.n3()} a {obj.n3()}")
+            continue
+        owner = _municipality(base, obj)
+        if owner is not None and owner not in principal.municipalities:
+            problems.add(f"{obj.n3()}")
+        elif predicate in owners and (
+            isinstance(obj, Variable)
+            or (owners[predicate] == "municipal" and not _own_municipal(principal, base, obj))
+            or (owners[predicate] == "municipality" and owner is None)
+        ):
+            problems.add(f"{subject.n3()} {predicate.n3()} {obj.n3()}")
+    return sorted(problems)
+
+
+def _own_municipal(principal: Principal, base: str, term: Node) -> bool:
+    if isinstance(term, BNode):
+        return True
+    if not isinstance(term, URIRef):
+        return False
+    kind, owner = subject_kind(base, str(term))
+    return kind == "municipal" and owner in principal.municipalities
+
+
 def may_describe(principal: Principal, base: str, graph: str, subject: Node) -> bool:
     """Whether ``principal`` may write triples about ``subject`` into ``graph``."""
     if principal.is_admin or isinstance(subject, BNode):
@@ -157,13 +255,6 @@ def may_describe(principal: Principal, base: str, graph: str, subject: Node) -> 
         return True
     kind, owner = subject_kind(base, iri)
     return kind == "municipal" and owner in principal.municipalities
-
-
-def foreign_subjects(
-    principal: Principal, base: str, graph: str, subjects: Iterable[Node]
-) -> list[str]:
-    """The subjects ``principal`` may not describe in ``graph``, sorted, each once."""
-    return sorted({str(s) for s in subjects if not may_describe(principal, base, graph, s)})
 
 
 # -- what an update writes ----------------------------------------------------
@@ -183,8 +274,8 @@ class UpdateWrites:
     """It may change graphs not named in it (ALL, NAMED, GRAPH ?g in a template)."""
     loads: bool = False
     """It loads a document from a URL (content unknown before it runs)."""
-    inserts: dict[str, set[Node]] = field(default_factory=dict)
-    """Graph → subjects of the triples it inserts (Variables where not constant)."""
+    inserts: dict[str, list[Triple]] = field(default_factory=dict)
+    """Graph → the triples it inserts (with Variables where not constant)."""
     sources: set[str] = field(default_factory=set)
     """Graphs ADD, MOVE and COPY copy from."""
 
@@ -214,7 +305,7 @@ def _template(writes: UpdateWrites, clause: Any, default: str, *, insert: bool) 
         name = _graph_name(graph)
         writes.graphs.add(name)
         if insert:
-            writes.inserts.setdefault(name, set()).update(s for s, _, _ in patterns)
+            writes.inserts.setdefault(name, []).extend(tuple(t) for t in patterns)
 
 
 def update_writes(text: str, base: str) -> UpdateWrites:
@@ -292,23 +383,25 @@ def update_refusal(principal: Principal, base: str, writes: UpdateWrites) -> tup
             f"The token does not grant writing {shown}. You may write "
             f"{base}graph/kommune/<kommunenummer>/… of your municipalities.",
         )
-    for graph, subjects in writes.inserts.items():
-        if any(isinstance(s, Variable) for s in subjects):
+    for graph, triples in writes.inserts.items():
+        if any(isinstance(t[0], Variable) for t in triples):
             return (
                 "Med en kommunenøkkel må hvert subjekt som settes inn være en fast IRI.",
                 "With a municipality token every inserted subject must be a fixed IRI.",
             )
-        others = foreign_subjects(principal, base, graph, subjects)
+        others = statement_problems(principal, base, graph, triples)
         if others:
             return foreign_subject_message(others)
     return None
 
 
-def foreign_subject_message(subjects: list[str]) -> tuple[str, str]:
-    shown = ", ".join(f"<{s}>" for s in subjects[:5]) + (" …" if len(subjects) > 5 else "")
+def foreign_subject_message(problems: list[str]) -> tuple[str, str]:
+    shown = ", ".join(problems[:5]) + (" …" if len(problems) > 5 else "")
     return (
-        f"Nøkkelen gir ikke tilgang til å beskrive {shown}: bare egne kommuners "
-        "systembruk, datasett og integrasjoner.",
-        f"The token does not grant describing {shown}: only its own municipalities' "
-        "application usages, datasets and integrations.",
+        f"Nøkkelen gir ikke tilgang til å skrive {shown}: bare om egne kommuners "
+        "systembruk, datasett, integrasjoner, avtaler og behandlinger, med egen kommune "
+        "som eier; programvare og leverandører foreslås gjennom opplasting.",
+        f"The token does not grant writing {shown}: only about its own municipalities' "
+        "application usages, datasets, integrations, agreements and processing activities, "
+        "owned by its own municipality; applications and vendors are proposed by upload.",
     )

@@ -40,7 +40,7 @@ import yaml
 
 from loaders.namespaces import PREFIXES
 from loaders.paths import queries_dir
-from service.sparql.text_checks import IRI, is_absolute_iri, tokens
+from service.sparql.text_checks import IRI, RefusedTextError, check_text, is_absolute_iri, tokens
 
 ParameterType = Literal["kommunenummer", "iri", "text", "integer", "date"]
 PARAMETER_TYPES: tuple[ParameterType, ...] = ("kommunenummer", "iri", "text", "integer", "date")
@@ -194,6 +194,19 @@ class CannedQuery:
 
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.parameters if p.name == name), None)
+
+    def checked(self, values: Mapping[str, str], base_iri: str) -> str:
+        """``bind``, then read strictly like any query sent to /sparql: the text to run.
+
+        A value is written by pyoxigraph, so it cannot change the query's shape, but
+        it can hold characters the strict reading refuses (U+2028); those are a
+        ``ParameterError`` too.
+        """
+        text = self.bind(values, base_iri)
+        try:
+            return check_text(text, update=False, base=base_iri, allow=()).text
+        except RefusedTextError as refusal:
+            raise ParameterError(", ".join(values), refusal.nb, refusal.en) from None
 
     def bind(self, values: Mapping[str, str], base_iri: str) -> str:
         """The query text with every parameter bound by a VALUES block.

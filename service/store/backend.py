@@ -18,7 +18,7 @@ from rdflib import Graph
 from service.metrics import observed_query
 from service.settings import Settings
 from service.store.embedded import KnowledgeStore
-from service.store.workers import QueryAnswer, QueryPool, QueryRequest
+from service.store.workers import QueryAnswer, QueryPool, QueryRequest, UpdateRehearsal
 
 
 class Backend(Protocol):
@@ -43,6 +43,12 @@ class Backend(Protocol):
 
     async def update(self, sparql: str) -> None:
         """Run a SPARQL 1.1 Update as one transaction; raises QuerySyntaxError."""
+
+    async def rehearse_update(self, sparql: str, *, evaluate: bool) -> None:
+        """Parse (and plan) a client's update where a crash cannot take the server down.
+
+        Raises QuerySyntaxError, or WorkerCrashedError when the rehearsal crashed.
+        """
 
     def replace_graph(self, graph_iri: str, data: Graph) -> None:
         """Make ``data`` the whole content of ``graph_iri``, atomically."""
@@ -101,6 +107,17 @@ class EmbeddedBackend:
                 del self._in_flight[request.snapshot]
             # A query queued behind busy workers has not opened its snapshot yet; if a
             # write published a newer one meanwhile, the old one must still be there.
+            self.store.discard_snapshots(self.pool.snapshots_in_use() | set(self._in_flight))
+
+    async def rehearse_update(self, sparql: str, *, evaluate: bool) -> None:
+        request = UpdateRehearsal(sparql, self.store.snapshot, evaluate, self.settings.base_iri)
+        self._in_flight[request.snapshot] += 1
+        try:
+            await self.pool.rehearse(request, self.settings.query_timeout)
+        finally:
+            self._in_flight[request.snapshot] -= 1
+            if not self._in_flight[request.snapshot]:
+                del self._in_flight[request.snapshot]
             self.store.discard_snapshots(self.pool.snapshots_in_use() | set(self._in_flight))
 
     async def update(self, sparql: str) -> None:

@@ -420,6 +420,9 @@ class RemoteBackend:
                 "fjernlageret brøt forbindelsen / the remote store dropped the connection"
             ) from None
 
+    async def rehearse_update(self, sparql: str, *, evaluate: bool) -> None:
+        """Nothing to do: the remote server parses in its own process, not in this one."""
+
     async def update(self, sparql: str) -> None:
         """One update request, which SPARQL 1.1 servers apply as one transaction."""
         loop = asyncio.get_running_loop()

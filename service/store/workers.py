@@ -57,6 +57,24 @@ class QueryRequest:
 
 
 @dataclass(frozen=True)
+class UpdateRehearsal:
+    """An update to parse and plan in a worker before the writer runs it.
+
+    Why: the writer runs updates in the server process, where a crash of oxigraph's
+    parser or evaluator (a segmentation fault on a deep tree) takes the whole
+    service down; in a worker it costs one worker. ``evaluate`` runs the update on an
+    empty in-memory store (parse, optimiser and evaluator); without it the update is
+    only parsed (a read-only store refuses it after parsing), for updates whose
+    SERVICE or LOAD would fetch again.
+    """
+
+    update: str
+    snapshot: str
+    evaluate: bool
+    base_iri: str | None = None
+
+
+@dataclass(frozen=True)
 class QueryAnswer:
     kind: Literal["solutions", "boolean", "graph"]
     media: str | None
@@ -94,6 +112,19 @@ def run_query(store: ox.Store, request: QueryRequest) -> QueryAnswer:
     return QueryAnswer(kind, request.solutions_media, results.serialize(format=fmt_results) or b"")
 
 
+def rehearse(store: ox.Store, request: UpdateRehearsal) -> None:
+    """Parse (and plan) an update without changing ``store``; raises QuerySyntaxError."""
+    try:
+        if request.evaluate:
+            ox.Store().update(request.update, base_iri=request.base_iri)
+        else:
+            store.update(request.update, base_iri=request.base_iri)
+    except SyntaxError as error:
+        raise QuerySyntaxError(str(error)) from None
+    except (RuntimeError, OSError, ValueError):
+        pass  # the read-only store refused the write, or evaluation failed: it parsed
+
+
 def _worker_main(connection: Connection) -> None:
     """Loop of a worker process: receive a request, answer it, repeat until EOF."""
     # The parent decides when workers stop: a SIGINT or SIGTERM sent to the whole process
@@ -104,7 +135,7 @@ def _worker_main(connection: Connection) -> None:
     opened: str | None = None
     while True:
         try:
-            request: QueryRequest = connection.recv()
+            request: QueryRequest | UpdateRehearsal = connection.recv()
         except (EOFError, OSError):
             return
         try:
@@ -115,7 +146,11 @@ def _worker_main(connection: Connection) -> None:
                 store = ox.Store.read_only(request.snapshot)
                 opened = request.snapshot
             assert store is not None
-            connection.send(("ok", run_query(store, request)))
+            if isinstance(request, UpdateRehearsal):
+                rehearse(store, request)
+                connection.send(("ok", None))
+            else:
+                connection.send(("ok", run_query(store, request)))
         except QuerySyntaxError as error:
             connection.send(("syntax", str(error)))
         except Exception as error:
@@ -167,6 +202,17 @@ class QueryPool:
 
     async def execute(self, request: QueryRequest, timeout: float) -> QueryAnswer:
         """Run ``request`` on an idle worker; past ``timeout`` seconds kill it."""
+        answer = await self._run(request, timeout)
+        assert isinstance(answer, QueryAnswer)
+        return answer
+
+    async def rehearse(self, request: UpdateRehearsal, timeout: float) -> None:
+        """Parse and plan an update in a worker; raises QuerySyntaxError, WorkerCrashedError."""
+        await self._run(request, timeout)
+
+    async def _run(
+        self, request: QueryRequest | UpdateRehearsal, timeout: float
+    ) -> QueryAnswer | None:
         if self._idle is None:
             raise RuntimeError("QueryPool.start() was not awaited")
         worker = await self._idle.get()
@@ -200,7 +246,7 @@ class QueryPool:
             raise
         self._idle.put_nowait(worker)
         if status == "ok":
-            assert isinstance(payload, QueryAnswer)
+            assert payload is None or isinstance(payload, QueryAnswer)
             return payload
         if status == "syntax":
             raise QuerySyntaxError(payload)

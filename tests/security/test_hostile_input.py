@@ -125,12 +125,13 @@ def test_a_1_mb_query_is_answered_like_any_other(guarded: Server) -> None:
     assert json.loads(answer.body)["results"]["bindings"][0]["n"]["value"] == "80000"
 
 
-def test_a_1_mb_query_that_mentions_service_is_refused_unparsed(guarded: Server) -> None:
+def test_a_1_mb_query_that_mentions_service_is_answered_like_any_other(guarded: Server) -> None:
+    # SERVICE is found among the tokens of the one strict reading, not by a parser in
+    # the server process (rdflib took 50 s for 1 MB), so the size needs no special cap.
     values = " ".join(f'"verdi {n}"' for n in range(80_000))
     text = f"PREFIX service: <http://example.org/> SELECT * {{ VALUES ?v {{ {values} }} }}"
     answer = _query(guarded, text)
-    assert answer.status == 413
-    assert "SERVICE" in answer.text and "tegn" in answer.text and "characters" in answer.text
+    assert answer.status == 200, answer.text[:300]
 
 
 def test_a_1_mb_url_is_refused_by_the_http_layer(guarded: Server) -> None:
@@ -154,9 +155,6 @@ NESTED = {
     "groups": "SELECT * WHERE " + "{" * 10_000 + " ?s ?p ?o " + "}" * 10_000,
     "parentheses": "SELECT * WHERE { ?s ?p ?o FILTER(" + "(" * 10_000 + "?o" + ")" * 10_000 + ") }",
     "brackets": "SELECT * WHERE { ?s ?p " + "[ <urn:p> " * 10_000 + "]" * 10_000 + " }",
-    "hidden-behind-less-than": (
-        "SELECT * WHERE { ?s ?p ?o FILTER(?o<?s&&" + "(" * 10_000 + "?o>?s" + ")" * 10_000 + ") }"
-    ),
 }
 
 
@@ -165,6 +163,15 @@ def test_deeply_nested_queries_are_refused_before_the_parser(guarded: Server, te
     answer = _query(guarded, text)
     assert answer.status == 400, answer.text[:300]
     assert "nøstet" in answer.text and "nests" in answer.text
+    assert alive(guarded)
+
+
+def test_brackets_inside_an_iri_reach_the_store_inside_the_iri(guarded: Server) -> None:
+    # "<?s&&((…?o>" is an IRI to the strict reading, and the store is given it as one.
+    deep = "(" * 10_000 + "?o>?s" + ")" * 10_000
+    text = "SELECT * WHERE { ?s ?p ?o FILTER(?o<?s&&" + deep + ") }"
+    answer = _query(guarded, text)
+    assert answer.status == 400, answer.text[:300]
     assert alive(guarded)
 
 

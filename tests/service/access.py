@@ -115,12 +115,15 @@ def make_tokens(folder: Path) -> dict[str, str]:
     return made
 
 
-def start_access_server(backend: str, folder: Path) -> Access:
+def start_access_server(
+    backend: str, folder: Path, extra_env: dict[str, str] | None = None
+) -> Access:
     tokens = make_tokens(folder)
     env = {
         "KOMMUNEGRAF_TOKEN": ADMIN,
         "KOMMUNEGRAF_TOKENS": str(folder / "tokens.toml"),
         "KOMMUNEGRAF_AUDIT_LOG": str(folder / "audit.jsonl"),
+        **(extra_env or {}),
     }
     return Access(start_server_on(backend, env=env), folder, tokens)
 

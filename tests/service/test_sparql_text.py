@@ -1,43 +1,51 @@
-"""SERVICE/LOAD detection and USING rewriting, without a server (fast, many variants)."""
+"""The strict reading of SPARQL (check_text) and USING rewriting, without a server."""
 
 from __future__ import annotations
-
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from service.sparql.text_checks import (
+    MAX_OPERATORS,
     DatasetConflictError,
-    UncheckableError,
-    find_remote_targets,
+    RefusedTextError,
+    check_text,
     is_allowed,
-    may_reach_out,
     with_dataset,
 )
 
 BASE = "http://base.example/"
 EVIL = "http://169.254.169.254/latest/"
+ALLOWED = "https://data.norge.no/sparql"
 
 
-def targets(text: str, *, update: bool = False) -> list[str | None]:
-    return find_remote_targets(text, update=update, base=BASE)
+def targets(text: str, *, update: bool = False) -> list[str]:
+    return list(check_text(text, update=update, base=BASE, allow=[ALLOWED]).targets)
+
+
+def refusal(text: str, *, update: bool = False) -> RefusedTextError:
+    with pytest.raises(RefusedTextError) as caught:
+        check_text(text, update=update, base=BASE, allow=[ALLOWED])
+    return caught.value
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    "text",
     [
-        (f"SELECT * {{ SERVICE <{EVIL}> {{ ?s ?p ?o }} }}", [EVIL]),
-        (f"select * {{ service silent <{EVIL}> {{ ?s ?p ?o }} }}", [EVIL]),
-        ("SELECT * { SERVICE ?x { ?s ?p ?o } }", [None]),
-        (f"PREFIX e: <{EVIL}> SELECT * {{ SERVICE e:x {{ ?s ?p ?o }} }}", [EVIL + "x"]),
-        ("SELECT * { SERVICE <rel> { ?s ?p ?o } }", [BASE + "rel"]),
-        (f"ASK {{ ?s ?p true.SERVICE SILENT<{EVIL}> {{ ?s ?p ?o }} }}", [EVIL]),
-        (f"ASK {{ ?s ?p ?o FILTER(?o<?s)SERVICE#>\n<{EVIL}> {{ ?s ?p ?o }} }}", [EVIL]),
+        f"SELECT * {{ SERVICE <{EVIL}> {{ ?s ?p ?o }} }}",
+        f"select * {{ service silent <{EVIL}> {{ ?s ?p ?o }} }}",
+        "SELECT * { SERVICE ?x { ?s ?p ?o } }",
+        f"PREFIX e: <{EVIL}> SELECT * {{ SERVICE e:x {{ ?s ?p ?o }} }}",
+        f"BASE <{EVIL}> SELECT * {{ SERVICE <rel> {{ ?s ?p ?o }} }}",
+        f"ASK {{ ?s ?p true.SERVICE SILENT<{EVIL}> {{ ?s ?p ?o }} }}",
     ],
 )
-def test_service_targets_are_found(text: str, expected: list[str | None]) -> None:
-    assert may_reach_out(text, update=False)
-    assert targets(text) == expected
+def test_service_outside_the_allow_list_is_refused(text: str) -> None:
+    assert refusal(text).status == 403
+
+
+def test_allowed_service_targets_are_reported() -> None:
+    text = "PREFIX n: <https://data.norge.no/> ASK { SERVICE n:sparql {} }"
+    assert targets(text) == [ALLOWED]
 
 
 @pytest.mark.parametrize(
@@ -47,13 +55,28 @@ def test_service_targets_are_found(text: str, expected: list[str | None]) -> Non
         f"PREFIX ex: <{EVIL}> ASK {{ SERVICEex:foo {{ ?s ?p ?o }} }}",
         f"ASK {{ \\u0053ERVICE <{EVIL}> {{ ?s ?p ?o }} }}",
         f'SELECT * {{ ?s ?p "x\\u0022 . SERVICE <{EVIL}> {{}} " }}',
+        f"SELECT * {{ ?s ?p ?o }} # c\rSERVICE <{EVIL}> {{}}",
+        f"SELECT * {{ ?s ?p ?o # c\u2028SERVICE <{EVIL}> {{}} }}",
+        f"SELECT * {{ ?s ?p ?o # c\x85SERVICE <{EVIL}> {{}} }}",
+        f"PREFIX ex: <http://a:> ASK {{ ?s ?p ex:SERVICE<{EVIL}>{{}} }}",
+        f"ASK {{\xa0SERVICE <{EVIL}> {{}} }}",
+        f"ASK {{ SERVICE\x00 <{EVIL}> {{}} }}",
     ],
-    ids=["glued-silent", "glued-prefix", "escaped-keyword", "escaped-quote"],
+    ids=[
+        "glued-silent",
+        "glued-prefix",
+        "escaped-keyword",
+        "escaped-quote",
+        "bare-cr-ends-comment",
+        "line-separator",
+        "next-line",
+        "invalid-expansion",
+        "no-break-space",
+        "nul",
+    ],
 )
-def test_texts_the_parsers_may_read_differently_are_uncheckable(text: str) -> None:
-    assert may_reach_out(text, update=False)
-    with pytest.raises(UncheckableError):
-        targets(text)
+def test_texts_the_readers_may_read_differently_are_refused(text: str) -> None:
+    assert refusal(text).status == 400
 
 
 @pytest.mark.parametrize(
@@ -64,31 +87,34 @@ def test_texts_the_parsers_may_read_differently_are_uncheckable(text: str) -> No
         f"# SERVICE <{EVIL}>\nASK {{}}",
         "PREFIX kg: <https://w3id.org/kommunegraf/ontology#> ASK { ?s a kg:StatutoryService }",
         "SELECT ?service { ?service ?p ?o }",
-        'SELECT * { ?s ?p "x"@service }',
+        "SELECT * { ?s a <http://example.org/PublicService> }",
     ],
 )
-def test_the_word_where_it_cannot_be_a_keyword_needs_no_parsing(text: str) -> None:
-    assert not may_reach_out(text, update=False)
+def test_the_word_where_it_is_no_keyword_fetches_nothing(text: str) -> None:
     assert targets(text) == []
 
 
-def test_an_iri_with_the_word_is_parsed_and_allowed() -> None:
-    text = "SELECT * { ?s a <http://example.org/PublicService> }"
-    assert may_reach_out(text, update=False)
-    assert targets(text) == []
+def test_the_text_run_has_no_comments_prologue_or_prefixed_names() -> None:
+    text = "PREFIX e: <x/> # note\r\nSELECT ?s { ?s e:p -1, 'a'@nb, \"b\"^^e:t }"
+    assert check_text(text, update=False, base=BASE, allow=[]).text == (
+        "SELECT ?s { ?s <http://base.example/x/p> -1 , 'a'@nb , \"b\"^^ <http://base.example/x/t> }"
+    )
 
 
-def test_load_counts_in_updates_only() -> None:
-    update = f"LOAD <{EVIL}data.nt> INTO GRAPH <http://example.org/g>"
-    assert targets(update, update=True) == [EVIL + "data.nt"]
-    assert not may_reach_out("SELECT * { ?load ?p ?o }", update=True)
+def test_load_is_checked_like_service() -> None:
+    assert refusal(f"LOAD <{EVIL}data.nt> INTO GRAPH <http://example.org/g>", update=True)
+    assert targets(f"LOAD <{ALLOWED}> INTO GRAPH <http://example.org/g>", update=True) == [ALLOWED]
+    assert targets("SELECT * { ?load ?p ?o }", update=True) == []
 
 
-def test_parsing_from_many_threads_at_once() -> None:
-    texts = [f"SELECT * {{ SERVICE <http://x.example/{i}> {{ ?s ?p ?o }} }}" for i in range(64)]
-    with ThreadPoolExecutor(8) as pool:
-        found = list(pool.map(targets, texts))
-    assert found == [[f"http://x.example/{i}"] for i in range(64)]
+def test_operators_are_counted_outside_data_and_values() -> None:
+    chain = "SELECT * { " + " ".join(["MINUS {}"] * (MAX_OPERATORS + 1)) + " }"
+    assert refusal(chain).status == 400
+    rows = "SELECT * { VALUES ?x { " + " ".join(["-1"] * 10 * MAX_OPERATORS) + " } }"
+    # SELECT, *, { and VALUES; not the rows
+    assert check_text(rows, update=False, base=BASE, allow=[]).operators == 4
+    data = "INSERT DATA { " + " . ".join(f"<a> <b> {-i}" for i in range(5000)) + " }"
+    assert check_text(data, update=True, base=BASE, allow=[]).operators == 0
 
 
 @pytest.mark.parametrize(

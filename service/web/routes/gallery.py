@@ -150,8 +150,10 @@ async def canned_query_page(
                     "ukjent parameter for denne spørringen",
                     "unknown parameter for this query",
                 )
+            # Shown as written (with its prefixes); run as read strictly, the same query.
             bound = query.bind(given, settings.base_iri)
-            rows = await select_terms(backend, bound, timeout=query.timeout)
+            run = query.checked(given, settings.base_iri)
+            rows = await select_terms(backend, run, timeout=query.timeout)
         except ParameterError as error:
             status = 400
             context["error"] = (error.parameter, error.nb, error.en)

@@ -32,7 +32,7 @@ from rdflib.term import Node
 
 from loaders.rdf_source import SourceError, parse_untrusted
 from service.access.audit import auditor, change, graph_keys, new_event
-from service.access.auth import Writer, graph_refusal, subjects_refusal, write_lock
+from service.access.auth import Writer, graph_refusal, statements_refusal, write_lock
 from service.sparql.text_checks import is_absolute_iri
 from service.store.backend import Backend
 from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
@@ -251,7 +251,7 @@ async def store_put(
     graph = await _body_graph(request, settings.max_body_bytes, target)
     if isinstance(graph, Response):
         return graph
-    refusal = subjects_refusal(writer, settings.base_iri, target, set(graph.subjects()))
+    refusal = statements_refusal(writer, settings.base_iri, target, graph)
     if refusal is not None:
         return refusal
     audit = auditor(request)
@@ -285,7 +285,7 @@ async def store_post(
     graph = await _body_graph(request, settings.max_body_bytes, target)
     if isinstance(graph, Response):
         return graph
-    refusal = subjects_refusal(writer, settings.base_iri, target, set(graph.subjects()))
+    refusal = statements_refusal(writer, settings.base_iri, target, graph)
     if refusal is not None:
         return refusal
     triples = await asyncio.to_thread(graph.serialize, format="nt")

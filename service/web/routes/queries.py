@@ -130,7 +130,7 @@ async def run_query(query: CannedQuery, request: Request) -> Response:
             )
         values[key] = value
     try:
-        text = query.bind(values, settings.base_iri)
+        text = query.checked(values, settings.base_iri)
     except ParameterError as error:
         return error_response(
             422,

@@ -33,14 +33,11 @@ from service.pages.render import render
 from service.settings import Settings
 from service.sparql.service_description import RDF_MEDIA, describe
 from service.sparql.text_checks import (
-    MAX_NESTING,
+    CheckedText,
     DatasetConflictError,
-    UncheckableError,
-    find_remote_targets,
+    RefusedTextError,
+    check_text,
     is_absolute_iri,
-    is_allowed,
-    may_reach_out,
-    too_deeply_nested,
     with_dataset,
 )
 from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
@@ -136,64 +133,12 @@ def _bad_graph_iris(params: dict[str, list[str]], *names: str) -> Response | Non
     return None
 
 
-MAX_CHECKED_QUERY_CHARS = 32 * 1024
-"""Longest query that is parsed in this process to find its SERVICE targets.
-
-rdflib's parser takes about 50 s of this process's CPU for a query of 1 MB, so an
-anonymous query that needs the check (it mentions SERVICE) must be short. Updates
-come from token holders and are not capped.
-"""
-
-
-def _shape_refusal(text: str, *, update: bool) -> Response | None:
-    """A refusal for text that would crash the parser or cost this process minutes."""
-    if too_deeply_nested(text):
-        return error_response(
-            400,
-            f"Teksten har klammer nøstet mer enn {MAX_NESTING} nivåer dypt.",
-            f"The text nests brackets more than {MAX_NESTING} levels deep.",
-        )
-    if not update and len(text) > MAX_CHECKED_QUERY_CHARS and may_reach_out(text, update=False):
-        return error_response(
-            413,
-            f"En spørring som nevner SERVICE kan være høyst {MAX_CHECKED_QUERY_CHARS} tegn.",
-            f"A query that mentions SERVICE may be at most {MAX_CHECKED_QUERY_CHARS} characters.",
-            "Ordet kan stå i et prefiks eller en IRI; bruk et annet prefiks. / "
-            "The word may be in a prefix or an IRI; use another prefix.",
-        )
-    return None
-
-
-async def _remote_refusal(text: str, *, update: bool, settings: Settings) -> Response | None:
-    """A refusal when ``text`` would make the server fetch a URL not on the allow-list."""
-    if not may_reach_out(text, update=update):
-        return None
+def _checked(text: str, *, update: bool, settings: Settings) -> CheckedText | Response:
+    """The text to run (see ``check_text``), or the response that refuses it."""
     try:
-        targets = await asyncio.to_thread(
-            find_remote_targets, text, update=update, base=settings.base_iri
-        )
-    except UncheckableError as error:
-        return error_response(
-            400,
-            "Teksten nevner SERVICE eller LOAD, men kunne ikke leses for å kontrollere hvilke "
-            "adresser den ville hente fra. Rett syntaksen (og skriv den uten \\u-koder).",
-            "The text mentions SERVICE or LOAD but could not be read to check which addresses "
-            "it would fetch from. Fix the syntax (and write it without \\u escapes).",
-            str(error),
-        )
-    refused = [t for t in targets if t is None or not is_allowed(t, settings.service_allow)]
-    if not refused:
-        return None
-    shown = ", ".join("<variabel / variable>" if t is None else f"<{t}>" for t in refused)
-    allowed = ", ".join(settings.service_allow) or "(ingen / none)"
-    return error_response(
-        403,
-        "SERVICE og LOAD kan bare hente fra adresser som er tillatt "
-        "(KOMMUNEGRAF_SERVICE_ALLOW); en variabel som adresse er aldri tillatt.",
-        "SERVICE and LOAD may only fetch from allowed addresses "
-        "(KOMMUNEGRAF_SERVICE_ALLOW); a variable as the address is never allowed.",
-        f"Avvist / refused: {shown}\nTillatt / allowed: {allowed}",
-    )
+        return check_text(text, update=update, base=settings.base_iri, allow=settings.service_allow)
+    except RefusedTextError as refusal:
+        return error_response(refusal.status, refusal.nb, refusal.en, refusal.detail)
 
 
 def _single(params: dict[str, list[str]], name: str) -> str | Response:
@@ -215,11 +160,10 @@ async def _query(
     bad = _bad_graph_iris(params, "default-graph-uri", "named-graph-uri")
     if bad is not None:
         return bad
-    refusal = _shape_refusal(query, update=False) or await _remote_refusal(
-        query, update=False, settings=settings
-    )
-    if refusal is not None:
-        return refusal
+    checked = _checked(query, update=False, settings=settings)
+    if isinstance(checked, Response):
+        return checked
+    query = checked.text
     solutions_media, graph_media = _negotiate(request, params)
     default_graphs = params.get("default-graph-uri")
     named_graphs = params.get("named-graph-uri")
@@ -261,14 +205,14 @@ async def _update(
     bad = _bad_graph_iris(params, "using-graph-uri", "using-named-graph-uri")
     if bad is not None:
         return bad
-    refusal = _shape_refusal(update, update=True) or await _remote_refusal(
-        update, update=True, settings=settings
-    )
-    if refusal is not None:
-        return refusal
+    checked = _checked(update, update=True, settings=settings)
+    if isinstance(checked, Response):
+        return checked
     try:
         text = with_dataset(
-            update, params.get("using-graph-uri", []), params.get("using-named-graph-uri", [])
+            checked.text,
+            params.get("using-graph-uri", []),
+            params.get("using-named-graph-uri", []),
         )
     except DatasetConflictError as error:
         return error_response(
@@ -278,6 +222,11 @@ async def _update(
             f"The update has {error}, so using-graph-uri and using-named-graph-uri "
             "cannot be given as well.",
         )
+    if text != checked.text:  # the USING clauses are read like the rest
+        rechecked = _checked(text, update=True, settings=settings)
+        if isinstance(rechecked, Response):
+            return rechecked
+        checked, text = rechecked, rechecked.text
     try:
         writes = await asyncio.to_thread(update_writes, text, settings.base_iri)
     except ValueError as error:
@@ -292,6 +241,26 @@ async def _update(
     out_of_scope = update_refusal(writer, settings.base_iri, writes)
     if out_of_scope is not None:
         return error_response(403, *out_of_scope)
+    try:
+        # Evaluating again would fetch again: an update that fetches is only parsed. One
+        # without operators (INSERT DATA, DROP) has no deep tree to plan: parsed only too.
+        evaluate = not checked.targets and checked.operators > 0
+        await backend.rehearse_update(text, evaluate=evaluate)
+    except QueryTimeoutError as error:
+        return query_failure(error)
+    except QuerySyntaxError as error:
+        return error_response(
+            400, "Ugyldig SPARQL-oppdatering.", "Malformed SPARQL update.", str(error)
+        )
+    except WorkerCrashedError as error:
+        return error_response(
+            400,
+            "Oppdateringen fikk lageret til å krasje da den ble prøvd i en egen prosess, "
+            "og er ikke utført.",
+            "The update crashed the store when it was tried in a separate process, "
+            "and was not run.",
+            str(error),
+        )
     async with write_lock(request):
         try:
             await run_audited_update(auditor(request), writer, text, writes)

@@ -1,0 +1,191 @@
+"""Spreadsheet files in, raw cells out: safely, and with exact positions.
+
+Why a module of its own: uploads come from people we do not know, so every way a
+file can hurt the service (zip bombs, XML entity bombs, external entities, cell
+counts that exhaust memory or time) has to be refused here, before any library
+expands anything. And every later error (a bad kommunenummer, a SHACL violation)
+must name the sheet, row and column the user sees, so positions are recorded here
+and nothing is interpreted yet: columns and types belong to other modules.
+
+One module per format and per concern: ``raw`` (the cells handed over, the limits,
+the error), ``builder`` (sheets under construction, the cell limits), ``detect``
+(what a file is from its first bytes), ``zipped`` (zip bombs, bounded parts),
+``xml_guard`` (a streaming pre-scan of every XML part: each cell's and each shared
+string's length, each tag's size, no DTD), ``xlsx``, ``ods`` and ``csv_text``.
+
+Choices, and why:
+
+- The file type is decided by the content, not the name: a zip with an Office
+  content type is xlsx/xlsm, a zip with the ODF spreadsheet mimetype is ods, text
+  is CSV. The extension only breaks ties and improves messages ("named .xlsx but
+  contains text").
+- xlsx/xlsm values come from openpyxl in read-only mode with ``data_only=True``:
+  cached formula results, streamed row by row. The normal mode would give merged
+  ranges, but it keeps every cell as an object (about 50 times the file size in
+  memory), which a service that must stay under 1 GB cannot afford. What
+  read-only mode lacks (merged ranges, which formulas have no cached value, and
+  where the sheet's data really ends) comes from a streaming pre-scan of the same
+  sheet XML through defusedxml, which also enforces the row and cell limits before
+  openpyxl allocates anything. openpyxl itself parses through defusedxml once that
+  is installed (``openpyxl.xml.DEFUSEDXML``), so no entity is ever expanded.
+- ods is read by a streaming parser of ``content.xml`` here, on defusedxml. The
+  alternatives fall short: python-calamine (0.9) reports no merged ranges for ods,
+  turns error cells (#DIV/0!, #REF!) into empty strings, in xlsx too, and cannot
+  tell a formula without a cached value from an empty cell; odfpy builds a DOM of
+  the whole document before anything can be counted. ODF's repeated rows and
+  columns (LibreOffice writes a million empty rows as one element) are counted,
+  never materialised.
+- CSV delimiters are detected by parsing a sample with each candidate and taking
+  the most consistent field count, ties going to ``;``. ``csv.Sniffer`` prefers
+  ``,`` on ties and so reads ``Bærum;1,5`` as split at the decimal comma.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from loaders.workbook.csv_text import read_csv
+from loaders.workbook.detect import (
+    BINARY_EXTENSIONS,
+    CFB_SIGNATURE,
+    known_kind,
+    looks_like_text,
+    refuse_cfb,
+)
+from loaders.workbook.ods import read_ods
+from loaders.workbook.raw import (
+    ACCEPTED_EN,
+    ACCEPTED_NB,
+    DEFAULT_LIMITS,
+    MAX_COLUMNS,
+    NO_CACHED_VALUE,
+    CellValue,
+    FileType,
+    Limits,
+    RawCell,
+    RawSheet,
+    RawWorkbook,
+    WorkbookError,
+    cell_error_messages,
+    nb_int,
+)
+from loaders.workbook.xlsx import read_xlsx
+from loaders.workbook.xml_guard import scan_xml_parts
+from loaders.workbook.zipped import ODS_MIMETYPES, check_zip, office_main_part, read_part
+
+__all__ = [
+    "ACCEPTED_EN",
+    "ACCEPTED_NB",
+    "DEFAULT_LIMITS",
+    "MAX_COLUMNS",
+    "NO_CACHED_VALUE",
+    "CellValue",
+    "FileType",
+    "Limits",
+    "RawCell",
+    "RawSheet",
+    "RawWorkbook",
+    "WorkbookError",
+    "cell_error_messages",
+    "read_workbook",
+]
+
+
+def read_workbook(path: Path, limits: Limits = DEFAULT_LIMITS) -> RawWorkbook:
+    """Read ``path`` into raw sheets, or raise ``WorkbookError`` saying why not."""
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise WorkbookError(
+            path,
+            f"filen kan ikke leses: {error.strerror}",
+            f"the file cannot be read: {error.strerror}",
+        ) from error
+    if size > limits.max_file_bytes:
+        raise WorkbookError(
+            path,
+            f"filen er på {nb_int(size)} byte, mer enn grensen på "
+            f"{nb_int(limits.max_file_bytes)} byte",
+            f"the file is {size:,} bytes, more than the limit of {limits.max_file_bytes:,} bytes",
+        )
+    if size == 0:
+        raise WorkbookError(path, "filen er tom", "the file is empty")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8192)
+    except OSError as error:
+        raise WorkbookError(
+            path,
+            f"filen kan ikke leses: {error.strerror}",
+            f"the file cannot be read: {error.strerror}",
+        ) from error
+
+    extension = path.suffix.lower()
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return read_zip(path, extension, limits)
+    if head.startswith(CFB_SIGNATURE):
+        refuse_cfb(path)
+    kind = known_kind(head)
+    if kind is not None:
+        raise WorkbookError(
+            path,
+            f"filen er {kind[0]}, ikke et regneark; {ACCEPTED_NB}",
+            f"the file is {kind[1]}, not a spreadsheet; {ACCEPTED_EN}",
+        )
+    if extension in BINARY_EXTENSIONS:
+        if looks_like_text(head):
+            raise WorkbookError(
+                path,
+                f"filen heter {extension}, men inneholder tekst; er den CSV, gi den endelsen .csv",
+                f"the file is named {extension} but contains text; if it is CSV, "
+                "give it the extension .csv",
+            )
+        raise WorkbookError(
+            path,
+            f"filen heter {extension}, men innholdet er ikke et regneark av den typen "
+            f"(filen kan være skadet eller ha feil endelse); {ACCEPTED_NB}",
+            f"the file is named {extension}, but its content is not a spreadsheet of that "
+            f"type (it may be damaged or have the wrong extension); {ACCEPTED_EN}",
+        )
+    return read_csv(path, extension, limits)
+
+
+def read_zip(path: Path, extension: str, limits: Limits) -> RawWorkbook:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise WorkbookError(
+            path,
+            f"filen er et skadet zip-arkiv og kan ikke leses ({error})",
+            f"the file is a damaged zip archive and cannot be read ({error})",
+        ) from error
+    with archive:
+        check_zip(path, archive, limits)
+        scan_xml_parts(path, archive, limits)
+        names = set(archive.namelist())
+        if "mimetype" in names:
+            mimetype = read_part(path, archive, "mimetype", 200).decode("ascii", "replace")
+            mimetype = mimetype.strip()
+            if mimetype in ODS_MIMETYPES:
+                return read_ods(path, archive, limits)
+            if mimetype.startswith("application/vnd.oasis.opendocument."):
+                raise WorkbookError(
+                    path,
+                    f"filen er et OpenDocument-dokument av typen {mimetype}, ikke et "
+                    f"regneark; {ACCEPTED_NB}",
+                    f"the file is an OpenDocument file of type {mimetype}, not a spreadsheet; "
+                    f"{ACCEPTED_EN}",
+                )
+        if "content.xml" in names and "META-INF/manifest.xml" in names:
+            manifest = read_part(path, archive, "META-INF/manifest.xml")
+            if b"opendocument.spreadsheet" in manifest and "[Content_Types].xml" not in names:
+                return read_ods(path, archive, limits)
+        if "[Content_Types].xml" in names:
+            file_type, workbook_part = office_main_part(path, archive)
+            return read_xlsx(path, archive, file_type, workbook_part, limits)
+        raise WorkbookError(
+            path,
+            f"filen er et zip-arkiv, men ikke et regneark; {ACCEPTED_NB}",
+            f"the file is a zip archive, but not a spreadsheet; {ACCEPTED_EN}",
+        )

@@ -1,0 +1,131 @@
+"""A streaming pre-scan of a zip member's XML, with bounded reads, before any library parses it.
+
+Why: the zip limits (file size, unpacked size, compression ratio) bound the whole,
+not its parts. A 6.7 MB xlsx holding one 180 MB inline-string cell passed all of
+them, and the XML parsers behind the readers hold a text node whole, in several
+copies: the server went to 7.9 GB (issue 16, item 5). This scan reads each part in
+small chunks through expat and only counts: the characters of each cell (``<c>`` in
+a worksheet, ``<si>`` in the shared strings, a table cell in ODF) and of each text
+node, and the bytes a single markup token may take (a giant attribute or name
+arrives in no callback at all, so the bytes fed since the last callback are
+counted instead). It also refuses DTDs, so no entity is ever declared, let alone
+expanded. Nothing is kept, so memory stays that of one chunk.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from xml.parsers import expat
+
+from loaders.workbook.raw import Limits, WorkbookError, nb_int
+from loaders.workbook.zipped import xml_bomb
+
+CHUNK = 64 * 1024
+
+CELL_TAGS = frozenset(
+    {
+        "http://schemas.openxmlformats.org/spreadsheetml/2006/main c",
+        "http://schemas.openxmlformats.org/spreadsheetml/2006/main si",
+        "http://purl.oclc.org/ooxml/spreadsheetml/main c",
+        "http://purl.oclc.org/ooxml/spreadsheetml/main si",
+        "urn:oasis:names:tc:opendocument:xmlns:table:1.0 table-cell",
+        "urn:oasis:names:tc:opendocument:xmlns:table:1.0 covered-table-cell",
+    }
+)
+"""Elements whose whole text is one cell's value (expat names: namespace, space, local name)."""
+
+
+class _RefusedError(Exception):
+    """Raised inside an expat callback; carries the error out of the parser."""
+
+    def __init__(self, error: WorkbookError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def too_long_cell(path: Path, part: str, limits: Limits, length: int) -> WorkbookError:
+    return WorkbookError(
+        path,
+        f"delen {part} har en celle eller tekst på mer enn {nb_int(limits.max_cell_chars)} "
+        f"tegn (minst {nb_int(length)}); et regneark har aldri det (Excel tillater "
+        "32 767 tegn per celle)",
+        f"the part {part} has a cell or text of more than {limits.max_cell_chars:,} characters "
+        f"(at least {length:,}); a spreadsheet never has that (Excel allows 32,767 per cell)",
+    )
+
+
+def _too_long_token(path: Path, part: str, limits: Limits) -> WorkbookError:
+    return WorkbookError(
+        path,
+        f"delen {part} har et XML-element eller en attributt på mer enn "
+        f"{nb_int(limits.max_token_bytes)} byte; filen er avvist",
+        f"the part {part} has an XML element or attribute of more than "
+        f"{limits.max_token_bytes:,} bytes; the file is refused",
+    )
+
+
+def scan_part(path: Path, archive: zipfile.ZipFile, part: str, limits: Limits) -> None:
+    """Stream ``part`` through expat; raise ``WorkbookError`` at the first limit crossed.
+
+    A part that is not well-formed is left to the reader, which says where.
+    """
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.buffer_text = False  # text arrives in pieces, as it is parsed
+    cells: list[int] = []  # characters so far in each open cell element
+    texts: list[int] = [0]  # characters so far in each open element's own text
+    progress = [0]  # the byte index of the last callback
+
+    def seen() -> None:
+        progress[0] = parser.CurrentByteIndex
+
+    def start(name: str, _attributes: object) -> None:
+        seen()
+        texts.append(0)
+        if name in CELL_TAGS:
+            cells.append(0)
+
+    def end(name: str) -> None:
+        seen()
+        texts.pop()
+        if name in CELL_TAGS and cells:
+            cells.pop()
+
+    def text(data: str) -> None:
+        seen()
+        texts[-1] += len(data)
+        longest = texts[-1]
+        if cells:
+            cells[-1] += len(data)
+            longest = max(longest, cells[-1])
+        if longest > limits.max_cell_chars:
+            raise _RefusedError(too_long_cell(path, part, limits, longest))
+
+    def refuse_doctype(*_: object) -> None:
+        raise _RefusedError(xml_bomb(path))
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    parser.StartDoctypeDeclHandler = refuse_doctype
+    parser.EntityDeclHandler = refuse_doctype
+    fed = 0
+    try:
+        with archive.open(part) as member:
+            while chunk := member.read(CHUNK):
+                fed += len(chunk)
+                parser.Parse(chunk, False)
+                if fed - progress[0] > limits.max_token_bytes:
+                    raise _RefusedError(_too_long_token(path, part, limits))
+            parser.Parse(b"", True)
+    except _RefusedError as refused:
+        raise refused.error from None
+    except expat.ExpatError:
+        return  # not well-formed: the reader reports it with its own words
+
+
+def scan_xml_parts(path: Path, archive: zipfile.ZipFile, limits: Limits) -> None:
+    """Scan every XML part of the archive (sheets, shared strings, content, styles)."""
+    for info in archive.infolist():
+        if info.filename.endswith((".xml", ".rels")) and not info.is_dir():
+            scan_part(path, archive, info.filename, limits)

@@ -16,7 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.canary import Canary, listening
 from tests.conftest import Server, start_server, stop_server
+from tests.service.access import Access, start_access_server
 from tests.service.client import call
 
 TOKEN = "security-test-token-0123456789ab"  # noqa: S105 - a token for a test server only
@@ -100,3 +102,22 @@ def stream_body(
         answered_at = sent
         body = response.read()
         return response.status, body, answered_at
+
+
+@pytest.fixture(scope="module")
+def canary() -> Iterator[Canary]:
+    """A loopback listener that records every request (tests/canary.py), per test module."""
+    with listening() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def access(tmp_path_factory: pytest.TempPathFactory, canary: Canary) -> Iterator[Access]:
+    """A server with admin and municipality tokens, SERVICE allowed under the canary's
+    ``/allowed/`` only; one per test module, so each starts from an empty store."""
+    folder = tmp_path_factory.mktemp("sparql-access")
+    running = start_access_server(
+        "embedded", folder, {"KOMMUNEGRAF_SERVICE_ALLOW": f"{canary.url}/allowed/"}
+    )
+    yield running
+    stop_server(running.server)

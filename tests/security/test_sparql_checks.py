@@ -14,33 +14,15 @@ from __future__ import annotations
 import asyncio
 import os
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.canary import Canary, listening
-from tests.conftest import stop_server
-from tests.service.access import ALTA, HASVIK, Access, start_access_server
+from tests.canary import Canary
+from tests.service.access import ALTA, HASVIK, Access
 from tests.service.client import bearer, call
 
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-
-
-@pytest.fixture(scope="module")
-def canary() -> Iterator[Canary]:
-    with listening() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def access(tmp_path_factory: pytest.TempPathFactory, canary: Canary) -> Iterator[Access]:
-    folder = tmp_path_factory.mktemp("sparql-checks")
-    running = start_access_server(
-        "embedded", folder, {"KOMMUNEGRAF_SERVICE_ALLOW": f"{canary.url}/allowed/"}
-    )
-    yield running
-    stop_server(running.server)
 
 
 def _query(access: Access, text: str) -> tuple[int, str]:

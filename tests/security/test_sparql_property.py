@@ -16,38 +16,19 @@ Fixed seed (``derandomize``) and 300 examples, so CI runs the same texts every t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.canary import Canary, listening
-from tests.conftest import stop_server
-from tests.service.access import ALTA, HASVIK, Access, start_access_server
+from tests.canary import Canary
+from tests.service.access import ALTA, HASVIK, Access
 from tests.service.client import call
 
 KG = "https://w3id.org/kommunegraf/ontology#"
 PROV = "http://www.w3.org/ns/prov#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 EXAMPLES = 300
-
-
-@pytest.fixture(scope="module")
-def canary() -> Iterator[Canary]:
-    with listening() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def access(tmp_path_factory: pytest.TempPathFactory, canary: Canary) -> Iterator[Access]:
-    folder = tmp_path_factory.mktemp("sparql-property")
-    running = start_access_server(
-        "embedded", folder, {"KOMMUNEGRAF_SERVICE_ALLOW": f"{canary.url}/allowed/"}
-    )
-    yield running
-    stop_server(running.server)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from prometheus_client import (
 from prometheus_client.exposition import generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.store.workers import QueryTimeoutError
+from service.errors import QueryTimeoutError
 
 query_log = logging.getLogger("kommunegraf.query")
 

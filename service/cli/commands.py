@@ -349,7 +349,7 @@ def query(
         try:
             text = canned.bind(values, settings.base_iri)
         except ParameterError as error:
-            _fail(f"{error.parameter}: {error.nb} / {error.en}")
+            _fail(str(error))
     if endpoint:
         try:
             output = run_remote(endpoint, fmt, canned=canned, params=values, sparql=text)

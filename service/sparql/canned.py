@@ -40,6 +40,7 @@ import yaml
 
 from loaders.namespaces import PREFIXES
 from loaders.paths import queries_dir
+from service.errors import ServiceError
 from service.sparql.text_checks import IRI, RefusedTextError, check_text, is_absolute_iri, tokens
 
 ParameterType = Literal["kommunenummer", "iri", "text", "integer", "date"]
@@ -57,14 +58,23 @@ class QueryDefinitionError(ValueError):
     """A ``.rq`` file whose header breaks the format; the message names file and key."""
 
 
-class ParameterError(ValueError):
-    """A parameter value that cannot be bound; the message names the parameter (nb, en)."""
+class ParameterError(ServiceError, ValueError):
+    """A parameter value that cannot be bound (422); the message names the parameter.
+
+    ``reason_nb`` and ``reason_en`` say what is wrong without the name, for a form that
+    shows the name beside them.
+    """
 
     def __init__(self, parameter: str, nb: str, en: str) -> None:
-        super().__init__(f"{parameter}: {nb} / {en}")
+        super().__init__(
+            422, f"Parameteren {parameter}: {nb}.", f"The parameter {parameter}: {en}."
+        )
         self.parameter = parameter
-        self.nb = nb
-        self.en = en
+        self.reason_nb = nb
+        self.reason_en = en
+
+    def __str__(self) -> str:
+        return f"{self.parameter}: {self.reason_nb} / {self.reason_en}"
 
 
 @dataclass(frozen=True)
@@ -314,7 +324,7 @@ def _parameter(name: object, spec: object, where: str) -> Parameter:
         try:
             parameter.to_term(parameter.default, "http://example.org/")
         except ParameterError as error:
-            raise QueryDefinitionError(f"{where}: bad default: {error.en}") from None
+            raise QueryDefinitionError(f"{where}: bad default: {error.reason_en}") from None
     return parameter
 
 

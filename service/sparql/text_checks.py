@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
+from service.errors import ServiceError
+
 _HEX = "[0-9A-Fa-f]"
 _UCHAR = rf"\\u{_HEX}{{4}}|\\U{_HEX}{{8}}"
 _BASE = (
@@ -312,17 +314,16 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _FLAT_OPENERS = frozenset({"DATA", "VALUES"})
 
 
-class RefusedTextError(ValueError):
+class RefusedTextError(ServiceError, ValueError):
     """A query or update that is refused before any parser runs it, and why (nb, en)."""
 
     def __init__(self, status: int, nb: str, en: str, detail: str = "") -> None:
         if status == 400:  # the words clients and tests know a syntax error by
             nb, en = f"Ugyldig SPARQL: {nb}", f"Malformed SPARQL: {en}"
-        super().__init__(f"{en} {detail}".strip())
-        self.status = status
-        self.nb = nb
-        self.en = en
-        self.detail = detail
+        super().__init__(status, nb, en, detail)
+
+    def __str__(self) -> str:
+        return f"{self.en} {self.detail}".strip()
 
 
 @dataclass(frozen=True)

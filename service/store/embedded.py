@@ -26,7 +26,7 @@ import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from service.store.workers import QuerySyntaxError
+from service.errors import UpdateFailedError, UpdateSyntaxError
 
 
 class StoreLockedError(RuntimeError):
@@ -178,7 +178,11 @@ class KnowledgeStore:
         try:
             self._store.update(sparql, base_iri=base_iri)
         except SyntaxError as error:
-            raise QuerySyntaxError(str(error)) from None
+            raise UpdateSyntaxError(str(error)) from None
+        except (ValueError, LookupError, RuntimeError) as error:
+            # Evaluation errors of a well-formed update (CREATE GRAPH of a graph that
+            # exists, DROP GRAPH of one that does not): the request's fault.
+            raise UpdateFailedError(str(error)) from None
         self._publish()
 
     def query(

@@ -46,14 +46,16 @@ from SPARQLWrapper import (
 )
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperException
 
-from service.metrics import observed_query
-from service.settings import Settings, SettingsError
-from service.store.workers import (
-    QueryAnswer,
+from service.errors import (
     QuerySyntaxError,
     QueryTimeoutError,
-    WorkerCrashedError,
+    RemoteStoreError,
+    StoreRefusedDataError,
+    UpdateSyntaxError,
 )
+from service.metrics import observed_query
+from service.settings import Settings, SettingsError
+from service.store.workers import QueryAnswer
 
 # The logger keeps the name log collectors already filter on (the module moved).
 log = logging.getLogger("service.remote_store")
@@ -134,14 +136,6 @@ _HIDDEN_TRIPLE = (
     "FILTER NOT EXISTS { ?s ?p ?o } }"
 )
 """True when a triple of some named graph is missing from the default graph: no union."""
-
-
-class RemoteStoreError(WorkerCrashedError):
-    """The remote server failed or could not be reached; not the query's fault.
-
-    A subclass of ``WorkerCrashedError`` because the routes answer that with 503,
-    which is right for an upstream that is down or misconfigured.
-    """
 
 
 class _DeadlinePassedError(Exception):
@@ -382,13 +376,15 @@ class RemoteBackend:
                 return QueryAnswer(kind, None, b"")
         return QueryAnswer(kind, media, body)
 
-    def _send(self, wrapper: SPARQLWrapper) -> HTTPResponse:
+    def _send(
+        self, wrapper: SPARQLWrapper, malformed: type[QuerySyntaxError] = QuerySyntaxError
+    ) -> HTTPResponse:
         """Call SPARQLWrapper and sort its failures into the errors routes understand."""
         try:
             response: HTTPResponse = wrapper.query().response
             return response
         except QueryBadFormed as error:
-            raise QuerySyntaxError(_message(_wrapper_response(error))) from None
+            raise malformed(_message(_wrapper_response(error))) from None
         except SPARQLWrapperException as error:
             body = _message(_wrapper_response(error))
             log.error("remote store %s: %s", wrapper.endpoint, body)
@@ -434,7 +430,7 @@ class RemoteBackend:
         wrapper.queryType = INSERT  # any update type: makes SPARQLWrapper send an update
         wrapper.setRequestMethod(POSTDIRECTLY)
         try:
-            response = self._send(wrapper)
+            response = self._send(wrapper, UpdateSyntaxError)
         except _NotAcceptableError:
             raise RemoteStoreError("fjernlageret avviste oppdateringen / update refused") from None
         except _DeadlinePassedError:
@@ -480,7 +476,7 @@ class RemoteBackend:
         except urllib.error.HTTPError as error:
             body_text = _message(error.read())
             if error.code == 400:
-                raise QuerySyntaxError(body_text) from None
+                raise StoreRefusedDataError(body_text) from None
             log.error("remote graph store %s: HTTP %s: %s", store_url, error.code, body_text)
             raise RemoteStoreError(
                 f"graflageret svarte HTTP {error.code} / the graph store answered HTTP {error.code}"

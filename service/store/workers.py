@@ -17,6 +17,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -24,21 +25,15 @@ from typing import Literal
 
 import pyoxigraph as ox
 
-
-class QueryTimeoutError(Exception):
-    """The query ran past its deadline and its worker was killed."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"query exceeded its deadline of {seconds:g} s")
-        self.seconds = seconds
-
-
-class QuerySyntaxError(ValueError):
-    """The query does not parse; the message has the parser's position."""
-
-
-class WorkerCrashedError(RuntimeError):
-    """The worker died while running the query (out of memory, killed)."""
+from service.errors import (
+    QueryError,
+    QueryFailedError,
+    QuerySyntaxError,
+    QueryTimeoutError,
+    UpdateCrashedError,
+    UpdateSyntaxError,
+    WorkerCrashedError,
+)
 
 
 @dataclass(frozen=True)
@@ -113,14 +108,14 @@ def run_query(store: ox.Store, request: QueryRequest) -> QueryAnswer:
 
 
 def rehearse(store: ox.Store, request: UpdateRehearsal) -> None:
-    """Parse (and plan) an update without changing ``store``; raises QuerySyntaxError."""
+    """Parse (and plan) an update without changing ``store``; raises UpdateSyntaxError."""
     try:
         if request.evaluate:
             ox.Store().update(request.update, base_iri=request.base_iri)
         else:
             store.update(request.update, base_iri=request.base_iri)
     except SyntaxError as error:
-        raise QuerySyntaxError(str(error)) from None
+        raise UpdateSyntaxError(str(error)) from None
     except (RuntimeError, OSError, ValueError):
         pass  # the read-only store refused the write, or evaluation failed: it parsed
 
@@ -151,10 +146,15 @@ def _worker_main(connection: Connection) -> None:
                 connection.send(("ok", None))
             else:
                 connection.send(("ok", run_query(store, request)))
-        except QuerySyntaxError as error:
-            connection.send(("syntax", str(error)))
         except Exception as error:
-            connection.send(("error", f"{type(error).__name__}: {error}"))
+            # The error itself crosses to the server: one the user is told about as it
+            # is, anything else as an evaluation failure naming its type.
+            failure = (
+                error
+                if isinstance(error, QueryError)
+                else QueryFailedError(f"{type(error).__name__}: {error}")
+            )
+            connection.send(("error", failure))
 
 
 @dataclass
@@ -207,11 +207,14 @@ class QueryPool:
         return answer
 
     async def rehearse(self, request: UpdateRehearsal, timeout: float) -> None:
-        """Parse and plan an update in a worker; raises QuerySyntaxError, WorkerCrashedError."""
-        await self._run(request, timeout)
+        """Parse and plan an update in a worker; raises UpdateSyntaxError, UpdateCrashedError."""
+        await self._run(request, timeout, crashed=UpdateCrashedError)
 
     async def _run(
-        self, request: QueryRequest | UpdateRehearsal, timeout: float
+        self,
+        request: QueryRequest | UpdateRehearsal,
+        timeout: float,
+        crashed: Callable[[str], QueryError] = WorkerCrashedError,
     ) -> QueryAnswer | None:
         if self._idle is None:
             raise RuntimeError("QueryPool.start() was not awaited")
@@ -238,7 +241,7 @@ class QueryPool:
             raise QueryTimeoutError(timeout) from None
         except (EOFError, OSError, BrokenPipeError) as error:
             await self._replace(worker)
-            raise WorkerCrashedError(str(error)) from None
+            raise crashed(str(error)) from None
         except BaseException:
             # Cancelled (the client went away) or anything unexpected: the worker may
             # still be busy, so it cannot be reused safely.
@@ -248,9 +251,8 @@ class QueryPool:
         if status == "ok":
             assert payload is None or isinstance(payload, QueryAnswer)
             return payload
-        if status == "syntax":
-            raise QuerySyntaxError(payload)
-        raise RuntimeError(payload)
+        assert isinstance(payload, QueryError)
+        raise payload
 
     async def _replace(self, worker: _Worker) -> None:
         self._kill(worker)

@@ -17,13 +17,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loaders.provenance import tool_version
+from service.errors import ServiceError
 from service.logs import RequestLog
 from service.metrics import RequestMetrics, set_build_info
 from service.settings import Settings
 from service.store.backend import Backend, EmbeddedBackend
 from service.store.sources import load_demo, load_reference
 from service.web.headers import SECURITY_HEADERS
-from service.web.responses import bounded_bodies, routing_error
+from service.web.responses import bounded_bodies, routing_error, service_error
 from service.web.routes import (
     archimate,
     catalog,
@@ -93,6 +94,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_exception_handler(StarletteHTTPException, routing_error)
+    app.add_exception_handler(ServiceError, service_error)
     set_build_info(version=tool_version())
     # Every body, on every route, counted while it streams in (chunked ones too): 413
     # past the limit plus room for a form's other fields. Routes that read a body hold

@@ -3,6 +3,8 @@
 Errors are plain text, Norwegian (bokmål) first and English after, because the
 people reading them are municipal architects first and tools second; the
 technical detail (the parser's message and position) comes last, untranslated.
+Routes raise ``service.errors.ServiceError`` (a store raises its query errors, which
+are kinds of it); ``service_error`` is the exception handler that answers all of them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
+from service.errors import ServiceError
 
 
 def error_response(
@@ -26,7 +28,7 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> PlainTextResponse:
     """A plain-text error, Norwegian first, English after, then the technical detail."""
-    text = f"{nb}\n{en}\n" + (f"\n{detail}\n" if detail else "")
+    text = ServiceError(status, nb, en, detail).text()
     return PlainTextResponse(text, status_code=status, headers=headers)
 
 
@@ -125,24 +127,17 @@ async def routing_error(request: Request, error: Exception) -> Response:
     return PlainTextResponse(detail, status_code=status, headers=headers)
 
 
-def query_failure(error: Exception) -> Response:
-    """The response for an error a Backend raises while answering a query."""
-    if isinstance(error, QuerySyntaxError):
-        return error_response(
-            400, "Ugyldig SPARQL-spørring.", "Malformed SPARQL query.", str(error)
-        )
-    if isinstance(error, QueryTimeoutError):
-        return error_response(
-            503,
-            f"Spørringen brukte mer enn {error.seconds:g} sekunder og ble stoppet.",
-            f"The query ran longer than {error.seconds:g} seconds and was stopped.",
-            "Gjør spørringen mer avgrenset, eller bruk LIMIT. / Narrow the query or use LIMIT.",
-        )
-    if isinstance(error, WorkerCrashedError):
-        return error_response(
-            503, "Spørringen stoppet uventet.", "The query stopped unexpectedly.", str(error)
-        )
-    raise error
+async def service_error(request: Request, error: Exception) -> Response:
+    """The exception handler for every ``ServiceError``: its status, its two messages.
+
+    A read that any origin may make (``open_to_any_origin``) keeps its CORS header on
+    an error too, so a page on another site can show the message.
+    """
+    assert isinstance(error, ServiceError)
+    headers = dict(error.headers)
+    if getattr(request.state, "any_origin", False):
+        headers.update(READ_CORS_HEADERS)
+    return PlainTextResponse(error.text(), status_code=error.status, headers=headers)
 
 
 # CORS, decided once for the whole service. Reading is open to any origin: the data
@@ -155,6 +150,12 @@ def query_failure(error: Exception) -> Response:
 # responses to writes carry no Access-Control-Allow-Origin, so the page cannot
 # even read the refusal.
 READ_CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
+
+
+def open_to_any_origin(request: Request) -> None:
+    """Mark the request as a read, so that an error raised while answering it keeps the
+    CORS header ``allow_any_origin`` gives its answer."""
+    request.state.any_origin = True
 
 
 def allow_any_origin(response: Response) -> Response:

@@ -160,13 +160,9 @@ def test_regression_parser_stack_overflow_in_an_update_cannot_take_the_server_do
 def test_a_crash_while_rehearsing_an_update_costs_one_worker() -> None:
     # Past the operator budget nothing reaches the store; this is the net beneath it:
     # an update is parsed and planned in a worker first, where a crash costs a worker.
+    from service.errors import UpdateCrashedError
     from service.store.embedded import KnowledgeStore
-    from service.store.workers import (
-        QueryPool,
-        QueryRequest,
-        UpdateRehearsal,
-        WorkerCrashedError,
-    )
+    from service.store.workers import QueryPool, QueryRequest, UpdateRehearsal
 
     async def run() -> None:
         store = KnowledgeStore(None)
@@ -174,7 +170,7 @@ def test_a_crash_while_rehearsing_an_update_costs_one_worker() -> None:
         await pool.start()
         try:
             crash = f"DELETE {{ ?s ?p ?o }} WHERE {{ {_chain('MINUS', 20_000)} }}"
-            with pytest.raises(WorkerCrashedError):
+            with pytest.raises(UpdateCrashedError):
                 await pool.rehearse(UpdateRehearsal(crash, store.snapshot, True), 60)
             await pool.rehearse(UpdateRehearsal("DROP ALL", store.snapshot, True), 60)
             ask = QueryRequest("ASK {}", store.snapshot, "application/sparql-results+json", None)

@@ -168,3 +168,17 @@ def test_cli_lists_and_runs_locally_and_refuses_bad_parameters() -> None:
     assert bad.returncode == 2 and "kommunenummer" in bad.stderr
     not_canned = _cli("ASK {}", "--param", "x=1", "--store", ":memory:")
     assert not_canned.returncode == 2
+
+
+def test_regression_gallery_and_api_answered_a_bad_parameter_differently(server: Server) -> None:
+    """The gallery said 400 and ``/queries`` 422 for the same bad parameter (issue 17)."""
+    api = call(server.url, "GET", "/queries/service-gaps", params={"kommune": "42"})
+    page = call(
+        server.url,
+        "GET",
+        "/sporringer/service-gaps",
+        params={"run": "1", "kommune": "42"},
+        headers={"Accept": "text/html"},
+    )
+    assert api.status == page.status == 422
+    assert "Parameteren kommune" in api.text and "kommunenummer" in page.text

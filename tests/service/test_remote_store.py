@@ -20,10 +20,11 @@ from rdflib.namespace import RDFS
 
 from loaders.namespaces import DEFAULT_BASE_IRI
 from loaders.reference import reference_sources
+from service.errors import QuerySyntaxError, QueryTimeoutError, RemoteStoreError
 from service.settings import Settings, SettingsError
-from service.store.remote import RemoteBackend, RemoteStoreError
+from service.store.remote import RemoteBackend
 from service.store.sources import load_reference
-from service.store.workers import QueryAnswer, QuerySyntaxError, QueryTimeoutError
+from service.store.workers import QueryAnswer
 from tests.conftest import OxigraphServer, Server, free_port, start_oxigraph_server
 
 KG = "https://w3id.org/kommunegraf/ontology#"

@@ -269,12 +269,13 @@ def test_pages_link_the_canned_queries_that_take_the_resource(site: Server) -> N
 
 
 def test_gallery_turns_bad_parameters_into_clear_errors(site: Server) -> None:
+    """422, as ``/queries`` answers the same parameters (the status belongs to the error)."""
     status, _, body = get(site, "/sporringer/application-users?run=1", BROWSER_ACCEPT)
-    assert status == 400 and "påkrevd" in body and "required" in body
+    assert status == 422 and "påkrevd" in body and "required" in body
     bad = urllib.parse.quote('x"} UNION {')
     status, _, body = get(site, f"/sporringer/application-users?run=1&application={bad}")
-    assert status == 400 and "IRI" in body and 'role="alert"' in body
+    assert status == 422 and "IRI" in body and 'role="alert"' in body
     status, _, body = get(site, "/sporringer/service-gaps?run=1&kommune=42", BROWSER_ACCEPT)
-    assert status == 400 and "kommunenummer" in body
+    assert status == 422 and "kommunenummer" in body
     status, _, body = get(site, "/sporringer/no-such-query", BROWSER_ACCEPT)
     assert status == 404 and "no-such-query" in body

@@ -30,9 +30,8 @@ from service.exports.archimate_import import ExchangeFileError, read_exchange, w
 from service.exports.records_of_processing import XLSX_MEDIA
 from service.store.backend import Backend
 from service.store.reads import select
-from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 from service.web.dependencies import BackendDep, SettingsDep
-from service.web.responses import error_response, query_failure, read_body, too_large
+from service.web.responses import error_response, read_body, too_large
 
 router = APIRouter(tags=["ArchiMate"])
 
@@ -87,8 +86,6 @@ async def _scoped(backend: Backend, what: str, value: str, base: str, variant: s
         return await _export(backend, scope, fmt)
     except UnknownScopeError:
         return _unknown(what, value)
-    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return query_failure(error)
 
 
 @router.get(

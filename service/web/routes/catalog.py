@@ -33,10 +33,9 @@ from service.exports.extract import (
 )
 from service.exports.output import serialize
 from service.pages.render import html_page
-from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import best_match
-from service.web.responses import allow_any_origin, error_response, query_failure
+from service.web.responses import allow_any_origin, error_response
 
 router = APIRouter(tags=["Felles datakatalog"])
 
@@ -54,7 +53,6 @@ FORMATS = {
 }
 DOWNLOADS = (("Turtle", "turtle"), ("RDF/XML", "rdfxml"), ("JSON-LD", "jsonld"))
 VARY = {"Vary": "Accept"}
-_FAILURES = (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError)
 
 
 def _media(request: Request, offered: list[str]) -> str | None:
@@ -161,10 +159,7 @@ async def catalogue_all(request: Request, backend: BackendDep, settings: Setting
     media = _media(request, PAGE_TYPES)
     if media is None:
         return _not_acceptable(PAGE_TYPES)
-    try:
-        source = await read_datasets(backend, None, settings.base_iri)
-    except _FAILURES as error:
-        return query_failure(error)
+    source = await read_datasets(backend, None, settings.base_iri)
     if media == "text/html":
         summaries = await asyncio.to_thread(_summaries, source)
         return html_page(
@@ -198,8 +193,6 @@ async def catalogue_one(
         source = await read_datasets(backend, kommunenummer, settings.base_iri)
     except UnknownMunicipalityError:
         return _unknown(kommunenummer)
-    except _FAILURES as error:
-        return query_failure(error)
     node = _municipality(source.graph, kommune)
     if node is None:
         return _unknown(kommunenummer)
@@ -242,8 +235,6 @@ async def _services(
         source = await read_services(backend, kommunenummer, base_iri)
     except UnknownMunicipalityError:
         return _unknown(kommunenummer or "")
-    except _FAILURES as error:
-        return query_failure(error)
     if kommunenummer is not None:
         kommune = municipality_iri(kommunenummer, base_iri)
         if (URIRef(kommune), KG.county, None) not in source:

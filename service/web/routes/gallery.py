@@ -16,13 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from loaders.namespaces import PREFIXES
+from service.errors import ServiceError
 from service.pages.charts import chart
 from service.pages.render import html_page, language
 from service.pages.resource_views import PROLOGUE, Names, iri_term
 from service.sparql.canned import CannedQuery, Parameter, ParameterError, canned_queries
 from service.store.backend import Backend
 from service.store.reads import select, select_terms
-from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 from service.web.dependencies import BackendDep, SettingsDep
 
 router = APIRouter(tags=["Pages"])
@@ -154,19 +154,15 @@ async def canned_query_page(
             bound = query.bind(given, settings.base_iri)
             run = query.checked(given, settings.base_iri)
             rows = await select_terms(backend, run, timeout=query.timeout)
-        except ParameterError as error:
-            status = 400
-            context["error"] = (error.parameter, error.nb, error.en)
-        except QueryTimeoutError as error:
-            status = 503
+        except ServiceError as error:
+            # The page shows the error beside its form; status and words are the
+            # error's own, as on every other route.
+            status = error.status
             context["error"] = (
-                "",
-                f"Spørringen brukte mer enn {error.seconds:g} sekunder og ble stoppet.",
-                f"The query ran longer than {error.seconds:g} seconds and was stopped.",
+                (error.parameter, error.reason_nb, error.reason_en)
+                if isinstance(error, ParameterError)
+                else ("", error.nb, error.en)
             )
-        except (QuerySyntaxError, WorkerCrashedError) as error:
-            status = 500 if isinstance(error, QuerySyntaxError) else 503
-            context["error"] = ("", "Spørringen feilet.", "The query failed.")
         else:
             variables = list(query.columns) or sorted({v for row in rows for v in row})
             iris = {t["value"] for row in rows for t in row.values() if t["type"] == "uri"}

@@ -17,10 +17,9 @@ from service.exports.records_of_processing import XLSX_MEDIA, file_name, read_re
 from service.pages.render import html_page
 from service.sparql.canned import ParameterError
 from service.store.reads import select
-from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import best_match
-from service.web.responses import error_response, query_failure
+from service.web.responses import error_response
 
 router = APIRouter(tags=["Personvern / GDPR"])
 
@@ -69,8 +68,6 @@ async def record_of_processing(
         )
     except ParameterError:
         return _unknown(kommunenummer)
-    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return query_failure(error)
     if record is None:
         return _unknown(kommunenummer)
     if media == XLSX_MEDIA:

@@ -35,14 +35,13 @@ from service.access.audit import auditor, change, graph_keys, new_event
 from service.access.auth import Writer, graph_refusal, statements_refusal, write_lock
 from service.sparql.text_checks import is_absolute_iri
 from service.store.backend import Backend
-from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import best_match
 from service.web.responses import (
     allow_any_origin,
     error_response,
+    open_to_any_origin,
     preflight,
-    query_failure,
     read_body,
 )
 from service.web.routes.sparql import GRAPH_TYPES
@@ -97,22 +96,6 @@ def _not_found(graph: str) -> Response:
     return error_response(404, "Grafen finnes ikke.", "No such graph.", graph)
 
 
-def _write_failure(error: Exception) -> Response:
-    if isinstance(error, QuerySyntaxError):
-        # The store refused what we sent: the data itself, since the frame is ours.
-        return error_response(
-            400, "Lageret avviste dataene.", "The store refused the data.", str(error)
-        )
-    if isinstance(error, WorkerCrashedError):
-        return error_response(
-            503,
-            "Lageret svarte ikke som ventet.",
-            "The store did not answer as expected.",
-            str(error),
-        )
-    return query_failure(error)
-
-
 def _default_is_read_only() -> Response:
     return error_response(
         405,
@@ -126,6 +109,7 @@ def _default_is_read_only() -> Response:
 
 @router.api_route("/store", methods=["GET", "HEAD"], summary="Read a graph / Les en graf")
 async def store_get(request: Request, backend: BackendDep) -> Response:
+    open_to_any_origin(request)
     target = _target(request)
     if isinstance(target, Response):
         return allow_any_origin(target)
@@ -139,19 +123,16 @@ async def store_get(request: Request, backend: BackendDep) -> Response:
                 "Available: " + ", ".join(GRAPH_TYPES),
             )
         )
-    try:
-        if isinstance(target, str):
-            if not await _exists(backend, target):
-                return allow_any_origin(_not_found(target))
-            query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{target}> {{ ?s ?p ?o }} }}"
-        else:
-            query = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
-        if request.method == "HEAD":
-            # HEAD answers whether the graph is there, without building it.
-            return allow_any_origin(Response(media_type=media, headers={"Vary": "Accept"}))
-        answer = await backend.execute(query, solutions_media=None, graph_media=media)
-    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return allow_any_origin(query_failure(error))
+    if isinstance(target, str):
+        if not await _exists(backend, target):
+            return allow_any_origin(_not_found(target))
+        query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{target}> {{ ?s ?p ?o }} }}"
+    else:
+        query = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
+    if request.method == "HEAD":
+        # HEAD answers whether the graph is there, without building it.
+        return allow_any_origin(Response(media_type=media, headers={"Vary": "Accept"}))
+    answer = await backend.execute(query, solutions_media=None, graph_media=media)
     return allow_any_origin(
         Response(answer.body, media_type=answer.media or media, headers={"Vary": "Accept"})
     )
@@ -255,16 +236,13 @@ async def store_put(
     if refusal is not None:
         return refusal
     audit = auditor(request)
-    try:
-        async with write_lock(request):
-            existed = await _exists(backend, target)
-            before = await audit.graph_keys(target)
-            await asyncio.to_thread(backend.replace_graph, target, graph)
-            after = await asyncio.to_thread(graph_keys, graph)
-            changed = change(target, before, after)
-            await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
-    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return _write_failure(error)
+    async with write_lock(request):
+        existed = await _exists(backend, target)
+        before = await audit.graph_keys(target)
+        await asyncio.to_thread(backend.replace_graph, target, graph)
+        after = await asyncio.to_thread(graph_keys, graph)
+        changed = change(target, before, after)
+        await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
     return Response(status_code=204 if existed else 201)
 
 
@@ -290,15 +268,12 @@ async def store_post(
         return refusal
     triples = await asyncio.to_thread(graph.serialize, format="nt")
     audit = auditor(request)
-    try:
-        async with write_lock(request):
-            existed = await _exists(backend, target)
-            before = await audit.graph_keys(target)
-            await backend.update(f"INSERT DATA {{ GRAPH <{target}> {{\n{triples}\n}} }}")
-            changed = change(target, before, await audit.graph_keys(target))
-            await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
-    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return _write_failure(error)
+    async with write_lock(request):
+        existed = await _exists(backend, target)
+        before = await audit.graph_keys(target)
+        await backend.update(f"INSERT DATA {{ GRAPH <{target}> {{\n{triples}\n}} }}")
+        changed = change(target, before, await audit.graph_keys(target))
+        await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
     return Response(status_code=204 if existed else 201)
 
 
@@ -317,16 +292,13 @@ async def store_delete(
     if refusal is not None:
         return refusal
     audit = auditor(request)
-    try:
-        async with write_lock(request):
-            if not await _exists(backend, target):
-                return _not_found(target)
-            before = await audit.graph_keys(target)
-            await backend.update(f"DROP GRAPH <{target}>")
-            changed = change(target, before, Counter())
-            await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
-    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return _write_failure(error)
+    async with write_lock(request):
+        if not await _exists(backend, target):
+            return _not_found(target)
+        before = await audit.graph_keys(target)
+        await backend.update(f"DROP GRAPH <{target}>")
+        changed = change(target, before, Counter())
+        await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
     return Response(status_code=204)
 
 

@@ -21,8 +21,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from service.errors import QueryTimeoutError, WorkerCrashedError
 from service.store.backend import Backend, EmbeddedBackend
-from service.store.workers import QueryTimeoutError, WorkerCrashedError
 
 router = APIRouter(tags=["Drift / Operations"])
 

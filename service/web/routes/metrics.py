@@ -14,10 +14,10 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 
+from service.errors import QueryTimeoutError, WorkerCrashedError
 from service.metrics import CONTENT_TYPE, QUERY_WORKERS, STORE_GRAPHS, STORE_TRIPLES, exposition
 from service.store.backend import Backend, EmbeddedBackend
 from service.store.reads import select
-from service.store.workers import QueryTimeoutError, WorkerCrashedError
 
 router = APIRouter(tags=["Drift / Operations"])
 # The logger keeps the name log collectors already filter on (the module moved).

@@ -20,11 +20,10 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from service.settings import Settings
-from service.sparql.canned import CannedQuery, ParameterError, canned_queries
+from service.sparql.canned import CannedQuery, canned_queries
 from service.store.backend import Backend
-from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 from service.web.negotiation import best_match
-from service.web.responses import error_response, query_failure
+from service.web.responses import error_response
 
 RESULT_FORMATS = {
     "json": "application/sparql-results+json",
@@ -129,20 +128,10 @@ async def run_query(query: CannedQuery, request: Request) -> Response:
                 f"The parameter {key} is given more than once.",
             )
         values[key] = value
-    try:
-        text = query.checked(values, settings.base_iri)
-    except ParameterError as error:
-        return error_response(
-            422,
-            f"Parameteren {error.parameter}: {error.nb}.",
-            f"The parameter {error.parameter}: {error.en}.",
-        )
-    try:
-        answer = await backend.execute(
-            text, solutions_media=media, graph_media=None, timeout=query.timeout
-        )
-    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return query_failure(error)
+    text = query.checked(values, settings.base_iri)  # a ParameterError is 422
+    answer = await backend.execute(
+        text, solutions_media=media, graph_media=None, timeout=query.timeout
+    )
     return Response(answer.body, media_type=media, headers={"Vary": "Accept"})
 
 

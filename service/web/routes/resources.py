@@ -34,10 +34,9 @@ from service.sparql.canned import CannedQuery, canned_queries
 from service.sparql.text_checks import is_absolute_iri
 from service.store.backend import Backend
 from service.store.reads import select
-from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import best_match
-from service.web.responses import error_response, query_failure
+from service.web.responses import error_response
 from service.web.routes.search import suggestions
 from service.web.routes.sparql import GRAPH_FORMATS, GRAPH_TYPES
 
@@ -166,30 +165,27 @@ async def _answer(request: Request, backend: Backend, base_iri: str, iri: str) -
         iri_term(iri)
     except ValueError:
         return await _not_found(request, backend, names, iri, media)
-    try:
-        later = await successor(backend, iri)
-        if later is not None:
-            return RedirectResponse(
-                names.href(later) + _query_string(request), status_code=301, headers=VARY
-            )
-        if media != "text/html":
-            if not await _exists(backend, iri):
-                return await _not_found(request, backend, names, iri, media)
-            answer = await backend.execute(_construct(iri), solutions_media=None, graph_media=media)
-            return Response(answer.body, media_type=answer.media, headers=VARY)
-        description = await describe(backend, iri)
-        if not description.exists:
+    later = await successor(backend, iri)
+    if later is not None:
+        return RedirectResponse(
+            names.href(later) + _query_string(request), status_code=301, headers=VARY
+        )
+    if media != "text/html":
+        if not await _exists(backend, iri):
             return await _not_found(request, backend, names, iri, media)
-        iris = mentioned(description)
-        kinds = [t[len(KG) :] for t in description.types if t.startswith(KG)]
-        kind = next((k for k in kinds if k in SECTIONS), None)
-        if kind is not None:
-            sections, more = await SECTIONS[kind](backend, iri)
-            description.sections = sections
-            iris |= more
-        await names.fetch(backend, iris)
-    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return query_failure(error)
+        answer = await backend.execute(_construct(iri), solutions_media=None, graph_media=media)
+        return Response(answer.body, media_type=answer.media, headers=VARY)
+    description = await describe(backend, iri)
+    if not description.exists:
+        return await _not_found(request, backend, names, iri, media)
+    iris = mentioned(description)
+    kinds = [t[len(KG) :] for t in description.types if t.startswith(KG)]
+    kind = next((k for k in kinds if k in SECTIONS), None)
+    if kind is not None:
+        sections, more = await SECTIONS[kind](backend, iri)
+        description.sections = sections
+        iris |= more
+    await names.fetch(backend, iris)
     return html_page(
         "resource.html",
         request,

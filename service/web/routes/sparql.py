@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from service.access.audit import auditor, run_audited_update
 from service.access.auth import authenticate, write_lock
 from service.access.scope import Principal, UpdateWrites, update_refusal, update_writes
+from service.errors import QueryTimeoutError, WorkerCrashedError
 from service.pages.render import render
 from service.settings import Settings
 from service.sparql.service_description import RDF_MEDIA, describe
@@ -40,13 +41,12 @@ from service.sparql.text_checks import (
     is_absolute_iri,
     with_dataset,
 )
-from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import best_match
 from service.web.responses import (
     allow_any_origin,
+    open_to_any_origin,
     preflight,
-    query_failure,
     read_body,
 )
 from service.web.responses import error_response as error_response  # re-exported for old importers
@@ -157,6 +157,7 @@ async def _query(
     query: str,
     params: dict[str, list[str]],
 ) -> Response:
+    open_to_any_origin(request)
     bad = _bad_graph_iris(params, "default-graph-uri", "named-graph-uri")
     if bad is not None:
         return bad
@@ -167,21 +168,13 @@ async def _query(
     solutions_media, graph_media = _negotiate(request, params)
     default_graphs = params.get("default-graph-uri")
     named_graphs = params.get("named-graph-uri")
-    try:
-        answer = await backend.execute(
-            query,
-            solutions_media=solutions_media,
-            graph_media=graph_media,
-            default_graphs=tuple(default_graphs) if default_graphs is not None else None,
-            named_graphs=tuple(named_graphs) if named_graphs is not None else None,
-        )
-    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return query_failure(error)
-    except RuntimeError as error:
-        # Evaluation failed in the worker, e.g. an allowed SERVICE that did not answer.
-        return error_response(
-            500, "Spørringen kunne ikke besvares.", "The query could not be answered.", str(error)
-        )
+    answer = await backend.execute(
+        query,
+        solutions_media=solutions_media,
+        graph_media=graph_media,
+        default_graphs=tuple(default_graphs) if default_graphs is not None else None,
+        named_graphs=tuple(named_graphs) if named_graphs is not None else None,
+    )
     if answer.media is None:
         offered = GRAPH_TYPES if answer.kind == "graph" else SOLUTION_TYPES
         return error_response(
@@ -241,46 +234,14 @@ async def _update(
     out_of_scope = update_refusal(writer, settings.base_iri, writes)
     if out_of_scope is not None:
         return error_response(403, *out_of_scope)
-    try:
-        # Evaluating again would fetch again: an update that fetches is only parsed. One
-        # without operators (INSERT DATA, DROP) has no deep tree to plan: parsed only too.
-        evaluate = not checked.targets and checked.operators > 0
-        await backend.rehearse_update(text, evaluate=evaluate)
-    except QueryTimeoutError as error:
-        return query_failure(error)
-    except QuerySyntaxError as error:
-        return error_response(
-            400, "Ugyldig SPARQL-oppdatering.", "Malformed SPARQL update.", str(error)
-        )
-    except WorkerCrashedError as error:
-        return error_response(
-            400,
-            "Oppdateringen fikk lageret til å krasje da den ble prøvd i en egen prosess, "
-            "og er ikke utført.",
-            "The update crashed the store when it was tried in a separate process, "
-            "and was not run.",
-            str(error),
-        )
+    # Evaluating again would fetch again: an update that fetches is only parsed. One
+    # without operators (INSERT DATA, DROP) has no deep tree to plan: parsed only too.
+    # Raises UpdateSyntaxError, or UpdateCrashedError when the rehearsal crashed.
+    evaluate = not checked.targets and checked.operators > 0
+    await backend.rehearse_update(text, evaluate=evaluate)
     async with write_lock(request):
-        try:
-            await run_audited_update(auditor(request), writer, text, writes)
-        except QuerySyntaxError as error:
-            return error_response(
-                400, "Ugyldig SPARQL-oppdatering.", "Malformed SPARQL update.", str(error)
-            )
-        except WorkerCrashedError as error:
-            return error_response(
-                503,
-                "Lageret svarte ikke som ventet.",
-                "The store did not answer as expected.",
-                str(error),
-            )
-        except (ValueError, LookupError, RuntimeError) as error:
-            # Evaluation errors of a well-formed update (CREATE GRAPH of a graph that
-            # exists, DROP GRAPH of one that does not): the request, not the server.
-            return error_response(
-                400, "Oppdateringen kunne ikke utføres.", "The update failed.", str(error)
-            )
+        # A malformed or failing update raises UpdateSyntaxError / UpdateFailedError (400).
+        await run_audited_update(auditor(request), writer, text, writes)
     return PlainTextResponse("Oppdateringen er utført.\nThe update is done.\n")
 
 

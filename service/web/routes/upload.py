@@ -66,9 +66,8 @@ from service.settings import Settings
 from service.store.backend import Backend
 from service.store.embedded import KnowledgeStore, safe_ntriples
 from service.store.sources import SourceResult, _reference, load_sources, stored_context
-from service.store.workers import QuerySyntaxError, QueryTimeoutError, WorkerCrashedError
 from service.web.dependencies import BackendDep, SettingsDep
-from service.web.responses import error_response, query_failure, read_body, too_large
+from service.web.responses import error_response, read_body, too_large
 
 router = APIRouter(tags=["Upload"])
 
@@ -293,10 +292,7 @@ async def upload(request: Request, backend: BackendDep, settings: SettingsDep) -
     body = await read_body(request, settings.max_body_bytes)
     if isinstance(body, Response):
         return body
-    try:
-        plan = await check_upload(backend, settings, writer, name, body)
-    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return query_failure(error)
+    plan = await check_upload(backend, settings, writer, name, body)
     summary = plan.summary()
     if not plan.report.readable:
         return JSONResponse({**summary, "loaded": False}, status_code=400)
@@ -320,10 +316,7 @@ async def _proposals(backend: Backend, base: str) -> list[dict[str, Any]]:
 
 @router.get("/proposals", summary="Pending catalogue proposals / Forslag til katalogen")
 async def proposals(backend: BackendDep, settings: SettingsDep) -> Response:
-    try:
-        return JSONResponse(await _proposals(backend, settings.base_iri))
-    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return query_failure(error)
+    return JSONResponse(await _proposals(backend, settings.base_iri))
 
 
 @router.post("/proposals/{identifier}/{decision}", summary="Approve or reject a proposal")
@@ -353,38 +346,35 @@ async def decide(
     graph = proposal_graph(base, identifier)
     catalogue = catalogue_graph(base)
     audit = auditor(request)
-    try:
-        async with write_lock(request):
-            answer = await backend.execute(
-                content_query(graph),
-                solutions_media="application/sparql-results+json",
-                graph_media=None,
+    async with write_lock(request):
+        answer = await backend.execute(
+            content_query(graph),
+            solutions_media="application/sparql-results+json",
+            graph_media=None,
+        )
+        rows = json.loads(answer.body)["results"]["bindings"]
+        if not rows:
+            return error_response(404, "Forslaget finnes ikke.", "No such proposal.", graph)
+        proposal_size = sum((await audit.graph_keys(graph)).values())
+        changes = [GraphChange(graph, 0, proposal_size)]
+        if decision == "approve":
+            data = await asyncio.to_thread(proposed_graph, rows[0]["t"]["value"])
+            before = await audit.graph_keys(catalogue)
+            triples = await asyncio.to_thread(safe_ntriples, data)
+            await backend.update(
+                f"INSERT DATA {{ GRAPH {ox.NamedNode(catalogue)} {{\n{triples}\n}} }}"
             )
-            rows = json.loads(answer.body)["results"]["bindings"]
-            if not rows:
-                return error_response(404, "Forslaget finnes ikke.", "No such proposal.", graph)
-            proposal_size = sum((await audit.graph_keys(graph)).values())
-            changes = [GraphChange(graph, 0, proposal_size)]
-            if decision == "approve":
-                data = await asyncio.to_thread(proposed_graph, rows[0]["t"]["value"])
-                before = await audit.graph_keys(catalogue)
-                triples = await asyncio.to_thread(safe_ntriples, data)
-                await backend.update(
-                    f"INSERT DATA {{ GRAPH {ox.NamedNode(catalogue)} {{\n{triples}\n}} }}"
-                )
-                changes.insert(0, change(catalogue, before, await audit.graph_keys(catalogue)))
-            await backend.update(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
-            event = new_event(
-                writer,
-                "approval",
-                base,
-                changes,
-                detail=f"{'godkjent / approved' if decision == 'approve' else 'avvist / rejected'}"
-                f" {identifier}",
-            )
-            await audit.record(event)
-    except (QuerySyntaxError, QueryTimeoutError, WorkerCrashedError) as error:
-        return query_failure(error)
+            changes.insert(0, change(catalogue, before, await audit.graph_keys(catalogue)))
+        await backend.update(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
+        event = new_event(
+            writer,
+            "approval",
+            base,
+            changes,
+            detail=f"{'godkjent / approved' if decision == 'approve' else 'avvist / rejected'}"
+            f" {identifier}",
+        )
+        await audit.record(event)
     return JSONResponse({"proposal": identifier, "decision": decision, "audit": asdict(event)})
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import os
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.canary import Canary
-from tests.service.access import ALTA, HASVIK, Access
+from tests.conftest import stop_server
+from tests.service.access import ALTA, HASVIK, Access, start_access_server
 from tests.service.client import bearer, call
 
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -134,12 +136,39 @@ def _chain(kind: str, length: int) -> str:
 @pytest.mark.parametrize("kind", ["MINUS", "BIND", "UNION", "OPTIONAL", "||", "+"])
 def test_regression_parser_stack_overflow_costs_no_worker(access: Access, kind: str) -> None:
     workers = _children(access.server.process.pid)
-    for _ in range(3):  # two clients in a loop killed 37 workers in 20 s
-        status, body = _query(access, f"SELECT * {{ {_chain(kind, 20_000)} }}")
-        assert status == 400, body[:300]
-        assert "operator" in body
+    text = f"SELECT * {{ {_chain(kind, 20_000)} }}"
+
+    def client() -> list[int]:  # two clients in a loop killed 37 workers in 20 s
+        return [_query(access, text)[0] for _ in range(5)]
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = [s for answers in pool.map(lambda _: client(), range(2)) for s in answers]
+    assert statuses == [400] * 10
+    assert "operator" in _query(access, text)[1]
     assert _alive(access)
     assert _children(access.server.process.pid) == workers
+
+
+def test_regression_checker_and_executor_parse_different_texts_on_a_remote_store(
+    tmp_path: Path, canary: Canary
+) -> None:
+    # The remote server (oxigraph serve) would fetch too: it gets the checked text.
+    remote = start_access_server(
+        "remote", tmp_path, {"KOMMUNEGRAF_SERVICE_ALLOW": f"{canary.url}/allowed/"}
+    )
+    try:
+        secret = TARGET.format(canary=canary.url)
+        for name in ("comment-ended-by-bare-cr", "keyword-after-an-invalid-expansion"):
+            before = len(canary.paths)
+            text = HIDDEN_SERVICE[name].format(canary=canary.url, secret=secret)
+            status, body = _query(remote, text)
+            assert status in (400, 403), (name, body)
+            assert canary.paths[before:] == [], name
+        status, body = _query(remote, f"SELECT * {{ {_chain('MINUS', 20_000)} }}")
+        assert status == 400, body[:300]
+        assert _alive(remote)
+    finally:
+        stop_server(remote.server)
 
 
 def test_regression_parser_stack_overflow_in_an_update_cannot_take_the_server_down(

@@ -13,9 +13,8 @@ import difflib
 import re
 import unicodedata
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import lru_cache
 
 from rdflib import Graph, Literal, URIRef
@@ -27,15 +26,12 @@ from loaders.cells import (
     MunicipalityRegister,
     Raw,
     municipality_register,
-    parse_boolean,
-    parse_date,
-    parse_decimal,
     parse_email,
-    parse_integer,
     parse_organisation_number,
     parse_text,
     parse_url,
 )
+from loaders.cells.literals import LITERAL_PARSERS
 from loaders.columns import Column, Path, Sheet, sheets
 from loaders.namespaces import KG, PREFIXES, bind_prefixes
 from loaders.report import Issue
@@ -110,13 +106,13 @@ def _header_keys(column: Column, ontology: Graph) -> set[str]:
     keys = {column.name_nb, column.name_en}
     predicate = column.path if isinstance(column.path, URIRef) else column.path[-1]
     keys |= {str(o) for o in ontology.objects(predicate, RDFS.label)}
-    return {_header_key(k) for k in keys if k}
+    return {header_key(k) for k in keys if k}
 
 
-def _header_key(text: str) -> str:
+def header_key(text: str) -> str:
     """Case, spaces, punctuation and the required mark do not matter in headers.
 
-    >>> _header_key(" Årlig kostnad (NOK) * ")
+    >>> header_key(" Årlig kostnad (NOK) * ")
     'årligkostnadnok'
     """
     return re.sub(r"[\W_]+", "", text.replace("*", "").casefold())
@@ -179,12 +175,12 @@ class _Mapper:
     def read_sheets(self, workbook: RawWorkbook) -> list[_SheetReading]:
         by_name: dict[str, Sheet] = {}
         for known in sheets():
-            by_name[_header_key(known.name_nb)] = known
-            by_name[_header_key(known.name_en)] = known
+            by_name[header_key(known.name_nb)] = known
+            by_name[header_key(known.name_en)] = known
         readings = []
         single_csv = workbook.file_type == "csv" and len(workbook.sheets) == 1
         for raw in workbook.sheets:
-            key = _header_key(raw.name)
+            key = header_key(raw.name)
             if key in _IGNORED_SHEETS:
                 continue
             sheet: Sheet | None = by_name.get(key)
@@ -217,7 +213,7 @@ class _Mapper:
         """A lone CSV is one sheet; which one, its headers tell."""
         if not raw.rows:
             return None
-        found = {_header_key(_text_of(c)) for c in raw.rows[0]}
+        found = {header_key(_text_of(c)) for c in raw.rows[0]}
         best = max(
             sheets(),
             key=lambda s: len(
@@ -238,7 +234,7 @@ class _Mapper:
             text = _text_of(cell).strip()
             if not text:
                 continue
-            key = _header_key(text)
+            key = header_key(text)
             column = next((c for c, k in keys.items() if key in k), None)
             if column is None:
                 known = {c.name_nb: c for c in sheet.columns}
@@ -277,8 +273,8 @@ class _Mapper:
         return _SheetReading(sheet, raw, columns, letters, data)
 
     def _is_english_header(self, row: list[RawCell], sheet: Sheet) -> bool:
-        english = {_header_key(c.name_en) for c in sheet.columns}
-        texts = [_header_key(_text_of(c)) for c in row if _text_of(c).strip()]
+        english = {header_key(c.name_en) for c in sheet.columns}
+        texts = [header_key(_text_of(c)) for c in row if _text_of(c).strip()]
         return bool(texts) and sum(t in english for t in texts) >= max(1, len(texts) // 2)
 
     # -- values --------------------------------------------------------------
@@ -326,7 +322,7 @@ class _Mapper:
             is_mail = column.pattern is not None and column.pattern.startswith("^mailto")
             address = parse_email(raw) if is_mail else parse_url(raw)
             return None if address is None else URIRef(address)
-        parser = _LITERAL_PARSERS.get(column.datatype or XSD.string)
+        parser = LITERAL_PARSERS.get(column.datatype or XSD.string)
         if parser is None:
             text = parse_text(raw)
             return None if text is None else Literal(text, datatype=column.datatype)
@@ -558,35 +554,6 @@ class _Mapper:
                     self.result.rows[helper] = self.result.rows[subject]
                     self.result.cells[(helper, column.path[step + 1])] = where
                     node = helper
-
-
-def _literal(parser: Callable[[Raw], object], datatype: URIRef) -> Callable[[Raw], Node | None]:
-    def convert(raw: Raw) -> Node | None:
-        value = parser(raw)
-        if value is None:
-            return None
-        return Literal(value, datatype=XSD.decimal if isinstance(value, Decimal) else datatype)
-
-    return convert
-
-
-def _text_literal(lang: str | None) -> Callable[[Raw], Node | None]:
-    def convert(raw: Raw) -> Node | None:
-        text = parse_text(raw)
-        return None if text is None else Literal(text, lang=lang)
-
-    return convert
-
-
-_LITERAL_PARSERS: dict[URIRef, Callable[[Raw], Node | None]] = {
-    XSD.string: _text_literal(None),
-    RDF.langString: _text_literal("nb"),
-    XSD.integer: _literal(parse_integer, XSD.integer),
-    XSD.nonNegativeInteger: _literal(parse_integer, XSD.nonNegativeInteger),
-    XSD.decimal: _literal(parse_decimal, XSD.decimal),
-    XSD.date: _literal(parse_date, XSD.date),
-    XSD.boolean: _literal(parse_boolean, XSD.boolean),
-}
 
 
 def _dependency_order(readings: list[_SheetReading]) -> list[_SheetReading]:

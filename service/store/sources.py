@@ -21,7 +21,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
 
 from loaders.columns import sheets
-from loaders.mapping import _header_key
+from loaders.mapping import header_key
 from loaders.namespaces import KG
 from loaders.paths import ontology_dir
 from loaders.problems import Problem
@@ -144,7 +144,7 @@ SHARED_CLASSES = (
 
 def _shared_sheet_names() -> set[str]:
     return {
-        _header_key(name)
+        header_key(name)
         for sheet in sheets()
         if sheet.target_class in SHARED_CLASSES
         for name in (sheet.name_nb, sheet.name_en)
@@ -169,7 +169,7 @@ def defines_shared_names(path: Path) -> bool:
             root = safe_xml(archive.read(info))
     except Exception:  # the full check reports what is wrong with it
         return True
-    names = {_header_key(e.get("name", "")) for e in root.iter() if e.tag.endswith("}sheet")}
+    names = {header_key(e.get("name", "")) for e in root.iter() if e.tag.endswith("}sheet")}
     return bool(names & _shared_sheet_names())
 
 

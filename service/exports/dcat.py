@@ -102,6 +102,41 @@ def label(graph: Graph, node: Node, lang: str = "nb") -> str | None:
     return fallback
 
 
+FILE_TYPE_SCHEME = URIRef("http://publications.europa.eu/resource/authority/file-type")
+LICENCE_SCHEME = URIRef("http://publications.europa.eu/resource/authority/licence")
+IANA = "https://www.iana.org/assignments/media-types/"
+MEDIA_TYPES = {
+    "CSV": "text/csv",
+    "JSON": "application/json",
+    "GEOJSON": "application/geo+json",
+    "XML": "application/xml",
+    "GML": "application/gml+xml",
+    "RDF_TURTLE": "text/turtle",
+    "XLSX": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ODS": "application/vnd.oasis.opendocument.spreadsheet",
+    "PDF": "application/pdf",
+    "HTML": "text/html",
+}
+"""The IANA media type of each EU file type the template offers (dcat:mediaType).
+
+Why derived: the media type follows from the format, so the template asks only for the
+format; DCAT-AP-NO wants both (data.norge.no's quality check scores each)."""
+
+
+@cache
+def _vocabulary() -> Graph:
+    """The EU file types and licences (type, labels, scheme) from the ontology, once."""
+    ontology = ontology_graph()
+    found = Graph()
+    for scheme in (FILE_TYPE_SCHEME, LICENCE_SCHEME):
+        for concept in ontology.subjects(SKOS.inScheme, scheme):
+            found.add((concept, RDF.type, SKOS.Concept))
+            found.add((concept, SKOS.inScheme, scheme))
+            for value in ontology.objects(concept, SKOS.prefLabel):
+                found.add((concept, SKOS.prefLabel, value))
+    return found
+
+
 @cache
 def _access_right_labels() -> Graph:
     """prefLabels of the EU access-right concepts, from the ontology (one source)."""
@@ -216,40 +251,52 @@ def _dataset(out: Graph, source: Graph, dataset: URIRef, publisher: URIRef) -> N
         out.add((distribution, RDF.type, DCAT.Distribution))
         for url in urls:
             out.add((distribution, DCAT.accessURL, url))
+        for url in source.objects(given, DCAT.downloadURL):
+            out.add((distribution, DCAT.downloadURL, url))
+        for file_type in source.objects(given, DCTERMS.format):
+            out.add((distribution, DCTERMS.format, file_type))
+            out += _vocabulary().triples((file_type, None, None))
+            media_type = MEDIA_TYPES.get(str(file_type).rsplit("/", 1)[-1])
+            if media_type is not None:
+                out.add((distribution, DCAT.mediaType, URIRef(IANA + media_type)))
+        for licence in source.objects(given, DCTERMS.license):
+            out.add((distribution, DCTERMS.license, licence))
+            out += _vocabulary().triples((licence, None, None))
     _rules(out, source, dataset, label(source, dataset, "nb") or str(dataset))
 
 
-def build_catalogues(
+def build_catalogue_parts(
     source: Graph,
     blockers: Iterable[Blocker],
     base_iri: str,
     *,
     keep_empty: bool = False,
-) -> Graph:
-    """One dcat:Catalog per municipality that has an organisation number.
+) -> dict[str, Graph]:
+    """One dcat:Catalog per municipality that has an organisation number, by kommunenummer.
 
     Datasets named in ``blockers`` are left out. A municipality whose datasets are
     all left out gets no catalogue unless ``keep_empty`` (one municipality asked for
-    by number: an empty catalogue is still a valid, truthful answer).
+    by number: an empty catalogue is still a valid, truthful answer). Each catalogue
+    names the service's SPARQL endpoint and query API as the data services that serve
+    its datasets.
     """
     blocked = {URIRef(b.dataset) for b in blockers}
-    out = bind_prefixes(Graph())
-    out.bind("cpsvno", str(CPSVNO))
+    by_publisher: dict[Node, list[URIRef]] = {}
+    for dataset in source.subjects(RDF.type, KG.Dataset):
+        kommune = source.value(dataset, DCTERMS.publisher)
+        if isinstance(dataset, URIRef) and kommune is not None and dataset not in blocked:
+            by_publisher.setdefault(kommune, []).append(dataset)
+    parts: dict[str, Graph] = {}
     for kommune in sorted(source.subjects(RDF.type, KG.Municipality), key=str):
         number = source.value(kommune, KG.municipalityNumber)
         orgnr = source.value(kommune, KG.organisationNumber)
         if number is None or orgnr is None:
             continue
-        datasets = sorted(
-            (
-                d
-                for d in source.subjects(DCTERMS.publisher, kommune)
-                if (d, RDF.type, KG.Dataset) in source and d not in blocked
-            ),
-            key=str,
-        )
+        datasets = sorted(by_publisher.get(kommune, []), key=str)
         if not datasets and not keep_empty:
             continue
+        out = bind_prefixes(Graph())
+        out.bind("cpsvno", str(CPSVNO))
         name = label(source, kommune) or str(number)
         publisher = publisher_iri(str(orgnr))
         out.add((publisher, RDF.type, FOAF.Agent))
@@ -287,7 +334,104 @@ def build_catalogues(
             )
         )
         for dataset in datasets:
-            assert isinstance(dataset, URIRef)
             out.add((catalogue, DCAT.dataset, dataset))
             _dataset(out, source, dataset, publisher)
+        if datasets:
+            for service in data_services(out, base_iri, datasets):
+                out.add((catalogue, DCAT.service, service))
+        parts[str(number)] = out
+    return parts
+
+
+def build_catalogues(
+    source: Graph,
+    blockers: Iterable[Blocker],
+    base_iri: str,
+    *,
+    keep_empty: bool = False,
+) -> Graph:
+    """Every municipality's catalogue (``build_catalogue_parts``) in one graph."""
+    out = bind_prefixes(Graph())
+    out.bind("cpsvno", str(CPSVNO))
+    for part in build_catalogue_parts(source, blockers, base_iri, keep_empty=keep_empty).values():
+        out += part
     return out
+
+
+@dataclass(frozen=True)
+class DataServiceKind:
+    """One of the service's own interfaces, described as a dcat:DataService."""
+
+    fragment: str
+    endpoint: str
+    description: str
+    conforms_to: str
+    standard: str
+    title_nb: str
+    title_en: str
+    text_nb: str
+    text_en: str
+
+
+DATA_SERVICES = (
+    DataServiceKind(
+        "sparql-endpoint",
+        "sparql",
+        "sparql",
+        "https://www.w3.org/TR/sparql11-protocol/",
+        "SPARQL 1.1 Protocol",
+        "SPARQL-endepunkt for kommunegraf",
+        "kommunegraf SPARQL endpoint",
+        "SPARQL 1.1-endepunkt over hele kunnskapsgrafen; tjenestebeskrivelsen (SPARQL 1.1 "
+        "Service Description) ligger på samme adresse.",
+        "SPARQL 1.1 endpoint over the whole knowledge graph; its SPARQL 1.1 Service "
+        "Description is at the same address.",
+    ),
+    DataServiceKind(
+        "query-api",
+        "queries",
+        "openapi.json",
+        "https://spec.openapis.org/oas/v3.1.0",
+        "OpenAPI Specification 3.1.0",
+        "Ferdige spørringer i kommunegraf (API)",
+        "kommunegraf canned-query API",
+        "Ferdige SPARQL-spørringer med typede parametre, som JSON, XML, CSV eller TSV; "
+        "beskrevet i OpenAPI.",
+        "Canned SPARQL queries with typed parameters, answered as JSON, XML, CSV or TSV; "
+        "described in OpenAPI.",
+    ),
+)
+
+
+def data_services(out: Graph, base_iri: str, datasets: Iterable[URIRef]) -> list[URIRef]:
+    """Describe the SPARQL endpoint and the query API in ``out``, serving ``datasets``.
+
+    Why in every catalogue: Felles datakatalog harvests data services through a
+    catalogue's ``dcat:service``, and both serve every published dataset. The same IRI
+    in each catalogue is the same service; each catalogue lists its own datasets.
+    """
+    public = URIRef(str(ACCESS_RIGHT) + "PUBLIC")
+    served = list(datasets)
+    services = []
+    for kind in DATA_SERVICES:
+        service = URIRef(f"{base_iri}catalog#{kind.fragment}")
+        out.add((service, RDF.type, DCAT.DataService))
+        out.add((service, DCTERMS.identifier, Literal(str(service))))
+        out.add((service, DCTERMS.title, Literal(kind.title_nb, lang="nb")))
+        out.add((service, DCTERMS.title, Literal(kind.title_en, lang="en")))
+        out.add((service, DCTERMS.description, Literal(kind.text_nb, lang="nb")))
+        out.add((service, DCTERMS.description, Literal(kind.text_en, lang="en")))
+        out.add((service, DCAT.endpointURL, URIRef(base_iri + kind.endpoint)))
+        out.add((service, DCAT.endpointDescription, URIRef(base_iri + kind.description)))
+        standard = URIRef(kind.conforms_to)
+        out.add((service, DCTERMS.conformsTo, standard))
+        out.add((standard, RDF.type, DCTERMS.Standard))
+        out.add((standard, DCTERMS.title, Literal(kind.standard, lang="en")))
+        out.add((service, DCTERMS.accessRights, public))
+        out.add((public, RDF.type, SKOS.Concept))
+        out.add((public, SKOS.inScheme, ACCESS_RIGHT_SCHEME))
+        out += _access_right_labels().triples((public, None, None))
+        for dataset in served:
+            out.add((service, DCAT.servesDataset, dataset))
+        services.append(service)
+    return services

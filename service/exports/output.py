@@ -7,6 +7,8 @@ triples of all statutory services as Turtle, pyoxigraph 0.15 s.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pyoxigraph as ox
 from rdflib import Graph
 
@@ -28,12 +30,22 @@ SUFFIX_MEDIA = {
 _EXPORT_PREFIXES = {**PREFIXES, "cpsvno": "https://data.norge.no/vocabulary/cpsvno#"}
 
 
-def serialize(graph: Graph, media: str) -> bytes:
-    """The graph in the media type (one of ``MEDIA_FORMATS``), with the project's prefixes."""
-    triples = []
+def triples(graph: Graph) -> list[ox.Triple]:
+    """The graph's triples as pyoxigraph terms (to serialise, or to combine without rdflib)."""
+    found = []
     for s, p, o in graph:
         subject = ox_term(s)
         predicate = ox_term(p)
         assert not isinstance(subject, ox.Literal) and isinstance(predicate, ox.NamedNode)
-        triples.append(ox.Triple(subject, predicate, ox_term(o)))
-    return ox.serialize(triples, format=MEDIA_FORMATS[media], prefixes=_EXPORT_PREFIXES) or b""
+        found.append(ox.Triple(subject, predicate, ox_term(o)))
+    return found
+
+
+def serialize_triples(found: Iterable[ox.Triple], media: str) -> bytes:
+    """Triples in the media type (one of ``MEDIA_FORMATS``), with the project's prefixes."""
+    return ox.serialize(found, format=MEDIA_FORMATS[media], prefixes=_EXPORT_PREFIXES) or b""
+
+
+def serialize(graph: Graph, media: str) -> bytes:
+    """The graph in the media type (one of ``MEDIA_FORMATS``), with the project's prefixes."""
+    return serialize_triples(triples(graph), media)

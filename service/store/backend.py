@@ -9,6 +9,7 @@ updates), which any SPARQL 1.1 server supports.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from contextlib import AbstractContextManager
 from typing import Protocol
@@ -56,6 +57,21 @@ class Backend(Protocol):
     def is_empty(self) -> bool:
         """True when the store holds no quad at all (first start)."""
         ...
+
+
+GENERATION_SECONDS = 60.0
+"""How long what is built from a remote store's data is taken to be current (a time slot)."""
+
+
+def data_generation(backend: Backend, slot_seconds: float = GENERATION_SECONDS) -> str:
+    """What something built from ``backend``'s data is valid for: the embedded store's
+    current snapshot (a new one after every write), or, for a remote store that others
+    may write to, a time slot of ``slot_seconds`` and the writes sent through this process."""
+    store = getattr(backend, "store", None)
+    snapshot = getattr(store, "snapshot", None)
+    if isinstance(snapshot, str) and snapshot:
+        return snapshot
+    return f"t{int(time.monotonic() // slot_seconds)}-w{getattr(backend, 'writes', 0)}"
 
 
 class EmbeddedBackend:

@@ -251,6 +251,8 @@ class RemoteBackend:
             pair = f"{settings.store_user}:{settings.store_password or ''}".encode()
             self._authorization = "Basic " + base64.b64encode(pair).decode("ascii")
         self._executor = ThreadPoolExecutor(REMOTE_CONCURRENCY, "kommunegraf-remote")
+        self.writes = 0
+        """Writes sent through this process (``data_generation``: what is built is stale)."""
 
     async def start(self) -> None:
         """Warn when the remote server does not serve the union of its graphs.
@@ -425,6 +427,12 @@ class RemoteBackend:
         await loop.run_in_executor(self._executor, self._update, sparql)
 
     def _update(self, sparql: str) -> None:
+        try:
+            self._send_update(sparql)
+        finally:  # a write that failed on the way back may still have been applied
+            self.writes += 1
+
+    def _send_update(self, sparql: str) -> None:
         wrapper = self._wrapper(self.update_url, WRITE_TIMEOUT)
         wrapper.queryString = sparql
         wrapper.queryType = INSERT  # any update type: makes SPARQLWrapper send an update
@@ -454,7 +462,10 @@ class RemoteBackend:
         _check_iri(graph_iri)
         triples: str = data.serialize(format="nt")
         if self.graph_store_url:
-            self._put_graph(self.graph_store_url, graph_iri, triples.encode("utf-8"))
+            try:
+                self._put_graph(self.graph_store_url, graph_iri, triples.encode("utf-8"))
+            finally:
+                self.writes += 1
             return
         self._update(
             f"DROP SILENT GRAPH <{graph_iri}> ;\n"

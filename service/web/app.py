@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loaders.provenance import tool_version
 from service.errors import ServiceError
+from service.exports.published import PublishedCatalogues
 from service.logs import RequestLog
 from service.metrics import RequestMetrics, set_build_info
 from service.settings import Settings
@@ -75,11 +76,15 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
                     load_demo, app.state.backend, settings.base_iri, engine=settings.engine
                 )
         await app.state.backend.start()
+        # The catalogues for Felles datakatalog are built as soon as the data change.
+        app.state.catalogues = PublishedCatalogues(app.state.backend, settings)
+        watcher = asyncio.create_task(app.state.catalogues.watch())
         log.info("klar / ready", extra={"version": tool_version()})
         try:
             yield
         finally:
             # uvicorn gets here after the requests in flight have finished.
+            watcher.cancel()
             app.state.backend.close()
             log.info("stoppet, lageret er lukket / stopped, store closed")
 

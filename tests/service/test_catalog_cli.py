@@ -54,7 +54,7 @@ def test_export_cpsv_as_json_ld(store: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [
-        (["--kommune", "0301"], 1, "organisasjonsnummer"),
+        (["--kommune", "1580"], 1, "organisasjonsnummer"),
         (["--kommune", "43"], 2, "fire siffer"),
         (["--kommune", "9999"], 2, "Ukjent kommunenummer"),
     ],

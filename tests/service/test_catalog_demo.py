@@ -2,10 +2,8 @@
 
 Affordable in CI: the demo's shared catalogue and a sample of municipality
 workbooks (the first, the largest, and one from the middle), not all 357 (about
-3.5 s per workbook through the loaders). The demo records no organisation number
-for municipalities, so every dataset would be left out for that reason alone; to
-exercise the mapping, the sampled municipalities get a made-up number here (the
-demo's own generator of made-up numbers), in a graph of its own.
+3.5 s per workbook through the loaders). The municipalities' organisation numbers
+are the real ones of the reference data.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rdflib import Graph, Literal, URIRef
+from rdflib import URIRef
 from rdflib.namespace import RDF
 
 from loaders.namespaces import DEFAULT_BASE_IRI, KG
@@ -48,16 +46,6 @@ def demo_store() -> tuple[KnowledgeStore, list[str]]:
     assert all(r.report.conforms for r in results), [r.path.name for r in results]
     load_sources(store, results)
     numbers = [p.name.split("-")[1] for p in sample if p.name.startswith("kommune-")]
-    made_up = Graph()
-    for number in numbers:
-        made_up.add(
-            (
-                URIRef(f"{BASE}id/kommune/{number}"),
-                KG.organisationNumber,
-                Literal(generate.made_up_organisation_number(f"kommune {number}")),
-            )
-        )
-    store.replace_graph(f"{BASE}graph/test/made-up-organisation-numbers", made_up)
     return store, numbers
 
 

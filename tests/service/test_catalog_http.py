@@ -80,7 +80,7 @@ def test_no_accept_gets_turtle_a_browser_gets_the_to_do_list(loaded: Server) -> 
     assert "Vegregister" in page.text
     assert "Mangler tema" in page.text and "The theme is missing" in page.text
     assert "Barnehageregister" in page.text
-    assert "921000006" in page.text
+    assert "940493021" in page.text
 
 
 def test_the_whole_catalogue_has_only_municipalities_that_can_publish(loaded: Server) -> None:
@@ -88,14 +88,14 @@ def test_the_whole_catalogue_has_only_municipalities_that_can_publish(loaded: Se
     assert violations(catalogue, DCAT_AP_NO) == []
     assert set(catalogue.subjects(RDF.type, DCAT.Catalog)) == {iri(loaded, "catalog/4203")}
     overview = get(loaded, "/catalog", "text/html")
-    assert "4203 Arendal" in overview.text and "0301 Oslo" in overview.text
+    assert "4203 Arendal" in overview.text and "1580 Haram" in overview.text
 
 
 def test_without_organisation_number_rdf_is_404_and_the_page_says_why(loaded: Server) -> None:
-    answer = get(loaded, "/catalog/0301", "text/turtle")
+    answer = get(loaded, "/catalog/1580", "text/turtle")
     assert answer.status == 404
     assert "organisasjonsnummer" in answer.text and "organisation number" in answer.text
-    page = get(loaded, "/catalog/0301", "text/html")
+    page = get(loaded, "/catalog/1580", "text/html")
     assert page.status == 200
     assert "Utlån" in page.text and "Kommunen mangler organisasjonsnummer" in page.text
 
@@ -109,8 +109,16 @@ def test_unknown_municipalities_are_404_in_both_languages(loaded: Server, path: 
 
 def test_an_unacceptable_format_is_406(loaded: Server) -> None:
     assert get(loaded, "/catalog/4203", "image/png").status == 406
-    assert get(loaded, "/services/4203", "text/html").status == 406
+    assert get(loaded, "/services/4203", "image/png").status == 406
     assert get(loaded, "/catalog/4203?format=csv").status == 406
+
+
+@pytest.mark.parametrize("path", ["/services", "/services/4203"])
+def test_regression_services_in_a_browser_was_a_plain_text_406(loaded: Server, path: str) -> None:
+    page = get(loaded, path, "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
+    assert page.status == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Lovpålagte tjenester" in page.text and "Statutory services" in page.text
 
 
 def test_the_services_of_a_municipality_conform_to_cpsv_ap_no(loaded: Server) -> None:

@@ -14,25 +14,32 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
 
+import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
-from rdflib import Graph, URIRef
-from rdflib.namespace import DCAT, DCTERMS, RDF
+from fastapi.responses import JSONResponse, RedirectResponse
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import DCAT, DCTERMS, RDF, SKOS
 
-from loaders.namespaces import KG
+from loaders.namespaces import CV, KG
 from service.exports.cpsv import build_services
-from service.exports.dcat import build_catalogues, catalogue_iri, label
+from service.exports.dcat import catalogue_iri, label
 from service.exports.extract import (
     NOT_EXPORTABLE,
     Blocker,
-    Source,
     UnknownMunicipalityError,
     municipality_iri,
-    read_datasets,
     read_services,
 )
 from service.exports.output import serialize
+from service.exports.published import NATIONAL, Catalogues, PublishedCatalogues, Rendered
+from service.exports.quality import MQA, NOT_CHECKED, DatasetQuality, advice
+from service.exports.quality import maximum as quality_maximum
+from service.exports.quality import metrics as quality_metrics
 from service.pages.render import html_page
+from service.settings import Settings
+from service.store.backend import Backend
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import best_match
 from service.web.responses import allow_any_origin, error_response
@@ -50,6 +57,7 @@ FORMATS = {
     "jsonld": "application/ld+json",
     "json-ld": "application/ld+json",
     "html": "text/html",
+    "json": "application/json",
 }
 DOWNLOADS = (("Turtle", "turtle"), ("RDF/XML", "rdfxml"), ("JSON-LD", "jsonld"))
 VARY = {"Vary": "Accept"}
@@ -100,6 +108,8 @@ class Summary:
     published: int
     left_out: int
     organisation_number: str | None
+    score: int
+    """The average metadata-quality score of its datasets."""
 
 
 def _municipality(source: Graph, kommune: str) -> URIRef | None:
@@ -107,10 +117,19 @@ def _municipality(source: Graph, kommune: str) -> URIRef | None:
     return node if (node, RDF.type, KG.Municipality) in source else None
 
 
-def _published(catalogue: Graph, source: Graph, number: str, base_iri: str) -> list[Row]:
-    iris = catalogue.objects(catalogue_iri(base_iri, number), DCAT.dataset)
+def _published(catalogues: Catalogues, number: str, base_iri: str) -> list[Row]:
+    source = catalogues.source.graph
+    wanted = str(catalogue_iri(base_iri, number))
+    found = (
+        str(t.object.value)
+        for t in catalogues.parts.get(number, [])
+        if isinstance(t.subject, ox.NamedNode)
+        and isinstance(t.object, ox.NamedNode)
+        and t.subject.value == wanted
+        and t.predicate.value == str(DCAT.dataset)
+    )
     return sorted(
-        (Row(str(d), label(source, d) or str(d)) for d in iris), key=lambda r: r.name.casefold()
+        (Row(d, label(source, URIRef(d)) or d) for d in found), key=lambda r: r.name.casefold()
     )
 
 
@@ -122,13 +141,17 @@ def _left_out(blockers: list[Blocker]) -> list[tuple[Row, list[Blocker]]]:
     return sorted(rows, key=lambda row: row[0].name.casefold())
 
 
-def _summaries(source: Source) -> list[Summary]:
+def _summaries(catalogues: Catalogues) -> list[Summary]:
+    source = catalogues.source
     blocked = {b.dataset for b in source.blockers}
     published: Counter[str] = Counter()
     left_out: Counter[str] = Counter()
     for dataset in source.graph.subjects(RDF.type, KG.Dataset):
         kommune = str(source.graph.value(dataset, DCTERMS.publisher))
         (left_out if str(dataset) in blocked else published)[kommune] += 1
+    scores: dict[str, list[DatasetQuality]] = {}
+    for quality in catalogues.quality:
+        scores.setdefault(quality.kommune, []).append(quality)
     summaries = []
     for kommune in set(published) | set(left_out):
         node = URIRef(kommune)
@@ -136,6 +159,7 @@ def _summaries(source: Source) -> list[Summary]:
         if number is None:
             continue
         orgnr = source.graph.value(node, KG.organisationNumber)
+        rated = scores.get(kommune, [])
         summaries.append(
             Summary(
                 str(number),
@@ -143,25 +167,70 @@ def _summaries(source: Source) -> list[Summary]:
                 published[kommune],
                 left_out[kommune],
                 None if orgnr is None else str(orgnr),
+                round(sum(q.total for q in rated) / len(rated)) if rated else 0,
             )
         )
     return sorted(summaries, key=lambda s: s.kommunenummer)
+
+
+def _catalogues(request: Request, backend: Backend, settings: Settings) -> PublishedCatalogues:
+    """The app's published catalogues (``service.web.app`` starts their watcher)."""
+    state = request.app.state
+    found = getattr(state, "catalogues", None)
+    if not isinstance(found, PublishedCatalogues) or found.backend is not backend:
+        found = PublishedCatalogues(backend, settings)
+        state.catalogues = found
+    return found
+
+
+def _http_date(seconds: float) -> str:
+    return formatdate(seconds, usegmt=True)
+
+
+def _not_modified(request: Request, rendered: Rendered) -> bool:
+    """RFC 9110: If-None-Match decides when sent; else If-Modified-Since (whole seconds)."""
+    tags = request.headers.get("if-none-match")
+    if tags is not None:
+        wanted = {tag.strip().removeprefix("W/") for tag in tags.split(",")}
+        return "*" in wanted or rendered.etag in wanted
+    since = request.headers.get("if-modified-since")
+    if since is None:
+        return False
+    try:
+        when = parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
+    return int(rendered.last_modified) <= when.timestamp()
+
+
+def _published_response(request: Request, rendered: Rendered, media: str) -> Response:
+    headers = {
+        **VARY,
+        "ETag": rendered.etag,
+        "Last-Modified": _http_date(rendered.last_modified),
+        "Cache-Control": "no-cache",
+    }
+    if _not_modified(request, rendered):
+        return allow_any_origin(Response(status_code=304, headers=headers))
+    return allow_any_origin(Response(rendered.body, media_type=media, headers=headers))
 
 
 @router.get(
     "/catalog",
     summary="DCAT-AP-NO-katalog for alle kommuner / DCAT-AP-NO catalogue of every municipality",
     description="Én dcat:Catalog per kommune med organisasjonsnummer; Turtle, RDF/XML eller "
-    "JSON-LD etter Accept eller format=. / One dcat:Catalog per municipality with an "
-    "organisation number; Turtle, RDF/XML or JSON-LD by Accept or format=.",
+    "JSON-LD etter Accept eller format=. Bygget én gang per endring av dataene; ETag og "
+    "Last-Modified gir 304. / One dcat:Catalog per municipality with an organisation number; "
+    "Turtle, RDF/XML or JSON-LD by Accept or format=. Built once per change of the data; "
+    "ETag and Last-Modified give 304.",
 )
 async def catalogue_all(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
     media = _media(request, PAGE_TYPES)
     if media is None:
         return _not_acceptable(PAGE_TYPES)
-    source = await read_datasets(backend, None, settings.base_iri)
+    catalogues = await _catalogues(request, backend, settings).get()
     if media == "text/html":
-        summaries = await asyncio.to_thread(_summaries, source)
+        summaries = await asyncio.to_thread(_summaries, catalogues)
         return html_page(
             "catalog_overview.html",
             request,
@@ -169,11 +238,42 @@ async def catalogue_all(request: Request, backend: BackendDep, settings: Setting
             summaries=summaries,
             downloads=DOWNLOADS,
             query=NOT_EXPORTABLE,
+            maximum=quality_maximum(),
+            datasets=catalogues.published,
         )
-    catalogue = await asyncio.to_thread(
-        build_catalogues, source.graph, source.blockers, settings.base_iri
-    )
-    return await asyncio.to_thread(_rdf, catalogue, media)
+    rendered = await asyncio.to_thread(catalogues.render, NATIONAL, media)
+    return _published_response(request, rendered, media)
+
+
+async def _one(
+    kommunenummer: str, request: Request, backend: Backend, settings: Settings
+) -> tuple[Catalogues, URIRef] | Response:
+    """The catalogues and the municipality, or the response that says why not."""
+    try:
+        kommune = municipality_iri(kommunenummer, settings.base_iri)
+        catalogues = await _catalogues(request, backend, settings).get()
+    except UnknownMunicipalityError:
+        return _unknown(kommunenummer)
+    node = _municipality(catalogues.source.graph, kommune)
+    if node is None:
+        return _unknown(kommunenummer)
+    successor = catalogues.source.graph.value(node, DCTERMS.isReplacedBy)
+    if successor is not None:
+        number = catalogues.source.graph.value(successor, KG.municipalityNumber)
+        tail = request.url.path.removeprefix(f"/catalog/{kommunenummer}")
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/catalog/{number}{tail}{query}", status_code=301, headers=VARY)
+    return catalogues, node
+
+
+async def _negotiated_one(
+    kommunenummer: str, request: Request, backend: Backend, settings: Settings, offered: list[str]
+) -> tuple[str, Catalogues, URIRef] | Response:
+    media = _media(request, offered)
+    if media is None:
+        return _not_acceptable(offered)
+    found = await _one(kommunenummer, request, backend, settings)
+    return found if isinstance(found, Response) else (media, *found)
 
 
 @router.get(
@@ -185,32 +285,25 @@ async def catalogue_all(request: Request, backend: BackendDep, settings: Setting
 async def catalogue_one(
     kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
 ) -> Response:
-    media = _media(request, PAGE_TYPES)
-    if media is None:
-        return _not_acceptable(PAGE_TYPES)
-    try:
-        kommune = municipality_iri(kommunenummer, settings.base_iri)
-        source = await read_datasets(backend, kommunenummer, settings.base_iri)
-    except UnknownMunicipalityError:
-        return _unknown(kommunenummer)
-    node = _municipality(source.graph, kommune)
-    if node is None:
-        return _unknown(kommunenummer)
+    found = await _negotiated_one(kommunenummer, request, backend, settings, PAGE_TYPES)
+    if isinstance(found, Response):
+        return found
+    media, catalogues, node = found
+    source = catalogues.source
     orgnr = source.graph.value(node, KG.organisationNumber)
-    if media != "text/html" and orgnr is None:
-        return error_response(
-            404,
-            f"Kommune {kommunenummer} har ingen katalog å publisere: organisasjonsnummeret "
-            f"mangler. Siden /catalog/{kommunenummer} viser hva som mangler.",
-            f"Municipality {kommunenummer} has no catalogue to publish: its organisation "
-            f"number is missing. The page /catalog/{kommunenummer} shows what is missing.",
-            headers=VARY,
-        )
-    catalogue = await asyncio.to_thread(
-        build_catalogues, source.graph, source.blockers, settings.base_iri, keep_empty=True
-    )
     if media != "text/html":
-        return await asyncio.to_thread(_rdf, catalogue, media)
+        if orgnr is None or kommunenummer not in catalogues.parts:
+            return error_response(
+                404,
+                f"Kommune {kommunenummer} har ingen katalog å publisere: organisasjonsnummeret "
+                f"mangler. Siden /catalog/{kommunenummer} viser hva som mangler.",
+                f"Municipality {kommunenummer} has no catalogue to publish: its organisation "
+                f"number is missing. The page /catalog/{kommunenummer} shows what is missing.",
+                headers=VARY,
+            )
+        rendered = await asyncio.to_thread(catalogues.render, kommunenummer, media)
+        return _published_response(request, rendered, media)
+    rated = catalogues.quality_of(str(node))
     return html_page(
         "catalog.html",
         request,
@@ -218,19 +311,68 @@ async def catalogue_one(
         kommunenummer=kommunenummer,
         name=label(source.graph, node) or kommunenummer,
         organisation_number=None if orgnr is None else str(orgnr),
-        published=_published(catalogue, source.graph, kommunenummer, settings.base_iri),
-        left_out=_left_out(source.blockers),
+        published=_published(catalogues, kommunenummer, settings.base_iri),
+        left_out=_left_out([b for b in source.blockers if b.kommune == str(node)]),
         downloads=DOWNLOADS,
         query=NOT_EXPORTABLE,
+        score=round(sum(q.total for q in rated) / len(rated)) if rated else None,
+        maximum=quality_maximum(),
+    )
+
+
+QUALITY_TYPES = ["application/json", "text/html"]
+
+
+@router.get(
+    "/catalog/{kommunenummer}/kvalitet",
+    summary="Metadatakvalitet som data.norge.no måler den / Metadata quality as data.norge.no "
+    "rates it",
+    description="Hvert datasett, hver metrikk (dcatno-mqa-IRI), poeng, sum og maksimum; som "
+    "JSON, eller en side med hva som bør fylles ut. / Each dataset, each metric (by its "
+    "dcatno-mqa IRI), score, total and maximum; as JSON, or a page of what to fill in.",
+)
+async def catalogue_quality(
+    kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
+) -> Response:
+    found = await _negotiated_one(kommunenummer, request, backend, settings, QUALITY_TYPES)
+    if isinstance(found, Response):
+        return found
+    media, catalogues, node = found
+    source = catalogues.source.graph
+    rated = catalogues.quality_of(str(node))
+    name = label(source, node) or kommunenummer
+    orgnr = source.value(node, KG.organisationNumber)
+    if media == "application/json":
+        body = {
+            "kommunenummer": kommunenummer,
+            "name": name,
+            "organisationNumber": None if orgnr is None else str(orgnr),
+            "vocabulary": str(MQA),
+            "notChecked": sorted(str(m) for m in NOT_CHECKED),
+            "total": sum(q.total for q in rated),
+            "maximum": sum(q.maximum for q in rated),
+            "datasets": [q.as_json() for q in rated],
+        }
+        return allow_any_origin(JSONResponse(body, headers=VARY))
+    return html_page(
+        "catalog_quality.html",
+        request,
+        headers=VARY,
+        kommunenummer=kommunenummer,
+        name=name,
+        rated=rated,
+        maximum=quality_maximum(),
+        advice=advice,
+        metrics=quality_metrics(),
     )
 
 
 async def _services(
     request: Request, backend: BackendDep, base_iri: str, kommunenummer: str | None
 ) -> Response:
-    media = _media(request, RDF_TYPES)
+    media = _media(request, PAGE_TYPES)
     if media is None:
-        return _not_acceptable(RDF_TYPES)
+        return _not_acceptable(PAGE_TYPES)
     try:
         source = await read_services(backend, kommunenummer, base_iri)
     except UnknownMunicipalityError:
@@ -239,8 +381,54 @@ async def _services(
         kommune = municipality_iri(kommunenummer, base_iri)
         if (URIRef(kommune), KG.county, None) not in source:
             return _unknown(kommunenummer)
+    if media == "text/html":
+        return html_page(
+            "services.html",
+            request,
+            headers=VARY,
+            services=await asyncio.to_thread(_service_rows, source),
+            kommunenummer=kommunenummer,
+            downloads=DOWNLOADS,
+        )
     services = await asyncio.to_thread(build_services, source)
     return await asyncio.to_thread(_rdf, services, media)
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    iri: str
+    name: str
+    description: str
+    laws: list[Row]
+    themes: list[str]
+
+
+def _service_rows(source: Graph) -> list[ServiceRow]:
+    """The statutory services for the page: name, legal basis, LOS theme."""
+    rows = []
+    for service in source.subjects(RDF.type, KG.StatutoryService):
+        laws = [
+            Row(str(law), label(source, law) or str(law))
+            for law in source.objects(service, CV.hasLegalResource)
+        ]
+        themes = [
+            str(next((v for v in source.objects(t, SKOS.prefLabel) if _nb(v)), t))
+            for t in source.objects(service, CV.thematicArea)
+        ]
+        rows.append(
+            ServiceRow(
+                str(service),
+                label(source, service) or str(service),
+                str(source.value(service, DCTERMS.description) or ""),
+                sorted(laws, key=lambda r: r.name),
+                sorted(themes),
+            )
+        )
+    return sorted(rows, key=lambda r: r.name.casefold())
+
+
+def _nb(value: object) -> bool:
+    return isinstance(value, Literal) and value.language == "nb"
 
 
 @router.get(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
-import time
 import weakref
 from collections import Counter
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from fastapi.responses import HTMLResponse
 from loaders.mapping import slug
 from service.pages.render import html_page, language
 from service.pages.resource_views import KG, PROLOGUE, Names, iri_term, local_name
-from service.store.backend import Backend
+from service.store.backend import Backend, data_generation
 from service.store.reads import select
 from service.web.dependencies import BackendDep, SettingsDep
 
@@ -204,11 +203,7 @@ _BUILDING: weakref.WeakKeyDictionary[Backend, asyncio.Lock] = weakref.WeakKeyDic
 
 def _generation(backend: Backend) -> str:
     """What the index of ``backend`` is valid for: its snapshot, or a time slot (remote)."""
-    store = getattr(backend, "store", None)
-    snapshot = getattr(store, "snapshot", None)
-    if isinstance(snapshot, str) and snapshot:
-        return snapshot
-    return f"t{int(time.monotonic() // INDEX_SECONDS)}"
+    return data_generation(backend, INDEX_SECONDS)
 
 
 async def suggestion_index(backend: Backend) -> SuggestionIndex:

@@ -155,3 +155,11 @@ class UpdateCrashedError(QueryError):
             "and was not run.",
             message,
         )
+
+
+class AccessDeniedError(ServiceError):
+    """A write refused: no token, a wrong, expired or revoked one, or a read-only service.
+
+    401 with a Bearer challenge when no token was sent, 403 otherwise, 503 when the
+    token file cannot be read. The upload form shows it on its page.
+    """

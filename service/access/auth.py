@@ -9,9 +9,10 @@ see ``service.access.tokens``); a service with neither is read-only. Comparisons
 guessed token was right. The answer is a ``Principal`` (the token's name and
 scope); what that scope allows is ``service.access.scope``'s business.
 
-Routes that know up front that they write use ``WriteDenial`` as a dependency;
-``/sparql`` only knows after reading the body whether it got a query or an
-update, so it calls ``write_denial`` itself.
+Routes that know up front that they write take ``Writer`` as a dependency, a
+``Principal``; ``/sparql`` and the upload only know later whether the request
+writes, so they call ``authenticate`` themselves. A refusal is raised as an
+``AccessDeniedError``, which the app's exception handler answers.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from service.access.scope import (
     statement_problems,
 )
 from service.access.tokens import TokenFile, TokenFileError
+from service.errors import AccessDeniedError
 from service.settings import Settings
 from service.web.dependencies import SettingsDep
 from service.web.responses import error_response
@@ -73,15 +75,15 @@ def token_file(path: Path) -> TokenFile:
     return TokenFile(path)
 
 
-def authenticate(request: Request, settings: Settings) -> Principal | Response:
-    """The writer of this request, or the response that refuses it.
+def authenticate(request: Request, settings: Settings) -> Principal:
+    """The writer of this request; raises the ``AccessDeniedError`` that refuses it.
 
     403 when the service is read-only (no token configured: no credentials could
     help, so 401 would mislead), 401 with a Bearer challenge when no token was sent,
     403 when the token is wrong, expired or revoked.
     """
     if not settings.token and settings.tokens is None:
-        return error_response(
+        raise AccessDeniedError(
             403,
             "Tjenesten er skrivebeskyttet: ingen skrivenøkkel er satt opp "
             "(KOMMUNEGRAF_TOKEN), så ingen kan endre dataene gjennom HTTP.",
@@ -90,7 +92,7 @@ def authenticate(request: Request, settings: Settings) -> Principal | Response:
         )
     offered = _bearer(request)
     if offered is None:
-        return error_response(
+        raise AccessDeniedError(
             401,
             "Skriving krever en nøkkel: send Authorization: Bearer <nøkkel>.",
             "Writing needs a token: send Authorization: Bearer <token>.",
@@ -99,7 +101,7 @@ def authenticate(request: Request, settings: Settings) -> Principal | Response:
     return principal_of(offered, settings)
 
 
-def principal_of(offered: str, settings: Settings) -> Principal | Response:
+def principal_of(offered: str, settings: Settings) -> Principal:
     """The holder of token ``offered`` (from a header or the upload form)."""
     if settings.token and hmac.compare_digest(
         offered.encode("utf-8"), settings.token.encode("utf-8")
@@ -113,47 +115,33 @@ def principal_of(offered: str, settings: Settings) -> Principal | Response:
             # The reason names the file's path and line: for the operator's log, not
             # for a client, to whom the server's layout is none of its business.
             log.error("nøkkelfilen kan ikke leses / the token file cannot be read: %s", error)
-            return error_response(
+            raise AccessDeniedError(
                 503,
                 "Nøkkelfilen kan ikke leses; ingen kan skrive før den er rettet. "
                 "Årsaken står i tjenestens logg.",
                 "The token file cannot be read; nobody can write until it is fixed. "
                 "The reason is in the service's log.",
-            )
+            ) from None
     if entry is None:
-        return error_response(
+        raise AccessDeniedError(
             403, "Nøkkelen gir ikke skrivetilgang.", "The token does not grant write access."
         )
     state = entry.state()
     if state == "revoked":
-        return error_response(
+        raise AccessDeniedError(
             403, "Nøkkelen er trukket tilbake.", "The token has been revoked.", entry.name
         )
     if state == "expired":
-        return error_response(403, "Nøkkelen er utløpt.", "The token has expired.", entry.name)
+        raise AccessDeniedError(403, "Nøkkelen er utløpt.", "The token has expired.", entry.name)
     return Principal(entry.name, entry.role, frozenset(entry.municipalities))
 
 
-def write_denial(request: Request, settings: Settings) -> Response | None:
-    """None when the request may write something; otherwise the response that refuses it."""
-    principal = authenticate(request, settings)
-    return principal if isinstance(principal, Response) else None
-
-
-async def _write_denial_dependency(request: Request, settings: SettingsDep) -> Response | None:
-    return write_denial(request, settings)
-
-
-WriteDenial = Annotated[Response | None, Depends(_write_denial_dependency)]
-"""A route parameter: None when the request may write, else the refusal to return."""
-
-
-async def _writer_dependency(request: Request, settings: SettingsDep) -> Principal | Response:
+async def _writer_dependency(request: Request, settings: SettingsDep) -> Principal:
     return authenticate(request, settings)
 
 
-Writer = Annotated[Principal | Response, Depends(_writer_dependency)]
-"""A route parameter: who writes, or the refusal to return."""
+Writer = Annotated[Principal, Depends(_writer_dependency)]
+"""A route parameter: who writes (a refusal is raised before the route runs)."""
 
 
 def graph_refusal(principal: Principal, base: str, graph: str) -> Response | None:

@@ -50,7 +50,7 @@ class ExportError(Exception):
 
 
 @contextmanager
-def _readable(settings: Settings) -> Iterator[Queryable]:
+def readable_store(settings: Settings) -> Iterator[Queryable]:
     """The store, or, while a server holds it, the newest state the server published."""
     from service.store.sources import load_reference
 
@@ -87,7 +87,7 @@ def export_file(
                 f"--kommune {kommunenummer!r}: fire siffer, f.eks. 4203 (four digits, e.g. 4203)"
             ) from None
     lines: list[str] = []
-    with _readable(settings) as knowledge:
+    with readable_store(settings) as knowledge:
         if profile == "cpsv":
             source = read_services_from_store(knowledge, kommunenummer, settings.base_iri)
             graph = build_services(source)
@@ -177,7 +177,7 @@ def export_archimate(
             "export archimate trenger enten --kommune NNNN eller --region NAVN "
             "(needs either --kommune NNNN or --region NAME)"
         )
-    with _readable(settings) as knowledge:
+    with readable_store(settings) as knowledge:
 
         async def in_process(query: str) -> list[dict[str, str]]:
             return select_rows(knowledge, query, settings.base_iri)

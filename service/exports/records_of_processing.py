@@ -270,14 +270,14 @@ def export_record(kommunenummer: str | None, output: Path, settings: Settings) -
     snapshot a running server published). Yields the lines to print; raises
     ``ExportError`` with the exit code.
     """
-    from service.cli.export import ExportError, _readable
+    from service.cli.export import ExportError, readable_store
     from service.exports.extract import select_rows
 
     if kommunenummer is None:
         raise ExportError("export gdpr trenger --kommune NNNN (needs --kommune NNNN)")
     if output.suffix.lower() != ".xlsx":
         raise ExportError(f"{output.name}: protokollen skrives som .xlsx (written as .xlsx)")
-    with _readable(settings) as knowledge:
+    with readable_store(settings) as knowledge:
 
         async def in_process(query: str) -> list[dict[str, str]]:
             return select_rows(knowledge, query, settings.base_iri)

@@ -38,11 +38,6 @@ def _names() -> dict[str, dict[str, str]]:
     return names
 
 
-def load_names() -> None:
-    """Parse the ontology and shapes once, ahead of the first page (it takes a moment)."""
-    _names()
-
-
 def compact(iri: str) -> str:
     """The prefixed name of an IRI in a known namespace, else the IRI.
 

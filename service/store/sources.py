@@ -81,7 +81,8 @@ def source_graph_iri(path: Path, base_iri: str) -> str:
 
 
 @cache
-def _reference(base_iri: str) -> Graph:
+def reference_context(base_iri: str) -> Graph:
+    """The reference data (municipalities, laws, LOS) a source's references resolve against."""
     return reference_graph(base_iri)
 
 
@@ -177,7 +178,7 @@ _WORKER_CONTEXT: list[tuple[str, Graph, Engine | None]] = []
 
 
 def _start_worker(base_iri: str, extra: bytes, engine: Engine | None) -> None:
-    context = _reference(base_iri) + Graph().parse(data=extra, format="nt")
+    context = reference_context(base_iri) + Graph().parse(data=extra, format="nt")
     _WORKER_CONTEXT[:] = [(base_iri, context, engine)]
 
 
@@ -221,7 +222,7 @@ def check_sources(
     ``engine="pyshacl"`` each is validated on its own, in its worker, as before.
     """
     done = progress or (lambda result: None)
-    context = _reference(base_iri)
+    context = reference_context(base_iri)
     extra = Graph() if stored is None else stored
     if stored is not None:
         context = context + stored

@@ -32,6 +32,16 @@ def error_response(
     return PlainTextResponse(text, status_code=status, headers=headers)
 
 
+def body_too_large(limit: int) -> ServiceError:
+    """413; the rest of the body is never read, so the connection cannot be reused."""
+    return ServiceError(
+        413,
+        f"Forespørselen er for stor (over {limit} byte).",
+        f"The request body is too large (over {limit} bytes).",
+        headers={"Connection": "close"},
+    )
+
+
 def too_large(limit: int) -> PlainTextResponse:
     # The rest of the body is never read, so the connection cannot be reused.
     return error_response(
@@ -42,8 +52,8 @@ def too_large(limit: int) -> PlainTextResponse:
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes | Response:
-    """The request body, or a 413 as soon as it is known to exceed ``limit`` bytes.
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body; raises 413 as soon as it is known to exceed ``limit`` bytes.
 
     A declared Content-Length over the limit is refused before anything is read;
     a chunked body (no Content-Length) or one that lies about its length is counted
@@ -54,17 +64,17 @@ async def read_body(request: Request, limit: int) -> bytes | Response:
         try:
             length = int(declared)
         except ValueError:
-            return error_response(
+            raise ServiceError(
                 400, "Ugyldig Content-Length.", "Invalid Content-Length.", declared
-            )
+            ) from None
         if length > limit:
-            return too_large(limit)
+            raise body_too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            return too_large(limit)
+            raise body_too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 

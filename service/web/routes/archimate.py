@@ -139,8 +139,6 @@ async def exchange_to_workbook(request: Request, settings: SettingsDep) -> Respo
         data = await upload.read()
     else:
         body = await read_body(request, settings.max_body_bytes)
-        if isinstance(body, Response):
-            return body
         data = body
     try:
         applications = await asyncio.to_thread(read_exchange, data)

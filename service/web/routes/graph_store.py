@@ -33,6 +33,7 @@ from rdflib.term import Node
 from loaders.rdf_source import SourceError, parse_untrusted
 from service.access.audit import auditor, change, graph_keys, new_event
 from service.access.auth import Writer, graph_refusal, statements_refusal, write_lock
+from service.errors import ServiceError
 from service.sparql.text_checks import is_absolute_iri
 from service.store.backend import Backend
 from service.web.dependencies import BackendDep, SettingsDep
@@ -65,11 +66,11 @@ class _Default:
 DEFAULT = _Default()
 
 
-def _target(request: Request) -> str | _Default | Response:
+def _target(request: Request) -> str | _Default:
     graphs = request.query_params.getlist("graph")
     default = "default" in request.query_params
     if len(graphs) + int(default) != 1:
-        return error_response(
+        raise ServiceError(
             400,
             "Oppgi nøyaktig én av ?graph=<IRI> og ?default.",
             "Give exactly one of ?graph=<IRI> and ?default.",
@@ -77,7 +78,7 @@ def _target(request: Request) -> str | _Default | Response:
     if default:
         return DEFAULT
     if not is_absolute_iri(graphs[0]):
-        return error_response(
+        raise ServiceError(
             400, "graph må være en absolutt IRI.", "graph must be an absolute IRI.", graphs[0]
         )
     return graphs[0]
@@ -111,8 +112,6 @@ def _default_is_read_only() -> Response:
 async def store_get(request: Request, backend: BackendDep) -> Response:
     open_to_any_origin(request)
     target = _target(request)
-    if isinstance(target, Response):
-        return allow_any_origin(target)
     media = best_match(request.headers.get("accept"), GRAPH_TYPES)
     if media is None:
         return allow_any_origin(
@@ -189,19 +188,17 @@ def _parse(body: bytes, rdf_format: str, base: str) -> Graph:
     return clean
 
 
-async def _body_graph(request: Request, limit: int, base: str) -> Graph | Response:
+async def _body_graph(request: Request, limit: int, base: str) -> Graph:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     rdf_format = RDF_PARSERS.get(media)
     if rdf_format is None:
-        return error_response(
+        raise ServiceError(
             415,
             "Ukjent RDF-format; send Turtle, N-Triples, JSON-LD eller RDF/XML.",
             "Unknown RDF format; send Turtle, N-Triples, JSON-LD or RDF/XML.",
             f"Content-Type: {media or '(mangler / missing)'}; accepted: " + ", ".join(RDF_PARSERS),
         )
     body = await read_body(request, limit)
-    if isinstance(body, Response):
-        return body
     try:
         return await asyncio.to_thread(_parse, body, rdf_format, base)
     except Exception as error:
@@ -210,28 +207,22 @@ async def _body_graph(request: Request, limit: int, base: str) -> Graph | Respon
             if isinstance(error, _RefusedError | SourceError)
             else f"{type(error).__name__}: {error}"
         )
-        return error_response(
+        raise ServiceError(
             400, "Kroppen kunne ikke leses som RDF.", "The body could not be read as RDF.", detail
-        )
+        ) from None
 
 
 @router.put("/store", summary="Replace a graph / Erstatt en graf")
 async def store_put(
     request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
 ) -> Response:
-    if isinstance(writer, Response):
-        return writer
     target = _target(request)
-    if isinstance(target, Response):
-        return target
     if not isinstance(target, str):
         return _default_is_read_only()
     refusal = graph_refusal(writer, settings.base_iri, target)
     if refusal is not None:
         return refusal
     graph = await _body_graph(request, settings.max_body_bytes, target)
-    if isinstance(graph, Response):
-        return graph
     refusal = statements_refusal(writer, settings.base_iri, target, graph)
     if refusal is not None:
         return refusal
@@ -250,19 +241,13 @@ async def store_put(
 async def store_post(
     request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
 ) -> Response:
-    if isinstance(writer, Response):
-        return writer
     target = _target(request)
-    if isinstance(target, Response):
-        return target
     if not isinstance(target, str):
         return _default_is_read_only()
     refusal = graph_refusal(writer, settings.base_iri, target)
     if refusal is not None:
         return refusal
     graph = await _body_graph(request, settings.max_body_bytes, target)
-    if isinstance(graph, Response):
-        return graph
     refusal = statements_refusal(writer, settings.base_iri, target, graph)
     if refusal is not None:
         return refusal
@@ -281,11 +266,7 @@ async def store_post(
 async def store_delete(
     request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
 ) -> Response:
-    if isinstance(writer, Response):
-        return writer
     target = _target(request)
-    if isinstance(target, Response):
-        return target
     if not isinstance(target, str):
         return _default_is_read_only()
     refusal = graph_refusal(writer, settings.base_iri, target)

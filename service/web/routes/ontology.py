@@ -19,6 +19,7 @@ from rdflib import Graph
 
 from loaders.namespaces import bind_prefixes
 from loaders.validation import ontology_graph, shapes_graph
+from service.errors import ServiceError
 from service.pages.ontology_docs import (
     KIND_NAMES,
     ontology_header,
@@ -40,13 +41,13 @@ OFFERED = [*RDF_MEDIA, HTML]
 _FORMATS = {**GRAPH_FORMATS, "html": HTML}
 
 
-def _media(request: Request) -> str | Response:
+def _media(request: Request) -> str:
     """The media type to answer with, or the 406 response when there is none."""
     asked = request.query_params.get("format")
     if asked is not None:
         media = _FORMATS.get(asked.strip().lower())
         if media is None:
-            return error_response(
+            raise ServiceError(
                 400,
                 f"Ukjent format «{asked}».",
                 f"Unknown format '{asked}'.",
@@ -55,7 +56,7 @@ def _media(request: Request) -> str | Response:
         return media
     chosen = best_match(request.headers.get("accept"), OFFERED)
     if chosen is None:
-        return error_response(
+        raise ServiceError(
             406,
             "Kan ikke levere dokumentet i et format du godtar.",
             "Cannot send the document in a format you accept.",
@@ -77,8 +78,6 @@ def _rdf(body: bytes, media: str) -> Response:
 @router.get("/ontology", summary="Ontologien / The ontology (HTML or RDF)")
 async def ontology(request: Request) -> Response:
     media = _media(request)
-    if isinstance(media, Response):
-        return media
     if media != HTML:
         return _rdf(await asyncio.to_thread(_serialised, "ontology", media), media)
     terms = await asyncio.to_thread(lambda: list(ontology_terms().values()))
@@ -103,8 +102,6 @@ async def ontology_term(name: str, request: Request) -> Response:
             "Se / see /ontology",
         )
     media = _media(request)
-    if isinstance(media, Response):
-        return media
     if media == HTML:
         return RedirectResponse(f"/ontology#{name}", status_code=303, headers={"Vary": "Accept"})
     body = await asyncio.to_thread(
@@ -116,8 +113,6 @@ async def ontology_term(name: str, request: Request) -> Response:
 @router.get("/shapes", summary="SHACL-formene og regnearkkolonnene / Shapes and columns")
 async def shapes(request: Request) -> Response:
     media = _media(request)
-    if isinstance(media, Response):
-        return media
     if media != HTML:
         return _rdf(await asyncio.to_thread(_serialised, "shapes", media), media)
     contract = await asyncio.to_thread(spreadsheet_contract)

@@ -29,14 +29,13 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from service.access.audit import auditor, run_audited_update
 from service.access.auth import authenticate, write_lock
 from service.access.scope import Principal, UpdateWrites, update_refusal, update_writes
-from service.errors import QueryTimeoutError, WorkerCrashedError
+from service.errors import QueryTimeoutError, ServiceError, WorkerCrashedError
 from service.pages.render import render
 from service.settings import Settings
 from service.sparql.service_description import RDF_MEDIA, describe
 from service.sparql.text_checks import (
     CheckedText,
     DatasetConflictError,
-    RefusedTextError,
     check_text,
     is_absolute_iri,
     with_dataset,
@@ -45,11 +44,11 @@ from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import best_match
 from service.web.responses import (
     allow_any_origin,
+    error_response,
     open_to_any_origin,
     preflight,
     read_body,
 )
-from service.web.responses import error_response as error_response  # re-exported for old importers
 
 router = APIRouter(tags=["SPARQL"])
 
@@ -120,11 +119,11 @@ def _negotiate(request: Request, params: dict[str, list[str]]) -> tuple[str | No
     return solutions, graph
 
 
-def _bad_graph_iris(params: dict[str, list[str]], *names: str) -> Response | None:
+def _bad_graph_iris(params: dict[str, list[str]], *names: str) -> None:
     for name in names:
         for value in params.get(name, []):
             if not is_absolute_iri(value):
-                return error_response(
+                raise ServiceError(
                     400,
                     f"{name} må være en absolutt IRI.",
                     f"{name} must be an absolute IRI.",
@@ -133,18 +132,15 @@ def _bad_graph_iris(params: dict[str, list[str]], *names: str) -> Response | Non
     return None
 
 
-def _checked(text: str, *, update: bool, settings: Settings) -> CheckedText | Response:
-    """The text to run (see ``check_text``), or the response that refuses it."""
-    try:
-        return check_text(text, update=update, base=settings.base_iri, allow=settings.service_allow)
-    except RefusedTextError as refusal:
-        return error_response(refusal.status, refusal.nb, refusal.en, refusal.detail)
+def _checked(text: str, *, update: bool, settings: Settings) -> CheckedText:
+    """The text to run (see ``check_text``); raises ``RefusedTextError`` (a ServiceError)."""
+    return check_text(text, update=update, base=settings.base_iri, allow=settings.service_allow)
 
 
-def _single(params: dict[str, list[str]], name: str) -> str | Response:
+def _single(params: dict[str, list[str]], name: str) -> str:
     values = params.get(name, [])
     if len(values) != 1:
-        return error_response(
+        raise ServiceError(
             400, f"Send nøyaktig én parameter {name}.", f"Send exactly one {name} parameter."
         )
     return values[0]
@@ -158,12 +154,8 @@ async def _query(
     params: dict[str, list[str]],
 ) -> Response:
     open_to_any_origin(request)
-    bad = _bad_graph_iris(params, "default-graph-uri", "named-graph-uri")
-    if bad is not None:
-        return bad
+    _bad_graph_iris(params, "default-graph-uri", "named-graph-uri")
     checked = _checked(query, update=False, settings=settings)
-    if isinstance(checked, Response):
-        return checked
     query = checked.text
     solutions_media, graph_media = _negotiate(request, params)
     default_graphs = params.get("default-graph-uri")
@@ -195,12 +187,8 @@ async def _update(
     writer: Principal,
 ) -> Response:
     """Run an update whose sender ``authenticate`` has let through, within its scope."""
-    bad = _bad_graph_iris(params, "using-graph-uri", "using-named-graph-uri")
-    if bad is not None:
-        return bad
+    _bad_graph_iris(params, "using-graph-uri", "using-named-graph-uri")
     checked = _checked(update, update=True, settings=settings)
-    if isinstance(checked, Response):
-        return checked
     try:
         text = with_dataset(
             checked.text,
@@ -217,8 +205,6 @@ async def _update(
         )
     if text != checked.text:  # the USING clauses are read like the rest
         rechecked = _checked(text, update=True, settings=settings)
-        if isinstance(rechecked, Response):
-            return rechecked
         checked, text = rechecked, rechecked.text
     try:
         writes = await asyncio.to_thread(update_writes, text, settings.base_iri)
@@ -291,13 +277,13 @@ def _content_type(request: Request) -> tuple[str, str | None]:
     return media.strip().lower(), charset
 
 
-def _utf8(body: bytes, what_nb: str, what_en: str) -> str | Response:
+def _utf8(body: bytes, what_nb: str, what_en: str) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as error:
-        return error_response(
+        raise ServiceError(
             400, f"{what_nb} er ikke UTF-8.", f"The {what_en} is not UTF-8.", str(error)
-        )
+        ) from None
 
 
 @router.api_route(
@@ -318,9 +304,8 @@ async def sparql_get(request: Request, backend: BackendDep, settings: SettingsDe
         )
     if "query" not in params:
         return allow_any_origin(await _front_door(request, backend, settings))
+    open_to_any_origin(request)
     query = _single(params, "query")
-    if isinstance(query, Response):
-        return allow_any_origin(query)
     return allow_any_origin(await _query(request, backend, settings, query, params))
 
 
@@ -341,8 +326,6 @@ async def sparql_post(request: Request, backend: BackendDep, settings: SettingsD
     if media == "application/sparql-update":
         # Refuse before reading: a body from someone who may not write is not needed.
         writer = authenticate(request, settings)
-        if isinstance(writer, Response):
-            return writer
     if media in ("application/sparql-query", "application/sparql-update"):
         if "query" in url_params or "update" in url_params:
             return error_response(
@@ -351,16 +334,11 @@ async def sparql_post(request: Request, backend: BackendDep, settings: SettingsD
                 "The operation cannot be both in the URL and in the body.",
             )
         body = await read_body(request, settings.max_body_bytes)
-        if isinstance(body, Response):
-            return body
         if media == "application/sparql-query":
+            open_to_any_origin(request)
             query = _utf8(body, "Spørringen", "query")
-            if isinstance(query, Response):
-                return allow_any_origin(query)
             return allow_any_origin(await _query(request, backend, settings, query, url_params))
         update = _utf8(body, "Oppdateringen", "update")
-        if isinstance(update, Response):
-            return update
         assert isinstance(writer, Principal)  # authenticated above for this media type
         return await _update(request, backend, settings, update, url_params, writer)
     if media != "application/x-www-form-urlencoded":
@@ -373,8 +351,6 @@ async def sparql_post(request: Request, backend: BackendDep, settings: SettingsD
             f"Content-Type: {media or '(mangler / missing)'}",
         )
     body = await read_body(request, settings.max_body_bytes)
-    if isinstance(body, Response):
-        return body
     try:
         form = _params(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -388,15 +364,10 @@ async def sparql_post(request: Request, backend: BackendDep, settings: SettingsD
         )
     if "update" in params:
         writer = authenticate(request, settings)
-        if isinstance(writer, Response):
-            return writer
         update = _single(params, "update")
-        if isinstance(update, Response):
-            return update
         return await _update(request, backend, settings, update, params, writer)
+    open_to_any_origin(request)
     query = _single(params, "query")
-    if isinstance(query, Response):
-        return allow_any_origin(query)
     return allow_any_origin(await _query(request, backend, settings, query, params))
 
 

@@ -60,12 +60,13 @@ from service.access.scope import (
     proposal_graph,
     subject_kind,
 )
+from service.errors import AccessDeniedError
 from service.metrics import record_rejected_load
 from service.pages.render import html_page
 from service.settings import Settings
 from service.store.backend import Backend
 from service.store.embedded import KnowledgeStore, safe_ntriples
-from service.store.sources import SourceResult, _reference, load_sources, stored_context
+from service.store.sources import SourceResult, load_sources, reference_context, stored_context
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.responses import error_response, read_body, too_large
 
@@ -188,7 +189,7 @@ def plan_upload(
     with tempfile.TemporaryDirectory(prefix="kommunegraf-upload-") as folder:
         path = Path(folder, safe)
         path.write_bytes(data)
-        checked = check_spreadsheet(path, base, _reference(base) + stored, engine=engine)
+        checked = check_spreadsheet(path, base, reference_context(base) + stored, engine=engine)
     checked.report.source = name
     plan = UploadPlan(name, data, checked.report, row_counts=checked.row_counts)
     if not checked.report.readable:
@@ -280,8 +281,6 @@ async def load_upload(
 @router.post("/upload", summary="Upload a workbook / Last opp et regneark")
 async def upload(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
     writer = authenticate(request, settings)
-    if isinstance(writer, Response):
-        return writer
     name = request.query_params.get("name", "").strip()
     if not name:
         return error_response(
@@ -290,8 +289,6 @@ async def upload(request: Request, backend: BackendDep, settings: SettingsDep) -
             "Give the file name with ?name=<file.xlsx>; its suffix says how it is read.",
         )
     body = await read_body(request, settings.max_body_bytes)
-    if isinstance(body, Response):
-        return body
     plan = await check_upload(backend, settings, writer, name, body)
     summary = plan.summary()
     if not plan.report.readable:
@@ -328,8 +325,6 @@ async def decide(
     settings: SettingsDep,
 ) -> Response:
     writer = authenticate(request, settings)
-    if isinstance(writer, Response):
-        return writer
     if not writer.is_admin:
         return error_response(
             403,
@@ -413,10 +408,9 @@ def _events_for(request: Request, principal: Principal) -> list[AuditEvent]:
     return list(reversed(events))[:50]
 
 
-def _refused_page(request: Request, refusal: Response, writable: bool) -> HTMLResponse:
-    """The refusal ``service.access.auth`` gave, as the page with its nb/en message."""
-    nb, en = bytes(refusal.body).decode("utf-8").splitlines()[:2]
-    return _page(request, refusal.status_code, writable=writable, message=(nb, en))
+def _refused_page(request: Request, refusal: AccessDeniedError, writable: bool) -> HTMLResponse:
+    """The refusal ``service.access.auth`` raised, as the page with its nb/en message."""
+    return _page(request, refusal.status, writable=writable, message=(refusal.nb, refusal.en))
 
 
 def _page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
@@ -435,12 +429,6 @@ FORM_ROOM = 64 * 1024
 
 class _TokenMissingError(Exception):
     """The file came before a token (or with an empty one)."""
-
-
-class _TokenRefusedError(Exception):
-    def __init__(self, response: Response) -> None:
-        super().__init__("token refused")
-        self.response = response
 
 
 class _TokenFirstParser(MultiPartParser):
@@ -466,8 +454,6 @@ class _TokenFirstParser(MultiPartParser):
         name, value = self.items[-1]
         if name == "token" and isinstance(value, str) and value.strip():
             found = principal_of(value.strip(), self.settings)
-            if isinstance(found, Response):
-                raise _TokenRefusedError(found)
             self.principal = found
 
     def on_headers_finished(self) -> None:
@@ -476,14 +462,12 @@ class _TokenFirstParser(MultiPartParser):
             raise _TokenMissingError
 
 
-async def _read_form(request: Request, settings: Settings) -> FormData | Response:
+async def _read_form(request: Request, settings: Settings) -> FormData:
     """The form, read as ``_TokenFirstParser`` says; a form without a file is small."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "multipart/form-data":
         return await _TokenFirstParser(request, settings).parse()
     body = await read_body(request, FORM_ROOM)
-    if isinstance(body, Response):
-        return body
     fields: list[tuple[str, str | UploadFile]] = list(
         urllib.parse.parse_qsl(body.decode("utf-8"), max_num_fields=8)
     )
@@ -498,8 +482,8 @@ async def upload_form(request: Request, backend: BackendDep, settings: SettingsD
         return too_large(settings.max_body_bytes)  # the file plus room for the other fields
     try:
         form = await _read_form(request, settings)
-    except _TokenRefusedError as refused:
-        return _refused_page(request, refused.response, writable)
+    except AccessDeniedError as refused:  # raised by principal_of in the parser
+        return _refused_page(request, refused, writable)
     except _TokenMissingError:
         return _page(
             request,
@@ -514,8 +498,6 @@ async def upload_form(request: Request, backend: BackendDep, settings: SettingsD
         return error_response(
             400, "Skjemaet kunne ikke leses.", "The form could not be read.", str(error)
         )
-    if isinstance(form, Response):
-        return form
     pending_id = form.get("pending")
     if isinstance(pending_id, str) and pending_id:
         waiting = _pending(request).pop(pending_id, None)
@@ -529,9 +511,10 @@ async def upload_form(request: Request, backend: BackendDep, settings: SettingsD
                     "The check is too old or already used; upload the file again.",
                 ),
             )
-        principal = principal_of(waiting.token, settings)
-        if isinstance(principal, Response):
-            return _refused_page(request, principal, writable)
+        try:
+            principal = principal_of(waiting.token, settings)
+        except AccessDeniedError as refused:
+            return _refused_page(request, refused, writable)
         # Checked again: the store may have changed since the report was shown.
         plan = await check_upload(
             backend, settings, principal, waiting.plan.name, waiting.plan.data
@@ -563,9 +546,10 @@ async def upload_form(request: Request, backend: BackendDep, settings: SettingsD
             writable=writable,
             message=("Skriv inn nøkkelen.", "Enter the token."),
         )
-    principal = principal_of(token.strip(), settings)
-    if isinstance(principal, Response):
-        return _refused_page(request, principal, writable)
+    try:
+        principal = principal_of(token.strip(), settings)
+    except AccessDeniedError as refused:
+        return _refused_page(request, refused, writable)
     if upload is None or isinstance(upload, str) or not upload.filename:
         return _page(
             request,

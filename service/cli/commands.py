@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 import pyoxigraph as ox
@@ -18,45 +18,25 @@ from rdflib import Graph
 from loaders.provenance import tool_version
 from loaders.rdf_source import SourceError
 from loaders.validation import Engine
-from service.cli.options import ConfigurableGroup, configuration, settings_flags
+from service.cli.access import audit, token
+from service.cli.options import (
+    EXIT_INVALID,
+    EXIT_USAGE,
+    ConfigurableGroup,
+    base_option,
+    cli_principal,
+    configuration,
+    fail,
+    settings_flags,
+    settings_from,
+    store_option,
+)
 from service.settings import Settings, SettingsError
 from service.store.embedded import StoreLockedError
 from service.store.sources import SourceResult
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
-    from service.access.scope import Principal
-    from service.access.tokens import TokenFile
     from service.store.embedded import KnowledgeStore
-
-EXIT_INVALID = 1
-EXIT_USAGE = 2
-
-_store_option = click.option(
-    "--store",
-    type=str,
-    default=None,
-    help="Lagermappe, eller :memory: (store folder) [env KOMMUNEGRAF_STORE, default data/store]",
-)
-_base_option = click.option(
-    "--base-iri",
-    default=None,
-    help="Grunn-IRI for alle ressurser (base IRI) [env KOMMUNEGRAF_BASE_IRI]",
-)
-
-
-def _settings(**overrides: object) -> Settings:
-    """Defaults < --config file < KOMMUNEGRAF_* < flags; a bad value exits 2 naming it."""
-    try:
-        return configuration(**overrides).settings
-    except SettingsError as error:
-        _fail(str(error))
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"kommunegraf: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group(
@@ -85,9 +65,9 @@ def serve(**flags: object) -> None:
     from service.logs import setup_logging
     from service.web.app import create_app, make_backend
 
-    settings = _settings(**flags)
+    settings = settings_from(**flags)
     if settings.workers != 1:
-        _fail(
+        fail(
             f"--workers {settings.workers}: kommunegraf kjører som én prosess, fordi bare én "
             "prosess kan skrive til lageret; spørringer kjører allerede i egne prosesser "
             "(--query-workers). Kjør flere instanser bak en lastbalanserer med et eksternt "
@@ -100,7 +80,7 @@ def serve(**flags: object) -> None:
     try:
         backend = make_backend(settings)
     except (StoreLockedError, SettingsError) as error:
-        _fail(str(error))
+        fail(str(error))
     uvicorn.run(
         create_app(settings, backend),
         host=settings.host,
@@ -123,7 +103,7 @@ def show_config(**flags: object) -> None:
     try:
         click.echo(configuration(**flags).describe())
     except SettingsError as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 _report_option = click.option(
@@ -158,7 +138,7 @@ def _check(
 
     for path in files:
         if not path.is_file():
-            _fail(f"{path}: finnes ikke eller er ikke en fil (does not exist or is not a file)")
+            fail(f"{path}: finnes ikke eller er ikke en fil (does not exist or is not a file)")
     try:
         if len(files) > 1:
             # A batch (the national demo is 358 workbooks) takes minutes: show how far it is.
@@ -178,7 +158,7 @@ def _check(
         else:
             results = check_sources(list(files), base_iri, stored, engine=engine)
     except SourceError as error:
-        _fail(str(error))
+        fail(str(error))
     for result in results:
         if result.report.issues:
             click.echo(result.report.to_text())
@@ -198,7 +178,7 @@ def _write_reports(path: Path, results: list[SourceResult]) -> None:
         from loaders.annotate import write_annotated
 
         if len(results) != 1 or not results[0].report.readable:
-            _fail("--report .xlsx gjelder én lesbar fil (takes one readable file)")
+            fail("--report .xlsx gjelder én lesbar fil (takes one readable file)")
         write_annotated(results[0].report, results[0].path, path)
         return
     if suffix == ".json":
@@ -212,7 +192,7 @@ def _write_reports(path: Path, results: list[SourceResult]) -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@_base_option
+@base_option
 @_report_option
 @_engine_option
 def validate(
@@ -223,14 +203,14 @@ def validate(
     Reads spreadsheets (xlsx, xlsm, ods, csv) and RDF files (Turtle, N-Triples,
     RDF/XML, JSON-LD).
     """
-    results = _check(files, _settings(base_iri=base_iri).base_iri, report_path, engine=engine)
+    results = _check(files, settings_from(base_iri=base_iri).base_iri, report_path, engine=engine)
     sys.exit(0 if all(r.report.conforms for r in results) else EXIT_INVALID)
 
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@_store_option
-@_base_option
+@store_option
+@base_option
 @_report_option
 @_engine_option
 def load(
@@ -248,7 +228,7 @@ def load(
     from service.store.embedded import open_store
     from service.store.sources import load_reference, stored_context
 
-    settings = _settings(store=store, base_iri=base_iri)
+    settings = settings_from(store=store, base_iri=base_iri)
     try:
         with open_store(settings.store) as knowledge:
             stored = stored_context(knowledge, settings.base_iri)
@@ -260,7 +240,7 @@ def load(
                 load_reference(knowledge, settings.base_iri)
             _audited_load(knowledge, settings, results)
     except StoreLockedError as error:
-        _fail(str(error))
+        fail(str(error))
     for r in results:
         click.echo(f"Lastet / loaded {r.path.name} → <{r.graph_iri}>")
 
@@ -277,7 +257,7 @@ def _audited_load(
     for r in results:
         after = store_graph_keys(knowledge, r.graph_iri)
         event = new_event(
-            _cli_principal(),
+            cli_principal(),
             "load",
             settings.base_iri,
             [change(r.graph_iri, before[r.graph_iri], after)],
@@ -310,7 +290,7 @@ def _audited_load(
     help="Kjør mot en tjeneste som kjører (run against a running server), e.g. "
     "http://127.0.0.1:8000",
 )
-@_store_option
+@store_option
 def query(
     query: str | None,
     params: tuple[str, ...],
@@ -334,27 +314,27 @@ def query(
     for param in params:
         name, equals, value = param.partition("=")
         if not equals or not name.strip():
-            _fail(f"--param {param!r}: skriv NAVN=VERDI (write NAME=VALUE)")
+            fail(f"--param {param!r}: skriv NAVN=VERDI (write NAME=VALUE)")
         values[name.strip()] = value
     if values and canned is None:
-        _fail(f"--param gjelder ferdige spørringer; {query!r} er ingen (is not a canned query)")
+        fail(f"--param gjelder ferdige spørringer; {query!r} er ingen (is not a canned query)")
     text = query
     if canned is None and query.startswith("@"):
         try:
             text = Path(query[1:]).read_text(encoding="utf-8")
         except OSError as error:
-            _fail(f"{query[1:]}: {error.strerror} (cannot read)")
-    settings = _settings(store=store)
+            fail(f"{query[1:]}: {error.strerror} (cannot read)")
+    settings = settings_from(store=store)
     if canned is not None:
         try:
             text = canned.bind(values, settings.base_iri)
         except ParameterError as error:
-            _fail(str(error))
+            fail(str(error))
     if endpoint:
         try:
             output = run_remote(endpoint, fmt, canned=canned, params=values, sparql=text)
         except EndpointError as error:
-            _fail(str(error))
+            fail(str(error))
         click.echo(output, nl=False)
         return
     from service.store.embedded import open_store
@@ -367,10 +347,10 @@ def query(
             try:
                 results = knowledge.query(text, base_iri=settings.base_iri)
             except SyntaxError as error:
-                _fail(f"ugyldig SPARQL (malformed SPARQL): {error}")
+                fail(f"ugyldig SPARQL (malformed SPARQL): {error}")
             click.echo(format_local(results, fmt), nl=False)
     except StoreLockedError as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 _DUMP_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
@@ -384,7 +364,7 @@ _DUMP_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
     required=True,
     help="Fil (file): .nq or .trig",
 )
-@_store_option
+@store_option
 def dump(output: Path, store: str | None) -> None:
     """Skriv hele lageret til fil / Dump every named graph (N-Quads or TriG).
 
@@ -394,8 +374,8 @@ def dump(output: Path, store: str | None) -> None:
 
     rdf_format = _DUMP_FORMATS.get(output.suffix.lstrip(".").lower())
     if rdf_format is None:
-        _fail(f"{output.name}: bruk .nq eller .trig (use .nq or .trig)")
-    settings = _settings(store=store)
+        fail(f"{output.name}: bruk .nq eller .trig (use .nq or .trig)")
+    settings = settings_from(store=store)
     try:
         with open_store(settings.store) as knowledge, output.open("wb") as handle:
             knowledge.dump(handle, rdf_format)
@@ -403,19 +383,19 @@ def dump(output: Path, store: str | None) -> None:
     except StoreLockedError as error:
         # A server holds the store: dump the newest state it published instead.
         if settings.store is None:
-            _fail(str(error))
+            fail(str(error))
         try:
             with published_snapshot(settings.store) as snapshot, output.open("wb") as handle:
                 snapshot.dump(handle, rdf_format)
                 count = len(snapshot)
         except StoreLockedError as no_snapshot:
-            _fail(str(no_snapshot))
+            fail(str(no_snapshot))
     click.echo(f"{count} kvader / quads → {output}")
 
 
 @main.command()
 @click.argument("dump_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_store_option
+@store_option
 def restore(dump_file: Path, store: str | None) -> None:
     """Erstatt lageret med en dump / Replace the store with a dump (.nq or .trig).
 
@@ -426,16 +406,16 @@ def restore(dump_file: Path, store: str | None) -> None:
 
     rdf_format = _DUMP_FORMATS.get(dump_file.suffix.lstrip(".").lower())
     if rdf_format is None:
-        _fail(f"{dump_file.name}: bruk .nq eller .trig (use .nq or .trig)")
-    settings = _settings(store=store)
+        fail(f"{dump_file.name}: bruk .nq eller .trig (use .nq or .trig)")
+    settings = settings_from(store=store)
     if settings.store is None:
-        _fail("restore trenger et lager på disk (needs an on-disk store)")
+        fail("restore trenger et lager på disk (needs an on-disk store)")
     try:
         count = restore_store(dump_file, settings.store, rdf_format)
     except StoreLockedError as error:
-        _fail(str(error))
+        fail(str(error))
     except SyntaxError as error:
-        _fail(f"{dump_file.name}: ugyldig dump (invalid dump): {error}", EXIT_INVALID)
+        fail(f"{dump_file.name}: ugyldig dump (invalid dump): {error}", EXIT_INVALID)
     click.echo(f"{count} kvader gjenopprettet / quads restored → {settings.store}")
 
 
@@ -448,18 +428,18 @@ def restore(dump_file: Path, store: str | None) -> None:
     default=None,
     help="xlsx (standard) eller csv: én fil per ark i mappen OUTPUT (one file per sheet)",
 )
-@_base_option
+@base_option
 def template(output: Path, fmt: str | None, base_iri: str | None) -> None:
     """Lag regnearkmalen fra formene / Write the spreadsheet template from the shapes."""
     from loaders.template import write_csv_templates, write_template
 
-    settings = _settings(base_iri=base_iri)
+    settings = settings_from(base_iri=base_iri)
     if (fmt or ("csv" if output.suffix.lower() != ".xlsx" else "xlsx")) == "csv":
         for path in write_csv_templates(output):
             click.echo(f"Skrev / wrote {path}")
         return
     if output.suffix.lower() != ".xlsx":
-        _fail(f"{output.name}: malen skrives som .xlsx (the template is written as .xlsx)")
+        fail(f"{output.name}: malen skrives som .xlsx (the template is written as .xlsx)")
     write_template(output, settings.base_iri)
     click.echo(f"Skrev / wrote {output}")
 
@@ -485,8 +465,8 @@ def template(output: Path, fmt: str | None, base_iri: str | None) -> None:
     required=True,
     help="Fil (file): .ttl, .rdf or .jsonld; .xlsx for gdpr; .xml or .zip for archimate",
 )
-@_store_option
-@_base_option
+@store_option
+@base_option
 def export(
     profile: str,
     kommune: str | None,
@@ -508,7 +488,7 @@ def export(
     from service.cli.export import ExportError, export_archimate, export_file
     from service.exports.records_of_processing import export_record
 
-    settings = _settings(store=store, base_iri=base_iri)
+    settings = settings_from(store=store, base_iri=base_iri)
     try:
         if region is not None and profile != "archimate":
             raise ExportError("--region gjelder bare archimate (--region is for archimate only)")
@@ -522,13 +502,13 @@ def export(
         for line in lines:
             click.echo(line)
     except ExportError as error:
-        _fail(str(error), error.code)
+        fail(str(error), error.code)
 
 
 @main.command("import-dcat")
 @click.argument("source", metavar="FIL_ELLER_URL")
-@_store_option
-@_base_option
+@store_option
+@base_option
 def import_dcat(source: str, store: str | None, base_iri: str | None) -> None:
     """Les en DCAT-AP-NO-katalog og koble datasettene / Link a DCAT-AP-NO catalogue's datasets.
 
@@ -539,12 +519,12 @@ def import_dcat(source: str, store: str | None, base_iri: str | None) -> None:
     """
     from service.cli.export import ExportError, import_catalogue
 
-    settings = _settings(store=store, base_iri=base_iri)
+    settings = settings_from(store=store, base_iri=base_iri)
     try:
         for line in import_catalogue(source, settings):
             click.echo(line)
     except ExportError as error:
-        _fail(str(error), error.code)
+        fail(str(error), error.code)
 
 
 @main.command("import-archimate")
@@ -562,7 +542,7 @@ def import_dcat(source: str, store: str | None, base_iri: str | None) -> None:
     metavar="NNNN",
     help="Kommunen radene gjelder (the municipality the rows are for), e.g. 4203",
 )
-@_base_option
+@base_option
 def import_archimate(source: Path, output: Path, kommune: str | None, base_iri: str | None) -> None:
     """Fra ArchiMate til arbeidsbok / An ArchiMate exchange file to a pre-filled workbook.
 
@@ -577,222 +557,17 @@ def import_archimate(source: Path, output: Path, kommune: str | None, base_iri: 
     )
 
     if output.suffix.lower() != ".xlsx":
-        _fail(f"{output.name}: arbeidsboken skrives som .xlsx (the workbook is written as .xlsx)")
+        fail(f"{output.name}: arbeidsboken skrives som .xlsx (the workbook is written as .xlsx)")
     if kommune is not None and not (len(kommune) == 4 and kommune.isdigit()):
-        _fail(f"--kommune {kommune!r}: fire siffer, f.eks. 4203 (four digits, e.g. 4203)")
-    settings = _settings(base_iri=base_iri)
+        fail(f"--kommune {kommune!r}: fire siffer, f.eks. 4203 (four digits, e.g. 4203)")
+    settings = settings_from(base_iri=base_iri)
     try:
         applications = read_exchange(source.read_bytes())
     except ExchangeFileError as error:
-        _fail(f"{source}: {error}", EXIT_INVALID)
+        fail(f"{source}: {error}", EXIT_INVALID)
     output.write_bytes(workbook_bytes(applications, kommune, settings.base_iri))
     click.echo(f"{len(applications)} applikasjoner / applications → {output}")
 
 
-CLI_ACTOR = "kommandolinjen / command line"
-"""Who the audit trail says wrote, for commands run on the server itself."""
-
-
-def _cli_principal() -> Principal:
-    import getpass
-
-    from service.access.scope import Principal
-
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "?"
-    return Principal(f"{CLI_ACTOR} ({user})", "admin")
-
-
-def _token_file(settings: Settings, path: Path | None) -> TokenFile:
-    from service.access.tokens import TokenFile
-
-    chosen = path or settings.tokens
-    if chosen is None:
-        _fail("ingen nøkkelfil: sett KOMMUNEGRAF_TOKENS eller bruk --file (no token file)")
-    return TokenFile(chosen)
-
-
-def _audit_token_change(settings: Settings, detail: str, numbers: tuple[str, ...]) -> None:
-    from service.access.audit import AuditLog, log_path, new_event
-
-    event = new_event(
-        _cli_principal(), "token", settings.base_iri, detail=detail, municipalities=numbers
-    )
-    AuditLog(log_path(settings)).append(event)
-
-
-_tokens_option = click.option(
-    "--file",
-    "token_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Nøkkelfil (token file) [env KOMMUNEGRAF_TOKENS]",
-)
-
-
-@main.group()
-def token() -> None:
-    """Skrivenøkler / Write tokens: create, list, revoke (the file holds hashes only)."""
-
-
-@token.command("create")
-@click.option(
-    "--name", required=True, help="Hvem nøkkelen er til (holder), f.eks. 'Hasvik systemeier'"
-)
-@click.option("--kommune", "numbers", multiple=True, help="Kommunenummer (repeat for several)")
-@click.option("--region", default=None, help="Regionens navn; --kommune gir medlemmene (members)")
-@click.option("--admin", is_flag=True, help="Administrator: kan skrive alt (may write everything)")
-@click.option(
-    "--expires",
-    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-    default=None,
-    help="Utløper (expires), YYYY-MM-DD (UTC)",
-)
-@_tokens_option
-def token_create(
-    name: str,
-    numbers: tuple[str, ...],
-    region: str | None,
-    admin: bool,
-    expires: datetime | None,
-    token_path: Path | None,
-) -> None:
-    """Lag en nøkkel; den vises bare nå / Make a token; it is shown only now."""
-    from datetime import UTC
-
-    from service.access.tokens import TokenFileError
-
-    settings = _settings()
-    if admin == bool(numbers):
-        _fail("gi enten --admin eller --kommune (give either --admin or --kommune)")
-    role = "admin" if admin else "region" if region else "municipality"
-    try:
-        secret, entry = _token_file(settings, token_path).create(
-            name,
-            role,
-            tuple(dict.fromkeys(numbers)),
-            region,
-            expires.replace(tzinfo=UTC) if expires is not None else None,
-        )
-    except TokenFileError as error:
-        _fail(str(error))
-    scope = ", ".join(entry.municipalities) or "alt / everything"
-    detail = f"opprettet / created {entry.digest[:12]} «{name}» ({role}: {scope})"
-    _audit_token_change(settings, detail, entry.municipalities)
-    click.echo(secret)
-    click.echo(
-        f"Nøkkelen over vises bare nå; filen lagrer bare hashen {entry.digest[:12]}….\n"
-        f"The token above is shown only this once; the file keeps only its hash.",
-        err=True,
-    )
-
-
-@token.command("list")
-@_tokens_option
-def token_list(token_path: Path | None) -> None:
-    """Vis nøklene (uten selve nøklene) / List tokens (never the tokens themselves)."""
-    from service.access.tokens import TokenFileError
-
-    try:
-        entries = _token_file(_settings(), token_path).entries()
-    except TokenFileError as error:
-        _fail(str(error))
-    rows = [
-        [
-            e.digest[:12],
-            e.name,
-            e.role,
-            ",".join(e.municipalities) or "-",
-            e.expires.date().isoformat() if e.expires else "-",
-            e.state(),
-        ]
-        for e in sorted(entries.values(), key=lambda e: e.name)
-    ]
-    click.echo(
-        _table(["hash", "navn/name", "rolle/role", "kommuner", "utløper/expires", "status"], rows)
-    )
-
-
-@token.command("revoke")
-@click.argument("which")
-@_tokens_option
-def token_revoke(which: str, token_path: Path | None) -> None:
-    """Trekk tilbake en nøkkel (navn eller hashprefiks) / Revoke by name or hash prefix."""
-    from service.access.tokens import TokenFileError
-
-    settings = _settings()
-    try:
-        revoked = _token_file(settings, token_path).revoke(which)
-    except TokenFileError as error:
-        _fail(str(error))
-    if not revoked:
-        _fail(f"ingen aktiv nøkkel heter eller begynner med {which!r} (no such active token)")
-    for entry in revoked:
-        detail = f"trukket tilbake / revoked {entry.digest[:12]} «{entry.name}»"
-        _audit_token_change(settings, detail, entry.municipalities)
-        click.echo(f"Trukket tilbake / revoked: {entry.digest[:12]} {entry.name}")
-
-
-@main.command()
-@click.option(
-    "--since",
-    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-    default=None,
-    help="Fra og med (from), YYYY-MM-DD (UTC)",
-)
-@click.option("--kommune", default=None, help="Bare endringer som gjelder kommunen (kommunenummer)")
-@click.option("--json", "as_json", is_flag=True, help="JSON-linjer (JSON lines), som i loggen")
-@click.option(
-    "--log",
-    "log_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Revisjonslogg (audit log) [env KOMMUNEGRAF_AUDIT_LOG, default beside the store]",
-)
-def audit(
-    since: datetime | None, kommune: str | None, as_json: bool, log_file: Path | None
-) -> None:
-    """Vis endringsloggen / Show the audit trail: who wrote what, when."""
-    from datetime import UTC
-
-    from service.access.audit import AuditLog, log_path
-
-    settings = _settings()
-    path = log_file or log_path(settings)
-    if path is None:
-        _fail("ingen revisjonslogg for et lager i minnet (no audit log for a :memory: store)")
-    start = since.replace(tzinfo=UTC) if since is not None else None
-    events = AuditLog(path).events(since=start, municipality=kommune)
-    if as_json:
-        for event in events:
-            click.echo(event.to_json())
-        return
-    rows = [
-        [
-            e.time[:19],
-            e.actor,
-            e.action,
-            ",".join(e.municipalities) or "-",
-            "; ".join(c.graph for c in e.changes) or e.detail or "-",
-            str(e.added),
-            str(e.removed),
-            (e.file_sha256 or "")[:12] or "-",
-        ]
-        for e in events
-    ]
-    click.echo(
-        _table(
-            ["tid/time", "hvem/who", "hva/what", "kommuner", "grafer/graphs", "+", "-", "sha256"],
-            rows,
-        )
-    )
-
-
-def _table(names: list[str], rows: list[list[str]]) -> str:
-    widths = [max([len(n), *(len(r[i]) for r in rows)]) for i, n in enumerate(names)]
-    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(lines) + f"\n({len(rows)} rader / rows)"
+main.add_command(token)
+main.add_command(audit)

@@ -1,4 +1,6 @@
-"""Command-line options made from the settings, so a new setting needs no CLI code.
+"""What every command shares: options made from the settings, exit codes, failing.
+
+A new setting needs no CLI code:
 
 ``settings_flags`` gives a command one flag per setting (``--query-timeout`` for
 ``query_timeout``), with its help text, variable and default taken from the field;
@@ -10,13 +12,25 @@ both work.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from service.settings import CONFIG_ENV, Configuration, flag_specs, help_text, resolve
+from service.settings import (
+    CONFIG_ENV,
+    Configuration,
+    Settings,
+    SettingsError,
+    flag_specs,
+    help_text,
+    resolve,
+)
+
+if TYPE_CHECKING:
+    from service.access.scope import Principal
 
 _CONFIG_KEY = "kommunegraf.config"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -94,3 +108,48 @@ def settings_flags(function: F) -> F:
             )
         function = option(function)
     return function
+
+
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+store_option = click.option(
+    "--store",
+    type=str,
+    default=None,
+    help="Lagermappe, eller :memory: (store folder) [env KOMMUNEGRAF_STORE, default data/store]",
+)
+base_option = click.option(
+    "--base-iri",
+    default=None,
+    help="Grunn-IRI for alle ressurser (base IRI) [env KOMMUNEGRAF_BASE_IRI]",
+)
+
+
+def settings_from(**overrides: object) -> Settings:
+    """Defaults < --config file < KOMMUNEGRAF_* < flags; a bad value exits 2 naming it."""
+    try:
+        return configuration(**overrides).settings
+    except SettingsError as error:
+        fail(str(error))
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"kommunegraf: {message}", err=True)
+    sys.exit(code)
+
+
+CLI_ACTOR = "kommandolinjen / command line"
+"""Who the audit trail says wrote, for commands run on the server itself."""
+
+
+def cli_principal() -> Principal:
+    import getpass
+
+    from service.access.scope import Principal
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    return Principal(f"{CLI_ACTOR} ({user})", "admin")

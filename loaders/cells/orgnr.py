@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import re
 
+from stdnum.no import orgnr
+
 from loaders.cells.errors import SHOWN_MAX, Raw, cell_error, strip_cell, type_error
 
 # ---------------------------------------------------------------------------------
 # Organisation numbers
-
-_ORGNR_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 
 
 def organisation_number_check_digit(first_eight: str) -> int | None:
@@ -20,9 +20,9 @@ def organisation_number_check_digit(first_eight: str) -> int | None:
     >>> organisation_number_check_digit("99182582")
     7
     """
-    total = sum(int(d) * w for d, w in zip(first_eight, _ORGNR_WEIGHTS, strict=True))
-    check = 11 - total % 11
-    return 0 if check == 11 else None if check == 10 else check
+    # python-stdnum's checksum weighs all nine digits (3 2 7 6 5 4 3 2 1): 0 when valid.
+    fitting = (digit for digit in range(10) if orgnr.checksum(f"{first_eight}{digit}") == 0)
+    return next(fitting, None)
 
 
 def parse_organisation_number(raw: Raw) -> str | None:

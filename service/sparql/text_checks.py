@@ -318,7 +318,8 @@ class RefusedTextError(ServiceError, ValueError):
     """A query or update that is refused before any parser runs it, and why (nb, en)."""
 
     def __init__(self, status: int, nb: str, en: str, detail: str = "") -> None:
-        if status == 400:  # the words clients and tests know a syntax error by
+        if status == 400 and not en.startswith("Malformed SPARQL"):
+            # The words clients and tests know a syntax error by.
             nb, en = f"Ugyldig SPARQL: {nb}", f"Malformed SPARQL: {en}"
         super().__init__(status, nb, en, detail)
 

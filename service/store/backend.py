@@ -38,8 +38,13 @@ class Backend(Protocol):
         default_graphs: tuple[str, ...] | None = None,
         named_graphs: tuple[str, ...] | None = None,
         timeout: float | None = None,
+        allow: tuple[str, ...] | None = None,
     ) -> QueryAnswer:
-        """Run a query with a deadline; raises QuerySyntaxError, QueryTimeoutError."""
+        """Run a query with a deadline; raises QuerySyntaxError, QueryTimeoutError.
+
+        ``allow`` marks a client's query: it is read with ``check_text`` (SERVICE only
+        to those prefixes; RefusedTextError) and the text that check writes is run.
+        """
         ...
 
     async def update(self, sparql: str) -> None:
@@ -103,6 +108,7 @@ class EmbeddedBackend:
         default_graphs: tuple[str, ...] | None = None,
         named_graphs: tuple[str, ...] | None = None,
         timeout: float | None = None,
+        allow: tuple[str, ...] | None = None,
     ) -> QueryAnswer:
         request = QueryRequest(
             query=query,
@@ -112,6 +118,7 @@ class EmbeddedBackend:
             base_iri=self.settings.base_iri,
             default_graphs=default_graphs,
             named_graphs=named_graphs,
+            allow=allow,
         )
         self._in_flight[request.snapshot] += 1
         try:

@@ -55,6 +55,7 @@ from service.errors import (
 )
 from service.metrics import observed_query
 from service.settings import Settings, SettingsError
+from service.sparql.text_checks import check_text
 from service.store.workers import QueryAnswer
 
 # The logger keeps the name log collectors already filter on (the module moved).
@@ -290,13 +291,23 @@ class RemoteBackend:
         default_graphs: tuple[str, ...] | None = None,
         named_graphs: tuple[str, ...] | None = None,
         timeout: float | None = None,
+        allow: tuple[str, ...] | None = None,
     ) -> QueryAnswer:
         """Send the query and return the remote server's bytes unchanged.
 
         Past the deadline the client gets ``QueryTimeoutError`` even if the worker
         thread is still blocked on the socket: it ends by itself at its socket timeout.
+        A client's query (``allow`` given) is read with ``check_text`` on this
+        backend's threads first, and the remote server gets the text that check wrote.
         """
         seconds = timeout or self.settings.query_timeout
+        if allow is not None:
+            loop = asyncio.get_running_loop()
+            checked = await loop.run_in_executor(
+                self._executor,
+                partial(check_text, query, update=False, base=self.settings.base_iri, allow=allow),
+            )
+            query = checked.text
         form = query_form(query)
         if form is None:
             accept = tuple(m for m in (solutions_media, graph_media) if m is not None)

@@ -11,6 +11,19 @@ approved, a token made or revoked) becomes one ``AuditEvent``, kept twice:
   never target it; an admin update that reaches every graph (``DROP ALL``) is
   followed by rebuilding the graph from the file, so it cannot be rewritten.
 
+Every write is announced before it is made (write-ahead): an intent line with the
+event as far as it is known goes to the file first, and the write itself carries a
+marker into the store, in the same transaction (``<base>audit/<id> a
+prov:Activity`` in the audit graph, via ``service.store.embedded.WRITE_PREAMBLE``).
+The event follows when the write is done. After a crash (a SIGKILL between the
+store write and the event), the service's start resolves each announced write
+that has no event: marker in the store, so the write was done, and the event is
+recorded from the intent (with the counts known before the write); no marker, so
+it was not done, and that is recorded. Either way the trail and the store agree: every write is
+audited or not done. (An admin update that may reach every graph, ``DROP ALL``,
+can remove its own marker; such a write without a marker is recorded as maybe
+done.)
+
 Who is the token's name, never the token. Triples added and removed are counted
 by comparing the graphs written before and after; triples with blank nodes are
 compared with their blank nodes blanked out, because a store relabels them on
@@ -24,12 +37,15 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +58,7 @@ from loaders.namespaces import KG
 from service.access.scope import DEFAULT, Principal, UpdateWrites, audit_graph, graph_owner
 from service.metrics import count_audit_event
 from service.settings import Settings
-from service.store.embedded import KnowledgeStore, safe_ntriples
+from service.store.embedded import WRITE_PREAMBLE, KnowledgeStore, safe_ntriples
 
 # The logger keeps the name log collectors already filter on (the module moved).
 log = logging.getLogger("service.audit")
@@ -222,23 +238,59 @@ def log_path(settings: Settings) -> Path | None:
     return None
 
 
+INTENT = "intent"
+NOT_DONE = "not-done"
+RECOVERED = (
+    "gjenopprettet etter et krasj; tallene er de som var kjent før skrivingen / "
+    "recovered after a crash; the counts are those known before the write"
+)
+MAYBE_DONE = (
+    "avbrutt; kan være utført, tallene er ukjente / interrupted; may have been done, counts unknown"
+)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A write announced in the file that has no event yet."""
+
+    event: AuditEvent
+    wide: bool
+    """The write may reach every graph (and so remove its own marker)."""
+
+
 @dataclass
 class AuditLog:
-    """The append-only JSON-lines file; in memory when there is no file (throw-away stores)."""
+    """The append-only JSON-lines file; in memory when there is no file (throw-away stores).
+
+    Lines are events, and the write-ahead lines of the module docstring: an intent
+    (the event's fields and ``"state": "intent"``) and, for a write that was not
+    done, ``{"id": …, "state": "not-done"}``. ``events`` reads only the events.
+    """
 
     path: Path | None
-    _memory: list[AuditEvent] = field(default_factory=list)
+    _memory: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def append(self, event: AuditEvent) -> None:
+        self._write(event.to_json())
+
+    def announce(self, event: AuditEvent, wide: bool = False) -> None:
+        """Write-ahead: the write of ``event`` is about to be made."""
+        self._write(json.dumps({**asdict(event), "state": INTENT, "wide": wide}, sort_keys=True))
+
+    def not_done(self, event_id: str) -> None:
+        """An announced write was not made."""
+        self._write(json.dumps({"id": event_id, "state": NOT_DONE}))
+
+    def _write(self, line: str) -> None:
         with self._lock:
             if self.path is None:
-                self._memory.append(event)
+                self._memory.append(line)
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(descriptor, (event.to_json() + "\n").encode("utf-8"))
+                os.write(descriptor, (line + "\n").encode("utf-8"))
                 os.fsync(descriptor)
             finally:
                 os.close(descriptor)
@@ -249,18 +301,21 @@ class AuditLog:
         except FileNotFoundError:
             return 0
 
+    def _lines(self) -> list[dict[str, Any]]:
+        with self._lock:
+            if self.path is None:
+                lines = list(self._memory)
+            elif not self.path.exists():
+                lines = []
+            else:
+                lines = self.path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
     def events(
         self, since: datetime | date | None = None, municipality: str | None = None
     ) -> list[AuditEvent]:
         """Events in the order they happened, from ``since`` on, concerning ``municipality``."""
-        with self._lock:
-            if self.path is None:
-                found = list(self._memory)
-            elif not self.path.exists():
-                found = []
-            else:
-                lines = self.path.read_text(encoding="utf-8").splitlines()
-                found = [AuditEvent.from_json(line) for line in lines if line.strip()]
+        found = [_event(line) for line in self._lines() if "state" not in line]
         if isinstance(since, datetime):
             start = since if since.tzinfo else since.replace(tzinfo=UTC)
             found = [e for e in found if e.moment >= start]
@@ -269,6 +324,43 @@ class AuditLog:
         if municipality is not None:
             found = [e for e in found if municipality in e.municipalities]
         return found
+
+    def pending(self) -> list[Intent]:
+        """Announced writes with neither an event nor a not-done line (after a crash)."""
+        intents: dict[str, Intent] = {}
+        settled: set[str] = set()
+        for line in self._lines():
+            state = line.pop("state", None)
+            if state == INTENT:
+                wide = bool(line.pop("wide", False))
+                intents[line["id"]] = Intent(_event(line), wide)
+            else:
+                settled.add(line["id"])
+        return [intent for key, intent in intents.items() if key not in settled]
+
+
+def _event(data: dict[str, Any]) -> AuditEvent:
+    return AuditEvent.from_json(json.dumps(data))
+
+
+def marker_sparql(event_id: str, base: str) -> str:
+    """The operation that marks a write as done, in the write's own transaction."""
+    activity = ox.NamedNode(f"{base}audit/{event_id}")
+    graph = ox.NamedNode(audit_graph(base))
+    kind = f"{ox.NamedNode(str(RDF.type))} {ox.NamedNode(str(PROV.Activity))}"
+    return f"INSERT DATA {{ GRAPH {graph} {{ {activity} {kind} }} }} ; "
+
+
+FAULT_ENV = "KG_FAULT"
+"""Test-only fault injection: ``KG_FAULT=kill-before-audit`` makes the process kill
+itself (SIGKILL) after a write reached the store and before its event is appended,
+so a test can crash a real server exactly there. Not a setting: it has no
+``KOMMUNEGRAF_`` name, and nothing but that test sets it."""
+
+
+def _fault_point(name: str) -> None:
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # -- the service's side ---------------------------------------------------------
@@ -291,6 +383,7 @@ class Auditor:
         appends there while the service runs, and a restarted service has not
         read it yet), the graph is rebuilt from the file instead, so it catches up.
         """
+        _fault_point("kill-before-audit")
         size_before = await asyncio.to_thread(self.log.size)
         await asyncio.to_thread(self.log.append, event)
         _count_metric(event)
@@ -302,6 +395,75 @@ class Auditor:
             self._size = await asyncio.to_thread(self.log.size)
         except Exception:  # the file has it; the graph is rebuilt from the file
             log.exception("audit event %s not written to the audit graph", event.id)
+
+    async def _own_append(self, append: Callable[[], None]) -> None:
+        """Append a write-ahead line without mistaking it for another process's."""
+        size_before = await asyncio.to_thread(self.log.size)
+        await asyncio.to_thread(append)
+        if size_before == self._size:
+            self._size = await asyncio.to_thread(self.log.size)
+
+    @asynccontextmanager
+    async def announced(self, event: AuditEvent, *, wide: bool = False) -> AsyncIterator[None]:
+        """Announce the write of ``event`` (write-ahead), and mark every write made in
+        the block with it, in the write's own transaction (see the module docstring).
+
+        The caller records the event (``record``) after the block. A write that
+        fails in the block is settled at once: done or not, as the store says.
+        """
+        base = self.settings.base_iri
+        await self._own_append(partial(self.log.announce, event, wide))
+        marking = WRITE_PREAMBLE.set(marker_sparql(event.id, base))
+        try:
+            yield
+        except Exception:
+            WRITE_PREAMBLE.reset(marking)
+            await self.settle([Intent(event, wide)])
+            raise
+        WRITE_PREAMBLE.reset(marking)
+
+    async def _marked(self, event_id: str) -> bool:
+        activity = ox.NamedNode(f"{self.settings.base_iri}audit/{event_id}")
+        graph = ox.NamedNode(audit_graph(self.settings.base_iri))
+        answer = await self.backend.execute(
+            f"ASK {{ GRAPH {graph} {{ {activity} ?p ?o }} }}",
+            solutions_media="application/sparql-results+json",
+            graph_media=None,
+        )
+        return bool(json.loads(answer.body)["boolean"])
+
+    async def settle(self, intents: Iterable[Intent]) -> list[AuditEvent]:
+        """Record each announced write as done (its marker is in the store) or not done;
+        returns the events recorded. The audit graph is rebuilt from the file after."""
+        recorded = []
+        for intent in intents:
+            event = intent.event
+            marked = await self._marked(event.id)
+            if marked or intent.wide:
+                note = RECOVERED if marked else MAYBE_DONE
+                done = replace(event, detail=f"{event.detail}; {note}" if event.detail else note)
+                await self._own_append(partial(self.log.append, done))
+                recorded.append(done)
+            else:
+                await self._own_append(partial(self.log.not_done, event.id))
+        if recorded:
+            await self.rebuild_graph()
+        return recorded
+
+    async def recover(self) -> list[AuditEvent]:
+        """At start: settle the writes a crash left announced and unrecorded."""
+        pending = await asyncio.to_thread(self.log.pending)
+        if not pending:
+            return []
+        recorded = await self.settle(pending)
+        log.warning(
+            "%d skriving(er) avbrutt av et krasj er avklart i endringsloggen / %d write(s) "
+            "interrupted by a crash settled in the audit trail (%d done)",
+            len(pending),
+            len(pending),
+            len(recorded),
+        )
+        return recorded
 
     async def rebuild_graph(self) -> None:
         """Make the audit graph what the file says (after an update that reached it)."""
@@ -363,7 +525,9 @@ async def run_audited_update(
     backend = audit.backend
     if writes.wide:
         sizes = await graph_sizes(backend)
-        await backend.update(text)
+        announced = new_event(writer, "update", base, detail="netto / net counts")
+        async with audit.announced(announced, wide=True):
+            await backend.update(text)
         after = await graph_sizes(backend)
         own = audit_graph(base)
         changes = [
@@ -371,20 +535,37 @@ async def run_audited_update(
             for g, n in sorted({**after, **sizes}.items())
             if g != own and sizes.get(g, 0) != after.get(g, 0)
         ]
-        event = new_event(writer, "update", base, changes, detail="netto / net counts")
-        await audit.record(event)
+        await audit.record(replace(announced, changes=tuple(changes)))
         await audit.rebuild_graph()
         return
     targets = sorted(g for g in writes.graphs if g != DEFAULT)
     before = {g: await audit.graph_keys(g) for g in targets}
-    await backend.update(text)
-    changes = [change(g, before[g], await audit.graph_keys(g)) for g in targets]
     detail = "også standardgrafen / also the default graph" if DEFAULT in writes.graphs else ""
-    await audit.record(new_event(writer, "update", base, changes, detail=detail))
+    event = new_event(
+        writer, "update", base, [GraphChange(g, 0, 0) for g in targets], detail=detail
+    )
+    async with audit.announced(event):
+        await backend.update(text)
+    changes = [change(g, before[g], await audit.graph_keys(g)) for g in targets]
+    await audit.record(replace(event, changes=tuple(changes)))
+
+
+@contextmanager
+def announced_in_store(settings: Settings, event: AuditEvent) -> Iterator[None]:
+    """``Auditor.announced`` for a command that opened the store itself: the intent in
+    the file, the marker in each write of the block. A crash is settled by the next
+    ``kommunegraf serve`` on this store (``Auditor.recover``)."""
+    AuditLog(log_path(settings)).announce(event)
+    marking = WRITE_PREAMBLE.set(marker_sparql(event.id, settings.base_iri))
+    try:
+        yield
+    finally:
+        WRITE_PREAMBLE.reset(marking)
 
 
 def record_in_store(knowledge: KnowledgeStore, settings: Settings, event: AuditEvent) -> None:
     """Record an event of a command that opened the store itself (``kommunegraf load``)."""
+    _fault_point("kill-before-audit")
     AuditLog(log_path(settings)).append(event)
     knowledge.update(insert_sparql([event], settings.base_iri))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -249,22 +250,31 @@ def _audited_load(
     knowledge: KnowledgeStore, settings: Settings, results: list[SourceResult]
 ) -> None:
     """Load, and record each source in the audit trail as the command line's write."""
-    from service.access.audit import change, new_event, record_in_store, store_graph_keys
+    from service.access.audit import (
+        GraphChange,
+        announced_in_store,
+        change,
+        new_event,
+        record_in_store,
+        store_graph_keys,
+    )
     from service.store.sources import load_sources
 
-    before = {r.graph_iri: store_graph_keys(knowledge, r.graph_iri) for r in results}
-    load_sources(knowledge, results)
-    for r in results:
-        after = store_graph_keys(knowledge, r.graph_iri)
-        event = new_event(
-            cli_principal(),
-            "load",
-            settings.base_iri,
-            [change(r.graph_iri, before[r.graph_iri], after)],
-            data=r.data,
-            file_name=r.path.name,
-        )
-        record_in_store(knowledge, settings, event)
+    with knowledge.deferred_publish():
+        for r in results:
+            before = store_graph_keys(knowledge, r.graph_iri)
+            event = new_event(
+                cli_principal(),
+                "load",
+                settings.base_iri,
+                [GraphChange(r.graph_iri, 0, 0)],
+                data=r.data,
+                file_name=r.path.name,
+            )
+            with announced_in_store(settings, event):
+                load_sources(knowledge, [r])
+            loaded = change(r.graph_iri, before, store_graph_keys(knowledge, r.graph_iri))
+            record_in_store(knowledge, settings, replace(event, changes=(loaded,)))
 
 
 @main.command()

@@ -15,10 +15,12 @@ so tests and demos take the same path as production.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO
 
@@ -27,6 +29,28 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from service.errors import UpdateFailedError, UpdateSyntaxError
+
+WRITE_PREAMBLE: ContextVar[str] = ContextVar("kommunegraf_write_preamble", default="")
+"""SPARQL Update operations on one line, each ending in ``;``, run in the same transaction before
+every write made in this context. The audit trail sets it to the marker of the write
+it has announced (``service.access.audit``), so after a crash the store itself says
+whether that write was done."""
+
+
+_POSITION = re.compile(r"error at 1:(\d+)")
+
+
+def _unshifted(message: str, shift: int) -> str:
+    """The parser's message with the column on line 1 as the client's text has it.
+
+    The preamble shares the first line (so line numbers stay right) and shifts it.
+
+    >>> _unshifted("error at 1:58: expected ...", 50), _unshifted("error at 2:7: x", 50)
+    ('error at 1:8: expected ...', 'error at 2:7: x')
+    """
+    if not shift:
+        return message
+    return _POSITION.sub(lambda m: f"error at 1:{max(1, int(m.group(1)) - shift)}", message, 1)
 
 
 class StoreLockedError(RuntimeError):
@@ -127,12 +151,14 @@ class KnowledgeStore:
         A batch load of hundreds of sources would otherwise snapshot the store after
         each (0.2 s each on a busy disk), and readers would see it half loaded.
         """
+        outer = not self._deferred
         self._deferred = True
         try:
             yield
         finally:
-            self._deferred = False
-            self._publish()
+            if outer:  # a batch inside a batch publishes with the outer one
+                self._deferred = False
+                self._publish()
 
     def discard_snapshots(self, in_use: set[str]) -> None:
         """Delete snapshots no worker has open that are older than the current one.
@@ -168,17 +194,18 @@ class KnowledgeStore:
     def replace_graph(self, graph_iri: str, data: Graph) -> None:
         """Make ``data`` the whole content of ``graph_iri``, atomically."""
         self._store.update(
-            f"DROP SILENT GRAPH {ox.NamedNode(graph_iri)} ;\n"
+            WRITE_PREAMBLE.get() + f"DROP SILENT GRAPH {ox.NamedNode(graph_iri)} ;\n"
             f"INSERT DATA {{ GRAPH {ox.NamedNode(graph_iri)} {{\n{safe_ntriples(data)}\n}} }}"
         )
         self._publish()
 
     def update(self, sparql: str, base_iri: str | None = None) -> None:
         """Run a SPARQL Update in one transaction, then publish the new state."""
+        preamble = WRITE_PREAMBLE.get()
         try:
-            self._store.update(sparql, base_iri=base_iri)
+            self._store.update(preamble + sparql, base_iri=base_iri)
         except SyntaxError as error:
-            raise UpdateSyntaxError(str(error)) from None
+            raise UpdateSyntaxError(_unshifted(str(error), len(preamble))) from None
         except (ValueError, LookupError, RuntimeError) as error:
             # Evaluation errors of a well-formed update (CREATE GRAPH of a graph that
             # exists, DROP GRAPH of one that does not): the request's fault.

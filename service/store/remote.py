@@ -56,6 +56,7 @@ from service.errors import (
 from service.metrics import observed_query
 from service.settings import Settings, SettingsError
 from service.sparql.text_checks import check_text
+from service.store.embedded import WRITE_PREAMBLE
 from service.store.workers import QueryAnswer
 
 # The logger keeps the name log collectors already filter on (the module moved).
@@ -435,7 +436,8 @@ class RemoteBackend:
     async def update(self, sparql: str) -> None:
         """One update request, which SPARQL 1.1 servers apply as one transaction."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._update, sparql)
+        # The executor does not carry this context: the preamble is added here.
+        await loop.run_in_executor(self._executor, self._update, WRITE_PREAMBLE.get() + sparql)
 
     def _update(self, sparql: str) -> None:
         try:
@@ -473,13 +475,15 @@ class RemoteBackend:
         _check_iri(graph_iri)
         triples: str = data.serialize(format="nt")
         if self.graph_store_url:
+            if WRITE_PREAMBLE.get():  # its own request: the PUT cannot carry it
+                self._update(WRITE_PREAMBLE.get().rstrip().removesuffix(";"))
             try:
                 self._put_graph(self.graph_store_url, graph_iri, triples.encode("utf-8"))
             finally:
                 self.writes += 1
             return
         self._update(
-            f"DROP SILENT GRAPH <{graph_iri}> ;\n"
+            WRITE_PREAMBLE.get() + f"DROP SILENT GRAPH <{graph_iri}> ;\n"
             f"INSERT DATA {{ GRAPH <{graph_iri}> {{\n{triples}\n}} }}"
         )
 

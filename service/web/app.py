@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loaders.provenance import tool_version
+from service.access.audit import Auditor
 from service.errors import ServiceError
 from service.exports.published import PublishedCatalogues
 from service.logs import RequestLog
@@ -76,6 +77,9 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
                     load_demo, app.state.backend, settings.base_iri, engine=settings.engine
                 )
         await app.state.backend.start()
+        # Writes a crash left announced but unrecorded are settled before any request.
+        app.state.auditor = Auditor(settings, app.state.backend)
+        await app.state.auditor.recover()
         # The catalogues for Felles datakatalog are built as soon as the data change.
         app.state.catalogues = PublishedCatalogues(app.state.backend, settings)
         watcher = asyncio.create_task(app.state.catalogues.watch())

@@ -15,7 +15,7 @@ from pathlib import Path
 import openpyxl
 
 from loaders.template import write_template
-from service.access.audit import AuditEvent
+from service.access.audit import AuditEvent, AuditLog
 from service.access.tokens import TokenFile
 from tests.conftest import Server, start_server_on
 from tests.service.client import Answer, bearer, call
@@ -50,10 +50,7 @@ class Access:
         return self.folder / "audit.jsonl"
 
     def events(self) -> list[AuditEvent]:
-        if not self.audit_log.exists():
-            return []
-        lines = self.audit_log.read_text(encoding="utf-8").splitlines()
-        return [AuditEvent.from_json(line) for line in lines if line.strip()]
+        return AuditLog(self.audit_log).events()
 
     def graph(self, number: str, name: str) -> str:
         return f"{self.base}graph/kommune/{number}/{name}"

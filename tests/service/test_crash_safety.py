@@ -16,6 +16,8 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
+from service.access.audit import AuditLog, new_event
+from service.access.scope import Principal
 from service.store.embedded import KnowledgeStore
 from service.store.sources import source_graph_iri
 from tests.conftest import Server, start_server, stop_server
@@ -173,3 +175,86 @@ def test_sigkill_during_a_graph_store_put_leaves_old_or_new_graph(
 def _safe_put(server: Server, body: bytes) -> None:
     with contextlib.suppress(OSError):  # the server is killed under it: expected
         _put(server, PUT_GRAPH, body)
+
+
+# --- the server killed between a write and its audit event --------------------------------
+
+AUDITED_GRAPH = "http://example.org/crash/audited"
+AUDIT_BASE = "http://kommunegraf.example/"
+"""Fixed across the restart (the servers' ports differ): the audit graph is under it."""
+
+
+def _audit_activities(server: Server) -> list[str]:
+    """Every graph-store write the audit graph records."""
+    answer = call(
+        server.url,
+        "GET",
+        "/sparql",
+        params={
+            "query": "PREFIX prov: <http://www.w3.org/ns/prov#>\n"
+            "PREFIX kg: <https://w3id.org/kommunegraf/ontology#>\n"
+            f"SELECT ?a WHERE {{ GRAPH <{AUDIT_BASE}graph/audit> {{\n"
+            '  ?a a prov:Activity ; kg:action "graph-store" ; prov:wasAssociatedWith ?who } }'
+        },
+        headers={"Accept": "application/sparql-results+json"},
+    )
+    assert answer.status == 200, answer.text
+    rows = json.loads(answer.body)["results"]["bindings"]
+    return [row["a"]["value"] for row in rows]
+
+
+def test_regression_write_without_audit_entry(tmp_path: Path) -> None:
+    """SIGKILL after the store write and before the audit append: after a restart the
+    audit trail and the store agree (the write is there, and so is its event).
+
+    The kill comes from the server itself (``KG_FAULT=kill-before-audit``, a test-only
+    fault point between the two), so it lands exactly there: a real process, a real
+    SIGKILL. Before the fix the store kept the graph and the trail had no entry.
+    """
+    store = tmp_path / "store"
+    log = tmp_path / "audit.jsonl"
+    env = {
+        "KOMMUNEGRAF_TOKEN": TOKEN,
+        "KOMMUNEGRAF_AUDIT_LOG": str(log),
+        "KOMMUNEGRAF_BASE_IRI": AUDIT_BASE,
+    }
+    server = start_server(str(store), env={**env, "KG_FAULT": "kill-before-audit"})
+    try:
+        with contextlib.suppress(OSError):  # the server kills itself under the request
+            _put(server, AUDITED_GRAPH, _turtle("written", 5))
+        assert server.process.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        stop_server(server)
+
+    restarted = start_server(str(store), env=env)
+    try:
+        # The write was made (the kill came after it) ...
+        assert _served_state(restarted, AUDITED_GRAPH) == (5, {"written"})
+        # ... and it is in the trail: in the file and in the audit graph, with the graph.
+        (event,) = [e for e in AuditLog(log).events() if e.action == "graph-store"]
+        assert [c.graph for c in event.changes] == [AUDITED_GRAPH]
+        assert "recovered after a crash" in event.detail
+        assert f"{AUDIT_BASE}audit/{event.id}" in _audit_activities(restarted)
+        # A write after the restart is audited as usual, with its counts.
+        assert _put(restarted, AUDITED_GRAPH, _turtle("after", 3)) == 204
+        later = [e for e in AuditLog(log).events() if e.action == "graph-store"][-1]
+        assert (later.added, later.removed) == (3, 5)
+        assert AuditLog(log).pending() == []
+    finally:
+        stop_server(restarted)
+
+
+def test_an_announced_write_that_was_not_made_is_recorded_as_not_done(tmp_path: Path) -> None:
+    """The other side: an intent whose write never reached the store is settled as not
+    done at the next start, and nothing is added to the trail's events."""
+    log = tmp_path / "audit.jsonl"
+    event = new_event(Principal("KOMMUNEGRAF_TOKEN", "admin"), "graph-store", "http://x/")
+    AuditLog(log).announce(event)
+    env = {"KOMMUNEGRAF_TOKEN": TOKEN, "KOMMUNEGRAF_AUDIT_LOG": str(log)}
+    server = start_server(str(tmp_path / "store"), env=env)
+    try:
+        assert AuditLog(log).pending() == []
+        assert [e.id for e in AuditLog(log).events()] == []
+        assert '"state": "not-done"' in log.read_text(encoding="utf-8")
+    finally:
+        stop_server(server)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -31,8 +32,16 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from loaders.rdf_source import SourceError, parse_untrusted
-from service.access.audit import auditor, change, graph_keys, new_event
+from service.access.audit import (
+    AuditEvent,
+    GraphChange,
+    auditor,
+    change,
+    graph_keys,
+    new_event,
+)
 from service.access.auth import Writer, graph_refusal, statements_refusal, write_lock
+from service.access.scope import Principal
 from service.errors import ServiceError
 from service.sparql.text_checks import is_absolute_iri
 from service.store.backend import Backend
@@ -212,6 +221,10 @@ async def _body_graph(request: Request, limit: int, base: str) -> Graph:
         ) from None
 
 
+def _event(writer: Principal, base: str, changed: GraphChange) -> AuditEvent:
+    return new_event(writer, "graph-store", base, [changed])
+
+
 @router.put("/store", summary="Replace a graph / Erstatt en graf")
 async def store_put(
     request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
@@ -230,10 +243,11 @@ async def store_put(
     async with write_lock(request):
         existed = await _exists(backend, target)
         before = await audit.graph_keys(target)
-        await asyncio.to_thread(backend.replace_graph, target, graph)
         after = await asyncio.to_thread(graph_keys, graph)
-        changed = change(target, before, after)
-        await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
+        event = _event(writer, settings.base_iri, change(target, before, after))
+        async with audit.announced(event):
+            await asyncio.to_thread(backend.replace_graph, target, graph)
+        await audit.record(event)
     return Response(status_code=204 if existed else 201)
 
 
@@ -256,9 +270,11 @@ async def store_post(
     async with write_lock(request):
         existed = await _exists(backend, target)
         before = await audit.graph_keys(target)
-        await backend.update(f"INSERT DATA {{ GRAPH <{target}> {{\n{triples}\n}} }}")
+        event = _event(writer, settings.base_iri, GraphChange(target, 0, 0))
+        async with audit.announced(event):
+            await backend.update(f"INSERT DATA {{ GRAPH <{target}> {{\n{triples}\n}} }}")
         changed = change(target, before, await audit.graph_keys(target))
-        await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
+        await audit.record(replace(event, changes=(changed,)))
     return Response(status_code=204 if existed else 201)
 
 
@@ -277,9 +293,10 @@ async def store_delete(
         if not await _exists(backend, target):
             return _not_found(target)
         before = await audit.graph_keys(target)
-        await backend.update(f"DROP GRAPH <{target}>")
-        changed = change(target, before, Counter())
-        await audit.record(new_event(writer, "graph-store", settings.base_iri, [changed]))
+        event = _event(writer, settings.base_iri, change(target, before, Counter()))
+        async with audit.announced(event):
+            await backend.update(f"DROP GRAPH <{target}>")
+        await audit.record(event)
     return Response(status_code=204)
 
 

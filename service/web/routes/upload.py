@@ -30,7 +30,7 @@ import secrets
 import tempfile
 import time
 import urllib.parse
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -262,15 +262,21 @@ async def load_upload(
         plan.graph,
         plan.row_counts,
     )
+    proposal = None
+    if len(plan.proposal):
+        proposal = new_proposal(principal, base, plan.graph_iri, plan.proposal)
+    planned = [GraphChange(plan.graph_iri, 0, 0)]
+    if proposal is not None:
+        planned.append(GraphChange(proposal[0], len(proposal[1]), 0))
+    event = new_event(principal, "load", base, planned, data=plan.data, file_name=plan.name)
     async with write_lock(request):
         before = await audit.graph_keys(plan.graph_iri)
-        await asyncio.to_thread(load_sources, backend, [source])
-        changes = [change(plan.graph_iri, before, await audit.graph_keys(plan.graph_iri))]
-        if len(plan.proposal):
-            graph, content = new_proposal(principal, base, plan.graph_iri, plan.proposal)
-            await asyncio.to_thread(backend.replace_graph, graph, content)
-            changes.append(GraphChange(graph, len(content), 0))
-        event = new_event(principal, "load", base, changes, data=plan.data, file_name=plan.name)
+        async with audit.announced(event):
+            await asyncio.to_thread(load_sources, backend, [source])
+            if proposal is not None:
+                await asyncio.to_thread(backend.replace_graph, *proposal)
+        loaded = change(plan.graph_iri, before, await audit.graph_keys(plan.graph_iri))
+        event = replace(event, changes=(loaded, *planned[1:]))
         await audit.record(event)
     return event
 
@@ -352,23 +358,26 @@ async def decide(
             return error_response(404, "Forslaget finnes ikke.", "No such proposal.", graph)
         proposal_size = sum((await audit.graph_keys(graph)).values())
         changes = [GraphChange(graph, 0, proposal_size)]
-        if decision == "approve":
-            data = await asyncio.to_thread(proposed_graph, rows[0]["t"]["value"])
-            before = await audit.graph_keys(catalogue)
-            triples = await asyncio.to_thread(safe_ntriples, data)
-            await backend.update(
-                f"INSERT DATA {{ GRAPH {ox.NamedNode(catalogue)} {{\n{triples}\n}} }}"
-            )
-            changes.insert(0, change(catalogue, before, await audit.graph_keys(catalogue)))
-        await backend.update(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
+        planned = [GraphChange(catalogue, 0, 0)] if decision == "approve" else []
         event = new_event(
             writer,
             "approval",
             base,
-            changes,
+            planned + changes,
             detail=f"{'godkjent / approved' if decision == 'approve' else 'avvist / rejected'}"
             f" {identifier}",
         )
+        async with audit.announced(event):
+            if decision == "approve":
+                data = await asyncio.to_thread(proposed_graph, rows[0]["t"]["value"])
+                before = await audit.graph_keys(catalogue)
+                triples = await asyncio.to_thread(safe_ntriples, data)
+                await backend.update(
+                    f"INSERT DATA {{ GRAPH {ox.NamedNode(catalogue)} {{\n{triples}\n}} }}"
+                )
+                changes.insert(0, change(catalogue, before, await audit.graph_keys(catalogue)))
+            await backend.update(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
+        event = replace(event, changes=tuple(changes))
         await audit.record(event)
     return JSONResponse({"proposal": identifier, "decision": decision, "audit": asdict(event)})
 

@@ -40,13 +40,17 @@ from typing import Any
 from rdflib import RDF, BNode, URIRef, Variable
 from rdflib.term import Node
 
+from loaders.classes import classes
 from loaders.columns import sheets
 from loaders.mapping import slug
 from loaders.namespaces import KG, PREFIXES
 from service.sparql.text_checks import _PARSING
 
-CATALOGUE_CLASSES = frozenset({KG.Application, KG.Vendor})
-"""Shared catalogue entries: one per product or company, used by every municipality."""
+
+def catalogue_classes() -> frozenset[URIRef]:
+    """Shared catalogue entries (``kgsh:sharing kgsh:Catalogue``): one per product or
+    company, used by every municipality."""
+    return frozenset(c.iri for c in classes() if c.sharing == "catalogue")
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,7 @@ def subject_kinds() -> tuple[tuple[str, str], ...]:
             for column in sheet.columns:
                 if first and column.path == URIRef(_expand(first[0])):
                     targets |= set(column.target_classes)
-            if sheet.target_class in CATALOGUE_CLASSES:
+            if sheet.target_class in catalogue_classes():
                 kinds[sheet.target_class] = "catalogue"
             elif KG.Municipality in targets or any(kinds.get(t) == "municipal" for t in targets):
                 kinds[sheet.target_class] = "municipal"

@@ -20,9 +20,9 @@ from defusedxml.ElementTree import fromstring as safe_xml
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
 
+from loaders.classes import classes
 from loaders.columns import sheets
 from loaders.mapping import header_key
-from loaders.namespaces import KG
 from loaders.paths import ontology_dir
 from loaders.problems import Problem
 from loaders.provenance import source_metadata
@@ -130,24 +130,16 @@ def _check_one(path: Path, base_iri: str, context: Graph, engine: Engine) -> Sou
     return result
 
 
-SHARED_CLASSES = (
-    KG.Vendor,
-    KG.Application,
-    KG.Region,
-    KG.LegalBasis,
-    KG.StatutoryService,
-    KG.NationalComponent,
-    KG.Municipality,
-    KG.County,
-)
-"""Classes whose rows other sources of a batch refer to by name (a shared catalogue)."""
+def shared_classes() -> frozenset[URIRef]:
+    """Classes whose rows other sources of a batch refer to by name (``kgsh:sharing``)."""
+    return frozenset(c.iri for c in classes() if c.shared)
 
 
 def _shared_sheet_names() -> set[str]:
     return {
         header_key(name)
         for sheet in sheets()
-        if sheet.target_class in SHARED_CLASSES
+        if sheet.target_class in shared_classes()
         for name in (sheet.name_nb, sheet.name_en)
     }
 

@@ -49,6 +49,21 @@ def _kommunegraf(copy: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _kommunegraf_python(copy: Path, code: str) -> str:
+    """What ``code`` prints, run on the copy (the lists search and the home page read)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KOMMUNEGRAF_")}
+    done = subprocess.run(
+        [sys.executable, "-B", "-c", code],
+        cwd=copy,
+        env={**env, "PYTHONPATH": str(copy)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return done.stdout
+
+
 def test_the_recipe_names_its_files() -> None:
     assert set(recipe_blocks()) == {"ontology/kommunegraf.ttl", "shapes/contract.ttl"}
 
@@ -79,6 +94,13 @@ def test_adding_a_class_by_the_recipe_gives_its_sheet_and_its_rules(tmp_path: Pa
     )
     valid = _kommunegraf(copy, "validate", str(good), "--base-iri", BASE)
     assert valid.returncode == 0, valid.stdout + valid.stderr
+
+    listed = _kommunegraf_python(
+        copy,
+        "from loaders.classes import counted, searched; "
+        "print([c.name for c in searched()], [c.plural_en for c in counted()])",
+    )
+    assert "'Contract'" in listed and "'Contracts'" in listed, listed
 
     bad = tmp_path / "uten-navn.ttl"
     bad.write_text(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from loaders.classes import counted
 from service.pages.render import render
 from service.store.reads import select
 from service.web.dependencies import BackendDep
@@ -22,19 +23,15 @@ class Count:
     count: int = 0
 
 
-_CLASSES = [
-    Count("Municipality", "Kommuner", "Municipalities"),
-    Count("FormerMunicipality", "Tidligere kommunenummer", "Former municipality numbers"),
-    Count("County", "Fylker", "Counties"),
-    Count("Region", "Regioner", "Regions"),
-    Count("StatutoryService", "Lovpålagte tjenester", "Statutory services"),
-    Count("LegalBasis", "Hjemler", "Legal bases"),
-    Count("NationalComponent", "Nasjonale felleskomponenter", "National components"),
-    Count("Vendor", "Leverandører", "Vendors"),
-    Count("Application", "Applikasjoner", "Applications"),
-    Count("ApplicationUsage", "Applikasjonsbruk", "Application usages"),
-    Count("Dataset", "Datasett", "Datasets"),
-]
+_FORMER = Count("FormerMunicipality", "Tidligere kommunenummer", "Former municipality numbers")
+"""Not a class: municipalities merged away, counted right after the current ones."""
+
+
+def _counted() -> list[Count]:
+    """What the page counts: the classes the shapes give a ``kgsh:homeOrder``."""
+    shown = [Count(c.name, c.plural_nb, c.plural_en) for c in counted()]
+    return [*shown[:1], _FORMER, *shown[1:]]
+
 
 _COUNT_QUERY = """
 PREFIX kg: <https://w3id.org/kommunegraf/ontology#>
@@ -57,7 +54,7 @@ _GRAPHS_QUERY = "SELECT DISTINCT ?g WHERE { GRAPH ?g {} } ORDER BY ?g"
 async def home(request: Request, backend: BackendDep) -> HTMLResponse:
     rows = await select(backend, _COUNT_QUERY)
     found = {row["kind"]: int(row["n"]) for row in rows}
-    counts = [Count(c.cls, c.nb, c.en, found.get(c.cls, 0)) for c in _CLASSES]
+    counts = [Count(c.cls, c.nb, c.en, found.get(c.cls, 0)) for c in _counted()]
     graphs = await select(backend, _GRAPHS_QUERY)
     return HTMLResponse(
         render("home.html", request, counts=counts, graphs=[row["g"] for row in graphs])

@@ -18,6 +18,7 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from loaders.classes import searched
 from loaders.mapping import slug
 from service.pages.render import html_page, language
 from service.pages.resource_views import KG, PROLOGUE, Names, iri_term, local_name
@@ -27,18 +28,11 @@ from service.web.dependencies import BackendDep, SettingsDep
 
 router = APIRouter(tags=["Pages"])
 
-SEARCHED_CLASSES = (
-    "Municipality",
-    "Application",
-    "Vendor",
-    "StatutoryService",
-    "Region",
-    "Dataset",
-    "LegalBasis",
-    "NationalComponent",
-    "County",
-)
-"""What a search finds, in the order results are grouped."""
+
+def searched_classes() -> list[str]:
+    """What a search finds, in the order results are grouped (``kgsh:searchOrder``)."""
+    return [c.name for c in searched()]
+
 
 MAX_QUERY_LENGTH = 200
 MAX_RESULTS = 200
@@ -55,7 +49,7 @@ class Hit:
 
 
 def _class_values() -> str:
-    return " ".join(f"kg:{name}" for name in SEARCHED_CLASSES)
+    return " ".join(f"kg:{name}" for name in searched_classes())
 
 
 def _current_names() -> str:
@@ -91,7 +85,7 @@ def _ranked(rows: list[dict[str, str]], text: str) -> list[Hit]:
     ['Aurland', 'Nord-Aurdal']
     """
     wanted = text.casefold().strip()
-    order = {KG + name: i for i, name in enumerate(SEARCHED_CLASSES)}
+    order = {KG + name: i for i, name in enumerate(searched_classes())}
     best: dict[tuple[str, str], tuple[tuple[int, int, str], Hit]] = {}
     for row in rows:
         label = row["label"]

@@ -399,6 +399,30 @@ def update_refusal(principal: Principal, base: str, writes: UpdateWrites) -> tup
     return None
 
 
+def named_graphs_refusal(
+    principal: Principal, base: str, graphs: Iterable[str]
+) -> tuple[str, str] | None:
+    """Why a municipality token's update may not name ``graphs``; None when it may.
+
+    ``graphs`` are read from the update's tokens (``CheckedText.graphs``), not from a
+    parse tree: whatever structure a parser gives the text, a graph the store could
+    write or copy from is named there. Stricter than ``update_refusal``: a
+    municipality token's update names only graphs it may write, even to read them.
+    """
+    if principal.is_admin:
+        return None
+    foreign = sorted(g for g in graphs if not may_write_graph(principal, base, g))
+    if not foreign:
+        return None
+    shown = ", ".join(f"<{g}>" for g in foreign[:5])
+    return (
+        f"Med en kommunenøkkel kan en oppdatering bare nevne egne grafer, også for å lese: "
+        f"{shown}.",
+        f"With a municipality token an update may only name its own graphs, reading "
+        f"included: {shown}.",
+    )
+
+
 def foreign_subject_message(problems: list[str]) -> tuple[str, str]:
     shown = ", ".join(problems[:5]) + (" …" if len(problems) > 5 else "")
     return (

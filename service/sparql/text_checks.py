@@ -343,6 +343,10 @@ class CheckedText:
     """IRIs SERVICE and LOAD would fetch, in order (all on the allow-list)."""
     operators: int = 0
     """Operators that deepen oxigraph's trees (see MAX_OPERATORS)."""
+    graphs: tuple[str, ...] = ()
+    """Every graph IRI the text names where a graph goes (after GRAPH, WITH, INTO, TO,
+    USING, NAMED, FROM, CLEAR, DROP, CREATE, ADD, MOVE, COPY): read from the tokens,
+    so a scope check on them needs no parser to agree with the store's."""
 
 
 def _where(text: str, offset: int) -> str:
@@ -481,7 +485,36 @@ def check_text(text: str, *, update: bool, base: str, allow: Sequence[str]) -> C
     significant = [(k, v) for k, v in zip(kinds, out, strict=True) if k != "gap"]
     operators = _budget(significant)
     targets = _remote_targets(significant, allow)
-    return CheckedText("".join(out), tuple(targets), operators)
+    return CheckedText("".join(out), tuple(targets), operators, _graph_names(significant))
+
+
+_GRAPH_WORDS = frozenset(
+    {"GRAPH", "WITH", "INTO", "TO", "USING", "NAMED", "FROM"}
+    | {"CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY"}
+)
+
+
+def _graph_names(significant: list[tuple[str, str]]) -> tuple[str, ...]:
+    """The IRIs right after a word that a graph follows (SILENT and GRAPH skipped)."""
+    names: list[str] = []
+    for index, (kind, value) in enumerate(significant):
+        if kind != "word" or value.upper() not in _GRAPH_WORDS:
+            continue
+        following = significant[index + 1 : index + 4]
+        while (
+            following
+            and following[0][0] == "word"
+            and following[0][1].upper()
+            in (
+                "SILENT",
+                "GRAPH",
+                "NAMED",
+            )
+        ):
+            following = following[1:]
+        if following and following[0][0] == "iri":
+            names.append(following[0][1][1:-1])
+    return tuple(dict.fromkeys(names))
 
 
 def _prologue_refusal(text: str, offset: int) -> RefusedTextError:

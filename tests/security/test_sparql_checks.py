@@ -296,3 +296,20 @@ def test_own_records_are_still_written(access: Access) -> None:
     )
     assert answer.status == 200, answer.text
     assert access.size(graph) == 4
+
+
+def test_a_municipality_update_names_only_its_own_graphs(access: Access) -> None:
+    # Read from the tokens, not from a parse tree: whatever structure a parser gives
+    # the text, every graph it names is the token's own.
+    own = access.graph(HASVIK, "named")
+    other = access.graph(ALTA, "named")
+    usage = f"<{access.base}id/bruk/{HASVIK}/named>"
+    for text in [
+        f"INSERT {{ GRAPH <{own}> {{ {usage} <{RDFS}label> ?o }} }} "
+        f"WHERE {{ GRAPH <{other}> {{ ?s ?p ?o }} }}",
+        f"INSERT {{ GRAPH <{own}> {{ {usage} <{RDFS}label> 'x' }} }} USING <{other}> WHERE {{ }}",
+        f"ADD <{other}> TO <{own}>",
+    ]:
+        answer = access.update(text, access.tokens["hasvik"])
+        assert answer.status == 403, (text, answer.text)
+    assert access.size(own) == 0

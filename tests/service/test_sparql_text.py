@@ -223,3 +223,14 @@ def test_every_chain_within_the_operator_budget_runs_without_a_crash() -> None:
     )
     assert done.returncode == 0, (done.returncode, done.stderr[-500:])
     assert done.stdout.split() == ["ok"] * len(texts)
+
+
+def test_every_graph_named_is_read_from_the_tokens() -> None:
+    text = (
+        "PREFIX g: <http://g/> WITH g:w INSERT { GRAPH g:a { <s> <p> 1 } } USING g:u "
+        "USING NAMED g:n WHERE { GRAPH g:r { } } ; COPY SILENT GRAPH g:c TO GRAPH g:t ; "
+        "LOAD SILENT <https://data.norge.no/sparql> INTO GRAPH g:i ; DROP SILENT GRAPH g:d ; "
+        "CLEAR DEFAULT ; ADD DEFAULT TO g:x"
+    )
+    checked = check_text(text, update=True, base=BASE, allow=[ALLOWED])
+    assert checked.graphs == tuple(f"http://g/{n}" for n in "waunrctidx")

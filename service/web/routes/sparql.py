@@ -29,7 +29,13 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from service.access.audit import auditor, run_audited_update
 from service.access.auth import authenticate, write_lock
-from service.access.scope import Principal, UpdateWrites, update_refusal, update_writes
+from service.access.scope import (
+    Principal,
+    UpdateWrites,
+    named_graphs_refusal,
+    update_refusal,
+    update_writes,
+)
 from service.errors import QueryTimeoutError, ServiceError, WorkerCrashedError
 from service.pages.render import render
 from service.settings import Settings
@@ -223,7 +229,9 @@ async def _update(
                 str(error),
             )
         writes = UpdateWrites(wide=True)  # the store's parser will say what is wrong
-    out_of_scope = update_refusal(writer, settings.base_iri, writes)
+    out_of_scope = update_refusal(writer, settings.base_iri, writes) or named_graphs_refusal(
+        writer, settings.base_iri, checked.graphs
+    )
     if out_of_scope is not None:
         return error_response(403, *out_of_scope)
     # Evaluating again would fetch again: an update that fetches is only parsed. One

@@ -4,8 +4,7 @@
 for 15 s). Loopback only. Not part of the test suite (too slow); it measures and
 records, it asserts nothing about speed.
 
-What runs, against one real ``kommunegraf serve`` on the synthetic bench data
-(``bench/dataset.py``, restored with ``kommunegraf restore``):
+What runs, against one real ``kommunegraf serve``:
 
 - the clients, each a loop of requests drawn from a fixed mix with a fixed seed:
   SPARQL (the bench's light and heavy queries), canned queries (``/queries/...``,
@@ -16,6 +15,19 @@ What runs, against one real ``kommunegraf serve`` on the synthetic bench data
 - a reload of one municipality's workbook (``POST /upload`` with the write
   token) half-way through: a made-up workbook with 10 usages is loaded before the
   run, one with 20 replaces it in the middle.
+
+- hostile requests mixed into every client's draw (``hostile``): the attacks of
+  issue 16 that cost the service before — a 404 with an 8,000-character name (did
+  you mean), an RDF/XML body with nested entities, a SPARQL chain of 3,000
+  ``MINUS``, a 5 MB form with a wrong token, a made-up HTTP method, U+FFFE in an
+  IRI parameter; each must be refused (4xx), never 5xx or no answer;
+- a probe that asks a simple query (one municipality, ``LIMIT 1``) four times a
+  second throughout, whose answer times say whether the service kept answering
+  under all of it (the goal: every answer under 1 s).
+
+The data is the national demo (``--data demo``, the default of a full run: the
+store the tests cache for the same inputs, copied, or built the same way) or the
+synthetic bench data (``--data synthetic``, the default of ``--small``).
 
 Reported: requests/s, p50/p99 per kind, errors (anything but 2xx, apart from the
 deliberate timeouts), and whether the reload was atomic for readers: every count
@@ -35,6 +47,7 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 import time
 import urllib.parse
 from collections import Counter, defaultdict
@@ -44,12 +57,14 @@ from typing import Any
 
 import httpx
 import openpyxl
+import pyoxigraph as ox
 
 from bench.dataset import generate
 from bench.loadgen import _percentile, busy_cores, cpu_sample
 from bench.peers import Kommunegraf
 from loaders.template import write_template
 from service.sparql.canned import canned_queries
+from tests.security.conftest import ENTITY_BOMB
 
 BENCH = Path(__file__).resolve().parent
 TOKEN = "loadtest-token-0123456789abcdef0"  # noqa: S105 - a token for a throw-away loopback server
@@ -68,8 +83,37 @@ MIX = {
     "canned": 26,
     "page": 25,
     "reloaded-count": 15,
+    "hostile": 6,
 }
 """Relative weights of the request kinds each client draws from."""
+
+
+PROBE = (
+    "PREFIX kg: <https://w3id.org/kommunegraf/ontology#>\n"
+    "SELECT ?m WHERE { ?m a kg:Municipality } LIMIT 1"
+)
+"""The simple query the probe asks throughout."""
+PROBE_EVERY = 0.25
+PROBE_GOAL_MS = 1000.0
+
+_LONG_NAME = "".join(chr(ord("a") + (n * 7) % 26) for n in range(8000))
+_MINUS_CHAIN = "SELECT * WHERE { ?s ?p ?o " + "MINUS { ?s ?p ?o } " * 3000 + "}"
+_BOUNDARY = "loadtest-boundary"
+_WRONG_TOKEN_FORM = (
+    f'--{_BOUNDARY}\r\nContent-Disposition: form-data; name="token"\r\n\r\n'
+    f'{"w" * 40}\r\n--{_BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+    'filename="stor.csv"\r\nContent-Type: text/csv\r\n\r\n'
+).encode() + b"a;b\r\n" * (1024 * 1024)
+HOSTILE = (
+    "did-you-mean",
+    "entity-bomb",
+    "minus-chain",
+    "wrong-token-form",
+    "made-up-method",
+    "noncharacter-iri",
+)
+"""The attacks of issue 16 that a client can send without a token (the entity bomb
+goes with the admin token: it attacks the parser, which runs only for writers)."""
 
 
 class ReloadedGraphStore(Kommunegraf):
@@ -78,9 +122,40 @@ class ReloadedGraphStore(Kommunegraf):
     def __init__(self, work: Path, query_workers: int, query_timeout: float) -> None:
         super().__init__(work, query_workers, query_timeout)
         self.key = "kommunegraf-loadtest"
+        self.base_iri: str | None = None
+        """The base the store's data was loaded with, when it is not the default."""
 
     def env(self) -> dict[str, str]:
-        return {**super().env(), "KOMMUNEGRAF_TOKEN": TOKEN}
+        base = {"KOMMUNEGRAF_BASE_IRI": self.base_iri} if self.base_iri else {}
+        return {**super().env(), "KOMMUNEGRAF_TOKEN": TOKEN, **base}
+
+
+def national_demo(target: Path) -> tuple[int, str]:
+    """Put a copy of the national demo store at ``target``; returns its quads and the
+    base IRI it was loaded with (the tests' server's, which the server here must use).
+
+    The tests build that store once per change of its inputs and cache it
+    (``tests/conftest.py``): the cached build for these inputs is copied, or built
+    first the same way (a few minutes) and cached for the tests too.
+    """
+    from tests.conftest import cached_demo_store
+
+    cached = cached_demo_store()
+    for leftover in target.parent.glob(target.name + "*"):  # store, snapshots, audit log
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+    shutil.copytree(cached, target)
+    store = ox.Store.read_only(str(target))
+    try:
+        found = store.query(
+            "SELECT ?m WHERE { ?m a <https://w3id.org/kommunegraf/ontology#Municipality> } LIMIT 1",
+            use_default_graph_as_union=True,
+        )
+        assert isinstance(found, ox.QuerySolutions)
+        municipality = next(iter(found))["m"]
+        assert isinstance(municipality, ox.NamedNode)
+        return len(store), municipality.value.split("id/kommune/")[0]
+    finally:
+        del store
 
 
 # --- the workbook that is reloaded ----------------------------------------------------
@@ -150,6 +225,12 @@ def _request(plan: Plan, kind: str, rng: random.Random) -> tuple[str, str, dict[
         return "POST", "/sparql", query_headers, _count_query(plan.graph).encode()
     if kind == "deliberate-timeout":
         return "POST", "/sparql", query_headers, CARTESIAN.encode()
+    if kind == "probe":
+        return "POST", "/sparql", query_headers, PROBE.encode()
+    if kind == "hostile":
+        attack = rng.choice(HOSTILE)
+        method, path, headers, body = _hostile(attack)
+        return method, path, {**headers, "X-Request-ID": attack}, body  # named in the log
     if kind == "canned":
         name, takes_kommune = rng.choice(plan.canned)
         params = {"kommune": rng.choice(plan.municipalities)} if takes_kommune else {}
@@ -169,13 +250,33 @@ def _request(plan: Plan, kind: str, rng: random.Random) -> tuple[str, str, dict[
     )
 
 
+def _hostile(attack: str) -> tuple[str, str, dict[str, str], bytes]:
+    """Method, path, headers and body of one attack (see ``HOSTILE``)."""
+    if attack == "did-you-mean":
+        return "GET", f"/id/kommune/{_LONG_NAME}", {"Accept": "text/html"}, b""
+    if attack == "entity-bomb":
+        graph = urllib.parse.quote("http://example.org/loadtest/xml", safe="")
+        headers = {"Content-Type": "application/rdf+xml", "Authorization": f"Bearer {TOKEN}"}
+        return "PUT", f"/store?graph={graph}", headers, ENTITY_BOMB
+    if attack == "minus-chain":
+        headers = {"Content-Type": "application/sparql-query", "Accept": SPARQL_ACCEPT}
+        return "POST", "/sparql", headers, _MINUS_CHAIN.encode()
+    if attack == "wrong-token-form":
+        media = {"Content-Type": f"multipart/form-data; boundary={_BOUNDARY}"}
+        return "POST", "/upload/form", media, _WRONG_TOKEN_FORM
+    if attack == "made-up-method":
+        return "XMETHOD", "/", {}, b""
+    iri = urllib.parse.quote("http://example.org/x\ufffe", safe="")
+    return "GET", f"/sparql?query=ASK%7B%7D&default-graph-uri={iri}", {}, b""
+
+
 async def _send(
     client: httpx.AsyncClient, plan: Plan, kind: str, rng: random.Random, clock: float
 ) -> Sample:
     method, path, headers, body = _request(plan, kind, rng)
     started = time.perf_counter() - clock
     count = None
-    target = path.split("?")[0]
+    target = headers.get("X-Request-ID") or path.split("?")[0]
     try:
         response = await client.request(method, path, headers=headers, content=body or None)
         status = response.status_code
@@ -210,6 +311,14 @@ async def _reader(client: httpx.AsyncClient, plan: Plan, clock: float, end: floa
     rng = random.Random(1)  # noqa: S311
     while _running(plan, clock, end):
         plan.samples.append(await _send(client, plan, "reloaded-count", rng, clock))
+
+
+async def _probe(client: httpx.AsyncClient, plan: Plan, clock: float, end: float) -> None:
+    """The simple query, every ``PROBE_EVERY`` seconds, on a connection of its own."""
+    rng = random.Random(2)  # noqa: S311
+    while _running(plan, clock, end):
+        plan.samples.append(await _send(client, plan, "probe", rng, clock))
+        await asyncio.sleep(PROBE_EVERY)
 
 
 async def _deliberate(
@@ -269,13 +378,17 @@ async def run_load(
 ) -> float:
     """Run the clients, the deliberate timeouts and the reload; the seconds it took."""
     limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
-    async with httpx.AsyncClient(base_url=plan.base, limits=limits, timeout=120) as client:
+    async with (
+        httpx.AsyncClient(base_url=plan.base, limits=limits, timeout=120) as client,
+        httpx.AsyncClient(base_url=plan.base, timeout=120) as prober,
+    ):
         clock = time.perf_counter()
         await asyncio.gather(
             *(_client(client, plan, seed, clock, duration) for seed in range(clients)),
             _deliberate(client, plan, deliberate_every, clock, duration),
             _reader(client, plan, clock, duration),
             _reload(client, plan, new_workbook, duration / 2, clock),
+            _probe(prober, plan, clock, duration),
         )
         return time.perf_counter() - clock
 
@@ -321,9 +434,12 @@ def summarise(plan: Plan, seconds: float, old: int, new: int) -> dict[str, Any]:
     by_kind: dict[str, list[Sample]] = defaultdict(list)
     for sample in plan.samples:
         by_kind[sample.kind].append(sample)
-    regular = [s for s in plan.samples if s.kind != "deliberate-timeout"]
+    regular = [s for s in plan.samples if s.kind not in ("deliberate-timeout", "hostile")]
     deliberate = by_kind.get("deliberate-timeout", [])
     errors = [s for s in regular if not 200 <= s.status < 300]
+    hostile = by_kind.get("hostile", [])
+    probes = by_kind.get("probe", [])
+    probe_ms = [(s.ended - s.started) * 1000 for s in probes]
     return {
         "overall": _timing(regular, seconds),
         "by_kind": {kind: _timing(samples, seconds) for kind, samples in sorted(by_kind.items())},
@@ -336,6 +452,20 @@ def summarise(plan: Plan, seconds: float, old: int, new: int) -> dict[str, Any]:
         },
         "reload": plan.reload,
         "atomicity": atomicity(plan, old, new),
+        "hostile": {
+            "sent": len(hostile),
+            "by_attack": dict(Counter(f"{s.target} {s.status}" for s in hostile)),
+            "refused_4xx": sum(1 for s in hostile if 400 <= s.status < 500),
+            "failed": sum(1 for s in hostile if not 400 <= s.status < 500),
+        },
+        "probe": {
+            "sent": len(probes),
+            "max_ms": round(max(probe_ms), 1) if probe_ms else None,
+            "p99_ms": round(_percentile(sorted(probe_ms), 99), 1) if probe_ms else None,
+            "over_goal": sum(1 for ms in probe_ms if ms >= PROBE_GOAL_MS),
+            "not_ok": sum(1 for s in probes if s.status != 200),
+            "goal_ms": PROBE_GOAL_MS,
+        },
     }
 
 
@@ -343,14 +473,16 @@ def markdown(results: dict[str, Any]) -> str:
     summary = results["summary"]
     setup = results["setup"]
     atomic = summary["atomicity"]
+    probe = summary["probe"]
+    hostile = summary["hostile"]
     lines = [
         f"# Lasttest / load test — {results['date']}",
         "",
         f"{setup['clients']} clients for {setup['duration_s']:g} s (until reads after the "
         f"reload were seen: {setup['window_s']:g} s in all) against one "
         f"`kommunegraf serve` (loopback, {setup['query_workers']} query workers, "
-        f"deadline {setup['query_timeout_s']:g} s) on the synthetic bench data "
-        f"({setup['quads']:,} quads; made up, see bench/README.md). Machine: "
+        f"deadline {setup['query_timeout_s']:g} s) on {setup['data']} "
+        f"({setup['quads']:,} quads). Machine: "
         f"{setup['cpus']} CPUs; busy cores during the run, all processes: "
         f"{setup['busy_cores']} (the load generator runs on the same machine).",
         "",
@@ -379,6 +511,15 @@ def markdown(results: dict[str, Any]) -> str:
         f"**Reload** of {setup['municipality']}'s workbook ({OLD_USAGES} → {NEW_USAGES} usages) "
         f"sent at {summary['reload'].get('sent_s')} s, answered at "
         f"{summary['reload'].get('answered_s')} s with {summary['reload'].get('status')}.",
+        "",
+        f"**Probe** (`{PROBE.splitlines()[-1]}` every {PROBE_EVERY:g} s on its own "
+        f"connection): {probe['sent']} answers, max {probe['max_ms']} ms, p99 "
+        f"{probe['p99_ms']} ms; {probe['over_goal']} at or over {PROBE_GOAL_MS:g} ms, "
+        f"{probe['not_ok']} not 200. **Under {PROBE_GOAL_MS:g} ms throughout: "
+        f"{'yes' if not probe['over_goal'] and not probe['not_ok'] else 'NO'}.**",
+        "",
+        f"**Hostile requests** mixed in: {hostile['sent']} sent, {hostile['refused_4xx']} "
+        f"refused with 4xx, {hostile['failed']} otherwise — {hostile['by_attack']}.",
         "",
         f"**Atomic for readers: {'yes' if atomic['atomic'] else 'NO'}"
         + ("" if atomic["both_seen"] else " (but readers did not see both states)")
@@ -422,6 +563,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         help="seconds between deliberate timeouts [a third of the duration]",
     )
+    parser.add_argument(
+        "--data",
+        choices=("demo", "synthetic"),
+        help="the national demo, or the synthetic bench data [demo; synthetic with --small]",
+    )
     parser.add_argument("--work-dir", type=Path, default=BENCH / "work")
     parser.add_argument("--results-dir", type=Path)
     args = parser.parse_args(argv)
@@ -429,6 +575,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     args.duration = args.duration or (15.0 if args.small else 60.0)
     args.triples = args.triples or (115_000 if args.small else 150_000)
     args.deliberate_every = args.deliberate_every or args.duration / 3
+    args.data = args.data or ("synthetic" if args.small else "demo")
     if args.results_dir is None:
         args.results_dir = args.work_dir / "results" if args.small else BENCH / "results"
     return args
@@ -438,12 +585,19 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     work = args.work_dir / "loadtest"
     work.mkdir(parents=True, exist_ok=True)
-    print(f"data: {args.triples:,} triples (seed {args.seed}) …", flush=True)
-    dataset = generate(args.work_dir / "data", seed=args.seed, target_triples=args.triples)
     old_workbook = write_workbook(work, OLD_USAGES)
     new_workbook = write_workbook(work, NEW_USAGES)
     peer = ReloadedGraphStore(work / "server", args.query_workers, args.query_timeout)
-    peer.load(dataset)
+    if args.data == "demo":
+        print("data: the national demo …", flush=True)
+        quads, peer.base_iri = national_demo(peer.store)
+        data = "the national demo (loaders/demo: real municipalities, made-up portfolios)"
+    else:
+        print(f"data: {args.triples:,} triples (seed {args.seed}) …", flush=True)
+        dataset = generate(args.work_dir / "data", seed=args.seed, target_triples=args.triples)
+        peer.load(dataset)
+        quads = dataset.info.quads
+        data = "the synthetic bench data (made up, see bench/README.md)"
     peer.start()
     try:
         base = f"http://127.0.0.1:{peer.port}"
@@ -496,7 +650,8 @@ def main(argv: list[str] | None = None) -> int:
             "query_workers": args.query_workers,
             "query_timeout_s": args.query_timeout,
             "deliberate_every_s": args.deliberate_every,
-            "quads": dataset.info.quads,
+            "quads": quads,
+            "data": data,
             "seed": args.seed,
             "municipality": MUNICIPALITY,
             "canned_queries": [name for name, _ in plan.canned],

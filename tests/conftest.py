@@ -320,6 +320,11 @@ def demo_store() -> Path:
     run on this machine, under a lock so that concurrent runs build it once. It is shared:
     open it read-only, or copy it before writing to it.
     """
+    return cached_demo_store()
+
+
+def cached_demo_store() -> Path:
+    """The ``demo_store`` fixture's store, for code outside pytest (``bench/loadtest.py``)."""
     DEMO_CACHE.mkdir(parents=True, exist_ok=True)
     store = DEMO_CACHE / f"demo-{demo_inputs_digest()}"
     with open(DEMO_CACHE / "lock", "w") as lock:

@@ -24,6 +24,20 @@ from tests.service.client import call
 TOKEN = "security-test-token-0123456789ab"  # noqa: S105 - a token for a test server only
 
 
+ENTITY_BOMB = (
+    '<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [\n<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">\n'
+    + "".join(
+        f'<!ENTITY {name} "{("&" + previous + ";") * 10}">\n'
+        for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + ']>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+    'xmlns:ex="http://example.org/">\n'
+    '<rdf:Description rdf:about="http://example.org/s"><ex:p>&i;</ex:p></rdf:Description>\n'
+    "</rdf:RDF>\n"
+).encode()
+"""Under 1 KB; expands to 32 x 10^8 characters."""
+
+
 @pytest.fixture(scope="session")
 def guarded() -> Iterator[Server]:
     running = start_server(":memory:", env={"KOMMUNEGRAF_TOKEN": TOKEN})

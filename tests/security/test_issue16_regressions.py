@@ -23,7 +23,7 @@ import pytest
 from service.logs import MASK, JsonFormatter
 from tests.cli import kommunegraf
 from tests.conftest import Server, start_server, stop_server
-from tests.security.conftest import TOKEN, alive, quad_count, stream_body
+from tests.security.conftest import ENTITY_BOMB, TOKEN, alive, quad_count, stream_body
 from tests.service.client import Answer, bearer, call
 
 NONCHARACTER = "\ufffe"
@@ -132,18 +132,6 @@ def test_regression_token_file_path_in_error_page(broken_token_file: Server) -> 
 
 # --- item 6: XML entities in RDF/XML ---------------------------------------------------
 
-ENTITY_BOMB = (
-    '<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [\n<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">\n'
-    + "".join(
-        f'<!ENTITY {name} "{("&" + previous + ";") * 10}">\n'
-        for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
-    )
-    + ']>\n<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
-    'xmlns:ex="http://example.org/">\n'
-    '<rdf:Description rdf:about="http://example.org/s"><ex:p>&i;</ex:p></rdf:Description>\n'
-    "</rdf:RDF>\n"
-).encode()
-"""Under 1 KB; expands to 32 x 10^8 characters."""
 
 HARMLESS_DTD = (
     '<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE rdf:RDF [<!ENTITY ex '

@@ -1,0 +1,198 @@
+"""Felles datakatalog on the national demo, through HTTP, as a harvester and a browser see it.
+
+Issue 18: on the national data ``/catalog`` timed out and then answered an empty 200, every
+``/catalog/{kommunenummer}`` was 404 for a missing organisation number, and a browser got a
+plain-text 406 on ``/services``. Everything here runs a real server on a copy of the
+national demo store (the ``demo_store`` fixture) and checks the answers against Digdir's
+DCAT-AP-NO shapes (the local copy, ``inference="none"``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rdflib import Graph, Namespace, URIRef
+from rdflib.namespace import DCTERMS, RDF
+
+from bench.catalog import base_iri_of
+from service.exports.official_shapes import DCAT_AP_NO, violations
+from service.exports.quality import metrics
+from tests.conftest import SHARED, Server, start_server, stop_server
+from tests.service.client import Answer, call
+
+DCAT = Namespace("http://www.w3.org/ns/dcat#")
+MQA = "https://data.norge.no/vocabulary/dcatno-mqa#"
+TURTLE = "text/turtle"
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.fixture(scope="module")
+def national(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    copy = tmp_path_factory.mktemp("national") / "store"
+    shutil.copytree(demo_store, copy)
+    running = start_server(str(copy), env={"KOMMUNEGRAF_BASE_IRI": base_iri_of(copy)}, timeout=300)
+    try:
+        yield running
+    finally:
+        stop_server(running)
+
+
+def get(server: Server, path: str, accept: str | None = None, **headers: str) -> Answer:
+    sent = {"Accept": accept} if accept else {}
+    return call(server.url, "GET", path, headers={**sent, **headers}, timeout=600)
+
+
+def parsed(answer: Answer) -> Graph:
+    assert answer.status == 200, answer.text[:2000]
+    assert answer.media == TURTLE
+    return Graph().parse(data=answer.body, format="turtle")
+
+
+@pytest.fixture(scope="module")
+def whole(national: Server) -> Graph:
+    return parsed(get(national, "/catalog", TURTLE))
+
+
+def test_regression_the_national_catalogue_was_empty(whole: Graph) -> None:
+    datasets = set(whole.subjects(RDF.type, DCAT.Dataset))
+    assert len(datasets) >= 1000
+    assert set(whole.objects(None, DCAT.dataset)) == datasets
+
+
+def test_the_national_catalogue_conforms_to_dcat_ap_no(whole: Graph) -> None:
+    assert violations(whole, DCAT_AP_NO) == []
+
+
+def test_the_endpoint_and_the_query_api_are_data_services(whole: Graph, national: Server) -> None:
+    services = set(whole.subjects(RDF.type, DCAT.DataService))
+    endpoints = {str(whole.value(s, DCAT.endpointURL)) for s in services}
+    base = _base_url_of(whole)
+    assert endpoints == {base + "sparql", base + "queries"}
+    for service in services:
+        assert whole.value(service, DCAT.endpointDescription) is not None
+        served = set(whole.objects(service, DCAT.servesDataset))
+        assert served == set(whole.subjects(RDF.type, DCAT.Dataset))
+    described = get(national, "/openapi.json", "application/json")
+    assert described.status == 200
+
+
+def _base_url_of(catalogue: Graph) -> str:
+    first = next(iter(catalogue.subjects(RDF.type, DCAT.Catalog)))
+    return str(first).rsplit("catalog/", 1)[0]
+
+
+def test_every_municipality_with_datasets_has_a_non_empty_catalogue(
+    whole: Graph, national: Server
+) -> None:
+    overview = get(national, "/catalog/0301/kvalitet?format=json")
+    assert overview.status == 200
+    with_datasets = {
+        URIRef(str(d)).split("/id/datasett/")[1].split("/")[0]
+        for d in whole.subjects(RDF.type, DCAT.Dataset)
+    }
+    catalogues = {str(c).rsplit("/", 1)[1] for c in whole.subjects(RDF.type, DCAT.Catalog)}
+    assert with_datasets == catalogues
+    assert len(catalogues) == 356  # every municipality of the demo but Haram (no orgnr)
+    assert "1580" not in catalogues
+
+
+@pytest.mark.parametrize("number", ["4203", "5616", "0301"])
+def test_regression_a_municipality_catalogue_was_404(national: Server, number: str) -> None:
+    catalogue = parsed(get(national, f"/catalog/{number}", TURTLE))
+    assert violations(catalogue, DCAT_AP_NO) == []
+    assert set(catalogue.subjects(RDF.type, DCAT.Catalog)) == {
+        URIRef(_base_url_of(catalogue) + f"catalog/{number}")
+    }
+    assert len(set(catalogue.subjects(RDF.type, DCAT.Dataset))) >= 1
+    publisher = catalogue.value(None, DCTERMS.publisher)
+    assert str(publisher).startswith("https://data.brreg.no/enhetsregisteret/api/enheter/")
+
+
+def test_haram_has_no_organisation_number_and_its_catalogue_says_so(national: Server) -> None:
+    answer = get(national, "/catalog/1580", TURTLE)
+    assert answer.status == 404
+    assert "organisasjonsnummer" in answer.text and "organisation number" in answer.text
+    page = get(national, "/catalog/1580", BROWSER)
+    assert page.status == 200 and "mangler organisasjonsnummer" in page.text
+
+
+def test_a_daily_visit_costs_a_304(national: Server) -> None:
+    first = get(national, "/catalog/4203", TURTLE)
+    assert first.status == 200 and first.headers["etag"] and first.headers["last-modified"]
+    again = get(national, "/catalog/4203", TURTLE, **{"If-None-Match": first.headers["etag"]})
+    assert again.status == 304 and again.body == b""
+    since = get(
+        national, "/catalog", TURTLE, **{"If-Modified-Since": first.headers["last-modified"]}
+    )
+    assert since.status == 304
+
+
+@pytest.mark.parametrize("media", ["application/rdf+xml", "application/ld+json"])
+def test_the_other_formats_carry_the_same_municipality_catalogue(
+    national: Server, media: str
+) -> None:
+    turtle = parsed(get(national, "/catalog/5616", TURTLE))
+    answer = get(national, "/catalog/5616", media)
+    assert answer.status == 200 and answer.media == media
+    other = Graph().parse(data=answer.body, format="xml" if "xml" in media else "json-ld")
+    assert len(other) == len(turtle)
+
+
+@pytest.mark.parametrize(
+    "path", ["/catalog", "/services", "/catalog/4203", "/catalog/4203/kvalitet"]
+)
+def test_regression_browsers_got_plain_text_or_a_timeout(national: Server, path: str) -> None:
+    page = get(national, path, BROWSER)
+    assert page.status == 200
+    assert page.media == "text/html"
+    assert "<h1>" in page.text
+
+
+def test_the_quality_scores_use_the_vocabulary_of_data_norge_no(national: Server) -> None:
+    answer = get(national, "/catalog/4203/kvalitet", "application/json")
+    assert answer.status == 200
+    body = json.loads(answer.body)
+    known = {m.iri for m in metrics()}
+    assert body["datasets"]
+    for dataset in body["datasets"]:
+        assert {m["metric"] for m in dataset["metrics"]} == known
+        assert all(m["metric"].startswith(MQA) for m in dataset["metrics"])
+        assert dataset["total"] == sum(m["score"] or 0 for m in dataset["metrics"])
+        assert dataset["maximum"] == sum(m["maximum"] for m in dataset["metrics"])
+        not_checked = {m["metric"] for m in dataset["metrics"] if not m["checked"]}
+        assert not_checked == {MQA + "accessUrlStatusCode", MQA + "downloadUrlStatusCode",
+                               MQA + "formatMatch", MQA + "syntaxValid"}  # fmt: skip
+    totals = {d["total"] for d in body["datasets"]}
+    assert len(totals) > 1, "a realistic share is incomplete: the scores differ"
+
+
+def test_every_organisation_number_is_in_the_graph_and_on_the_municipality_page(
+    national: Server,
+) -> None:
+    table = SHARED / "data" / "organisasjonsnummer-kommuner-2020.csv"
+    if not table.exists():
+        pytest.skip("../shared is not beside this checkout")
+    with table.open(encoding="utf-8", newline="") as handle:
+        wanted = {row["organisasjonsnummer"] for row in csv.DictReader(handle)}
+    answer = call(
+        national.url,
+        "GET",
+        "/sparql",
+        params={
+            "query": "PREFIX kg: <https://w3id.org/kommunegraf/ontology#> "
+            "SELECT ?n ?o { ?m kg:municipalityNumber ?n ; kg:organisationNumber ?o ; "
+            "kg:county ?c }"
+        },
+        headers={"Accept": "application/sparql-results+json"},
+    )
+    rows = json.loads(answer.body)["results"]["bindings"]
+    found = {r["n"]["value"]: r["o"]["value"] for r in rows}
+    assert set(found.values()) == wanted and len(found) == 356
+    for number, orgnr in found.items():
+        page = get(national, f"/id/kommune/{number}", BROWSER)
+        assert page.status == 200 and orgnr in page.text, number

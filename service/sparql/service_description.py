@@ -19,13 +19,6 @@ SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 FORMATS = Namespace("http://www.w3.org/ns/formats/")
 ENTAILMENT = Namespace("http://www.w3.org/ns/entailment/")
 
-RDF_MEDIA = {
-    "text/turtle": "turtle",
-    "application/n-triples": "nt",
-    "application/ld+json": "json-ld",
-    "application/rdf+xml": "xml",
-}
-"""Media types we write RDF in (service description, graph store), rdflib format names."""
 
 _RESULT_FORMATS = (
     "SPARQL_Results_JSON",

@@ -11,6 +11,10 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from starlette.requests import Request
+
 
 def _parse(accept: str) -> list[tuple[str, float, int]]:
     ranges = []
@@ -60,3 +64,14 @@ def best_match(accept: str | None, offered: list[str]) -> str | None:
         if best is None or key > best:
             best, choice = key, media
     return choice
+
+
+def negotiate(request: Request, offered: list[str], names: Mapping[str, str]) -> str | None:
+    """The media type to answer with: ``format=NAME`` (a key of ``names``) when given,
+    else the best of ``offered`` the Accept header allows; None when neither gives one
+    of ``offered`` (the caller answers 406)."""
+    asked = request.query_params.get("format")
+    if asked is not None:
+        media = names.get(asked.strip().lower())
+        return media if media in offered else None
+    return best_match(request.headers.get("accept"), offered)

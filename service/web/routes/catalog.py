@@ -41,7 +41,7 @@ from service.pages.render import html_page
 from service.settings import Settings
 from service.store.backend import Backend
 from service.web.dependencies import BackendDep, SettingsDep
-from service.web.negotiation import best_match
+from service.web.negotiation import negotiate
 from service.web.responses import allow_any_origin, error_response
 
 router = APIRouter(tags=["Felles datakatalog"])
@@ -64,11 +64,7 @@ VARY = {"Vary": "Accept"}
 
 
 def _media(request: Request, offered: list[str]) -> str | None:
-    asked = request.query_params.get("format")
-    if asked is not None:
-        media = FORMATS.get(asked.strip().lower())
-        return media if media in offered else None
-    return best_match(request.headers.get("accept"), offered)
+    return negotiate(request, offered, FORMATS)
 
 
 def _not_acceptable(offered: list[str]) -> Response:

@@ -18,7 +18,7 @@ from service.pages.render import html_page
 from service.sparql.canned import ParameterError
 from service.store.reads import select
 from service.web.dependencies import BackendDep, SettingsDep
-from service.web.negotiation import best_match
+from service.web.negotiation import negotiate
 from service.web.responses import error_response
 
 router = APIRouter(tags=["Personvern / GDPR"])
@@ -29,10 +29,7 @@ VARY = {"Vary": "Accept"}
 
 
 def _media(request: Request) -> str | None:
-    asked = request.query_params.get("format")
-    if asked is not None:
-        return FORMATS.get(asked.strip().lower())
-    return best_match(request.headers.get("accept"), OFFERED)
+    return negotiate(request, OFFERED, FORMATS)
 
 
 def _unknown(kommunenummer: str) -> Response:

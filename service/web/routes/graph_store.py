@@ -43,6 +43,7 @@ from service.access.audit import (
 from service.access.auth import Writer, graph_refusal, statements_refusal, write_lock
 from service.access.scope import Principal
 from service.errors import ServiceError
+from service.sparql.formats import GRAPH_TYPES
 from service.sparql.text_checks import is_absolute_iri
 from service.store.backend import Backend
 from service.web.dependencies import BackendDep, SettingsDep
@@ -54,7 +55,6 @@ from service.web.responses import (
     preflight,
     read_body,
 )
-from service.web.routes.sparql import GRAPH_TYPES
 
 router = APIRouter(tags=["Graph Store"])
 

@@ -28,10 +28,9 @@ from service.pages.ontology_docs import (
     term_graph,
 )
 from service.pages.render import render
-from service.sparql.service_description import RDF_MEDIA
+from service.sparql.formats import GRAPH_FORMATS, RDF_MEDIA
 from service.web.negotiation import best_match
 from service.web.responses import allow_any_origin, error_response
-from service.web.routes.sparql import GRAPH_FORMATS
 
 router = APIRouter(tags=["Ontologi / Ontology"])
 

@@ -31,14 +31,14 @@ from service.pages.resource_views import (
     successor,
 )
 from service.sparql.canned import CannedQuery, canned_queries
+from service.sparql.formats import GRAPH_FORMATS, GRAPH_TYPES
 from service.sparql.text_checks import is_absolute_iri
 from service.store.backend import Backend
 from service.store.reads import select
 from service.web.dependencies import BackendDep, SettingsDep
-from service.web.negotiation import best_match
+from service.web.negotiation import negotiate
 from service.web.responses import error_response
 from service.web.routes.search import suggestions
-from service.web.routes.sparql import GRAPH_FORMATS, GRAPH_TYPES
 
 router = APIRouter(tags=["Linked data"])
 
@@ -55,10 +55,7 @@ VARY = {"Vary": "Accept"}
 
 
 def _media(request: Request) -> str | None:
-    asked = request.query_params.get("format")
-    if asked is not None:
-        return FORMATS.get(asked.strip().lower())
-    return best_match(request.headers.get("accept"), PAGE_TYPES)
+    return negotiate(request, PAGE_TYPES, FORMATS)
 
 
 def _construct(iri: str) -> str:

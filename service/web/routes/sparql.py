@@ -39,7 +39,14 @@ from service.access.scope import (
 from service.errors import QueryTimeoutError, ServiceError, WorkerCrashedError
 from service.pages.render import render
 from service.settings import Settings
-from service.sparql.service_description import RDF_MEDIA, describe
+from service.sparql.formats import (
+    GRAPH_FORMATS,
+    GRAPH_TYPES,
+    RDF_MEDIA,
+    SOLUTION_FORMATS,
+    SOLUTION_TYPES,
+)
+from service.sparql.service_description import describe
 from service.sparql.text_checks import (
     CheckedText,
     DatasetConflictError,
@@ -59,39 +66,6 @@ from service.web.responses import (
 
 router = APIRouter(tags=["SPARQL"])
 
-SOLUTION_TYPES = [
-    "application/sparql-results+json",
-    "application/sparql-results+xml",
-    "text/csv",
-    "text/tab-separated-values",
-    "application/json",
-]
-GRAPH_TYPES = [
-    "text/turtle",
-    "application/n-triples",
-    "application/ld+json",
-    "application/rdf+xml",
-]
-SOLUTION_FORMATS = {
-    "json": "application/sparql-results+json",
-    "xml": "application/sparql-results+xml",
-    "csv": "text/csv",
-    "tsv": "text/tab-separated-values",
-}
-GRAPH_FORMATS = {
-    "turtle": "text/turtle",
-    "ttl": "text/turtle",
-    "nt": "application/n-triples",
-    "ntriples": "application/n-triples",
-    "n-triples": "application/n-triples",
-    "jsonld": "application/ld+json",
-    "json-ld": "application/ld+json",
-    "json": "application/ld+json",
-    "rdfxml": "application/rdf+xml",
-    "rdf+xml": "application/rdf+xml",
-    "rdf": "application/rdf+xml",
-    "xml": "application/rdf+xml",
-}
 DESCRIPTION_TYPES = [*RDF_MEDIA, "text/html"]
 """RDF first: a client that sends no Accept (or */*) is a program, not a browser."""
 _NAMED_GRAPHS = "SELECT DISTINCT ?g WHERE { GRAPH ?g {} } ORDER BY ?g"

@@ -42,14 +42,14 @@ def body_too_large(limit: int) -> ServiceError:
     )
 
 
+def as_response(error: ServiceError) -> PlainTextResponse:
+    """The plain-text response for ``error``, for code that answers rather than raises."""
+    return PlainTextResponse(error.text(), status_code=error.status, headers=error.headers)
+
+
 def too_large(limit: int) -> PlainTextResponse:
-    # The rest of the body is never read, so the connection cannot be reused.
-    return error_response(
-        413,
-        f"Forespørselen er for stor (over {limit} byte).",
-        f"The request body is too large (over {limit} bytes).",
-        headers={"Connection": "close"},
-    )
+    """``body_too_large`` as a response, for middleware and routes that answer directly."""
+    return as_response(body_too_large(limit))
 
 
 async def read_body(request: Request, limit: int) -> bytes:

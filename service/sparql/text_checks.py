@@ -474,6 +474,9 @@ def check_text(text: str, *, update: bool, base: str, allow: Sequence[str]) -> C
                 (kinds[-1] == "mark" and out[-1] in "+-" and kind == "number")
                 or (kinds[-1] == "string" and kind in ("lang", "mark") and value in ("^^",))
                 or (kinds[-1] == "string" and kind == "lang")
+                # oxigraph 0.5 reads "COALESCE(" but not "COALESCE (" (nor CONCAT):
+                # a function's name stays glued to its bracket as it was written.
+                or (kinds[-1] == "word" and value == "(")
             )
             out.append("" if glued else (gap or " "))
             kinds.append("gap")

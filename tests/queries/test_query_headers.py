@@ -14,6 +14,7 @@ from service.sparql.canned import (
     canned_queries,
     parse_query,
 )
+from service.sparql.text_checks import check_text
 
 QUERIES = sorted(canned_queries().values(), key=lambda q: q.name)
 BASE = "http://127.0.0.1:8000/"
@@ -79,3 +80,10 @@ def test_a_broken_header_is_refused_naming_what_is_wrong(header: str, complaint:
 
 def test_parameter_types_are_the_documented_ones() -> None:
     assert PARAMETER_TYPES == ("kommunenummer", "iri", "text", "integer", "date")
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.name)
+def test_the_text_that_runs_parses_in_the_store(query: CannedQuery) -> None:
+    """What the store runs is the strictly read text (``check_text``), not the file:
+    both must parse, or the query answers 400 on every call."""
+    ox.Store().query(check_text(query.text, update=False, base="http://b/", allow=()).text)

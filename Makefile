@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test lint clean bench chromium docs
+.PHONY: setup serve test lint clean bench chromium graphviz docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update && \
 		$(SUDO) apt-get install -y --no-install-recommends chromium; }
 
-setup: $(STAMP) $(YASGUI)/yasgui.min.js chromium
+# Dependency pictures on the pages are laid out by Graphviz `dot` on the server.
+graphviz:
+	@command -v dot >/dev/null || { $(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends graphviz; }
+
+setup: $(STAMP) $(YASGUI)/yasgui.min.js chromium graphviz
 
 serve: $(STAMP)
 	@{ command -v npm >/dev/null && $(MAKE) --no-print-directory $(YASGUI)/yasgui.min.js; } || \
@@ -45,12 +50,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) $(YASGUI)/yasgui.min.js chromium lint
+test: $(STAMP) $(YASGUI)/yasgui.min.js chromium graphviz lint
 	$(BIN)/pytest
 
 # The generated documents in docs/ (class diagram, column table); tests/docs fails when
-# they are stale. The diagram needs Graphviz: apt-get install graphviz.
-docs: $(STAMP)
+# they are stale. The diagram needs Graphviz (make graphviz).
+docs: $(STAMP) graphviz
 	$(BIN)/python -m service.pages.ontology_diagram
 	$(BIN)/python -m service.pages.ontology_docs
 

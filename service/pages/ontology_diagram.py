@@ -27,6 +27,7 @@ from pathlib import Path
 
 from loaders.columns import sheets
 from loaders.paths import docs_dir
+from service.pages.dependency_graph import dot_string
 from service.pages.ontology_docs import curie, ontology_terms
 
 Relation = tuple[str, str, str]
@@ -77,10 +78,6 @@ def class_diagram() -> ClassDiagram:
     return ClassDiagram(classes, frozenset(relations))
 
 
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def to_dot(diagram: ClassDiagram) -> str:
     """The diagram in Graphviz DOT, sorted so the same ontology gives the same text."""
     lines = [
@@ -106,14 +103,15 @@ def to_dot(diagram: ClassDiagram) -> str:
             )
         anchor = local_name_of(name)
         lines.append(
-            f"  {_quote(name)} [id={_quote(diagram.node_id(name))}, label=<{html}>, "
-            f"URL={_quote('/ontology#' + anchor)}, tooltip={_quote(name)}];"
+            f"  {dot_string(name)} [id={dot_string(diagram.node_id(name))}, label=<{html}>, "
+            f"URL={dot_string('/ontology#' + anchor)}, tooltip={dot_string(name)}];"
         )
     for relation in sorted(diagram.relations):
         source, prop, target = relation
+        edge_id = dot_string(diagram.edge_id(relation))
         lines.append(
-            f"  {_quote(source)} -> {_quote(target)} [id={_quote(diagram.edge_id(relation))}, "
-            f"label={_quote(prop)}, tooltip={_quote(' '.join(relation))}];"
+            f"  {dot_string(source)} -> {dot_string(target)} [id={edge_id}, "
+            f"label={dot_string(prop)}, tooltip={dot_string(' '.join(relation))}];"
         )
     lines.append("}")
     return "\n".join(lines) + "\n"

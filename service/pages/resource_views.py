@@ -22,8 +22,10 @@ import pyoxigraph as ox
 from markupsafe import Markup
 
 from loaders.namespaces import sparql_prologue
+from service.pages.dependency_graph import DependencyGraph
 from service.pages.render import link
 from service.pages.term_names import compact, term_name
+from service.sparql.canned import canned_queries
 from service.store.backend import Backend
 from service.store.reads import select, select_terms
 
@@ -235,6 +237,106 @@ def mentioned(description: Description) -> set[str]:
 # it mentions; the template turns IRIs into labelled links.
 
 
+@dataclass
+class Dependencies:
+    """The integrations of some usages and the national components they use, for the
+    drawn graph (``service.pages.dependency_graph``) and the table beside it."""
+
+    integrations: list[dict[str, str]]
+    """integration, source, target, sourceApp / targetApp (when a usage), method."""
+    national: list[dict[str, str]]
+    """usage, app, component: recorded with kg:usesNationalComponent."""
+    own: set[str]
+    """The applications the page is about (drawn highlighted)."""
+    title: tuple[str, str]
+    """The picture's title, (nb, en)."""
+
+    def iris(self) -> set[str]:
+        found = {v for row in self.integrations for v in row.values()}
+        found.update(v for row in self.national for v in row.values())
+        return found
+
+    def components(self) -> list[tuple[str, list[str]]]:
+        """Each national component with the usages recorded as using it."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for row in self.national:
+            found[row["component"]].append(row["usage"])
+        return sorted(found.items())
+
+    def end(self, row: dict[str, str], side: str) -> str:
+        """What a node stands for: the application of a usage, or the component itself."""
+        return row.get(f"{side}App") or row[side]
+
+    def graph(self, names: Names) -> DependencyGraph:
+        nb, en = self.title
+        title = en if names.lang == "en" else nb
+        edges = len(self.integrations) + len(self.national)
+        description = (
+            f"{edges} integrations and uses of national common components; the same facts "
+            "are in the table below."
+            if names.lang == "en"
+            else f"{edges} integrasjoner og bruk av nasjonale felleskomponenter; de samme "
+            "opplysningene står i tabellen under."
+        )
+        graph = DependencyGraph(title, description)
+
+        def add(iri: str, is_app: bool) -> None:
+            kind = "self" if iri in self.own else "application" if is_app else "national"
+            graph.node(iri, names.label(iri), kind, names.href(iri))
+
+        for row in self.integrations:
+            source, target = self.end(row, "source"), self.end(row, "target")
+            add(source, "sourceApp" in row)
+            add(target, "targetApp" in row)
+            named = names.labels.get(row["integration"])
+            method = names.label(row["method"]) if "method" in row else ""
+            graph.edge(source, target, named or method)
+        uses = "uses" if names.lang == "en" else "bruker"
+        for row in self.national:
+            add(row["app"], True)
+            add(row["component"], False)
+            graph.edge(row["component"], row["app"], uses)
+        return graph
+
+
+async def dependencies(
+    backend: Backend, usages: list[str], own: set[str], title: tuple[str, str]
+) -> Dependencies:
+    """Integrations into and out of ``usages`` and the national components they use."""
+    if not usages:
+        return Dependencies([], [], own, title)
+    integrations: list[dict[str, str]] = []
+    national: list[dict[str, str]] = []
+    for chunk in _chunks(sorted(usages)):
+        found, uses = await asyncio.gather(
+            select(
+                backend,
+                PROLOGUE
+                + f"""SELECT DISTINCT ?integration ?source ?target ?sourceApp ?targetApp ?method
+                WHERE {{
+                  VALUES ?usage {{ {values(chunk)} }}
+                  {{ ?integration kg:integrationSource ?usage }}
+                  UNION {{ ?integration kg:integrationTarget ?usage }}
+                  ?integration kg:integrationSource ?source ; kg:integrationTarget ?target .
+                  OPTIONAL {{ ?source kg:application ?sourceApp }}
+                  OPTIONAL {{ ?target kg:application ?targetApp }}
+                  OPTIONAL {{ ?integration kg:integrationMethod ?method }}
+                }} LIMIT 2000""",
+            ),
+            select(
+                backend,
+                PROLOGUE
+                + f"""SELECT DISTINCT ?usage ?app ?component WHERE {{
+                  VALUES ?usage {{ {values(chunk)} }}
+                  ?usage kg:usesNationalComponent ?component ; kg:application ?app .
+                }}""",
+            ),
+        )
+        integrations += [row for row in found if row not in integrations]
+        national += uses
+    return Dependencies(integrations, national, own, title)
+
+
 async def municipality_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:
     node = iri_term(iri)
     # Independent lookups run side by side (the query pool has several workers).
@@ -303,7 +405,15 @@ async def municipality_sections(backend: Backend, iri: str) -> tuple[dict[str, A
     iris.update(shared)
     iris.update(m for members in shared.values() for m in members)
     iris.update(r["old"] for r in former)
+    landscape = await dependencies(
+        backend,
+        sorted({row["usage"] for row in usages}),
+        set(mine),
+        ("Integrasjonslandskapet", "The integration landscape"),
+    )
+    iris |= landscape.iris()
     return {
+        "dependencies": landscape,
         "by_service": {k: list(v.values()) for k, v in by_service.items()},
         "datasets": datasets,
         "regions": [r["region"] for r in regions],
@@ -331,25 +441,51 @@ async def application_sections(backend: Backend, iri: str) -> tuple[dict[str, An
         usage = usages.setdefault(row["usage"], {**row, "services": []})
         if "service" in row and row["service"] not in usage["services"]:
             usage["services"].append(row["service"])
-    integrations: list[dict[str, str]] = []
-    if usages:
-        # Bound by VALUES: matching the application through the usage made the engine
-        # start from every integration in the graph.
-        integrations = await select(
+    # Bound by VALUES: matching the application through the usage made the engine
+    # start from every integration in the graph.
+    depending, impact = await asyncio.gather(
+        dependencies(
             backend,
-            PROLOGUE
-            + f"""SELECT DISTINCT ?integration ?source ?target ?method WHERE {{
-              VALUES ?usage {{ {values(sorted(usages))} }}
-              {{ ?integration kg:integrationSource ?usage }}
-              UNION {{ ?integration kg:integrationTarget ?usage }}
-              ?integration kg:integrationSource ?source ; kg:integrationTarget ?target .
-              OPTIONAL {{ ?integration kg:integrationMethod ?method }}
-            }} LIMIT 500""",
-        )
+            sorted(usages),
+            {iri},
+            ("Integrasjoner og felleskomponenter", "Integrations and common components"),
+        ),
+        impact_rows(backend, "system-retirement", application=iri),
+    )
+    components: dict[str, set[str]] = defaultdict(set)
+    for use in depending.national:
+        components[use["component"]].add(use["usage"])
     iris = {v for row in rows for k, v in row.items() if k != "version"}
-    iris.update(v for row in integrations for v in row.values())
+    iris |= depending.iris()
+    iris |= impact_iris(impact)
     ordered = sorted(usages.values(), key=lambda u: u["municipality"])
-    return {"usages": ordered, "integrations": integrations}, iris
+    return {
+        "usages": ordered,
+        "integrations": depending.integrations,
+        "dependencies": depending,
+        "national": {c: len(u) for c, u in components.items()},
+        "impact": impact,
+    }, iris
+
+
+IMPACT_LIMIT = 200
+"""Rows of an impact query shown on a page; the whole answer is one link away."""
+
+
+async def impact_rows(backend: Backend, query: str, **parameters: str) -> list[dict[str, str]]:
+    """A canned impact query (``law-impact``, ``system-retirement``, ``vendor-failure``),
+    bound as ``/queries`` binds it, for a section of a page."""
+    text = canned_queries()[query].bind(parameters, "")
+    return await select(backend, text)
+
+
+def impact_iris(rows: list[dict[str, str]]) -> set[str]:
+    return {
+        v
+        for row in rows
+        for k, v in row.items()
+        if k in ("kommune", "system", "affected", "service", "application", "vendor")
+    }
 
 
 async def vendor_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:
@@ -361,7 +497,8 @@ async def vendor_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], s
           OPTIONAL {{ ?usage kg:application ?app ; kg:usedBy ?municipality }}
         }} GROUP BY ?app ORDER BY DESC(?users)""",
     )
-    return {"applications": rows}, {r["app"] for r in rows}
+    impact = await impact_rows(backend, "vendor-failure", vendor=iri)
+    return {"applications": rows, "impact": impact}, {r["app"] for r in rows} | impact_iris(impact)
 
 
 async def service_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:
@@ -437,9 +574,41 @@ async def legal_basis_sections(backend: Backend, iri: str) -> tuple[dict[str, An
           {{ ?dataset ?how {node} }} UNION {{ ?part eli:is_part_of {node} . ?dataset ?how ?part }}
         }} LIMIT 500""",
     )
+    impact = await impact_rows(backend, "law-impact", law=iri)
     iris = {v for row in services for v in row.values()}
     iris.update(r["dataset"] for r in datasets)
-    return {"services": services, "datasets": datasets}, iris
+    by_service: dict[str, dict[str, Any]] = {}
+    for row in impact:
+        summary = by_service.setdefault(
+            row["service"],
+            {"municipalities": set(), "systems": defaultdict(set), "vendors": set(), "data": 0},
+        )
+        summary["municipalities"].add(row["kommune"])
+        summary["systems"][row["application"]].add(row["kommune"])
+        if "vendor" in row:
+            summary["vendors"].add(row["vendor"])
+        if row.get("datasets"):
+            summary["data"] += len(row["datasets"].split("; "))
+    iris |= impact_iris(impact)
+    return {"services": services, "datasets": datasets, "impact": by_service}, iris
+
+
+async def usage_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:
+    """One municipality's use of one application: its integrations and components, drawn."""
+    rows = await select(
+        backend,
+        PROLOGUE + f"SELECT ?app WHERE {{ {iri_term(iri)} kg:application ?app }} LIMIT 1",
+    )
+    own = {rows[0]["app"]} if rows else set()
+    depending = await dependencies(
+        backend,
+        [iri],
+        own,
+        ("Integrasjoner og felleskomponenter", "Integrations and common components"),
+    )
+    return {"dependencies": depending, "integrations": depending.integrations}, (
+        depending.iris() | own
+    )
 
 
 @dataclass(frozen=True)
@@ -502,5 +671,6 @@ SECTIONS = {
     "Dataset": dataset_sections,
     "LegalBasis": legal_basis_sections,
     "Region": region_sections,
+    "ApplicationUsage": usage_sections,
 }
 """Class (local name in kg:) → its sections; the template of the same name shows them."""

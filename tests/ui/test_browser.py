@@ -60,7 +60,8 @@ class Watch:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Server]:
-    running = start_server(":memory:", env={"KOMMUNEGRAF_TOKEN": TOKEN})
+    # A loaded machine (two cores, several test runs) can take over a minute to start it.
+    running = start_server(":memory:", env={"KOMMUNEGRAF_TOKEN": TOKEN}, timeout=180)
     try:
         load_fixture(running)
         yield running
@@ -293,3 +294,21 @@ def test_pages_work_without_javascript(site: Server, browser: Browser) -> None:
     finally:
         context.close()
     assert outside == []
+
+
+def test_an_application_page_draws_its_dependencies(site: Server, page: tuple[Page, Watch]) -> None:
+    """The drawn graph: an accessible SVG laid out on the server, its boxes links, the same
+    facts in a table, the hostile label shown as text (no dialog, no console error)."""
+    browser_page, _ = page
+    browser_page.goto(site.url + "/id/applikasjon/saksbehandler")
+    drawing = browser_page.get_by_role("img", name="Integrasjoner og felleskomponenter")
+    assert drawing.is_visible()
+    box = drawing.bounding_box()
+    assert box is not None and box["width"] > 100 and box["height"] > 20
+    assert drawing.locator("text", has_text="Altinn").count() == 1
+    assert drawing.locator("text", has_text="<script>").count() >= 1  # shown, not run
+    table = browser_page.locator("section.dependencies table").first
+    assert table.get_by_role("link", name="Altinn").count() == 1
+    shot(browser_page, "08-dependencies")
+    drawing.locator("a", has_text="Altinn").click()
+    browser_page.wait_for_url(re.compile(r"/id/nasjonal-komponent/altinn$"))

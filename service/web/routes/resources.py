@@ -11,17 +11,20 @@ same treatment at ``/ressurs?iri=``.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from service.pages.dependency_graph import render_svg
 from service.pages.render import html_page, language
 from service.pages.resource_views import (
     KG,
     PROLOGUE,
     SECTIONS,
+    Dependencies,
     Description,
     Names,
     describe,
@@ -183,6 +186,11 @@ async def _answer(request: Request, backend: Backend, base_iri: str, iri: str) -
         description.sections = sections
         iris |= more
     await names.fetch(backend, iris)
+    if isinstance(description.sections.get("dependencies"), Dependencies):
+        graph = description.sections["dependencies"].graph(names)
+        description.sections["picture"] = await asyncio.to_thread(
+            render_svg, graph, "avhengigheter"
+        )
     return html_page(
         "resource.html",
         request,

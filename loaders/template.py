@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
+from typing import IO
 
 from openpyxl import Workbook
 from openpyxl.comments import Comment
@@ -18,7 +20,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDF, RDFS, SKOS
+from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
 from loaders.columns import Column, Sheet, sheets
@@ -264,8 +266,13 @@ def _write_sheet(
     worksheet.freeze_panes = f"A{FIRST_DATA_ROW}"
 
 
-def write_template(path: Path, base_iri: str = DEFAULT_BASE_IRI) -> None:
+def write_template(path: Path | IO[bytes], base_iri: str = DEFAULT_BASE_IRI) -> None:
     """Write the xlsx template: a guide sheet, one sheet per group, hidden lists."""
+    build_template(base_iri).save(path)
+
+
+def build_template(base_iri: str = DEFAULT_BASE_IRI) -> Workbook:
+    """The template workbook: a guide sheet, one sheet per group, hidden lists."""
     all_sheets = list(sheets())
     ontology = ontology_graph()
     reference = reference_graph(base_iri)
@@ -278,7 +285,7 @@ def write_template(path: Path, base_iri: str = DEFAULT_BASE_IRI) -> None:
     for sheet in all_sheets:
         _write_sheet(workbook, sheet, all_sheets, lists, ontology, reference)
     workbook.move_sheet(_LISTS_SHEET, offset=len(workbook.sheetnames))
-    workbook.save(path)
+    return workbook
 
 
 def write_csv_templates(folder: Path) -> list[Path]:
@@ -293,3 +300,165 @@ def write_csv_templates(folder: Path) -> list[Path]:
             writer.writerow([header(c, "en") for c in sheet.columns])
         written.append(path)
     return written
+
+
+# -- a municipality's current data, in the same workbook ----------------------
+
+
+def municipal_prefixes(base_iri: str, number: str) -> dict[URIRef, str]:
+    """Per class, the IRI prefix of a municipality's own rows (usages, datasets, ...).
+
+    The shapes' IRI templates say it: a class whose template starts with the
+    municipality's key ("id/bruk/{kg:usedBy}/...", "id/integrasjon/{kg:integrationSource}/
+    ...", whose key starts with the municipality's) has the municipality's rows under
+    ``<base>id/bruk/<number>/``.
+
+    >>> prefixes = municipal_prefixes("http://x.test/", "4203")
+    >>> prefixes[KG.ApplicationUsage]
+    'http://x.test/id/bruk/4203/'
+    >>> KG.Application in prefixes
+    False
+    """
+    found: dict[URIRef, str] = {}
+    municipal: set[URIRef] = {KG.Municipality}
+    all_sheets = list(sheets())
+    for _ in range(len(all_sheets)):  # a class can be municipal through another class
+        for sheet in all_sheets:
+            head, _, rest = sheet.iri_template.partition("{")
+            first = rest.split("}", 1)[0]
+            column = next((c for c in sheet.columns if _curie(c.path) == first), None)
+            if column is not None and municipal & set(column.target_classes):
+                municipal.add(sheet.target_class)
+                found[sheet.target_class] = f"{base_iri}{head}{number}/"
+    return found
+
+
+def _curie(path: object) -> str:
+    if not isinstance(path, URIRef):
+        return ""
+    from loaders.namespaces import PREFIXES
+
+    for prefix, namespace in PREFIXES.items():
+        if str(path).startswith(str(namespace)):
+            return f"{prefix}:{str(path)[len(str(namespace)) :]}"
+    return str(path)
+
+
+class _Namer:
+    """Writes a reference the way a person would, as a name the loader resolves back."""
+
+    def __init__(self, names: Graph, data: Graph, base_iri: str) -> None:
+        from loaders.resolver import Resolver
+
+        self.names = names + data
+        ontology = ontology_graph()
+        self.resolver = Resolver.from_graphs(ontology, ontology, self.names)
+        self.base = base_iri
+
+    def usage_name(self, usage: Node) -> str | None:
+        """ "4203 Public 360": the form the loader knows a municipality's usage by."""
+        application = self.names.value(usage, KG.application)
+        municipality = self.names.value(usage, KG.usedBy)
+        if application is None or municipality is None:
+            return None
+        number = self.names.value(municipality, KG.municipalityNumber)
+        shown = str(number) if number is not None else str(municipality).rsplit("/", 1)[-1]
+        return f"{shown} {label(self.names, application)}"
+
+    def name(self, node: Node, classes: tuple[URIRef, ...]) -> str:
+        if KG.Municipality in classes:
+            number = self.names.value(node, KG.municipalityNumber)
+            return str(number) if number is not None else str(node).rsplit("/", 1)[-1]
+        if (node, RDF.type, KG.ApplicationUsage) in self.names:
+            usage = self.usage_name(node)
+            if usage is not None:
+                return usage
+        candidates = [label(self.names, node)]
+        candidates += [str(o) for p in (DCTERMS.identifier,) for o in self.names.objects(node, p)]
+        for candidate in candidates:
+            found: set[URIRef] = set()
+            for cls in classes:
+                found |= self.resolver.known(cls, candidate)
+            if found == {node}:
+                return candidate
+        return str(node)  # the IRI itself always resolves
+
+
+def _cell(value: Node, column: Column, ontology: Graph, namer: _Namer) -> object:
+    if column.values:
+        return label(ontology, value)
+    if column.target_classes:
+        return namer.name(value, column.target_classes)
+    if isinstance(value, URIRef):
+        return str(value).removeprefix("mailto:")
+    if not isinstance(value, Literal):
+        return str(value)
+    if value.datatype == XSD.boolean:
+        return "ja" if value.toPython() else "nei"
+    if value.datatype in {XSD.date, XSD.integer, XSD.nonNegativeInteger, XSD.decimal}:
+        python = value.toPython()
+        if isinstance(python, Decimal):
+            return int(python) if python == python.to_integral_value() else float(python)
+        return python
+    return str(value)
+
+
+def _values(data: Graph, subject: Node, path: object) -> list[Node]:
+    nodes: list[Node] = [subject]
+    for predicate in path if isinstance(path, tuple) else (path,):
+        nodes = sorted({o for n in nodes for o in data.objects(n, predicate)}, key=str)
+    return nodes
+
+
+def _row(subject: Node, sheet: Sheet, data: Graph, ontology: Graph, namer: _Namer) -> list[object]:
+    row: list[object] = []
+    for column in sheet.columns:
+        values = _values(data, subject, column.path)
+        if isinstance(column.path, URIRef) and column.datatype == RDF.langString:
+            tagged: list[Node] = [
+                v for v in values if isinstance(v, Literal) and v.language in {"nb", None}
+            ]
+            values = tagged or values
+        cells = [_cell(v, column, ontology, namer) for v in values]
+        if not cells:
+            row.append(None)
+        elif len(cells) == 1:
+            row.append(cells[0])
+        else:
+            row.append("; ".join(str(c) for c in sorted(cells, key=str)))
+    return row
+
+
+def write_municipality_workbook(
+    path: Path | IO[bytes], number: str, data: Graph, names: Graph, base_iri: str
+) -> dict[str, int]:
+    """The template with the municipality's current rows filled in; rows per sheet.
+
+    ``data`` holds the municipality's own resources (every triple of each, and of
+    their helper nodes); ``names`` what they refer to (reference data and the
+    stored catalogue: types, names and identifiers). Each value is written the
+    way the loader reads it back, so uploading the workbook unchanged gives the
+    same triples: nothing changes.
+    """
+    workbook = build_template(base_iri)
+    ontology = ontology_graph()
+    namer = _Namer(names, data, base_iri)
+    prefixes = municipal_prefixes(base_iri, number)
+    counts: dict[str, int] = {}
+    for sheet in sheets():
+        prefix = prefixes.get(sheet.target_class)
+        if prefix is None:
+            continue
+        subjects = [
+            s
+            for s in data.subjects(RDF.type, sheet.target_class)
+            if isinstance(s, URIRef) and str(s).startswith(prefix) and "#" not in s
+        ]
+        rows = [_row(s, sheet, data, ontology, namer) for s in subjects]
+        rows.sort(key=lambda r: [str(c) if c is not None else "" for c in r])
+        worksheet = workbook[sheet.name_nb[:31]]
+        for row in rows:
+            worksheet.append(row)
+        counts[sheet.name_nb] = len(rows)
+    workbook.save(path)
+    return counts

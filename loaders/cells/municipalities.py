@@ -76,6 +76,8 @@ class MunicipalityRegister:
     """Current number → county name, to tell municipalities of the same name apart."""
     replaced_on: Mapping[str, datetime.date] = field(default_factory=dict)
     """Former number → the day it was replaced, for the warning."""
+    splits: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Former number of a municipality that was split → today's numbers of its parts."""
 
     @cached_property
     def _by_name(self) -> dict[str, tuple[str, ...]]:
@@ -142,6 +144,19 @@ class MunicipalityRegister:
     def _number(self, raw: Raw, number: str) -> tuple[str, CellWarning | None]:
         if number in self.known:
             return number, None
+        parts = [n for n in self.splits.get(number, ()) if n in self.known]
+        if parts:
+            # Guessing would attach the data to the wrong part: the author must choose.
+            listed_nb = " eller ".join(map(self._described, parts))
+            listed_en = " or ".join(map(self._described, parts))
+            raise cell_error(
+                raw,
+                f"{{v}}: kommunen med nummer {number} ble delt; hvilken av dagens kommuner "
+                f"gjelder raden: {listed_nb}? Skriv det nye nummeret.",
+                f"{{v}}: the municipality numbered {number} was split; which of today's "
+                f"municipalities is the row about: {listed_en}? Write the new number.",
+                ", ".join(f"{n} {self.known[n]}" for n in parts),
+            )
         current, seen = number, set[str]()
         while current in self.successors and current not in seen:
             seen.add(current)
@@ -309,17 +324,22 @@ def municipality_register(graph: Graph) -> MunicipalityRegister:
     counties: dict[str, str] = {}
     successors: dict[str, str] = {}
     replaced_on: dict[str, datetime.date] = {}
+    splits: dict[str, tuple[str, ...]] = {}
     for municipality, number in graph.subject_objects(KG.municipalityNumber):
         county = graph.value(municipality, KG.county)
-        successor = graph.value(municipality, DCTERMS.isReplacedBy)
+        later = sorted(
+            str(n)
+            for successor in graph.objects(municipality, DCTERMS.isReplacedBy)
+            for n in graph.objects(successor, KG.municipalityNumber)
+        )
         if county is not None:
             known[str(number)] = _first_label(graph, municipality)
             counties[str(number)] = _first_label(graph, county)
-        elif successor is not None:
-            successor_number = graph.value(successor, KG.municipalityNumber)
-            if successor_number is not None:
-                successors[str(number)] = str(successor_number)
-                since = _replacement_date(graph, municipality)
-                if since is not None:
-                    replaced_on[str(number)] = since
-    return MunicipalityRegister(known, successors, counties, replaced_on)
+        elif len(later) > 1:
+            splits[str(number)] = tuple(later)
+        elif later:
+            successors[str(number)] = later[0]
+            since = _replacement_date(graph, municipality)
+            if since is not None:
+                replaced_on[str(number)] = since
+    return MunicipalityRegister(known, successors, counties, replaced_on, splits)

@@ -28,9 +28,12 @@ from loaders.paths import reference_dir
 _SPLIT_COUNTIES = {"30": {"31", "32", "33"}, "38": {"39", "40"}, "54": {"55", "56"}}
 
 _HEADER = """\
-# Municipalities (kommuner) and counties (fylker) of Norway, 2024 structure, and the
-# municipality numbers of the 2020 structure that changed on 1 January 2024, each
-# linked to its successor with dct:isReplacedBy.
+# Municipalities (kommuner) and counties (fylker) of Norway, 2024 structure, the
+# municipality numbers of the 2020 structure that changed on 1 January 2024, and the
+# numbers used 2013-2019 that went out of use on 1 January 2020, each linked to today's
+# successor(s) with dct:isReplacedBy (several where a municipality was split). Former
+# numbers before 2020: Statistics Norway's KLASS 131 change lists as compiled in
+# github.com/gardenberg/kommunekoder (kommunenummer-2013-2020.csv), CC BY 4.0.
 #
 # Source: Kartverket, via github.com/robhop/fylker-og-kommuner (kommuner-2024.csv,
 # kommuner-2020.csv), licence CC BY 4.0. Names are the official names, including
@@ -145,10 +148,75 @@ def successors(
     return result
 
 
+def read_pre_2020(path: Path) -> dict[str, list[str]]:
+    """Each kommunenummer used 2013–2019 → the 2020 numbers it became (several if split)."""
+    result: dict[str, list[str]] = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            result.setdefault(row["historisk_kommunenummer"], []).append(row["kommunenummer_2020"])
+    return result
+
+
+def pre_2020_successors(
+    pre_2020: dict[str, list[str]],
+    current: list[Municipality],
+    former: list[Municipality],
+    replaced: dict[str, Municipality],
+) -> dict[str, list[str]]:
+    """Each number that went out of use in 2020 → today's numbers, chained through 2024.
+
+    Numbers still in use (in 2020 or today) are not former numbers, even where the
+    2013 table lists them: a number that lives on means its municipality.
+
+    >>> now = [Municipality("4601", "Bergen", "46"), Municipality("5055", "Heim", "50"),
+    ...        Municipality("5056", "Hitra", "50")]
+    >>> pre_2020_successors({"1201": ["4601"], "1613": ["5055", "5056"], "4601": ["4601"]},
+    ...                     now, [], {})
+    {'1201': ['4601'], '1613': ['5055', '5056']}
+    """
+    in_use = {m.number for m in current} | {m.number for m in former}
+    today = {m.number for m in current}
+    result: dict[str, list[str]] = {}
+    for old, numbers_2020 in sorted(pre_2020.items()):
+        if old in in_use or old == "9999":  # 9999: Statistics Norway's "not stated"
+            continue
+        later = []
+        for number in numbers_2020:
+            now = replaced[number].number if number in replaced else number
+            if now not in today:
+                raise ValueError(f"{old} → {number} has no municipality today")
+            later.append(now)
+        result[old] = sorted(set(later))
+    return result
+
+
+def _pre_2020_lines(successors_now: dict[str, list[str]], names: dict[str, str]) -> list[str]:
+    lines = []
+    for old, later in successors_now.items():
+        listed = ", ".join(f"{n} {names[n]}" for n in later)
+        if len(later) == 1:
+            nb = f"Kommunenummer {old} ble erstattet av {listed} fra 1. januar 2020."
+            en = f"Municipality number {old} was replaced by {listed} from 1 January 2020."
+        else:
+            nb = f"Kommunen med nummer {old} ble delt mellom {listed} fra 1. januar 2020."
+            en = f"The municipality numbered {old} was split between {listed} from 1 January 2020."
+        targets = ", ".join(f"<id/kommune/{n}>" for n in later)
+        lines.append(
+            f"<id/kommune/{old}> a kg:Municipality ;\n"
+            f"    kg:municipalityNumber {Literal(old).n3()} ;\n"
+            f"    rdfs:label {Literal(f'Kommunenummer {old} (før 2020)', lang='nb').n3()}, "
+            f"{Literal(f'Municipality number {old} (before 2020)', lang='en').n3()} ;\n"
+            f"    rdfs:comment {Literal(nb, lang='nb').n3()}, {Literal(en, lang='en').n3()} ;\n"
+            f"    dct:isReplacedBy {targets} .\n"
+        )
+    return lines
+
+
 def render(
     current: list[Municipality],
     former: list[Municipality],
     organisation_numbers: dict[str, str] | None = None,
+    pre_2020: dict[str, list[str]] | None = None,
 ) -> str:
     lines = [_HEADER]
     counties = sorted({(m.county_number, m.county_name) for m in current})
@@ -187,6 +255,11 @@ def render(
             f"    rdfs:comment {Literal(nb, lang='nb').n3()}, {Literal(en, lang='en').n3()} ;\n"
             f"    dct:isReplacedBy <id/kommune/{new.number}> .\n"
         )
+    if pre_2020:
+        lines += _pre_2020_lines(
+            pre_2020_successors(pre_2020, current, former, replaced),
+            {m.number: m.name for m in current},
+        )
     return "\n".join(lines)
 
 
@@ -194,7 +267,10 @@ def build(shared: Path, out: Path) -> None:
     current = read_municipalities(shared / "data" / "kommuner-2024.csv")
     former = read_municipalities(shared / "data" / "kommuner-2020.csv")
     orgnrs = read_organisation_numbers(shared / "data" / "organisasjonsnummer-kommuner-2020.csv")
-    (out / "municipalities.ttl").write_text(render(current, former, orgnrs), encoding="utf-8")
+    pre_2020 = read_pre_2020(shared / "data" / "kommunenummer-2013-2020.csv")
+    (out / "municipalities.ttl").write_text(
+        render(current, former, orgnrs, pre_2020), encoding="utf-8"
+    )
     shutil.copyfile(shared / "reference" / "los" / "los.rdf", out / "los.rdf")
     shutil.copyfile(
         shared / "reference" / "los" / "legal-resource-type.ttl", out / "legal-resource-type.ttl"

@@ -6,11 +6,12 @@ loaded), 2 usage error or unreadable file.
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 import pyoxigraph as ox
@@ -63,8 +64,9 @@ def serve(**flags: object) -> None:
     """
     import uvicorn
 
-    from service.logs import setup_logging
+    from service.logs import TextFormatter, setup_logging
     from service.web.app import create_app, make_backend
+    from service.web.startup import log_progress, show_progress
 
     settings = settings_from(**flags)
     if settings.workers != 1:
@@ -77,13 +79,24 @@ def serve(**flags: object) -> None:
             "their own (--query-workers). For more, run several instances behind a load "
             "balancer on a remote store (KOMMUNEGRAF_STORE_URL). See docs/operations.md."
         )
-    setup_logging(settings)
+    handler = setup_logging(settings)
     try:
         backend = make_backend(settings)
     except (StoreLockedError, SettingsError) as error:
         fail(str(error))
+    app = create_app(settings, backend)
+    progress = app.state.load_progress
+    if (
+        isinstance(handler, logging.StreamHandler)
+        and isinstance(handler.formatter, TextFormatter)
+        and sys.stderr.isatty()
+    ):
+        # A person at a terminal: a progress bar, then where to open the service.
+        show_progress(progress, _address(settings.host, settings.port), handler)
+    else:
+        log_progress(progress)
     uvicorn.run(
-        create_app(settings, backend),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -91,6 +104,19 @@ def serve(**flags: object) -> None:
         access_log=False,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout) or None,
     )
+    if progress.step == "failed":
+        sys.exit(1)
+
+
+def _address(host: str, port: int) -> str:
+    """The address to open in a browser for a listening host.
+
+    >>> _address("0.0.0.0", 8000), _address("::1", 80)
+    ('http://127.0.0.1:8000/', 'http://[::1]:80/')
+    """
+    if host in {"", "0.0.0.0", "::"}:  # noqa: S104 - naming it, not binding to it
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
 @main.command("config")
@@ -164,7 +190,14 @@ def _check(
         if result.report.issues:
             click.echo(result.report.to_text())
         state = "gyldig / valid" if result.report.conforms else "UGYLDIG / INVALID"
-        click.echo(f"{result.path.name}: {result.triples} tripler / triples, {state}")
+        count = sum(result.row_counts.values())
+        rows = (
+            f"{count} {'rad / row' if count == 1 else 'rader / rows'}, "
+            if result.row_counts
+            else ""
+        )
+        # The same numbers the load reports: what would be written, nothing else.
+        click.echo(f"{result.path.name}: {rows}{result.triples} tripler / triples, {state}")
     if report_path is not None:
         _write_reports(report_path, results)
     if not all(r.report.readable for r in results):
@@ -196,16 +229,73 @@ def _write_reports(path: Path, results: list[SourceResult]) -> None:
 @base_option
 @_report_option
 @_engine_option
+@click.option(
+    "--endpoint",
+    default=None,
+    metavar="URL",
+    help="Sjekk mot en tjeneste som kjører, som en opplasting der (check against a running "
+    "service, as its upload would), e.g. http://127.0.0.1:8000",
+)
+@click.option(
+    "--store",
+    "store_dir",
+    default=None,
+    metavar="DIR",
+    help="Sjekk mot det som er lagret i lageret (check against what a store holds)",
+)
 def validate(
-    files: tuple[Path, ...], base_iri: str | None, report_path: Path | None, engine: Engine
+    files: tuple[Path, ...],
+    base_iri: str | None,
+    report_path: Path | None,
+    engine: Engine,
+    endpoint: str | None,
+    store_dir: str | None,
 ) -> None:
     """Sjekk filer mot formene uten å laste / Validate files, load nothing.
 
     Reads spreadsheets (xlsx, xlsm, ods, csv) and RDF files (Turtle, N-Triples,
-    RDF/XML, JSON-LD).
+    RDF/XML, JSON-LD). Names refer to the files themselves and the reference data;
+    with --endpoint (a running service) or --store, also to everything stored there
+    (the shared catalogue of applications and vendors, other workbooks), with the
+    same messages and suggestions as an upload.
     """
-    results = _check(files, settings_from(base_iri=base_iri).base_iri, report_path, engine=engine)
+    if endpoint and store_dir:
+        fail("--endpoint eller --store, ikke begge (one of them, not both)")
+    stored: Graph | None = None
+    base = settings_from(base_iri=base_iri).base_iri
+    if endpoint:
+        from service.cli.query import EndpointError, remote_context
+
+        try:
+            base, stored = remote_context(endpoint)
+        except EndpointError as error:
+            fail(str(error))
+    elif store_dir:
+        base, stored = _store_context(store_dir, base_iri)
+    results = _check(files, base, report_path, stored, engine=engine)
     sys.exit(0 if all(r.report.conforms for r in results) else EXIT_INVALID)
+
+
+def _store_context(store_dir: str, base_iri: str | None) -> tuple[str, Graph]:
+    """What a store holds for names, read from a snapshot if a service has it open."""
+    from service.store.embedded import open_store, published_snapshot
+    from service.store.sources import stored_context
+
+    settings = settings_from(store=store_dir, base_iri=base_iri)
+    if settings.store is None or not settings.store.is_dir():
+        fail(f"{store_dir}: ikke et lager (not a store folder)")
+    try:
+        with open_store(settings.store) as knowledge:
+            return settings.base_iri, stored_context(knowledge, settings.base_iri)
+    except StoreLockedError:
+        pass
+    try:
+        with published_snapshot(settings.store) as snapshot:
+            return settings.base_iri, stored_context(
+                cast("KnowledgeStore", snapshot), settings.base_iri
+            )
+    except StoreLockedError as error:
+        fail(str(error))
 
 
 @main.command()
@@ -243,7 +333,9 @@ def load(
     except StoreLockedError as error:
         fail(str(error))
     for r in results:
-        click.echo(f"Lastet / loaded {r.path.name} → <{r.graph_iri}>")
+        click.echo(
+            f"Lastet / loaded {r.path.name}: {r.triples} tripler / triples → <{r.graph_iri}>"
+        )
 
 
 def _audited_load(
@@ -335,7 +427,9 @@ def query(
         except OSError as error:
             fail(f"{query[1:]}: {error.strerror} (cannot read)")
     settings = settings_from(store=store)
-    if canned is not None:
+    if canned is not None and not endpoint:
+        # With --endpoint the service binds them: it also knows the short forms
+        # (region=kongsbergregionen), which need its store.
         try:
             text = canned.bind(values, settings.base_iri)
         except ParameterError as error:
@@ -430,7 +524,7 @@ def restore(dump_file: Path, store: str | None) -> None:
 
 
 @main.command()
-@click.argument("output", type=click.Path(path_type=Path))
+@click.argument("output", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--format",
     "fmt",
@@ -438,12 +532,46 @@ def restore(dump_file: Path, store: str | None) -> None:
     default=None,
     help="xlsx (standard) eller csv: én fil per ark i mappen OUTPUT (one file per sheet)",
 )
+@click.option(
+    "--kommune",
+    default=None,
+    metavar="NNNN",
+    help="Fyll inn kommunens nåværende data (fill in the municipality's current data), "
+    "from --endpoint or --store",
+)
+@click.option(
+    "--endpoint",
+    default=None,
+    metavar="URL",
+    help="Hent dataene fra en tjeneste som kjører (from a running service)",
+)
+@store_option
 @base_option
-def template(output: Path, fmt: str | None, base_iri: str | None) -> None:
-    """Lag regnearkmalen fra formene / Write the spreadsheet template from the shapes."""
+def template(
+    output: Path | None,
+    fmt: str | None,
+    kommune: str | None,
+    endpoint: str | None,
+    store: str | None,
+    base_iri: str | None,
+) -> None:
+    """Lag regnearkmalen fra formene / Write the spreadsheet template from the shapes.
+
+    With --kommune NNNN, the same workbook with the municipality's current rows filled
+    in (as GET /template?kommune=NNNN): edit it and upload it again; unchanged, it
+    changes nothing. OUTPUT defaults to the name the service gives it.
+    """
     from loaders.template import write_csv_templates, write_template
 
-    settings = settings_from(base_iri=base_iri)
+    settings = settings_from(base_iri=base_iri, store=store)
+    if kommune is not None:
+        name, body = _municipality_workbook(kommune.strip(), endpoint, settings)
+        target = output if output is not None else Path(name)
+        target.write_bytes(body)
+        click.echo(f"Skrev / wrote {target}")
+        return
+    if output is None:
+        fail("OUTPUT mangler (missing): kommunegraf template mal.xlsx")
     if (fmt or ("csv" if output.suffix.lower() != ".xlsx" else "xlsx")) == "csv":
         for path in write_csv_templates(output):
             click.echo(f"Skrev / wrote {path}")
@@ -452,6 +580,68 @@ def template(output: Path, fmt: str | None, base_iri: str | None) -> None:
         fail(f"{output.name}: malen skrives som .xlsx (the template is written as .xlsx)")
     write_template(output, settings.base_iri)
     click.echo(f"Skrev / wrote {output}")
+
+
+def _municipality_workbook(
+    number: str, endpoint: str | None, settings: Settings
+) -> tuple[str, bytes]:
+    """A municipality's filled-in workbook, from a running service or from a store."""
+    import asyncio
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from service.exports.municipality_workbook import (
+        NUMBER,
+        known_municipality_query,
+        municipality_workbook,
+    )
+
+    if not NUMBER.fullmatch(number):
+        fail(f"--kommune {number[:20]}: et kommunenummer har fire siffer (four digits), e.g. 4203")
+    if endpoint:
+        url = f"{endpoint.rstrip('/')}/template?" + urllib.parse.urlencode({"kommune": number})
+        if not url.startswith(("http://", "https://")):
+            fail(f"{endpoint}: bruk en http(s)-adresse (use an http(s) address)")
+        try:
+            with urllib.request.urlopen(url, timeout=300) as response:  # noqa: S310
+                disposition = response.headers.get("Content-Disposition", "")
+                name = disposition.partition('filename="')[2].rstrip('"') or f"{number}.xlsx"
+                return Path(name).name, response.read()
+        except urllib.error.HTTPError as error:
+            fail(f"{endpoint} svarte / answered {error.code}: {error.read().decode()[:500]}")
+        except OSError as error:
+            fail(f"{endpoint}: ingen kontakt (cannot connect): {error}")
+
+    def run(knowledge: ox.Store | KnowledgeStore) -> tuple[str, bytes]:
+        async def construct(query: str) -> Graph:
+            result = (
+                knowledge.query(query, use_default_graph_as_union=True)
+                if isinstance(knowledge, ox.Store)
+                else knowledge.query(query)
+            )
+            assert isinstance(result, ox.QueryTriples)
+            data = result.serialize(format=ox.RdfFormat.N_TRIPLES) or b""
+            return Graph().parse(data=data, format="nt")
+
+        if not len(asyncio.run(construct(known_municipality_query(number)))):
+            fail(f"--kommune {number}: ukjent kommunenummer (unknown municipality number)")
+        return asyncio.run(municipality_workbook(construct, settings.base_iri, number))
+
+    from service.store.embedded import open_store, published_snapshot
+
+    if settings.store is None:
+        fail("--store eller --endpoint trengs (needed) for --kommune")
+    try:
+        with open_store(settings.store) as knowledge:
+            return run(knowledge)
+    except StoreLockedError:
+        pass
+    try:
+        with published_snapshot(settings.store) as snapshot:
+            return run(snapshot)
+    except StoreLockedError as error:
+        fail(str(error))
 
 
 @main.command()

@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 
 import pyoxigraph as ox
+from rdflib import Graph
 
 from service.sparql.canned import CannedQuery, canned_queries
 
@@ -123,3 +124,30 @@ def run_remote(
         for binding in document["results"]["bindings"]
     ]
     return table(names, rows) + "\n"
+
+
+def remote_context(endpoint: str) -> tuple[str, Graph]:
+    """The base IRI of a running kommunegraf, and what an upload there may refer to.
+
+    Why: ``kommunegraf validate --endpoint`` checks a workbook the way the service's
+    upload would, so it needs the names the service knows (its shared catalogue and
+    every municipality's usages) and the base IRI its resources are minted under.
+    """
+    found = json.loads(run_remote(endpoint, "json", sparql=_BASE_QUERY))
+    graphs = [b["g"]["value"] for b in found["results"]["bindings"]]
+    if not graphs:
+        raise EndpointError(
+            f"{endpoint}: ingen referansedata; er dette en kommunegraf-tjeneste? "
+            "(no reference data; is this a kommunegraf service?)"
+        )
+    base = graphs[0].split("graph/reference/", 1)[0]
+    from service.store.sources import stored_context_query
+
+    triples = run_remote(endpoint, "nt", sparql=stored_context_query(base), timeout=300.0)
+    return base, Graph().parse(data=triples, format="nt")
+
+
+_BASE_QUERY = """SELECT ?g WHERE {
+  GRAPH ?g { ?s a <https://w3id.org/kommunegraf/ontology#County> }
+  FILTER(CONTAINS(STR(?g), "/graph/reference/"))
+} LIMIT 1"""

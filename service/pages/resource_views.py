@@ -183,13 +183,14 @@ class Description:
         return KG + local in self.types
 
 
-async def successor(backend: Backend, iri: str) -> str | None:
-    """The IRI that replaced this one (an old kommunenummer), if any."""
+async def successors(backend: Backend, iri: str) -> list[str]:
+    """The IRIs that replaced this one (an old kommunenummer): one, or several if the
+    municipality was split; sorted."""
     rows = await select(
         backend,
-        PROLOGUE + f"SELECT ?next WHERE {{ {iri_term(iri)} dct:isReplacedBy ?next }} LIMIT 1",
+        PROLOGUE + f"SELECT ?next WHERE {{ {iri_term(iri)} dct:isReplacedBy ?next }} LIMIT 20",
     )
-    return rows[0]["next"] if rows else None
+    return sorted({row["next"] for row in rows})
 
 
 async def describe(backend: Backend, iri: str) -> Description:

@@ -295,8 +295,14 @@ def load_reference(store: GraphWriter, base_iri: str) -> list[str]:
     return loaded
 
 
-def load_sources(store: GraphWriter, results: list[SourceResult]) -> None:
-    """Replace each source's graph; the caller has checked that all conform."""
+def load_sources(
+    store: GraphWriter,
+    results: list[SourceResult],
+    written: Callable[[], None] | None = None,
+) -> None:
+    """Replace each source's graph; the caller has checked that all conform.
+
+    ``written`` is called after each source (a progress bar)."""
     if not all(result.report.conforms for result in results):
         for result in results:
             if not result.report.conforms:
@@ -325,23 +331,45 @@ def load_sources(store: GraphWriter, results: list[SourceResult]) -> None:
                 triples=result.triples,
                 seconds=time.perf_counter() - started,
             )
+            if written is not None:
+                written()
 
 
 def load_demo(
-    store: GraphWriter, base_iri: str, workers: int | None = None, engine: Engine = "sparql"
+    store: GraphWriter,
+    base_iri: str,
+    workers: int | None = None,
+    engine: Engine = "sparql",
+    *,
+    checked: Callable[[], None] | None = None,
+    written: Callable[[], None] | None = None,
+    starting: Callable[[str, int], None] | None = None,
 ) -> list[str]:
     """Check and load the bundled demo workbooks (loaders/demo/data) like any upload.
 
     The demo ships with the code, so a demo that does not validate is a bug of this
-    version, not bad input: it raises instead of loading part of it.
+    version, not bad input: it raises instead of loading part of it. The callbacks
+    report progress: ``starting(step, total)`` as the checking and then the writing
+    begin, ``checked()`` and ``written()`` after each source.
     """
     from loaders.demo import demo_sources
 
-    results = check_sources(demo_sources(), base_iri, workers=workers, engine=engine)
+    sources = demo_sources()
+    if starting is not None:
+        starting("checking", len(sources))
+    results = check_sources(
+        sources,
+        base_iri,
+        workers=workers,
+        engine=engine,
+        progress=None if checked is None else (lambda _: checked()),
+    )
     invalid = [r.report.to_text() for r in results if not r.report.conforms]
     if invalid:
         raise RuntimeError("the bundled demo data does not validate:\n" + "\n".join(invalid))
-    load_sources(store, results)
+    if starting is not None:
+        starting("writing", len(results))
+    load_sources(store, results, written)
     return [r.graph_iri for r in results]
 
 
@@ -357,12 +385,16 @@ def stored_context(store: KnowledgeStore, base_iri: str) -> Graph:
     labels and identifiers are taken, which is what name resolution and the
     shapes' class checks need, not whole graphs.
     """
+    results = store.query(stored_context_query(base_iri))
+    assert isinstance(results, ox.QueryTriples)
+    return Graph().parse(data=results.serialize(format=ox.RdfFormat.N_TRIPLES) or b"", format="nt")
+
+
+def stored_context_query(base_iri: str) -> str:
+    """The CONSTRUCT behind ``stored_context``; also sent to a running service
+    (``kommunegraf validate --endpoint``), so a check there sees what an upload sees."""
     keys = " ".join(f"<{p}>" for p in KEY_PROPERTIES)
-    results = store.query(
-        f"""CONSTRUCT {{ ?s a ?type . ?s ?p ?o }} WHERE {{
+    return f"""CONSTRUCT {{ ?s a ?type . ?s ?p ?o }} WHERE {{
           GRAPH ?g {{ ?s a ?type . OPTIONAL {{ ?s ?p ?o . VALUES ?p {{ {keys} }} }} }}
           FILTER(!STRSTARTS(STR(?g), "{base_iri}graph/reference/"))
         }}"""
-    )
-    assert isinstance(results, ox.QueryTriples)
-    return Graph().parse(data=results.serialize(format=ox.RdfFormat.N_TRIPLES) or b"", format="nt")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,7 +26,6 @@ from service.logs import RequestLog
 from service.metrics import RequestMetrics, set_build_info
 from service.settings import Settings
 from service.store.backend import Backend, EmbeddedBackend
-from service.store.sources import load_demo, load_reference
 from service.web.headers import SECURITY_HEADERS
 from service.web.responses import bounded_bodies, routing_error, service_error
 from service.web.routes import (
@@ -41,10 +42,12 @@ from service.web.routes import (
     resources,
     search,
     sparql,
+    template,
     upload,
 )
 from service.web.routes import metrics as metrics_route
 from service.web.routes.upload import FORM_ROOM
+from service.web.startup import LoadCancelledError, LoadProgress, StartupGate, first_load
 
 log = logging.getLogger("kommunegraf")
 
@@ -66,29 +69,65 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     something to show.
     """
 
+    progress = LoadProgress()
+
+    async def first_start(app: FastAPI) -> None:
+        """Fill an empty store and start the query workers, both while the port is open."""
+        try:
+            await asyncio.gather(
+                asyncio.to_thread(
+                    first_load,
+                    app.state.backend,
+                    settings.base_iri,
+                    settings.demo,
+                    progress,
+                    settings.engine,
+                ),
+                app.state.backend.start(),
+            )
+        except LoadCancelledError:
+            log.info("lastingen ble avbrutt ved stopp / the load stopped with the service")
+            return
+        except Exception as error:
+            progress.fail(f"{type(error).__name__}: {error}")
+            log.exception("oppstarten feilet / start-up failed")
+            # Stop rather than stay live and never ready: an operator sees the exit.
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        try:
+            # Writes a crash left announced but unrecorded are settled before any request.
+            app.state.auditor = Auditor(settings, app.state.backend)
+            await app.state.auditor.recover()
+            # The catalogues for Felles datakatalog are built as soon as the data change.
+            app.state.catalogues = PublishedCatalogues(app.state.backend, settings)
+            app.state.catalogue_watcher = asyncio.create_task(app.state.catalogues.watch())
+        except Exception as error:
+            progress.fail(f"{type(error).__name__}: {error}")
+            log.exception("oppstarten feilet / start-up failed")
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        progress.begin("ready")
+        log.info(
+            "klar / ready",
+            extra={"version": tool_version(), "seconds": round(progress.elapsed(), 1)},
+        )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.backend = backend if backend is not None else make_backend(settings)
-        if app.state.backend.is_empty():
-            await asyncio.to_thread(load_reference, app.state.backend, settings.base_iri)
-            if settings.demo:
-                log.info("laster demodata / loading the demo data (loaders/demo/data)")
-                await asyncio.to_thread(
-                    load_demo, app.state.backend, settings.base_iri, engine=settings.engine
-                )
-        await app.state.backend.start()
-        # Writes a crash left announced but unrecorded are settled before any request.
-        app.state.auditor = Auditor(settings, app.state.backend)
-        await app.state.auditor.recover()
-        # The catalogues for Felles datakatalog are built as soon as the data change.
-        app.state.catalogues = PublishedCatalogues(app.state.backend, settings)
-        watcher = asyncio.create_task(app.state.catalogues.watch())
-        log.info("klar / ready", extra={"version": tool_version()})
+        starting = asyncio.create_task(first_start(app))
         try:
             yield
         finally:
             # uvicorn gets here after the requests in flight have finished.
-            watcher.cancel()
+            if not starting.done():
+                # Stopped while loading: the load ends at its next source; the next
+                # start sees the marker and loads again.
+                progress.cancel()
+                await asyncio.wait({starting}, timeout=60)
+            watcher = getattr(app.state, "catalogue_watcher", None)
+            if watcher is not None:
+                watcher.cancel()
             app.state.backend.close()
             log.info("stoppet, lageret er lukket / stopped, store closed")
 
@@ -102,6 +141,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.load_progress = progress
     app.add_exception_handler(StarletteHTTPException, routing_error)
     app.add_exception_handler(ServiceError, service_error)
     set_build_info(version=tool_version())
@@ -109,6 +149,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     # past the limit plus room for a form's other fields. Routes that read a body hold
     # it to ``max_body_bytes`` exactly (read_body).
     app.add_middleware(bounded_bodies, limit=settings.max_body_bytes + FORM_ROOM)
+    app.add_middleware(StartupGate, progress=progress)
     app.add_middleware(RequestMetrics)
     # Added last, so outermost: the id and the security headers cover everything.
     app.add_middleware(RequestLog, headers=SECURITY_HEADERS)
@@ -128,6 +169,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(resources.router)
     app.include_router(gallery.router)
     app.include_router(upload.router)
+    app.include_router(template.router)
     app.include_router(catalog.router)
     app.include_router(gdpr.router)
     app.include_router(archimate.router)

@@ -11,7 +11,12 @@ from rdflib.namespace import DCTERMS, RDF, RDFS
 from loaders.namespaces import DEFAULT_BASE_IRI, KG
 from loaders.reference import reference_sources
 from loaders.reference.build import read_municipalities as read_csv
-from loaders.reference.build import read_organisation_numbers, render, successors
+from loaders.reference.build import (
+    read_organisation_numbers,
+    read_pre_2020,
+    render,
+    successors,
+)
 from loaders.validation import validate
 from tests.conftest import SHARED
 
@@ -58,6 +63,36 @@ def test_old_2020_number_resolves_to_2024_successor(
     assert name in str(reference.value(_municipality(new), RDFS.label))
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("1201", ("4601",)),  # Bergen, renumbered in 2020
+        ("0104", ("3103",)),  # Moss: 0104 → 3002 (2020) → 3103 (2024), chained
+        ("1613", ("5055", "5056", "5059")),  # Snillfjord, split between three
+        ("1850", ("1806", "1875")),  # Tysfjord, split between Narvik and Hamarøy
+    ],
+)
+def test_numbers_before_2020_point_at_todays_municipalities(
+    reference: Graph, old: str, new: tuple[str, ...]
+) -> None:
+    later = set(reference.objects(_municipality(old), DCTERMS.isReplacedBy))
+    assert later == {_municipality(n) for n in new}
+
+
+def test_a_number_before_2020_is_a_warning_and_a_split_one_asks_which(
+    reference: Graph,
+) -> None:
+    from loaders.cells import CellError
+    from loaders.cells.municipalities import municipality_register
+
+    register = municipality_register(reference)
+    number, warning = register.parse("1201")  # type: ignore[misc]
+    assert number == "4601" and warning is not None and "4601 Bergen" in warning.message_nb
+    with pytest.raises(CellError) as split:
+        register.parse("1613")
+    assert "5055 Heim" in split.value.message_nb and "5059 Orkland" in split.value.message_en
+
+
 def test_every_former_number_points_at_a_current_municipality(reference: Graph) -> None:
     for former, successor in reference.subject_objects(DCTERMS.isReplacedBy):
         assert reference.value(successor, KG.county) is not None, former
@@ -69,8 +104,9 @@ def test_bundled_file_is_what_the_build_makes_from_shared_data(tmp_path: Path) -
     current = read_csv(SHARED / "data" / "kommuner-2024.csv")
     former = read_csv(SHARED / "data" / "kommuner-2020.csv")
     orgnrs = read_organisation_numbers(SHARED / "data" / "organisasjonsnummer-kommuner-2020.csv")
+    pre_2020 = read_pre_2020(SHARED / "data" / "kommunenummer-2013-2020.csv")
     bundled = next(s.path for s in reference_sources() if s.name == "municipalities")
-    assert bundled.read_text(encoding="utf-8") == render(current, former, orgnrs)
+    assert bundled.read_text(encoding="utf-8") == render(current, former, orgnrs, pre_2020)
 
 
 def test_every_organisation_number_of_the_2020_table_is_on_its_2024_municipality(

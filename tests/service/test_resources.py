@@ -129,6 +129,20 @@ def test_an_old_kommunenummer_redirects_to_its_successor(site: Server) -> None:
     assert answer.headers["location"] == "/id/kommune/1508?format=nt"
 
 
+def test_a_number_from_before_2020_redirects_and_a_split_one_offers_the_parts(
+    site: Server,
+) -> None:
+    answer = call(site.url, "GET", "/id/kommune/1201", headers={"Accept": BROWSER_ACCEPT})
+    assert answer.status == 301 and answer.headers["location"] == "/id/kommune/4601"
+    page = call(site.url, "GET", "/id/kommune/1613", headers={"Accept": BROWSER_ACCEPT})
+    assert page.status == 300
+    for part in ("5055", "5056", "5059"):
+        assert f'href="/id/kommune/{part}"' in page.text
+        assert f"</id/kommune/{part}>" in page.headers["link"]
+    plain = call(site.url, "GET", "/id/kommune/1850", headers={"Accept": "text/turtle"})
+    assert plain.status == 300 and "1806" in plain.text and "1875" in plain.text
+
+
 def test_resources_outside_the_base_that_the_graph_describes(site: Server) -> None:
     act = "https://lovdata.no/eli/lov/2005/06/17/64"
     path = "/ressurs?iri=" + urllib.parse.quote(act, safe="")

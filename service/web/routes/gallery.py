@@ -24,6 +24,7 @@ from service.sparql.canned import CannedQuery, Parameter, ParameterError, canned
 from service.store.backend import Backend
 from service.store.reads import select, select_terms
 from service.web.dependencies import BackendDep, SettingsDep
+from service.web.parameters import resolve_short_forms
 
 router = APIRouter(tags=["Pages"])
 
@@ -151,8 +152,9 @@ async def canned_query_page(
                     "unknown parameter for this query",
                 )
             # Shown as written (with its prefixes); run as read strictly, the same query.
-            bound = query.bind(given, settings.base_iri)
-            run = query.checked(given, settings.base_iri)
+            resolved = await resolve_short_forms(query, given, backend)
+            bound = query.bind(resolved, settings.base_iri)
+            run = query.checked(resolved, settings.base_iri)
             rows = await select_terms(backend, run, timeout=query.timeout)
         except ServiceError as error:
             # The page shows the error beside its form; status and words are the

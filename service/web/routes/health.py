@@ -10,6 +10,8 @@ probe never competes with real work, but it still needs a free worker; when all 
 busy past ``PROBE_SECONDS`` the service is, truthfully, not ready for more. Every
 check has that deadline, and the store check runs on threads of its own, so a
 probe answers (503 at worst) even when every request thread is busy.
+While the first start loads the store, it is 503 with the load's progress
+(``checks.load``: step, counts, an estimate of the time left).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from fastapi.responses import JSONResponse
 
 from service.errors import QueryTimeoutError, WorkerCrashedError
 from service.store.backend import Backend, EmbeddedBackend
+from service.web.startup import LoadProgress
 
 router = APIRouter(tags=["Drift / Operations"])
 
@@ -52,6 +55,14 @@ async def ready(request: Request) -> JSONResponse:
     checks: dict[str, Any] = {}
     if backend is None:
         return _not_ready(*_NO_STORE, checks)
+    progress: LoadProgress = request.app.state.load_progress
+    if not progress.ready:
+        checks["load"] = progress.as_json()
+        if progress.step == "failed":
+            return _not_ready(
+                "Oppstarten feilet; se loggen.", "Start-up failed; see the log.", checks
+            )
+        return _not_ready(progress.sentence("nb"), progress.sentence("en"), checks)
     settings = request.app.state.settings
     try:
         store_check = asyncio.get_running_loop().run_in_executor(_PROBES, backend.is_empty)

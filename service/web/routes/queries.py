@@ -23,6 +23,7 @@ from service.settings import Settings
 from service.sparql.canned import CannedQuery, canned_queries
 from service.store.backend import Backend
 from service.web.negotiation import best_match
+from service.web.parameters import resolve_short_forms
 from service.web.responses import error_response
 
 RESULT_FORMATS = {
@@ -128,6 +129,7 @@ async def run_query(query: CannedQuery, request: Request) -> Response:
                 f"The parameter {key} is given more than once.",
             )
         values[key] = value
+    values = await resolve_short_forms(query, values, backend)  # unknown: 422
     text = query.checked(values, settings.base_iri)  # a ParameterError is 422
     answer = await backend.execute(
         text, solutions_media=media, graph_media=None, timeout=query.timeout

@@ -31,7 +31,7 @@ from service.pages.resource_views import (
     iri_term,
     local_name,
     mentioned,
-    successor,
+    successors,
 )
 from service.sparql.canned import CannedQuery, canned_queries
 from service.sparql.formats import GRAPH_FORMATS, GRAPH_TYPES
@@ -149,6 +149,44 @@ async def _not_found(
     )
 
 
+async def _split(
+    request: Request, backend: Backend, names: Names, iri: str, later: list[str], media: str
+) -> Response:
+    """300 Multiple Choices: an old kommunenummer whose municipality was split.
+
+    Which part a link meant cannot be known, so the answer lists today's
+    municipalities (a page for browsers, one IRI per line otherwise) and names each
+    in a ``Link`` header, rather than redirecting to one of them at random.
+    """
+    labels = await _labels(backend, later)
+    links = ", ".join(f'<{names.href(n)}>; rel="alternate"' for n in later)
+    headers = {**VARY, "Link": links}
+    number = iri.rstrip("/").rsplit("/", 1)[-1]
+    if media == "text/html":
+        return html_page(
+            "split.html",
+            request,
+            status_code=300,
+            headers=headers,
+            number=number,
+            parts=[(names.href(n), labels.get(n, n)) for n in later],
+        )
+    body = "".join(f"{n}\t{labels.get(n, '')}\n" for n in later)
+    return Response(body, status_code=300, media_type="text/plain", headers=headers)
+
+
+async def _labels(backend: Backend, iris: list[str]) -> dict[str, str]:
+    values = " ".join(f"<{i}>" for i in iris)
+    rows = await select(
+        backend,
+        "SELECT ?x ?n ?l WHERE { VALUES ?x { "
+        + values
+        + " } ?x <https://w3id.org/kommunegraf/ontology#municipalityNumber> ?n ; "
+        "<http://www.w3.org/2000/01/rdf-schema#label> ?l }",
+    )
+    return {row["x"]: f"{row['n']} {row['l']}" for row in rows}
+
+
 async def _answer(request: Request, backend: Backend, base_iri: str, iri: str) -> Response:
     media = _media(request)
     names = Names(base_iri, language(request))
@@ -165,11 +203,13 @@ async def _answer(request: Request, backend: Backend, base_iri: str, iri: str) -
         iri_term(iri)
     except ValueError:
         return await _not_found(request, backend, names, iri, media)
-    later = await successor(backend, iri)
-    if later is not None:
+    later = await successors(backend, iri)
+    if len(later) == 1:
         return RedirectResponse(
-            names.href(later) + _query_string(request), status_code=301, headers=VARY
+            names.href(later[0]) + _query_string(request), status_code=301, headers=VARY
         )
+    if later:
+        return await _split(request, backend, names, iri, later, media)
     if media != "text/html":
         if not await _exists(backend, iri):
             return await _not_found(request, backend, names, iri, media)

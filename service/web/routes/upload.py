@@ -281,6 +281,50 @@ async def load_upload(
     return event
 
 
+async def _triples(backend: Backend, query: str) -> set[tuple[Any, Any, Any]]:
+    answer = await backend.execute(query, solutions_media=None, graph_media="application/n-triples")
+    return set(Graph().parse(data=answer.body, format="nt"))
+
+
+def _as_stored(triples: set[tuple[Any, Any, Any]]) -> set[tuple[Any, Any, Any]]:
+    """The triples as the store gives them back: literals in canonical form
+    ("872000" as an xsd:decimal comes back "872000.0"), so equal values compare equal."""
+    staging = Graph()
+    for triple in triples:
+        staging.add(triple)
+    store = ox.Store()
+    store.load(safe_ntriples(staging).encode("utf-8"), ox.RdfFormat.N_TRIPLES)
+    dumped = store.dump(format=ox.RdfFormat.N_QUADS) or b""
+    return set(Graph().parse(data=dumped, format="nt"))
+
+
+async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, int]:
+    """What loading ``plan`` would change in what queries see (the union of the graphs).
+
+    ``added``: triples the store does not hold in any graph yet; ``removed``: triples
+    of the graph it replaces that the new file no longer has; ``unchanged`` the rest.
+    A workbook downloaded with ``/template?kommune=NNNN`` and uploaded unchanged
+    adds and removes nothing. The graph's own provenance (file hash, time) is left
+    out: it changes with every load by design.
+    """
+    graph = URIRef(plan.graph_iri)
+    new = _as_stored({t for t in plan.graph if t[0] != graph})
+    subjects = sorted({s for s, _, _ in new if isinstance(s, URIRef)}, key=str)
+    current: set[tuple[Any, Any, Any]] = set()
+    for start in range(0, len(subjects), 200):
+        values = " ".join(f"<{s}>" for s in subjects[start : start + 200])
+        current |= await _triples(
+            backend, f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ VALUES ?s {{ {values} }} ?s ?p ?o }}"
+        )
+    replaced = await _triples(
+        backend,
+        f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} "
+        f"FILTER(?s != <{graph}>) }}",
+    )
+    added = len(new - current)
+    return {"added": added, "removed": len(replaced - new), "unchanged": len(new) - added}
+
+
 # -- the API ----------------------------------------------------------------------
 
 
@@ -303,6 +347,7 @@ async def upload(request: Request, backend: BackendDep, settings: SettingsDep) -
         record_rejected_load("spreadsheet")
         return JSONResponse({**summary, "loaded": False}, status_code=422)
     if request.query_params.get("dry_run", "").lower() in ("1", "true", "yes"):
+        summary["changes"] = await plan_changes(backend, plan)
         return JSONResponse({**summary, "loaded": False})
     event = await load_upload(request, backend, writer, plan)
     return JSONResponse({**summary, "loaded": True, "audit": asdict(event)})
@@ -423,6 +468,7 @@ def _refused_page(request: Request, refusal: AccessDeniedError, writable: bool) 
 
 
 def _page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("base_url", str(request.base_url).rstrip("/"))
     return html_page("upload.html", request, status_code=status, **context)
 
 

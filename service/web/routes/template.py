@@ -1,0 +1,86 @@
+"""GET /template: the spreadsheet template, blank or with a municipality's current data.
+
+``/template`` is the blank template generated from the shapes (the same file as
+``kommunegraf template``); ``/template?kommune=4203`` is the same workbook with
+the municipality's own rows filled in (``service.municipality_workbook``), so a
+system owner edits last year's answers instead of starting again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+
+from fastapi import APIRouter, Query, Response
+from rdflib import Graph
+
+from loaders.template import write_template
+from service.exports.municipality_workbook import (
+    NUMBER,
+    XLSX_MEDIA,
+    Construct,
+    known_municipality_query,
+    municipality_workbook,
+)
+from service.store.backend import Backend
+from service.web.dependencies import BackendDep, SettingsDep
+from service.web.responses import error_response
+
+router = APIRouter(tags=["Regneark / Workbooks"])
+
+
+@functools.cache
+def _blank(base_iri: str) -> bytes:
+    output = io.BytesIO()
+    write_template(output, base_iri)
+    return output.getvalue()
+
+
+def constructor(backend: Backend, timeout: float | None = None) -> Construct:
+    """A ``Construct`` that runs through the backend (workers, deadline)."""
+
+    async def construct(query: str) -> Graph:
+        answer = await backend.execute(
+            query, solutions_media=None, graph_media="application/n-triples", timeout=timeout
+        )
+        return Graph().parse(data=answer.body, format="nt")
+
+    return construct
+
+
+def _download(name: str, body: bytes) -> Response:
+    return Response(
+        body,
+        media_type=XLSX_MEDIA,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get(
+    "/template",
+    summary="Regnearkmalen, tom eller med kommunens data / The workbook template, blank or "
+    "with a municipality's current data",
+    response_model=None,
+)
+async def template(
+    backend: BackendDep,
+    settings: SettingsDep,
+    kommune: str | None = Query(
+        None, description="Kommunenummer: fyll inn kommunens data (fill in its current data)"
+    ),
+) -> Response:
+    base = settings.base_iri
+    if kommune is None or not kommune.strip():
+        return _download("kommunegraf-mal.xlsx", await asyncio.to_thread(_blank, base))
+    number = kommune.strip()
+    construct = constructor(backend)
+    if not NUMBER.fullmatch(number) or not len(await construct(known_municipality_query(number))):
+        return error_response(
+            404,
+            f"Ukjent kommunenummer: «{number[:20]}». Et kommunenummer har fire siffer, "
+            "f.eks. 4203.",
+            f"Unknown municipality number: '{number[:20]}'. It has four digits, e.g. 4203.",
+        )
+    name, body = await municipality_workbook(construct, base, number)
+    return _download(name, body)

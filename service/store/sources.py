@@ -197,6 +197,7 @@ def check_sources(
     workers: int | None = None,
     progress: Callable[[SourceResult], None] | None = None,
     engine: Engine = "sparql",
+    steps: Callable[[str, int], None] | None = None,
 ) -> list[SourceResult]:
     """Read and validate every source; load nothing.
 
@@ -207,13 +208,18 @@ def check_sources(
     other sources are independent of each other, so they are checked in parallel
     processes (``workers``; default: the CPUs, for batches large enough to pay for
     starting them). Results come back in the order of ``paths``; ``progress`` is
-    called with each one as soon as it is checked (a progress bar for a batch).
+    called with each one as soon as it is checked, or read when it is validated in
+    the batch's one pass (a progress bar for a batch).
 
     With the default engine the independent sources are read in parallel and then
     validated together, in one pass over one store (``validate_batch``); with
     ``engine="pyshacl"`` each is validated on its own, in its worker, as before.
     """
     done = progress or (lambda result: None)
+    # With one pass, results come only at its end: ``steps`` says what is under way
+    # ("reading" with a ``done`` per source read, then "validating"), for a first start's
+    # progress bar.
+    step = steps or (lambda name, total: None)
     context = reference_context(base_iri)
     extra = Graph() if stored is None else stored
     if stored is not None:
@@ -234,10 +240,15 @@ def check_sources(
     # One pass: read every source first, validate them together below.
     per_source = engine if engine == "pyshacl" else None
     read: list[SourceResult] = []
+    if per_source is None:
+        step("reading", len(rest))
+        reported = done
+        done = lambda result: None  # noqa: E731 - the results are reported after the pass
     if count == 1:
         for path in rest:
             if per_source is None:
                 read.append(_read_one(path, base_iri, context))
+                reported(read[-1])
             else:
                 results[path] = _check_one(path, base_iri, context, per_source)
                 done(results[path])
@@ -252,17 +263,19 @@ def check_sources(
             for path, result in zip(rest, checked, strict=True):
                 if per_source is None:
                     read.append(result)
+                    reported(result)
                 else:
                     results[path] = result
                     done(result)
     pending = [result for result in read if result.needs_validation]
+    if per_source is None:
+        step("validating", 0)
     for result, report in zip(
         pending, validate_batch([r.graph for r in pending], context, engine), strict=True
     ):
         result.add_problems(report.problems)
     for result in read:
         results[result.path] = result
-        done(result)
     return [results[path] for path in paths]
 
 
@@ -363,6 +376,7 @@ def load_demo(
         workers=workers,
         engine=engine,
         progress=None if checked is None else (lambda _: checked()),
+        steps=starting,
     )
     invalid = [r.report.to_text() for r in results if not r.report.conforms]
     if invalid:

@@ -79,13 +79,14 @@ def test_newcomer_sees_the_service_at_once_while_the_demo_loads(tmp_path: Path) 
         assert status == 503 and json.loads(body)["status"] == "loading"
         # Wait until the demo's workbooks are being checked, then kill it mid-load.
         until = time.monotonic() + 600
-        while json.loads(_answer(url + "/health/ready")[1])["checks"]["load"]["total"] < 358:
+        while json.loads(_answer(url + "/health/ready")[1])["checks"]["load"]["total"] < 300:
             assert time.monotonic() < until, "the load never reached the demo"
             time.sleep(0.5)
         status, body = _answer(url + "/health/ready")
         load = json.loads(body)["checks"]["load"]
-        assert load["total"] == 358 and load["description"]["en"], load
-        assert "of 358" in json.loads(body)["reason"]["en"]
+        # 358 workbooks; the 357 municipal ones are read after the shared catalogue.
+        assert load["total"] in {357, 358} and load["description"]["en"], load
+        assert f"of {load['total']}" in json.loads(body)["reason"]["en"]
     finally:
         os.killpg(process.pid, signal.SIGKILL)  # a power cut: the server and its workers
         process.wait(timeout=30)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import REPOSITORY, Server
 from tests.security.conftest import TOKEN, quad_count
 from tests.service.client import Answer, call
 
@@ -67,6 +67,13 @@ WRITES = [
 ]
 IDS = [f"{w.method} {w.target.split('?')[0]} ({w.content_type or 'no body'})" for w in WRITES]
 
+ARCHIMATE = (REPOSITORY.parent / "shared/reference/archimate/Sample1.xml").read_bytes()
+CONVERSIONS = [
+    Write("POST", "/archimate/arbeidsbok", "/archimate/arbeidsbok", ARCHIMATE, "application/xml"),
+]
+"""POSTs that only turn a body into another document and write nothing: open to all,
+and proven to write nothing by ``test_a_conversion_writes_nothing``."""
+
 
 def _send(server: Server, write: Write, authorization: str | None) -> Answer:
     headers = {"Content-Type": write.content_type} if write.content_type else {}
@@ -83,8 +90,17 @@ def test_every_write_route_is_listed(guarded: Server) -> None:
         for method in item
         if method.upper() not in ("GET", "HEAD", "OPTIONS")
     }
-    listed = {(w.method, w.path) for w in WRITES}
+    listed = {(w.method, w.path) for w in [*WRITES, *CONVERSIONS]}
     assert operations <= listed, f"writes without a test: {sorted(operations - listed)}"
+
+
+@pytest.mark.parametrize("conversion", CONVERSIONS, ids=lambda w: w.path)
+def test_a_conversion_writes_nothing(guarded: Server, conversion: Write) -> None:
+    before = quad_count(guarded)
+    answer = _send(guarded, conversion, None)
+    # Archi's sample holds no application components: answered (422 saying so), not refused.
+    assert answer.status == 422 and "ApplicationComponent" in answer.text, answer.text
+    assert quad_count(guarded) == before
 
 
 @pytest.mark.parametrize("write", WRITES, ids=IDS)

@@ -43,6 +43,7 @@ from service.access.audit import (
 from service.access.auth import Writer, graph_refusal, statements_refusal, write_lock
 from service.access.scope import Principal
 from service.errors import ServiceError
+from service.settings import Settings
 from service.sparql.formats import GRAPH_TYPES
 from service.sparql.text_checks import is_absolute_iri
 from service.store.backend import Backend
@@ -225,10 +226,12 @@ def _event(writer: Principal, base: str, changed: GraphChange) -> AuditEvent:
     return new_event(writer, "graph-store", base, [changed])
 
 
-@router.put("/store", summary="Replace a graph / Erstatt en graf")
-async def store_put(
-    request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
-) -> Response:
+async def _checked_body(
+    request: Request, settings: Settings, writer: Principal
+) -> tuple[str, Graph] | Response:
+    """The target graph and the body's triples, once the writer may write both; else
+    the refusal. PUT and POST check the same things in the same order: the graph
+    before the body is read, what the triples speak about after."""
     target = _target(request)
     if not isinstance(target, str):
         return _default_is_read_only()
@@ -239,6 +242,17 @@ async def store_put(
     refusal = statements_refusal(writer, settings.base_iri, target, graph)
     if refusal is not None:
         return refusal
+    return target, graph
+
+
+@router.put("/store", summary="Replace a graph / Erstatt en graf")
+async def store_put(
+    request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
+) -> Response:
+    checked = await _checked_body(request, settings, writer)
+    if isinstance(checked, Response):
+        return checked
+    target, graph = checked
     audit = auditor(request)
     async with write_lock(request):
         existed = await _exists(backend, target)
@@ -255,16 +269,10 @@ async def store_put(
 async def store_post(
     request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
 ) -> Response:
-    target = _target(request)
-    if not isinstance(target, str):
-        return _default_is_read_only()
-    refusal = graph_refusal(writer, settings.base_iri, target)
-    if refusal is not None:
-        return refusal
-    graph = await _body_graph(request, settings.max_body_bytes, target)
-    refusal = statements_refusal(writer, settings.base_iri, target, graph)
-    if refusal is not None:
-        return refusal
+    checked = await _checked_body(request, settings, writer)
+    if isinstance(checked, Response):
+        return checked
+    target, graph = checked
     triples = await asyncio.to_thread(graph.serialize, format="nt")
     audit = auditor(request)
     async with write_lock(request):

@@ -8,6 +8,7 @@ print, need no script and no chart library, and read out with a screen reader.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 _NUMERIC = {
@@ -26,6 +27,12 @@ _NUMERIC = {
     )
 }
 MAX_BARS = 40
+CHAR_WIDTH = 7.5
+"""A generous width of one character of the bar chart's 12 px sans-serif, in SVG units:
+the labels' column is sized from it so that no label runs past the left edge."""
+LABEL_LINE = 36
+"""A longer label wraps onto more lines (at spaces) instead of being cut."""
+LINE_HEIGHT, BAR_GAP, BAR_SCALE = 15, 9, 3.4
 MAX_ROWS, MAX_COLUMNS = 80, 40
 
 Row = dict[str, dict[str, str]]
@@ -38,6 +45,11 @@ class Bar:
     text: str
     width: float
     """Percent of the largest value."""
+    lines: tuple[str, ...] = ()
+    """The label wrapped to at most ``LABEL_LINE`` characters a line (a longer word is
+    kept whole), so it is shown in full."""
+    top: float = 0.0
+    """Where the bar's row starts, in SVG units from the top."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,37 @@ class Bars:
     measure: str
     bars: list[Bar]
     truncated: bool
+    label_width: float = 0.0
+    """The width of the labels' column, from the longest line: labels end at it."""
+    width: float = 0.0
+    height: float = 0.0
+
+    @property
+    def bar_x(self) -> float:
+        return self.label_width + 8
+
+
+def lay_out(measure: str, bars: list[Bar], truncated: bool) -> Bars:
+    """Bars with their labels wrapped and the drawing sized to hold every label in full.
+
+    >>> label = "Kommunal akutt døgnenhet og legevakt i Agder"
+    >>> drawn = lay_out("n", [Bar(label, 2, "2", 100)], False)
+    >>> drawn.bars[0].lines
+    ('Kommunal akutt døgnenhet og legevakt', 'i Agder')
+    >>> drawn.label_width >= len("Kommunal akutt døgnenhet og legevakt") * CHAR_WIDTH
+    True
+    """
+    placed: list[Bar] = []
+    top = 2.0
+    for bar in bars:
+        lines = tuple(textwrap.wrap(bar.label, LABEL_LINE, break_long_words=False)) or ("",)
+        placed.append(Bar(bar.label, bar.value, bar.text, bar.width, lines, top))
+        top += LINE_HEIGHT * len(lines) + BAR_GAP
+    longest = max((len(line) for bar in placed for line in bar.lines), default=0)
+    label_width = 8 + CHAR_WIDTH * longest
+    value_width = CHAR_WIDTH * max((len(bar.text) for bar in placed), default=0)
+    width = label_width + 8 + BAR_SCALE * 100 + 6 + value_width + 4
+    return Bars(measure, placed, truncated, label_width, width, top + 2)
 
 
 @dataclass(frozen=True)
@@ -136,4 +179,4 @@ def chart(variables: list[str], rows: list[Row]) -> HeatMap | Bars | None:
     bars.sort(key=lambda bar: -bar[1])
     top = max((abs(b[1]) for b in bars), default=0.0) or 1.0
     shown = [Bar(label, value, text, 100 * abs(value) / top) for label, value, text in bars]
-    return Bars(measure, shown[:MAX_BARS], len(shown) > MAX_BARS)
+    return lay_out(measure, shown[:MAX_BARS], len(shown) > MAX_BARS)

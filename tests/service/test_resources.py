@@ -6,6 +6,7 @@ made-up architecture in ``tests/ui/fixtures``, loaded through the Graph Store.
 
 from __future__ import annotations
 
+import html
 import re
 import urllib.parse
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDFS
 
+from service.sparql.canned import canned_queries
 from tests.conftest import BACKENDS, Server, start_server_on, stop_server
 from tests.service.client import call
 from tests.ui.fixture_data import RESOURCES, SCRIPT, TOKEN, load_fixture
@@ -293,3 +295,23 @@ def test_gallery_turns_bad_parameters_into_clear_errors(site: Server) -> None:
     assert status == 422 and "kommunenummer" in body
     status, _, body = get(site, "/sporringer/no-such-query", BROWSER_ACCEPT)
     assert status == 404 and "no-such-query" in body
+
+
+def test_regression_gallery_was_norwegian_only(site: Server) -> None:
+    """The gallery and a query's page showed title and description in one language;
+    now bokmål first and English alongside (and the other way round with ?lang=en)."""
+    query = canned_queries()["application-users"]
+    _, _, body = get(site, "/sporringer", BROWSER_ACCEPT)
+    for text in (
+        query.title["nb"],
+        query.title["en"],
+        query.description["nb"],
+        query.description["en"],
+    ):
+        assert html.escape(text, quote=False) in body, text
+    assert body.index(html.escape(query.title["nb"])) < body.index(html.escape(query.title["en"]))
+    _, _, body = get(site, "/sporringer?lang=en", BROWSER_ACCEPT)
+    assert body.index(html.escape(query.title["en"])) < body.index(html.escape(query.title["nb"]))
+    _, _, body = get(site, "/sporringer/application-users", BROWSER_ACCEPT)
+    assert html.escape(query.description["en"], quote=False) in body
+    assert html.escape(query.description["nb"], quote=False) in body

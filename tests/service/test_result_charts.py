@@ -67,3 +67,24 @@ def test_no_number_or_no_name_means_no_chart() -> None:
     only_iris = [{"x": iri("http://x/1"), "n": number(1)}]
     assert chart(["x", "n"], only_iris) is None
     assert chart(["name", "count"], []) is None
+
+
+def test_regression_bar_labels_cut_at_the_left_edge() -> None:
+    """Labels were cut to 38 characters and drawn right-aligned at a fixed x, so a long
+    one ran past the left edge: now each is shown in full, wrapped, in a column as wide
+    as its longest line."""
+    long = "Helsetjenester i hjemmet (hjemmesykepleie) – Kommunal akutt døgnenhet (KAD)"
+    rows = [
+        {"name": literal(n), "count": number(c)}
+        for n, c in [(long, 3), ("Kort", 1), ("Uten_mellomrom_" * 4, 2)]
+    ]
+    drawn = chart(["name", "count"], rows)
+    assert isinstance(drawn, Bars)
+    assert " ".join(drawn.bars[0].lines) == long and len(drawn.bars[0].lines) > 1
+    assert drawn.bars[1].lines == ("Uten_mellomrom_" * 4,)  # one word is never broken
+    longest = max(len(line) for bar in drawn.bars for line in bar.lines)
+    assert drawn.label_width >= longest * 7
+    assert drawn.bar_x > drawn.label_width and drawn.width > drawn.bar_x + 3.4 * 100
+    # Rows do not overlap: each starts below the previous one's last line.
+    for above, below in zip(drawn.bars, drawn.bars[1:], strict=False):
+        assert below.top >= above.top + 15 * len(above.lines)

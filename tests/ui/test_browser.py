@@ -198,6 +198,13 @@ def test_canned_queries_draw_bars_and_a_heat_map(site: Server, page: tuple[Page,
     browser_page.goto(f"{site.url}/sporringer/hosting-mix?run=1&region={region}")
     bars = browser_page.locator("figure.chart.bars svg rect")
     assert bars.count() == 2  # on premises and SaaS
+    # Every label inside the drawing, none cut (issue 19: labels ran past the left edge).
+    outside = browser_page.evaluate(
+        """() => [...document.querySelectorAll('figure.chart.bars svg text')]
+             .filter(t => t.getBBox().x < 0 || t.textContent.includes('…'))
+             .map(t => t.textContent)"""
+    )
+    assert outside == []
     shot(browser_page, "07-bars")
     service = urllib.parse.quote(site.url + "/id/tjeneste/barnevern", safe="")
     browser_page.goto(

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test lint clean bench chromium graphviz docs
+.PHONY: setup serve test lint clean bench chromium graphviz docs vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,27 @@ $(YASGUI)/yasgui.min.js:
 	cp build/npm/package/build/yasgui.min.js $(YASGUI)/yasgui.min.js.tmp
 	mv $(YASGUI)/yasgui.min.js.tmp $@
 
+# Designsystemet, the public sector's design system by Digdir: its CSS package from the npm
+# registry (components and the default theme), served from /static like YASGUI (no CDN).
+DESIGNSYSTEMET_VERSION := 1.22.0
+DESIGNSYSTEMET := service/pages/static/vendor/designsystemet
+$(DESIGNSYSTEMET)/designsystemet.css:
+	@command -v npm >/dev/null || { $(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends npm; }
+	rm -rf build/npm-designsystemet && mkdir -p build/npm-designsystemet $(DESIGNSYSTEMET)
+	cd build/npm-designsystemet && \
+		npm pack --silent @digdir/designsystemet-css@$(DESIGNSYSTEMET_VERSION) >/dev/null
+	tar -xzf build/npm-designsystemet/digdir-designsystemet-css-$(DESIGNSYSTEMET_VERSION).tgz \
+		-C build/npm-designsystemet
+	cp build/npm-designsystemet/package/dist/theme/designsystemet.css $(DESIGNSYSTEMET)/theme.css
+	cp build/npm-designsystemet/package/package.json build/npm-designsystemet/package/LICENSE \
+		$(DESIGNSYSTEMET)/
+	cp build/npm-designsystemet/package/dist/src/index.css $@.tmp
+	mv $@.tmp $@
+
+# Front-end packages the pages load (both from the npm registry at set-up).
+vendor: $(YASGUI)/yasgui.min.js $(DESIGNSYSTEMET)/designsystemet.css
+
 # Browser tests drive Debian's chromium (never a downloaded browser).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 chromium:
@@ -38,11 +59,11 @@ graphviz:
 	@command -v dot >/dev/null || { $(SUDO) apt-get update && \
 		$(SUDO) apt-get install -y --no-install-recommends graphviz; }
 
-setup: $(STAMP) $(YASGUI)/yasgui.min.js chromium graphviz
+setup: $(STAMP) vendor chromium graphviz
 
 serve: $(STAMP)
-	@{ command -v npm >/dev/null && $(MAKE) --no-print-directory $(YASGUI)/yasgui.min.js; } || \
-		echo "YASGUI ikke hentet (npm mangler?): /editor viser det enkle skjemaet / YASGUI not fetched (no npm?): /editor shows the plain form"
+	@{ command -v npm >/dev/null && $(MAKE) --no-print-directory vendor; } || \
+		echo "YASGUI/Designsystemet ikke hentet (npm mangler?): /editor viser det enkle skjemaet, sidene enkel stil / YASGUI/Designsystemet not fetched (no npm?): /editor shows the plain form, pages a plain style"
 	$(BIN)/kommunegraf serve
 
 lint: $(STAMP)
@@ -50,7 +71,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) $(YASGUI)/yasgui.min.js chromium graphviz lint
+test: $(STAMP) vendor chromium graphviz lint
 	$(BIN)/pytest
 
 # The generated documents in docs/ (class diagram, column table); tests/docs fails when

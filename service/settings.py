@@ -111,6 +111,20 @@ class Settings:
             "query worker processes; each runs one query at a time",
         ),
     )
+    query_reserved: int = field(
+        default=1,
+        metadata=meta(
+            "spørreprosesser holdt av til korte spørringer (høyst query_workers - 1)",
+            "query workers kept for cheap queries (at most query_workers - 1)",
+        ),
+    )
+    query_queue: int = field(
+        default=64,
+        metadata=meta(
+            "spørringer som kan vente i hver kø før nye avvises (429/503 med Retry-After)",
+            "queries that may wait in each lane before new ones are refused (429/503, Retry-After)",
+        ),
+    )
     token: str | None = field(
         default=None,
         repr=False,
@@ -218,6 +232,10 @@ class Settings:
             _invalid("query_timeout", self.query_timeout, "må være over 0", "must be > 0")
         if self.query_workers < 1:
             _invalid("query_workers", self.query_workers, "må være minst 1", "must be ≥ 1")
+        if self.query_reserved < 0:
+            _invalid("query_reserved", self.query_reserved, "kan ikke være negativ", "must be ≥ 0")
+        if self.query_queue < 1:
+            _invalid("query_queue", self.query_queue, "må være minst 1", "must be ≥ 1")
         if not 0 < self.port < 65536:
             _invalid("port", self.port, "er ikke et portnummer", "is not a port number")
         if self.workers < 1:

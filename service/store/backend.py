@@ -86,7 +86,7 @@ class EmbeddedBackend:
         self.settings = settings
         self._owned = store is None
         self.store = store if store is not None else KnowledgeStore(settings.store)
-        self.pool = QueryPool(settings.query_workers)
+        self.pool = QueryPool(settings.query_workers, settings.query_reserved, settings.query_queue)
         self._writer = asyncio.Lock()
         self._in_flight: Counter[str] = Counter()
         """The snapshot of every query not yet answered, queued ones included."""

@@ -8,7 +8,8 @@ it. So every query runs in a worker process over a read-only snapshot of the sto
 a worker past its deadline is killed with SIGKILL and replaced, and the client
 gets a clear error while the other workers keep answering.
 
-The module is imported by every worker at start, so it imports only pyoxigraph.
+The module is imported by every worker at start, so it imports only pyoxigraph
+(and the standard library, through the admission rules).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -35,6 +37,7 @@ from service.errors import (
     WorkerCrashedError,
 )
 from service.sparql.text_checks import RefusedTextError, check_text
+from service.store.admission import CHEAP_BUDGET, CLIENT, Admission
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,10 @@ def _worker_main(connection: Connection) -> None:
             connection.send(("error", failure))
 
 
+class _OverranError(Exception):
+    """A query in the cheap lane ran past its budget; its worker was replaced."""
+
+
 @dataclass
 class _Worker:
     process: BaseProcess
@@ -174,16 +181,33 @@ class _Worker:
 
 @dataclass
 class QueryPool:
-    """A fixed number of query worker processes, and the deadline logic around them."""
+    """A fixed number of query worker processes, and the deadline logic around them.
+
+    Which waiting query gets the next free worker is ``Admission``'s decision: cheap
+    queries have a reserved worker, clients are served in turn, queues are bounded.
+    """
 
     size: int = 2
+    reserved: int = 1
+    """Workers kept for cheap queries (see ``service.store.admission``)."""
+    queue_limit: int = 64
+    """Queries that may wait in each lane before new ones are refused (429/503)."""
     _context: multiprocessing.context.SpawnContext = field(
         default_factory=lambda: multiprocessing.get_context("spawn")
     )
     _idle: asyncio.Queue[_Worker] | None = None
     _all: list[_Worker] = field(default_factory=list)
+    admission: Admission = field(init=False)
     timeouts: int = 0
     """How many queries were stopped at their deadline (for metrics)."""
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(
+            self.size,
+            reserved=self.reserved,
+            queue_limit=self.queue_limit,
+            client_limit=max(1, self.queue_limit // 2),
+        )
 
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe()
@@ -209,8 +233,24 @@ class QueryPool:
         return {w.snapshot for w in self._all if w.snapshot is not None}
 
     async def execute(self, request: QueryRequest, timeout: float) -> QueryAnswer:
-        """Run ``request`` on an idle worker; past ``timeout`` seconds kill it."""
-        answer = await self._run(request, timeout)
+        """Run ``request`` for the current ``CLIENT``; past ``timeout`` seconds kill it.
+
+        A query taken for cheap runs in the cheap lane under ``CHEAP_BUDGET``; past it,
+        it runs again in the general lane with the rest of its deadline.
+        """
+        client = CLIENT.get()
+        costs = self.admission.costs
+        if costs.cheap(request.query, client) and timeout > CHEAP_BUDGET:
+            try:
+                answer = await self._run(request, CHEAP_BUDGET, cheap=True)
+            except _OverranError:
+                costs.overran(request.query, client)
+                try:
+                    answer = await self._run(request, timeout - CHEAP_BUDGET)
+                except QueryTimeoutError:
+                    raise QueryTimeoutError(timeout) from None
+        else:
+            answer = await self._run(request, timeout)
         assert isinstance(answer, QueryAnswer)
         return answer
 
@@ -223,10 +263,41 @@ class QueryPool:
         request: QueryRequest | UpdateRehearsal,
         timeout: float,
         crashed: Callable[[str], QueryError] = WorkerCrashedError,
+        *,
+        cheap: bool = False,
     ) -> QueryAnswer | None:
         if self._idle is None:
             raise RuntimeError("QueryPool.start() was not awaited")
-        worker = await self._idle.get()
+        client = CLIENT.get()
+        await self.admission.enter(client, cheap)
+        started: float | None = None
+        try:
+            worker = await self._idle.get()  # a slot is granted only with a worker idle
+            started = time.monotonic()
+            status, payload = await self._on(worker, request, timeout, crashed, cheap=cheap)
+        finally:
+            ran = None if started is None else time.monotonic() - started
+            self.admission.leave(client, cheap, ran)
+        if isinstance(request, QueryRequest) and ran is not None:
+            self.admission.costs.ran(request.query, ran)
+        if status == "ok":
+            assert payload is None or isinstance(payload, QueryAnswer)
+            return payload
+        assert isinstance(payload, (QueryError, RefusedTextError))
+        raise payload
+
+    async def _on(
+        self,
+        worker: _Worker,
+        request: QueryRequest | UpdateRehearsal,
+        timeout: float,
+        crashed: Callable[[str], QueryError],
+        *,
+        cheap: bool,
+    ) -> tuple[str, object]:
+        """Send ``request`` to ``worker`` and wait for its answer; the worker is idle
+        again (or replaced) when this returns or raises."""
+        assert self._idle is not None
         loop = asyncio.get_running_loop()
         answered: asyncio.Future[None] = loop.create_future()
 
@@ -244,8 +315,12 @@ class QueryPool:
                 loop.remove_reader(worker.connection.fileno())
             status, payload = worker.connection.recv()
         except TimeoutError:
-            self.timeouts += 1
             await self._replace(worker)
+            if cheap:
+                raise _OverranError from None
+            self.timeouts += 1
+            if isinstance(request, QueryRequest):
+                self.admission.costs.overran(request.query)
             raise QueryTimeoutError(timeout) from None
         except (EOFError, OSError, BrokenPipeError) as error:
             await self._replace(worker)
@@ -256,11 +331,7 @@ class QueryPool:
             await self._replace(worker)
             raise
         self._idle.put_nowait(worker)
-        if status == "ok":
-            assert payload is None or isinstance(payload, QueryAnswer)
-            return payload
-        assert isinstance(payload, (QueryError, RefusedTextError))
-        raise payload
+        return status, payload
 
     async def _replace(self, worker: _Worker) -> None:
         self._kill(worker)

@@ -26,6 +26,7 @@ from service.logs import RequestLog
 from service.metrics import RequestMetrics, set_build_info
 from service.settings import Settings
 from service.store.backend import Backend, EmbeddedBackend
+from service.web.admission import QueryClients
 from service.web.headers import SECURITY_HEADERS
 from service.web.responses import bounded_bodies, routing_error, service_error
 from service.web.routes import (
@@ -149,6 +150,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     # past the limit plus room for a form's other fields. Routes that read a body hold
     # it to ``max_body_bytes`` exactly (read_body).
     app.add_middleware(bounded_bodies, limit=settings.max_body_bytes + FORM_ROOM)
+    app.add_middleware(QueryClients, settings=settings)
     app.add_middleware(StartupGate, progress=progress)
     app.add_middleware(RequestMetrics)
     # Added last, so outermost: the id and the security headers cover everything.

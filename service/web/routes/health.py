@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from service.errors import QueryTimeoutError, WorkerCrashedError
+from service.store.admission import AdmissionRefusedError
 from service.store.backend import Backend, EmbeddedBackend
 from service.web.startup import LoadProgress
 
@@ -95,7 +96,7 @@ async def ready(request: Request) -> JSONResponse:
     )
     try:
         await asyncio.wait_for(probe, PROBE_SECONDS)
-    except (TimeoutError, QueryTimeoutError):
+    except (TimeoutError, QueryTimeoutError, AdmissionRefusedError):
         checks["query"] = "timeout"
         return _not_ready(
             f"En prøvespørring fikk ikke svar innen {PROBE_SECONDS:g} s "

@@ -1,0 +1,341 @@
+"""Admission control in front of the query workers: who runs next, and who is told to wait.
+
+Why: a deadline bounds how long one query runs, not how long the next one waits. The
+load test of issue 16 (50 clients against the national demo) had a one-line query wait
+12.4 s behind heavy queries and pages queued for the three workers, and the queue
+could grow without bound. Here:
+
+- **Two lanes.** A query is *cheap* when its shape ran fast recently (``CostBook``),
+  or, never seen, when its text looks cheap (``looks_cheap``: ASK, or a LIMIT without
+  ordering, grouping or aggregates). ``reserved`` workers are kept for cheap queries:
+  general queries hold at most ``size - reserved`` workers, so a cheap query finds a
+  worker even when heavy ones fill the rest. Cheap queries may take any free worker.
+- **A budget in the cheap lane.** A cheap query past ``CHEAP_BUDGET`` seconds was
+  misjudged: the pool kills its worker (workers stay killable) and runs it again in
+  the general lane; its shape is remembered as heavy, and its client may not use the
+  cheap lane for ``BAR_SECONDS``. So a client that dresses heavy queries up as cheap
+  costs the reserved worker at most one budget per bar.
+- **Fair.** Each client (its address, or the name of a valid token) has its own queue
+  in each lane; a free worker goes to the waiting client with the fewest queries
+  running, and among those to the one served longest ago, not to whoever queued most.
+- **Bounded.** At most ``queue_limit`` queries wait in a lane, at most
+  ``client_limit`` of them from one client. Past that the query is refused at once
+  with 429 (the client holds its share) or 503 (the lane is full of others' fair
+  shares), with ``Retry-After``; when the lane is full, the client holding most of it
+  loses its newest waiting query, not the newcomer.
+
+Deadlines are unchanged: they count from the moment a worker takes the query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import re
+import time
+from collections import Counter, OrderedDict, deque
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from service.errors import QueryError
+
+CLIENT: ContextVar[str] = ContextVar("kommunegraf_query_client", default="service")
+"""Who a query is run for: set per HTTP request (``service.web.admission``); queries
+the service asks on its own (catalogues, start-up) share the client ``service``."""
+
+CHEAP_SECONDS = 0.5
+"""A shape whose recent run time (moving average) is under this is cheap."""
+CHEAP_BUDGET = 1.5
+"""Seconds a query may run in the cheap lane before it is taken for heavy."""
+BAR_SECONDS = 60.0
+"""How long a client whose cheap query overran stays out of the cheap lane."""
+_SHAPE_TEXT_LIMIT = 4096
+"""Longer texts are never cheap and not remembered (reading them costs)."""
+_SHAPES_KEPT = 4096
+_LIMIT_MAX = 1000
+
+
+class AdmissionRefusedError(QueryError):
+    """Too many queries waiting: refused at once, with when to come back."""
+
+    def __init__(self, status: int, retry_after: int, waiting: int) -> None:
+        if status == 429:
+            nb = f"Du har allerede {waiting} spørringer i kø. Vent litt og prøv igjen."
+            en = f"You already have {waiting} queries waiting. Wait and try again."
+        else:
+            nb = "Tjenesten har for mange spørringer i kø. Prøv igjen om litt."
+            en = "The service has too many queries waiting. Try again shortly."
+        super().__init__(
+            status,
+            nb,
+            en,
+            f"Prøv igjen om {retry_after} s. / Retry after {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+# --- what a query is likely to cost ------------------------------------------------
+
+_IRI = re.compile(r"<[^<>\s]*>")
+_STRING = re.compile(
+    r"\"\"\".*?\"\"\"|'''.*?'''|\"(?:[^\"\\\n\r]|\\.)*\"|'(?:[^'\\\n\r]|\\.)*'", re.S
+)
+_COMMENT = re.compile(r"#[^\n\r]*")
+_SPACE = re.compile(r"\s+")
+_LIMIT = re.compile(r"\bLIMIT\s+(\d+)\s*(?:OFFSET\s+\d+\s*)?$")
+_COSTLY = re.compile(
+    r"\b(?:ORDER|GROUP|HAVING|DISTINCT|REDUCED|COUNT|SUM|AVG|MIN|MAX|SAMPLE|GROUP_CONCAT|"
+    r"SERVICE|OPTIONAL|UNION|MINUS|EXISTS|REGEX|REPLACE|LOAD|CONSTRUCT|DESCRIBE)\b"
+)
+
+
+def _plain(text: str) -> str:
+    """The text without IRIs, strings and comments, spaces collapsed."""
+    text = _STRING.sub('""', _IRI.sub("<>", text))
+    return _SPACE.sub(" ", _COMMENT.sub(" ", text)).strip()
+
+
+def shape(text: str) -> str | None:
+    """What queries that differ only in their IRIs and strings share (None: too long).
+
+    Pages and canned queries ask the same shape for every municipality; their cost is
+    learnt once for all of them.
+
+    >>> shape('SELECT * { <urn:a> ?p "x" }') == shape('SELECT  * { <urn:b> ?p "y" }')
+    True
+    """
+    if len(text) > _SHAPE_TEXT_LIMIT:
+        return None
+    return hashlib.blake2b(_plain(text).encode(), digest_size=12).hexdigest()
+
+
+def looks_cheap(text: str) -> bool:
+    """A never-seen query that very likely answers at once: ASK, or SELECT … LIMIT n.
+
+    Only a lane is chosen by this, never what runs: one misjudged is stopped at
+    ``CHEAP_BUDGET`` and run again in the general lane.
+
+    >>> looks_cheap("PREFIX kg: <x#> SELECT ?m WHERE { ?m a kg:Municipality } LIMIT 1")
+    True
+    >>> looks_cheap("SELECT ?m WHERE { ?m a ?t } ORDER BY ?m LIMIT 1")
+    False
+    >>> looks_cheap("SELECT * { ?a ?b ?c . ?d ?e ?f }")
+    False
+    >>> looks_cheap("ASK {}")
+    True
+    """
+    if len(text) > _SHAPE_TEXT_LIMIT:
+        return False
+    plain = _plain(text).upper()
+    if _COSTLY.search(plain) or plain.count("SELECT") > 1 or plain.count("{") > 3:
+        return False
+    body = plain.replace("SELECT *", "SELECT").replace("^^", "")
+    if any(op in body for op in "*+|^/"):  # property paths
+        return False
+    if re.search(r"\bASK\b", plain) and "SELECT" not in plain:
+        return True
+    limit = _LIMIT.search(plain)
+    return "SELECT" in plain and limit is not None and int(limit.group(1)) <= _LIMIT_MAX
+
+
+@dataclass
+class CostBook:
+    """Recent run times per query shape (a moving average), and clients barred from
+    the cheap lane; bounded, the least recently used shapes are forgotten."""
+
+    shapes: OrderedDict[str, float] = field(default_factory=OrderedDict)
+    barred: dict[str, float] = field(default_factory=dict)
+
+    def cheap(self, text: str, client: str) -> bool:
+        until = self.barred.get(client)
+        if until is not None:
+            if time.monotonic() < until:
+                return False
+            del self.barred[client]
+        key = shape(text)
+        if key is None:
+            return False
+        seconds = self.shapes.get(key)
+        if seconds is None:
+            return looks_cheap(text)
+        self.shapes.move_to_end(key)
+        return seconds < CHEAP_SECONDS
+
+    def ran(self, text: str, seconds: float) -> None:
+        key = shape(text)
+        if key is None:
+            return
+        before = self.shapes.pop(key, None)
+        self.shapes[key] = seconds if before is None else 0.7 * before + 0.3 * seconds
+        while len(self.shapes) > _SHAPES_KEPT:
+            self.shapes.popitem(last=False)
+
+    def overran(self, text: str, client: str | None = None) -> None:
+        """A query ran past its budget or deadline: its shape is heavy; the client of a
+        cheap-lane query is barred from that lane for a while."""
+        key = shape(text)
+        if key is not None:
+            self.shapes.pop(key, None)
+            self.shapes[key] = CHEAP_BUDGET
+        if client is None:
+            return
+        self.barred[client] = time.monotonic() + BAR_SECONDS
+        if len(self.barred) > _SHAPES_KEPT:
+            now = time.monotonic()
+            self.barred = {c: t for c, t in self.barred.items() if t > now}
+
+
+# --- who runs next ---------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Ticket:
+    client: str
+    cheap: bool
+    granted: asyncio.Future[None]
+
+
+@dataclass
+class _Lane:
+    """One lane's waiting queries: a queue per client, clients served in turn."""
+
+    clients: OrderedDict[str, deque[_Ticket]] = field(default_factory=OrderedDict)
+    waiting: int = 0
+
+    def add(self, ticket: _Ticket) -> None:
+        self.clients.setdefault(ticket.client, deque()).append(ticket)
+        self.waiting += 1
+
+    def remove(self, ticket: _Ticket) -> None:
+        queue = self.clients.get(ticket.client)
+        if queue is not None and ticket in queue:
+            queue.remove(ticket)
+            self.waiting -= 1
+            if not queue:
+                del self.clients[ticket.client]
+
+    def next(self, running: Counter[str], served: dict[str, int]) -> _Ticket | None:
+        """The first waiting query of the client with the fewest queries running, and
+        among those the one served longest ago (or never)."""
+        if not self.clients:
+            return None
+        client = min(self.clients, key=lambda c: (running[c], served.get(c, -1)))
+        queue = self.clients[client]
+        ticket = queue.popleft()
+        self.waiting -= 1
+        if not queue:
+            del self.clients[client]
+        return ticket
+
+    def of(self, client: str) -> int:
+        return len(self.clients.get(client, ()))
+
+    def largest(self) -> tuple[str, int]:
+        client = max(self.clients, key=lambda c: len(self.clients[c]))
+        return client, len(self.clients[client])
+
+
+@dataclass
+class Admission:
+    """Worker slots handed out by lane, fairly between clients, with bounded queues."""
+
+    size: int
+    reserved: int = 1
+    """Slots general queries may never take (at most ``size - 1``)."""
+    queue_limit: int = 64
+    """Queries that may wait in each lane."""
+    client_limit: int = 32
+    """Of those, queries of one client."""
+    costs: CostBook = field(default_factory=CostBook)
+    _free: int = 0
+    _general_running: int = 0
+    _running: Counter[str] = field(default_factory=Counter)
+    _served: dict[str, int] = field(default_factory=dict)
+    """When each client present (running or waiting) was last given a slot (a count)."""
+    _grants: int = 0
+    _lanes: dict[bool, _Lane] = field(default_factory=dict)
+    _seconds: float = 1.0
+    """Moving average of a general query's run time, for Retry-After."""
+    refused: int = 0
+    """Queries refused at once (for metrics and tests)."""
+
+    def __post_init__(self) -> None:
+        self.reserved = max(0, min(self.reserved, self.size - 1))
+        self._free = self.size
+        self._lanes = {True: _Lane(), False: _Lane()}
+
+    def waiting(self, cheap: bool | None = None) -> int:
+        if cheap is None:
+            return sum(lane.waiting for lane in self._lanes.values())
+        return self._lanes[cheap].waiting
+
+    def _retry_after(self, cheap: bool) -> int:
+        lane = self._lanes[cheap]
+        slots = self.size if cheap else max(1, self.size - self.reserved)
+        seconds = (CHEAP_SECONDS if cheap else self._seconds) * (lane.waiting + 1) / slots
+        return max(1, min(60, math.ceil(seconds)))
+
+    async def enter(self, client: str, cheap: bool) -> None:
+        """Wait for a worker slot in the lane; raises AdmissionRefusedError at once."""
+        lane = self._lanes[cheap]
+        mine = lane.of(client)
+        if mine >= self.client_limit:
+            self.refused += 1
+            raise AdmissionRefusedError(429, self._retry_after(cheap), mine)
+        if lane.waiting >= self.queue_limit:
+            hog, held = lane.largest()
+            if hog == client or held <= mine + 1:
+                self.refused += 1
+                status = 429 if mine else 503
+                raise AdmissionRefusedError(status, self._retry_after(cheap), mine)
+            evicted = lane.clients[hog][-1]  # the hog's newest: it has waited least
+            lane.remove(evicted)
+            self.refused += 1
+            evicted.granted.set_exception(
+                AdmissionRefusedError(429, self._retry_after(cheap), held)
+            )
+        ticket = _Ticket(client, cheap, asyncio.get_running_loop().create_future())
+        lane.add(ticket)
+        self._dispatch()
+        try:
+            await ticket.granted
+        except asyncio.CancelledError:
+            # The client went away. Granted meanwhile: give the slot back.
+            if ticket.granted.done() and not ticket.granted.cancelled():
+                if ticket.granted.exception() is None:
+                    self.leave(client, cheap)
+            else:
+                lane.remove(ticket)
+            raise
+
+    def leave(self, client: str, cheap: bool, seconds: float | None = None) -> None:
+        """Give a slot back (after the worker is idle again, or replaced)."""
+        self._free += 1
+        self._running[client] -= 1
+        if self._running[client] <= 0:
+            del self._running[client]
+            if not any(client in lane.clients for lane in self._lanes.values()):
+                self._served.pop(client, None)  # gone quiet: no history kept
+        if not cheap:
+            self._general_running -= 1
+            if seconds is not None:
+                self._seconds = 0.8 * self._seconds + 0.2 * seconds
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        while self._free > 0:
+            ticket = self._lanes[True].next(self._running, self._served)
+            if ticket is None and self._general_running < self.size - self.reserved:
+                ticket = self._lanes[False].next(self._running, self._served)
+            if ticket is None:
+                return
+            if ticket.granted.done():
+                continue  # cancelled: its task is leaving the queue
+            self._free -= 1
+            self._running[ticket.client] += 1
+            self._grants += 1
+            self._served[ticket.client] = self._grants
+            if not ticket.cheap:
+                self._general_running += 1
+            ticket.granted.set_result(None)

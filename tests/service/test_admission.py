@@ -1,0 +1,188 @@
+"""Admission control in front of the query workers (issue 16: a simple query answers
+while other clients hammer the service).
+
+A real server with two workers, one kept for cheap queries, and room for four
+waiting queries per lane (two per client). Clients are told apart by their address:
+127.0.0.1 and 127.0.0.2 are both this machine. The rules themselves (eviction, 503,
+cancellation) are checked on ``Admission`` directly, without a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from service.store.admission import Admission, AdmissionRefusedError, CostBook, looks_cheap
+from tests.conftest import Server, start_server
+
+DEADLINE = 3.0
+RUNAWAY = "SELECT (COUNT(*) AS ?c) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+SIMPLE = "SELECT ?s WHERE { ?s a ?t } LIMIT 1"
+GENERAL = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+
+
+@pytest.fixture(scope="module")
+def busy_server() -> Iterator[Server]:
+    running = start_server(
+        ":memory:",
+        "--query-timeout",
+        str(DEADLINE),
+        "--query-workers",
+        "2",
+        "--query-reserved",
+        "1",
+        "--query-queue",
+        "4",
+        "--shutdown-timeout",
+        "1",
+    )
+    yield running
+    running.process.terminate()
+    running.process.wait(timeout=30)
+
+
+@dataclass
+class Answer:
+    status: int
+    body: str
+    retry_after: str | None
+
+
+def _ask(server: Server, query: str, source: str = "127.0.0.1") -> Answer:
+    """GET /sparql from ``source`` (a loopback address: another client)."""
+    parsed = urllib.parse.urlsplit(server.url)
+    connection = http.client.HTTPConnection(
+        parsed.hostname or "", parsed.port, timeout=60, source_address=(source, 0)
+    )
+    try:
+        connection.request(
+            "GET",
+            "/sparql?" + urllib.parse.urlencode({"query": query}),
+            headers={"Accept": "application/sparql-results+json"},
+        )
+        response = connection.getresponse()
+        return Answer(response.status, response.read().decode(), response.getheader("Retry-After"))
+    finally:
+        connection.close()
+
+
+def _in_background(
+    server: Server, query: str, count: int
+) -> tuple[list[threading.Thread], list[Answer]]:
+    answers: list[Answer] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(_ask(server, query)), daemon=True)
+        for _ in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    return threads, answers
+
+
+def _wait_until_running(server: Server, threads: list[threading.Thread]) -> None:
+    """Until the server has taken the background queries (the refused ones answered)."""
+    for thread in threads:
+        thread.join(timeout=0.3)
+
+
+def test_regression_simple_query_waited_behind_heavy_queries(busy_server: Server) -> None:
+    """Before: every worker busy with heavy queries, a one-line query waited for one to
+    finish (12.4 s in the load test). Now one worker is kept for cheap queries."""
+    threads, _ = _in_background(busy_server, RUNAWAY, 2)  # one runs, one waits its turn
+    _wait_until_running(busy_server, threads)
+    answer = _ask(busy_server, SIMPLE)
+    still_running = sum(thread.is_alive() for thread in threads)
+    assert answer.status == 200, answer.body
+    assert '"bindings"' in answer.body
+    assert still_running == 2, "the simple query was answered only after a heavy one ended"
+    for thread in threads:
+        thread.join(timeout=4 * DEADLINE)
+
+
+def test_regression_one_client_flooding_the_queue_starved_the_others(
+    busy_server: Server,
+) -> None:
+    """Before: one client's flood queued without bound, and a query of another client
+    waited behind all of it. Now the flood is refused past its share (429 with
+    Retry-After), and the other client is served next."""
+    threads, answers = _in_background(busy_server, RUNAWAY, 6)  # 1 runs, 2 wait, 3 refused
+    _wait_until_running(busy_server, threads)
+    other = _ask(busy_server, GENERAL, source="127.0.0.2")
+    flood_waiting = sum(thread.is_alive() for thread in threads)
+    assert other.status == 200, other.body
+    refused = [a for a in answers if a.status == 429]
+    assert len(refused) == 3, [a.status for a in answers]
+    assert all(a.retry_after is not None and int(a.retry_after) >= 1 for a in refused)
+    assert all("i kø" in a.body and "waiting" in a.body for a in refused)
+    # Served before the flood's queries that waited when it came: it did not queue behind them.
+    assert flood_waiting >= 1
+    for thread in threads:
+        thread.join(timeout=4 * DEADLINE)
+
+
+# --- the rules, without a server ------------------------------------------------------
+
+
+async def _rules() -> None:
+    admission = Admission(2, reserved=1, queue_limit=4, client_limit=3)
+    await admission.enter("a", cheap=False)  # holds the one general slot
+    waiting = [asyncio.ensure_future(admission.enter(c, cheap=False)) for c in "aaab"]
+    await asyncio.sleep(0)
+    assert admission.waiting(cheap=False) == 4
+    # A newcomer with nothing waiting takes the place of the largest holder's newest.
+    newcomer = asyncio.ensure_future(admission.enter("c", cheap=False))
+    await asyncio.sleep(0)
+    with pytest.raises(AdmissionRefusedError) as evicted:
+        await waiting[2]
+    assert evicted.value.status == 429 and int(evicted.value.headers["Retry-After"]) >= 1
+    # A cheap query still gets the reserved slot.
+    await asyncio.wait_for(admission.enter("d", cheap=True), 1)
+    late = asyncio.ensure_future(admission.enter("e", cheap=False))  # a loses another
+    await asyncio.sleep(0)
+    with pytest.raises(AdmissionRefusedError):
+        await waiting[1]
+    # Full of fair shares (a, b, c, e: one each): a newcomer is told 503.
+    with pytest.raises(AdmissionRefusedError) as full:
+        await admission.enter("f", cheap=False)
+    assert full.value.status == 503
+    # The slot goes to the waiting client served longest ago: b, not a (served once).
+    admission.leave("a", cheap=False)
+    await asyncio.sleep(0)
+    assert [t.done() for t in (waiting[0], waiting[3], newcomer, late)] == [
+        False,
+        True,
+        False,
+        False,
+    ]
+    # A client that gives up leaves the queue; its place is not handed out twice.
+    waiting[0].cancel()
+    await asyncio.sleep(0)
+    admission.leave("b", cheap=False)
+    await asyncio.sleep(0)
+    assert newcomer.done() and not late.done()
+    assert admission.waiting() == 1
+    late.cancel()
+    await asyncio.gather(late, waiting[0], return_exceptions=True)
+    assert admission.waiting() == 0
+
+
+def test_admission_rules() -> None:
+    asyncio.run(_rules())
+
+
+def test_cost_book_learns_shapes_and_bars_clients() -> None:
+    book = CostBook()
+    heavy = "SELECT ?m WHERE { ?m a <urn:x:Municipality> } ORDER BY ?m"
+    assert not book.cheap(heavy, "a")  # never seen, and ordered: general
+    book.ran(heavy.replace("urn:x", "urn:y"), 0.01)  # the same shape ran fast
+    assert book.cheap(heavy, "a")
+    book.overran(heavy, "a")
+    assert not book.cheap(heavy, "b")  # its shape is heavy now
+    assert not book.cheap("ASK {}", "a") and book.cheap("ASK {}", "b")  # a is barred
+    assert not looks_cheap("SELECT * { ?s <urn:p>* ?o } LIMIT 1")  # a path

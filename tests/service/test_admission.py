@@ -126,6 +126,24 @@ def test_regression_one_client_flooding_the_queue_starved_the_others(
         thread.join(timeout=4 * DEADLINE)
 
 
+def test_query_misjudged_as_cheap_runs_on_to_its_own_deadline(busy_server: Server) -> None:
+    """A query that looks cheap (SELECT ... LIMIT 1) but is not is stopped at the cheap
+    lane's budget and run again in the general lane: the client gets the ordinary 503
+    at the deadline, and other clients' simple queries are answered meanwhile."""
+    disguised = (
+        "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i "
+        'FILTER(CONCAT(STR(?a), STR(?d), STR(?g)) = "") } LIMIT 1'
+    )
+    threads, answers = _in_background(busy_server, disguised, 1)
+    simple: list[int] = []
+    while threads[0].is_alive():
+        simple.append(_ask(busy_server, SIMPLE, source="127.0.0.4").status)
+        threads[0].join(timeout=0.2)
+    assert answers and answers[0].status == 503, answers
+    assert f"longer than {DEADLINE:g} seconds" in answers[0].body
+    assert simple and set(simple) == {200}
+
+
 # --- the rules, without a server ------------------------------------------------------
 
 

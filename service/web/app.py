@@ -38,6 +38,7 @@ from service.web.routes import (
     graph_store,
     health,
     home,
+    kart,
     ontology,
     queries,
     resources,
@@ -175,5 +176,6 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(catalog.router)
     app.include_router(gdpr.router)
     app.include_router(archimate.router)
+    app.include_router(kart.router)
     queries.mount(app)
     return app

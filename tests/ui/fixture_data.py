@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import Server
+from tests.conftest import Server, start_server, stop_server
 from tests.service.client import bearer, call
 
 FIXTURE = Path(__file__).parent / "fixtures" / "architecture.ttl"
@@ -40,3 +41,14 @@ def load_fixture(server: Server) -> None:
         headers={**bearer(TOKEN), "Content-Type": "text/turtle"},
     )
     assert answer.status in (200, 201, 204), answer.text
+
+
+def fixture_site() -> Iterator[Server]:
+    """A real server on an in-memory store with the fixture loaded (a module fixture's body)."""
+    # A loaded machine (two cores, several test runs) can take over a minute to start it.
+    running = start_server(":memory:", env={"KOMMUNEGRAF_TOKEN": TOKEN}, timeout=180)
+    try:
+        load_fixture(running)
+        yield running
+    finally:
+        stop_server(running)

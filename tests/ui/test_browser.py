@@ -28,8 +28,8 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.conftest import REPOSITORY, Server, start_server, stop_server
-from tests.ui.fixture_data import TOKEN, load_fixture
+from tests.conftest import REPOSITORY, Server
+from tests.ui.fixture_data import fixture_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPOSITORY / "tests" / "artifacts"
@@ -60,13 +60,7 @@ class Watch:
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Server]:
-    # A loaded machine (two cores, several test runs) can take over a minute to start it.
-    running = start_server(":memory:", env={"KOMMUNEGRAF_TOKEN": TOKEN}, timeout=180)
-    try:
-        load_fixture(running)
-        yield running
-    finally:
-        stop_server(running)
+    yield from fixture_site()
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from loaders.namespaces import PREFIXES
 from service.errors import ServiceError
 from service.pages.charts import chart
+from service.pages.choropleth import attribution, map_of_rows
 from service.pages.render import html_page, language
 from service.pages.resource_views import PROLOGUE, Names, iri_term
 from service.sparql.canned import CannedQuery, Parameter, ParameterError, canned_queries
@@ -87,6 +88,13 @@ async def _options(
     await names.fetch(backend, {row["x"] for row in rows})
     options = [(row["x"], names.label(row["x"])) for row in rows]
     return sorted(options, key=lambda pair: pair[1].casefold())
+
+
+def shown_error(error: ServiceError) -> tuple[str, str, str]:
+    """An error as a form shows it: the parameter it is about (or ""), bokmål, English."""
+    if isinstance(error, ParameterError):
+        return (error.parameter, error.reason_nb, error.reason_en)
+    return ("", error.nb, error.en)
 
 
 def _not_found(request: Request, name: str) -> HTMLResponse:
@@ -160,11 +168,7 @@ async def canned_query_page(
             # The page shows the error beside its form; status and words are the
             # error's own, as on every other route.
             status = error.status
-            context["error"] = (
-                (error.parameter, error.reason_nb, error.reason_en)
-                if isinstance(error, ParameterError)
-                else ("", error.nb, error.en)
-            )
+            context["error"] = shown_error(error)
         else:
             variables = list(query.columns) or sorted({v for row in rows for v in row})
             iris = {t["value"] for row in rows for t in row.values() if t["type"] == "uri"}
@@ -174,10 +178,12 @@ async def canned_query_page(
                 "rows": rows[:MAX_SHOWN_ROWS],
                 "count": len(rows),
                 "chart": chart(variables, rows),
+                "map": map_of_rows(variables, rows, lang=names.lang, columns=query.columns),
                 "bound": bound,
                 "downloads": [
                     (label, f"/queries/{query.name}?" + urlencode({**given, "format": name}))
                     for label, name in (("CSV", "csv"), ("TSV", "tsv"), ("JSON", "json"))
                 ],
             }
+    context["attribution"] = attribution(names.lang)
     return html_page("canned_query.html", request, status_code=status, **context)

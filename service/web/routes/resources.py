@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from service.pages.choropleth import Choropleth, Value, attribution, choropleth
 from service.pages.dependency_graph import render_svg
 from service.pages.render import html_page, language
 from service.pages.resource_views import (
@@ -41,6 +42,7 @@ from service.store.reads import select
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import negotiate
 from service.web.responses import error_response
+from service.web.routes.kart import canned_map
 from service.web.routes.search import suggestions
 
 router = APIRouter(tags=["Linked data"])
@@ -226,6 +228,7 @@ async def _answer(request: Request, backend: Backend, base_iri: str, iri: str) -
         description.sections = sections
         iris |= more
     await names.fetch(backend, iris)
+    drawn = await _map(backend, base_iri, kind, iri, description, names.lang)
     if isinstance(description.sections.get("dependencies"), Dependencies):
         graph = description.sections["dependencies"].graph(names)
         description.sections["picture"] = await asyncio.to_thread(
@@ -241,6 +244,48 @@ async def _answer(request: Request, backend: Backend, base_iri: str, iri: str) -
         downloads=_downloads(names.href(iri)),
         analyses=_analyses(description),
         self_href=names.href(iri),
+        map=drawn,
+        attribution=attribution(names.lang),
+    )
+
+
+RESOURCE_MAPS = {
+    "Application": ("application-users", "application", False),
+    "Vendor": ("vendor-users", "vendor", False),
+    "StatutoryService": ("service-coverage", "service", True),
+}
+"""The map on a resource's page: the canned query that draws it, with the resource bound
+to its parameter, and whether zero is a gap. A region's map is its members."""
+
+
+async def _map(
+    backend: Backend,
+    base_iri: str,
+    kind: str | None,
+    iri: str,
+    description: Description,
+    lang: str,
+) -> Choropleth | None:
+    if kind == "Region":
+        members = description.sections.get("members") or []
+        numbers = frozenset(m.rsplit("/", 1)[-1] for m in members if m.startswith(base_iri))
+        word = "member" if lang == "en" else "medlem"
+        return (
+            choropleth(
+                {n: Value(None, word) for n in numbers},
+                measure_nb="medlemmer",
+                measure_en="members",
+                lang=lang,
+                only=numbers,
+            )
+            if numbers
+            else None
+        )
+    if kind not in RESOURCE_MAPS:
+        return None
+    query, parameter, zero_is_gap = RESOURCE_MAPS[kind]
+    return await canned_map(
+        backend, base_iri, query, {parameter: iri}, lang=lang, zero_is_gap=zero_is_gap
     )
 
 

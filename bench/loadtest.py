@@ -195,6 +195,8 @@ class Sample:
     """For reloaded-count: the triples of the reloaded graph the reader saw."""
     target: str = ""
     """The path requested, and the client error if no answer came (for the error detail)."""
+    shed: bool = False
+    """Refused at once by admission control: 429 or 503 with Retry-After."""
 
 
 @dataclass
@@ -276,16 +278,18 @@ async def _send(
     method, path, headers, body = _request(plan, kind, rng)
     started = time.perf_counter() - clock
     count = None
+    shed = False
     target = headers.get("X-Request-ID") or path.split("?")[0]
     try:
         response = await client.request(method, path, headers=headers, content=body or None)
         status = response.status_code
+        shed = status in (429, 503) and "retry-after" in response.headers
         if kind == "reloaded-count" and status == 200:
             count = int(response.json()["results"]["bindings"][0]["n"]["value"])
     except httpx.HTTPError as error:
         status = 0
         target += f" ({type(error).__name__})"
-    return Sample(kind, started, time.perf_counter() - clock, status, count, target)
+    return Sample(kind, started, time.perf_counter() - clock, status, count, target, shed)
 
 
 def _running(plan: Plan, clock: float, end: float) -> bool:
@@ -436,7 +440,8 @@ def summarise(plan: Plan, seconds: float, old: int, new: int) -> dict[str, Any]:
         by_kind[sample.kind].append(sample)
     regular = [s for s in plan.samples if s.kind not in ("deliberate-timeout", "hostile")]
     deliberate = by_kind.get("deliberate-timeout", [])
-    errors = [s for s in regular if not 200 <= s.status < 300]
+    shed = [s for s in regular if s.shed]
+    errors = [s for s in regular if not 200 <= s.status < 300 and not s.shed]
     hostile = by_kind.get("hostile", [])
     probes = by_kind.get("probe", [])
     probe_ms = [(s.ended - s.started) * 1000 for s in probes]
@@ -444,6 +449,8 @@ def summarise(plan: Plan, seconds: float, old: int, new: int) -> dict[str, Any]:
         "overall": _timing(regular, seconds),
         "by_kind": {kind: _timing(samples, seconds) for kind, samples in sorted(by_kind.items())},
         "errors": len(errors),
+        "shed": len(shed),
+        "shed_by_kind": dict(Counter(f"{s.kind} {s.status}" for s in shed)),
         "error_detail": dict(Counter(f"{s.target} {s.status}" for s in errors)),
         "deliberate_timeouts": {
             "sent": len(deliberate),
@@ -481,10 +488,13 @@ def markdown(results: dict[str, Any]) -> str:
         f"{setup['clients']} clients for {setup['duration_s']:g} s (until reads after the "
         f"reload were seen: {setup['window_s']:g} s in all) against one "
         f"`kommunegraf serve` (loopback, {setup['query_workers']} query workers, "
-        f"deadline {setup['query_timeout_s']:g} s) on {setup['data']} "
+        f"deadline {setup['query_timeout_s']:g} s; admission control: "
+        f"{setup.get('admission', 'none')}) on {setup['data']} "
         f"({setup['quads']:,} quads). Machine: "
         f"{setup['cpus']} CPUs; busy cores during the run, all processes: "
-        f"{setup['busy_cores']} (the load generator runs on the same machine).",
+        f"{setup['busy_cores']} (the load generator runs on the same machine); load average "
+        f"before {' '.join(setup.get('load_average_before', []))}, after "
+        f"{' '.join(setup['load_average_after'])}.",
         "",
         "| kind | requests | requests/s | p50 ms | p99 ms | max ms | statuses |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -500,8 +510,12 @@ def markdown(results: dict[str, Any]) -> str:
     deliberate = summary["deliberate_timeouts"]
     lines += [
         "",
-        f"**Errors** (anything but 2xx, deliberate timeouts apart): {summary['errors']}"
-        + (f" — {summary['error_detail']}" if summary["errors"] else ""),
+        f"**Errors** (anything but 2xx, deliberate timeouts and shed load apart): "
+        f"{summary['errors']}" + (f" — {summary['error_detail']}" if summary["errors"] else ""),
+        "",
+        f"**Shed** (refused at once by admission control, 429/503 with Retry-After; the "
+        f"clients do not wait as told, they send again at once): {summary.get('shed', 0)}"
+        + (f" — {summary['shed_by_kind']}" if summary.get("shed") else ""),
         "",
         f"**Deliberate timeouts**: {deliberate['sent']} sent, {deliberate['answered_503']} "
         f"stopped at the deadline with 503"
@@ -626,6 +640,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({old} triples) in the middle …",
             flush=True,
         )
+        load_before = Path("/proc/loadavg").read_text().split()[:3]
         before = cpu_sample()
         seconds = asyncio.run(
             run_load(
@@ -658,7 +673,9 @@ def main(argv: list[str] | None = None) -> int:
             "mix": MIX,
             "cpus": len(os.sched_getaffinity(0)),
             "busy_cores": busy,
+            "load_average_before": load_before,
             "load_average_after": Path("/proc/loadavg").read_text().split()[:3],
+            "admission": "defaults: 1 worker kept for cheap queries, 64 waiting per lane",
             "server": asdict(usage),
         },
         "summary": summarise(plan, seconds, old, new),

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from tests.conftest import BACKENDS, stop_server
@@ -205,3 +206,23 @@ def test_every_write_route_needs_a_valid_token(access: Access, tmp_path: Path) -
             assert answer.status == status, (method, path, headers, answer.text)
     answer = access.update("CLEAR SILENT GRAPH <urn:g>", access.tokens["expired"])
     assert "utløpt" in answer.text and "expired" in answer.text
+
+
+def test_regression_upload_trusted_what_the_loader_made(access: Access, tmp_path: Path) -> None:
+    """Before: an upload's triples went into the municipality's graph unchecked once
+    their rows were in scope, blank nodes (a dataset's distribution) included, so a cell
+    could make Hasvik's graph speak about Alta, which an update or a Graph Store body
+    with the same triple is refused. Now the upload's triples get the same check."""
+    book = workbook(tmp_path, "hasvik.xlsx", [], catalogue=False)
+    sheet = openpyxl.load_workbook(book)
+    alta = f"{access.base}id/kommune/{ALTA}"
+    row = ["Elevregister", "Elevene i skolen", "5616 Hasvik", ""]
+    row += ["Ingen personopplysninger", "Allmenn tilgang"]
+    row += [""] * 10 + [alta]  # Nedlastingsadresse: the distribution's download URL
+    sheet["Datasett"].append(row)
+    sheet.save(book)
+    answer = access.upload(book, access.tokens["hasvik"], dry_run=True)
+    assert answer.status == 422, answer.text
+    errors = [i for i in json.loads(answer.body)["report"]["issues"] if i["severity"] == "error"]
+    assert [e["value"] for e in errors] == [f"<{alta}>"], errors
+    assert "'Hasvik systemeier'" in errors[0]["message_en"]

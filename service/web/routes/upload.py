@@ -58,6 +58,7 @@ from service.access.scope import (
     catalogue_graph,
     municipality_graph,
     proposal_graph,
+    statement_problems,
     subject_kind,
 )
 from service.errors import AccessDeniedError
@@ -208,6 +209,22 @@ def plan_upload(
         subject = triple[0]
         kind = "own" if isinstance(subject, BNode) else subject_kind(base, str(subject))[0]
         (plan.proposal if kind == "catalogue" else plan.graph).add(triple)
+    # What goes into the municipality's graph is checked like any other write, not
+    # trusted because the loader made it: whom each triple speaks about, blank nodes
+    # included (before, a blank node's triples went in unchecked). Rows already refused
+    # above are not reported twice.
+    problems = [] if issues else statement_problems(principal, base, plan.graph_iri, plan.graph)
+    for problem in problems:
+        plan.report.issues.append(
+            Issue(
+                "error",
+                f"Regnearket ville skrive {problem}, som nøkkelen «{principal.name}» ikke gir "
+                "tilgang til.",
+                f"The workbook would write {problem}, which the token '{principal.name}' does "
+                "not grant.",
+                value=problem,
+            )
+        )
     return plan
 
 

@@ -32,6 +32,7 @@ needs no change here.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -44,7 +45,10 @@ from loaders.classes import classes
 from loaders.columns import sheets
 from loaders.mapping import slug
 from loaders.namespaces import KG, PREFIXES
-from service.sparql.text_checks import _PARSING
+
+_PARSING = threading.Lock()
+"""rdflib's parser (pyparsing) is not thread-safe: two threads parsing at once fail
+with errors like "postParse2() missing 1 required positional argument"."""
 
 
 def catalogue_classes() -> frozenset[URIRef]:

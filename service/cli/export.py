@@ -163,8 +163,8 @@ def export_archimate(
         export_model,
         municipality_scope,
         region_scope,
-        to_exchange_xml,
     )
+    from service.exports.archimate_xml import to_exchange_xml
 
     suffix = output.suffix.lower()
     if suffix not in (".xml", ".zip"):

@@ -19,15 +19,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from service.settings import (
-    CONFIG_ENV,
-    Configuration,
-    Settings,
-    SettingsError,
-    flag_specs,
-    help_text,
-    resolve,
-)
+from service.configuration import Configuration, flag_specs, help_text, resolve
+from service.settings import CONFIG_ENV, Settings, SettingsError
 
 if TYPE_CHECKING:
     from service.access.scope import Principal
@@ -85,7 +78,7 @@ def settings_flags(function: F) -> F:
 
     Put it right under ``@main.command()`` so it sees the command's own options.
     Values arrive as text (or a bool) under the field's name, None when not given;
-    ``service.settings.resolve`` parses them, so errors name the flag.
+    ``service.configuration.resolve`` parses them, so errors name the flag.
     """
     declared = getattr(function, "__click_params__", [])
     taken = {opt for param in declared for opt in param.opts + param.secondary_opts}

@@ -41,7 +41,8 @@ import yaml
 from loaders.namespaces import PREFIXES
 from loaders.paths import queries_dir
 from service.errors import ServiceError
-from service.sparql.text_checks import IRI, RefusedTextError, check_text, is_absolute_iri, tokens
+from service.sparql.lexer import IRI, is_absolute_iri, tokens
+from service.sparql.text_checks import RefusedTextError, check_text
 
 ParameterType = Literal["kommunenummer", "iri", "text", "integer", "date"]
 PARAMETER_TYPES: tuple[ParameterType, ...] = ("kommunenummer", "iri", "text", "integer", "date")

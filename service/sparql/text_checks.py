@@ -30,90 +30,11 @@ text. See docs/security.md.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import pyoxigraph as ox
-
 from service.errors import ServiceError
-
-_HEX = "[0-9A-Fa-f]"
-_UCHAR = rf"\\u{_HEX}{{4}}|\\U{_HEX}{{8}}"
-_BASE = (
-    "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d"
-    "\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
-)
-_CHARS_U = _BASE + "_"
-_CHARS = _CHARS_U + "\\-0-9\u00b7\u0300-\u036f\u203f-\u2040"
-_PLX = rf"%{_HEX}{_HEX}|\\[_~.\-!$&'()*+,;=/?#@%]"
-_PREFIX = rf"[{_BASE}](?:[{_CHARS}.]*[{_CHARS}])?"
-_LOCAL = rf"(?:[{_CHARS_U}:0-9]|{_PLX})(?:(?:[{_CHARS}.:]|{_PLX})*(?:[{_CHARS}:]|{_PLX}))?"
-
-# One alternative per terminal of the SPARQL grammar that matters here; the order
-# decides between alternatives that can start at the same character.
-_TOKEN = re.compile(
-    rf"""
-    (?P<ws>\s+)
-    |(?P<comment>\#[^\r\n]*)
-    |(?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''
-        |\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
-        |'(?:[^'\\\r\n]|\\.)*'
-        |"(?:[^"\\\r\n]|\\.)*")
-    |(?P<iri><(?:[^<>"{{}}|^`\\\x00-\x20]|{_UCHAR})*>)
-    |(?P<var>[?$][{_CHARS_U}0-9][{_CHARS_U}0-9\u00b7\u0300-\u036f\u203f-\u2040]*)
-    |(?P<lang>@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*)
-    |(?P<bnode>_:[{_CHARS_U}0-9](?:[{_CHARS}.]*[{_CHARS}])?)
-    |(?P<pname>(?P<prefix>{_PREFIX})?:(?:{_LOCAL})?)
-    |(?P<number>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?)
-    |(?P<word>[A-Za-z_][A-Za-z0-9_]*)
-    |(?P<other>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-_PARSING = threading.Lock()
-"""rdflib's parser (pyparsing) is not thread-safe: two threads parsing at once fail
-with errors like "postParse2() missing 1 required positional argument"."""
-IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^<>\"{}|^`\\\x00-\x20]*")
-"""An absolute IRI that can be written between < and > in SPARQL as it is."""
-
-
-def is_absolute_iri(text: str) -> bool:
-    """Whether ``text`` is an absolute IRI that the store accepts and SPARQL can quote.
-
-    ``IRI`` alone lets through code points the store refuses (U+FFFE, a stray
-    ``%``): those gave 500 where a parameter was checked with the pattern only.
-    The store's own parser decides, so the check sees what the executor will.
-
-    >>> is_absolute_iri("http://x/a"), is_absolute_iri("http://x/\ufffe")
-    (True, False)
-    """
-    if not IRI.fullmatch(text):
-        return False
-    try:
-        ox.NamedNode(text)
-    except ValueError:
-        return False
-    return True
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str
-    text: str
-    start: int
-    end: int
-    prefix: str | None = None
-
-
-def tokens(text: str) -> Iterator[Token]:
-    """The tokens of ``text`` (whitespace and comments included)."""
-    for match in _TOKEN.finditer(text):
-        kind = match.lastgroup or "other"
-        if kind == "prefix":  # the inner group of a prefixed name
-            kind = "pname"
-        yield Token(kind, match.group(), match.start(), match.end(), match.group("prefix"))
-
+from service.sparql.lexer import EXACT_WORDS, KEYWORDS, OX_LOCAL, STRICT, is_absolute_iri
 
 # -- the one reading that is checked and run ------------------------------------
 
@@ -143,130 +64,6 @@ _DEEPENING_WORDS = frozenset(
 )
 _DEEPENING_MARKS = frozenset({"||", "&&", "+", "-", "*", "/", "|", "^", "!", "{"})
 
-KEYWORDS = frozenset(
-    [
-        "BASE",
-        "PREFIX",
-        "SELECT",
-        "DISTINCT",
-        "REDUCED",
-        "AS",
-        "CONSTRUCT",
-        "WHERE",
-        "DESCRIBE",
-        "ASK",
-        "FROM",
-        "NAMED",
-        "GROUP",
-        "BY",
-        "HAVING",
-        "ORDER",
-        "ASC",
-        "DESC",
-        "LIMIT",
-        "OFFSET",
-        "VALUES",
-        "LOAD",
-        "SILENT",
-        "INTO",
-        "CLEAR",
-        "DROP",
-        "CREATE",
-        "ADD",
-        "TO",
-        "MOVE",
-        "COPY",
-        "INSERT",
-        "DATA",
-        "DELETE",
-        "WITH",
-        "USING",
-        "DEFAULT",
-        "GRAPH",
-        "ALL",
-        "OPTIONAL",
-        "SERVICE",
-        "BIND",
-        "UNDEF",
-        "MINUS",
-        "UNION",
-        "FILTER",
-        "NOT",
-        "IN",
-        "EXISTS",
-        "SEPARATOR",
-        "LATERAL",
-        "STR",
-        "LANG",
-        "LANGMATCHES",
-        "DATATYPE",
-        "BOUND",
-        "IRI",
-        "URI",
-        "BNODE",
-        "RAND",
-        "ABS",
-        "CEIL",
-        "FLOOR",
-        "ROUND",
-        "CONCAT",
-        "STRLEN",
-        "UCASE",
-        "LCASE",
-        "ENCODE_FOR_URI",
-        "CONTAINS",
-        "STRSTARTS",
-        "STRENDS",
-        "STRBEFORE",
-        "STRAFTER",
-        "YEAR",
-        "MONTH",
-        "DAY",
-        "HOURS",
-        "MINUTES",
-        "SECONDS",
-        "TIMEZONE",
-        "TZ",
-        "NOW",
-        "UUID",
-        "STRUUID",
-        "MD5",
-        "SHA1",
-        "SHA256",
-        "SHA384",
-        "SHA512",
-        "COALESCE",
-        "IF",
-        "STRLANG",
-        "STRDT",
-        "SAMETERM",
-        "ISIRI",
-        "ISURI",
-        "ISBLANK",
-        "ISLITERAL",
-        "ISNUMERIC",
-        "REGEX",
-        "SUBSTR",
-        "REPLACE",
-        "COUNT",
-        "SUM",
-        "MIN",
-        "MAX",
-        "AVG",
-        "SAMPLE",
-        "GROUP_CONCAT",
-        "TRIPLE",
-        "SUBJECT",
-        "PREDICATE",
-        "OBJECT",
-        "ISTRIPLE",
-        "ADJUST",
-    ]
-)
-"""Every word oxigraph reads as a keyword (case-insensitive), and only those."""
-_EXACT_WORDS = frozenset({"a", "true", "false"})
-"""Words oxigraph compares case-sensitively."""
-
 _FORBIDDEN = re.compile(
     "[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]"
 )
@@ -279,37 +76,6 @@ they end a comment or a line (oxigraph ends a ``#`` comment at a bare carriage
 return, rdflib does not), and no query needs them.
 """
 
-_ECHAR = r"""\\[tbnrf"'\\]"""
-_STRICT = re.compile(
-    rf"""
-    (?P<ws>[ \t\n]+)
-    |(?P<comment>\#[^\n]*)
-    |(?P<string>'''(?:(?:'|'')?(?:[^'\\]|{_ECHAR}))*'''
-        |\"\"\"(?:(?:"|"")?(?:[^"\\]|{_ECHAR}))*\"\"\"
-        |'(?:[^'\\\n]|{_ECHAR})*'
-        |"(?:[^"\\\n]|{_ECHAR})*")
-    |(?P<iri><[^<>"{{}}|^`\\\x00-\x20]*>)
-    |(?P<var>[?$][{_CHARS_U}0-9][{_CHARS_U}0-9\u00b7\u0300-\u036f\u203f-\u2040]*)
-    |(?P<lang>@[a-zA-Z]{{1,8}}(?:-[a-zA-Z0-9]{{1,8}})*(?![A-Za-z0-9-]))
-    |(?P<bnode>_:[{_CHARS_U}0-9](?:[{_CHARS}.]*[{_CHARS}])?)
-    |(?P<pname>(?P<prefix>{_PREFIX})?:(?P<local>{_LOCAL})?)
-    |(?P<number>(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)[eE][+-]?[0-9]+|[0-9]*\.[0-9]+|[0-9]+)
-    |(?P<word>[A-Za-z_][A-Za-z0-9_]*)
-    |(?P<mark>\^\^|\|\||&&|!=|<=|>=|[{{}}()\[\];,.*/+\-!=<>|^?])
-    """,
-    re.VERBOSE,
-)
-"""The SPARQL terminals, as strictly as oxigraph reads them.
-
-Unlike ``_TOKEN`` it has no catch-all: a character that starts no terminal is
-refused. Strings take only the escapes ``\\t \\b \\n \\r \\f \\" \\' \\\\`` (no
-``\\u``: rdflib replaces those before parsing, oxigraph inside strings only), IRIs
-take no escapes at all.
-"""
-_OX_LOCAL = re.compile(
-    rf"(?:[{_CHARS_U}:0-9]|{_PLX})(?:[{_CHARS}:]|{_PLX})*(?:\.+(?:[{_CHARS}:]|{_PLX})+)?"
-)
-"""The local part of a prefixed name as oxigraph 0.5 reads it: one run of dots at most."""
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _FLAT_OPENERS = frozenset({"DATA", "VALUES"})
 
@@ -367,7 +133,7 @@ def _resolve(reference: str, base: str) -> str:
 def _lex(text: str) -> Iterator[re.Match[str]]:
     position = 0
     while position < len(text):
-        match = _STRICT.match(text, position)
+        match = STRICT.match(text, position)
         if match is None or match.end() == position:
             shown = text[position : position + 20]
             raise RefusedTextError(
@@ -435,7 +201,7 @@ def check_text(text: str, *, update: bool, base: str, allow: Sequence[str]) -> C
             gap = gap or " "
             continue
         if kind == "word":
-            if value.upper() not in KEYWORDS and value not in _EXACT_WORDS:
+            if value.upper() not in KEYWORDS and value not in EXACT_WORDS:
                 raise RefusedTextError(
                     400,
                     f"«{value[:40]}» ved {_where(text, match.start())} er ikke et SPARQL-ord.",
@@ -548,7 +314,7 @@ def _expanded(text: str, match: re.Match[str], prefixes: dict[str, str]) -> str:
             f"Prefikset «{prefix}:» ved {_where(text, match.start())} er ikke deklarert.",
             f"The prefix '{prefix}:' at {_where(text, match.start())} is not declared.",
         )
-    if local and not _OX_LOCAL.fullmatch(local):
+    if local and not OX_LOCAL.fullmatch(local):
         raise RefusedTextError(
             400,
             f"Navnet «{match.group()[:60]}» ved {_where(text, match.start())} har flere "
@@ -651,66 +417,3 @@ def is_allowed(iri: str, allow: Sequence[str]) -> bool:
         if prefix.endswith(("/", "#", "?", "&", "=")) or not rest or rest[0] in "/?#":
             return True
     return False
-
-
-class DatasetConflictError(ValueError):
-    """using-graph-uri/using-named-graph-uri given for an update that has USING or WITH."""
-
-
-def with_dataset(update: str, using: Sequence[str], using_named: Sequence[str]) -> str:
-    """Apply the protocol's using-graph-uri and using-named-graph-uri to an update.
-
-    The protocol defines them as USING and USING NAMED clauses on every operation
-    with a WHERE, so that is what they become: the clauses are written in before
-    each top-level WHERE; a ``DELETE WHERE { P }``, which cannot take USING, is
-    written as the equivalent ``DELETE { P } USING … WHERE { P }``. The graph IRIs
-    must match ``IRI`` (checked by the caller), so they cannot break out of <…>.
-
-    >>> with_dataset("INSERT { ?s a <C> } WHERE { ?s ?p ?o }", ["http://g"], [])
-    'INSERT { ?s a <C> }  USING <http://g> WHERE { ?s ?p ?o }'
-    >>> with_dataset("DELETE WHERE { ?s ?p ?o }", [], ["http://n"])
-    'DELETE { ?s ?p ?o }  USING NAMED <http://n> WHERE { ?s ?p ?o }'
-    """
-    if not using and not using_named:
-        return update
-    clause = "".join(f" USING <{g}>" for g in using)
-    clause += "".join(f" USING NAMED <{g}>" for g in using_named)
-    significant = [t for t in tokens(update) if t.kind not in ("ws", "comment")]
-    edits: list[tuple[int, int, str]] = []
-    depth = 0
-    previous: str | None = None
-    for index, token in enumerate(significant):
-        if token.text == "{":
-            depth += 1
-        elif token.text == "}":
-            depth -= 1
-        elif depth == 0 and token.kind == "word":
-            word = token.text.upper()
-            if word in ("USING", "WITH"):
-                raise DatasetConflictError(word)
-            if word == "WHERE" and previous == "DELETE":
-                end = _group_end(significant, index + 1)
-                if end is not None:
-                    pattern = update[significant[index + 1].start : end]
-                    edits.append((token.start, end, f"{pattern} {clause} WHERE {pattern}"))
-            elif word == "WHERE":
-                edits.append((token.start, token.start, f"{clause} "))
-        previous = token.text.upper() if depth == 0 and token.kind == "word" else None
-    for start, end, text in reversed(edits):
-        update = update[:start] + text + update[end:]
-    return update
-
-
-def _group_end(significant: list[Token], opening: int) -> int | None:
-    """The end offset of the { … } group whose "{" is ``significant[opening]``."""
-    if opening >= len(significant) or significant[opening].text != "{":
-        return None
-    depth = 0
-    for token in significant[opening:]:
-        if token.text == "{":
-            depth += 1
-        elif token.text == "}":
-            depth -= 1
-            if depth == 0:
-                return token.end
-    return None

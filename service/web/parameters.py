@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from loaders.resolver import normalise
 from service.sparql.canned import CannedQuery, Parameter, ParameterError
-from service.sparql.text_checks import is_absolute_iri
+from service.sparql.lexer import is_absolute_iri
 from service.store.backend import Backend
 from service.store.reads import select
 

@@ -36,9 +36,9 @@ from service.exports.archimate import (
     identifier,
     municipality_scope,
     region_scope,
-    to_exchange_xml,
 )
 from service.exports.archimate_import import ExchangeFileError, read_exchange, workbook_bytes
+from service.exports.archimate_xml import to_exchange_xml
 from service.exports.extract import Queryable, Snapshot, select_rows
 from service.exports.records_of_processing import XLSX_MEDIA
 from service.store.embedded import KnowledgeStore

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from service.settings import SPECS, Settings, SettingsError, resolve
+from service.configuration import resolve
+from service.settings import SPECS, Settings, SettingsError
 from tests.cli import kommunegraf
 
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("KOMMUNEGRAF_")}

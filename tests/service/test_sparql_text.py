@@ -9,14 +9,8 @@ import sys
 import pyoxigraph as ox
 import pytest
 
-from service.sparql.text_checks import (
-    MAX_OPERATORS,
-    DatasetConflictError,
-    RefusedTextError,
-    check_text,
-    is_allowed,
-    with_dataset,
-)
+from service.sparql.dataset import DatasetConflictError, with_dataset
+from service.sparql.text_checks import MAX_OPERATORS, RefusedTextError, check_text, is_allowed
 
 BASE = "http://base.example/"
 EVIL = "http://169.254.169.254/latest/"

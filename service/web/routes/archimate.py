@@ -24,9 +24,9 @@ from service.exports.archimate import (
     export_model,
     municipality_scope,
     region_scope,
-    to_exchange_xml,
 )
 from service.exports.archimate_import import ExchangeFileError, read_exchange, workbook_bytes
+from service.exports.archimate_xml import to_exchange_xml
 from service.exports.records_of_processing import XLSX_MEDIA
 from service.store.backend import Backend
 from service.store.reads import select

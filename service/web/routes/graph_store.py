@@ -45,7 +45,7 @@ from service.access.scope import Principal
 from service.errors import ServiceError
 from service.settings import Settings
 from service.sparql.formats import GRAPH_TYPES
-from service.sparql.text_checks import is_absolute_iri
+from service.sparql.lexer import is_absolute_iri
 from service.store.backend import Backend
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import best_match

@@ -19,12 +19,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from service.pages.choropleth import Choropleth, Value, attribution, choropleth
+from service.pages.class_sections import SECTIONS
 from service.pages.dependency_graph import render_svg
 from service.pages.render import html_page, language
 from service.pages.resource_views import (
     KG,
     PROLOGUE,
-    SECTIONS,
     Dependencies,
     Description,
     Names,
@@ -36,7 +36,7 @@ from service.pages.resource_views import (
 )
 from service.sparql.canned import CannedQuery, canned_queries
 from service.sparql.formats import GRAPH_FORMATS, GRAPH_TYPES
-from service.sparql.text_checks import is_absolute_iri
+from service.sparql.lexer import is_absolute_iri
 from service.store.backend import Backend
 from service.store.reads import select
 from service.web.dependencies import BackendDep, SettingsDep

@@ -39,6 +39,7 @@ from service.access.scope import (
 from service.errors import QueryTimeoutError, ServiceError, WorkerCrashedError
 from service.pages.render import render
 from service.settings import Settings
+from service.sparql.dataset import DatasetConflictError, with_dataset
 from service.sparql.formats import (
     GRAPH_FORMATS,
     GRAPH_TYPES,
@@ -46,14 +47,9 @@ from service.sparql.formats import (
     SOLUTION_FORMATS,
     SOLUTION_TYPES,
 )
+from service.sparql.lexer import is_absolute_iri
 from service.sparql.service_description import describe
-from service.sparql.text_checks import (
-    CheckedText,
-    DatasetConflictError,
-    check_text,
-    is_absolute_iri,
-    with_dataset,
-)
+from service.sparql.text_checks import CheckedText, check_text
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import best_match
 from service.web.responses import (

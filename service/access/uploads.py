@@ -1,0 +1,300 @@
+"""Checking an uploaded workbook against its writer's scope, and loading it, audited.
+
+Why apart from the routes: the API (``POST /upload``) and the browser form
+(``/upload/form``) take the same steps, and the steps are not about HTTP: validate
+the workbook (``loaders``) against the reference data and what is stored; check the
+rows against the token's scope (``service.access.scope``), where a row for another
+municipality or for shared reference data is an error naming its sheet and row and
+application and vendor rows become a proposal (``service.access.proposals``); load
+only a report without errors, into the writer's graph, and record it in the audit
+trail with the file's SHA-256.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, cast
+
+import pyoxigraph as ox
+from fastapi import Request
+from rdflib import BNode, Graph, URIRef
+
+from loaders.report import Issue, Report
+from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
+from loaders.validation import Engine
+from service.access.audit import AuditEvent, GraphChange, auditor, change, new_event
+from service.access.auth import write_lock
+from service.access.proposals import new_proposal
+from service.access.scope import Principal, municipality_graph, statement_problems, subject_kind
+from service.settings import Settings
+from service.store.backend import Backend
+from service.store.embedded import KnowledgeStore, safe_ntriples
+from service.store.sources import SourceResult, load_sources, reference_context, stored_context
+
+
+@dataclass
+class UploadPlan:
+    """A checked workbook: what would be written where, and the report."""
+
+    name: str
+    data: bytes
+    report: Report
+    graph_iri: str = ""
+    graph: Graph = field(default_factory=Graph)
+    proposal: Graph = field(default_factory=Graph)
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "file": self.name,
+            "conforms": self.report.conforms,
+            "graph": self.graph_iri or None,
+            "triples": len(self.graph),
+            "proposed_triples": len(self.proposal),
+            "report": json.loads(self.report.to_json()),
+        }
+
+
+def _safe_name(name: str) -> str:
+    """A file name for the temporary copy: its suffix decides how it is read."""
+    stem = "".join(c if c.isalnum() or c in "-_ ." else "-" for c in Path(name).stem)[:80]
+    return (stem.strip(". ") or "upload") + Path(name).suffix.lower()
+
+
+def _scope_issues(
+    principal: Principal, base: str, rows: dict[Any, tuple[str, int]]
+) -> tuple[list[Issue], dict[str, tuple[str, int]]]:
+    """Errors for rows outside ``principal``'s scope, and the municipalities it writes."""
+    issues: list[Issue] = []
+    owners: dict[str, tuple[str, int]] = {}
+    numbers = ", ".join(sorted(principal.municipalities))
+    for subject, (sheet, row) in sorted(rows.items(), key=lambda item: item[1]):
+        if not isinstance(subject, URIRef) or "#" in subject:
+            continue  # helper nodes go with their row's subject
+        kind, owner = subject_kind(base, str(subject))
+        if kind == "catalogue":
+            continue
+        if kind == "municipal" and owner in principal.municipalities:
+            assert owner is not None
+            owners.setdefault(owner, (sheet, row))
+        elif kind == "municipal":
+            issues.append(
+                Issue(
+                    "error",
+                    f"Raden gjelder kommune {owner}, men nøkkelen «{principal.name}» gir bare "
+                    f"skrivetilgang for kommune {numbers}.",
+                    f"The row is about municipality {owner}, but the token '{principal.name}' "
+                    f"only grants writing for municipality {numbers}.",
+                    sheet,
+                    row,
+                    value=str(subject),
+                )
+            )
+        else:
+            issues.append(
+                Issue(
+                    "error",
+                    "Raden endrer felles referansedata, som bare en administrator kan endre.",
+                    "The row changes shared reference data, which only an administrator "
+                    "may change.",
+                    sheet,
+                    row,
+                    value=str(subject),
+                )
+            )
+    if len(owners) > 1:
+        for number, (sheet, row) in sorted(owners.items())[1:]:
+            first = sorted(owners)[0]
+            issues.append(
+                Issue(
+                    "error",
+                    f"Ett regneark gjelder én kommune: raden gjelder {number}, tidligere rader "
+                    f"{first}. Last opp ett regneark per kommune.",
+                    f"One workbook is about one municipality: the row is about {number}, "
+                    f"earlier rows about {first}. Upload one workbook per municipality.",
+                    sheet,
+                    row,
+                )
+            )
+    return issues, owners
+
+
+def plan_upload(
+    principal: Principal,
+    name: str,
+    data: bytes,
+    base: str,
+    stored: Graph,
+    engine: Engine = "sparql",
+) -> UploadPlan:
+    """Validate the workbook and check it against the token's scope; writes nothing."""
+    safe = _safe_name(name)
+    report = Report(name)
+    if Path(safe).suffix not in SPREADSHEET_SUFFIXES:
+        report.readable = False
+        known = ", ".join(sorted(SPREADSHEET_SUFFIXES))
+        report.issues.append(
+            Issue(
+                "error",
+                f"Filtypen støttes ikke her; last opp et regneark ({known}).",
+                f"The file type is not supported here; upload a spreadsheet ({known}).",
+            )
+        )
+        return UploadPlan(name, data, report)
+    with tempfile.TemporaryDirectory(prefix="kommunegraf-upload-") as folder:
+        path = Path(folder, safe)
+        path.write_bytes(data)
+        checked = check_spreadsheet(path, base, reference_context(base) + stored, engine=engine)
+    checked.report.source = name
+    plan = UploadPlan(name, data, checked.report, row_counts=checked.row_counts)
+    if not checked.report.readable:
+        return plan
+    if principal.is_admin:
+        from service.store.sources import source_graph_iri
+
+        plan.graph_iri = source_graph_iri(Path(safe), base)
+        plan.graph = checked.graph
+        return plan
+    issues, owners = _scope_issues(principal, base, checked.rows)
+    plan.report.issues.extend(issues)
+    number = min(owners) if owners else min(principal.municipalities)
+    plan.graph_iri = municipality_graph(base, number, Path(safe).stem)
+    for triple in checked.graph:
+        subject = triple[0]
+        kind = "own" if isinstance(subject, BNode) else subject_kind(base, str(subject))[0]
+        (plan.proposal if kind == "catalogue" else plan.graph).add(triple)
+    # What goes into the municipality's graph is checked like any other write, not
+    # trusted because the loader made it: whom each triple speaks about, blank nodes
+    # included (before, a blank node's triples went in unchecked). Rows already refused
+    # above are not reported twice.
+    problems = [] if issues else statement_problems(principal, base, plan.graph_iri, plan.graph)
+    for problem in problems:
+        plan.report.issues.append(
+            Issue(
+                "error",
+                f"Regnearket ville skrive {problem}, som nøkkelen «{principal.name}» ikke gir "
+                "tilgang til.",
+                f"The workbook would write {problem}, which the token '{principal.name}' does "
+                "not grant.",
+                value=problem,
+            )
+        )
+    return plan
+
+
+class _BackendReader:
+    """Lets ``stored_context`` run its query through the backend, from a worker thread.
+
+    The query is ``service.store.sources``'s, so what an upload may refer to is the same as for
+    ``kommunegraf load``; the answer is loaded into an in-memory store so the
+    caller gets the result type it expects.
+    """
+
+    def __init__(self, backend: Backend, loop: asyncio.AbstractEventLoop) -> None:
+        self.backend = backend
+        self.loop = loop
+
+    def query(self, sparql: str, base_iri: str | None = None) -> ox.QueryTriples:
+        answer = asyncio.run_coroutine_threadsafe(
+            self.backend.execute(sparql, solutions_media=None, graph_media="application/n-triples"),
+            self.loop,
+        ).result()
+        store = ox.Store()
+        store.load(answer.body, format=ox.RdfFormat.N_TRIPLES)
+        result = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
+        assert isinstance(result, ox.QueryTriples)
+        return result
+
+
+async def check_upload(
+    backend: Backend, settings: Settings, principal: Principal, name: str, data: bytes
+) -> UploadPlan:
+    reader = _BackendReader(backend, asyncio.get_running_loop())
+
+    def run() -> UploadPlan:
+        stored = stored_context(cast(KnowledgeStore, reader), settings.base_iri)
+        return plan_upload(principal, name, data, settings.base_iri, stored, settings.engine)
+
+    return await asyncio.to_thread(run)
+
+
+async def load_upload(
+    request: Request, backend: Backend, principal: Principal, plan: UploadPlan
+) -> AuditEvent:
+    """Write a conforming plan and its proposal, and record it; returns the audit event."""
+    base = request.app.state.settings.base_iri
+    audit = auditor(request)
+    source = SourceResult(
+        Path(_safe_name(plan.name)),
+        plan.graph_iri,
+        len(plan.graph),
+        plan.report,
+        plan.data,
+        plan.graph,
+        plan.row_counts,
+    )
+    proposal = None
+    if len(plan.proposal):
+        proposal = new_proposal(principal, base, plan.graph_iri, plan.proposal)
+    planned = [GraphChange(plan.graph_iri, 0, 0)]
+    if proposal is not None:
+        planned.append(GraphChange(proposal[0], len(proposal[1]), 0))
+    event = new_event(principal, "load", base, planned, data=plan.data, file_name=plan.name)
+    async with write_lock(request):
+        before = await audit.graph_keys(plan.graph_iri)
+        async with audit.announced(event):
+            await asyncio.to_thread(load_sources, backend, [source])
+            if proposal is not None:
+                await asyncio.to_thread(backend.replace_graph, *proposal)
+        loaded = change(plan.graph_iri, before, await audit.graph_keys(plan.graph_iri))
+        event = replace(event, changes=(loaded, *planned[1:]))
+        await audit.record(event)
+    return event
+
+
+async def _triples(backend: Backend, query: str) -> set[tuple[Any, Any, Any]]:
+    answer = await backend.execute(query, solutions_media=None, graph_media="application/n-triples")
+    return set(Graph().parse(data=answer.body, format="nt"))
+
+
+def _as_stored(triples: set[tuple[Any, Any, Any]]) -> set[tuple[Any, Any, Any]]:
+    """The triples as the store gives them back: literals in canonical form
+    ("872000" as an xsd:decimal comes back "872000.0"), so equal values compare equal."""
+    staging = Graph()
+    for triple in triples:
+        staging.add(triple)
+    store = ox.Store()
+    store.load(safe_ntriples(staging).encode("utf-8"), ox.RdfFormat.N_TRIPLES)
+    dumped = store.dump(format=ox.RdfFormat.N_QUADS) or b""
+    return set(Graph().parse(data=dumped, format="nt"))
+
+
+async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, int]:
+    """What loading ``plan`` would change in what queries see (the union of the graphs).
+
+    ``added``: triples the store does not hold in any graph yet; ``removed``: triples
+    of the graph it replaces that the new file no longer has; ``unchanged`` the rest.
+    A workbook downloaded with ``/template?kommune=NNNN`` and uploaded unchanged
+    adds and removes nothing. The graph's own provenance (file hash, time) is left
+    out: it changes with every load by design.
+    """
+    graph = URIRef(plan.graph_iri)
+    new = _as_stored({t for t in plan.graph if t[0] != graph})
+    subjects = sorted({s for s, _, _ in new if isinstance(s, URIRef)}, key=str)
+    current: set[tuple[Any, Any, Any]] = set()
+    for start in range(0, len(subjects), 200):
+        values = " ".join(f"<{s}>" for s in subjects[start : start + 200])
+        current |= await _triples(
+            backend, f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ VALUES ?s {{ {values} }} ?s ?p ?o }}"
+        )
+    replaced = await _triples(
+        backend,
+        f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} "
+        f"FILTER(?s != <{graph}>) }}",
+    )
+    added = len(new - current)
+    return {"added": added, "removed": len(replaced - new), "unchanged": len(new) - added}

@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 
 from service.access.scope import (
     Principal,
@@ -39,7 +39,6 @@ from service.access.tokens import TokenFile, TokenFileError
 from service.errors import AccessDeniedError
 from service.settings import Settings
 from service.web.dependencies import SettingsDep
-from service.web.responses import error_response
 
 log = logging.getLogger(__name__)
 
@@ -144,19 +143,19 @@ Writer = Annotated[Principal, Depends(_writer_dependency)]
 """A route parameter: who writes (a refusal is raised before the route runs)."""
 
 
-def graph_refusal(principal: Principal, base: str, graph: str) -> Response | None:
-    """403 when ``principal`` may not write ``graph`` (see ``service.access.scope``)."""
+def require_graph(principal: Principal, base: str, graph: str) -> None:
+    """Raise 403 when ``principal`` may not write ``graph`` (see ``service.access.scope``)."""
     if may_write_graph(principal, base, graph):
-        return None
+        return
     if graph == audit_graph(base):
-        return error_response(
+        raise AccessDeniedError(
             403,
             "Revisjonsloggen skrives bare av tjenesten selv.",
             "The audit graph is written by the service only.",
             graph,
         )
     scope_nb, scope_en = principal.scope_nb_en()
-    return error_response(
+    raise AccessDeniedError(
         403,
         f"Nøkkelen «{principal.name}» gir bare skrivetilgang til {scope_nb}, i grafer "
         f"{base}graph/kommune/<kommunenummer>/….",
@@ -166,16 +165,14 @@ def graph_refusal(principal: Principal, base: str, graph: str) -> Response | Non
     )
 
 
-def statements_refusal(
+def require_statements(
     principal: Principal, base: str, graph: str, triples: Iterable[Triple]
-) -> Response | None:
-    """403 when the data speaks about things ``principal`` may not write about.
+) -> None:
+    """Raise 403 when the data speaks about things ``principal`` may not write about.
 
     Not only subjects: whom a usage, dataset or agreement belongs to, and what a
     blank node is typed as (``service.access.scope.statement_problems``).
     """
     problems = statement_problems(principal, base, graph, triples)
-    if not problems:
-        return None
-    nb, en = foreign_subject_message(problems)
-    return error_response(403, nb, en)
+    if problems:
+        raise AccessDeniedError(403, *foreign_subject_message(problems))

@@ -28,7 +28,7 @@ from service.settings import Settings
 from service.store.backend import Backend, EmbeddedBackend
 from service.web.admission import QueryClients
 from service.web.headers import SECURITY_HEADERS
-from service.web.responses import bounded_bodies, routing_error, service_error
+from service.web.responses import Moved, bounded_bodies, moved, routing_error, service_error
 from service.web.routes import (
     archimate,
     catalog,
@@ -146,6 +146,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.state.load_progress = progress
     app.add_exception_handler(StarletteHTTPException, routing_error)
     app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(Moved, moved)
     set_build_info(version=tool_version())
     # Every body, on every route, counted while it streams in (chunked ones too): 413
     # past the limit plus room for a form's other fields. Routes that read a body hold

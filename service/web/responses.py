@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fastapi import Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -135,6 +135,22 @@ async def routing_error(request: Request, error: Exception) -> Response:
     if status in _ROUTING_ERRORS and detail in ("Not Found", "Method Not Allowed", _TOO_LARGE):
         return error_response(status, *_ROUTING_ERRORS[status], headers=headers)
     return PlainTextResponse(detail, status_code=status, headers=headers)
+
+
+class Moved(Exception):  # noqa: N818 - an answer, not a failure
+    """A 301 to where a resource lives now, raised by a lookup that found it moved
+    (a municipality merged into another), so routes receive only what they serve."""
+
+    def __init__(self, location: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(location)
+        self.location = location
+        self.headers = dict(headers or {})
+
+
+async def moved(request: Request, error: Exception) -> Response:
+    """The exception handler for ``Moved``: the redirect, without a body."""
+    assert isinstance(error, Moved)
+    return RedirectResponse(error.location, status_code=301, headers=error.headers)
 
 
 async def service_error(request: Request, error: Exception) -> Response:

@@ -18,11 +18,12 @@ from email.utils import formatdate, parsedate_to_datetime
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, SKOS
 
 from loaders.namespaces import CV, KG
+from service.errors import ServiceError
 from service.exports.cpsv import build_services
 from service.exports.dcat import catalogue_iri, label
 from service.exports.extract import (
@@ -42,7 +43,7 @@ from service.settings import Settings
 from service.store.backend import Backend
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import negotiate
-from service.web.responses import allow_any_origin, error_response
+from service.web.responses import Moved, allow_any_origin, error_response
 
 router = APIRouter(tags=["Felles datakatalog"])
 
@@ -67,8 +68,8 @@ def _media(request: Request, offered: list[str]) -> str | None:
     return negotiate(request, offered, FORMATS)
 
 
-def _not_acceptable(offered: list[str]) -> Response:
-    return error_response(
+def _not_acceptable(offered: list[str]) -> ServiceError:
+    return ServiceError(
         406,
         "Kan ikke levere i et format du godtar. Tilgjengelig: " + ", ".join(offered),
         "Cannot answer in a format you accept. Available: " + ", ".join(offered),
@@ -76,8 +77,8 @@ def _not_acceptable(offered: list[str]) -> Response:
     )
 
 
-def _unknown(kommunenummer: str) -> Response:
-    return error_response(
+def _unknown(kommunenummer: str) -> ServiceError:
+    return ServiceError(
         404,
         f"Ukjent kommunenummer: {kommunenummer!r}. Et kommunenummer har fire siffer, f.eks. 4203.",
         f"Unknown municipality number: {kommunenummer!r}. It has four digits, e.g. 4203.",
@@ -223,7 +224,7 @@ def _published_response(request: Request, rendered: Rendered, media: str) -> Res
 async def catalogue_all(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
     media = _media(request, PAGE_TYPES)
     if media is None:
-        return _not_acceptable(PAGE_TYPES)
+        raise _not_acceptable(PAGE_TYPES)
     catalogues = await _catalogues(request, backend, settings).get()
     if media == "text/html":
         summaries = await asyncio.to_thread(_summaries, catalogues)
@@ -243,33 +244,33 @@ async def catalogue_all(request: Request, backend: BackendDep, settings: Setting
 
 async def _one(
     kommunenummer: str, request: Request, backend: Backend, settings: Settings
-) -> tuple[Catalogues, URIRef] | Response:
-    """The catalogues and the municipality, or the response that says why not."""
+) -> tuple[Catalogues, URIRef]:
+    """The catalogues and the municipality; raises 404 for an unknown one and a 301 to
+    today's number for one merged into another."""
     try:
         kommune = municipality_iri(kommunenummer, settings.base_iri)
         catalogues = await _catalogues(request, backend, settings).get()
     except UnknownMunicipalityError:
-        return _unknown(kommunenummer)
+        raise _unknown(kommunenummer) from None
     node = _municipality(catalogues.source.graph, kommune)
     if node is None:
-        return _unknown(kommunenummer)
+        raise _unknown(kommunenummer)
     successor = catalogues.source.graph.value(node, DCTERMS.isReplacedBy)
     if successor is not None:
         number = catalogues.source.graph.value(successor, KG.municipalityNumber)
         tail = request.url.path.removeprefix(f"/catalog/{kommunenummer}")
         query = f"?{request.url.query}" if request.url.query else ""
-        return RedirectResponse(f"/catalog/{number}{tail}{query}", status_code=301, headers=VARY)
+        raise Moved(f"/catalog/{number}{tail}{query}", VARY)
     return catalogues, node
 
 
 async def _negotiated_one(
     kommunenummer: str, request: Request, backend: Backend, settings: Settings, offered: list[str]
-) -> tuple[str, Catalogues, URIRef] | Response:
+) -> tuple[str, Catalogues, URIRef]:
     media = _media(request, offered)
     if media is None:
-        return _not_acceptable(offered)
-    found = await _one(kommunenummer, request, backend, settings)
-    return found if isinstance(found, Response) else (media, *found)
+        raise _not_acceptable(offered)
+    return (media, *await _one(kommunenummer, request, backend, settings))
 
 
 @router.get(
@@ -281,10 +282,9 @@ async def _negotiated_one(
 async def catalogue_one(
     kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
 ) -> Response:
-    found = await _negotiated_one(kommunenummer, request, backend, settings, PAGE_TYPES)
-    if isinstance(found, Response):
-        return found
-    media, catalogues, node = found
+    media, catalogues, node = await _negotiated_one(
+        kommunenummer, request, backend, settings, PAGE_TYPES
+    )
     source = catalogues.source
     orgnr = source.graph.value(node, KG.organisationNumber)
     if media != "text/html":
@@ -330,10 +330,9 @@ QUALITY_TYPES = ["application/json", "text/html"]
 async def catalogue_quality(
     kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
 ) -> Response:
-    found = await _negotiated_one(kommunenummer, request, backend, settings, QUALITY_TYPES)
-    if isinstance(found, Response):
-        return found
-    media, catalogues, node = found
+    media, catalogues, node = await _negotiated_one(
+        kommunenummer, request, backend, settings, QUALITY_TYPES
+    )
     source = catalogues.source.graph
     rated = catalogues.quality_of(str(node))
     name = label(source, node) or kommunenummer
@@ -368,15 +367,15 @@ async def _services(
 ) -> Response:
     media = _media(request, PAGE_TYPES)
     if media is None:
-        return _not_acceptable(PAGE_TYPES)
+        raise _not_acceptable(PAGE_TYPES)
     try:
         source = await read_services(backend, kommunenummer, base_iri)
     except UnknownMunicipalityError:
-        return _unknown(kommunenummer or "")
+        raise _unknown(kommunenummer or "") from None
     if kommunenummer is not None:
         kommune = municipality_iri(kommunenummer, base_iri)
         if (URIRef(kommune), KG.county, None) not in source:
-            return _unknown(kommunenummer)
+            raise _unknown(kommunenummer)
     if media == "text/html":
         return html_page(
             "services.html",

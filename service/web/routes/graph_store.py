@@ -40,7 +40,7 @@ from service.access.audit import (
     graph_keys,
     new_event,
 )
-from service.access.auth import Writer, graph_refusal, statements_refusal, write_lock
+from service.access.auth import Writer, require_graph, require_statements, write_lock
 from service.access.scope import Principal
 from service.errors import ServiceError
 from service.settings import Settings
@@ -51,7 +51,6 @@ from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import best_match
 from service.web.responses import (
     allow_any_origin,
-    error_response,
     open_to_any_origin,
     preflight,
     read_body,
@@ -103,12 +102,15 @@ async def _exists(backend: Backend, graph: str) -> bool:
     return bool(json.loads(answer.body)["boolean"])
 
 
-def _not_found(graph: str) -> Response:
-    return error_response(404, "Grafen finnes ikke.", "No such graph.", graph)
+def _not_found(graph: str) -> ServiceError:
+    return ServiceError(404, "Grafen finnes ikke.", "No such graph.", graph)
 
 
-def _default_is_read_only() -> Response:
-    return error_response(
+def _named(target: str | _Default) -> str:
+    """The named graph a write goes to; the default graph cannot be written (405)."""
+    if isinstance(target, str):
+        return target
+    raise ServiceError(
         405,
         "Standardgrafen er unionen av alle navngitte grafer og kan ikke skrives direkte; "
         "skriv til en navngitt graf med ?graph=<IRI>.",
@@ -124,17 +126,15 @@ async def store_get(request: Request, backend: BackendDep) -> Response:
     target = _target(request)
     media = best_match(request.headers.get("accept"), GRAPH_TYPES)
     if media is None:
-        return allow_any_origin(
-            error_response(
-                406,
-                "Kan ikke levere grafen i et format du godtar.",
-                "Cannot send the graph in a format you accept.",
-                "Available: " + ", ".join(GRAPH_TYPES),
-            )
+        raise ServiceError(
+            406,
+            "Kan ikke levere grafen i et format du godtar.",
+            "Cannot send the graph in a format you accept.",
+            "Available: " + ", ".join(GRAPH_TYPES),
         )
     if isinstance(target, str):
         if not await _exists(backend, target):
-            return allow_any_origin(_not_found(target))
+            raise _not_found(target)
         query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{target}> {{ ?s ?p ?o }} }}"
     else:
         query = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
@@ -228,20 +228,14 @@ def _event(writer: Principal, base: str, changed: GraphChange) -> AuditEvent:
 
 async def _checked_body(
     request: Request, settings: Settings, writer: Principal
-) -> tuple[str, Graph] | Response:
-    """The target graph and the body's triples, once the writer may write both; else
+) -> tuple[str, Graph]:
+    """The target graph and the body's triples, once the writer may write both; raises
     the refusal. PUT and POST check the same things in the same order: the graph
     before the body is read, what the triples speak about after."""
-    target = _target(request)
-    if not isinstance(target, str):
-        return _default_is_read_only()
-    refusal = graph_refusal(writer, settings.base_iri, target)
-    if refusal is not None:
-        return refusal
+    target = _named(_target(request))
+    require_graph(writer, settings.base_iri, target)
     graph = await _body_graph(request, settings.max_body_bytes, target)
-    refusal = statements_refusal(writer, settings.base_iri, target, graph)
-    if refusal is not None:
-        return refusal
+    require_statements(writer, settings.base_iri, target, graph)
     return target, graph
 
 
@@ -249,10 +243,7 @@ async def _checked_body(
 async def store_put(
     request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
 ) -> Response:
-    checked = await _checked_body(request, settings, writer)
-    if isinstance(checked, Response):
-        return checked
-    target, graph = checked
+    target, graph = await _checked_body(request, settings, writer)
     audit = auditor(request)
     async with write_lock(request):
         existed = await _exists(backend, target)
@@ -269,10 +260,7 @@ async def store_put(
 async def store_post(
     request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
 ) -> Response:
-    checked = await _checked_body(request, settings, writer)
-    if isinstance(checked, Response):
-        return checked
-    target, graph = checked
+    target, graph = await _checked_body(request, settings, writer)
     triples = await asyncio.to_thread(graph.serialize, format="nt")
     audit = auditor(request)
     async with write_lock(request):
@@ -290,16 +278,12 @@ async def store_post(
 async def store_delete(
     request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
 ) -> Response:
-    target = _target(request)
-    if not isinstance(target, str):
-        return _default_is_read_only()
-    refusal = graph_refusal(writer, settings.base_iri, target)
-    if refusal is not None:
-        return refusal
+    target = _named(_target(request))
+    require_graph(writer, settings.base_iri, target)
     audit = auditor(request)
     async with write_lock(request):
         if not await _exists(backend, target):
-            return _not_found(target)
+            raise _not_found(target)
         before = await audit.graph_keys(target)
         event = _event(writer, settings.base_iri, change(target, before, Counter()))
         async with audit.announced(event):

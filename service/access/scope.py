@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from rdflib import RDF, BNode, URIRef, Variable
+from rdflib import RDF, BNode, Dataset, URIRef, Variable
 from rdflib.term import Node
 
 from loaders.classes import classes
@@ -401,6 +401,34 @@ def update_refusal(principal: Principal, base: str, writes: UpdateWrites) -> tup
         if others:
             return foreign_subject_message(others)
     return None
+
+
+def trial_refusal(
+    principal: Principal, base: str, changed: Iterable[str], added: bytes
+) -> tuple[str, str] | None:
+    """Why ``principal`` may not write what an update's trial run changed: the graphs
+    it changed (``""`` is the default graph) and the quads it added (N-Quads).
+
+    Unlike ``update_refusal`` this reads no text: the variables are bound, so an
+    object a variable would bind at run time (another municipality's IRI under any
+    property) is seen as it is.
+    """
+    if principal.is_admin:
+        return None
+    foreign = sorted(g for g in changed if not g or not may_write_graph(principal, base, g))
+    if foreign:
+        shown = ", ".join(g or "standardgrafen / the default graph" for g in foreign[:5])
+        return (
+            f"Oppdateringen ville endre {shown}, som nøkkelen ikke gir skrivetilgang til.",
+            f"The update would change {shown}, which the token does not grant writing.",
+        )
+    dataset = Dataset()
+    dataset.parse(data=added, format="nquads")
+    problems: set[str] = set()
+    for context in dataset.graphs():
+        graph = str(context.identifier)
+        problems.update(statement_problems(principal, base, graph, context))
+    return foreign_subject_message(sorted(problems)) if problems else None
 
 
 def named_graphs_refusal(

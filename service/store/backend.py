@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 from rdflib import Graph
@@ -19,7 +20,14 @@ from rdflib import Graph
 from service.metrics import observed_query
 from service.settings import Settings
 from service.store.embedded import KnowledgeStore
-from service.store.workers import QueryAnswer, QueryPool, QueryRequest, UpdateRehearsal
+from service.store.workers import (
+    QueryAnswer,
+    QueryPool,
+    QueryRequest,
+    TrialResult,
+    UpdateRehearsal,
+    UpdateTrial,
+)
 
 
 class Backend(Protocol):
@@ -55,6 +63,14 @@ class Backend(Protocol):
 
         Raises QuerySyntaxError, or WorkerCrashedError when the rehearsal crashed.
         """
+
+    async def trial_update(self, sparql: str, graphs: tuple[str, ...]) -> TrialResult:
+        """Run an update on a copy of ``graphs`` in a worker process; what it changes.
+
+        The caller holds the write lock, so the copy is the state the write will change.
+        Raises UpdateSyntaxError, UpdateFailedError, UpdateCrashedError.
+        """
+        ...
 
     def replace_graph(self, graph_iri: str, data: Graph) -> None:
         """Make ``data`` the whole content of ``graph_iri``, atomically."""
@@ -120,28 +136,34 @@ class EmbeddedBackend:
             named_graphs=named_graphs,
             allow=allow,
         )
-        self._in_flight[request.snapshot] += 1
+        with self._holding(request.snapshot), observed_query(query):
+            return await self.pool.execute(request, timeout or self.settings.query_timeout)
+
+    @contextmanager
+    def _holding(self, snapshot: str) -> Iterator[None]:
+        """Keep ``snapshot`` on disk while a request for it waits or runs.
+
+        A request queued behind busy workers has not opened its snapshot yet; if a write
+        published a newer one meanwhile, the old one must still be there.
+        """
+        self._in_flight[snapshot] += 1
         try:
-            with observed_query(query):
-                return await self.pool.execute(request, timeout or self.settings.query_timeout)
+            yield
         finally:
-            self._in_flight[request.snapshot] -= 1
-            if not self._in_flight[request.snapshot]:
-                del self._in_flight[request.snapshot]
-            # A query queued behind busy workers has not opened its snapshot yet; if a
-            # write published a newer one meanwhile, the old one must still be there.
+            self._in_flight[snapshot] -= 1
+            if not self._in_flight[snapshot]:
+                del self._in_flight[snapshot]
             self.store.discard_snapshots(self.pool.snapshots_in_use() | set(self._in_flight))
 
     async def rehearse_update(self, sparql: str, *, evaluate: bool) -> None:
         request = UpdateRehearsal(sparql, self.store.snapshot, evaluate, self.settings.base_iri)
-        self._in_flight[request.snapshot] += 1
-        try:
+        with self._holding(request.snapshot):
             await self.pool.rehearse(request, self.settings.query_timeout)
-        finally:
-            self._in_flight[request.snapshot] -= 1
-            if not self._in_flight[request.snapshot]:
-                del self._in_flight[request.snapshot]
-            self.store.discard_snapshots(self.pool.snapshots_in_use() | set(self._in_flight))
+
+    async def trial_update(self, sparql: str, graphs: tuple[str, ...]) -> TrialResult:
+        request = UpdateTrial(sparql, self.store.snapshot, graphs, self.settings.base_iri)
+        with self._holding(request.snapshot):
+            return await self.pool.trial(request, self.settings.query_timeout)
 
     async def update(self, sparql: str) -> None:
         async with self._writer:

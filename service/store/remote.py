@@ -35,6 +35,7 @@ from functools import partial
 from http.client import HTTPException, HTTPResponse
 from typing import Literal
 
+from pyoxigraph import NamedNode
 from rdflib import Graph
 from SPARQLWrapper import (
     INSERT,
@@ -57,7 +58,7 @@ from service.metrics import observed_query
 from service.settings import Settings, SettingsError
 from service.sparql.text_checks import check_text
 from service.store.embedded import WRITE_PREAMBLE
-from service.store.workers import QueryAnswer
+from service.store.workers import QueryAnswer, QueryPool, TrialResult, UpdateTrial
 
 # The logger keeps the name log collectors already filter on (the module moved).
 log = logging.getLogger("service.remote_store")
@@ -253,6 +254,8 @@ class RemoteBackend:
             pair = f"{settings.store_user}:{settings.store_password or ''}".encode()
             self._authorization = "Basic " + base64.b64encode(pair).decode("ascii")
         self._executor = ThreadPoolExecutor(REMOTE_CONCURRENCY, "kommunegraf-remote")
+        self._trials = QueryPool(1, reserved=0)
+        """One worker process for the trial runs of municipality tokens' updates."""
         self.writes = 0
         """Writes sent through this process (``data_generation``: what is built is stale)."""
 
@@ -262,6 +265,7 @@ class RemoteBackend:
         kommunegraf keeps one named graph per source and its queries expect the union
         as the default graph; without it every count is zero and nothing says why.
         """
+        await self._trials.start()
         try:
             answer = await self.execute(
                 _HIDDEN_TRIPLE, solutions_media="application/sparql-results+json", graph_media=None
@@ -282,6 +286,7 @@ class RemoteBackend:
     def close(self) -> None:
         """Stop taking queries; threads still waiting end at their own deadlines."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._trials.close()
 
     async def execute(
         self,
@@ -432,6 +437,21 @@ class RemoteBackend:
 
     async def rehearse_update(self, sparql: str, *, evaluate: bool) -> None:
         """Nothing to do: the remote server parses in its own process, not in this one."""
+
+    async def trial_update(self, sparql: str, graphs: tuple[str, ...]) -> TrialResult:
+        """The graphs are fetched from the remote server and the update is run on them
+        in a local worker process, like the embedded store's trial."""
+        data: list[tuple[str, bytes]] = []
+        for graph in graphs:
+            name = NamedNode(graph)
+            answer = await self.execute(
+                f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {name} {{ ?s ?p ?o }} }}",
+                solutions_media=None,
+                graph_media="application/n-triples",
+            )
+            data.append((graph, answer.body))
+        request = UpdateTrial(sparql, "", graphs, self.settings.base_iri, tuple(data))
+        return await self._trials.trial(request, self.settings.query_timeout)
 
     async def update(self, sparql: str) -> None:
         """One update request, which SPARQL 1.1 servers apply as one transaction."""

@@ -33,6 +33,7 @@ from service.errors import (
     QuerySyntaxError,
     QueryTimeoutError,
     UpdateCrashedError,
+    UpdateFailedError,
     UpdateSyntaxError,
     WorkerCrashedError,
 )
@@ -75,6 +76,52 @@ class UpdateRehearsal:
     snapshot: str
     evaluate: bool
     base_iri: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateTrial:
+    """A municipality token's update, run first on a copy of the graphs it names.
+
+    Why: the scope check reads the update's text, and a variable in a template can bind
+    anything at run time (an object under a non-owner property could be another
+    municipality's IRI). The trial says exactly which triples the update adds; they are
+    checked, and then exactly the trial's result is written, so the check sees what
+    the store gets. The update sees only the graphs it names (a municipality token's
+    update may name only its own).
+    """
+
+    update: str
+    snapshot: str
+    """The snapshot to copy the graphs from; empty when ``data`` carries them."""
+    graphs: tuple[str, ...]
+    base_iri: str | None = None
+    data: tuple[tuple[str, bytes], ...] | None = None
+    """Each graph's triples as N-Triples, when there is no snapshot (a remote store)."""
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What an update would change, as the trial run found it."""
+
+    added: bytes
+    """The quads it adds, as N-Quads (the default graph's as triples)."""
+    graphs: tuple[tuple[str, bytes | None], ...]
+    """Every graph whose content changed, with its new content as N-Triples (None: it is
+    gone); the default graph is named ``""``."""
+
+    def as_update(self) -> str:
+        """The update that makes the store hold what the trial ended with: each changed
+        graph replaced by its content (blank nodes get fresh labels), in one request."""
+        drops: list[str] = []
+        inserts: list[str] = []
+        for graph, content in self.graphs:
+            if not graph:
+                raise ValueError("the trial changed the default graph")
+            name = ox.NamedNode(graph)
+            drops.append(f"DROP SILENT GRAPH {name} ;\n")
+            if content is not None:
+                inserts.append(f"GRAPH {name} {{\n{content.decode('utf-8')}}}\n")
+        return "".join(drops) + "INSERT DATA {\n" + "".join(inserts) + "}"
 
 
 @dataclass(frozen=True)
@@ -131,6 +178,42 @@ def rehearse(store: ox.Store, request: UpdateRehearsal) -> None:
         pass  # the read-only store refused the write, or evaluation failed: it parsed
 
 
+def run_trial(store: ox.Store | None, request: UpdateTrial) -> TrialResult:
+    """Run ``request``'s update on an in-memory copy of its graphs; what it changed."""
+    scratch = ox.Store()
+    if request.data is None:
+        assert store is not None
+        for graph in request.graphs:
+            scratch.extend(store.quads_for_pattern(None, None, None, ox.NamedNode(graph)))
+    else:
+        for graph, triples in request.data:
+            scratch.load(triples, format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(graph))
+    before = set(scratch)
+    try:
+        scratch.update(request.update, base_iri=request.base_iri)
+    except SyntaxError as error:
+        raise UpdateSyntaxError(str(error)) from None
+    except (ValueError, LookupError, RuntimeError, OSError) as error:
+        raise UpdateFailedError(str(error)) from None
+    after = set(scratch)
+    added = after - before
+    changed = {q.graph_name for q in added | (before - after)}
+    graphs: list[tuple[str, bytes | None]] = []
+    for graph in sorted(changed, key=str):
+        content = [q.triple for q in after if q.graph_name == graph]
+        name = graph.value if isinstance(graph, ox.NamedNode) else ""
+        if (
+            not content
+            and isinstance(graph, ox.NamedNode)
+            and not scratch.contains_named_graph(graph)
+        ):
+            graphs.append((name, None))
+        else:
+            graphs.append((name, ox.serialize(content, format=ox.RdfFormat.N_TRIPLES) or b""))
+    added_quads = ox.serialize(sorted(added, key=str), format=ox.RdfFormat.N_QUADS) or b""
+    return TrialResult(added_quads, tuple(graphs))
+
+
 def _worker_main(connection: Connection) -> None:
     """Loop of a worker process: receive a request, answer it, repeat until EOF."""
     # The parent decides when workers stop: a SIGINT or SIGTERM sent to the whole process
@@ -141,16 +224,19 @@ def _worker_main(connection: Connection) -> None:
     opened: str | None = None
     while True:
         try:
-            request: QueryRequest | UpdateRehearsal = connection.recv()
+            request: QueryRequest | UpdateRehearsal | UpdateTrial = connection.recv()
         except (EOFError, OSError):
             return
         try:
-            if request.snapshot != opened:
+            if request.snapshot and request.snapshot != opened:
                 # Forget the old store first: if opening the new one fails, the next
                 # request for the old snapshot must open it again, not find None.
                 store = opened = None
                 store = ox.Store.read_only(request.snapshot)
                 opened = request.snapshot
+            if isinstance(request, UpdateTrial):
+                connection.send(("ok", run_trial(store, request)))
+                continue
             assert store is not None
             if isinstance(request, UpdateRehearsal):
                 rehearse(store, request)
@@ -258,14 +344,21 @@ class QueryPool:
         """Parse and plan an update in a worker; raises UpdateSyntaxError, UpdateCrashedError."""
         await self._run(request, timeout, crashed=UpdateCrashedError)
 
+    async def trial(self, request: UpdateTrial, timeout: float) -> TrialResult:
+        """Run ``request`` in a worker; raises UpdateSyntaxError, UpdateFailedError,
+        UpdateCrashedError."""
+        result = await self._run(request, timeout, crashed=UpdateCrashedError)
+        assert isinstance(result, TrialResult)
+        return result
+
     async def _run(
         self,
-        request: QueryRequest | UpdateRehearsal,
+        request: QueryRequest | UpdateRehearsal | UpdateTrial,
         timeout: float,
         crashed: Callable[[str], QueryError] = WorkerCrashedError,
         *,
         cheap: bool = False,
-    ) -> QueryAnswer | None:
+    ) -> QueryAnswer | TrialResult | None:
         if self._idle is None:
             raise RuntimeError("QueryPool.start() was not awaited")
         client = CLIENT.get()
@@ -281,7 +374,7 @@ class QueryPool:
         if isinstance(request, QueryRequest) and ran is not None:
             self.admission.costs.ran(request.query, ran)
         if status == "ok":
-            assert payload is None or isinstance(payload, QueryAnswer)
+            assert payload is None or isinstance(payload, (QueryAnswer, TrialResult))
             return payload
         assert isinstance(payload, (QueryError, RefusedTextError))
         raise payload
@@ -289,7 +382,7 @@ class QueryPool:
     async def _on(
         self,
         worker: _Worker,
-        request: QueryRequest | UpdateRehearsal,
+        request: QueryRequest | UpdateRehearsal | UpdateTrial,
         timeout: float,
         crashed: Callable[[str], QueryError],
         *,
@@ -307,7 +400,7 @@ class QueryPool:
 
         try:
             worker.connection.send(request)
-            worker.snapshot = request.snapshot
+            worker.snapshot = request.snapshot or worker.snapshot
             loop.add_reader(worker.connection.fileno(), ready)
             try:
                 await asyncio.wait_for(answered, timeout)

@@ -226,3 +226,29 @@ def test_regression_upload_trusted_what_the_loader_made(access: Access, tmp_path
     errors = [i for i in json.loads(answer.body)["report"]["issues"] if i["severity"] == "error"]
     assert [e["value"] for e in errors] == [f"<{alta}>"], errors
     assert "'Hasvik systemeier'" in errors[0]["message_en"]
+
+
+def test_regression_variable_object_bound_another_municipality_in_an_update(
+    access: Access,
+) -> None:
+    """Before: the scope check read the update's text, where the object of a non-owner
+    property was a variable, and let it bind Alta's IRI at run time. Now a municipality
+    token's update is run first on a copy of its graphs (on the remote store too), what
+    it adds is checked with its variables bound, and exactly that result is written."""
+    graph = access.graph(HASVIK, "merknader")
+    alta = f"{access.base}id/kommune/{ALTA}"
+    see_also = "<http://www.w3.org/2000/01/rdf-schema#seeAlso>"
+
+    def update(value: str) -> str:
+        return (
+            f"INSERT {{ GRAPH <{graph}> {{ <{hasvik_usage(access)}> {see_also} ?m }} }} "
+            f"WHERE {{ BIND({value} AS ?m) }}"
+        )
+
+    answer = access.update(update(f"<{alta}>"), access.tokens["hasvik"])
+    assert answer.status == 403, answer.text
+    assert f"<{alta}>" in answer.text
+    assert access.size(graph) == 0
+    answer = access.update(update('"Se også Alta"'), access.tokens["hasvik"])
+    assert answer.status == 200, answer.text
+    assert access.ask(f'ASK {{ GRAPH <{graph}> {{ ?u {see_also} "Se også Alta" }} }}')

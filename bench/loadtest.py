@@ -25,6 +25,13 @@ What runs, against one real ``kommunegraf serve``:
   second throughout, whose answer times say whether the service kept answering
   under all of it (the goal: every answer under 1 s).
 
+Each client sends from its own loopback address (127.0.x.y; all of 127/8 is this
+machine), as separate machines would: the service shares its query workers fairly
+between clients, and tells them apart by address. ``--one-address`` sends everything
+from 127.0.0.1, as one client. Load refused by admission control (429/503 with
+Retry-After; the clients here send again at once rather than wait) is counted apart
+from errors.
+
 The data is the national demo (``--data demo``, the default of a full run: the
 store the tests cache for the same inputs, copied, or built the same way) or the
 synthetic bench data (``--data synthetic``, the default of ``--small``).
@@ -51,6 +58,7 @@ import shutil
 import time
 import urllib.parse
 from collections import Counter, defaultdict
+from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -377,21 +385,45 @@ async def _count(base: str, graph: str) -> int:
         return int(response.json()["results"]["bindings"][0]["n"]["value"])
 
 
+def _address(n: int) -> str:
+    """The loopback address of client ``n`` (all of 127/8 is this machine)."""
+    return f"127.0.{1 + n // 250}.{1 + n % 250}"
+
+
 async def run_load(
-    plan: Plan, *, clients: int, duration: float, new_workbook: Path, deliberate_every: float
+    plan: Plan,
+    *,
+    clients: int,
+    duration: float,
+    new_workbook: Path,
+    deliberate_every: float,
+    one_address: bool = False,
 ) -> float:
-    """Run the clients, the deliberate timeouts and the reload; the seconds it took."""
-    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
-    async with (
-        httpx.AsyncClient(base_url=plan.base, limits=limits, timeout=120) as client,
-        httpx.AsyncClient(base_url=plan.base, timeout=120) as prober,
-    ):
+    """Run the clients, the deliberate timeouts and the reload; the seconds it took.
+
+    Each client sends from its own loopback address, as separate machines would (the
+    service shares its workers fairly between addresses); the probe from 127.0.0.2.
+    ``one_address``: everything from 127.0.0.1, as one client would.
+    """
+    async with AsyncExitStack() as stack:
+
+        async def connect(address: str) -> httpx.AsyncClient:
+            transport = httpx.AsyncHTTPTransport(
+                local_address="127.0.0.1" if one_address else address
+            )
+            return await stack.enter_async_context(
+                httpx.AsyncClient(base_url=plan.base, timeout=120, transport=transport)
+            )
+
+        shared = await connect("127.0.0.1")
+        own = [await connect(_address(seed)) for seed in range(clients)]
+        prober = await connect("127.0.0.2")  # a connection of its own
         clock = time.perf_counter()
         await asyncio.gather(
-            *(_client(client, plan, seed, clock, duration) for seed in range(clients)),
-            _deliberate(client, plan, deliberate_every, clock, duration),
-            _reader(client, plan, clock, duration),
-            _reload(client, plan, new_workbook, duration / 2, clock),
+            *(_client(own[seed], plan, seed, clock, duration) for seed in range(clients)),
+            _deliberate(shared, plan, deliberate_every, clock, duration),
+            _reader(shared, plan, clock, duration),
+            _reload(shared, plan, new_workbook, duration / 2, clock),
             _probe(prober, plan, clock, duration),
         )
         return time.perf_counter() - clock
@@ -492,7 +524,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"{setup.get('admission', 'none')}) on {setup['data']} "
         f"({setup['quads']:,} quads). Machine: "
         f"{setup['cpus']} CPUs; busy cores during the run, all processes: "
-        f"{setup['busy_cores']} (the load generator runs on the same machine); load average "
+        f"{setup['busy_cores']} (the load generator runs on the same machine); clients: "
+        f"{setup.get('addresses', 'all from 127.0.0.1')}; load average "
         f"before {' '.join(setup.get('load_average_before', []))}, after "
         f"{' '.join(setup['load_average_after'])}.",
         "",
@@ -582,6 +615,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         choices=("demo", "synthetic"),
         help="the national demo, or the synthetic bench data [demo; synthetic with --small]",
     )
+    parser.add_argument(
+        "--one-address",
+        action="store_true",
+        help="every client from 127.0.0.1, as one client [each its own loopback address]",
+    )
     parser.add_argument("--work-dir", type=Path, default=BENCH / "work")
     parser.add_argument("--results-dir", type=Path)
     args = parser.parse_args(argv)
@@ -649,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
                 duration=args.duration,
                 new_workbook=new_workbook,
                 deliberate_every=args.deliberate_every,
+                one_address=args.one_address,
             )
         )
         busy = busy_cores(before, cpu_sample())
@@ -676,6 +715,9 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_before": load_before,
             "load_average_after": Path("/proc/loadavg").read_text().split()[:3],
             "admission": "defaults: 1 worker kept for cheap queries, 64 waiting per lane",
+            "addresses": "all from 127.0.0.1"
+            if args.one_address
+            else "each client from its own loopback address, the probe from 127.0.0.2",
             "server": asdict(usage),
         },
         "summary": summarise(plan, seconds, old, new),

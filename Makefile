@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test lint clean bench chromium graphviz docs vendor
+.PHONY: setup serve test lint clean bench chromium graphviz virtuoso docs vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +59,12 @@ graphviz:
 	@command -v dot >/dev/null || { $(SUDO) apt-get update && \
 		$(SUDO) apt-get install -y --no-install-recommends graphviz; }
 
-setup: $(STAMP) vendor chromium graphviz
+# The remote-store tests start a real Virtuoso 7 (tests/service/test_third_party_stores.py).
+virtuoso:
+	@command -v virtuoso-t >/dev/null || { $(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends virtuoso-opensource-7-bin; }
+
+setup: $(STAMP) vendor chromium graphviz virtuoso
 
 serve: $(STAMP)
 	@{ command -v npm >/dev/null && $(MAKE) --no-print-directory vendor; } || \
@@ -71,7 +76,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) vendor chromium graphviz lint
+test: $(STAMP) vendor chromium graphviz virtuoso lint
 	$(BIN)/pytest
 
 # The generated documents in docs/ (class diagram, column table); tests/docs fails when

@@ -159,6 +159,14 @@ class Settings:
         default=None,
         metadata=meta("dens Graph Store Protocol-tjeneste", "its Graph Store Protocol endpoint"),
     )
+    store_dialect: str = field(
+        default="auto",
+        metadata=meta(
+            "eksternt lagers dialekt: auto (fra Server-overskriften), generic, oxigraph, virtuoso",
+            "the remote store's dialect: auto (from its Server header), generic, oxigraph, "
+            "virtuoso",
+        ),
+    )
     store_user: str | None = field(
         default=None, metadata=meta("brukernavn mot den", "user name for it")
     )

@@ -128,6 +128,130 @@ def start_oxigraph_server(
     raise RuntimeError("oxigraph serve did not start in time")
 
 
+_VIRTUOSO_INI = """\
+[Database]
+DatabaseFile = {folder}/virtuoso.db
+ErrorLogFile = {folder}/virtuoso.log
+LockFile = {folder}/virtuoso.lck
+TransactionFile = {folder}/virtuoso.trx
+xa_persistent_file = {folder}/virtuoso.pxa
+FileExtend = 200
+Striping = 0
+TempStorage = TempDatabase
+
+[TempDatabase]
+DatabaseFile = {folder}/virtuoso-temp.db
+TransactionFile = {folder}/virtuoso-temp.trx
+Striping = 0
+
+[Parameters]
+ServerPort = 127.0.0.1:{sql_port}
+NumberOfBuffers = 20000
+MaxDirtyBuffers = 15000
+DirsAllowed = ., {folder}
+CheckpointInterval = 60
+ServerThreads = 20
+
+[HTTPServer]
+ServerPort = 127.0.0.1:{http_port}
+ServerThreads = 10
+MaxClientConnections = 10
+
+[SPARQL]
+ResultSetMaxRows = 1000000
+MaxQueryExecutionTime = {timeout}
+MaxQueryCostEstimationTime = 0
+"""
+"""The smallest ``virtuoso.ini`` that serves /sparql on loopback; what an operator
+would set besides is in docs/remote-store.md."""
+
+
+@dataclass(frozen=True)
+class VirtuosoServer:
+    """A real Virtuoso 7 process (Debian's ``virtuoso-opensource-7-bin``) with SPARQL
+    Update granted to the ``SPARQL`` user, as docs/remote-store.md sets one up."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    location: Path
+    sql_port: int
+    owns_location: bool = True
+    log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def query_url(self) -> str:
+        return self.url + "/sparql"
+
+    @property
+    def update_url(self) -> str:
+        return self.url + "/sparql"
+
+    @property
+    def graph_store_url(self) -> str:
+        return self.url + "/sparql-graph-crud"
+
+    def env(self) -> dict[str, str]:
+        return {"KOMMUNEGRAF_STORE_URL": self.query_url}
+
+    def isql(self, statement: str) -> str:
+        """Run one SQL statement as ``dba`` (the Debian package's initial password)."""
+        done = subprocess.run(
+            ["isql-vt", str(self.sql_port), "dba", "dba", f"exec={statement}"],
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout.decode(errors="replace")
+
+    def stop(self) -> None:
+        _stop(self.process)
+        if self.log is not None:
+            self.log.close()
+        if self.owns_location:
+            shutil.rmtree(self.location, ignore_errors=True)
+
+
+def start_virtuoso_server(*, query_timeout: int = 60, timeout: float = 60.0) -> VirtuosoServer:
+    """Start ``virtuoso-t`` on free loopback ports with a new database; wait until
+    /sparql answers, then grant SPARQL Update. About 5 s (the database is created)."""
+    binary = shutil.which("virtuoso-t")
+    if binary is None:
+        raise RuntimeError(
+            "virtuoso-t is not installed: make virtuoso (apt-get install virtuoso-opensource-7-bin)"
+        )
+    folder = Path(tempfile.mkdtemp(prefix="kommunegraf-virtuoso-"))
+    sql_port, http_port = free_port(), free_port()
+    ini = folder / "virtuoso.ini"
+    ini.write_text(
+        _VIRTUOSO_INI.format(
+            folder=folder, sql_port=sql_port, http_port=http_port, timeout=query_timeout
+        )
+    )
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this call; stop() closes it
+    process = subprocess.Popen(
+        [binary, "+configfile", str(ini), "+foreground"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    running = VirtuosoServer(f"http://127.0.0.1:{http_port}", process, folder, sql_port, log=log)
+    probe = running.query_url + "?query=ASK%7B%7D"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            text = (folder / "virtuoso.log").read_text(errors="replace")[-2000:]
+            running.stop()
+            raise RuntimeError(f"virtuoso-t exited: {text}")
+        try:
+            with urllib.request.urlopen(probe, timeout=2):
+                running.isql('GRANT SPARQL_UPDATE TO "SPARQL";')
+                return running
+        except OSError:
+            time.sleep(0.2)
+    running.stop()
+    raise RuntimeError("virtuoso-t did not start in time")
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
@@ -141,7 +265,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 class Server:
     url: str
     process: subprocess.Popen[bytes]
-    remote: OxigraphServer | None = None
+    remote: OxigraphServer | VirtuosoServer | None = None
     """The remote store behind this server, when it runs on the remote backend."""
     log: IO[bytes] | None = field(default=None, repr=False, compare=False)
     """Its stderr (the service's log lines), in a file so a full pipe never blocks it."""
@@ -204,13 +328,14 @@ def start_server_on(
 
     For test modules that need their own server (a token, other flags) and still want
     to run on both backends: parametrise a fixture over ``BACKENDS`` and stop the
-    result with ``stop_server``.
+    result with ``stop_server``. "virtuoso" runs it on a fresh Virtuoso 7 instead
+    (not in ``BACKENDS``: tests/service/test_third_party_stores.py covers it).
     """
     if backend == "embedded":
         return start_server(":memory:", *args, env=env, timeout=timeout)
-    if backend != "remote":
+    if backend not in (*BACKENDS, "virtuoso"):
         raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
-    remote = start_oxigraph_server()
+    remote = start_virtuoso_server() if backend == "virtuoso" else start_oxigraph_server()
     try:
         # --store is ignored once KOMMUNEGRAF_STORE_URL is set.
         running = start_server(

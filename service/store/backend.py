@@ -19,7 +19,7 @@ from rdflib import Graph
 
 from service.metrics import observed_query
 from service.settings import Settings
-from service.store.embedded import KnowledgeStore
+from service.store.embedded import KnowledgeStore, safe_ntriples
 from service.store.workers import (
     QueryAnswer,
     QueryPool,
@@ -74,6 +74,9 @@ class Backend(Protocol):
 
     def replace_graph(self, graph_iri: str, data: Graph) -> None:
         """Make ``data`` the whole content of ``graph_iri``, atomically."""
+
+    async def merge_graph(self, graph_iri: str, data: Graph) -> None:
+        """Add ``data`` to ``graph_iri`` in one transaction, written as the store accepts it."""
 
     def is_empty(self) -> bool:
         """True when the store holds no quad at all (first start)."""
@@ -171,6 +174,10 @@ class EmbeddedBackend:
 
     def replace_graph(self, graph_iri: str, data: Graph) -> None:
         self.store.replace_graph(graph_iri, data)
+
+    async def merge_graph(self, graph_iri: str, data: Graph) -> None:
+        triples = await asyncio.to_thread(safe_ntriples, data)
+        await self.update(f"INSERT DATA {{ GRAPH <{graph_iri}> {{\n{triples}\n}} }}")
 
     def deferred_publish(self) -> AbstractContextManager[None]:
         """See ``KnowledgeStore.deferred_publish``: one snapshot for a batch load."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from service.store.backend import Backend
+from service.store.dialects import is_system_graph
 
 
 async def select_terms(
@@ -34,3 +35,20 @@ async def select(
     """Run a SELECT and return each solution as {variable: value}; unbound are absent."""
     rows = await select_terms(backend, query, timeout)
     return [{name: term["value"] for name, term in row.items()} for row in rows]
+
+
+_NAMED_GRAPHS = "SELECT DISTINCT ?g WHERE { GRAPH ?g {} } ORDER BY ?g"
+_NAMED_GRAPHS_SCANNED = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } } ORDER BY ?g"
+"""For servers that answer ``GRAPH ?g {}`` with one row leaving ``?g`` unbound (Virtuoso 7)."""
+
+
+async def named_graphs(backend: Backend) -> list[str]:
+    """The names of the graphs that hold data, sorted; the server's own graphs left out.
+
+    ``GRAPH ?g {}`` lists graph names without reading their triples where the server
+    supports it (oxigraph); otherwise every quad is scanned once.
+    """
+    rows = await select(backend, _NAMED_GRAPHS)
+    if any("g" not in row for row in rows):
+        rows = await select(backend, _NAMED_GRAPHS_SCANNED)
+    return [row["g"] for row in rows if "g" in row and not is_system_graph(row["g"])]

@@ -25,6 +25,7 @@ import base64
 import json
 import logging
 import re
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -57,6 +58,7 @@ from service.errors import (
 from service.metrics import observed_query
 from service.settings import Settings, SettingsError
 from service.sparql.text_checks import check_text
+from service.store.dialects import Dialect, detect, named
 from service.store.embedded import WRITE_PREAMBLE
 from service.store.workers import QueryAnswer, QueryPool, TrialResult, UpdateTrial
 
@@ -133,7 +135,6 @@ _EQUIVALENT: dict[str, frozenset[str]] = {
 _PROLOGUE = re.compile(r"(?:\s|#[^\n]*|BASE\s*<[^>]*>|PREFIX\s+[^\s:]*:\s*<[^>]*>)*", re.I)
 _FORM = re.compile(r"(SELECT|CONSTRUCT|DESCRIBE|ASK)\b", re.I)
 _IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^<>\"{}|^`\\\x00-\x20]*")
-_ANY_QUAD = "ASK { { GRAPH ?g { ?s ?p ?o } } UNION { ?s ?p ?o } }"
 _HIDDEN_TRIPLE = (
     "ASK { { SELECT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } } LIMIT 1 } "
     "FILTER NOT EXISTS { ?s ?p ?o } }"
@@ -256,8 +257,46 @@ class RemoteBackend:
         self._executor = ThreadPoolExecutor(REMOTE_CONCURRENCY, "kommunegraf-remote")
         self._trials = QueryPool(1, reserved=0)
         """One worker process for the trial runs of municipality tokens' updates."""
+        self._dialect: Dialect | None = named(settings.store_dialect)
+        self._detecting = threading.Lock()
         self.writes = 0
         """Writes sent through this process (``data_generation``: what is built is stale)."""
+
+    @property
+    def dialect(self) -> Dialect:
+        """What this server does differently (``service.store.dialects``).
+
+        Set by ``KOMMUNEGRAF_STORE_DIALECT`` or read from the ``Server`` header of the
+        store's first answer; asking here before any answer sends a tiny query (so call
+        it on a worker thread, not the event loop).
+        """
+        if self._dialect is None:
+            with self._detecting:
+                if self._dialect is None:
+                    self._query(
+                        _Request(
+                            "ASK {}",
+                            "ASK",
+                            ("application/sparql-results+json",),
+                            None,
+                            None,
+                            time.monotonic() + self.settings.query_timeout,
+                        ),
+                        self.settings.query_timeout,
+                    )
+        assert self._dialect is not None
+        return self._dialect
+
+    def _introduced(self, server: str | None) -> Dialect:
+        """The dialect, read from the first answer's ``Server`` header if not set."""
+        if self._dialect is None:
+            self._dialect = detect(server)
+            log.info(
+                "fjernlager / remote store %s: dialekt / dialect %s",
+                self.query_url,
+                self._dialect.name,
+            )
+        return self._dialect
 
     async def start(self) -> None:
         """Warn when the remote server does not serve the union of its graphs.
@@ -374,6 +413,7 @@ class RemoteBackend:
             raise QueryTimeoutError(seconds) from None
         with response:
             served = response.headers.get_content_type()
+            dialect = self._introduced(response.headers.get("Server"))
             try:
                 body = _read_until(response, request.deadline)
             except (_DeadlinePassedError, TimeoutError):
@@ -384,6 +424,7 @@ class RemoteBackend:
                     "fjernlageret brøt svaret / the remote store broke off its answer"
                 ) from None
         media = _label(served, request.accept)
+        body = dialect.answer(request.form, media, body)
         if request.form is not None and served not in _KIND_TYPES[kind]:
             log.error("remote store %s answered %s to a %s", self.query_url, served, request.form)
             raise RemoteStoreError(
@@ -493,8 +534,8 @@ class RemoteBackend:
         atomic as the server makes it (docs/remote-store.md).
         """
         _check_iri(graph_iri)
-        triples: str = data.serialize(format="nt")
         if self.graph_store_url:
+            triples: str = data.serialize(format="nt")
             if WRITE_PREAMBLE.get():  # its own request: the PUT cannot carry it
                 self._update(WRITE_PREAMBLE.get().rstrip().removesuffix(";"))
             try:
@@ -502,9 +543,16 @@ class RemoteBackend:
             finally:
                 self.writes += 1
             return
-        self._update(
-            WRITE_PREAMBLE.get() + f"DROP SILENT GRAPH <{graph_iri}> ;\n"
-            f"INSERT DATA {{ GRAPH <{graph_iri}> {{\n{triples}\n}} }}"
+        self._update(WRITE_PREAMBLE.get() + self.dialect.replace_graph(graph_iri, data))
+
+    async def merge_graph(self, graph_iri: str, data: Graph) -> None:
+        """Add ``data`` to ``graph_iri`` in one update request (Graph Store POST)."""
+        _check_iri(graph_iri)
+        preamble = WRITE_PREAMBLE.get()  # the executor does not carry this context
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._executor,
+            lambda: self._update(preamble + self.dialect.write_graph(graph_iri, data)),
         )
 
     def _put_graph(self, store_url: str, graph_iri: str, body: bytes) -> None:
@@ -537,7 +585,7 @@ class RemoteBackend:
         """Ask the remote server; it runs once at start-up, before the event loop serves."""
         answer = self._query(
             _Request(
-                _ANY_QUAD,
+                self.dialect.any_quad(),
                 "ASK",
                 ("application/sparql-results+json",),
                 None,

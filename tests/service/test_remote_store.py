@@ -25,7 +25,13 @@ from service.settings import Settings, SettingsError
 from service.store.remote import RemoteBackend
 from service.store.sources import load_reference
 from service.store.workers import QueryAnswer
-from tests.conftest import OxigraphServer, Server, free_port, start_oxigraph_server
+from tests.conftest import (
+    OxigraphServer,
+    Server,
+    VirtuosoServer,
+    free_port,
+    start_oxigraph_server,
+)
 
 KG = "https://w3id.org/kommunegraf/ontology#"
 COUNT = f"SELECT (COUNT(?m) AS ?n) WHERE {{ ?m a <{KG}Municipality> ; <{KG}county> ?c }}"
@@ -60,7 +66,7 @@ def _run(
     )
 
 
-def _direct(remote: OxigraphServer, query: str, accept: str) -> bytes:
+def _direct(remote: OxigraphServer | VirtuosoServer, query: str, accept: str) -> bytes:
     """What the remote server itself answers, for byte-for-byte comparison."""
     request = urllib.request.Request(
         remote.query_url,

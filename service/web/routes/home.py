@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from loaders.classes import counted
 from service.pages.render import render
-from service.store.reads import select
+from service.store.reads import named_graphs, select
 from service.web.dependencies import BackendDep
 
 router = APIRouter(tags=["Pages"])
@@ -47,15 +47,11 @@ SELECT ?kind (COUNT(DISTINCT ?s) AS ?n) WHERE {
 GROUP BY ?kind
 """
 
-_GRAPHS_QUERY = "SELECT DISTINCT ?g WHERE { GRAPH ?g {} } ORDER BY ?g"
-
 
 @router.get("/", response_class=HTMLResponse, summary="Forside / Home page")
 async def home(request: Request, backend: BackendDep) -> HTMLResponse:
     rows = await select(backend, _COUNT_QUERY)
     found = {row["kind"]: int(row["n"]) for row in rows}
     counts = [Count(c.cls, c.nb, c.en, found.get(c.cls, 0)) for c in _counted()]
-    graphs = await select(backend, _GRAPHS_QUERY)
-    return HTMLResponse(
-        render("home.html", request, counts=counts, graphs=[row["g"] for row in graphs])
-    )
+    graphs = await named_graphs(backend)
+    return HTMLResponse(render("home.html", request, counts=counts, graphs=graphs))

@@ -20,7 +20,7 @@ bodies over ``max_body_bytes`` (``service.web.responses.read_body``).
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 from dataclasses import replace
 from functools import partial
 from urllib.parse import parse_qs
@@ -52,6 +52,7 @@ from service.sparql.formats import (
 from service.sparql.lexer import is_absolute_iri
 from service.sparql.service_description import describe
 from service.sparql.text_checks import CheckedText, check_text
+from service.store.reads import named_graphs
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import best_match
 from service.web.responses import (
@@ -66,7 +67,6 @@ router = APIRouter(tags=["SPARQL"])
 
 DESCRIPTION_TYPES = [*RDF_MEDIA, "text/html"]
 """RDF first: a client that sends no Accept (or */*) is a program, not a browser."""
-_NAMED_GRAPHS = "SELECT DISTINCT ?g WHERE { GRAPH ?g {} } ORDER BY ?g"
 
 
 def _params(text: str) -> dict[str, list[str]]:
@@ -252,14 +252,9 @@ async def _front_door(request: Request, backend: BackendDep, settings: Settings)
             headers={"Vary": "Accept"},
         )
     graphs: list[str] = []
-    try:
-        answer = await backend.execute(
-            _NAMED_GRAPHS, solutions_media="application/sparql-results+json", graph_media=None
-        )
-        rows = json.loads(answer.body)["results"]["bindings"]
-        graphs = [row["g"]["value"] for row in rows if row["g"]["type"] == "uri"]
-    except (QueryTimeoutError, WorkerCrashedError):
-        pass  # the description is still true without the list of graphs
+    # The description is still true without the list of graphs.
+    with contextlib.suppress(QueryTimeoutError, WorkerCrashedError):
+        graphs = await named_graphs(backend)
     base = str(request.base_url)
     description = describe(f"{base}sparql", f"{base}store", settings, graphs)
     body = await asyncio.to_thread(description.serialize, format=RDF_MEDIA[media])

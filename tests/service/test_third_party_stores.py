@@ -52,6 +52,7 @@ CALLS: tuple[tuple[str, dict[str, str]], ...] = (
     ("application-users", {"application": f"{BASE}id/applikasjon/websak"}),
     ("contracts-ending", {"months": "12", "today": "2026-12-02"}),
     ("current-municipality", {"kommune": "5433"}),
+    ("datasets-in-felles-datakatalog", {}),
     ("datasets-not-exportable", {}),
     ("datasets-not-in-felles-datakatalog", {}),
     ("gdpr-agreements-expiring", {"months": "6", "today": TODAY}),
@@ -66,12 +67,15 @@ CALLS: tuple[tuple[str, dict[str, str]], ...] = (
     ("national-components", {}),
     ("national-components-by-region", {"region": REGION}),
     ("personal-data-without-legal-basis", {}),
+    ("region-memberships", {}),
     ("reuse-candidates", {"region": REGION, "minimum": "2"}),
+    ("service-coverage", {"service": f"{BASE}id/tjeneste/arkiv"}),
     ("service-gaps", {"kommune": "5616"}),
     ("service-matrix", {"service": f"{BASE}id/tjeneste/arkiv", "region": REGION}),
     ("similar-municipalities", {"kommune": "5601"}),
     ("system-retirement", {"application": f"{BASE}id/applikasjon/flyt-barnehage"}),
     ("vendor-concentration", {}),
+    ("vendor-users", {"vendor": f"{BASE}id/leverandor/visma"}),
     ("vendor-failure", {"vendor": f"{BASE}id/leverandor/visma"}),
 )
 """Each canned query with the parameters its own tests use on the fixtures."""
@@ -82,6 +86,7 @@ VIRTUOSO_DIFFERS = {
     "gdpr-special-categories-without-dpia": "a boolean comes back as 0/1; GROUP_CONCAT of "
     "no value is '' where SPARQL leaves it unbound",
     "gdpr-transfers-outside-eea": "GROUP_CONCAT of no value is '', not unbound",
+    "region-memberships": "GROUP_CONCAT of no value is '', not unbound",
     "law-impact": "other rows: OPTIONAL/NOT EXISTS over the law hierarchy evaluated differently",
     "service-matrix": "other rows: a nested OPTIONAL evaluated differently",
     "vendor-failure": "other rows: FILTER NOT EXISTS in a UNION branch evaluated differently",

@@ -136,6 +136,17 @@ QUERY_WORKERS = Gauge(
     "Levende spørreprosesser (innebygd lager) / live query worker processes (embedded store)",
     registry=REGISTRY,
 )
+QUERIES_WAITING = Gauge(
+    "kommunegraf_queries_waiting",
+    "Spørringer i kø etter kø (cheap, general) / queries waiting for a worker by lane",
+    ["lane"],
+    registry=REGISTRY,
+)
+QUERIES_REFUSED = Gauge(
+    "kommunegraf_queries_refused",
+    "Spørringer avvist med 429/503 siden start / queries refused with 429/503 since start",
+    registry=REGISTRY,
+)
 
 _request: ContextVar[Scope | None] = ContextVar("kommunegraf_request", default=None)
 _explicit_kind: ContextVar[tuple[str, str] | None] = ContextVar(

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import re
 import threading
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -72,6 +74,12 @@ def _ask(server: Server, query: str, source: str = "127.0.0.1") -> Answer:
         connection.close()
 
 
+def _get(server: Server, path: str) -> str:
+    with urllib.request.urlopen(server.url + path, timeout=30) as response:
+        text: str = response.read().decode()
+        return text
+
+
 def _in_background(
     server: Server, query: str, count: int
 ) -> tuple[list[threading.Thread], list[Answer]]:
@@ -122,6 +130,9 @@ def test_regression_one_client_flooding_the_queue_starved_the_others(
     assert all("i kø" in a.body and "waiting" in a.body for a in refused)
     # Served before the flood's queries that waited when it came: it did not queue behind them.
     assert flood_waiting >= 1
+    metrics = _get(busy_server, "/metrics")
+    counted = re.search(r"^kommunegraf_queries_refused (\S+)$", metrics, re.M)
+    assert counted and float(counted.group(1)) >= 3
     for thread in threads:
         thread.join(timeout=4 * DEADLINE)
 

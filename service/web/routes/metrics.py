@@ -15,7 +15,16 @@ import logging
 from fastapi import APIRouter, Request, Response
 
 from service.errors import QueryTimeoutError, WorkerCrashedError
-from service.metrics import CONTENT_TYPE, QUERY_WORKERS, STORE_GRAPHS, STORE_TRIPLES, exposition
+from service.metrics import (
+    CONTENT_TYPE,
+    QUERIES_REFUSED,
+    QUERIES_WAITING,
+    QUERY_WORKERS,
+    STORE_GRAPHS,
+    STORE_TRIPLES,
+    exposition,
+)
+from service.store.admission import AdmissionRefusedError
 from service.store.backend import Backend, EmbeddedBackend
 from service.store.reads import select
 
@@ -39,7 +48,13 @@ async def _measure_store(backend: Backend) -> None:
         return
     try:
         rows = await select(backend, SIZE_QUERY)
-    except (QueryTimeoutError, WorkerCrashedError, RuntimeError, OSError) as error:
+    except (
+        QueryTimeoutError,
+        WorkerCrashedError,
+        AdmissionRefusedError,  # a busy service still shows its other metrics
+        RuntimeError,
+        OSError,
+    ) as error:
         log.warning("lagerstørrelse ikke målt / store size not measured: %s", error)
         return
     if rows:
@@ -60,4 +75,8 @@ async def metrics(request: Request) -> Response:
         await _measure_store(backend)
         if isinstance(backend, EmbeddedBackend):
             QUERY_WORKERS.set(backend.pool.alive())
+            admission = backend.pool.admission
+            QUERIES_WAITING.labels("cheap").set(admission.waiting(cheap=True))
+            QUERIES_WAITING.labels("general").set(admission.waiting(cheap=False))
+            QUERIES_REFUSED.set(admission.refused)
     return Response(exposition(), media_type=CONTENT_TYPE)

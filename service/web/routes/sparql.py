@@ -52,6 +52,7 @@ from service.sparql.formats import (
 from service.sparql.lexer import is_absolute_iri
 from service.sparql.service_description import describe
 from service.sparql.text_checks import CheckedText, check_text
+from service.store.admission import AdmissionRefusedError
 from service.store.reads import named_graphs
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import best_match
@@ -253,7 +254,7 @@ async def _front_door(request: Request, backend: BackendDep, settings: Settings)
         )
     graphs: list[str] = []
     # The description is still true without the list of graphs.
-    with contextlib.suppress(QueryTimeoutError, WorkerCrashedError):
+    with contextlib.suppress(QueryTimeoutError, WorkerCrashedError, AdmissionRefusedError):
         graphs = await named_graphs(backend)
     base = str(request.base_url)
     description = describe(f"{base}sparql", f"{base}store", settings, graphs)

@@ -78,6 +78,7 @@ def describe(endpoint: str, store: str, settings: Settings, named_graphs: Sequen
 
     dataset = BNode()
     default = BNode()
+    own = f"{settings.base_iri}graph/default"  # graph_store.default_graph
     graph.add((service, SD.defaultDataset, dataset))
     graph.add((dataset, RDF.type, SD.Dataset))
     graph.add((dataset, SD.defaultGraph, default))
@@ -88,7 +89,10 @@ def describe(endpoint: str, store: str, settings: Settings, named_graphs: Sequen
             RDFS.comment,
             Literal(
                 "Standardgrafen er unionen av alle navngitte grafer: en spørring uten FROM "
-                "ser alt som er lastet. Hver kildefil ligger i sin egen navngitte graf.",
+                "ser alt som er lastet. Hver kildefil ligger i sin egen navngitte graf. "
+                "I Graph Store Protocol er ?default den samme unionen når den leses; det som "
+                "skrives til ?default (PUT, POST, DELETE), er standardgrafens eget innhold, "
+                f"grafen <{own}>, som er en del av unionen.",
                 lang="nb",
             ),
         )
@@ -99,7 +103,10 @@ def describe(endpoint: str, store: str, settings: Settings, named_graphs: Sequen
             RDFS.comment,
             Literal(
                 "The default graph is the union of all named graphs: a query without FROM "
-                "sees everything loaded. Each source file is a named graph of its own.",
+                "sees everything loaded. Each source file is a named graph of its own. "
+                "In the Graph Store Protocol, ?default reads as the same union; what is "
+                "written to ?default (PUT, POST, DELETE) is the default graph's own content, "
+                f"the graph <{own}>, which is part of the union.",
                 lang="en",
             ),
         )

@@ -288,12 +288,84 @@ def test_a_blank_node_label_cannot_break_out_into_sparql(writable: Server) -> No
     assert len(parsed(store(writable, "GET", name, accept="application/n-triples"))) == 2
 
 
-def test_writing_the_default_graph_is_405(writable: Server) -> None:
-    for method in ("PUT", "POST", "DELETE"):
-        answer = store(writable, method, None, body=DATA.encode(), media="text/turtle")
-        assert answer.status == 405
-        assert "unionen" in answer.text and "union" in answer.text
-        assert "PUT" not in answer.headers["allow"]
+def test_default_graph_writes_replace_merge_and_empty_its_own_content(writable: Server) -> None:
+    """PUT, POST and DELETE on ?default act on the default graph's own content (the
+    graph <base>graph/default, part of the union), as the protocol says; the named
+    graphs in the union are left alone."""
+    own = writable.url + "/graph/default"
+    other = "http://example.org/gsp/beside-default"
+    store(writable, "PUT", other, body=DATA.encode(), media="text/turtle")
+    first = b"<http://example.org/gsp/d> <http://example.org/gsp/p> \"first\" ."
+    second = b"<http://example.org/gsp/d> <http://example.org/gsp/p> \"second\" ."
+    assert store(writable, "PUT", None, body=first, media="application/n-triples").status in (
+        201,
+        204,
+    )
+    assert store(writable, "PUT", None, body=second, media="application/n-triples").status == 204
+    assert isomorphic(
+        parsed(store(writable, "GET", own, accept="application/n-triples")),
+        Graph().parse(data=second, format="nt"),
+    )
+    union = parsed(store(writable, "GET", None, accept="application/n-triples"))
+    assert (URIRef("http://example.org/gsp/d"), None, None) in union
+    assert (URIRef("http://example.org/gsp/oslo"), None, None) in union
+    assert store(writable, "POST", None, body=first, media="application/n-triples").status == 204
+    assert len(parsed(store(writable, "GET", own, accept="application/n-triples"))) == 2
+    assert store(writable, "HEAD", None).status == 200
+    assert store(writable, "DELETE", None).status == 204
+    assert store(writable, "GET", own).status == 404
+    assert store(writable, "DELETE", None).status == 204  # the default graph is always there
+    assert isomorphic(parsed(store(writable, "GET", other, accept="text/turtle")), expected_graph())
+
+
+def test_post_to_the_store_itself_makes_a_new_graph(writable: Server) -> None:
+    body = b"<http://example.org/gsp/new> <http://example.org/gsp/p> \"ny\" ."
+    headers = {**bearer(TOKEN), "Content-Type": "application/n-triples"}
+    answer = call(writable.url, "POST", "/store", body=body, headers=headers)
+    assert answer.status == 201, answer.text
+    location = answer.headers["location"]
+    assert location.startswith(writable.url + "/graph/store/")
+    got = parsed(store(writable, "GET", location, accept="application/n-triples"))
+    assert isomorphic(got, Graph().parse(data=body, format="nt"))
+    again = call(writable.url, "POST", "/store", body=body, headers=headers)
+    assert again.headers["location"] != location
+
+
+def test_a_multipart_post_merges_every_part(writable: Server) -> None:
+    name = "http://example.org/gsp/multipart"
+    boundary = "kommunegraf-boundary-7"
+    parts = [
+        ("Content-Type: text/turtle", DATA.encode()),
+        (
+            'Content-Disposition: form-data; name="file"; filename="more.nt"\r\n'
+            "Content-Type: application/octet-stream",
+            b"<http://example.org/gsp/more> <http://example.org/gsp/p> \"fra fil\" .\n",
+        ),
+    ]
+    body = (
+        b"".join(
+            f"--{boundary}\r\n".encode()
+            + (
+                f'Content-Disposition: form-data; name="part{i}"\r\n'
+                if "Disposition" not in h
+                else ""
+            ).encode()
+            + h.encode()
+            + b"\r\n\r\n"
+            + payload
+            + b"\r\n"
+            for i, (h, payload) in enumerate(parts)
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    media = f"multipart/form-data; boundary={boundary}"
+    answer = store(writable, "POST", name, body=body, media=media)
+    assert answer.status == 201, answer.text
+    got = parsed(store(writable, "GET", name, accept="application/n-triples"))
+    assert len(got) == len(expected_graph()) + 1
+    bad = body.replace(b"text/turtle", b"text/html")
+    refused = store(writable, "POST", name, body=bad, media=media)
+    assert refused.status == 415 and "part 1" in refused.text
 
 
 def test_a_body_over_the_limit_is_413(writable: Server) -> None:

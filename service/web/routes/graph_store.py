@@ -10,10 +10,18 @@ Every operation goes through the ``Backend`` (a GET is a CONSTRUCT, a PUT is
 ``replace_graph``, POST and DELETE are updates), so it works the same on the
 embedded store and on a remote SPARQL server.
 
-The default graph here is the union of all named graphs, as it is for queries: a
-GET of ``?default`` returns everything. Writing to it is refused (405), because it
-has no content of its own: a PUT there could not make a following GET return
-what was put. Data goes into named graphs.
+Every operation of the protocol with indirect graph identification is here: GET, HEAD,
+PUT, POST and DELETE on ``?graph=`` and on ``?default``, POST to ``/store`` itself (a new
+graph, 201 with its IRI in ``Location``), and ``multipart/form-data`` POST bodies (each
+part an RDF document, merged).
+
+The default graph, as queries see it, is the union of all named graphs: a GET of
+``?default`` returns everything. Its own content, what clients write to ``?default``,
+is the named graph ``<base>graph/default`` (``default_graph``), which is part of that
+union: PUT ``?default`` replaces what was written there, POST adds to it and DELETE
+empties it, as the protocol says for the default graph, and no other graph is touched.
+So a GET of ``?default`` after a PUT shows what was put *and* every named graph; the
+service description says the same.
 
 An empty named graph is not told apart from an absent one (404): stores differ in
 whether they keep empty graphs at all.
@@ -22,7 +30,11 @@ whether they keep empty graphs at all.
 from __future__ import annotations
 
 import asyncio
+import email.parser
+import email.policy
 import json
+import mimetypes
+import uuid
 from collections import Counter
 from dataclasses import replace
 from typing import Any
@@ -75,9 +87,17 @@ class _Default:
 DEFAULT = _Default()
 
 
-def _target(request: Request) -> str | _Default:
+def default_graph(base: str) -> str:
+    """The named graph that holds what clients write to ``?default`` (in the union)."""
+    return f"{base}graph/default"
+
+
+def _target(request: Request, *, store_itself: bool = False) -> str | _Default | None:
+    """``?graph=`` or ``?default``; ``None`` for the store itself where that is allowed."""
     graphs = request.query_params.getlist("graph")
     default = "default" in request.query_params
+    if store_itself and not graphs and not default:
+        return None
     if len(graphs) + int(default) != 1:
         raise ServiceError(
             400,
@@ -106,24 +126,21 @@ def _not_found(graph: str) -> ServiceError:
     return ServiceError(404, "Grafen finnes ikke.", "No such graph.", graph)
 
 
-def _named(target: str | _Default) -> str:
-    """The named graph a write goes to; the default graph cannot be written (405)."""
+def _named(target: str | _Default | None, base: str) -> str:
+    """The named graph a write goes to: ``?default``'s own content is ``default_graph``;
+    the store itself (a POST without a target) gets a new graph of its own."""
     if isinstance(target, str):
         return target
-    raise ServiceError(
-        405,
-        "Standardgrafen er unionen av alle navngitte grafer og kan ikke skrives direkte; "
-        "skriv til en navngitt graf med ?graph=<IRI>.",
-        "The default graph is the union of all named graphs and cannot be written "
-        "directly; write to a named graph with ?graph=<IRI>.",
-        headers={"Allow": "GET, HEAD, OPTIONS"},
-    )
+    if target is None:
+        return f"{base}graph/store/{uuid.uuid4().hex}"
+    return default_graph(base)
 
 
 @router.api_route("/store", methods=["GET", "HEAD"], summary="Read a graph / Les en graf")
 async def store_get(request: Request, backend: BackendDep) -> Response:
     open_to_any_origin(request)
     target = _target(request)
+    assert target is not None
     media = best_match(request.headers.get("accept"), GRAPH_TYPES)
     if media is None:
         raise ServiceError(
@@ -198,19 +215,65 @@ def _parse(body: bytes, rdf_format: str, base: str) -> Graph:
     return clean
 
 
-async def _body_graph(request: Request, limit: int, base: str) -> Graph:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def _rdf_format(media: str, what: str = "Content-Type") -> str:
     rdf_format = RDF_PARSERS.get(media)
     if rdf_format is None:
         raise ServiceError(
             415,
             "Ukjent RDF-format; send Turtle, N-Triples, JSON-LD eller RDF/XML.",
             "Unknown RDF format; send Turtle, N-Triples, JSON-LD or RDF/XML.",
-            f"Content-Type: {media or '(mangler / missing)'}; accepted: " + ", ".join(RDF_PARSERS),
+            f"{what}: {media or '(mangler / missing)'}; accepted: " + ", ".join(RDF_PARSERS),
         )
-    body = await read_body(request, limit)
+    return rdf_format
+
+
+_EXTENSIONS = {
+    ".ttl": "text/turtle",
+    ".nt": "application/n-triples",
+    ".jsonld": "application/ld+json",
+    ".rdf": "application/rdf+xml",
+}
+
+
+def _parts(content_type: str, body: bytes) -> list[tuple[bytes, str]]:
+    """The parts of a ``multipart/form-data`` body as (document, RDF parser name).
+
+    A part's media type is its own Content-Type, or, when that is missing or generic
+    (``application/octet-stream``, what browsers send for an unknown file), the one its
+    file name's extension says.
+    """
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise ServiceError(400, "Ugyldig skjema.", "Malformed form.", content_type)
+    parts = []
+    for number, part in enumerate(message.iter_parts(), start=1):
+        media = part.get_content_type()
+        if part.get("content-type") is None or media in {"application/octet-stream", "text/plain"}:
+            name = part.get_filename() or ""
+            extension = name[name.rfind(".") :].lower() if "." in name else ""
+            media = _EXTENSIONS.get(extension) or mimetypes.types_map.get(extension, media)
+        payload = part.get_payload(decode=True)
+        document = payload if isinstance(payload, bytes) else b""
+        parts.append((document, _rdf_format(media, f"del / part {number}")))
+    if not parts:
+        raise ServiceError(400, "Skjemaet har ingen deler.", "The form has no parts.")
+    return parts
+
+
+async def _body_graph(request: Request, limit: int, base: str) -> Graph:
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";")[0].strip().lower()
+    if media == "multipart/form-data" and request.method == "POST":
+        documents = _parts(content_type, await read_body(request, limit))
+    else:
+        rdf_format = _rdf_format(media)
+        documents = [(await read_body(request, limit), rdf_format)]
     try:
-        return await asyncio.to_thread(_parse, body, rdf_format, base)
+        graph = Graph()
+        for document, rdf_format in documents:
+            graph += await asyncio.to_thread(_parse, document, rdf_format, base)
+        return graph
     except Exception as error:
         detail = (
             str(error)
@@ -232,7 +295,7 @@ async def _checked_body(
     """The target graph and the body's triples, once the writer may write both; raises
     the refusal. PUT and POST check the same things in the same order: the graph
     before the body is read, what the triples speak about after."""
-    target = _named(_target(request))
+    target = _named(_target(request, store_itself=request.method == "POST"), settings.base_iri)
     require_graph(writer, settings.base_iri, target)
     graph = await _body_graph(request, settings.max_body_bytes, target)
     require_statements(writer, settings.base_iri, target, graph)
@@ -270,6 +333,9 @@ async def store_post(
             await backend.merge_graph(target, graph)
         changed = change(target, before, await audit.graph_keys(target))
         await audit.record(replace(event, changes=(changed,)))
+    if _target(request, store_itself=True) is None:
+        # A new graph the store named: its IRI, as the protocol's POST to the store says.
+        return Response(status_code=201, headers={"Location": target})
     return Response(status_code=204 if existed else 201)
 
 
@@ -277,11 +343,13 @@ async def store_post(
 async def store_delete(
     request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
 ) -> Response:
-    target = _named(_target(request))
+    target = _named(_target(request), settings.base_iri)
     require_graph(writer, settings.base_iri, target)
     audit = auditor(request)
     async with write_lock(request):
         if not await _exists(backend, target):
+            if target == default_graph(settings.base_iri):
+                return Response(status_code=204)  # the default graph is always there
             raise _not_found(target)
         before = await audit.graph_keys(target)
         event = _event(writer, settings.base_iri, change(target, before, Counter()))

@@ -295,8 +295,8 @@ def test_default_graph_writes_replace_merge_and_empty_its_own_content(writable: 
     own = writable.url + "/graph/default"
     other = "http://example.org/gsp/beside-default"
     store(writable, "PUT", other, body=DATA.encode(), media="text/turtle")
-    first = b"<http://example.org/gsp/d> <http://example.org/gsp/p> \"first\" ."
-    second = b"<http://example.org/gsp/d> <http://example.org/gsp/p> \"second\" ."
+    first = b'<http://example.org/gsp/d> <http://example.org/gsp/p> "first" .'
+    second = b'<http://example.org/gsp/d> <http://example.org/gsp/p> "second" .'
     assert store(writable, "PUT", None, body=first, media="application/n-triples").status in (
         201,
         204,
@@ -319,7 +319,7 @@ def test_default_graph_writes_replace_merge_and_empty_its_own_content(writable: 
 
 
 def test_post_to_the_store_itself_makes_a_new_graph(writable: Server) -> None:
-    body = b"<http://example.org/gsp/new> <http://example.org/gsp/p> \"ny\" ."
+    body = b'<http://example.org/gsp/new> <http://example.org/gsp/p> "ny" .'
     headers = {**bearer(TOKEN), "Content-Type": "application/n-triples"}
     answer = call(writable.url, "POST", "/store", body=body, headers=headers)
     assert answer.status == 201, answer.text
@@ -339,7 +339,7 @@ def test_a_multipart_post_merges_every_part(writable: Server) -> None:
         (
             'Content-Disposition: form-data; name="file"; filename="more.nt"\r\n'
             "Content-Type: application/octet-stream",
-            b"<http://example.org/gsp/more> <http://example.org/gsp/p> \"fra fil\" .\n",
+            b'<http://example.org/gsp/more> <http://example.org/gsp/p> "fra fil" .\n',
         ),
     ]
     body = (

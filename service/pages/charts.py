@@ -33,6 +33,9 @@ the labels' column is sized from it so that no label runs past the left edge."""
 LABEL_LINE = 36
 """A longer label wraps onto more lines (at spaces) instead of being cut."""
 LINE_HEIGHT, BAR_GAP, BAR_SCALE = 15, 9, 3.4
+HEADER, FOOTER = 22.0, 44.0
+"""Room above the bars for the category axis's title, below them for the value axis
+(its line, 0 and the largest value, and its title)."""
 MAX_ROWS, MAX_COLUMNS = 80, 40
 
 Row = dict[str, dict[str, str]]
@@ -61,13 +64,28 @@ class Bars:
     """The width of the labels' column, from the longest line: labels end at it."""
     width: float = 0.0
     height: float = 0.0
+    dimensions: tuple[str, ...] = ()
+    """The columns the labels are made of: the category axis, named above the labels."""
+    largest: str = ""
+    """The largest value as the answer wrote it, at the end of the value axis."""
 
     @property
     def bar_x(self) -> float:
         return self.label_width + 8
 
+    @property
+    def axis_y(self) -> float:
+        """Where the value axis runs, under the last bar."""
+        return self.height - FOOTER + 4
 
-def lay_out(measure: str, bars: list[Bar], truncated: bool) -> Bars:
+    @property
+    def axis_end(self) -> float:
+        return self.bar_x + BAR_SCALE * 100
+
+
+def lay_out(
+    measure: str, bars: list[Bar], truncated: bool, dimensions: tuple[str, ...] = ()
+) -> Bars:
     """Bars with their labels wrapped and the drawing sized to hold every label in full.
 
     >>> label = "Kommunal akutt døgnenhet og legevakt i Agder"
@@ -78,7 +96,7 @@ def lay_out(measure: str, bars: list[Bar], truncated: bool) -> Bars:
     True
     """
     placed: list[Bar] = []
-    top = 2.0
+    top = HEADER
     for bar in bars:
         lines = tuple(textwrap.wrap(bar.label, LABEL_LINE, break_long_words=False)) or ("",)
         placed.append(Bar(bar.label, bar.value, bar.text, bar.width, lines, top))
@@ -87,7 +105,8 @@ def lay_out(measure: str, bars: list[Bar], truncated: bool) -> Bars:
     label_width = 8 + CHAR_WIDTH * longest
     value_width = CHAR_WIDTH * max((len(bar.text) for bar in placed), default=0)
     width = label_width + 8 + BAR_SCALE * 100 + 6 + value_width + 4
-    return Bars(measure, placed, truncated, label_width, width, top + 2)
+    largest = max(placed, key=lambda bar: abs(bar.value)).text if placed else ""
+    return Bars(measure, placed, truncated, label_width, width, top + FOOTER, dimensions, largest)
 
 
 @dataclass(frozen=True)
@@ -179,4 +198,4 @@ def chart(variables: list[str], rows: list[Row]) -> HeatMap | Bars | None:
     bars.sort(key=lambda bar: -bar[1])
     top = max((abs(b[1]) for b in bars), default=0.0) or 1.0
     shown = [Bar(label, value, text, 100 * abs(value) / top) for label, value, text in bars]
-    return lay_out(measure, shown[:MAX_BARS], len(shown) > MAX_BARS)
+    return lay_out(measure, shown[:MAX_BARS], len(shown) > MAX_BARS, tuple(dimensions[:2]))

@@ -25,6 +25,23 @@
   });
   var tab = yasgui.getTab();
   tab.setQuery(initial);
+  // YASGUI's own markup lacks names for two controls and keyboard access to the scrolling
+  // editor (axe-core, WCAG 2.1 AA); they are added here, in the page's language.
+  var english = document.documentElement.lang === "en";
+  var names = [
+    [".CodeMirror textarea", english ? "SPARQL query" : "SPARQL-spørring"],
+    ["input.autocomplete", english ? "SPARQL endpoint" : "SPARQL-endepunkt"],
+  ];
+  names.forEach(function (pair) {
+    element.querySelectorAll(pair[0]).forEach(function (control) {
+      if (!control.getAttribute("aria-label")) {
+        control.setAttribute("aria-label", pair[1]);
+      }
+    });
+  });
+  element.querySelectorAll(".CodeMirror-scroll").forEach(function (scroller) {
+    scroller.setAttribute("tabindex", "0");
+  });
   var examples = document.getElementById("example");
   if (examples) {
     document.getElementById("examples").hidden = false; // a choice only a script can act on

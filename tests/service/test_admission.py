@@ -93,6 +93,14 @@ def _in_background(
     return threads, answers
 
 
+def _finish(threads: list[threading.Thread]) -> None:
+    """Until the background queries are answered (each ends by its deadline), so the
+    next test starts on idle workers."""
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+
+
 def _wait_until_running(server: Server, threads: list[threading.Thread]) -> None:
     """Until the server has taken the background queries (the refused ones answered)."""
     for thread in threads:
@@ -109,8 +117,7 @@ def test_regression_simple_query_waited_behind_heavy_queries(busy_server: Server
     assert answer.status == 200, answer.body
     assert '"bindings"' in answer.body
     assert still_running == 2, "the simple query was answered only after a heavy one ended"
-    for thread in threads:
-        thread.join(timeout=4 * DEADLINE)
+    _finish(threads)
 
 
 def test_regression_one_client_flooding_the_queue_starved_the_others(
@@ -125,7 +132,7 @@ def test_regression_one_client_flooding_the_queue_starved_the_others(
     flood_waiting = sum(thread.is_alive() for thread in threads)
     assert other.status == 200, other.body
     refused = [a for a in answers if a.status == 429]
-    assert len(refused) == 3, [a.status for a in answers]
+    assert len(refused) >= 3, [a.status for a in answers]
     assert all(a.retry_after is not None and int(a.retry_after) >= 1 for a in refused)
     assert all("i kø" in a.body and "waiting" in a.body for a in refused)
     # Served before the flood's queries that waited when it came: it did not queue behind them.
@@ -133,8 +140,7 @@ def test_regression_one_client_flooding_the_queue_starved_the_others(
     metrics = _get(busy_server, "/metrics")
     counted = re.search(r"^kommunegraf_queries_refused (\S+)$", metrics, re.M)
     assert counted and float(counted.group(1)) >= 3
-    for thread in threads:
-        thread.join(timeout=4 * DEADLINE)
+    _finish(threads)
 
 
 def test_query_misjudged_as_cheap_runs_on_to_its_own_deadline(busy_server: Server) -> None:
@@ -146,13 +152,13 @@ def test_query_misjudged_as_cheap_runs_on_to_its_own_deadline(busy_server: Serve
         'FILTER(CONCAT(STR(?a), STR(?d), STR(?g)) = "") } LIMIT 1'
     )
     threads, answers = _in_background(busy_server, disguised, 1)
-    simple: list[int] = []
+    simple: list[Answer] = []
     while threads[0].is_alive():
-        simple.append(_ask(busy_server, SIMPLE, source="127.0.0.4").status)
+        simple.append(_ask(busy_server, SIMPLE, source="127.0.0.4"))
         threads[0].join(timeout=0.2)
     assert answers and answers[0].status == 503, answers
     assert f"longer than {DEADLINE:g} seconds" in answers[0].body
-    assert simple and set(simple) == {200}
+    assert simple and {a.status for a in simple} == {200}, simple
 
 
 # --- the rules, without a server ------------------------------------------------------

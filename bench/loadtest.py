@@ -138,17 +138,19 @@ class ReloadedGraphStore(Kommunegraf):
         return {**super().env(), "KOMMUNEGRAF_TOKEN": TOKEN, **base}
 
 
-def national_demo(target: Path) -> tuple[int, str]:
+def national_demo(target: Path, built: Path | None = None) -> tuple[int, str]:
     """Put a copy of the national demo store at ``target``; returns its quads and the
     base IRI it was loaded with (the tests' server's, which the server here must use).
 
     The tests build that store once per change of its inputs and cache it
     (``tests/conftest.py``): the cached build for these inputs is copied, or built
-    first the same way (a few minutes) and cached for the tests too.
+    first the same way (a few minutes) and cached for the tests too. ``built``: a store
+    built before (an earlier cache entry: the data is the same unless the loaders
+    changed), copied instead.
     """
     from tests.conftest import cached_demo_store
 
-    cached = cached_demo_store()
+    cached = built or cached_demo_store()
     for leftover in target.parent.glob(target.name + "*"):  # store, snapshots, audit log
         shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
     shutil.copytree(cached, target)
@@ -620,6 +622,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="every client from 127.0.0.1, as one client [each its own loopback address]",
     )
+    parser.add_argument(
+        "--demo-store",
+        type=Path,
+        help="a national demo store built before, copied [the tests' cache for this code]",
+    )
     parser.add_argument("--work-dir", type=Path, default=BENCH / "work")
     parser.add_argument("--results-dir", type=Path)
     args = parser.parse_args(argv)
@@ -642,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     peer = ReloadedGraphStore(work / "server", args.query_workers, args.query_timeout)
     if args.data == "demo":
         print("data: the national demo …", flush=True)
-        quads, peer.base_iri = national_demo(peer.store)
+        quads, peer.base_iri = national_demo(peer.store, args.demo_store)
         data = "the national demo (loaders/demo: real municipalities, made-up portfolios)"
     else:
         print(f"data: {args.triples:,} triples (seed {args.seed}) …", flush=True)

@@ -19,10 +19,11 @@ could grow without bound. Here:
   in each lane; a free worker goes to the waiting client with the fewest queries
   running, and among those to the one served longest ago, not to whoever queued most.
 - **Bounded.** At most ``queue_limit`` queries wait in a lane, at most
-  ``client_limit`` of them from one client. Past that the query is refused at once
-  with 429 (the client holds its share) or 503 (the lane is full of others' fair
-  shares), with ``Retry-After``; when the lane is full, the client holding most of it
-  loses its newest waiting query, not the newcomer.
+  ``client_limit`` of them from one client, and none joins a lane where it would wait
+  more than ``MAX_WAIT`` seconds (expected from recent run times). Past that the
+  query is refused at once with 429 (the client holds its share) or 503 (the lane is
+  full of others' fair shares), with ``Retry-After``; when the lane is full, the client
+  holding most of it loses its newest waiting query, not the newcomer.
 
 Deadlines are unchanged: they count from the moment a worker takes the query.
 """
@@ -50,6 +51,9 @@ CHEAP_BUDGET = 1.5
 """Seconds a query may run in the cheap lane before it is taken for heavy."""
 BAR_SECONDS = 60.0
 """How long a client whose cheap query overran stays out of the cheap lane."""
+MAX_WAIT = 10.0
+"""A lane is full when a query joining it would wait longer than this (expected from
+recent run times), or when ``queue_limit`` queries wait in it."""
 _SHAPE_TEXT_LIMIT = 4096
 """Longer texts are never cheap and not remembered (reading them costs)."""
 _SHAPES_KEPT = 4096
@@ -255,8 +259,8 @@ class Admission:
     """When each client present (running or waiting) was last given a slot (a count)."""
     _grants: int = 0
     _lanes: dict[bool, _Lane] = field(default_factory=dict)
-    _seconds: float = 1.0
-    """Moving average of a general query's run time, for Retry-After."""
+    _seconds: dict[bool, float] = field(default_factory=lambda: {True: 0.05, False: 1.0})
+    """Moving average of a query's run time in each lane: the expected wait, Retry-After."""
     refused: int = 0
     """Queries refused at once (for metrics and tests)."""
 
@@ -270,11 +274,13 @@ class Admission:
             return sum(lane.waiting for lane in self._lanes.values())
         return self._lanes[cheap].waiting
 
-    def _retry_after(self, cheap: bool) -> int:
-        lane = self._lanes[cheap]
+    def _expected_wait(self, cheap: bool) -> float:
+        """Seconds a query joining the lane now would wait, roughly."""
         slots = self.size if cheap else max(1, self.size - self.reserved)
-        seconds = (CHEAP_SECONDS if cheap else self._seconds) * (lane.waiting + 1) / slots
-        return max(1, min(60, math.ceil(seconds)))
+        return self._seconds[cheap] * (self._lanes[cheap].waiting + 1) / slots
+
+    def _retry_after(self, cheap: bool) -> int:
+        return max(1, min(60, math.ceil(self._expected_wait(cheap))))
 
     async def enter(self, client: str, cheap: bool) -> None:
         """Wait for a worker slot in the lane; raises AdmissionRefusedError at once."""
@@ -283,7 +289,9 @@ class Admission:
         if mine >= self.client_limit:
             self.refused += 1
             raise AdmissionRefusedError(429, self._retry_after(cheap), mine)
-        if lane.waiting >= self.queue_limit:
+        if lane.waiting >= self.queue_limit or (
+            lane.waiting and self._expected_wait(cheap) > MAX_WAIT
+        ):
             hog, held = lane.largest()
             if hog == client or held <= mine + 1:
                 self.refused += 1
@@ -319,8 +327,8 @@ class Admission:
                 self._served.pop(client, None)  # gone quiet: no history kept
         if not cheap:
             self._general_running -= 1
-            if seconds is not None:
-                self._seconds = 0.8 * self._seconds + 0.2 * seconds
+        if seconds is not None:
+            self._seconds[cheap] = 0.8 * self._seconds[cheap] + 0.2 * seconds
         self._dispatch()
 
     def _dispatch(self) -> None:

@@ -454,12 +454,15 @@ class QueryPool:
         worker = self._spawn()
         if not snapshot:
             return worker
-        worker.connection.send(OpenSnapshot(snapshot))
-        if worker.connection.poll(OPENING_SECONDS * 6):
-            status, _ = worker.connection.recv()
-            if status == "ok":
-                worker.snapshot = snapshot
-            return worker
+        try:
+            worker.connection.send(OpenSnapshot(snapshot))
+            if worker.connection.poll(OPENING_SECONDS * 6):
+                status, _ = worker.connection.recv()
+                if status == "ok":
+                    worker.snapshot = snapshot
+                return worker
+        except (EOFError, OSError):
+            pass  # it died (the service is stopping, or out of memory): a plain one
         self._kill(worker)  # a reply still to come would be read as a query's answer
         return self._spawn()
 

@@ -45,6 +45,10 @@ CLIENT: ContextVar[str] = ContextVar("kommunegraf_query_client", default="servic
 """Who a query is run for: set per HTTP request (``service.web.admission``); queries
 the service asks on its own (catalogues, start-up) share the client ``service``."""
 
+ANONYMOUS = "addr:"
+"""The clients known only by address. Only they are refused or evicted when a lane is
+full: a token holder's write (an upload, an update) and the service's own work queue
+instead, fairly, since a token is accountable and its use audited."""
 CHEAP_SECONDS = 0.5
 """A shape whose recent run time (moving average) is under this is cheap."""
 CHEAP_BUDGET = 1.5
@@ -235,9 +239,12 @@ class _Lane:
     def of(self, client: str) -> int:
         return len(self.clients.get(client, ()))
 
-    def largest(self) -> tuple[str, int]:
-        client = max(self.clients, key=lambda c: len(self.clients[c]))
-        return client, len(self.clients[client])
+    def largest(self, prefix: str) -> tuple[str, int]:
+        """The client starting with ``prefix`` with the most queries waiting."""
+        client = max(
+            self.clients, key=lambda c: len(self.clients[c]) if c.startswith(prefix) else -1
+        )
+        return client, len(self.clients[client]) if client.startswith(prefix) else 0
 
 
 @dataclass
@@ -289,10 +296,11 @@ class Admission:
         if mine >= self.client_limit:
             self.refused += 1
             raise AdmissionRefusedError(429, self._retry_after(cheap), mine)
-        if lane.waiting >= self.queue_limit or (
-            lane.waiting and self._expected_wait(cheap) > MAX_WAIT
-        ):
-            hog, held = lane.largest()
+        full = lane.waiting >= self.queue_limit or (
+            lane.waiting > 0 and self._expected_wait(cheap) > MAX_WAIT
+        )
+        if full and client.startswith(ANONYMOUS):
+            hog, held = lane.largest(ANONYMOUS)
             if hog == client or held <= mine + 1:
                 self.refused += 1
                 status = 429 if mine else 503

@@ -166,28 +166,34 @@ def test_query_misjudged_as_cheap_runs_on_to_its_own_deadline(busy_server: Serve
 
 async def _rules() -> None:
     admission = Admission(2, reserved=1, queue_limit=4, client_limit=3)
-    await admission.enter("a", cheap=False)  # holds the one general slot
-    waiting = [asyncio.ensure_future(admission.enter(c, cheap=False)) for c in "aaab"]
+    await admission.enter("addr:a", cheap=False)  # holds the one general slot
+    waiting = [asyncio.ensure_future(admission.enter(f"addr:{c}", cheap=False)) for c in "aaab"]
     await asyncio.sleep(0)
     assert admission.waiting(cheap=False) == 4
     # A newcomer with nothing waiting takes the place of the largest holder's newest.
-    newcomer = asyncio.ensure_future(admission.enter("c", cheap=False))
+    newcomer = asyncio.ensure_future(admission.enter("addr:c", cheap=False))
     await asyncio.sleep(0)
     with pytest.raises(AdmissionRefusedError) as evicted:
         await waiting[2]
     assert evicted.value.status == 429 and int(evicted.value.headers["Retry-After"]) >= 1
     # A cheap query still gets the reserved slot.
-    await asyncio.wait_for(admission.enter("d", cheap=True), 1)
-    late = asyncio.ensure_future(admission.enter("e", cheap=False))  # a loses another
+    await asyncio.wait_for(admission.enter("addr:d", cheap=True), 1)
+    late = asyncio.ensure_future(admission.enter("addr:e", cheap=False))  # a loses another
     await asyncio.sleep(0)
     with pytest.raises(AdmissionRefusedError):
         await waiting[1]
     # Full of fair shares (a, b, c, e: one each): a newcomer is told 503.
     with pytest.raises(AdmissionRefusedError) as full:
-        await admission.enter("f", cheap=False)
+        await admission.enter("addr:f", cheap=False)
     assert full.value.status == 503
+    # A token holder (or the service itself) queues instead: its use is accountable.
+    holder = asyncio.ensure_future(admission.enter("token:Hasvik", cheap=False))
+    await asyncio.sleep(0)
+    assert not holder.done() and admission.waiting(cheap=False) == 5
+    holder.cancel()
+    await asyncio.gather(holder, return_exceptions=True)
     # The slot goes to the waiting client served longest ago: b, not a (served once).
-    admission.leave("a", cheap=False)
+    admission.leave("addr:a", cheap=False)
     await asyncio.sleep(0)
     assert [t.done() for t in (waiting[0], waiting[3], newcomer, late)] == [
         False,
@@ -198,7 +204,7 @@ async def _rules() -> None:
     # A client that gives up leaves the queue; its place is not handed out twice.
     waiting[0].cancel()
     await asyncio.sleep(0)
-    admission.leave("b", cheap=False)
+    admission.leave("addr:b", cheap=False)
     await asyncio.sleep(0)
     assert newcomer.done() and not late.done()
     assert admission.waiting() == 1

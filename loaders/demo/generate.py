@@ -44,6 +44,7 @@ from loaders.columns import Path as ColumnPath
 from loaders.columns import Sheet, sheet_for_class
 from loaders.demo import DATA_DIR as DEMO_DATA_DIR
 from loaders.demo.catalogue import KINDS, VENDORS, Kind, Product, all_products, kind
+from loaders.demo.contracts import add_contracts_and_lifecycles
 from loaders.demo.datasets import NONE, TEMPLATES, DatasetTemplate
 from loaders.demo.gdpr import add_processing_activities
 from loaders.demo.regions import POPULATION, REGIONS
@@ -543,6 +544,7 @@ CONTRIBUTORS: list[Contributor] = [
     add_datasets,
     add_integrations,
     add_processing_activities,  # loaders/demo/gdpr.py: records of processing, agreements
+    add_contracts_and_lifecycles,  # loaders/demo/contracts.py: contracts, dated lifecycles
 ]
 
 

@@ -65,7 +65,7 @@ def _kommunegraf_python(copy: Path, code: str) -> str:
 
 
 def test_the_recipe_names_its_files() -> None:
-    assert set(recipe_blocks()) == {"ontology/kommunegraf.ttl", "shapes/contract.ttl"}
+    assert set(recipe_blocks()) == {"ontology/kommunegraf.ttl", "shapes/licence.ttl"}
 
 
 def test_adding_a_class_by_the_recipe_gives_its_sheet_and_its_rules(tmp_path: Path) -> None:
@@ -74,11 +74,11 @@ def test_adding_a_class_by_the_recipe_gives_its_sheet_and_its_rules(tmp_path: Pa
     blocks = recipe_blocks()
     with (copy / "ontology" / "kommunegraf.ttl").open("a", encoding="utf-8") as ontology:
         ontology.write("\n" + blocks["ontology/kommunegraf.ttl"])
-    (copy / "shapes" / "contract.ttl").write_text(blocks["shapes/contract.ttl"], "utf-8")
+    (copy / "shapes" / "licence.ttl").write_text(blocks["shapes/licence.ttl"], "utf-8")
 
     made = _kommunegraf(copy, "template", str(tmp_path / "mal.xlsx"))
     assert made.returncode == 0, made.stderr
-    sheet = load_workbook(tmp_path / "mal.xlsx")["Kontrakter"]
+    sheet = load_workbook(tmp_path / "mal.xlsx")["Lisenser"]
     headers = {str(cell.value) for row in sheet.iter_rows(max_row=5) for cell in row}
     assert any(h.startswith("Navn") for h in headers), headers
 
@@ -87,9 +87,9 @@ def test_adding_a_class_by_the_recipe_gives_its_sheet_and_its_rules(tmp_path: Pa
         "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
         "@prefix foaf: <http://xmlns.com/foaf/0.1/> .\n"
     )
-    good = tmp_path / "kontrakt.ttl"
+    good = tmp_path / "lisens.ttl"
     good.write_text(
-        prefixes + f'<{BASE}id/kontrakt/drift> a kg:Contract ; rdfs:label "Driftsavtale"@nb .\n',
+        prefixes + f'<{BASE}id/lisens/drift> a kg:Licence ; rdfs:label "Lisens sak/arkiv"@nb .\n',
         "utf-8",
     )
     valid = _kommunegraf(copy, "validate", str(good), "--base-iri", BASE)
@@ -100,11 +100,11 @@ def test_adding_a_class_by_the_recipe_gives_its_sheet_and_its_rules(tmp_path: Pa
         "from loaders.classes import counted, searched; "
         "print([c.name for c in searched()], [c.plural_en for c in counted()])",
     )
-    assert "'Contract'" in listed and "'Contracts'" in listed, listed
+    assert "'Licence'" in listed and "'Licences'" in listed, listed
 
     bad = tmp_path / "uten-navn.ttl"
     bad.write_text(
-        prefixes + f"<{BASE}id/kontrakt/x> a kg:Contract ; foaf:homepage <https://x.no/> .\n",
+        prefixes + f"<{BASE}id/lisens/x> a kg:Licence ; foaf:homepage <https://x.no/> .\n",
         "utf-8",
     )
     invalid = _kommunegraf(copy, "validate", str(bad), "--base-iri", BASE)

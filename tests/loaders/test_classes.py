@@ -19,12 +19,17 @@ def test_search_and_the_home_page_keep_the_order_they_had_as_code_lists() -> Non
         "LegalBasis",
         "NationalComponent",
         "County",
+        "Contract",
     ]
     assert [(c.name, c.plural_nb, c.plural_en) for c in counted()][:2] == [
         ("Municipality", "Kommuner", "Municipalities"),
         ("County", "Fylker", "Counties"),
     ]
-    assert [c.name for c in counted()][-3:] == ["Application", "ApplicationUsage", "Dataset"]
+    assert [c.name for c in counted()][-3:] == [
+        "ApplicationUsage",
+        "Dataset",
+        "Contract",
+    ]
 
 
 def test_sharing_is_what_scope_and_loading_use() -> None:

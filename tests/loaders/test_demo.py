@@ -150,6 +150,47 @@ def test_some_contracts_end_within_a_year_of_the_generation_date(demo: ox.Store)
     assert 0 < int(rows[0]["n"]) < int(total[0]["n"]) / 2
 
 
+def test_every_municipality_has_labelled_contracts_and_dated_lifecycles(demo: ox.Store) -> None:
+    """Issue 22: contracts as records and dated lifecycles, for every municipality."""
+    rows = _rows(
+        demo,
+        """PREFIX schema: <https://schema.org/>
+        SELECT ?m (COUNT(DISTINCT ?c) AS ?contracts) (COUNT(DISTINCT ?u) AS ?dated) WHERE {
+          ?m a kg:Municipality .
+          OPTIONAL { ?c kg:contractingAuthority ?m ; schema:endDate ?end ;
+                        dct:description "Oppdiktet demokontrakt (demodata)."@nb }
+          OPTIONAL { ?u kg:usedBy ?m ; kg:inUseDate ?from }
+        } GROUP BY ?m""",
+    )
+    assert len(rows) == 357
+    assert all(int(r["contracts"]) > 0 and int(r["dated"]) > 0 for r in rows)
+    gaps = _rows(
+        demo,
+        f"""SELECT (COUNT(?late) AS ?late) (COUNT(?orphan) AS ?orphan) WHERE {{
+          {{ ?late kg:lifecycleStatus kg:LifecyclePhasingOut ; kg:retirementDate ?r .
+             FILTER(?r < "{GENERATED_ON}"^^xsd:date) }}
+          UNION
+          {{ ?orphan kg:lifecycleStatus kg:LifecyclePhasingOut .
+             FILTER NOT EXISTS {{ ?orphan kg:plannedSuccessor ?next }} }}
+        }}""",
+    )
+    assert int(gaps[0]["late"]) > 0 and int(gaps[0]["orphan"]) > 0
+
+
+def test_a_joint_procurement_gives_the_members_one_term(demo: ox.Store) -> None:
+    rows = _rows(
+        demo,
+        """PREFIX schema: <https://schema.org/>
+        SELECT ?region ?app (COUNT(DISTINCT ?m) AS ?members) (COUNT(DISTINCT ?end) AS ?ends)
+        WHERE { ?c kg:procuredJointlyBy ?region ; kg:covers ?app ;
+                   kg:contractingAuthority ?m ; schema:endDate ?end .
+                ?region org:hasMember ?m }
+        GROUP BY ?region ?app""",
+    )
+    assert any(int(r["members"]) > 1 for r in rows)
+    assert all(r["ends"] == "1" for r in rows)
+
+
 _THEMES = (
     "https://psi.norge.no/los/tema/",
     "http://publications.europa.eu/resource/authority/data-theme/",

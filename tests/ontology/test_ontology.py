@@ -41,6 +41,7 @@ CLASSES = frozenset(
         "Integration",
         "ProcessingActivity",
         "DataProcessingAgreement",
+        "Contract",
     }
 )
 OBJECT_PROPERTIES = frozenset(
@@ -76,6 +77,11 @@ OBJECT_PROPERTIES = frozenset(
         "usesDataset",
         "dpiaOutcome",
         "subProcessor",
+        "contractingAuthority",
+        "contractor",
+        "covers",
+        "procuredJointlyBy",
+        "plannedSuccessor",
     }
 )
 DATATYPE_PROPERTIES = frozenset(
@@ -105,6 +111,13 @@ DATATYPE_PROPERTIES = frozenset(
         "riskAssessmentDate",
         "signedDate",
         "expiryDate",
+        "noticePeriodMonths",
+        "optionEndDate",
+        "annualValue",
+        "responsibleRole",
+        "inUseDate",
+        "phaseOutDate",
+        "retirementDate",
     }
 )
 # At most one value wherever the property is used.
@@ -143,6 +156,17 @@ FUNCTIONAL_PROPERTIES = frozenset(
         "riskAssessmentDate",
         "signedDate",
         "expiryDate",
+        "contractingAuthority",
+        "contractor",
+        "procuredJointlyBy",
+        "plannedSuccessor",
+        "noticePeriodMonths",
+        "optionEndDate",
+        "annualValue",
+        "responsibleRole",
+        "inUseDate",
+        "phaseOutDate",
+        "retirementDate",
     }
 )
 SCHEMES: dict[str, frozenset[str]] = {
@@ -309,6 +333,11 @@ REUSED_TERMS = tuple(
         _DPV + "hasRecipient",
         _DPV + "hasDataProtectionOfficer",
         "http://xmlns.com/foaf/0.1/page",
+        "http://purl.org/procurement/public-contracts#Contract",
+        "http://purl.org/procurement/public-contracts#contractingAuthority",
+        "https://schema.org/provider",
+        "https://schema.org/startDate",
+        "https://schema.org/endDate",
     )
 )
 

@@ -87,6 +87,7 @@ CLASS_FILES: dict[str, tuple[URIRef, URIRef, URIRef]] = {
         KG.DataProcessingAgreement,
         KGSH.DpaSheet,
     ),
+    "contract.ttl": (KGSH.ContractShape, KG.Contract, KGSH.ContractSheet),
 }
 SHAPE_FILES = ["common.ttl", *CLASS_FILES]
 
@@ -105,6 +106,7 @@ SHEET_LABELS: dict[URIRef, tuple[str, str]] = {
     KGSH.IntegrationSheet: ("Integrasjoner", "Integrations"),
     KGSH.ProcessingSheet: ("Behandlingsprotokoll", "Records of processing"),
     KGSH.DpaSheet: ("Databehandleravtaler", "Data processing agreements"),
+    KGSH.ContractSheet: ("Kontrakter", "Contracts"),
 }
 
 SPARQL_PROLOGUE = f"""
@@ -460,6 +462,7 @@ ACT = URIRef("https://lovdata.no/eli/lov/2005/06/17/64")
 SECTION = iri("id/hjemmel/barnehageloven-12")
 SERVICE = iri("id/tjeneste/barnehageplass")
 INTEGRATION = iri("id/integrasjon/4203/barnehage-id-porten")
+CONTRACT = iri("id/kontrakt/4203/avtale-eksempel-barnehage-2023")
 
 INVALID_CASES = [
     case(
@@ -575,6 +578,42 @@ INVALID_CASES = [
                              kg:contractEndDate "2027-12-31"^^xsd:date } ;
            INSERT DATA { <id/bruk/4203/eksempel-barnehage> kg:contractEndDate "31.12.2027" }""",
         (USAGE, KG.contractEndDate, SH.DatatypeConstraintComponent),
+    ),
+    case(
+        "phase-out-before-in-use",
+        """DELETE DATA { <id/bruk/4203/eksempel-arkiv> kg:phaseOutDate "2026-06-01"^^xsd:date } ;
+           INSERT DATA { <id/bruk/4203/eksempel-arkiv> kg:phaseOutDate "2011-01-01"^^xsd:date }""",
+        (iri("id/bruk/4203/eksempel-arkiv"), KG.inUseDate, SH.LessThanConstraintComponent),
+    ),
+    case(
+        "successor-not-an-application",
+        """DELETE DATA { <id/bruk/4203/eksempel-arkiv>
+                             kg:plannedSuccessor <id/applikasjon/eksempel-barnehage> } ;
+           INSERT DATA { <id/bruk/4203/eksempel-arkiv>
+                             kg:plannedSuccessor <id/applikasjon/finnes-ikke> }""",
+        (iri("id/bruk/4203/eksempel-arkiv"), KG.plannedSuccessor, SH.ClassConstraintComponent),
+    ),
+    case(
+        "contract-ends-before-it-starts",
+        """DELETE DATA { <id/kontrakt/4203/avtale-eksempel-barnehage-2023>
+                             schema:endDate "2027-12-31"^^xsd:date } ;
+           INSERT DATA { <id/kontrakt/4203/avtale-eksempel-barnehage-2023>
+                             schema:endDate "2022-12-31"^^xsd:date }""",
+        (CONTRACT, SCHEMA.startDate, SH.LessThanConstraintComponent),
+    ),
+    case(
+        "contract-without-vendor",
+        """DELETE DATA { <id/kontrakt/4203/avtale-eksempel-barnehage-2023>
+                             kg:contractor <id/leverandor/987654325> }""",
+        (CONTRACT, KG.contractor, SH.MinCountConstraintComponent),
+    ),
+    case(
+        "contract-notice-period-negative",
+        """DELETE DATA { <id/kontrakt/4203/avtale-eksempel-barnehage-2023>
+                             kg:noticePeriodMonths "6"^^xsd:nonNegativeInteger } ;
+           INSERT DATA { <id/kontrakt/4203/avtale-eksempel-barnehage-2023>
+                             kg:noticePeriodMonths -3 }""",
+        (CONTRACT, KG.noticePeriodMonths, SH.MinInclusiveConstraintComponent),
     ),
     case(
         "usage-without-used-by",

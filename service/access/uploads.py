@@ -23,6 +23,7 @@ import pyoxigraph as ox
 from fastapi import Request
 from rdflib import BNode, Graph, URIRef
 
+from loaders.changes import change_lines, compare
 from loaders.report import Issue, Report
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
 from loaders.validation import Engine
@@ -47,6 +48,8 @@ class UploadPlan:
     graph: Graph = field(default_factory=Graph)
     proposal: Graph = field(default_factory=Graph)
     row_counts: dict[str, int] = field(default_factory=dict)
+    rows: dict[Any, tuple[str, int]] = field(default_factory=dict)
+    """Each subject's (sheet, row) in the file, for the changes' rows."""
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -150,7 +153,7 @@ def plan_upload(
         path.write_bytes(data)
         checked = check_spreadsheet(path, base, reference_context(base) + stored, engine=engine)
     checked.report.source = name
-    plan = UploadPlan(name, data, checked.report, row_counts=checked.row_counts)
+    plan = UploadPlan(name, data, checked.report, row_counts=checked.row_counts, rows=checked.rows)
     if not checked.report.readable:
         return plan
     if principal.is_admin:
@@ -243,8 +246,24 @@ async def load_upload(
     planned = [GraphChange(plan.graph_iri, 0, 0)]
     if proposal is not None:
         planned.append(GraphChange(proposal[0], len(proposal[1]), 0))
-    event = new_event(principal, "load", base, planned, data=plan.data, file_name=plan.name)
     async with write_lock(request):
+        # What the load changes, row by row, goes with its audit event: the history on
+        # each resource's page and the change feeds read it from there.
+        rows = (await plan_changes(backend, plan))["rows"]
+        event = new_event(
+            principal,
+            "load",
+            base,
+            planned,
+            data=plan.data,
+            file_name=plan.name,
+            detail=change_lines(rows),
+            municipalities={
+                owner
+                for row in rows
+                if (owner := subject_kind(base, str(row["subject"]))[1]) is not None
+            },
+        )
         before = await audit.graph_keys(plan.graph_iri)
         async with audit.announced(event):
             await asyncio.to_thread(load_sources, backend, [source])
@@ -273,14 +292,16 @@ def _as_stored(triples: set[tuple[Any, Any, Any]]) -> set[tuple[Any, Any, Any]]:
     return set(Graph().parse(data=dumped, format="nt"))
 
 
-async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, int]:
+async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, Any]:
     """What loading ``plan`` would change in what queries see (the union of the graphs).
 
-    ``added``: triples the store does not hold in any graph yet; ``removed``: triples
-    of the graph it replaces that the new file no longer has; ``unchanged`` the rest.
-    A workbook downloaded with ``/template?kommune=NNNN`` and uploaded unchanged
-    adds and removes nothing. The graph's own provenance (file hash, time) is left
-    out: it changes with every load by design.
+    Per record and column (``loaders.changes``): ``added`` records the store does not
+    hold yet, ``removed`` records of the graph it replaces that the new file no longer
+    has, ``changed`` columns of a record with other values, each in ``rows`` with its
+    sheet, row, column and old and new values; ``triples`` the same in triples. A
+    workbook downloaded with ``/template?kommune=NNNN`` and uploaded unchanged changes
+    nothing. The graph's own provenance (file hash, time) is left out: it changes
+    with every load by design.
     """
     graph = URIRef(plan.graph_iri)
     new = _as_stored({t for t in plan.graph if t[0] != graph})
@@ -296,5 +317,12 @@ async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, int]:
         f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} "
         f"FILTER(?s != <{graph}>) }}",
     )
-    added = len(new - current)
-    return {"added": added, "removed": len(replaced - new), "unchanged": len(new) - added}
+    found = compare(_graph(current), _graph(new), _graph(replaced), plan.rows)
+    return found.as_json()
+
+
+def _graph(triples: set[tuple[Any, Any, Any]]) -> Graph:
+    graph = Graph()
+    for triple in triples:
+        graph.add(triple)
+    return graph

@@ -33,6 +33,7 @@ from service.web.routes import (
     archimate,
     catalog,
     docs,
+    edit,
     gallery,
     gdpr,
     graph_store,
@@ -40,6 +41,7 @@ from service.web.routes import (
     home,
     kart,
     ontology,
+    portfolio,
     queries,
     resources,
     search,
@@ -178,5 +180,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     app.include_router(gdpr.router)
     app.include_router(archimate.router)
     app.include_router(kart.router)
+    app.include_router(portfolio.router)
+    app.include_router(edit.router)
     queries.mount(app)
     return app

@@ -18,9 +18,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from service.access.audit import auditor
 from service.pages.choropleth import Choropleth, Value, attribution, choropleth
 from service.pages.class_sections import SECTIONS
 from service.pages.dependency_graph import render_svg
+from service.pages.history import history
 from service.pages.render import html_page, language
 from service.pages.resource_views import (
     KG,
@@ -234,11 +236,16 @@ async def _answer(request: Request, backend: Backend, base_iri: str, iri: str) -
         description.sections["picture"] = await asyncio.to_thread(
             render_svg, graph, "avhengigheter"
         )
+    changes = await history(backend, auditor(request).log, iri)
     return html_page(
         "resource.html",
         request,
         headers=VARY,
         d=description,
+        changes=changes,
+        editable=any(
+            t in (str(KG) + "ApplicationUsage", str(KG) + "Contract") for t in description.types
+        ),
         kind=kind,
         names=names,
         downloads=_downloads(names.href(iri)),

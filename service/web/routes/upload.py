@@ -363,7 +363,9 @@ async def upload_form(request: Request, backend: BackendDep, settings: SettingsD
     data = await upload.read()
     plan = await check_upload(backend, settings, principal, upload.filename, data)
     pending = None
+    changes = None
     if plan.report.conforms and plan.report.readable:
+        changes = await plan_changes(backend, plan)
         pending = secrets.token_urlsafe(24)
         _pending(request)[pending] = _Pending(
             token.strip(), plan, time.monotonic() + PENDING_MINUTES * 60
@@ -375,5 +377,6 @@ async def upload_form(request: Request, backend: BackendDep, settings: SettingsD
         principal=principal,
         plan=plan,
         pending=pending,
+        changes=changes,
         events=_events_for(request, principal),
     )

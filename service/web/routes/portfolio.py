@@ -1,0 +1,209 @@
+"""The living portfolio of a municipality or a region: roadmap, deadlines, changes.
+
+* ``/kommune/{nr}/veikart`` and ``/region/{slug}/veikart``: the roadmap page, a
+  timeline drawn as SVG on the server (``service.pages.roadmap``) with the same facts
+  in tables; printable, no JavaScript.
+* ``/kommune/{nr}/frister.ics`` and ``/region/{slug}/frister.ics``: the deadlines as
+  an iCalendar feed to subscribe to (``service.exports.calendar``).
+* ``/kommune/{nr}/endringer.atom`` and ``/region/{slug}/endringer.atom``: the audited
+  changes as an Atom feed (``service.exports.feed``).
+
+``?today=YYYY-MM-DD`` draws the roadmap as of another day (the demo's data are dated
+around 1 December 2026); the default is the server's date.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import re
+
+from fastapi import APIRouter, Request, Response
+
+from service.access.audit import AuditEvent, auditor
+from service.exports.calendar import CALENDAR_MEDIA, calendar_bytes
+from service.exports.feed import ATOM_MEDIA, feed_bytes
+from service.exports.portfolio import (
+    Portfolio,
+    add_months,
+    municipality_scope,
+    read_portfolio,
+    region_scope,
+)
+from service.pages.render import html_page
+from service.pages.roadmap import municipality_svg, region_svg
+from service.store.reads import select
+from service.web.dependencies import BackendDep, SettingsDep
+from service.web.responses import error_response
+
+router = APIRouter(tags=["Portefølje / Portfolio"])
+
+_NUMBER = re.compile(r"\d{4}")
+_SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def _today(request: Request) -> datetime.date | Response:
+    asked = request.query_params.get("today")
+    if not asked:
+        return datetime.date.today()
+    try:
+        return datetime.date.fromisoformat(asked)
+    except ValueError:
+        return error_response(
+            400,
+            f"«today» må være en dato (ÅÅÅÅ-MM-DD), ikke «{asked[:20]}».",
+            f"'today' must be a date (YYYY-MM-DD), not '{asked[:20]}'.",
+        )
+
+
+async def _municipality(backend: BackendDep, base: str, number: str) -> Portfolio | Response:
+    if not _NUMBER.fullmatch(number):
+        return _unknown("kommunenummer", number)
+    found = await read_portfolio(
+        functools.partial(select, backend), municipality_scope(base, number), number
+    )
+    if found is None:
+        return _unknown("kommunenummer", number)
+    found.title = next(iter(found.municipalities.values()))
+    return found
+
+
+async def _region(backend: BackendDep, base: str, slug: str) -> Portfolio | Response:
+    if not _SLUG.fullmatch(slug):
+        return _unknown("region", slug)
+    iri = f"{base}id/region/{slug}"
+    labels = await select(
+        backend,
+        f"SELECT ?label WHERE {{ <{iri}> <http://www.w3.org/2000/01/rdf-schema#label> ?label }}",
+    )
+    found = await read_portfolio(functools.partial(select, backend), region_scope(iri), slug)
+    if found is None or not labels:
+        return _unknown("region", slug)
+    found.title = labels[0]["label"]
+    return found
+
+
+def _unknown(kind: str, value: str) -> Response:
+    shown = value[:40]
+    if kind == "region":
+        return error_response(
+            404,
+            f"Ukjent region: «{shown}». Bruk regionens kortnavn, f.eks. kongsbergregionen.",
+            f"Unknown region: '{shown}'. Use the region's short name, e.g. kongsbergregionen.",
+        )
+    return error_response(
+        404,
+        f"Ukjent kommunenummer: «{shown}». Et kommunenummer har fire siffer, f.eks. 4203.",
+        f"Unknown municipality number: '{shown}'. It has four digits, e.g. 4203.",
+    )
+
+
+def _roadmap_page(
+    request: Request, portfolio: Portfolio, today: datetime.date, svg: str, feeds: str, region: bool
+) -> Response:
+    soon = add_months(today, 12)
+    base = request.app.state.settings.base_iri
+
+    def here(iri: str) -> str:
+        """A resource under the base IRI is linked at its path on this server."""
+        return "/" + iri[len(base) :] if iri.startswith(base) else iri
+
+    return html_page(
+        "veikart.html",
+        request,
+        portfolio=portfolio,
+        svg=svg,
+        today=today,
+        soon=soon,
+        feeds=feeds,
+        region=region,
+        here=here,
+    )
+
+
+@router.get("/kommune/{kommunenummer}/veikart", summary="Veikart / Roadmap (municipality)")
+async def municipality_roadmap(
+    kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
+) -> Response:
+    today = _today(request)
+    if isinstance(today, Response):
+        return today
+    found = await _municipality(backend, settings.base_iri, kommunenummer)
+    if isinstance(found, Response):
+        return found
+    svg = municipality_svg(found, today)
+    return _roadmap_page(request, found, today, svg, f"/kommune/{kommunenummer}", False)
+
+
+@router.get("/region/{slug}/veikart", summary="Veikart / Roadmap (region)")
+async def region_roadmap(
+    slug: str, request: Request, backend: BackendDep, settings: SettingsDep
+) -> Response:
+    today = _today(request)
+    if isinstance(today, Response):
+        return today
+    found = await _region(backend, settings.base_iri, slug)
+    if isinstance(found, Response):
+        return found
+    return _roadmap_page(request, found, today, region_svg(found, today), f"/region/{slug}", True)
+
+
+def _calendar(found: Portfolio, name: str) -> Response:
+    body = calendar_bytes(found, datetime.datetime.now(datetime.UTC).replace(microsecond=0))
+    return Response(
+        body,
+        media_type=CALENDAR_MEDIA,
+        headers={"Content-Disposition": f'inline; filename="frister-{name}.ics"'},
+    )
+
+
+@router.get("/kommune/{kommunenummer}/frister.ics", summary="Frister / Deadlines (iCalendar)")
+async def municipality_deadlines(
+    kommunenummer: str, backend: BackendDep, settings: SettingsDep
+) -> Response:
+    found = await _municipality(backend, settings.base_iri, kommunenummer)
+    return found if isinstance(found, Response) else _calendar(found, kommunenummer)
+
+
+@router.get("/region/{slug}/frister.ics", summary="Frister / Deadlines (iCalendar, region)")
+async def region_deadlines(slug: str, backend: BackendDep, settings: SettingsDep) -> Response:
+    found = await _region(backend, settings.base_iri, slug)
+    return found if isinstance(found, Response) else _calendar(found, slug)
+
+
+def _events(request: Request, numbers: list[str]) -> list[AuditEvent]:
+    log = auditor(request).log
+    events = {e.id: e for n in numbers for e in log.events(municipality=n)}
+    return list(events.values())
+
+
+def _feed(request: Request, found: Portfolio, path: str, base: str) -> Response:
+    numbers = [iri.rsplit("/", 1)[-1] for iri in found.municipalities]
+    body = feed_bytes(
+        f"{base.rstrip('/')}{path}/endringer.atom",
+        f"Endringer / Changes – {found.title}",
+        f"{base.rstrip('/')}{path}/veikart",
+        _events(request, numbers),
+        datetime.datetime.now(datetime.UTC).replace(microsecond=0),
+    )
+    return Response(body, media_type=ATOM_MEDIA)
+
+
+@router.get("/kommune/{kommunenummer}/endringer.atom", summary="Endringer / Changes (Atom)")
+async def municipality_changes(
+    kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
+) -> Response:
+    found = await _municipality(backend, settings.base_iri, kommunenummer)
+    if isinstance(found, Response):
+        return found
+    return _feed(request, found, f"/kommune/{kommunenummer}", settings.base_iri)
+
+
+@router.get("/region/{slug}/endringer.atom", summary="Endringer / Changes (Atom, region)")
+async def region_changes(
+    slug: str, request: Request, backend: BackendDep, settings: SettingsDep
+) -> Response:
+    found = await _region(backend, settings.base_iri, slug)
+    if isinstance(found, Response):
+        return found
+    return _feed(request, found, f"/region/{slug}", settings.base_iri)

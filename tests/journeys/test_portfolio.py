@@ -1,0 +1,290 @@
+"""Issue 22, a living portfolio, on the national demo through HTTP.
+
+Contracts and dated lifecycles (the demo has them for every municipality), the
+roadmap pages, the deadline feed parsed with ``icalendar``, the Atom feed checked
+against RFC 4287's required elements, the canned queries, and the round trip of a
+pre-filled workbook: unchanged it changes nothing; one edited cell is one change with
+its old and new value.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import re
+from collections.abc import Iterator
+
+import openpyxl
+import pytest
+from icalendar import Calendar
+from lxml import etree
+
+from loaders.demo.generate import GENERATED_ON
+from service.access.tokens import TokenFile
+from service.exports.portfolio import add_months
+from tests.journeys.conftest import ARENDAL
+from tests.service.access import Access
+from tests.service.client import Answer, bearer, call
+
+ALTA = "5601"
+VEST_FINNMARK = "vest-finnmark-regionrad"
+TODAY = GENERATED_ON.isoformat()
+ATOM = "{http://www.w3.org/2005/Atom}"
+PREFIXES = """PREFIX kg: <https://w3id.org/kommunegraf/ontology#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX schema: <https://schema.org/>
+PREFIX org: <http://www.w3.org/ns/org#>
+"""
+
+
+def _get(access: Access, path: str, accept: str = "*/*", timeout: float = 120) -> Answer:
+    return call(access.url, "GET", path, headers={"Accept": accept}, timeout=timeout)
+
+
+def _count(access: Access, where: str) -> int:
+    rows = access.select(PREFIXES + f"SELECT (COUNT(*) AS ?n) WHERE {{ {where} }}")
+    return int(rows[0]["n"])
+
+
+# -- the roadmap ------------------------------------------------------------------------
+
+
+def test_municipality_roadmap_draws_every_system_and_lists_every_contract(
+    demo_base: str,
+    national: Access,
+) -> None:
+    page = _get(national, f"/kommune/{ARENDAL}/veikart?today={TODAY}", "text/html")
+    assert page.status == 200, page.text
+    svg = re.search(r"<svg[^>]*role=\"img\".*?</svg>", page.text, re.S)
+    assert svg is not None
+    assert '<title id="veikart-tittel">' in svg.group(0) and "<desc" in svg.group(0)
+    assert f"i dag / today {TODAY}" in svg.group(0)
+    usages = _count(national, f"?u kg:usedBy <{demo_base}id/kommune/{ARENDAL}>")
+    contracts = _count(national, f"?c kg:contractingAuthority <{demo_base}id/kommune/{ARENDAL}>")
+    assert usages > 30 and contracts > 10
+    assert page.text.count(f'href="/id/kontrakt/{ARENDAL}/') == contracts
+    assert page.text.count(f'href="/id/bruk/{ARENDAL}/') == usages
+    etree.fromstring(svg.group(0).encode())  # well-formed XML
+
+
+def test_region_roadmap_shows_members_contracts_ending_together(
+    demo_base: str, national: Access
+) -> None:
+    page = _get(national, f"/region/{VEST_FINNMARK}/veikart?today={TODAY}", "text/html")
+    assert page.status == 200, page.text
+    members = _count(
+        national,
+        f"<{demo_base}id/region/{VEST_FINNMARK}> org:hasMember ?m . ?c kg:contractingAuthority ?m",
+    )
+    assert page.text.count('href="/id/kontrakt/') == members
+    # A joint procurement: the members' contracts end together, so the page names it.
+    section = page.text.split('id="felles"', 1)[1].split("<h2", 1)[0]
+    assert "<li><strong>" in section, section[:500]
+
+
+def test_unknown_municipality_or_region_is_a_clear_404(national: Access) -> None:
+    assert _get(national, "/kommune/9999/veikart").status == 404
+    answer = _get(national, "/region/finnes-ikke/frister.ics")
+    assert answer.status == 404 and "region" in answer.text
+    assert _get(national, f"/kommune/{ARENDAL}/veikart?today=i-morgen").status == 400
+
+
+# -- deadlines (iCalendar) ------------------------------------------------------------------
+
+
+def test_deadline_feed_parses_and_holds_contract_ends_and_notice_deadlines(
+    demo_base: str,
+    national: Access,
+) -> None:
+    answer = _get(national, f"/kommune/{ARENDAL}/frister.ics")
+    assert answer.status == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/calendar")
+    calendar = Calendar.from_ical(answer.body)
+    assert str(calendar["VERSION"]) == "2.0" and calendar["PRODID"]
+    events = list(calendar.walk("VEVENT"))
+    for event in events:  # RFC 5545 3.6.1: UID and DTSTAMP required, DTSTART for us
+        assert event["UID"] and event["DTSTAMP"] and event["DTSTART"]
+    uids = [str(e["UID"]) for e in events]
+    assert len(uids) == len(set(uids))
+    contracts = national.select(
+        PREFIXES
+        + f"""SELECT ?c ?end ?notice WHERE {{
+          ?c kg:contractingAuthority <{demo_base}id/kommune/{ARENDAL}> ;
+             schema:endDate ?end ; kg:noticePeriodMonths ?notice }}"""
+    )
+    assert contracts
+    by_uid = {str(e["UID"]): e for e in events}
+    for row in contracts:
+        end = datetime.date.fromisoformat(row["end"])
+        assert by_uid[row["c"] + "#slutt"].decoded("DTSTART") == end
+        deadline = by_uid[row["c"] + "#oppsigelsesfrist"].decoded("DTSTART")
+        assert deadline == add_months(end, -int(row["notice"]))
+    kinds = {uid.rsplit("#", 1)[1] for uid in uids}
+    assert {"slutt", "oppsigelsesfrist", "utfasing", "risikovurdering"} <= kinds, kinds
+
+
+def test_region_deadline_feed_covers_every_member(demo_base: str, national: Access) -> None:
+    answer = _get(national, f"/region/{VEST_FINNMARK}/frister.ics")
+    assert answer.status == 200, answer.text
+    events = list(Calendar.from_ical(answer.body).walk("VEVENT"))
+    owners = {
+        str(e["UID"]).split("/id/kontrakt/")[1][:4] for e in events if "/kontrakt/" in str(e["UID"])
+    }
+    members = {
+        row["n"]
+        for row in national.select(
+            PREFIXES
+            + f"""SELECT ?n WHERE {{ <{demo_base}id/region/{VEST_FINNMARK}> org:hasMember ?m .
+                  ?m kg:municipalityNumber ?n . ?c kg:contractingAuthority ?m }}"""
+        )
+    }
+    assert owners == members and len(members) > 1
+
+
+# -- canned queries ---------------------------------------------------------------------------
+
+
+def _query(national: Access, name: str, **params: str) -> list[dict[str, str]]:
+    answer = call(
+        national.url,
+        "GET",
+        f"/queries/{name}",
+        params=params,
+        headers={"Accept": "application/sparql-results+json"},
+        timeout=120,
+    )
+    assert answer.status == 200, answer.text
+    rows = json.loads(answer.body)["results"]["bindings"]
+    return [{k: v["value"] for k, v in row.items()} for row in rows]
+
+
+def test_contracts_ending_by_region_with_notice_deadlines(national: Access) -> None:
+    rows = _query(
+        national, "contracts-ending-by-region", region=VEST_FINNMARK, months="24", today=TODAY
+    )
+    assert rows
+    limit = add_months(GENERATED_ON, 24)
+    for row in rows:
+        end = datetime.date.fromisoformat(row["endDate"])
+        assert GENERATED_ON <= end <= limit
+        assert datetime.date.fromisoformat(row["noticeDeadline"]) <= end
+    joint = [r for r in rows if r["joint"] == "true"]
+    assert joint and len({r["kommune"] for r in joint}) > 1
+
+
+def test_systems_past_planned_phase_out_and_retiring_without_successor(national: Access) -> None:
+    late = _query(national, "past-planned-phase-out", today=TODAY)
+    assert late
+    for row in late:
+        dates = [row.get("retirementDate"), row.get("phaseOutDate")]
+        assert any(d and d < TODAY for d in dates), row
+    orphans = _query(national, "retiring-without-successor", kommune=ALTA)
+    everywhere = _query(national, "retiring-without-successor")
+    assert len(everywhere) > len(orphans)
+    for row in orphans:
+        assert row["kommune"].endswith(f"/{ALTA}")
+        successor = "<https://w3id.org/kommunegraf/ontology#plannedSuccessor>"
+        assert not national.ask(f"ASK {{ <{row['usage']}> {successor} ?s }}")
+
+
+# -- the round trip, and the change feed -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def arendal_workbook(national: Access) -> Iterator[tuple[str, bytes]]:
+    current = _get(national, f"/template?kommune={ARENDAL}", timeout=300)
+    assert current.status == 200, current.text
+    name = current.headers["content-disposition"].split('filename="')[1].rstrip('"')
+    yield name, current.body
+
+
+def _upload(national: Access, token: str, name: str, body: bytes, dry: bool = False) -> Answer:
+    path = f"/upload?name={name}" + ("&dry_run=true" if dry else "")
+    return call(national.url, "POST", path, body=body, headers=bearer(token), timeout=300)
+
+
+def _dry_run(national: Access, name: str, body: bytes) -> dict[str, object]:
+    answer = _upload(national, national.tokens["arendal"], name, body, dry=True)
+    assert answer.status == 200, answer.text
+    changes: dict[str, object] = json.loads(answer.body)["changes"]
+    return changes
+
+
+def test_round_trip_unchanged_is_no_change_one_cell_is_one_change(
+    national: Access, arendal_workbook: tuple[str, bytes]
+) -> None:
+    name, body = arendal_workbook
+    unchanged = _dry_run(national, name, body)
+    assert (unchanged["added"], unchanged["removed"], unchanged["changed"]) == (0, 0, 0)
+    assert unchanged["rows"] == []
+
+    book = openpyxl.load_workbook(io.BytesIO(body))
+    sheet = book["Kontrakter"]
+    headers = [c.value for c in sheet[1]]
+    column = headers.index("Oppsigelsestid (måneder)") + 1
+    old = sheet.cell(3, column).value
+    sheet.cell(3, column).value = int(old or 0) + 3
+    edited = io.BytesIO()
+    book.save(edited)
+    changes = _dry_run(national, name, edited.getvalue())
+    assert (changes["added"], changes["removed"], changes["changed"]) == (0, 0, 1), changes
+    rows = changes["rows"]
+    assert isinstance(rows, list)
+    (row,) = rows
+    assert row["kind"] == "changed" and row["sheet"] == "Kontrakter" and row["row"] == 3
+    assert row["column_nb"] == "Oppsigelsestid (måneder)"
+    assert row["old"] == [str(old)] and row["new"] == [str(int(old or 0) + 3)]
+
+
+def _atom_problems(feed: etree._Element) -> list[str]:
+    """RFC 4287's required elements: the feed's id, title, updated (once each), an
+    author on the feed or on every entry; each entry's id, title, updated, and content
+    or an alternate link."""
+    problems = []
+    for tag in ("id", "title", "updated"):
+        if len(feed.findall(ATOM + tag)) != 1:
+            problems.append(f"feed {tag}")
+    entries = feed.findall(ATOM + "entry")
+    if feed.find(ATOM + "author") is None and any(e.find(ATOM + "author") is None for e in entries):
+        problems.append("author")
+    for entry in entries:
+        for tag in ("id", "title", "updated"):
+            if len(entry.findall(ATOM + tag)) != 1:
+                problems.append(f"entry {tag}")
+        alternate = [
+            link
+            for link in entry.findall(ATOM + "link")
+            if link.get("rel", "alternate") == "alternate"
+        ]
+        if entry.find(ATOM + "content") is None and not alternate:
+            problems.append("entry content or alternate link")
+    for stamp in feed.iter(ATOM + "updated"):
+        datetime.datetime.fromisoformat(stamp.text or "")  # RFC 3339 date-time
+    return problems
+
+
+def test_a_load_appears_in_the_change_feed_of_the_municipality_and_its_region(
+    national: Access, arendal_workbook: tuple[str, bytes]
+) -> None:
+    name, body = arendal_workbook
+    loaded = _upload(national, national.tokens["arendal"], name, body)
+    assert loaded.status == 200, loaded.text
+    answer = _get(national, f"/kommune/{ARENDAL}/endringer.atom")
+    assert answer.status == 200 and "atom+xml" in answer.headers["content-type"]
+    feed = etree.fromstring(answer.body)
+    assert feed.tag == ATOM + "feed" and not _atom_problems(feed)
+    entries = feed.findall(ATOM + "entry")
+    assert any(name in (e.findtext(ATOM + "content") or "") for e in entries)
+    assert any(
+        "municipality" in (e.findtext(ATOM + "author/" + ATOM + "name") or "") for e in entries
+    )
+
+    alta = TokenFile(national.token_file).create("Alta systemeier", "municipality", (ALTA,))[0]
+    alta_book = _get(national, f"/template?kommune={ALTA}", timeout=300)
+    alta_name = alta_book.headers["content-disposition"].split('filename="')[1].rstrip('"')
+    assert _upload(national, alta, alta_name, alta_book.body).status == 200
+    region = etree.fromstring(_get(national, f"/region/{VEST_FINNMARK}/endringer.atom").body)
+    assert not _atom_problems(region)
+    contents = [e.findtext(ATOM + "content") or "" for e in region.findall(ATOM + "entry")]
+    assert any(alta_name in c for c in contents) and not any(name in c for c in contents)

@@ -280,7 +280,7 @@ async def _triples(backend: Backend, query: str) -> set[tuple[Any, Any, Any]]:
     return set(Graph().parse(data=answer.body, format="nt"))
 
 
-def _as_stored(triples: set[tuple[Any, Any, Any]]) -> set[tuple[Any, Any, Any]]:
+def as_stored(triples: set[tuple[Any, Any, Any]]) -> set[tuple[Any, Any, Any]]:
     """The triples as the store gives them back: literals in canonical form
     ("872000" as an xsd:decimal comes back "872000.0"), so equal values compare equal."""
     staging = Graph()
@@ -304,7 +304,7 @@ async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, Any]:
     with every load by design.
     """
     graph = URIRef(plan.graph_iri)
-    new = _as_stored({t for t in plan.graph if t[0] != graph})
+    new = as_stored({t for t in plan.graph if t[0] != graph})
     subjects = sorted({s for s, _, _ in new if isinstance(s, URIRef)}, key=str)
     current: set[tuple[Any, Any, Any]] = set()
     for start in range(0, len(subjects), 200):

@@ -274,7 +274,36 @@ def validate(
     elif store_dir:
         base, stored = _store_context(store_dir, base_iri)
     results = _check(files, base, report_path, stored, engine=engine)
+    if endpoint:
+        _print_changes(endpoint, base, results)
     sys.exit(0 if all(r.report.conforms for r in results) else EXIT_INVALID)
+
+
+def _print_changes(endpoint: str, base: str, results: list[SourceResult]) -> None:
+    """What loading each valid file would change on the service (as the upload's dry run)."""
+    from loaders.changes import change_lines
+    from service.cli.query import EndpointError, remote_changes
+
+    for result in results:
+        if not result.report.conforms:
+            continue
+        rows = result.checked.rows if result.checked is not None else {}
+        records = Graph()
+        for triple in result.graph:
+            if str(triple[0]) != result.graph_iri:  # the file's own provenance
+                records.add(triple)
+        try:
+            found = remote_changes(endpoint, base, records, result.path.stem, rows)
+        except EndpointError as error:
+            fail(str(error))
+        counts = found.counts()
+        click.echo(
+            f"{result.path.name}: endringer / changes: {counts['added']} nye / added, "
+            f"{counts['removed']} fjernet / removed, {counts['changed']} endret / changed"
+        )
+        shown = change_lines(found.as_json()["rows"], limit=20)
+        if shown:
+            click.echo(shown)
 
 
 def _store_context(store_dir: str, base_iri: str | None) -> tuple[str, Graph]:

@@ -19,10 +19,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pyoxigraph as ox
-from rdflib import Graph
+from rdflib import Graph, URIRef
 
+from loaders.changes import Changes, compare
 from service.sparql.canned import CannedQuery, canned_queries
 
 SOLUTION_FORMATS = {
@@ -151,3 +153,52 @@ _BASE_QUERY = """SELECT ?g WHERE {
   GRAPH ?g { ?s a <https://w3id.org/kommunegraf/ontology#County> }
   FILTER(CONTAINS(STR(?g), "/graph/reference/"))
 } LIMIT 1"""
+
+
+def remote_changes(endpoint: str, base: str, graph: Graph, stem: str, rows: Any) -> Changes:
+    """What loading ``graph`` (a checked file named ``stem``) would change on a running
+    service: its records against what the service holds for them, and the records of the
+    graph it would replace (the service's graph of the same name), as an upload's
+    dry run compares them (``loaders.changes``)."""
+    from service.access.uploads import as_stored
+
+    new = as_stored(set(graph))
+    subjects = sorted({s for s, _, _ in new if isinstance(s, URIRef)}, key=str)
+    current, replaced = Graph(), Graph()
+    holders: set[str] = set()
+    for start in range(0, len(subjects), 200):
+        values = " ".join(f"<{s}>" for s in subjects[start : start + 200])
+        current.parse(
+            data=run_remote(
+                endpoint,
+                "nt",
+                sparql=f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ VALUES ?s {{ {values} }} ?s ?p ?o }}",
+                timeout=300.0,
+            ),
+            format="nt",
+        )
+        found = json.loads(
+            run_remote(
+                endpoint,
+                "json",
+                sparql="SELECT DISTINCT ?g WHERE { VALUES ?s { "
+                + values
+                + " } GRAPH ?g { ?s ?p ?o } }",
+            )
+        )
+        holders |= {b["g"]["value"] for b in found["results"]["bindings"]}
+    for holder in sorted(h for h in holders if h.startswith(base) and h.endswith("/" + stem)):
+        replaced.parse(
+            data=run_remote(
+                endpoint,
+                "nt",
+                sparql=f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{holder}> {{ ?s ?p ?o }} "
+                f"FILTER(?s != <{holder}>) }}",
+                timeout=300.0,
+            ),
+            format="nt",
+        )
+    new_graph = Graph()
+    for triple in new:
+        new_graph.add(triple)
+    return compare(current, new_graph, replaced, rows)

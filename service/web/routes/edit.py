@@ -189,13 +189,13 @@ def _edited(record: Record, form: dict[str, str]) -> bytes:
 async def edit_submit(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
     body = await read_body(request, _FORM_ROOM)
     form = dict(urllib.parse.parse_qsl(body.decode("utf-8"), max_num_fields=64))
+    try:  # the token first: a wrong one costs the service nothing more
+        principal = principal_of(form.get("token", "").strip(), settings)
+    except AccessDeniedError as refused:
+        return _page(request, refused.status, message=(refused.nb, refused.en))
     record, problem = await _record(backend, settings.base_iri, form.get("iri", ""))
     if record is None:
         return _page(request, 404, message=problem)
-    try:
-        principal = principal_of(form.get("token", "").strip(), settings)
-    except AccessDeniedError as refused:
-        return _page(request, refused.status, record=record, message=(refused.nb, refused.en))
     submitted = [
         f if f.key else Field(f.column, f.name, form.get(f.name, ""), f.kind, f.options, f.key)
         for f in record.fields

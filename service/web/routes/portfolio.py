@@ -104,7 +104,7 @@ def _roadmap_page(
     soon = add_months(today, 12)
     base = request.app.state.settings.base_iri
 
-    def here(iri: str) -> str:
+    def local_path(iri: str) -> str:
         """A resource under the base IRI is linked at its path on this server."""
         return "/" + iri[len(base) :] if iri.startswith(base) else iri
 
@@ -117,7 +117,7 @@ def _roadmap_page(
         soon=soon,
         feeds=feeds,
         region=region,
-        here=here,
+        local_path=local_path,
     )
 
 

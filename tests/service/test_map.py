@@ -122,3 +122,15 @@ def test_the_gallery_draws_queries_that_return_municipalities(site: Server) -> N
     assert fills[ARENDAL] == IN_ANSWER and fills[OSLO] == NO_DATA
     page = _page(site, "/sporringer/hosting-mix?run=1&region=test-region")
     assert page.xpath("//figure[@class='map']") == []  # rows per hosting, not municipalities
+
+
+def test_the_map_form_takes_a_short_form_and_an_unknown_one_is_named(site: Server) -> None:
+    page = _page(site, "/kart?lag=service&service=barnevern&lang=en")
+    chosen = page.xpath("//select[@name='service']/option[@selected]/@value")
+    assert chosen == [f"{site.url}/id/tjeneste/barnevern"]
+    assert page.xpath("string(//figure[@class='map']/figcaption)").startswith(
+        "Systems per statutory service (0 = gap): "
+    )
+    answer = call(site.url, "GET", "/kart?lag=service&service=barnevrn")
+    assert answer.status == 422
+    assert "barnevern" in answer.text  # did you mean

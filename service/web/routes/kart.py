@@ -158,6 +158,10 @@ async def map_page(request: Request, backend: BackendDep, settings: SettingsDep)
             context["map"] = await _quality_map(request, backend, settings, lang)
         elif chosen.parameter is None or given.get(chosen.parameter):
             value = {chosen.parameter: given[chosen.parameter]} if chosen.parameter else {}
+            # A short form (slug, name) becomes the IRI the form's list selects.
+            query = canned_queries()[chosen.query]
+            value = await resolve_short_forms(query, value, backend)
+            given.update(value)
             context["map"] = await canned_map(
                 backend,
                 settings.base_iri,
@@ -167,14 +171,8 @@ async def map_page(request: Request, backend: BackendDep, settings: SettingsDep)
                 zero_is_gap=chosen.zero_is_gap,
             )
             if chosen.parameter:
-                context["subject"] = next(
-                    (
-                        label
-                        for iri, label in options.get(chosen.key) or []
-                        if iri == given[chosen.parameter]
-                    ),
-                    given[chosen.parameter],
-                )
+                await names.fetch(backend, {given[chosen.parameter]})
+                context["subject"] = names.label(given[chosen.parameter])
     except ServiceError as error:
         status = error.status
         context["error"] = shown_error(error)

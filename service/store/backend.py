@@ -90,12 +90,15 @@ GENERATION_SECONDS = 60.0
 def data_generation(backend: Backend, slot_seconds: float = GENERATION_SECONDS) -> str:
     """What something built from ``backend``'s data is valid for: the embedded store's
     current snapshot (a new one after every write), or, for a remote store that others
-    may write to, a time slot of ``slot_seconds`` and the writes sent through this process."""
+    may write to, a time slot of ``slot_seconds``, the writes sent through this process
+    and the audit marks the store holds (``RemoteBackend.marks``: a write by another
+    kommunegraf instance on the same store, seen within a second)."""
     store = getattr(backend, "store", None)
     snapshot = getattr(store, "snapshot", None)
     if isinstance(snapshot, str) and snapshot:
         return snapshot
-    return f"t{int(time.monotonic() // slot_seconds)}-w{getattr(backend, 'writes', 0)}"
+    slot = int(time.monotonic() // slot_seconds)
+    return f"t{slot}-w{getattr(backend, 'writes', 0)}-m{getattr(backend, 'marks', '')}"
 
 
 class EmbeddedBackend:

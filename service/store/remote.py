@@ -48,6 +48,7 @@ from SPARQLWrapper import (
 )
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperException
 
+from service.access.scope import audit_graph
 from service.errors import (
     QuerySyntaxError,
     QueryTimeoutError,
@@ -75,6 +76,9 @@ They have their own pool so that slow remote queries, each holding a thread unti
 deadline, cannot starve the event loop's default executor that loads and other
 ``asyncio.to_thread`` work use; beyond this many, queries queue (their deadline runs).
 """
+
+WATCH_SECONDS = 1.0
+"""How often the store is asked whether anyone wrote to it (``RemoteBackend.marks``)."""
 
 WRITE_TIMEOUT = 300.0
 """Seconds to wait for the remote server to answer a write.
@@ -261,6 +265,15 @@ class RemoteBackend:
         self._detecting = threading.Lock()
         self.writes = 0
         """Writes sent through this process (``data_generation``: what is built is stale)."""
+        self.marks = ""
+        """How many triples the store's audit graph holds, read every ``WATCH_SECONDS``.
+
+        Every write of every kommunegraf instance puts a mark there in its own
+        transaction (``service.access.audit``), so when this changes, some instance
+        wrote: what this one built from the data (search index, catalogues) is stale.
+        That is what lets several instances share one store and see each other's writes
+        (docs/remote-store.md, "several instances")."""
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def dialect(self) -> Dialect:
@@ -305,6 +318,7 @@ class RemoteBackend:
         as the default graph; without it every count is zero and nothing says why.
         """
         await self._trials.start()
+        self._watcher = asyncio.create_task(self._watch_marks(), name="kommunegraf-store-marks")
         try:
             answer = await self.execute(
                 _HIDDEN_TRIPLE, solutions_media="application/sparql-results+json", graph_media=None
@@ -322,8 +336,33 @@ class RemoteBackend:
                 "Fuseki tdb2:unionDefaultGraph)."
             )
 
+    async def _watch_marks(self) -> None:
+        graph = audit_graph(self.settings.base_iri)
+        count = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
+        loop = asyncio.get_running_loop()
+        while True:
+            # Not through execute(): the service's own bookkeeping is no query to count.
+            request = _Request(
+                count,
+                "SELECT",
+                ("application/sparql-results+json",),
+                None,
+                None,
+                time.monotonic() + WATCH_SECONDS * 5,
+            )
+            try:
+                answer = await loop.run_in_executor(
+                    self._executor, partial(self._query, request, WATCH_SECONDS * 5)
+                )
+                self.marks = json.loads(answer.body)["results"]["bindings"][0]["n"]["value"]
+            except (QueryTimeoutError, RemoteStoreError, QuerySyntaxError, LookupError, ValueError):
+                pass  # unchanged: the next round tries again; queries report their own errors
+            await asyncio.sleep(WATCH_SECONDS)
+
     def close(self) -> None:
         """Stop taking queries; threads still waiting end at their own deadlines."""
+        if self._watcher is not None:
+            self._watcher.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._trials.close()
 

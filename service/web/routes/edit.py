@@ -34,7 +34,7 @@ from rdflib.namespace import XSD
 
 from loaders.columns import Column, Sheet, sheet_for_class
 from loaders.namespaces import KG, PREFIXES
-from loaders.spreadsheet import check_spreadsheet
+from loaders.spreadsheet import read_spreadsheet
 from loaders.template import label
 from loaders.validation import ontology_graph
 from service.access.auth import principal_of
@@ -133,7 +133,7 @@ async def _record(
         with tempfile.TemporaryDirectory(prefix="kommunegraf-edit-") as folder:
             path = Path(folder, name)
             path.write_bytes(data)
-            checked = check_spreadsheet(path, base, reference_context(base))
+            checked = read_spreadsheet(path, base, reference_context(base))  # rows only
         place = checked.rows.get(URIRef(iri))
         return place[1] if place is not None else None
 

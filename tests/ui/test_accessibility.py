@@ -77,6 +77,9 @@ PAGES = {
     "guides": "/docs/",
     "guide": "/docs/analytiker",
     "upload": "/upload",
+    "roadmap": "/kommune/4203/veikart",
+    "roadmap-region": "/region/test-region/veikart",
+    "edit-record": "/rediger?iri={base}/id/bruk/4203/saksbehandler",
 }
 """Every page type, by a name for its screenshot."""
 
@@ -152,7 +155,7 @@ def test_every_page_type_has_no_wcag_violation_and_stays_on_the_host(
     try:
         for name, path in PAGES.items():
             joiner = "&" if "?" in path else "?"
-            page.goto(site.url + path + f"{joiner}lang={lang}")
+            page.goto(site.url + path.format(base=site.url) + f"{joiner}lang={lang}")
             assert page.locator("html").get_attribute("lang") == lang, name
             if name == "editor":
                 page.wait_for_selector(".CodeMirror")

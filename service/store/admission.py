@@ -10,10 +10,10 @@ could grow without bound. Here:
   ordering, grouping or aggregates). ``reserved`` workers are kept for cheap queries:
   general queries hold at most ``size - reserved`` workers, so a cheap query finds a
   worker even when heavy ones fill the rest. Cheap queries may take any free worker.
-- **A budget in the cheap lane.** A cheap query past ``CHEAP_BUDGET`` seconds was
-  misjudged: the pool kills its worker (workers stay killable) and runs it again in
-  the general lane; its shape is remembered as heavy, and its client may not use the
-  cheap lane for ``BAR_SECONDS``. So a client that dresses heavy queries up as cheap
+- **A budget in the cheap lane.** A cheap query that has used ``CHEAP_BUDGET`` seconds
+  of CPU (not of waiting for a core on a busy machine) was misjudged: the pool kills its
+  worker (workers stay killable) and runs it again in the general lane; its shape is
+  remembered as heavy, and its client may not use the cheap lane for ``BAR_SECONDS``. So a client that dresses heavy queries up as cheap
   costs the reserved worker at most one budget per bar.
 - **Fair.** Each client (its address, or the name of a valid token) has its own queue
   in each lane; a free worker goes to the waiting client with the fewest queries
@@ -50,9 +50,9 @@ ANONYMOUS = "addr:"
 full: a token holder's write (an upload, an update) and the service's own work queue
 instead, fairly, since a token is accountable and its use audited."""
 CHEAP_SECONDS = 0.5
-"""A shape whose recent run time (moving average) is under this is cheap."""
+"""A shape whose recent cost (moving average of CPU seconds) is under this is cheap."""
 CHEAP_BUDGET = 1.5
-"""Seconds a query may run in the cheap lane before it is taken for heavy."""
+"""CPU seconds a query may use in the cheap lane before it is taken for heavy."""
 BAR_SECONDS = 60.0
 """How long a client whose cheap query overran stays out of the cheap lane."""
 MAX_WAIT = 10.0

@@ -264,6 +264,27 @@ def _worker_main(connection: Connection) -> None:
             connection.send(("error", failure))
 
 
+def _cpu_seconds(pid: int | None) -> float | None:
+    """CPU seconds process ``pid`` has used (Linux ``/proc``), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _used(worker: _Worker, cpu_before: float | None, started: float) -> float:
+    """What the worker's current request has cost: CPU seconds, else wall seconds."""
+    now = _cpu_seconds(worker.process.pid)
+    if now is None or cpu_before is None:
+        return time.monotonic() - started
+    return now - cpu_before
+
+
 OPENING_SECONDS = 5.0
 """Added to the cheap lane's budget when the worker must open the snapshot first."""
 
@@ -335,18 +356,23 @@ class QueryPool:
     async def execute(self, request: QueryRequest, timeout: float) -> QueryAnswer:
         """Run ``request`` for the current ``CLIENT``; past ``timeout`` seconds kill it.
 
-        A query taken for cheap runs in the cheap lane under ``CHEAP_BUDGET``; past it,
-        it runs again in the general lane with the rest of its deadline.
+        A query taken for cheap runs in the cheap lane until it has used
+        ``CHEAP_BUDGET`` seconds of CPU; past that it runs again in the general lane with
+        the rest of its deadline.
         """
         client = CLIENT.get()
         costs = self.admission.costs
         if costs.cheap(request.query, client) and timeout > CHEAP_BUDGET:
+            started = time.monotonic()
             try:
-                answer = await self._run(request, CHEAP_BUDGET, cheap=True)
+                answer = await self._run(request, timeout, cheap=True)
             except _OverranError:
                 costs.overran(request.query, client)
+                left = timeout - (time.monotonic() - started)
                 try:
-                    answer = await self._run(request, timeout - CHEAP_BUDGET)
+                    if left <= 0:
+                        raise QueryTimeoutError(timeout)
+                    answer = await self._run(request, left)
                 except QueryTimeoutError:
                     raise QueryTimeoutError(timeout) from None
         else:
@@ -381,12 +407,12 @@ class QueryPool:
         try:
             worker = await self._idle.get()  # a slot is granted only with a worker idle
             started = time.monotonic()
-            status, payload = await self._on(worker, request, timeout, crashed, cheap=cheap)
+            status, payload, cost = await self._on(worker, request, timeout, crashed, cheap=cheap)
         finally:
             ran = None if started is None else time.monotonic() - started
             self.admission.leave(client, cheap, ran)
-        if isinstance(request, QueryRequest) and ran is not None:
-            self.admission.costs.ran(request.query, ran)
+        if isinstance(request, QueryRequest):
+            self.admission.costs.ran(request.query, cost)
         if status == "ok":
             assert payload is None or isinstance(payload, (QueryAnswer, TrialResult))
             return payload
@@ -401,9 +427,15 @@ class QueryPool:
         crashed: Callable[[str], QueryError],
         *,
         cheap: bool,
-    ) -> tuple[str, object]:
-        """Send ``request`` to ``worker`` and wait for its answer; the worker is idle
-        again (or replaced) when this returns or raises."""
+    ) -> tuple[str, object, float]:
+        """Send ``request`` to ``worker`` and wait for its answer, and what it cost (the
+        worker's CPU seconds where the system says, else the seconds it took); the
+        worker is idle again (or replaced) when this returns or raises.
+
+        In the cheap lane the query is stopped once it has used ``CHEAP_BUDGET`` seconds
+        of CPU (``_OverranError``), not of waiting: on a busy machine a cheap query can
+        wait for a core far longer than it runs, and killing it then would only cost a
+        new worker."""
         assert self._idle is not None
         loop = asyncio.get_running_loop()
         answered: asyncio.Future[None] = loop.create_future()
@@ -412,21 +444,36 @@ class QueryPool:
             if not answered.done():
                 answered.set_result(None)
 
+        budget = CHEAP_BUDGET
         if cheap and request.snapshot != worker.snapshot:
-            timeout += OPENING_SECONDS  # opening a snapshot is not the query's cost
+            budget += OPENING_SECONDS  # opening a snapshot is not the query's cost
+        started, cpu = time.monotonic(), _cpu_seconds(worker.process.pid)
         try:
             worker.connection.send(request)
             worker.snapshot = request.snapshot or worker.snapshot
             loop.add_reader(worker.connection.fileno(), ready)
             try:
-                await asyncio.wait_for(answered, timeout)
+                while True:
+                    left = timeout - (time.monotonic() - started)
+                    if left <= 0:
+                        raise TimeoutError
+                    try:
+                        await asyncio.wait_for(
+                            asyncio.shield(answered), min(left, budget) if cheap else left
+                        )
+                        break
+                    except TimeoutError:
+                        if cheap and _used(worker, cpu, started) >= budget:
+                            raise _OverranError from None
             finally:
                 loop.remove_reader(worker.connection.fileno())
+            cost = _used(worker, cpu, started)
             status, payload = worker.connection.recv()
+        except _OverranError:
+            await self._replace(worker, request.snapshot)
+            raise
         except TimeoutError:
             await self._replace(worker, request.snapshot)
-            if cheap:
-                raise _OverranError from None
             self.timeouts += 1
             if isinstance(request, QueryRequest):
                 self.admission.costs.overran(request.query)
@@ -440,7 +487,7 @@ class QueryPool:
             await self._replace(worker, request.snapshot)
             raise
         self._idle.put_nowait(worker)
-        return status, payload
+        return status, payload, cost
 
     async def _replace(self, worker: _Worker, snapshot: str = "") -> None:
         self._kill(worker)

@@ -13,8 +13,9 @@ could grow without bound. Here:
 - **A budget in the cheap lane.** A cheap query that has used ``CHEAP_BUDGET`` seconds
   of CPU (not of waiting for a core on a busy machine) was misjudged: the pool kills its
   worker (workers stay killable) and runs it again in the general lane; its shape is
-  remembered as heavy, and its client may not use the cheap lane for ``BAR_SECONDS``. So a client that dresses heavy queries up as cheap
-  costs the reserved worker at most one budget per bar.
+  remembered as heavy, and its client may not use the cheap lane for ``BAR_SECONDS``.
+  So a client that dresses heavy queries up as cheap costs the reserved worker at most
+  one budget per bar.
 - **Fair.** Each client (its address, or the name of a valid token) has its own queue
   in each lane; a free worker goes to the waiting client with the fewest queries
   running, and among those to the one served longest ago, not to whoever queued most.

@@ -1,4 +1,9 @@
-"""What route handlers share: the backend and the settings of the running app."""
+"""What route handlers share: the backend and the settings of the running app.
+
+The dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency
+in its thread pool, and handing each request's two look-ups to a thread and back cost
+about half of the main process's time on a light query (bench/, issue 21).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,12 @@ from service.settings import Settings
 from service.store.backend import Backend
 
 
-def get_backend(request: Request) -> Backend:
+async def get_backend(request: Request) -> Backend:
     backend: Backend = request.app.state.backend
     return backend
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -41,8 +41,8 @@ import signal
 import threading
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import partial
@@ -58,7 +58,8 @@ from loaders.namespaces import KG
 from service.access.scope import DEFAULT, Principal, UpdateWrites, audit_graph, graph_owner
 from service.metrics import count_audit_event
 from service.settings import Settings
-from service.store.embedded import WRITE_PREAMBLE, KnowledgeStore, safe_ntriples
+from service.store.backend import Backend
+from service.store.embedded import WRITE_PREAMBLE, safe_ntriples
 
 # The logger keeps the name log collectors already filter on (the module moved).
 log = logging.getLogger("service.audit")
@@ -369,7 +370,7 @@ def _fault_point(name: str) -> None:
 class Auditor:
     """Records events for a running service: the file first, then the audit graph."""
 
-    def __init__(self, settings: Settings, backend: Any) -> None:
+    def __init__(self, settings: Settings, backend: Backend) -> None:
         self.settings = settings
         self.backend = backend
         self.log = AuditLog(log_path(settings))
@@ -421,6 +422,24 @@ class Auditor:
             await self.settle([Intent(event, wide)])
             raise
         WRITE_PREAMBLE.reset(marking)
+
+    async def audited(
+        self, event: AuditEvent, graph: str, write: Callable[[], Awaitable[object]]
+    ) -> AuditEvent:
+        """Run ``write``, which changes ``graph`` (and the graphs of ``event``'s other
+        changes), announced first and recorded after, with ``graph``'s change counted
+        triple by triple; returns the event recorded.
+
+        The one path of a write to one graph, whoever makes it: an upload, a Graph
+        Store POST, ``kommunegraf import-dcat``.
+        """
+        before = await self.graph_keys(graph)
+        async with self.announced(event):
+            await write()
+        counted = change(graph, before, await self.graph_keys(graph))
+        done = replace(event, changes=(counted, *(c for c in event.changes if c.graph != graph)))
+        await self.record(done)
+        return done
 
     async def _marked(self, event_id: str) -> bool:
         activity = ox.NamedNode(f"{self.settings.base_iri}audit/{event_id}")
@@ -500,7 +519,7 @@ def auditor(request: Request) -> Auditor:
     return found
 
 
-async def graph_sizes(backend: Any) -> dict[str, int]:
+async def graph_sizes(backend: Backend) -> dict[str, int]:
     """Triples per named graph, for updates that may reach any graph."""
     answer = await backend.execute(
         "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
@@ -548,32 +567,3 @@ async def run_audited_update(
         await backend.update(text)
     changes = [change(g, before[g], await audit.graph_keys(g)) for g in targets]
     await audit.record(replace(event, changes=tuple(changes)))
-
-
-@contextmanager
-def announced_in_store(settings: Settings, event: AuditEvent) -> Iterator[None]:
-    """``Auditor.announced`` for a command that opened the store itself: the intent in
-    the file, the marker in each write of the block. A crash is settled by the next
-    ``kommunegraf serve`` on this store (``Auditor.recover``)."""
-    AuditLog(log_path(settings)).announce(event)
-    marking = WRITE_PREAMBLE.set(marker_sparql(event.id, settings.base_iri))
-    try:
-        yield
-    finally:
-        WRITE_PREAMBLE.reset(marking)
-
-
-def record_in_store(knowledge: KnowledgeStore, settings: Settings, event: AuditEvent) -> None:
-    """Record an event of a command that opened the store itself (``kommunegraf load``)."""
-    _fault_point("kill-before-audit")
-    AuditLog(log_path(settings)).append(event)
-    knowledge.update(insert_sparql([event], settings.base_iri))
-
-
-def store_graph_keys(knowledge: KnowledgeStore, graph: str) -> TripleKeys:
-    """``Auditor.graph_keys`` for a command that opened the store itself."""
-    result = knowledge.query(
-        f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {ox.NamedNode(graph)} {{ ?s ?p ?o }} }}"
-    )
-    assert isinstance(result, ox.QueryTriples)
-    return triple_keys(result.serialize(format=ox.RdfFormat.N_TRIPLES) or b"")

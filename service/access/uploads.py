@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pyoxigraph as ox
 from fastapi import Request
@@ -27,13 +27,14 @@ from loaders.changes import change_lines, compare
 from loaders.report import Issue, Report
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
 from loaders.validation import Engine
-from service.access.audit import AuditEvent, GraphChange, auditor, change, new_event
+from service.access.audit import AuditEvent, GraphChange, auditor, new_event
 from service.access.auth import write_lock
 from service.access.proposals import new_proposal
 from service.access.scope import Principal, municipality_graph, statement_problems, subject_kind
 from service.settings import Settings
 from service.store.backend import Backend
-from service.store.embedded import KnowledgeStore, safe_ntriples
+from service.store.embedded import safe_ntriples
+from service.store.reads import construct
 from service.store.sources import SourceResult, load_sources, reference_context, stored_context
 
 
@@ -189,40 +190,13 @@ def plan_upload(
     return plan
 
 
-class _BackendReader:
-    """Lets ``stored_context`` run its query through the backend, from a worker thread.
-
-    The query is ``service.store.sources``'s, so what an upload may refer to is the same as for
-    ``kommunegraf load``; the answer is loaded into an in-memory store so the
-    caller gets the result type it expects.
-    """
-
-    def __init__(self, backend: Backend, loop: asyncio.AbstractEventLoop) -> None:
-        self.backend = backend
-        self.loop = loop
-
-    def query(self, sparql: str, base_iri: str | None = None) -> ox.QueryTriples:
-        answer = asyncio.run_coroutine_threadsafe(
-            self.backend.execute(sparql, solutions_media=None, graph_media="application/n-triples"),
-            self.loop,
-        ).result()
-        store = ox.Store()
-        store.load(answer.body, format=ox.RdfFormat.N_TRIPLES)
-        result = store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
-        assert isinstance(result, ox.QueryTriples)
-        return result
-
-
 async def check_upload(
     backend: Backend, settings: Settings, principal: Principal, name: str, data: bytes
 ) -> UploadPlan:
-    reader = _BackendReader(backend, asyncio.get_running_loop())
-
-    def run() -> UploadPlan:
-        stored = stored_context(cast(KnowledgeStore, reader), settings.base_iri)
-        return plan_upload(principal, name, data, settings.base_iri, stored, settings.engine)
-
-    return await asyncio.to_thread(run)
+    stored = await stored_context(backend, settings.base_iri)
+    return await asyncio.to_thread(
+        plan_upload, principal, name, data, settings.base_iri, stored, settings.engine
+    )
 
 
 async def load_upload(
@@ -246,6 +220,12 @@ async def load_upload(
     planned = [GraphChange(plan.graph_iri, 0, 0)]
     if proposal is not None:
         planned.append(GraphChange(proposal[0], len(proposal[1]), 0))
+
+    async def write() -> None:
+        await asyncio.to_thread(load_sources, backend, [source])
+        if proposal is not None:
+            await asyncio.to_thread(backend.replace_graph, *proposal)
+
     async with write_lock(request):
         # What the load changes, row by row, goes with its audit event: the history on
         # each resource's page and the change feeds read it from there.
@@ -264,20 +244,11 @@ async def load_upload(
                 if (owner := subject_kind(base, str(row["subject"]))[1]) is not None
             },
         )
-        before = await audit.graph_keys(plan.graph_iri)
-        async with audit.announced(event):
-            await asyncio.to_thread(load_sources, backend, [source])
-            if proposal is not None:
-                await asyncio.to_thread(backend.replace_graph, *proposal)
-        loaded = change(plan.graph_iri, before, await audit.graph_keys(plan.graph_iri))
-        event = replace(event, changes=(loaded, *planned[1:]))
-        await audit.record(event)
-    return event
+        return await audit.audited(event, plan.graph_iri, write)
 
 
 async def _triples(backend: Backend, query: str) -> set[tuple[Any, Any, Any]]:
-    answer = await backend.execute(query, solutions_media=None, graph_media="application/n-triples")
-    return set(Graph().parse(data=answer.body, format="nt"))
+    return set(await construct(backend, query))
 
 
 def as_stored(triples: set[tuple[Any, Any, Any]]) -> set[tuple[Any, Any, Any]]:

@@ -10,8 +10,9 @@ import logging
 import math
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import click
 import pyoxigraph as ox
@@ -30,6 +31,7 @@ from service.cli.options import (
     cli_principal,
     configuration,
     fail,
+    on_store,
     settings_flags,
     settings_from,
     store_option,
@@ -39,7 +41,7 @@ from service.store.embedded import StoreLockedError
 from service.store.sources import SourceResult
 
 if TYPE_CHECKING:
-    from service.store.embedded import KnowledgeStore
+    from service.store.backend import EmbeddedBackend
 
 
 @click.group(
@@ -307,25 +309,17 @@ def _print_changes(endpoint: str, base: str, results: list[SourceResult]) -> Non
 
 
 def _store_context(store_dir: str, base_iri: str | None) -> tuple[str, Graph]:
-    """What a store holds for names, read from a snapshot if a service has it open."""
-    from service.store.embedded import open_store, published_snapshot
+    """What a store holds for names, read as an upload reads it (a snapshot if a service
+    has the store open)."""
     from service.store.sources import stored_context
 
     settings = settings_from(store=store_dir, base_iri=base_iri)
     if settings.store is None or not settings.store.is_dir():
         fail(f"{store_dir}: ikke et lager (not a store folder)")
-    try:
-        with open_store(settings.store) as knowledge:
-            return settings.base_iri, stored_context(knowledge, settings.base_iri)
-    except StoreLockedError:
-        pass
-    try:
-        with published_snapshot(settings.store) as snapshot:
-            return settings.base_iri, stored_context(
-                cast("KnowledgeStore", snapshot), settings.base_iri
-            )
-    except StoreLockedError as error:
-        fail(str(error))
+    stored = on_store(
+        settings, lambda backend: stored_context(backend, settings.base_iri), reference=False
+    )
+    return settings.base_iri, stored
 
 
 @main.command()
@@ -346,45 +340,45 @@ def load(
     Each file replaces its own named graph; if any file has an error, nothing is loaded.
     Names in the files may refer to what is already stored (applications, vendors).
     """
-    from service.store.embedded import open_store
-    from service.store.sources import load_reference, stored_context
-
     settings = settings_from(store=store, base_iri=base_iri)
-    try:
-        with open_store(settings.store) as knowledge:
-            stored = stored_context(knowledge, settings.base_iri)
-            results = _check(files, settings.base_iri, report_path, stored, engine)
-            if not all(r.report.conforms for r in results):
-                click.echo("Ingenting ble lastet. / Nothing was loaded.", err=True)
-                sys.exit(EXIT_INVALID)
-            if knowledge.is_empty():
-                load_reference(knowledge, settings.base_iri)
-            _audited_load(knowledge, settings, results)
-    except StoreLockedError as error:
-        fail(str(error))
+    results = on_store(
+        settings,
+        lambda backend: _audited_load(backend, settings, files, report_path, engine),
+        write=True,
+    )
     for r in results:
         click.echo(
             f"Lastet / loaded {r.path.name}: {r.triples} tripler / triples → <{r.graph_iri}>"
         )
 
 
-def _audited_load(
-    knowledge: KnowledgeStore, settings: Settings, results: list[SourceResult]
-) -> None:
-    """Load, and record each source in the audit trail as the command line's write."""
-    from service.access.audit import (
-        GraphChange,
-        announced_in_store,
-        change,
-        new_event,
-        record_in_store,
-        store_graph_keys,
-    )
-    from service.store.sources import load_sources
+async def _audited_load(
+    backend: EmbeddedBackend,
+    settings: Settings,
+    files: tuple[Path, ...],
+    report_path: Path | None,
+    engine: Engine,
+) -> list[SourceResult]:
+    """Check every file against what is stored; if all are valid, load each into its
+    graph, recorded in the audit trail as the command line's write.
 
-    with knowledge.deferred_publish():
+    Through the same ``Auditor`` the routes write with. The batch is published as one
+    snapshot, so each write is announced and made first, and the changes are counted
+    and recorded once the batch is visible to the readers that count them.
+    """
+    from service.access.audit import Auditor, GraphChange, change, new_event
+    from service.store.sources import load_sources, stored_context
+
+    stored = await stored_context(backend, settings.base_iri)
+    results = _check(files, settings.base_iri, report_path, stored, engine)
+    if not all(r.report.conforms for r in results):
+        click.echo("Ingenting ble lastet. / Nothing was loaded.", err=True)
+        sys.exit(EXIT_INVALID)
+    audit = Auditor(settings, backend)
+    before = {r.graph_iri: await audit.graph_keys(r.graph_iri) for r in results}
+    events = []
+    with backend.deferred_publish():
         for r in results:
-            before = store_graph_keys(knowledge, r.graph_iri)
             event = new_event(
                 cli_principal(),
                 "load",
@@ -393,10 +387,13 @@ def _audited_load(
                 data=r.data,
                 file_name=r.path.name,
             )
-            with announced_in_store(settings, event):
-                load_sources(knowledge, [r])
-            loaded = change(r.graph_iri, before, store_graph_keys(knowledge, r.graph_iri))
-            record_in_store(knowledge, settings, replace(event, changes=(loaded,)))
+            async with audit.announced(event):
+                load_sources(backend, [r])
+            events.append(event)
+    for r, event in zip(results, events, strict=True):
+        loaded = change(r.graph_iri, before[r.graph_iri], await audit.graph_keys(r.graph_iri))
+        await audit.record(replace(event, changes=(loaded,)))
+    return results
 
 
 @main.command()
@@ -435,7 +432,7 @@ def query(
     Without QUERY: list the canned queries. QUERY is a canned query's name (with
     --param NAME=VALUE for its parameters), SPARQL text, or @FILE to read SPARQL from.
     """
-    from service.cli.query import EndpointError, format_local, listing, run_remote
+    from service.cli.query import EndpointError, listing, run_local, run_remote
     from service.sparql.canned import ParameterError, canned_queries
 
     if query is None:
@@ -471,20 +468,8 @@ def query(
             fail(str(error))
         click.echo(output, nl=False)
         return
-    from service.store.embedded import open_store
-    from service.store.sources import load_reference
-
-    try:
-        with open_store(settings.store) as knowledge:
-            if knowledge.is_empty():
-                load_reference(knowledge, settings.base_iri)
-            try:
-                results = knowledge.query(text, base_iri=settings.base_iri)
-            except SyntaxError as error:
-                fail(f"ugyldig SPARQL (malformed SPARQL): {error}")
-            click.echo(format_local(results, fmt), nl=False)
-    except StoreLockedError as error:
-        fail(str(error))
+    timeout = canned.timeout if canned is not None else None
+    click.echo(on_store(settings, partial(run_local, text, fmt, timeout)), nl=False)
 
 
 _DUMP_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}

@@ -11,15 +11,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import pyoxigraph as ox
-from rdflib import Graph
 
-from service.cli.options import EXIT_INVALID, base_option, fail, settings_from, store_option
+from service.cli.options import (
+    EXIT_INVALID,
+    base_option,
+    fail,
+    on_store,
+    settings_from,
+    store_option,
+)
 from service.settings import Settings
-from service.store.embedded import StoreLockedError
 
 if TYPE_CHECKING:
-    from service.store.embedded import KnowledgeStore
+    from service.store.backend import Backend
 
 
 @click.command()
@@ -85,7 +89,6 @@ def _municipality_workbook(
     number: str, endpoint: str | None, settings: Settings
 ) -> tuple[str, bytes]:
     """A municipality's filled-in workbook, from a running service or from a store."""
-    import asyncio
     import urllib.error
     import urllib.parse
     import urllib.request
@@ -95,6 +98,7 @@ def _municipality_workbook(
         known_municipality_query,
         municipality_workbook,
     )
+    from service.store.reads import constructor
 
     if not NUMBER.fullmatch(number):
         fail(f"--kommune {number[:20]}: et kommunenummer har fire siffer (four digits), e.g. 4203")
@@ -112,35 +116,19 @@ def _municipality_workbook(
         except OSError as error:
             fail(f"{endpoint}: ingen kontakt (cannot connect): {error}")
 
-    def run(knowledge: ox.Store | KnowledgeStore) -> tuple[str, bytes]:
-        async def construct(query: str) -> Graph:
-            result = (
-                knowledge.query(query, use_default_graph_as_union=True)
-                if isinstance(knowledge, ox.Store)
-                else knowledge.query(query)
-            )
-            assert isinstance(result, ox.QueryTriples)
-            data = result.serialize(format=ox.RdfFormat.N_TRIPLES) or b""
-            return Graph().parse(data=data, format="nt")
-
-        if not len(asyncio.run(construct(known_municipality_query(number)))):
-            fail(f"--kommune {number}: ukjent kommunenummer (unknown municipality number)")
-        return asyncio.run(municipality_workbook(construct, settings.base_iri, number))
-
-    from service.store.embedded import open_store, published_snapshot
-
     if settings.store is None:
         fail("--store eller --endpoint trengs (needed) for --kommune")
-    try:
-        with open_store(settings.store) as knowledge:
-            return run(knowledge)
-    except StoreLockedError:
-        pass
-    try:
-        with published_snapshot(settings.store) as snapshot:
-            return run(snapshot)
-    except StoreLockedError as error:
-        fail(str(error))
+
+    async def read(backend: Backend) -> tuple[str, bytes] | None:
+        construct = constructor(backend)
+        if not len(await construct(known_municipality_query(number))):
+            return None
+        return await municipality_workbook(construct, settings.base_iri, number)
+
+    found = on_store(settings, read, reference=False)
+    if found is None:
+        fail(f"--kommune {number}: ukjent kommunenummer (unknown municipality number)")
+    return found
 
 
 @click.command()

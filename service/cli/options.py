@@ -12,8 +12,9 @@ both work.
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -24,9 +25,11 @@ from service.settings import CONFIG_ENV, Settings, SettingsError
 
 if TYPE_CHECKING:
     from service.access.scope import Principal
+    from service.store.backend import EmbeddedBackend
 
 _CONFIG_KEY = "kommunegraf.config"
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 _METAVARS: dict[type, str] = {int: "INTEGER", float: "NUMBER", Path: "PATH", tuple: "A,B,..."}
 
 
@@ -146,3 +149,35 @@ def cli_principal() -> Principal:
     except (KeyError, OSError):
         user = "?"
     return Principal(f"{CLI_ACTOR} ({user})", "admin")
+
+
+def on_store(
+    settings: Settings,
+    work: Callable[[EmbeddedBackend], Awaitable[T]],
+    *,
+    write: bool = False,
+    reference: bool = True,
+) -> T:
+    """Run ``work`` on the store as every command reaches it.
+
+    That is ``service.store.backend.command_backend``: the ``Backend`` the routes use, so
+    each read runs in a worker process with the service's deadline and each write goes
+    through the calls the audit trail marks. A store that cannot be opened, and an error
+    the store raised (a deadline passed, malformed SPARQL), end the command with their
+    message and exit 2: the command line's one reading of a ``ServiceError``, as the
+    exception handler is HTTP's.
+    """
+    from service.errors import ServiceError
+    from service.store.backend import command_backend
+    from service.store.embedded import StoreLockedError
+
+    async def run() -> T:
+        async with command_backend(settings, write=write, reference=reference) as backend:
+            return await work(backend)
+
+    try:
+        return asyncio.run(run())
+    except StoreLockedError as error:
+        fail(str(error))
+    except ServiceError as error:
+        fail(f"{error.nb} / {error.en}" + (f"\n{error.detail}" if error.detail else ""))

@@ -26,6 +26,7 @@ from rdflib import Graph, URIRef
 
 from loaders.changes import Changes, compare
 from service.sparql.canned import CannedQuery, canned_queries
+from service.store.backend import Backend
 
 SOLUTION_FORMATS = {
     "csv": ox.QueryResultsFormat.CSV,
@@ -61,8 +62,25 @@ def table(names: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines) + f"\n({len(rows)} rader / rows)"
 
 
+async def run_local(text: str, fmt: str, timeout: float | None, backend: Backend) -> str:
+    """Run ``text`` on the store through ``backend`` (a worker, the deadline) and show it.
+
+    Solutions come as SPARQL JSON and are shown as asked (table, or re-serialised as
+    CSV, TSV, JSON or XML); graphs come in the RDF format asked for.
+    """
+    answer = await backend.execute(
+        text,
+        solutions_media="application/sparql-results+json",
+        graph_media="application/n-triples" if fmt == "nt" else "text/turtle",
+        timeout=timeout,
+    )
+    if answer.kind == "graph":
+        return answer.body.decode()
+    return format_local(ox.parse_query_results(answer.body, format=ox.QueryResultsFormat.JSON), fmt)
+
+
 def format_local(results: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples, fmt: str) -> str:
-    """Results of an in-process query in the format asked for."""
+    """Results of a query in the format asked for."""
     if isinstance(results, ox.QueryTriples):
         rdf = ox.RdfFormat.N_TRIPLES if fmt == "nt" else ox.RdfFormat.TURTLE
         return (results.serialize(format=rdf) or b"").decode()

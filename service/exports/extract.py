@@ -1,8 +1,8 @@
-"""What the export reads from the graph, and the two ways of reading it.
+"""What the export reads from the graph.
 
 Why CONSTRUCT into an rdflib graph and map in Python: the same query text runs on
-the embedded store (through the query workers and their deadline), on a remote
-SPARQL server, and in-process from the CLI; the mapping to DCAT-AP-NO and
+the embedded store (through the query workers and their deadline, for the routes and
+the CLI alike) and on a remote SPARQL server; the mapping to DCAT-AP-NO and
 CPSV-AP-NO is then a pure function of that graph, testable without a store.
 
 Which datasets are left out is decided by the canned query
@@ -15,15 +15,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
 
 import pyoxigraph as ox
 from rdflib import Graph
 
 from loaders.namespaces import sparql_prologue
 from loaders.paths import queries_dir
-from service.store.backend import Backend
-from service.store.reads import select
+from service.store.backend import Reader
+from service.store.reads import construct, select
 
 NOT_EXPORTABLE = "datasets-not-exportable"
 """The canned query that lists each dataset the catalogue leaves out, with the reason."""
@@ -157,89 +156,18 @@ class Source:
     blockers: list[Blocker]
 
 
-def _parse(ntriples: bytes) -> Graph:
-    return Graph().parse(data=ntriples, format="nt")
-
-
 async def read_datasets(
-    backend: Backend, kommunenummer: str | None, base_iri: str, timeout: float | None = None
+    backend: Reader, kommunenummer: str | None, base_iri: str, timeout: float | None = None
 ) -> Source:
     """Through the backend: each query gets the service's deadline, off the event loop."""
     kommune = None if kommunenummer is None else municipality_iri(kommunenummer, base_iri)
     graph = Graph()
     for query in datasets_queries(kommune):
-        answer = await backend.execute(
-            query, solutions_media=None, graph_media="application/n-triples", timeout=timeout
-        )
-        graph.parse(data=answer.body, format="nt")
+        graph += await construct(backend, query, timeout)
     rows = await select(backend, blockers_query(kommunenummer, base_iri), timeout)
     return Source(graph, _blockers(rows))
 
 
-async def read_services(backend: Backend, kommunenummer: str | None, base_iri: str) -> Graph:
+async def read_services(backend: Reader, kommunenummer: str | None, base_iri: str) -> Graph:
     kommune = None if kommunenummer is None else municipality_iri(kommunenummer, base_iri)
-    answer = await backend.execute(
-        services_query(kommune), solutions_media=None, graph_media="application/n-triples"
-    )
-    return _parse(answer.body)
-
-
-class Queryable(Protocol):
-    """A store the CLI can query in-process: a ``KnowledgeStore``, or ``Snapshot``."""
-
-    def query(
-        self, sparql: str, base_iri: str | None = None
-    ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples: ...
-
-
-class Snapshot:
-    """A read-only snapshot a running server published, queried like the store."""
-
-    def __init__(self, store: ox.Store) -> None:
-        self._store = store
-
-    def query(
-        self, sparql: str, base_iri: str | None = None
-    ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
-        return self._store.query(sparql, base_iri=base_iri, use_default_graph_as_union=True)
-
-
-def select_rows(knowledge: Queryable, query: str, base_iri: str) -> list[dict[str, str]]:
-    """A SELECT run in-process, as {variable: value} like ``service.store.reads.select``."""
-    solutions = knowledge.query(query, base_iri=base_iri)
-    assert isinstance(solutions, ox.QuerySolutions)
-    names = [variable.value for variable in solutions.variables]
-    rows = []
-    for solution in solutions:
-        row = {}
-        for name in names:
-            term = solution[name]
-            if isinstance(term, ox.NamedNode | ox.BlankNode | ox.Literal):
-                row[name] = term.value
-        rows.append(row)
-    return rows
-
-
-def _construct(knowledge: Queryable, query: str, base_iri: str) -> Graph:
-    results = knowledge.query(query, base_iri=base_iri)
-    assert isinstance(results, ox.QueryTriples)
-    return _parse(results.serialize(format=ox.RdfFormat.N_TRIPLES) or b"")
-
-
-def read_datasets_from_store(
-    knowledge: Queryable, kommunenummer: str | None, base_iri: str
-) -> Source:
-    """In-process, for the CLI (which holds the store itself and has no workers)."""
-    kommune = None if kommunenummer is None else municipality_iri(kommunenummer, base_iri)
-    graph = Graph()
-    for query in datasets_queries(kommune):
-        graph += _construct(knowledge, query, base_iri)
-    rows = select_rows(knowledge, blockers_query(kommunenummer, base_iri), base_iri)
-    return Source(graph, _blockers(rows))
-
-
-def read_services_from_store(
-    knowledge: Queryable, kommunenummer: str | None, base_iri: str
-) -> Graph:
-    kommune = None if kommunenummer is None else municipality_iri(kommunenummer, base_iri)
-    return _construct(knowledge, services_query(kommune), base_iri)
+    return await construct(backend, services_query(kommune))

@@ -13,20 +13,17 @@ import asyncio
 import io
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable
 
-from rdflib import Graph, URIRef
+from rdflib import URIRef
 
 from loaders.template import municipal_prefixes, write_municipality_workbook
+from service.store.reads import Construct
 from service.store.sources import reference_context, stored_context_query
 
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 NUMBER = re.compile(r"\d{4}")
 """A kommunenummer: four digits (checked before it goes into a query)."""
-
-Construct = Callable[[str], Awaitable[Graph]]
-"""Runs a CONSTRUCT on the store and returns its triples."""
 
 
 def municipality_data_query(base_iri: str, number: str) -> str:

@@ -12,12 +12,13 @@ route, or in-process from the store by the CLI; both build the same ``Record``.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import io
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 from openpyxl import Workbook
@@ -31,6 +32,9 @@ from loaders.columns import sheet_for_class
 from loaders.namespaces import DPV, KG, sparql_prologue
 from service.settings import Settings
 from service.sparql.canned import ParameterError, canned_queries
+
+if TYPE_CHECKING:
+    from service.store.backend import Backend
 
 QUERY = "gdpr-record-of-processing"
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -270,22 +274,22 @@ def export_record(kommunenummer: str | None, output: Path, settings: Settings) -
     snapshot a running server published). Yields the lines to print; raises
     ``ExportError`` with the exit code.
     """
-    from service.cli.export import ExportError, readable_store
-    from service.exports.extract import select_rows
+    from service.cli.export import ExportError
+    from service.cli.options import on_store
+    from service.store.reads import select
 
     if kommunenummer is None:
         raise ExportError("export gdpr trenger --kommune NNNN (needs --kommune NNNN)")
     if output.suffix.lower() != ".xlsx":
         raise ExportError(f"{output.name}: protokollen skrives som .xlsx (written as .xlsx)")
-    with readable_store(settings) as knowledge:
 
-        async def in_process(query: str) -> list[dict[str, str]]:
-            return select_rows(knowledge, query, settings.base_iri)
-
+    async def read(backend: Backend) -> Record | None:
         try:
-            record = asyncio.run(read_record(in_process, kommunenummer, settings.base_iri))
+            return await read_record(partial(select, backend), kommunenummer, settings.base_iri)
         except ParameterError:
-            record = None
+            return None
+
+    record = on_store(settings, read)
     if record is None:
         raise ExportError(
             f"Ukjent kommunenummer {kommunenummer!r} (unknown municipality number)",

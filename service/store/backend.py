@@ -11,15 +11,29 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import (
+    AbstractContextManager,
+    ExitStack,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
+from dataclasses import replace
+from pathlib import Path
 from typing import Protocol
 
 from rdflib import Graph
 
 from service.metrics import observed_query
 from service.settings import Settings
-from service.store.embedded import KnowledgeStore, safe_ntriples
+from service.store.embedded import (
+    KnowledgeStore,
+    StoreLockedError,
+    open_store,
+    published_copy,
+    safe_ntriples,
+)
 from service.store.workers import (
     QueryAnswer,
     QueryPool,
@@ -30,12 +44,8 @@ from service.store.workers import (
 )
 
 
-class Backend(Protocol):
-    async def start(self) -> None:
-        """Start what the backend needs (worker processes, connections)."""
-
-    def close(self) -> None:
-        """Stop it; in-flight work has finished."""
+class Reader(Protocol):
+    """What reads the store: every query, the service's own and a client's, with a deadline."""
 
     async def execute(
         self,
@@ -54,6 +64,17 @@ class Backend(Protocol):
         to those prefixes; RefusedTextError) and the text that check writes is run.
         """
         ...
+
+
+class Backend(Reader, Protocol):
+    """The store as the service, the exports, the upload and the CLI reach it: reads
+    (``Reader``) and the writes the audit trail marks."""
+
+    async def start(self) -> None:
+        """Start what the backend needs (worker processes, connections)."""
+
+    def close(self) -> None:
+        """Stop it; in-flight work has finished."""
 
     async def update(self, sparql: str) -> None:
         """Run a SPARQL 1.1 Update as one transaction; raises QuerySyntaxError."""
@@ -104,7 +125,9 @@ def data_generation(backend: Backend, slot_seconds: float = GENERATION_SECONDS) 
 class EmbeddedBackend:
     """The on-disk pyoxigraph store (one writer) and its query worker processes."""
 
-    def __init__(self, settings: Settings, store: KnowledgeStore | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: KnowledgeStore | PublishedCopy | None = None
+    ) -> None:
         self.settings = settings
         self._owned = store is None
         self.store = store if store is not None else KnowledgeStore(settings.store)
@@ -188,3 +211,71 @@ class EmbeddedBackend:
 
     def is_empty(self) -> bool:
         return self.store.is_empty()
+
+
+class PublishedCopy:
+    """The newest state a running service published, for a command run beside it: reads
+    only. The service holds the store's lock, so the command's workers read a private
+    copy of the service's last snapshot (``service.store.embedded.published_copy``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.snapshot = str(path)
+
+    def discard_snapshots(self, in_use: set[str]) -> None:
+        """Nothing to discard: the copy is the only snapshot, deleted on close."""
+
+    def close(self) -> None:
+        """Nothing to flush: the copy is never written."""
+
+    def is_empty(self) -> bool:
+        return False  # a service that published a snapshot has filled the store
+
+    def deferred_publish(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def replace_graph(self, graph_iri: str, data: Graph) -> None:
+        raise StoreLockedError(_HELD_MESSAGE)
+
+    def update(self, sparql: str, base_iri: str | None = None) -> None:
+        raise StoreLockedError(_HELD_MESSAGE)
+
+
+_HELD_MESSAGE = (
+    "Lageret er i bruk av en tjeneste som kjører; denne kommandoen kan bare lese det nå. "
+    "Stopp tjenesten, eller skriv gjennom den (HTTP). / The store is held by a running "
+    "service; this command can only read it now. Stop the service, or write through it (HTTP)."
+)
+
+
+@asynccontextmanager
+async def command_backend(
+    settings: Settings, *, write: bool = False, reference: bool = True
+) -> AsyncIterator[EmbeddedBackend]:
+    """The store as a command-line command reaches it: the same ``Backend`` the routes use,
+    so every read runs in a worker process with the service's deadline
+    (``query_timeout``), and every write goes through the same calls the audit trail marks.
+
+    The store itself when no service holds it (with ``reference``, an empty one is given
+    the reference data first, as a service would); while a service runs, with ``write``
+    False, the newest state the service published, read-only. Raises
+    ``StoreLockedError`` otherwise.
+    """
+    settings = replace(settings, query_workers=1, query_reserved=0)
+    with ExitStack() as stack:
+        store: KnowledgeStore | PublishedCopy
+        try:
+            store = stack.enter_context(open_store(settings.store))
+        except StoreLockedError:
+            if write or settings.store is None:
+                raise
+            store = PublishedCopy(stack.enter_context(published_copy(settings.store)))
+        backend = EmbeddedBackend(settings, store)
+        if reference and store.is_empty():
+            from service.store.sources import load_reference
+
+            load_reference(backend, settings.base_iri)
+        await backend.start()
+        try:
+            yield backend
+        finally:
+            backend.close()

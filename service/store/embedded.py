@@ -232,10 +232,21 @@ def open_store(path: Path | None) -> Iterator[KnowledgeStore]:
 
 
 @contextmanager
-def published_snapshot(path: Path, attempts: int = 50) -> Iterator[ox.Store]:
-    """The newest state a running server published, opened read-only.
+def published_snapshot(path: Path) -> Iterator[ox.Store]:
+    """The newest state a running server published, opened read-only (``published_copy``)."""
+    with published_copy(path) as copy:
+        store = ox.Store.read_only(str(copy))
+        try:
+            yield store
+        finally:
+            del store
 
-    Why: a serving process holds the store's lock, so ``dump`` cannot open the
+
+@contextmanager
+def published_copy(path: Path, attempts: int = 50) -> Iterator[Path]:
+    """A private copy of the newest state a running server published, to open read-only.
+
+    Why: a serving process holds the store's lock, so a command cannot open the
     store itself, and opening read-only a store that another process writes is
     undefined behaviour. The server's snapshots have no writer; this hard-links
     the newest one into a private folder first, so the server discarding that
@@ -264,11 +275,7 @@ def published_snapshot(path: Path, attempts: int = 50) -> Iterator[ox.Store]:
                 continue  # discarded while we linked it
             if newest() != chosen:
                 continue  # a newer state was published meanwhile
-            store = ox.Store.read_only(str(private / "store"))
-            try:
-                yield store
-            finally:
-                del store
+            yield private / "store"
             return
         finally:
             shutil.rmtree(private, ignore_errors=True)

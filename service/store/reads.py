@@ -7,13 +7,19 @@ run on the event loop.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
-from service.store.backend import Backend
+from rdflib import Graph
+
+from service.store.backend import Reader
 from service.store.dialects import is_system_graph
+
+Construct = Callable[[str], Awaitable[Graph]]
+"""Runs a CONSTRUCT and returns its graph (what the municipality's workbook is read with)."""
 
 
 async def select_terms(
-    backend: Backend, query: str, timeout: float | None = None
+    backend: Reader, query: str, timeout: float | None = None
 ) -> list[dict[str, dict[str, str]]]:
     """Run a SELECT; each solution maps a variable to its SPARQL JSON term.
 
@@ -29,9 +35,7 @@ async def select_terms(
     return bindings
 
 
-async def select(
-    backend: Backend, query: str, timeout: float | None = None
-) -> list[dict[str, str]]:
+async def select(backend: Reader, query: str, timeout: float | None = None) -> list[dict[str, str]]:
     """Run a SELECT and return each solution as {variable: value}; unbound are absent."""
     rows = await select_terms(backend, query, timeout)
     return [{name: term["value"] for name, term in row.items()} for row in rows]
@@ -42,7 +46,7 @@ _NAMED_GRAPHS_SCANNED = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } } ORDE
 """For servers that answer ``GRAPH ?g {}`` with one row leaving ``?g`` unbound (Virtuoso 7)."""
 
 
-async def named_graphs(backend: Backend) -> list[str]:
+async def named_graphs(backend: Reader) -> list[str]:
     """The names of the graphs that hold data, sorted; the server's own graphs left out.
 
     ``GRAPH ?g {}`` lists graph names without reading their triples where the server
@@ -52,3 +56,20 @@ async def named_graphs(backend: Backend) -> list[str]:
     if any("g" not in row for row in rows):
         rows = await select(backend, _NAMED_GRAPHS_SCANNED)
     return [row["g"] for row in rows if "g" in row and not is_system_graph(row["g"])]
+
+
+async def construct(backend: Reader, query: str, timeout: float | None = None) -> Graph:
+    """Run a CONSTRUCT (or DESCRIBE) and return its triples."""
+    answer = await backend.execute(
+        query, solutions_media=None, graph_media="application/n-triples", timeout=timeout
+    )
+    return Graph().parse(data=answer.body, format="nt")
+
+
+def constructor(backend: Reader, timeout: float | None = None) -> Construct:
+    """``construct`` on ``backend``, for code that takes a ``Construct``."""
+
+    async def run(query: str) -> Graph:
+        return await construct(backend, query, timeout)
+
+    return run

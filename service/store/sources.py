@@ -15,7 +15,6 @@ from functools import cache
 from pathlib import Path
 from typing import Protocol
 
-import pyoxigraph as ox
 from defusedxml.ElementTree import fromstring as safe_xml
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
@@ -33,7 +32,7 @@ from loaders.resolver import KEY_PROPERTIES
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, CheckedSpreadsheet, read_spreadsheet
 from loaders.validation import Engine, validate, validate_batch
 from service.metrics import record_load, record_rejected_load
-from service.store.embedded import KnowledgeStore
+from service.store.backend import Backend
 
 
 class GraphWriter(Protocol):
@@ -392,16 +391,17 @@ def _source_kind(result: SourceResult) -> str:
     return "spreadsheet" if result.path.suffix.lower() in SPREADSHEET_SUFFIXES else "rdf"
 
 
-def stored_context(store: KnowledgeStore, base_iri: str) -> Graph:
+async def stored_context(backend: Backend, base_iri: str) -> Graph:
     """What uploads may refer to in the store: typed nodes with their names and ids.
 
     Reference data is left out (the loaders have it already); only the types,
     labels and identifiers are taken, which is what name resolution and the
-    shapes' class checks need, not whole graphs.
+    shapes' class checks need, not whole graphs. Read through the backend like every
+    other read, so an upload, ``kommunegraf load`` and ``validate --store`` see the same.
     """
-    results = store.query(stored_context_query(base_iri))
-    assert isinstance(results, ox.QueryTriples)
-    return Graph().parse(data=results.serialize(format=ox.RdfFormat.N_TRIPLES) or b"", format="nt")
+    from service.store.reads import construct
+
+    return await construct(backend, stored_context_query(base_iri))
 
 
 def stored_context_query(base_iri: str) -> str:

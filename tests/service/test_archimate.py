@@ -39,7 +39,6 @@ from service.exports.archimate import (
 )
 from service.exports.archimate_import import ExchangeFileError, read_exchange, workbook_bytes
 from service.exports.archimate_xml import to_exchange_xml
-from service.exports.extract import Queryable, Snapshot, select_rows
 from service.exports.records_of_processing import XLSX_MEDIA
 from service.store.embedded import KnowledgeStore
 from service.store.sources import load_reference
@@ -48,15 +47,16 @@ from tests.conftest import Server, start_server, stop_server
 from tests.queries.running import BASE, fixture_store
 from tests.service.archimate_schema import schema_errors
 from tests.service.client import bearer, call
+from tests.service.in_process import rows
 
 FIXTURE = Path(__file__).parents[1] / "queries" / "fixture.ttl"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 TOKEN = "archimate-test-token-0123456789ab"  # noqa: S105 (a test token)
 
 
-def _model(knowledge: Queryable, kommunenummer: str, base: str = BASE) -> Model:
+def _model(knowledge: KnowledgeStore | ox.Store, kommunenummer: str, base: str = BASE) -> Model:
     async def in_process(query: str) -> list[dict[str, str]]:
-        return select_rows(knowledge, query, base)
+        return rows(knowledge, query, base)
 
     async def read() -> Model:
         return await export_model(
@@ -148,7 +148,7 @@ def test_a_re_export_has_the_same_identifiers(store: KnowledgeStore, alta: Model
     hammerfest = _model(store, "5603")
 
     async def in_process(query: str) -> list[dict[str, str]]:
-        return select_rows(store, query, BASE)
+        return rows(store, query, BASE)
 
     region = asyncio.run(
         export_model(in_process, asyncio.run(region_scope(in_process, "testregion", BASE)))
@@ -220,7 +220,6 @@ def test_the_demo_portfolio_exports_whole_and_comes_back(demo_store: Path) -> No
     portfolio as an Application Component with relationships and a view, and imports
     back to a workbook with the same applications."""
     store = ox.Store.read_only(str(demo_store))
-    snapshot = Snapshot(store)
     reference = next(
         str(g.value)
         for g in store.named_graphs()
@@ -230,8 +229,8 @@ def test_the_demo_portfolio_exports_whole_and_comes_back(demo_store: Path) -> No
     kommunenummer = "4203"  # Arendal
     portfolio = {
         row["name"]
-        for row in select_rows(
-            snapshot,
+        for row in rows(
+            store,
             f"""PREFIX kg: <https://w3id.org/kommunegraf/ontology#>
             PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
             SELECT ?name WHERE {{ ?usage kg:usedBy <{base}id/kommune/{kommunenummer}> ;
@@ -240,7 +239,7 @@ def test_the_demo_portfolio_exports_whole_and_comes_back(demo_store: Path) -> No
         )
     }
     assert len(portfolio) > 20
-    model = _model(snapshot, kommunenummer, base)
+    model = _model(store, kommunenummer, base)
     document = to_exchange_xml(model)
     assert schema_errors(document) == []
     root = etree.fromstring(document)

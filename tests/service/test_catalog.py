@@ -21,11 +21,6 @@ from loaders.reference import reference_graph
 from loaders.validation import validate
 from service.exports.cpsv import build_services
 from service.exports.dcat import build_catalogues, publisher_iri
-from service.exports.extract import (
-    read_datasets_from_store,
-    read_services_from_store,
-    select_rows,
-)
 from service.exports.import_dcat import (
     OURS_QUERY,
     import_graph_iri,
@@ -43,6 +38,8 @@ from service.exports.official_shapes import (
 from service.store.embedded import KnowledgeStore
 from service.store.sources import load_reference
 from tests.conftest import SHARED
+from tests.service.in_process import datasets, rows
+from tests.service.in_process import services as read_services
 
 BASE = DEFAULT_BASE_IRI
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
@@ -77,7 +74,7 @@ def store() -> KnowledgeStore:
 
 @pytest.fixture(scope="module")
 def catalogue(store: KnowledgeStore) -> Graph:
-    source = read_datasets_from_store(store, None, BASE)
+    source = datasets(store, None, BASE)
     return build_catalogues(source.graph, source.blockers, BASE)
 
 
@@ -150,7 +147,7 @@ def test_legal_bases_become_rules_implementing_the_lovdata_act(catalogue: Graph)
 def test_a_dataset_missing_a_mandatory_property_is_listed_and_left_out(
     store: KnowledgeStore, catalogue: Graph
 ) -> None:
-    source = read_datasets_from_store(store, "4203", BASE)
+    source = datasets(store, "4203", BASE)
     reasons = {(b.dataset, b.missing): b for b in source.blockers}
     assert set(reasons) == {(str(ROADS), str(DCAT.theme))}
     blocker = reasons[(str(ROADS), str(DCAT.theme))]
@@ -164,7 +161,7 @@ def test_a_dataset_missing_a_mandatory_property_is_listed_and_left_out(
 def test_a_municipality_without_organisation_number_has_no_catalogue(
     store: KnowledgeStore, catalogue: Graph
 ) -> None:
-    source = read_datasets_from_store(store, "1580", BASE)
+    source = datasets(store, "1580", BASE)
     assert [(b.dataset, b.missing) for b in source.blockers] == [
         (str(LENDING), str(DCTERMS.publisher))
     ]
@@ -174,7 +171,7 @@ def test_a_municipality_without_organisation_number_has_no_catalogue(
 
 
 def test_an_empty_catalogue_of_one_municipality_still_conforms(store: KnowledgeStore) -> None:
-    source = read_datasets_from_store(store, "4203", BASE)
+    source = datasets(store, "4203", BASE)
     everything_blocked = [
         replace(source.blockers[0], dataset=str(dataset))
         for dataset in source.graph.subjects(RDF.type, KG.Dataset)
@@ -189,7 +186,7 @@ def test_an_empty_catalogue_of_one_municipality_still_conforms(store: KnowledgeS
 def test_the_services_conform_to_cpsv_ap_no(
     store: KnowledgeStore, kommunenummer: str | None
 ) -> None:
-    services = build_services(read_services_from_store(store, kommunenummer, BASE))
+    services = build_services(read_services(store, kommunenummer, BASE))
     kindergarten = URIRef(f"{BASE}id/tjeneste/barnehage")
     assert (kindergarten, RDF.type, CPSV.PublicService) in services
     assert services.value(kindergarten, CV.thematicArea) == URIRef(
@@ -250,7 +247,7 @@ def test_the_local_copy_differs_only_in_the_documented_lines(
 
 def test_the_official_example_imports_without_error(store: KnowledgeStore) -> None:
     harvested, _ = read_catalogue(str(EXAMPLE))
-    ours = ours_from_rows(select_rows(store, OURS_QUERY, BASE))
+    ours = ours_from_rows(rows(store, OURS_QUERY, BASE))
     result = link(harvested, ours, import_graph_iri(str(EXAMPLE), BASE))
     assert result.harvested == 1
     assert result.links == []
@@ -272,7 +269,7 @@ def test_import_links_by_identifier_and_by_publisher_and_title(
     harvested.add((stranger, RDF.type, DCAT.Dataset))
     harvested.add((stranger, DCTERMS.title, Literal("Vegregister", lang="nb")))
     harvested.add((stranger, DCTERMS.publisher, publisher_iri("974760673")))
-    ours = ours_from_rows(select_rows(store, OURS_QUERY, BASE))
+    ours = ours_from_rows(rows(store, OURS_QUERY, BASE))
     result = link(harvested, ours, f"{BASE}graph/felles-datakatalog/test")
     links = {(mine, theirs): how for mine, theirs, how in result.links}
     assert links == {

@@ -16,10 +16,10 @@ from rdflib.namespace import RDF
 
 from loaders.namespaces import DEFAULT_BASE_IRI, KG
 from service.exports.dcat import build_catalogues
-from service.exports.extract import read_datasets_from_store
 from service.exports.official_shapes import DCAT_AP_NO, violations
 from service.store.embedded import KnowledgeStore
 from service.store.sources import check_sources, load_reference, load_sources
+from tests.service.in_process import datasets as read_datasets
 
 demo = pytest.importorskip("loaders.demo")
 generate = pytest.importorskip("loaders.demo.generate")
@@ -53,7 +53,7 @@ def test_every_sampled_demo_catalogue_conforms(
     demo_store: tuple[KnowledgeStore, list[str]],
 ) -> None:
     store, numbers = demo_store
-    source = read_datasets_from_store(store, None, BASE)
+    source = read_datasets(store, None, BASE)
     catalogue = build_catalogues(source.graph, source.blockers, BASE)
     assert violations(catalogue, DCAT_AP_NO) == []
     blocked = {URIRef(b.dataset) for b in source.blockers}

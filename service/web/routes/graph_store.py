@@ -36,7 +36,7 @@ import json
 import mimetypes
 import uuid
 from collections import Counter
-from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -324,15 +324,10 @@ async def store_post(
     request: Request, backend: BackendDep, settings: SettingsDep, writer: Writer
 ) -> Response:
     target, graph = await _checked_body(request, settings, writer)
-    audit = auditor(request)
+    event = _event(writer, settings.base_iri, GraphChange(target, 0, 0))
     async with write_lock(request):
         existed = await _exists(backend, target)
-        before = await audit.graph_keys(target)
-        event = _event(writer, settings.base_iri, GraphChange(target, 0, 0))
-        async with audit.announced(event):
-            await backend.merge_graph(target, graph)
-        changed = change(target, before, await audit.graph_keys(target))
-        await audit.record(replace(event, changes=(changed,)))
+        await auditor(request).audited(event, target, partial(backend.merge_graph, target, graph))
     if _target(request, store_itself=True) is None:
         # A new graph the store named: its IRI, as the protocol's POST to the store says.
         return Response(status_code=201, headers={"Location": target})

@@ -13,17 +13,15 @@ import functools
 import io
 
 from fastapi import APIRouter, Query, Response
-from rdflib import Graph
 
 from loaders.template import write_template
 from service.exports.municipality_workbook import (
     NUMBER,
     XLSX_MEDIA,
-    Construct,
     known_municipality_query,
     municipality_workbook,
 )
-from service.store.backend import Backend
+from service.store.reads import constructor
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.responses import error_response
 
@@ -35,18 +33,6 @@ def _blank(base_iri: str) -> bytes:
     output = io.BytesIO()
     write_template(output, base_iri)
     return output.getvalue()
-
-
-def constructor(backend: Backend, timeout: float | None = None) -> Construct:
-    """A ``Construct`` that runs through the backend (workers, deadline)."""
-
-    async def construct(query: str) -> Graph:
-        answer = await backend.execute(
-            query, solutions_media=None, graph_media="application/n-triples", timeout=timeout
-        )
-        return Graph().parse(data=answer.body, format="nt")
-
-    return construct
 
 
 def _download(name: str, body: bytes) -> Response:

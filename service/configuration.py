@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.settings import CONFIG_ENV, ENV_PREFIX, MEMORY, SPECS, Settings, SettingsError, Spec
+from service.settings import (
+    CONFIG_ENV,
+    ENV_PREFIX,
+    MEMORY,
+    SPECS,
+    Settings,
+    SettingsError,
+    Spec,
+    parsed_flags,
+)
 
 
 @dataclass(frozen=True)
@@ -126,14 +135,9 @@ def resolve(
         values[spec.name] = spec.parse_text(env[name], name)
         sources[spec.name] = f"env {name}"
 
-    for key, value in (flags or {}).items():
-        if value is None:
-            continue
-        spec = SPECS.get(key)
-        if spec is None:
-            raise SettingsError(f"{key}: ukjent innstilling (unknown setting)", key)
-        values[key] = spec.parse_text(value, spec.flag) if isinstance(value, str) else value
-        sources[key] = f"flag {spec.flag}"
+    for key, value in parsed_flags(flags or {}).items():
+        values[key] = value
+        sources[key] = f"flag {SPECS[key].flag}"
 
     try:
         settings = Settings(**values)

@@ -5,8 +5,9 @@ store raises ``QuerySyntaxError`` and every route answers it with the same 400 a
 same words, because the status and the message belong to the error, not to whoever
 catches it. Routes and dependencies raise ``ServiceError`` too (a bad parameter, a
 missing token); ``service.web.responses.service_error`` is the one FastAPI exception
-handler that turns any of them into a response, and the gallery (an HTML page that
-shows the error next to its form) is the one other place that reads them.
+handler that turns any of them into a response, and ``attempt`` below is the one other
+place that catches them, for callers whose answer includes the failure (a page that
+shows the error next to its form, a health probe, the command line).
 
 The text is Norwegian (bokmål) first and English after, for municipal architects
 first and tools second; the technical detail (a parser's message) comes last.
@@ -14,7 +15,10 @@ first and tools second; the technical detail (a parser's message) comes last.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class ServiceError(Exception):
@@ -163,3 +167,21 @@ class AccessDeniedError(ServiceError):
     401 with a Bearer challenge when no token was sent, 403 otherwise, 503 when the
     token file cannot be read. The upload form shows it on its page.
     """
+
+
+async def attempt(work: Awaitable[T]) -> T | ServiceError:
+    """``work``'s result, or the ``ServiceError`` that stopped it, returned, not raised.
+
+    Why: apart from the exception handler that answers every route, this is the one
+    place that catches the errors a store raises. It serves the callers whose answer
+    includes the failure: a page that shows the error beside its form (the gallery, the
+    map), a probe or a gauge that reports an unanswered query (``/health/ready``,
+    ``/metrics``), an optional part of an answer (the service description's list of
+    graphs), the command line (which prints it), the metrics that count timeouts. Each
+    of them reads the error's own status and words, so an error means the same
+    everywhere.
+    """
+    try:
+        return await work
+    except ServiceError as error:
+        return error

@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import (
     CollectorRegistry,
@@ -49,7 +49,9 @@ from prometheus_client import (
 from prometheus_client.exposition import generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import QueryTimeoutError
+from service.errors import QueryTimeoutError, ServiceError, attempt
+
+T = TypeVar("T")
 
 query_log = logging.getLogger("kommunegraf.query")
 
@@ -205,9 +207,9 @@ def query_kind(kind: str, name: str = "") -> Iterator[None]:
         _explicit_kind.reset(token)
 
 
-@contextmanager
-def observed_query(query: str) -> Iterator[None]:
-    """Time one query, count it as active meanwhile, count a timeout; log its text at debug."""
+async def observed(query: str, work: Awaitable[T]) -> T:
+    """Run ``work`` (one query), timed and counted as active meanwhile; count a timeout;
+    log its text at debug."""
     kind, name = current_query_kind()
     if query_log.isEnabledFor(logging.DEBUG):
         query_log.debug(
@@ -216,13 +218,15 @@ def observed_query(query: str) -> Iterator[None]:
     ACTIVE_QUERIES.inc()
     started = time.perf_counter()
     try:
-        yield
-    except QueryTimeoutError:
-        QUERY_TIMEOUTS.labels(kind, name).inc()
-        raise
+        outcome = await attempt(work)
     finally:
         ACTIVE_QUERIES.dec()
         QUERY_SECONDS.labels(kind, name).observe(time.perf_counter() - started)
+    if isinstance(outcome, QueryTimeoutError):
+        QUERY_TIMEOUTS.labels(kind, name).inc()
+    if isinstance(outcome, ServiceError):
+        raise outcome
+    return outcome
 
 
 def record_load(source: str, *, rows: int, triples: int, seconds: float) -> None:

@@ -292,15 +292,21 @@ class Settings:
 
         Text is parsed as the field's type, so flags can be passed through as typed.
         """
-        given: dict[str, Any] = {}
-        for key, value in overrides.items():
-            if value is None:
-                continue
-            spec = SPECS.get(key)
-            if spec is None:
-                raise SettingsError(f"{key}: ukjent innstilling (unknown setting)", key)
-            given[key] = spec.parse_text(value, spec.flag) if isinstance(value, str) else value
-        return replace(self, **given)
+        return replace(self, **parsed_flags(overrides))
+
+
+def parsed_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
+    """The flags that were given (None means not given), text parsed as the field's type;
+    an unknown one is a ``SettingsError``."""
+    given: dict[str, Any] = {}
+    for key, value in flags.items():
+        if value is None:
+            continue
+        spec = SPECS.get(key)
+        if spec is None:
+            raise SettingsError(f"{key}: ukjent innstilling (unknown setting)", key)
+        given[key] = spec.parse_text(value, spec.flag) if isinstance(value, str) else value
+    return given
 
 
 def _invalid(key: str, value: object, nb: str, en: str) -> typing.NoReturn:

@@ -98,6 +98,26 @@ def strip_cell(text: str) -> str:
         text = stripped
 
 
+def text_of(raw: object, what_nb: str, what_en: str) -> str | None:
+    """The trimmed text of a cell where only text belongs; None when it is empty."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise type_error(raw, what_nb, what_en)
+    return strip_cell(raw) or None
+
+
+def number_or_text(raw: object, what_nb: str, what_en: str) -> int | float | str | None:
+    """A cell where a number belongs: a number as it is, text trimmed, None when empty."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise type_error(raw, what_nb, what_en)
+    if isinstance(raw, str):
+        return strip_cell(raw) or None
+    return raw
+
+
 def type_error(raw: object, what_nb: str, what_en: str) -> CellError:
     """A cell of the wrong kind: a number, date or boolean where something else belongs."""
     if isinstance(raw, bool):

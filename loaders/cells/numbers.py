@@ -7,7 +7,14 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from loaders.cells.errors import CellError, Raw, cell_error, strip_cell, type_error
+from loaders.cells.errors import (
+    CellError,
+    Raw,
+    cell_error,
+    number_or_text,
+    strip_cell,
+    type_error,
+)
 
 # ---------------------------------------------------------------------------------
 # Numbers
@@ -47,7 +54,7 @@ _GROUPED = {
 _PLAIN_INTEGER = re.compile(r"(-?)([0-9]{1,30})")
 
 
-def _scan_number(raw: str, text: str, *, currency: bool, what_nb: str, what_en: str) -> _Number:
+def _scan_number(raw: Raw, text: str, *, currency: bool, what_nb: str, what_en: str) -> _Number:
     """Split Norwegian number notation into sign, digits and fraction, or explain why not."""
     accepted_nb = (
         "Skriv for eksempel 1 234 567 eller 1 234,50 (komma foran desimalene)."
@@ -284,15 +291,9 @@ def parse_decimal(raw: Raw) -> Decimal | None:
     loaders.cells.CellError: «1.234» er tvetydig: er det 1 234 (punktum som tusenskille)...
     """
     what_nb, what_en = "et tall", "a number"
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise type_error(raw, what_nb, what_en)
-    if not isinstance(raw, str):
-        return _decimal_from_number(raw, what_nb, what_en)
-    text = strip_cell(raw)
-    if not text:
-        return None
+    text = number_or_text(raw, what_nb, what_en)
+    if not isinstance(text, str):
+        return None if text is None else _decimal_from_number(text, what_nb, what_en)
     number = _scan_number(raw, text, currency=True, what_nb=what_nb, what_en=what_en)
     if number.ambiguous_dot:
         raise _ambiguous(raw, number, what_nb, what_en)
@@ -314,15 +315,9 @@ def parse_percentage(raw: Raw) -> Decimal | None:
     Decimal('0.12')
     """
     what_nb, what_en = "en prosentandel", "a percentage"
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise type_error(raw, what_nb, what_en)
-    if not isinstance(raw, str):
-        return _decimal_from_number(raw, what_nb, what_en)
-    text = strip_cell(raw)
-    if not text:
-        return None
+    text = number_or_text(raw, what_nb, what_en)
+    if not isinstance(text, str):
+        return None if text is None else _decimal_from_number(text, what_nb, what_en)
     percent = re.fullmatch(r"(.*?)[\s]*%", text)
     body = strip_cell(percent[1]) if percent else text
     if not body:

@@ -7,7 +7,14 @@ import re
 from typing import NoReturn
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from loaders.cells.errors import CellError, Raw, cell_error, is_control, strip_cell, type_error
+from loaders.cells.errors import (
+    CellError,
+    Raw,
+    cell_error,
+    is_control,
+    strip_cell,
+    text_of,
+)
 
 # ---------------------------------------------------------------------------------
 # Web and email addresses
@@ -76,12 +83,8 @@ def parse_url(raw: Raw) -> str | None:
     loaders.cells.CellError: «www.example.no» mangler https://...
     """
     what_nb, what_en = "en nettadresse", "a web address"
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        raise type_error(raw, what_nb, what_en)
-    text = strip_cell(raw)
-    if not text:
+    text = text_of(raw, what_nb, what_en)
+    if text is None:
         return None
     if any(is_control(ch) for ch in text):
         raise cell_error(
@@ -190,7 +193,7 @@ def _valid_url(text: str) -> bool:
     return True
 
 
-def _raise_for_url_start(raw: str, text: str) -> NoReturn:
+def _raise_for_url_start(raw: Raw, text: str) -> NoReturn:
     """Explain an address that does not start with http:// or https://."""
     typo = _SCHEME_TYPO.match(text)
     if typo:
@@ -262,12 +265,8 @@ def parse_email(raw: Raw) -> str | None:
     loaders.cells.CellError: «ola.kommune.no» er ikke en e-postadresse: den mangler @...
     """
     what_nb, what_en = "en e-postadresse", "an email address"
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        raise type_error(raw, what_nb, what_en)
-    text = strip_cell(raw)
-    if not text:
+    text = text_of(raw, what_nb, what_en)
+    if text is None:
         return None
     named = re.fullmatch(r"[^<>]*<([^<>]*)>", text)
     if named:

@@ -97,11 +97,7 @@ def read_workbook(path: Path, limits: Limits = DEFAULT_LIMITS) -> RawWorkbook:
     try:
         size = path.stat().st_size
     except OSError as error:
-        raise WorkbookError(
-            path,
-            f"filen kan ikke leses: {error.strerror}",
-            f"the file cannot be read: {error.strerror}",
-        ) from error
+        raise WorkbookError.unreadable(path, error) from error
     if size > limits.max_file_bytes:
         raise WorkbookError(
             path,
@@ -115,11 +111,7 @@ def read_workbook(path: Path, limits: Limits = DEFAULT_LIMITS) -> RawWorkbook:
         with path.open("rb") as handle:
             head = handle.read(8192)
     except OSError as error:
-        raise WorkbookError(
-            path,
-            f"filen kan ikke leses: {error.strerror}",
-            f"the file cannot be read: {error.strerror}",
-        ) from error
+        raise WorkbookError.unreadable(path, error) from error
 
     extension = path.suffix.lower()
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):

@@ -118,11 +118,7 @@ def read_csv(path: Path, extension: str, limits: Limits) -> RawWorkbook:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise WorkbookError(
-            path,
-            f"filen kan ikke leses: {error.strerror}",
-            f"the file cannot be read: {error.strerror}",
-        ) from error
+        raise WorkbookError.unreadable(path, error) from error
     text, encoding = _decode(path, data)
     del data
     delimiter = _detect_delimiter(text, prefer_tab=extension == ".tsv")

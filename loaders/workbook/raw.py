@@ -95,6 +95,15 @@ class WorkbookError(ValueError):
         # Loads may run in a worker process; the error must survive the trip back.
         return (type(self), (self.path, self.message_nb, self.message_en), self.__dict__)
 
+    @classmethod
+    def unreadable(cls, path: Path, error: OSError) -> WorkbookError:
+        """The file cannot be read at all (missing, no permission, a disk error)."""
+        return cls(
+            path,
+            f"filen kan ikke leses: {error.strerror}",
+            f"the file cannot be read: {error.strerror}",
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RawCell:

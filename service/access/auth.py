@@ -9,8 +9,8 @@ see ``service.access.tokens``); a service with neither is read-only. Comparisons
 guessed token was right. The answer is a ``Principal`` (the token's name and
 scope); what that scope allows is ``service.access.scope``'s business.
 
-Routes that know up front that they write take ``Writer`` as a dependency, a
-``Principal``; ``/sparql`` and the upload only know later whether the request
+Routes that know up front that they write take ``service.web.dependencies.Writer`` (a
+``Principal``); ``/sparql`` and the upload only know later whether the request
 writes, so they call ``authenticate`` themselves. A refusal is raised as an
 ``AccessDeniedError``, which the app's exception handler answers.
 """
@@ -23,9 +23,8 @@ import logging
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 
 from service.access.scope import (
     Principal,
@@ -38,7 +37,6 @@ from service.access.scope import (
 from service.access.tokens import TokenFile, TokenFileError
 from service.errors import AccessDeniedError
 from service.settings import Settings
-from service.web.dependencies import SettingsDep
 
 log = logging.getLogger(__name__)
 
@@ -133,14 +131,6 @@ def principal_of(offered: str, settings: Settings) -> Principal:
     if state == "expired":
         raise AccessDeniedError(403, "Nøkkelen er utløpt.", "The token has expired.", entry.name)
     return Principal(entry.name, entry.role, frozenset(entry.municipalities))
-
-
-async def _writer_dependency(request: Request, settings: SettingsDep) -> Principal:
-    return authenticate(request, settings)
-
-
-Writer = Annotated[Principal, Depends(_writer_dependency)]
-"""A route parameter: who writes (a refusal is raised before the route runs)."""
 
 
 def require_graph(principal: Principal, base: str, graph: str) -> None:

@@ -32,6 +32,7 @@ from service.cli.options import (
     configuration,
     fail,
     on_store,
+    output_option,
     settings_flags,
     settings_from,
     store_option,
@@ -476,13 +477,7 @@ _DUMP_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
 
 
 @main.command()
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Fil (file): .nq or .trig",
-)
+@output_option("Fil (file): .nq or .trig")
 @store_option
 def dump(output: Path, store: str | None) -> None:
     """Skriv hele lageret til fil / Dump every named graph (N-Quads or TriG).

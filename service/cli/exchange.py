@@ -17,6 +17,7 @@ from service.cli.options import (
     base_option,
     fail,
     on_store,
+    output_option,
     settings_from,
     store_option,
 )
@@ -145,13 +146,7 @@ def _municipality_workbook(
     metavar="NAVN",
     help="archimate: regionens medlemmer (a region's members), e.g. kongsbergregionen",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Fil (file): .ttl, .rdf or .jsonld; .xlsx for gdpr; .xml or .zip for archimate",
-)
+@output_option("Fil (file): .ttl, .rdf or .jsonld; .xlsx for gdpr; .xml or .zip for archimate")
 @store_option
 @base_option
 def export(
@@ -216,13 +211,7 @@ def import_dcat(source: str, store: str | None, base_iri: str | None) -> None:
 
 @click.command("import-archimate")
 @click.argument("source", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Arbeidsboken som skrives (the workbook to write), .xlsx",
-)
+@output_option("Arbeidsboken som skrives (the workbook to write), .xlsx")
 @click.option(
     "--kommune",
     default=None,

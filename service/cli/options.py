@@ -122,6 +122,13 @@ base_option = click.option(
 )
 
 
+def output_option(help_text: str) -> Callable[[F], F]:
+    """``-o/--output FILE``, required: where a command writes; ``help_text`` says what."""
+    return click.option(
+        "-o", "--output", type=click.Path(path_type=Path), required=True, help=help_text
+    )
+
+
 def settings_from(**overrides: object) -> Settings:
     """Defaults < --config file < KOMMUNEGRAF_* < flags; a bad value exits 2 naming it."""
     try:
@@ -167,17 +174,18 @@ def on_store(
     message and exit 2: the command line's one reading of a ``ServiceError``, as the
     exception handler is HTTP's.
     """
-    from service.errors import ServiceError
+    from service.errors import ServiceError, attempt
     from service.store.backend import command_backend
     from service.store.embedded import StoreLockedError
 
-    async def run() -> T:
+    async def run() -> T | ServiceError:
         async with command_backend(settings, write=write, reference=reference) as backend:
-            return await work(backend)
+            return await attempt(work(backend))
 
     try:
-        return asyncio.run(run())
+        done = asyncio.run(run())
     except StoreLockedError as error:
         fail(str(error))
-    except ServiceError as error:
-        fail(f"{error.nb} / {error.en}" + (f"\n{error.detail}" if error.detail else ""))
+    if isinstance(done, ServiceError):
+        fail(f"{done.nb} / {done.en}" + (f"\n{done.detail}" if done.detail else ""))
+    return done

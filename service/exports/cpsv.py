@@ -20,7 +20,7 @@ from rdflib.namespace import DCTERMS, FOAF, RDF, RDFS, SKOS
 from rdflib.term import Node
 
 from loaders.namespaces import CPSV, CV, ELI, KG, bind_prefixes
-from service.exports.dcat import label, publisher_iri
+from service.exports.dcat import described, label, publisher_iri
 
 
 def _authority(out: Graph, source: Graph, kommune: Node) -> tuple[URIRef, URIRef]:
@@ -71,12 +71,7 @@ def build_services(source: Graph) -> Graph:
     ]
     for service in sorted(source.subjects(RDF.type, KG.StatutoryService), key=str):
         out.add((service, RDF.type, CPSV.PublicService))
-        identifier = source.value(service, DCTERMS.identifier)
-        out.add((service, DCTERMS.identifier, Literal(str(identifier or service))))
-        for value in source.objects(service, RDFS.label):
-            out.add((service, DCTERMS.title, value))
-        for value in source.objects(service, DCTERMS.description):
-            out.add((service, DCTERMS.description, value))
+        described(out, source, service)
         for authority, contact in authorities:
             out.add((service, CV.hasCompetentAuthority, authority))
             out.add((service, CV.contactPoint, contact))

@@ -24,7 +24,7 @@ Why these choices (each is what Felles datakatalog expects or what the data allo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -153,6 +153,37 @@ def _own(node: Node, dataset: URIRef, local: str) -> URIRef:
     return node if isinstance(node, URIRef) else URIRef(f"{dataset}#{local}")
 
 
+def described(out: Graph, source: Graph, subject: Node, identifier: bool = True) -> None:
+    """``subject``'s names as DCAT-AP-NO and CPSV-AP-NO write them: rdfs:label as
+    dct:title, dct:description as it is and, with ``identifier``, a dct:identifier (the
+    one given, else the IRI)."""
+    for value in source.objects(subject, RDFS.label):
+        out.add((subject, DCTERMS.title, value))
+    for value in source.objects(subject, DCTERMS.description):
+        out.add((subject, DCTERMS.description, value))
+    if identifier:
+        given = source.value(subject, DCTERMS.identifier)
+        out.add((subject, DCTERMS.identifier, Literal(str(given or subject))))
+
+
+def _parts(
+    out: Graph, source: Graph, dataset: URIRef, link: URIRef, kind: URIRef, needed: URIRef
+) -> Iterator[tuple[Node, URIRef]]:
+    """Each of ``dataset``'s ``link`` nodes that has a ``needed`` value, written as a node
+    of its own (``kind``, its ``needed`` values); yields the given node and ours."""
+    local = str(link).rsplit("#", 1)[-1]
+    for number, given in enumerate(sorted(source.objects(dataset, link), key=str), start=1):
+        values = sorted(source.objects(given, needed), key=str)
+        if not values:
+            continue
+        node = _own(given, dataset, f"{local}-{number}")
+        out.add((dataset, link, node))
+        out.add((node, RDF.type, kind))
+        for value in values:
+            out.add((node, needed, value))
+        yield given, node
+
+
 def _act_of(source: Graph, basis: Node) -> Node | None:
     """The act or regulation a legal basis is, or belongs to; None if it has no type."""
     act = source.value(basis, ELI.is_part_of) or basis
@@ -209,12 +240,7 @@ def _rules(out: Graph, source: Graph, dataset: URIRef, title_nb: str) -> None:
 def _dataset(out: Graph, source: Graph, dataset: URIRef, publisher: URIRef) -> None:
     out.add((dataset, RDF.type, DCAT.Dataset))
     out.add((dataset, DCTERMS.publisher, publisher))
-    for value in source.objects(dataset, RDFS.label):
-        out.add((dataset, DCTERMS.title, value))
-    for value in source.objects(dataset, DCTERMS.description):
-        out.add((dataset, DCTERMS.description, value))
-    identifier = source.value(dataset, DCTERMS.identifier)
-    out.add((dataset, DCTERMS.identifier, Literal(str(identifier or dataset))))
+    described(out, source, dataset)
     for value in source.objects(dataset, DCAT.keyword):
         out.add((dataset, DCAT.keyword, value))
     for page in source.objects(dataset, DCAT.landingPage):
@@ -231,26 +257,11 @@ def _dataset(out: Graph, source: Graph, dataset: URIRef, publisher: URIRef) -> N
         if str(rights).startswith(str(ACCESS_RIGHT)):
             out.add((rights, SKOS.inScheme, ACCESS_RIGHT_SCHEME))
         out += _access_right_labels().triples((rights, None, None))
-    points = sorted(source.objects(dataset, DCAT.contactPoint), key=str)
-    for number, point in enumerate(points, start=1):
-        emails = sorted(source.objects(point, VCARD.hasEmail), key=str)
-        if not emails:
-            continue
-        contact = _own(point, dataset, f"contactPoint-{number}")
-        out.add((dataset, DCAT.contactPoint, contact))
-        out.add((contact, RDF.type, VCARD.Organization))
-        for email in emails:
-            out.add((contact, VCARD.hasEmail, email))
-    distributions = sorted(source.objects(dataset, DCAT.distribution), key=str)
-    for number, given in enumerate(distributions, start=1):
-        urls = sorted(source.objects(given, DCAT.accessURL), key=str)
-        if not urls:
-            continue
-        distribution = _own(given, dataset, f"distribution-{number}")
-        out.add((dataset, DCAT.distribution, distribution))
-        out.add((distribution, RDF.type, DCAT.Distribution))
-        for url in urls:
-            out.add((distribution, DCAT.accessURL, url))
+    for _ in _parts(out, source, dataset, DCAT.contactPoint, VCARD.Organization, VCARD.hasEmail):
+        pass  # a contact point is its e-mail addresses
+    for given, distribution in _parts(
+        out, source, dataset, DCAT.distribution, DCAT.Distribution, DCAT.accessURL
+    ):
         for url in source.objects(given, DCAT.downloadURL):
             out.add((distribution, DCAT.downloadURL, url))
         for file_type in source.objects(given, DCTERMS.format):

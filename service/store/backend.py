@@ -25,7 +25,7 @@ from typing import Protocol
 
 from rdflib import Graph
 
-from service.metrics import observed_query
+from service.metrics import observed
 from service.settings import Settings
 from service.store.embedded import (
     KnowledgeStore,
@@ -165,8 +165,10 @@ class EmbeddedBackend:
             named_graphs=named_graphs,
             allow=allow,
         )
-        with self._holding(request.snapshot), observed_query(query):
-            return await self.pool.execute(request, timeout or self.settings.query_timeout)
+        with self._holding(request.snapshot):
+            return await observed(
+                query, self.pool.execute(request, timeout or self.settings.query_timeout)
+            )
 
     @contextmanager
     def _holding(self, snapshot: str) -> Iterator[None]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import re
@@ -30,6 +31,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -53,10 +55,12 @@ from service.errors import (
     QuerySyntaxError,
     QueryTimeoutError,
     RemoteStoreError,
+    ServiceError,
     StoreRefusedDataError,
     UpdateSyntaxError,
+    attempt,
 )
-from service.metrics import observed_query
+from service.metrics import observed
 from service.settings import Settings, SettingsError
 from service.sparql.text_checks import check_text
 from service.store.dialects import Dialect, detect, named
@@ -319,12 +323,16 @@ class RemoteBackend:
         """
         await self._trials.start()
         self._watcher = asyncio.create_task(self._watch_marks(), name="kommunegraf-store-marks")
-        try:
-            answer = await self.execute(
+        answer = await attempt(
+            self.execute(
                 _HIDDEN_TRIPLE, solutions_media="application/sparql-results+json", graph_media=None
             )
+        )
+        try:
+            if isinstance(answer, ServiceError):
+                raise ValueError(answer)
             hidden = bool(json.loads(answer.body)["boolean"])
-        except (QueryTimeoutError, RemoteStoreError, QuerySyntaxError, KeyError, ValueError):
+        except (KeyError, ValueError):
             log.warning("Kunne ikke sjekke fjernlageret / could not check the remote store")
             return
         if hidden:
@@ -350,13 +358,16 @@ class RemoteBackend:
                 None,
                 time.monotonic() + WATCH_SECONDS * 5,
             )
-            try:
-                answer = await loop.run_in_executor(
+            answer = await attempt(
+                loop.run_in_executor(
                     self._executor, partial(self._query, request, WATCH_SECONDS * 5)
                 )
-                self.marks = json.loads(answer.body)["results"]["bindings"][0]["n"]["value"]
-            except (QueryTimeoutError, RemoteStoreError, QuerySyntaxError, LookupError, ValueError):
-                pass  # unchanged: the next round tries again; queries report their own errors
+            )
+            # A failure leaves the marks unchanged: the next round tries again, and queries
+            # report their own errors.
+            with contextlib.suppress(LookupError, ValueError):
+                if not isinstance(answer, ServiceError):
+                    self.marks = json.loads(answer.body)["results"]["bindings"][0]["n"]["value"]
             await asyncio.sleep(WATCH_SECONDS)
 
     def close(self) -> None:
@@ -407,11 +418,14 @@ class RemoteBackend:
         )
         loop = asyncio.get_running_loop()
         pending = loop.run_in_executor(self._executor, partial(self._query, request, seconds))
-        with observed_query(query):
-            try:
-                return await asyncio.wait_for(pending, seconds)
-            except TimeoutError:
-                raise QueryTimeoutError(seconds) from None
+        return await observed(query, self._answered(pending, seconds))
+
+    @staticmethod
+    async def _answered(pending: Awaitable[QueryAnswer], seconds: float) -> QueryAnswer:
+        try:
+            return await asyncio.wait_for(pending, seconds)
+        except TimeoutError:
+            raise QueryTimeoutError(seconds) from None
 
     def _wrapper(self, endpoint: str, timeout: float) -> SPARQLWrapper:
         """A fresh SPARQLWrapper per request: its instances are not thread-safe."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.access.auth import principal_of
-from service.errors import ServiceError
+from service.errors import AccessDeniedError
 from service.settings import Settings
 from service.store.admission import CLIENT
 
@@ -26,7 +26,7 @@ def client_of(scope: Scope, settings: Settings) -> str:
             if scheme.lower() == "bearer" and offered.strip():
                 try:
                     return "token:" + principal_of(offered.strip(), settings).name
-                except ServiceError:
+                except AccessDeniedError:
                     break  # not a token: the address decides
             break
     peer = scope.get("client")

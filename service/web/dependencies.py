@@ -11,6 +11,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from service.access.auth import authenticate
+from service.access.scope import Principal
 from service.settings import Settings
 from service.store.backend import Backend
 
@@ -27,3 +29,11 @@ async def get_settings(request: Request) -> Settings:
 
 BackendDep = Annotated[Backend, Depends(get_backend)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_writer(request: Request, settings: SettingsDep) -> Principal:
+    return authenticate(request, settings)
+
+
+Writer = Annotated[Principal, Depends(get_writer)]
+"""A route parameter: who writes (a refusal is raised before the route runs)."""

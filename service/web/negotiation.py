@@ -11,9 +11,11 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from starlette.requests import Request
+
+from service.errors import ServiceError
 
 
 def _parse(accept: str) -> list[tuple[str, float, int]]:
@@ -75,3 +77,14 @@ def negotiate(request: Request, offered: list[str], names: Mapping[str, str]) ->
         media = names.get(asked.strip().lower())
         return media if media in offered else None
     return best_match(request.headers.get("accept"), offered)
+
+
+def not_acceptable(thing_nb: str, thing_en: str, offered: Sequence[str]) -> ServiceError:
+    """406: ``thing`` exists, but in none of the formats the client accepts; the detail
+    lists those it does exist in."""
+    return ServiceError(
+        406,
+        f"Kan ikke levere {thing_nb} i et format du godtar.",
+        f"Cannot send {thing_en} in a format you accept.",
+        "Available: " + ", ".join(offered),
+    )

@@ -43,11 +43,10 @@ from service.access.uploads import check_upload, load_upload, plan_changes
 from service.errors import AccessDeniedError
 from service.exports.municipality_workbook import municipality_workbook
 from service.pages.render import html_page
-from service.store.reads import select
+from service.store.reads import constructor, select
 from service.store.sources import reference_context
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.responses import read_body
-from service.web.routes.template import constructor
 
 router = APIRouter(tags=["Upload"])
 

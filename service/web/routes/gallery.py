@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from loaders.namespaces import PREFIXES
-from service.errors import ServiceError
+from service.errors import ServiceError, attempt
 from service.pages.charts import chart
 from service.pages.choropleth import attribution, map_of_rows
 from service.pages.render import html_page, language
@@ -126,6 +126,23 @@ def _shown(variables: list[str], rows: list[dict[str, dict[str, str]]], names: N
     return [v for v in variables if v in iri_columns or not rows or not repeats(v)]
 
 
+async def _run(
+    query: CannedQuery,
+    given: dict[str, str],
+    unknown: list[str],
+    backend: Backend,
+    base_iri: str,
+) -> tuple[str, list[dict[str, dict[str, str]]]]:
+    """The query as shown (with its prefixes) and its rows, run as read strictly."""
+    if unknown:
+        raise ParameterError(
+            unknown[0], "ukjent parameter for denne spørringen", "unknown parameter for this query"
+        )
+    resolved = await resolve_short_forms(query, given, backend)
+    run = query.checked(resolved, base_iri)
+    return query.bind(resolved, base_iri), await select_terms(backend, run, timeout=query.timeout)
+
+
 @router.get(
     "/sporringer/{name}", response_class=HTMLResponse, summary="Kjør en ferdig spørring / Run one"
 )
@@ -152,24 +169,14 @@ async def canned_query_page(
     }
     status = 200
     if "run" in request.query_params or (not query.parameters and unknown == []):
-        try:
-            if unknown:
-                raise ParameterError(
-                    unknown[0],
-                    "ukjent parameter for denne spørringen",
-                    "unknown parameter for this query",
-                )
-            # Shown as written (with its prefixes); run as read strictly, the same query.
-            resolved = await resolve_short_forms(query, given, backend)
-            bound = query.bind(resolved, settings.base_iri)
-            run = query.checked(resolved, settings.base_iri)
-            rows = await select_terms(backend, run, timeout=query.timeout)
-        except ServiceError as error:
+        ran = await attempt(_run(query, given, unknown, backend, settings.base_iri))
+        if isinstance(ran, ServiceError):
             # The page shows the error beside its form; status and words are the
             # error's own, as on every other route.
-            status = error.status
-            context["error"] = shown_error(error)
+            status = ran.status
+            context["error"] = shown_error(ran)
         else:
+            bound, rows = ran
             variables = list(query.columns) or sorted({v for row in rows for v in row})
             iris = {t["value"] for row in rows for t in row.values() if t["type"] == "uri"}
             await names.fetch(backend, iris)

@@ -52,15 +52,15 @@ from service.access.audit import (
     graph_keys,
     new_event,
 )
-from service.access.auth import Writer, require_graph, require_statements, write_lock
+from service.access.auth import require_graph, require_statements, write_lock
 from service.access.scope import Principal
 from service.errors import ServiceError
 from service.settings import Settings
 from service.sparql.formats import GRAPH_TYPES
 from service.sparql.lexer import is_absolute_iri
 from service.store.backend import Backend
-from service.web.dependencies import BackendDep, SettingsDep
-from service.web.negotiation import best_match
+from service.web.dependencies import BackendDep, SettingsDep, Writer
+from service.web.negotiation import best_match, not_acceptable
 from service.web.responses import (
     allow_any_origin,
     open_to_any_origin,
@@ -143,12 +143,7 @@ async def store_get(request: Request, backend: BackendDep) -> Response:
     assert target is not None
     media = best_match(request.headers.get("accept"), GRAPH_TYPES)
     if media is None:
-        raise ServiceError(
-            406,
-            "Kan ikke levere grafen i et format du godtar.",
-            "Cannot send the graph in a format you accept.",
-            "Available: " + ", ".join(GRAPH_TYPES),
-        )
+        raise not_acceptable("grafen", "the graph", GRAPH_TYPES)
     if isinstance(target, str):
         if not await _exists(backend, target):
             raise _not_found(target)

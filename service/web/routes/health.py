@@ -23,7 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from service.errors import QueryTimeoutError, WorkerCrashedError
+from service.errors import QueryTimeoutError, ServiceError, WorkerCrashedError, attempt
 from service.store.admission import AdmissionRefusedError
 from service.store.backend import Backend, EmbeddedBackend
 from service.web.startup import LoadProgress
@@ -95,8 +95,12 @@ async def ready(request: Request) -> JSONResponse:
         timeout=min(settings.query_timeout, PROBE_SECONDS),
     )
     try:
-        await asyncio.wait_for(probe, PROBE_SECONDS)
-    except (TimeoutError, QueryTimeoutError, AdmissionRefusedError):
+        answered = await asyncio.wait_for(attempt(probe), PROBE_SECONDS)
+    except TimeoutError:
+        answered = QueryTimeoutError(PROBE_SECONDS)
+    except (RuntimeError, OSError) as error:  # the workers are stopping
+        answered = WorkerCrashedError(f"{type(error).__name__}: {error}")
+    if isinstance(answered, QueryTimeoutError | AdmissionRefusedError):
         checks["query"] = "timeout"
         return _not_ready(
             f"En prøvespørring fikk ikke svar innen {PROBE_SECONDS:g} s "
@@ -105,8 +109,8 @@ async def ready(request: Request) -> JSONResponse:
             "(every query worker is busy, or the store does not answer).",
             checks,
         )
-    except (WorkerCrashedError, RuntimeError, OSError) as error:
-        checks["query"] = f"{type(error).__name__}: {error}"
+    if isinstance(answered, ServiceError):
+        checks["query"] = f"{type(answered).__name__}: {answered}"
         return _not_ready(
             "Lageret svarer ikke på spørringer.", "The store does not answer queries.", checks
         )

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from service.errors import ServiceError
+from service.errors import ServiceError, attempt
 from service.exports.quality import maximum as quality_maximum
 from service.pages.choropleth import Choropleth, Value, attribution, choropleth, map_of_rows
 from service.pages.render import html_page, language
@@ -152,8 +152,8 @@ async def map_page(request: Request, backend: BackendDep, settings: SettingsDep)
         "error": None,
         "attribution": attribution(lang),
     }
-    status = 200
-    try:
+
+    async def draw() -> None:
         if chosen.query is None:
             context["map"] = await _quality_map(request, backend, settings, lang)
         elif chosen.parameter is None or given.get(chosen.parameter):
@@ -173,7 +173,10 @@ async def map_page(request: Request, backend: BackendDep, settings: SettingsDep)
             if chosen.parameter:
                 await names.fetch(backend, {given[chosen.parameter]})
                 context["subject"] = names.label(given[chosen.parameter])
-    except ServiceError as error:
-        status = error.status
-        context["error"] = shown_error(error)
+
+    status = 200
+    failed = await attempt(draw())
+    if isinstance(failed, ServiceError):
+        status = failed.status
+        context["error"] = shown_error(failed)
     return html_page("map.html", request, status_code=status, **context)

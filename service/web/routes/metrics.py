@@ -14,7 +14,7 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 
-from service.errors import QueryTimeoutError, WorkerCrashedError
+from service.errors import ServiceError, attempt
 from service.metrics import (
     CONTENT_TYPE,
     QUERIES_REFUSED,
@@ -24,7 +24,6 @@ from service.metrics import (
     STORE_TRIPLES,
     exposition,
 )
-from service.store.admission import AdmissionRefusedError
 from service.store.backend import Backend, EmbeddedBackend
 from service.store.reads import select
 
@@ -47,15 +46,11 @@ async def _measure_store(backend: Backend) -> None:
     if snapshot is not None and _measured.get("snapshot") == snapshot:
         return
     try:
-        rows = await select(backend, SIZE_QUERY)
-    except (
-        QueryTimeoutError,
-        WorkerCrashedError,
-        AdmissionRefusedError,  # a busy service still shows its other metrics
-        RuntimeError,
-        OSError,
-    ) as error:
-        log.warning("lagerstørrelse ikke målt / store size not measured: %s", error)
+        rows = await attempt(select(backend, SIZE_QUERY))
+    except (RuntimeError, OSError) as error:  # the workers are stopping
+        rows = ServiceError(503, "", "", str(error))
+    if isinstance(rows, ServiceError):
+        log.warning("lagerstørrelse ikke målt / store size not measured: %s", rows)
         return
     if rows:
         STORE_TRIPLES.set(int(rows[0].get("triples", 0)))

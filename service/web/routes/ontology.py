@@ -29,7 +29,7 @@ from service.pages.ontology_docs import (
 )
 from service.pages.render import render
 from service.sparql.formats import GRAPH_FORMATS, RDF_MEDIA
-from service.web.negotiation import best_match
+from service.web.negotiation import best_match, not_acceptable
 from service.web.responses import allow_any_origin, error_response
 
 router = APIRouter(tags=["Ontologi / Ontology"])
@@ -55,12 +55,7 @@ def _media(request: Request) -> str:
         return media
     chosen = best_match(request.headers.get("accept"), OFFERED)
     if chosen is None:
-        raise ServiceError(
-            406,
-            "Kan ikke levere dokumentet i et format du godtar.",
-            "Cannot send the document in a format you accept.",
-            "Available: " + ", ".join(OFFERED),
-        )
+        raise not_acceptable("dokumentet", "the document", OFFERED)
     return chosen
 
 

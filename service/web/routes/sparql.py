@@ -20,7 +20,6 @@ bodies over ``max_body_bytes`` (``service.web.responses.read_body``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import replace
 from functools import partial
 from urllib.parse import parse_qs
@@ -38,7 +37,7 @@ from service.access.scope import (
     update_refusal,
     update_writes,
 )
-from service.errors import QueryTimeoutError, ServiceError, WorkerCrashedError
+from service.errors import ServiceError, attempt
 from service.pages.render import render
 from service.settings import Settings
 from service.sparql.dataset import DatasetConflictError, with_dataset
@@ -52,10 +51,9 @@ from service.sparql.formats import (
 from service.sparql.lexer import is_absolute_iri
 from service.sparql.service_description import describe
 from service.sparql.text_checks import CheckedText, check_text
-from service.store.admission import AdmissionRefusedError
 from service.store.reads import named_graphs
 from service.web.dependencies import BackendDep, SettingsDep
-from service.web.negotiation import best_match
+from service.web.negotiation import best_match, not_acceptable
 from service.web.responses import (
     allow_any_origin,
     error_response,
@@ -236,12 +234,7 @@ async def _front_door(request: Request, backend: BackendDep, settings: Settings)
     """The service description for RDF clients, the query editor for browsers."""
     media = best_match(request.headers.get("accept"), DESCRIPTION_TYPES)
     if media is None:
-        return error_response(
-            406,
-            "Kan ikke levere tjenestebeskrivelsen i et format du godtar.",
-            "Cannot send the service description in a format you accept.",
-            "Available: " + ", ".join(DESCRIPTION_TYPES),
-        )
+        raise not_acceptable("tjenestebeskrivelsen", "the service description", DESCRIPTION_TYPES)
     if media == "text/html":
         return HTMLResponse(
             render(
@@ -253,9 +246,9 @@ async def _front_door(request: Request, backend: BackendDep, settings: Settings)
             headers={"Vary": "Accept"},
         )
     graphs: list[str] = []
-    # The description is still true without the list of graphs.
-    with contextlib.suppress(QueryTimeoutError, WorkerCrashedError, AdmissionRefusedError):
-        graphs = await named_graphs(backend)
+    found = await attempt(named_graphs(backend))
+    if not isinstance(found, ServiceError):  # without it the description is still true
+        graphs = found
     base = str(request.base_url)
     description = describe(f"{base}sparql", f"{base}store", settings, graphs)
     body = await asyncio.to_thread(description.serialize, format=RDF_MEDIA[media])

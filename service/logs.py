@@ -28,7 +28,7 @@ from typing import IO, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.metrics import route_template
+from service.metrics import Answer, route_template
 from service.settings import Settings, url_secrets
 
 HEADER = "X-Request-ID"
@@ -189,23 +189,20 @@ class RequestLog:
                 break
         rid = incoming_id(given)
         token = request_id.set(rid)
-        status = 500
+
+        def starting(message: Message) -> Message:
+            headers = list(message.get("headers", ()))
+            present = {name.lower() for name, _ in headers}
+            headers += [item for item in self.headers if item[0] not in present]
+            headers.append((_HEADER_KEY, rid.encode("ascii")))
+            return {**message, "headers": headers}
+
+        answer = Answer(send, starting)
         started = time.perf_counter()
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers += [item for item in self.headers if item[0] not in present]
-                headers.append((_HEADER_KEY, rid.encode("ascii")))
-                message = {**message, "headers": headers}
-            await send(message)
-
         try:
-            await self.app(scope, receive, sending)
+            await self.app(scope, receive, answer.send)
         finally:
+            status = answer.status
             route = route_template(scope)
             level = logging.DEBUG if route.startswith(_QUIET_ROUTES) else logging.INFO
             if access_log.isEnabledFor(level):

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -256,6 +256,24 @@ def exposition() -> bytes:
     return generate_latest(REGISTRY)
 
 
+class Answer:
+    """A request's ``send`` that notes the status answered (500 until a response starts)
+    and lets ``starting`` change the start message (its headers): what the middleware
+    that log and count requests share."""
+
+    def __init__(self, send: Send, starting: Callable[[Message], Message] | None = None) -> None:
+        self._send = send
+        self._starting = starting
+        self.status = 500
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            if self._starting is not None:
+                message = self._starting(message)
+        await self._send(message)
+
+
 class RequestMetrics:
     """ASGI middleware counting requests by method, route template and status.
 
@@ -273,20 +291,13 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         token = _request.set(scope)
-        status = 500
+        answer = Answer(send)
         started = time.perf_counter()
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         try:
-            await self.app(scope, receive, sending)
+            await self.app(scope, receive, answer.send)
         finally:
             route = route_template(scope)
-            REQUESTS.labels(method_label(scope["method"]), route, str(status)).inc()
+            REQUESTS.labels(method_label(scope["method"]), route, str(answer.status)).inc()
             REQUEST_SECONDS.labels(route).observe(time.perf_counter() - started)
             _request.reset(token)
 

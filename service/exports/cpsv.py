@@ -20,7 +20,7 @@ from rdflib.namespace import DCTERMS, FOAF, RDF, RDFS, SKOS
 from rdflib.term import Node
 
 from loaders.namespaces import CPSV, CV, ELI, KG, bind_prefixes
-from service.exports.dcat import described, label, publisher_iri
+from service.exports.dcat import described, label, publisher_iri, themes
 
 
 def _authority(out: Graph, source: Graph, kommune: Node) -> tuple[URIRef, URIRef]:
@@ -78,10 +78,5 @@ def build_services(source: Graph) -> Graph:
         for resource in source.objects(service, CV.hasLegalResource):
             out.add((service, CV.hasLegalResource, resource))
             _legal_resource(out, source, resource)
-        for theme in source.objects(service, CV.thematicArea):
-            out.add((service, CV.thematicArea, theme))
-            out.add((theme, RDF.type, SKOS.Concept))
-            for prop in (SKOS.prefLabel, SKOS.inScheme):
-                for value in source.objects(theme, prop):
-                    out.add((theme, prop, value))
+        themes(out, source, service, CV.thematicArea)
     return out

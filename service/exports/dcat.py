@@ -166,6 +166,17 @@ def described(out: Graph, source: Graph, subject: Node, identifier: bool = True)
         out.add((subject, DCTERMS.identifier, Literal(str(given or subject))))
 
 
+def themes(out: Graph, source: Graph, subject: Node, link: URIRef) -> None:
+    """``subject``'s themes (``link``: dcat:theme, cv:thematicArea) as SKOS concepts with
+    their labels and scheme, which both profiles ask for."""
+    for theme in source.objects(subject, link):
+        out.add((subject, link, theme))
+        out.add((theme, RDF.type, SKOS.Concept))
+        for prop in (SKOS.prefLabel, SKOS.inScheme):
+            for value in source.objects(theme, prop):
+                out.add((theme, prop, value))
+
+
 def _parts(
     out: Graph, source: Graph, dataset: URIRef, link: URIRef, kind: URIRef, needed: URIRef
 ) -> Iterator[tuple[Node, URIRef]]:
@@ -245,12 +256,7 @@ def _dataset(out: Graph, source: Graph, dataset: URIRef, publisher: URIRef) -> N
         out.add((dataset, DCAT.keyword, value))
     for page in source.objects(dataset, DCAT.landingPage):
         out.add((dataset, DCAT.landingPage, page))
-    for theme in source.objects(dataset, DCAT.theme):
-        out.add((dataset, DCAT.theme, theme))
-        out.add((theme, RDF.type, SKOS.Concept))
-        for prop in (SKOS.prefLabel, SKOS.inScheme):
-            for value in source.objects(theme, prop):
-                out.add((theme, prop, value))
+    themes(out, source, dataset, DCAT.theme)
     for rights in source.objects(dataset, DCTERMS.accessRights):
         out.add((dataset, DCTERMS.accessRights, rights))
         out.add((rights, RDF.type, SKOS.Concept))

@@ -290,17 +290,7 @@ class RemoteBackend:
         if self._dialect is None:
             with self._detecting:
                 if self._dialect is None:
-                    self._query(
-                        _Request(
-                            "ASK {}",
-                            "ASK",
-                            ("application/sparql-results+json",),
-                            None,
-                            None,
-                            time.monotonic() + self.settings.query_timeout,
-                        ),
-                        self.settings.query_timeout,
-                    )
+                    self._ask("ASK {}")
         assert self._dialect is not None
         return self._dialect
 
@@ -439,6 +429,19 @@ class RemoteBackend:
             # when the password is empty, and the graph store PUT needs the same header.
             wrapper.addCustomHttpHeader("Authorization", self._authorization)
         return wrapper
+
+    def _ask(self, query: str) -> QueryAnswer:
+        """An ASK of the service's own, on this thread, within ``query_timeout``."""
+        seconds = self.settings.query_timeout
+        request = _Request(
+            query,
+            "ASK",
+            ("application/sparql-results+json",),
+            None,
+            None,
+            time.monotonic() + seconds,
+        )
+        return self._query(request, seconds)
 
     def _query(self, request: _Request, seconds: float) -> QueryAnswer:
         """Run in a worker thread: the only place that blocks on the remote server."""
@@ -636,17 +639,7 @@ class RemoteBackend:
 
     def is_empty(self) -> bool:
         """Ask the remote server; it runs once at start-up, before the event loop serves."""
-        answer = self._query(
-            _Request(
-                self.dialect.any_quad(),
-                "ASK",
-                ("application/sparql-results+json",),
-                None,
-                None,
-                time.monotonic() + self.settings.query_timeout,
-            ),
-            self.settings.query_timeout,
-        )
+        answer = self._ask(self.dialect.any_quad())
         if answer.media is None:
             raise RemoteStoreError("fjernlageret kan ikke svare i JSON / no JSON from the store")
         return not json.loads(answer.body)["boolean"]

@@ -21,6 +21,7 @@ import re
 from fastapi import APIRouter, Request, Response
 
 from service.access.audit import AuditEvent, auditor
+from service.errors import ServiceError
 from service.exports.calendar import CALENDAR_MEDIA, calendar_bytes
 from service.exports.feed import ATOM_MEDIA, feed_bytes
 from service.exports.portfolio import (
@@ -34,7 +35,6 @@ from service.pages.render import html_page
 from service.pages.roadmap import municipality_svg, region_svg
 from service.store.reads import select
 from service.web.dependencies import BackendDep, SettingsDep
-from service.web.responses import error_response
 
 router = APIRouter(tags=["Portefølje / Portfolio"])
 
@@ -42,35 +42,35 @@ _NUMBER = re.compile(r"\d{4}")
 _SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
-def _today(request: Request) -> datetime.date | Response:
+def _today(request: Request) -> datetime.date:
     asked = request.query_params.get("today")
     if not asked:
         return datetime.date.today()
     try:
         return datetime.date.fromisoformat(asked)
     except ValueError:
-        return error_response(
+        raise ServiceError(
             400,
             f"«today» må være en dato (ÅÅÅÅ-MM-DD), ikke «{asked[:20]}».",
             f"'today' must be a date (YYYY-MM-DD), not '{asked[:20]}'.",
-        )
+        ) from None
 
 
-async def _municipality(backend: BackendDep, base: str, number: str) -> Portfolio | Response:
+async def _municipality(backend: BackendDep, base: str, number: str) -> Portfolio:
     if not _NUMBER.fullmatch(number):
-        return _unknown("kommunenummer", number)
+        raise _unknown("kommunenummer", number)
     found = await read_portfolio(
         functools.partial(select, backend), municipality_scope(base, number), number
     )
     if found is None:
-        return _unknown("kommunenummer", number)
+        raise _unknown("kommunenummer", number)
     found.title = next(iter(found.municipalities.values()))
     return found
 
 
-async def _region(backend: BackendDep, base: str, slug: str) -> Portfolio | Response:
+async def _region(backend: BackendDep, base: str, slug: str) -> Portfolio:
     if not _SLUG.fullmatch(slug):
-        return _unknown("region", slug)
+        raise _unknown("region", slug)
     iri = f"{base}id/region/{slug}"
     labels = await select(
         backend,
@@ -78,20 +78,20 @@ async def _region(backend: BackendDep, base: str, slug: str) -> Portfolio | Resp
     )
     found = await read_portfolio(functools.partial(select, backend), region_scope(iri), slug)
     if found is None or not labels:
-        return _unknown("region", slug)
+        raise _unknown("region", slug)
     found.title = labels[0]["label"]
     return found
 
 
-def _unknown(kind: str, value: str) -> Response:
+def _unknown(kind: str, value: str) -> ServiceError:
     shown = value[:40]
     if kind == "region":
-        return error_response(
+        return ServiceError(
             404,
             f"Ukjent region: «{shown}». Bruk regionens kortnavn, f.eks. kongsbergregionen.",
             f"Unknown region: '{shown}'. Use the region's short name, e.g. kongsbergregionen.",
         )
-    return error_response(
+    return ServiceError(
         404,
         f"Ukjent kommunenummer: «{shown}». Et kommunenummer har fire siffer, f.eks. 4203.",
         f"Unknown municipality number: '{shown}'. It has four digits, e.g. 4203.",
@@ -126,11 +126,7 @@ async def municipality_roadmap(
     kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
 ) -> Response:
     today = _today(request)
-    if isinstance(today, Response):
-        return today
     found = await _municipality(backend, settings.base_iri, kommunenummer)
-    if isinstance(found, Response):
-        return found
     svg = municipality_svg(found, today)
     return _roadmap_page(request, found, today, svg, f"/kommune/{kommunenummer}", False)
 
@@ -140,11 +136,7 @@ async def region_roadmap(
     slug: str, request: Request, backend: BackendDep, settings: SettingsDep
 ) -> Response:
     today = _today(request)
-    if isinstance(today, Response):
-        return today
     found = await _region(backend, settings.base_iri, slug)
-    if isinstance(found, Response):
-        return found
     return _roadmap_page(request, found, today, region_svg(found, today), f"/region/{slug}", True)
 
 
@@ -162,13 +154,13 @@ async def municipality_deadlines(
     kommunenummer: str, backend: BackendDep, settings: SettingsDep
 ) -> Response:
     found = await _municipality(backend, settings.base_iri, kommunenummer)
-    return found if isinstance(found, Response) else _calendar(found, kommunenummer)
+    return _calendar(found, kommunenummer)
 
 
 @router.get("/region/{slug}/frister.ics", summary="Frister / Deadlines (iCalendar, region)")
 async def region_deadlines(slug: str, backend: BackendDep, settings: SettingsDep) -> Response:
     found = await _region(backend, settings.base_iri, slug)
-    return found if isinstance(found, Response) else _calendar(found, slug)
+    return _calendar(found, slug)
 
 
 def _events(request: Request, numbers: list[str]) -> list[AuditEvent]:
@@ -194,8 +186,6 @@ async def municipality_changes(
     kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
 ) -> Response:
     found = await _municipality(backend, settings.base_iri, kommunenummer)
-    if isinstance(found, Response):
-        return found
     return _feed(request, found, f"/kommune/{kommunenummer}", settings.base_iri)
 
 
@@ -204,6 +194,4 @@ async def region_changes(
     slug: str, request: Request, backend: BackendDep, settings: SettingsDep
 ) -> Response:
     found = await _region(backend, settings.base_iri, slug)
-    if isinstance(found, Response):
-        return found
     return _feed(request, found, f"/region/{slug}", settings.base_iri)

@@ -19,13 +19,11 @@ remote server is configured so (``oxigraph serve --union-default-graph``, Fuseki
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import base64
 import contextlib
 import json
 import logging
-import re
 import threading
 import time
 import urllib.error
@@ -36,7 +34,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from http.client import HTTPException, HTTPResponse
-from typing import Literal
 
 from pyoxigraph import NamedNode
 from rdflib import Graph
@@ -65,13 +62,27 @@ from service.settings import Settings, SettingsError
 from service.sparql.text_checks import check_text
 from service.store.dialects import Dialect, detect, named
 from service.store.embedded import WRITE_PREAMBLE
+from service.store.remote_wire import (
+    ASK_AS,
+    GRAPH_TYPES,
+    KIND_TYPES,
+    DeadlinePassedError,
+    Kind,
+    QueryForm,
+    check_iri,
+    check_url,
+    kind_of,
+    media_label,
+    message,
+    query_form,
+    read_until,
+    wrapper_response,
+)
 from service.store.workers import QueryAnswer, QueryPool, TrialResult, UpdateTrial
 
 # The logger keeps the name log collectors already filter on (the module moved).
 log = logging.getLogger("service.remote_store")
 
-QueryForm = Literal["SELECT", "ASK", "CONSTRUCT", "DESCRIBE"]
-Kind = Literal["solutions", "boolean", "graph"]
 
 REMOTE_CONCURRENCY = 16
 """Threads waiting on the remote server at once.
@@ -92,57 +103,6 @@ still commit on the server, so giving up early would report a failure that may n
 one. Large loads are the usual writes.
 """
 
-_MESSAGE_LIMIT = 4000
-
-_GRAPH_TYPES = frozenset(
-    {
-        "text/turtle",
-        "application/n-triples",
-        "application/ld+json",
-        "application/rdf+xml",
-        "application/x-turtle",
-        "application/n-quads",
-        "application/trig",
-    }
-)
-_SOLUTION_TYPES = frozenset(
-    {
-        "application/sparql-results+json",
-        "application/json",
-        "application/sparql-results+xml",
-        "application/xml",
-        "text/xml",
-        "text/csv",
-        "text/tab-separated-values",
-    }
-)
-_KIND_TYPES: dict[Kind, frozenset[str]] = {
-    "solutions": _SOLUTION_TYPES,
-    "boolean": _SOLUTION_TYPES,
-    "graph": _GRAPH_TYPES | {"text/plain", "application/xml", "text/xml", "application/json"},
-}
-"""What a server may answer for each kind; anything else (an HTML error page from a
-proxy, say) is a failure of the remote store, not an answer to pass on."""
-_ASK_AS = {"application/json": "application/sparql-results+json"}
-"""Media types asked of the remote server under another name.
-
-The SPARQL 1.1 Protocol names ``application/sparql-results+json``; plain
-``application/json`` is a kommunegraf convenience that not every server knows.
-"""
-_EQUIVALENT: dict[str, frozenset[str]] = {
-    "application/json": frozenset({"application/sparql-results+json"}),
-    "application/sparql-results+json": frozenset({"application/json"}),
-    "application/sparql-results+xml": frozenset({"application/xml", "text/xml"}),
-    "application/rdf+xml": frozenset({"application/xml", "text/xml"}),
-    "application/n-triples": frozenset({"text/plain"}),
-    "text/turtle": frozenset({"application/x-turtle", "application/turtle"}),
-    "application/ld+json": frozenset({"application/json"}),
-}
-"""Content types servers use for the same bytes (older names, generic XML/JSON)."""
-
-_PROLOGUE = re.compile(r"(?:\s|#[^\n]*|BASE\s*<[^>]*>|PREFIX\s+[^\s:]*:\s*<[^>]*>)*", re.I)
-_FORM = re.compile(r"(SELECT|CONSTRUCT|DESCRIBE|ASK)\b", re.I)
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^<>\"{}|^`\\\x00-\x20]*")
 _HIDDEN_TRIPLE = (
     "ASK { { SELECT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } } LIMIT 1 } "
     "FILTER NOT EXISTS { ?s ?p ?o } }"
@@ -150,86 +110,8 @@ _HIDDEN_TRIPLE = (
 """True when a triple of some named graph is missing from the default graph: no union."""
 
 
-class _DeadlinePassedError(Exception):
-    """Raised inside a worker thread; turned into ``QueryTimeoutError`` with the seconds."""
-
-
 class _NotAcceptableError(Exception):
     """The remote server cannot give any format the client accepts (its 406)."""
-
-
-def query_form(query: str) -> QueryForm | None:
-    """The query form, read past the prologue (comments, BASE, PREFIX).
-
-    Not SPARQLWrapper's detection: it looks for the first keyword anywhere, without
-    word boundaries, so an IRI such as ``<http://example.org/address#>`` makes a SELECT
-    an ``ADD`` update, which SPARQLWrapper would then send to the update endpoint.
-    Not rdflib's parser either: slow, and it rejects extensions the remote server may
-    support. ``None`` means no query form was found; the remote server decides.
-
-    >>> query_form("PREFIX : <http://example.org/address#> SELECT * { ?s ?p ?o }")
-    'SELECT'
-    >>> query_form("# ask me\\nprefix ex: <http://ex/> # vocabulary\\nask { ?s ex:p ?o }")
-    'ASK'
-    >>> query_form("BASE <http://x/> CONSTRUCT WHERE { ?s ?p ?o }")
-    'CONSTRUCT'
-    >>> query_form("INSERT DATA { <http://a> <http://b> <http://c> }") is None
-    True
-    >>> query_form("SELECTION") is None
-    True
-    """
-    prologue = _PROLOGUE.match(query)
-    found = _FORM.match(query, prologue.end() if prologue else 0)
-    if found is None:
-        return None
-    form: QueryForm = found.group(1).upper()  # type: ignore[assignment]
-    return form
-
-
-def _kind(form: QueryForm) -> Kind:
-    if form == "SELECT":
-        return "solutions"
-    if form == "ASK":
-        return "boolean"
-    return "graph"
-
-
-def _check_iri(iri: str) -> None:
-    """Refuse a graph IRI that could break out of ``<...>`` in an update.
-
-    Graph IRIs can come from clients (the graph store's ``?graph=``), and they are
-    written into SPARQL text, so this is what keeps them from being SPARQL injection.
-    """
-    if not _IRI.fullmatch(iri):
-        raise ValueError(f"ugyldig graf-IRI / invalid graph IRI: {iri!r}")
-
-
-def _check_url(key: str, url: str | None) -> None:
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise SettingsError(
-            f"KOMMUNEGRAF_{key.upper()}: {url!r} må være en http(s)-URL (must be an http(s) URL)"
-        )
-
-
-def _message(body: bytes) -> str:
-    text = body.decode("utf-8", errors="replace").strip()
-    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + " …"
-
-
-def _wrapper_response(error: SPARQLWrapperException) -> bytes:
-    """The body the server sent with an error SPARQLWrapper turned into an exception.
-
-    SPARQLWrapper 2 keeps it only as the ``repr`` of the bytes at the end of its
-    message; the server's own message (with the parser position) is what users need.
-    """
-    found = re.search(r"\n\nResponse:\n(b(['\"]).*\2)\Z", str(error), re.S)
-    if found is None:
-        return str(error).encode()
-    try:
-        value = ast.literal_eval(found.group(1))
-    except (ValueError, SyntaxError):
-        return str(error).encode()
-    return value if isinstance(value, bytes) else str(error).encode()
 
 
 @dataclass(frozen=True)
@@ -253,7 +135,7 @@ class RemoteBackend:
         if not settings.store_url:
             raise SettingsError("KOMMUNEGRAF_STORE_URL mangler (is not set)")
         for key in ("store_url", "update_url", "graph_store_url"):
-            _check_url(key, getattr(settings, key))
+            check_url(key, getattr(settings, key))
         self.settings = settings
         self.query_url: str = settings.store_url
         self.update_url: str = settings.update_url or settings.store_url
@@ -397,11 +279,11 @@ class RemoteBackend:
         if form is None:
             accept = tuple(m for m in (solutions_media, graph_media) if m is not None)
         else:
-            wanted = graph_media if _kind(form) == "graph" else solutions_media
+            wanted = graph_media if kind_of(form) == "graph" else solutions_media
             if wanted is None:
                 # Nothing the client accepts exists for this kind of result: no need to
                 # make the remote server work for an answer that would be thrown away.
-                return QueryAnswer(_kind(form), None, b"")
+                return QueryAnswer(kind_of(form), None, b"")
             accept = (wanted,)
         request = _Request(
             query, form, accept, default_graphs, named_graphs, time.monotonic() + seconds
@@ -454,40 +336,40 @@ class RemoteBackend:
         wrapper.queryString = request.query
         wrapper.queryType = request.form or SELECT
         wrapper.setRequestMethod(URLENCODED)
-        asked = [_ASK_AS.get(media, media) for media in request.accept]
+        asked = [ASK_AS.get(media, media) for media in request.accept]
         wrapper.addCustomHttpHeader("Accept", ", ".join(asked) or "*/*")
         for graph in request.default_graphs or ():
             wrapper.addParameter("default-graph-uri", graph)
         for graph in request.named_graphs or ():
             wrapper.addParameter("named-graph-uri", graph)
-        kind: Kind = _kind(request.form) if request.form else "solutions"
+        kind: Kind = kind_of(request.form) if request.form else "solutions"
         try:
             response = self._send(wrapper)
         except _NotAcceptableError:
             return QueryAnswer(kind, None, b"")
-        except _DeadlinePassedError:
+        except DeadlinePassedError:
             raise QueryTimeoutError(seconds) from None
         with response:
             served = response.headers.get_content_type()
             dialect = self._introduced(response.headers.get("Server"))
             try:
-                body = _read_until(response, request.deadline)
-            except (_DeadlinePassedError, TimeoutError):
+                body = read_until(response, request.deadline)
+            except (DeadlinePassedError, TimeoutError):
                 raise QueryTimeoutError(seconds) from None
             except (OSError, HTTPException) as error:
                 log.error("remote store %s: %s", self.query_url, error)
                 raise RemoteStoreError(
                     "fjernlageret brøt svaret / the remote store broke off its answer"
                 ) from None
-        media = _label(served, request.accept)
+        media = media_label(served, request.accept)
         body = dialect.answer(request.form, media, body)
-        if request.form is not None and served not in _KIND_TYPES[kind]:
+        if request.form is not None and served not in KIND_TYPES[kind]:
             log.error("remote store %s answered %s to a %s", self.query_url, served, request.form)
             raise RemoteStoreError(
                 f"fjernlageret svarte med {served} / the remote store answered with {served}"
             )
         if request.form is None:
-            kind = "graph" if served in _GRAPH_TYPES else "solutions"
+            kind = "graph" if served in GRAPH_TYPES else "solutions"
             if media not in request.accept:
                 return QueryAnswer(kind, None, b"")
         return QueryAnswer(kind, media, body)
@@ -500,9 +382,9 @@ class RemoteBackend:
             response: HTTPResponse = wrapper.query().response
             return response
         except QueryBadFormed as error:
-            raise malformed(_message(_wrapper_response(error))) from None
+            raise malformed(message(wrapper_response(error))) from None
         except SPARQLWrapperException as error:
-            body = _message(_wrapper_response(error))
+            body = message(wrapper_response(error))
             log.error("remote store %s: %s", wrapper.endpoint, body)
             raise RemoteStoreError(
                 f"fjernlageret svarte med en feil / the remote store answered with an error "
@@ -511,7 +393,7 @@ class RemoteBackend:
         except urllib.error.HTTPError as error:
             if error.code == 406:
                 raise _NotAcceptableError from None
-            body = _message(error.read())
+            body = message(error.read())
             log.error("remote store %s: HTTP %s: %s", wrapper.endpoint, error.code, body)
             raise RemoteStoreError(
                 f"fjernlageret svarte HTTP {error.code} / the remote store answered HTTP "
@@ -519,13 +401,13 @@ class RemoteBackend:
             ) from None
         except urllib.error.URLError as error:
             if isinstance(error.reason, TimeoutError):
-                raise _DeadlinePassedError from None
+                raise DeadlinePassedError from None
             log.error("remote store %s: %s", wrapper.endpoint, error.reason)
             raise RemoteStoreError(
                 "fjernlageret svarer ikke / the remote store cannot be reached"
             ) from None
         except TimeoutError:
-            raise _DeadlinePassedError from None
+            raise DeadlinePassedError from None
         except (OSError, HTTPException) as error:
             log.error("remote store %s: %s", wrapper.endpoint, error)
             raise RemoteStoreError(
@@ -571,7 +453,7 @@ class RemoteBackend:
             response = self._send(wrapper, UpdateSyntaxError)
         except _NotAcceptableError:
             raise RemoteStoreError("fjernlageret avviste oppdateringen / update refused") from None
-        except _DeadlinePassedError:
+        except DeadlinePassedError:
             raise RemoteStoreError(
                 f"fjernlageret svarte ikke innen {WRITE_TIMEOUT:g} s; oppdateringen kan være "
                 f"utført eller ikke / no answer from the remote store within "
@@ -589,7 +471,7 @@ class RemoteBackend:
         update size, but that protocol does not promise atomicity, so it is only as
         atomic as the server makes it (docs/remote-store.md).
         """
-        _check_iri(graph_iri)
+        check_iri(graph_iri)
         if self.graph_store_url:
             triples: str = data.serialize(format="nt")
             if WRITE_PREAMBLE.get():  # its own request: the PUT cannot carry it
@@ -603,7 +485,7 @@ class RemoteBackend:
 
     async def merge_graph(self, graph_iri: str, data: Graph) -> None:
         """Add ``data`` to ``graph_iri`` in one update request (Graph Store POST)."""
-        _check_iri(graph_iri)
+        check_iri(graph_iri)
         preamble = WRITE_PREAMBLE.get()  # the executor does not carry this context
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(
@@ -624,7 +506,7 @@ class RemoteBackend:
             with urllib.request.urlopen(request, timeout=WRITE_TIMEOUT) as response:  # noqa: S310
                 response.read()
         except urllib.error.HTTPError as error:
-            body_text = _message(error.read())
+            body_text = message(error.read())
             if error.code == 400:
                 raise StoreRefusedDataError(body_text) from None
             log.error("remote graph store %s: HTTP %s: %s", store_url, error.code, body_text)
@@ -643,32 +525,3 @@ class RemoteBackend:
         if answer.media is None:
             raise RemoteStoreError("fjernlageret kan ikke svare i JSON / no JSON from the store")
         return not json.loads(answer.body)["boolean"]
-
-
-def _read_until(response: HTTPResponse, deadline: float) -> bytes:
-    """Read the whole body, giving up at the deadline even if bytes keep trickling in.
-
-    The socket timeout bounds each wait for bytes, not the total; a server that sends
-    a little at a time could otherwise hold the thread far past the deadline.
-    """
-    chunks: list[bytes] = []
-    while True:
-        if time.monotonic() > deadline:
-            raise _DeadlinePassedError
-        chunk = response.read1(1 << 16)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-
-
-def _label(served: str, accepted: tuple[str, ...]) -> str:
-    """The media type to answer with: the one the client asked for when the bytes are it.
-
-    Servers name some formats differently (``text/plain`` for N-Triples, plain
-    ``application/json``); otherwise the remote server's own type is kept, because the
-    bytes are the remote server's and must be labelled truthfully.
-    """
-    for media in accepted:
-        if served == media or served in _EQUIVALENT.get(media, frozenset()):
-            return media
-    return served

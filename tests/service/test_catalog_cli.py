@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import subprocess
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -95,6 +96,23 @@ def test_the_official_example_catalogue_imports_without_error(store: str) -> Non
     done = run("import-dcat", str(DATA / "DCAT-AP-NO2.0-examples.ttl"), "--store", store)
     assert done.returncode == 0, done.stderr
     assert "1 datasett lest" in done.stdout and "0 linked, 1 unmatched" in done.stdout
+
+
+def test_regression_import_dcat_was_not_in_the_audit_trail(store: str) -> None:
+    """import-dcat replaced its graph without an audit event; it writes through the
+    Auditor now, like an upload: announced, then recorded with what it changed."""
+    done = run("import-dcat", str(DATA / "DCAT-AP-NO2.0-examples.ttl"), "--store", store)
+    assert done.returncode == 0, done.stderr
+    lines = Path(f"{store}-audit.jsonl").read_text(encoding="utf-8").splitlines()
+    events = [json.loads(line) for line in lines]
+    imports = [e for e in events if e.get("action") == "import-dcat"]
+    assert {e["id"] for e in imports if e.get("state") == "intent"} <= {
+        e["id"] for e in imports if "state" not in e
+    }
+    recorded = [e for e in imports if "state" not in e]
+    assert recorded and recorded[-1]["file_name"].endswith("DCAT-AP-NO2.0-examples.ttl")
+    assert "/graph/felles-datakatalog/" in recorded[-1]["changes"][0]["graph"]
+    assert recorded[-1]["changes"][0]["added"] > 0
 
 
 def test_import_dcat_rejects_what_is_not_a_catalogue(store: str, tmp_path: Path) -> None:

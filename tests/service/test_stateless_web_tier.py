@@ -93,8 +93,9 @@ def test_two_instances_on_one_store_see_each_others_writes(
     assert _ask(second, f"ASK {{ <{APP}> ?p ?o }}")
     assert call(second.url, "GET", target, headers={"Accept": "text/turtle"}).status == 200
     # What the second instance built from the data follows within seconds (marks are
-    # read every second; without them it would wait for its 60 s time slot).
-    deadline = time.monotonic() + 10
+    # read every second; without them it waits for its 60 s time slot; 20 s leaves room
+    # for a loaded machine).
+    deadline = time.monotonic() + 20
     while not _suggested(second):
         assert time.monotonic() < deadline, "the second instance kept its stale index"
         time.sleep(0.5)

@@ -20,11 +20,15 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
+from rdflib import URIRef
+from rdflib.namespace import DCTERMS, RDF
 
-from service.exports.dcat import build_catalogue_parts
+from loaders.namespaces import KG
+from service.exports.dcat import build_catalogue_parts, label
 from service.exports.extract import Source, read_datasets
 from service.exports.output import MEDIA_FORMATS, serialize_triples, triples
 from service.exports.quality import DatasetQuality, assess
@@ -187,3 +191,49 @@ class PublishedCatalogues:
 
 
 MEDIA = tuple(MEDIA_FORMATS)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One municipality on the overview page."""
+
+    kommunenummer: str
+    name: str
+    published: int
+    left_out: int
+    organisation_number: str | None
+    score: int
+    """The average metadata-quality score of its datasets."""
+
+
+def municipality_summaries(catalogues: Catalogues) -> list[Summary]:
+    """Per municipality: datasets published and left out, and the average quality score."""
+    source = catalogues.source
+    blocked = {b.dataset for b in source.blockers}
+    published: Counter[str] = Counter()
+    left_out: Counter[str] = Counter()
+    for dataset in source.graph.subjects(RDF.type, KG.Dataset):
+        kommune = str(source.graph.value(dataset, DCTERMS.publisher))
+        (left_out if str(dataset) in blocked else published)[kommune] += 1
+    scores: dict[str, list[DatasetQuality]] = {}
+    for quality in catalogues.quality:
+        scores.setdefault(quality.kommune, []).append(quality)
+    summaries = []
+    for kommune in set(published) | set(left_out):
+        node = URIRef(kommune)
+        number = source.graph.value(node, KG.municipalityNumber)
+        if number is None:
+            continue
+        orgnr = source.graph.value(node, KG.organisationNumber)
+        rated = scores.get(kommune, [])
+        summaries.append(
+            Summary(
+                str(number),
+                label(source.graph, node) or str(number),
+                published[kommune],
+                left_out[kommune],
+                None if orgnr is None else str(orgnr),
+                round(sum(q.total for q in rated) / len(rated)) if rated else 0,
+            )
+        )
+    return sorted(summaries, key=lambda s: s.kommunenummer)

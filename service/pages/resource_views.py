@@ -25,6 +25,7 @@ from loaders.namespaces import sparql_prologue
 from service.pages.dependency_graph import DependencyGraph
 from service.pages.render import link
 from service.pages.term_names import compact, term_name
+from service.sparql.canned import Parameter
 from service.store.backend import Backend
 from service.store.reads import select, select_terms
 
@@ -335,3 +336,28 @@ async def dependencies(
         integrations += [row for row in found if row not in integrations]
         national += uses
     return Dependencies(integrations, national, own, title)
+
+
+OPTION_LIMIT = 2000
+"""An IRI parameter with more candidates than this gets a text box, not a list."""
+
+
+async def parameter_options(
+    backend: Backend, names: Names, parameter: Parameter
+) -> list[tuple[str, str]] | None:
+    """The resources an IRI parameter can take, labelled and sorted; None when too many."""
+    if parameter.type != "iri" or not parameter.iri_class:
+        return None
+    rows = await select(
+        backend,
+        PROLOGUE
+        + f"""SELECT DISTINCT ?x WHERE {{
+          ?x a {iri_term(parameter.iri_class)} .
+          FILTER NOT EXISTS {{ ?x dct:isReplacedBy ?later }}
+        }} LIMIT {OPTION_LIMIT + 1}""",
+    )
+    if len(rows) > OPTION_LIMIT:
+        return None
+    await names.fetch(backend, {row["x"] for row in rows})
+    options = [(row["x"], names.label(row["x"])) for row in rows]
+    return sorted(options, key=lambda pair: pair[1].casefold())

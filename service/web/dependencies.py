@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 
 from service.access.auth import authenticate
 from service.access.scope import Principal
+from service.exports.published import PublishedCatalogues
 from service.settings import Settings
 from service.store.backend import Backend
 
@@ -37,3 +38,15 @@ async def get_writer(request: Request, settings: SettingsDep) -> Principal:
 
 Writer = Annotated[Principal, Depends(get_writer)]
 """A route parameter: who writes (a refusal is raised before the route runs)."""
+
+
+def published_catalogues(
+    request: Request, backend: Backend, settings: Settings
+) -> PublishedCatalogues:
+    """The app's published catalogues (``service.web.app`` starts their watcher)."""
+    state = request.app.state
+    found = getattr(state, "catalogues", None)
+    if not isinstance(found, PublishedCatalogues) or found.backend is not backend:
+        found = PublishedCatalogues(backend, settings)
+        state.catalogues = found
+    return found

@@ -12,7 +12,6 @@ event loop stays free.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 
@@ -34,14 +33,14 @@ from service.exports.extract import (
     read_services,
 )
 from service.exports.output import serialize
-from service.exports.published import NATIONAL, Catalogues, PublishedCatalogues, Rendered
-from service.exports.quality import MQA, NOT_CHECKED, DatasetQuality, advice
+from service.exports.published import NATIONAL, Catalogues, Rendered, municipality_summaries
+from service.exports.quality import MQA, NOT_CHECKED, advice
 from service.exports.quality import maximum as quality_maximum
 from service.exports.quality import metrics as quality_metrics
 from service.pages.render import html_page
 from service.settings import Settings
 from service.store.backend import Backend
-from service.web.dependencies import BackendDep, SettingsDep
+from service.web.dependencies import BackendDep, SettingsDep, published_catalogues
 from service.web.negotiation import negotiate
 from service.web.responses import Moved, allow_any_origin, error_response
 
@@ -96,19 +95,6 @@ class Row:
     name: str
 
 
-@dataclass(frozen=True)
-class Summary:
-    """One municipality on the overview page."""
-
-    kommunenummer: str
-    name: str
-    published: int
-    left_out: int
-    organisation_number: str | None
-    score: int
-    """The average metadata-quality score of its datasets."""
-
-
 def _municipality(source: Graph, kommune: str) -> URIRef | None:
     node = URIRef(kommune)
     return node if (node, RDF.type, KG.Municipality) in source else None
@@ -136,48 +122,6 @@ def _left_out(blockers: list[Blocker]) -> list[tuple[Row, list[Blocker]]]:
         grouped.setdefault(blocker.dataset, []).append(blocker)
     rows = [(Row(iri, found[0].dataset_name), found) for iri, found in grouped.items()]
     return sorted(rows, key=lambda row: row[0].name.casefold())
-
-
-def _summaries(catalogues: Catalogues) -> list[Summary]:
-    source = catalogues.source
-    blocked = {b.dataset for b in source.blockers}
-    published: Counter[str] = Counter()
-    left_out: Counter[str] = Counter()
-    for dataset in source.graph.subjects(RDF.type, KG.Dataset):
-        kommune = str(source.graph.value(dataset, DCTERMS.publisher))
-        (left_out if str(dataset) in blocked else published)[kommune] += 1
-    scores: dict[str, list[DatasetQuality]] = {}
-    for quality in catalogues.quality:
-        scores.setdefault(quality.kommune, []).append(quality)
-    summaries = []
-    for kommune in set(published) | set(left_out):
-        node = URIRef(kommune)
-        number = source.graph.value(node, KG.municipalityNumber)
-        if number is None:
-            continue
-        orgnr = source.graph.value(node, KG.organisationNumber)
-        rated = scores.get(kommune, [])
-        summaries.append(
-            Summary(
-                str(number),
-                label(source.graph, node) or str(number),
-                published[kommune],
-                left_out[kommune],
-                None if orgnr is None else str(orgnr),
-                round(sum(q.total for q in rated) / len(rated)) if rated else 0,
-            )
-        )
-    return sorted(summaries, key=lambda s: s.kommunenummer)
-
-
-def _catalogues(request: Request, backend: Backend, settings: Settings) -> PublishedCatalogues:
-    """The app's published catalogues (``service.web.app`` starts their watcher)."""
-    state = request.app.state
-    found = getattr(state, "catalogues", None)
-    if not isinstance(found, PublishedCatalogues) or found.backend is not backend:
-        found = PublishedCatalogues(backend, settings)
-        state.catalogues = found
-    return found
 
 
 def _http_date(seconds: float) -> str:
@@ -225,9 +169,9 @@ async def catalogue_all(request: Request, backend: BackendDep, settings: Setting
     media = _media(request, PAGE_TYPES)
     if media is None:
         raise _not_acceptable(PAGE_TYPES)
-    catalogues = await _catalogues(request, backend, settings).get()
+    catalogues = await published_catalogues(request, backend, settings).get()
     if media == "text/html":
-        summaries = await asyncio.to_thread(_summaries, catalogues)
+        summaries = await asyncio.to_thread(municipality_summaries, catalogues)
         return html_page(
             "catalog_overview.html",
             request,
@@ -249,7 +193,7 @@ async def _one(
     today's number for one merged into another."""
     try:
         kommune = municipality_iri(kommunenummer, settings.base_iri)
-        catalogues = await _catalogues(request, backend, settings).get()
+        catalogues = await published_catalogues(request, backend, settings).get()
     except UnknownMunicipalityError:
         raise _unknown(kommunenummer) from None
     node = _municipality(catalogues.source.graph, kommune)

@@ -20,10 +20,10 @@ from service.errors import ServiceError, attempt
 from service.pages.charts import chart
 from service.pages.choropleth import attribution, map_of_rows
 from service.pages.render import html_page, language
-from service.pages.resource_views import PROLOGUE, Names, iri_term
-from service.sparql.canned import CannedQuery, Parameter, ParameterError, canned_queries
+from service.pages.resource_views import Names, parameter_options
+from service.sparql.canned import CannedQuery, ParameterError, canned_queries
 from service.store.backend import Backend
-from service.store.reads import select, select_terms
+from service.store.reads import select_terms
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.parameters import resolve_short_forms
 
@@ -32,8 +32,6 @@ router = APIRouter(tags=["Pages"])
 YASGUI = Path(__file__).resolve().parents[2] / "pages" / "static" / "vendor" / "yasgui"
 """Where ``make setup`` puts YASGUI's built files (from the npm registry; gitignored)."""
 EDITOR_PREFIXES = ("kg", "rdf", "rdfs", "skos", "dct", "org", "schema", "cv", "eli", "dcat")
-OPTION_LIMIT = 2000
-"""An IRI parameter with more candidates than this gets a text box, not a list."""
 MAX_SHOWN_ROWS = 1000
 
 EXAMPLE_QUERY = """SELECT ?kommune ?navn ?fylke WHERE {
@@ -67,27 +65,6 @@ async def editor(request: Request) -> HTMLResponse:
 @router.get("/sporringer", response_class=HTMLResponse, summary="Ferdige spørringer / Queries")
 async def gallery(request: Request) -> HTMLResponse:
     return html_page("gallery.html", request, queries=list(canned_queries().values()))
-
-
-async def _options(
-    backend: Backend, names: Names, parameter: Parameter
-) -> list[tuple[str, str]] | None:
-    """The resources an IRI parameter can take, labelled and sorted; None when too many."""
-    if parameter.type != "iri" or not parameter.iri_class:
-        return None
-    rows = await select(
-        backend,
-        PROLOGUE
-        + f"""SELECT DISTINCT ?x WHERE {{
-          ?x a {iri_term(parameter.iri_class)} .
-          FILTER NOT EXISTS {{ ?x dct:isReplacedBy ?later }}
-        }} LIMIT {OPTION_LIMIT + 1}""",
-    )
-    if len(rows) > OPTION_LIMIT:
-        return None
-    await names.fetch(backend, {row["x"] for row in rows})
-    options = [(row["x"], names.label(row["x"])) for row in rows]
-    return sorted(options, key=lambda pair: pair[1].casefold())
 
 
 def shown_error(error: ServiceError) -> tuple[str, str, str]:
@@ -163,7 +140,7 @@ async def canned_query_page(
         "query": query,
         "given": given,
         "names": names,
-        "options": {p.name: await _options(backend, names, p) for p in query.parameters},
+        "options": {p.name: await parameter_options(backend, names, p) for p in query.parameters},
         "error": None,
         "result": None,
     }

@@ -17,18 +17,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from service.errors import ServiceError, attempt
+from service.exports.published import municipality_summaries
 from service.exports.quality import maximum as quality_maximum
 from service.pages.choropleth import Choropleth, Value, attribution, choropleth, map_of_rows
 from service.pages.render import html_page, language
-from service.pages.resource_views import Names
+from service.pages.resource_views import Names, parameter_options
 from service.settings import Settings
 from service.sparql.canned import canned_queries
 from service.store.backend import Backend
 from service.store.reads import select_terms
-from service.web.dependencies import BackendDep, SettingsDep
+from service.web.dependencies import BackendDep, SettingsDep, published_catalogues
 from service.web.parameters import resolve_short_forms
-from service.web.routes.catalog import _catalogues, _summaries
-from service.web.routes.gallery import _options, shown_error
+from service.web.routes.gallery import shown_error
 
 router = APIRouter(tags=["Pages"])
 
@@ -112,11 +112,11 @@ async def canned_map(
 async def _quality_map(
     request: Request, backend: Backend, settings: Settings, lang: str
 ) -> Choropleth:
-    catalogues = await _catalogues(request, backend, settings).get()
+    catalogues = await published_catalogues(request, backend, settings).get()
     top = quality_maximum()
     values = {
         s.kommunenummer: Value(round(100 * s.score / top, 1), f"{s.score} / {top}")
-        for s in _summaries(catalogues)
+        for s in municipality_summaries(catalogues)
         if s.published or s.left_out
     }
     return choropleth(
@@ -137,7 +137,7 @@ async def map_page(request: Request, backend: BackendDep, settings: SettingsDep)
         if layer.query and layer.parameter:
             parameter = canned_queries()[layer.query].parameter(layer.parameter)
             assert parameter is not None
-            options[layer.key] = await _options(backend, names, parameter)
+            options[layer.key] = await parameter_options(backend, names, parameter)
     given = {
         layer.parameter: request.query_params.get(layer.parameter, "")
         for layer in LAYERS

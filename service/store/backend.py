@@ -37,7 +37,7 @@ from service.store.embedded import (
 from service.store.workers import (
     QueryAnswer,
     QueryPool,
-    QueryRequest,
+    Read,
     TrialResult,
     UpdateRehearsal,
     UpdateTrial,
@@ -63,6 +63,12 @@ class Reader(Protocol):
         ``allow`` marks a client's query: it is read with ``check_text`` (SERVICE only
         to those prefixes; RefusedTextError) and the text that check writes is run.
         """
+        return await self.read(
+            Read(query, solutions_media, graph_media, default_graphs, named_graphs, timeout, allow)
+        )
+
+    async def read(self, request: Read) -> QueryAnswer:
+        """What ``execute`` runs: the query and its options in one value."""
         ...
 
 
@@ -122,7 +128,7 @@ def data_generation(backend: Backend, slot_seconds: float = GENERATION_SECONDS) 
     return f"t{slot}-w{getattr(backend, 'writes', 0)}-m{getattr(backend, 'marks', '')}"
 
 
-class EmbeddedBackend:
+class EmbeddedBackend(Backend):
     """The on-disk pyoxigraph store (one writer) and its query worker processes."""
 
     def __init__(
@@ -144,30 +150,11 @@ class EmbeddedBackend:
         if self._owned:
             self.store.close()
 
-    async def execute(
-        self,
-        query: str,
-        *,
-        solutions_media: str | None,
-        graph_media: str | None,
-        default_graphs: tuple[str, ...] | None = None,
-        named_graphs: tuple[str, ...] | None = None,
-        timeout: float | None = None,
-        allow: tuple[str, ...] | None = None,
-    ) -> QueryAnswer:
-        request = QueryRequest(
-            query=query,
-            snapshot=self.store.snapshot,
-            solutions_media=solutions_media,
-            graph_media=graph_media,
-            base_iri=self.settings.base_iri,
-            default_graphs=default_graphs,
-            named_graphs=named_graphs,
-            allow=allow,
-        )
+    async def read(self, read: Read) -> QueryAnswer:
+        request = read.for_worker(self.store.snapshot, self.settings.base_iri)
         with self._holding(request.snapshot):
             return await observed(
-                query, self.pool.execute(request, timeout or self.settings.query_timeout)
+                read.query, self.pool.execute(request, read.timeout or self.settings.query_timeout)
             )
 
     @contextmanager

@@ -60,6 +60,7 @@ from service.errors import (
 from service.metrics import observed
 from service.settings import Settings, SettingsError
 from service.sparql.text_checks import check_text
+from service.store.backend import Backend
 from service.store.dialects import Dialect, detect, named
 from service.store.embedded import WRITE_PREAMBLE
 from service.store.remote_wire import (
@@ -78,7 +79,7 @@ from service.store.remote_wire import (
     read_until,
     wrapper_response,
 )
-from service.store.workers import QueryAnswer, QueryPool, TrialResult, UpdateTrial
+from service.store.workers import QueryAnswer, QueryPool, Read, TrialResult, UpdateTrial
 
 # The logger keeps the name log collectors already filter on (the module moved).
 log = logging.getLogger("service.remote_store")
@@ -128,7 +129,7 @@ class _Request:
     """``time.monotonic()`` value after which the answer is no longer wanted."""
 
 
-class RemoteBackend:
+class RemoteBackend(Backend):
     """A SPARQL 1.1 server (Query, Update, optionally Graph Store Protocol) as the store."""
 
     def __init__(self, settings: Settings) -> None:
@@ -249,17 +250,7 @@ class RemoteBackend:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._trials.close()
 
-    async def execute(
-        self,
-        query: str,
-        *,
-        solutions_media: str | None,
-        graph_media: str | None,
-        default_graphs: tuple[str, ...] | None = None,
-        named_graphs: tuple[str, ...] | None = None,
-        timeout: float | None = None,
-        allow: tuple[str, ...] | None = None,
-    ) -> QueryAnswer:
+    async def read(self, read: Read) -> QueryAnswer:
         """Send the query and return the remote server's bytes unchanged.
 
         Past the deadline the client gets ``QueryTimeoutError`` even if the worker
@@ -267,26 +258,29 @@ class RemoteBackend:
         A client's query (``allow`` given) is read with ``check_text`` on this
         backend's threads first, and the remote server gets the text that check wrote.
         """
-        seconds = timeout or self.settings.query_timeout
-        if allow is not None:
+        seconds = read.timeout or self.settings.query_timeout
+        query = read.query
+        if read.allow is not None:
             loop = asyncio.get_running_loop()
             checked = await loop.run_in_executor(
                 self._executor,
-                partial(check_text, query, update=False, base=self.settings.base_iri, allow=allow),
+                partial(
+                    check_text, query, update=False, base=self.settings.base_iri, allow=read.allow
+                ),
             )
             query = checked.text
         form = query_form(query)
         if form is None:
-            accept = tuple(m for m in (solutions_media, graph_media) if m is not None)
+            accept = tuple(m for m in (read.solutions_media, read.graph_media) if m is not None)
         else:
-            wanted = graph_media if kind_of(form) == "graph" else solutions_media
+            wanted = read.graph_media if kind_of(form) == "graph" else read.solutions_media
             if wanted is None:
                 # Nothing the client accepts exists for this kind of result: no need to
                 # make the remote server work for an answer that would be thrown away.
                 return QueryAnswer(kind_of(form), None, b"")
             accept = (wanted,)
         request = _Request(
-            query, form, accept, default_graphs, named_graphs, time.monotonic() + seconds
+            query, form, accept, read.default_graphs, read.named_graphs, time.monotonic() + seconds
         )
         loop = asyncio.get_running_loop()
         pending = loop.run_in_executor(self._executor, partial(self._query, request, seconds))

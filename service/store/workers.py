@@ -61,6 +61,34 @@ class QueryRequest:
 
 
 @dataclass(frozen=True)
+class Read:
+    """One query as ``Reader.execute`` is asked for it, in one value: every reader
+    (embedded, remote, a test's in-process one) implements ``Reader.read`` on it, so the
+    call's signature and its defaults are written once."""
+
+    query: str
+    solutions_media: str | None
+    graph_media: str | None
+    default_graphs: tuple[str, ...] | None = None
+    named_graphs: tuple[str, ...] | None = None
+    timeout: float | None = None
+    allow: tuple[str, ...] | None = None
+
+    def for_worker(self, snapshot: str, base_iri: str | None) -> QueryRequest:
+        """What a worker runs for this read on ``snapshot``."""
+        return QueryRequest(
+            self.query,
+            snapshot,
+            self.solutions_media,
+            self.graph_media,
+            base_iri,
+            self.default_graphs,
+            self.named_graphs,
+            self.allow,
+        )
+
+
+@dataclass(frozen=True)
 class UpdateRehearsal:
     """An update to parse and plan in a worker before the writer runs it.
 

@@ -17,42 +17,23 @@ import pyoxigraph as ox
 from rdflib import Graph
 
 from service.exports.extract import Source, read_datasets, read_services
+from service.store.backend import Reader
 from service.store.embedded import KnowledgeStore
 from service.store.reads import select
-from service.store.workers import QueryAnswer, QueryRequest, run_query
+from service.store.workers import QueryAnswer, Read, run_query
 
 T = TypeVar("T")
 
 
-class InProcess:
+class InProcess(Reader):
     """Reads ``store`` (its newest published snapshot) with ``run_query``."""
 
     def __init__(self, store: KnowledgeStore | ox.Store, base_iri: str) -> None:
         self.store = store if isinstance(store, ox.Store) else ox.Store.read_only(store.snapshot)
         self.base_iri = base_iri
 
-    async def execute(
-        self,
-        query: str,
-        *,
-        solutions_media: str | None,
-        graph_media: str | None,
-        default_graphs: tuple[str, ...] | None = None,
-        named_graphs: tuple[str, ...] | None = None,
-        timeout: float | None = None,
-        allow: tuple[str, ...] | None = None,
-    ) -> QueryAnswer:
-        request = QueryRequest(
-            query,
-            "",
-            solutions_media,
-            graph_media,
-            self.base_iri,
-            default_graphs,
-            named_graphs,
-            allow,
-        )
-        return run_query(self.store, request)
+    async def read(self, read: Read) -> QueryAnswer:
+        return run_query(self.store, read.for_worker("", self.base_iri))
 
 
 def reading(

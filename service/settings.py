@@ -13,10 +13,9 @@ deployment; the environment beats the file so that containers can override a fil
 baked into an image. Names are derived from the fields: field ``query_timeout`` is
 TOML key ``query_timeout``, variable ``KOMMUNEGRAF_QUERY_TIMEOUT`` and flag
 ``--query-timeout``; the parser follows the field's type. Adding a setting is
-therefore one field here (with ``metadata=meta(nb, en)`` for its help text, or a
-plain default), and a line in the table of docs/operations.md; secrets (``repr=False``
-and ``meta(..., secret=True)``) are masked by ``kommunegraf config`` and never get a flag,
-so they cannot show in a process list.
+therefore one field here (``setting(default, nb, en)``, with its help text), and a line
+in the table of docs/operations.md; secrets (``setting(..., secret=True)``) are masked
+by ``kommunegraf config`` and never get a flag, so they cannot show in a process list.
 
 Unknown keys in the file, unknown ``KOMMUNEGRAF_*`` variables and bad values stop
 start-up with a message that names the key and where it came from.
@@ -58,171 +57,132 @@ class SettingsError(ValueError):
         self.key = key
 
 
-def meta(nb: str, en: str, *, secret: bool = False, none_text: str | None = None) -> dict[str, Any]:
-    """A field's help text (bokmål, English) and how it is handled.
+def setting(
+    default: Any, nb: str, en: str, *, secret: bool = False, none_text: str | None = None
+) -> Any:
+    """A field of ``Settings``: its default, help text (bokmål, English) and handling.
 
-    ``secret`` masks the value in ``kommunegraf config`` and gives it no flag (also
-    give the field ``repr=False``); ``none_text`` is the word that means None in a
-    file, variable or flag.
+    ``secret`` masks the value in ``kommunegraf config``, gives it no flag and leaves it
+    out of the repr; ``none_text`` is the word that means None in a file, variable or flag.
+    One call per field, so the field list reads as a table of settings.
     """
-    return {"nb": nb, "en": en, "secret": secret, "none_text": none_text}
+    return field(
+        default=default,
+        repr=not secret,
+        metadata={"nb": nb, "en": en, "secret": secret, "none_text": none_text},
+    )
 
 
 @dataclass(frozen=True)
 class Settings:
-    store: Path | None = field(
-        default=Path("data/store"),
-        metadata=meta(
-            "lagermappe; :memory: gir et midlertidig lager",
-            "store folder; :memory: for a throw-away store",
-            none_text=MEMORY,
-        ),
+    store: Path | None = setting(
+        Path("data/store"),
+        "lagermappe; :memory: gir et midlertidig lager",
+        "store folder; :memory: for a throw-away store",
+        none_text=MEMORY,
     )
-    base_iri: str = field(
-        default=DEFAULT_BASE_IRI,
-        metadata=meta(
-            "grunn-IRI for alle ressurser, slutter med /",
-            "base IRI of every resource, ending in /",
-        ),
+    base_iri: str = setting(
+        DEFAULT_BASE_IRI,
+        "grunn-IRI for alle ressurser, slutter med /",
+        "base IRI of every resource, ending in /",
     )
-    host: str = field(default="127.0.0.1", metadata=meta("adresse å lytte på", "listen address"))
-    port: int = field(default=8000, metadata=meta("port", "port"))
-    workers: int = field(
-        default=1,
-        metadata=meta(
-            "HTTP-prosesser; bare 1 (én skriver), se docs/operations.md",
-            "HTTP worker processes; only 1 (one writer), see docs/operations.md",
-        ),
+    host: str = setting("127.0.0.1", "adresse å lytte på", "listen address")
+    port: int = setting(8000, "port", "port")
+    workers: int = setting(
+        1,
+        "HTTP-prosesser; bare 1 (én skriver), se docs/operations.md",
+        "HTTP worker processes; only 1 (one writer), see docs/operations.md",
     )
-    query_timeout: float = field(
-        default=30.0,
-        metadata=meta(
-            "sekunder en spørring får kjøre før den stoppes (HTTP 503)",
-            "seconds a query may run before it is stopped (HTTP 503)",
-        ),
+    query_timeout: float = setting(
+        30.0,
+        "sekunder en spørring får kjøre før den stoppes (HTTP 503)",
+        "seconds a query may run before it is stopped (HTTP 503)",
     )
-    query_workers: int = field(
-        default=2,
-        metadata=meta(
-            "spørreprosesser; hver kjører én spørring om gangen",
-            "query worker processes; each runs one query at a time",
-        ),
+    query_workers: int = setting(
+        2,
+        "spørreprosesser; hver kjører én spørring om gangen",
+        "query worker processes; each runs one query at a time",
     )
-    query_reserved: int = field(
-        default=1,
-        metadata=meta(
-            "spørreprosesser holdt av til korte spørringer (høyst query_workers - 1)",
-            "query workers kept for cheap queries (at most query_workers - 1)",
-        ),
+    query_reserved: int = setting(
+        1,
+        "spørreprosesser holdt av til korte spørringer (høyst query_workers - 1)",
+        "query workers kept for cheap queries (at most query_workers - 1)",
     )
-    query_queue: int = field(
-        default=64,
-        metadata=meta(
-            "spørringer som kan vente i hver kø før nye avvises (429/503 med Retry-After)",
-            "queries that may wait in each lane before new ones are refused (429/503, Retry-After)",
-        ),
+    query_queue: int = setting(
+        64,
+        "spørringer som kan vente i hver kø før nye avvises (429/503 med Retry-After)",
+        "queries that may wait in each lane before new ones are refused (429/503, Retry-After)",
     )
-    token: str | None = field(
-        default=None,
-        repr=False,
-        metadata=meta(
-            "skrivenøkkel (Bearer); uten den er tjenesten skrivebeskyttet",
-            "bearer token for writes; without it the service is read-only",
-            secret=True,
-        ),
+    token: str | None = setting(
+        None,
+        "skrivenøkkel (Bearer); uten den er tjenesten skrivebeskyttet",
+        "bearer token for writes; without it the service is read-only",
+        secret=True,
     )
-    max_body_bytes: int = field(
-        default=10 * 1024 * 1024,
-        metadata=meta(
-            "største forespørsel som tas imot (byte)", "largest request body accepted (bytes)"
-        ),
+    max_body_bytes: int = setting(
+        10 * 1024 * 1024,
+        "største forespørsel som tas imot (byte)",
+        "largest request body accepted (bytes)",
     )
-    service_allow: tuple[str, ...] = field(
-        default=(),
-        metadata=meta(
-            "IRI-prefikser SERVICE og LOAD kan hente fra (kommaseparert); tomt = ingen",
-            "IRI prefixes SERVICE and LOAD may reach (comma-separated); empty = none",
-        ),
+    service_allow: tuple[str, ...] = setting(
+        (),
+        "IRI-prefikser SERVICE og LOAD kan hente fra (kommaseparert); tomt = ingen",
+        "IRI prefixes SERVICE and LOAD may reach (comma-separated); empty = none",
     )
-    store_url: str | None = field(
-        default=None,
-        metadata=meta(
-            "ekstern SPARQL 1.1-spørretjeneste i stedet for det innebygde lageret",
-            "remote SPARQL 1.1 query endpoint instead of the embedded store",
-        ),
+    store_url: str | None = setting(
+        None,
+        "ekstern SPARQL 1.1-spørretjeneste i stedet for det innebygde lageret",
+        "remote SPARQL 1.1 query endpoint instead of the embedded store",
     )
-    update_url: str | None = field(
-        default=None,
-        metadata=meta("dens oppdateringstjeneste (standard: store_url)", "its update endpoint"),
+    update_url: str | None = setting(
+        None, "dens oppdateringstjeneste (standard: store_url)", "its update endpoint"
     )
-    graph_store_url: str | None = field(
-        default=None,
-        metadata=meta("dens Graph Store Protocol-tjeneste", "its Graph Store Protocol endpoint"),
+    graph_store_url: str | None = setting(
+        None, "dens Graph Store Protocol-tjeneste", "its Graph Store Protocol endpoint"
     )
-    store_dialect: str = field(
-        default="auto",
-        metadata=meta(
-            "eksternt lagers dialekt: auto (fra Server-overskriften), generic, oxigraph, virtuoso",
-            "the remote store's dialect: auto (from its Server header), generic, oxigraph, "
-            "virtuoso",
-        ),
+    store_dialect: str = setting(
+        "auto",
+        "eksternt lagers dialekt: auto (fra Server-overskriften), generic, oxigraph, virtuoso",
+        "the remote store's dialect: auto (from its Server header), generic, oxigraph, virtuoso",
     )
-    store_user: str | None = field(
-        default=None, metadata=meta("brukernavn mot den", "user name for it")
+    store_user: str | None = setting(None, "brukernavn mot den", "user name for it")
+    store_password: str | None = setting(None, "passord mot den", "its password", secret=True)
+    tokens: Path | None = setting(
+        None,
+        "nøkkelfil (TOML, SHA-256-hasher) med kommunenøkler, se docs/access.md",
+        "token file (TOML, SHA-256 hashes) with scoped write tokens, see docs/access.md",
     )
-    store_password: str | None = field(
-        default=None, repr=False, metadata=meta("passord mot den", "its password", secret=True)
+    audit_log: Path | None = setting(
+        None,
+        "revisjonslogg (JSON-linjer); standard: ved siden av lageret på disk",
+        "audit log (JSON lines); default: beside the on-disk store",
     )
-    tokens: Path | None = field(
-        default=None,
-        metadata=meta(
-            "nøkkelfil (TOML, SHA-256-hasher) med kommunenøkler, se docs/access.md",
-            "token file (TOML, SHA-256 hashes) with scoped write tokens, see docs/access.md",
-        ),
+    log_level: str = setting(
+        "info",
+        "loggnivå: debug (med spørringstekst), info, warning, error",
+        "log level: debug (with query text), info, warning, error",
     )
-    audit_log: Path | None = field(
-        default=None,
-        metadata=meta(
-            "revisjonslogg (JSON-linjer); standard: ved siden av lageret på disk",
-            "audit log (JSON lines); default: beside the on-disk store",
-        ),
+    log_format: str = setting(
+        "auto",
+        "json (JSON-linjer), text, eller auto (text på terminal, ellers json)",
+        "json (JSON lines), text, or auto (text on a terminal, else json)",
     )
-    log_level: str = field(
-        default="info",
-        metadata=meta(
-            "loggnivå: debug (med spørringstekst), info, warning, error",
-            "log level: debug (with query text), info, warning, error",
-        ),
+    shutdown_timeout: float = setting(
+        30.0,
+        "sekunder pågående forespørsler får ved stopp (SIGTERM); 0 = ingen grense",
+        "seconds in-flight requests get to finish on shutdown (SIGTERM); 0 = no limit",
     )
-    log_format: str = field(
-        default="auto",
-        metadata=meta(
-            "json (JSON-linjer), text, eller auto (text på terminal, ellers json)",
-            "json (JSON lines), text, or auto (text on a terminal, else json)",
-        ),
+    validation_engine: str = setting(
+        "sparql",
+        "SHACL-motor for opplastinger: sparql (formene kompilert til SPARQL) eller pyshacl "
+        "(referansen, langsommere)",
+        "SHACL engine for uploads: sparql (the shapes compiled to SPARQL) or pyshacl "
+        "(the reference, slower)",
     )
-    shutdown_timeout: float = field(
-        default=30.0,
-        metadata=meta(
-            "sekunder pågående forespørsler får ved stopp (SIGTERM); 0 = ingen grense",
-            "seconds in-flight requests get to finish on shutdown (SIGTERM); 0 = no limit",
-        ),
-    )
-    validation_engine: str = field(
-        default="sparql",
-        metadata=meta(
-            "SHACL-motor for opplastinger: sparql (formene kompilert til SPARQL) eller pyshacl "
-            "(referansen, langsommere)",
-            "SHACL engine for uploads: sparql (the shapes compiled to SPARQL) or pyshacl "
-            "(the reference, slower)",
-        ),
-    )
-    demo: bool = field(
-        default=True,
-        metadata=meta(
-            "fyll et tomt lager med demodataene (loaders/demo), ikke bare referansedata",
-            "fill an empty store with the demo data (loaders/demo), not only reference data",
-        ),
+    demo: bool = setting(
+        True,
+        "fyll et tomt lager med demodataene (loaders/demo), ikke bare referansedata",
+        "fill an empty store with the demo data (loaders/demo), not only reference data",
     )
 
     def __post_init__(self) -> None:

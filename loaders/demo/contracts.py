@@ -50,7 +50,6 @@ def _lifecycle(row: Row, usage: Usage, demo: Demo, rng: random.Random) -> None:
     if status == "Planlagt":
         row[KG.inUseDate] = _TODAY + _days(rng, 60, 540)
         return
-    row[KG.inUseDate] = _TODAY - _days(rng, 365, 15 * 365)
     same_kind = [
         p.name
         for p in demo.products
@@ -58,14 +57,22 @@ def _lifecycle(row: Row, usage: Usage, demo: Demo, rng: random.Random) -> None:
     ]
     successor = rng.choice(same_kind) if same_kind else None
     if status == "Under utfasing":
-        row[KG.phaseOutDate] = _TODAY - _days(rng, 30, 500)
+        # In use, then phase-out begun, then retirement: always in that order.
+        phase_out = _TODAY - _days(rng, 30, 500)
+        row[KG.inUseDate] = phase_out - _days(rng, 365, 14 * 365)
+        row[KG.phaseOutDate] = phase_out
+        since = (_TODAY - phase_out).days
         # A third are past their planned retirement and still running.
         row[KG.retirementDate] = (
-            _TODAY - _days(rng, 1, 200) if rng.random() < 0.33 else _TODAY + _days(rng, 30, 900)
+            phase_out + _days(rng, 1, since - 1)
+            if rng.random() < 0.33 and since > 1
+            else _TODAY + _days(rng, 30, 900)
         )
         if rng.random() < 0.7:  # the rest: retiring without a planned successor
             row[KG.plannedSuccessor] = successor
-    elif rng.random() < 0.08:  # in use, with a phase-out planned ahead
+        return
+    row[KG.inUseDate] = _TODAY - _days(rng, 365, 15 * 365)
+    if rng.random() < 0.08:  # in use, with a phase-out planned ahead
         phase_out = _TODAY + _days(rng, 90, 900)
         row[KG.phaseOutDate] = phase_out
         row[KG.retirementDate] = phase_out + _days(rng, 90, 365)

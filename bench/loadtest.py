@@ -349,12 +349,21 @@ async def _reload(
 ) -> None:
     await asyncio.sleep(at)
     sent = time.perf_counter() - clock
-    response = await client.post(
-        "/upload?" + urllib.parse.urlencode({"name": WORKBOOK_NAME}),
-        content=workbook.read_bytes(),
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=300,
-    )
+    try:
+        response = await client.post(
+            "/upload?" + urllib.parse.urlencode({"name": WORKBOOK_NAME}),
+            content=workbook.read_bytes(),
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=300,
+        )
+    except httpx.HTTPError as error:  # recorded, not fatal: the rest of the run still counts
+        plan.reload = {
+            "sent_s": round(sent, 3),
+            "answered_s": round(time.perf_counter() - clock, 3),
+            "status": 0,
+            "error": type(error).__name__,
+        }
+        return
     plan.reload = {
         "sent_s": round(sent, 3),
         "answered_s": round(time.perf_counter() - clock, 3),

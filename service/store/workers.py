@@ -20,6 +20,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -347,10 +348,14 @@ class QueryPool:
     _idle: asyncio.Queue[_Worker] | None = None
     _all: list[_Worker] = field(default_factory=list)
     admission: Admission = field(init=False)
+    _spawner: ThreadPoolExecutor = field(init=False)
+    """Threads of its own for starting workers (up to half a minute each on a busy
+    machine): the shared default pool may be full of requests that wait for a worker."""
     timeouts: int = 0
     """How many queries were stopped at their deadline (for metrics)."""
 
     def __post_init__(self) -> None:
+        self._spawner = ThreadPoolExecutor(self.size, thread_name_prefix="kommunegraf-spawn")
         self.admission = Admission(
             self.size,
             reserved=self.reserved,
@@ -373,7 +378,7 @@ class QueryPool:
         self._idle = asyncio.Queue()
         loop = asyncio.get_running_loop()
         workers = await asyncio.gather(
-            *(loop.run_in_executor(None, self._spawn) for _ in range(self.size))
+            *(loop.run_in_executor(self._spawner, self._spawn) for _ in range(self.size))
         )
         for worker in workers:
             self._idle.put_nowait(worker)
@@ -521,7 +526,7 @@ class QueryPool:
         self._kill(worker)
         assert self._idle is not None
         loop = asyncio.get_running_loop()
-        self._idle.put_nowait(await loop.run_in_executor(None, self._spawn_open, snapshot))
+        self._idle.put_nowait(await loop.run_in_executor(self._spawner, self._spawn_open, snapshot))
 
     def _spawn_open(self, snapshot: str) -> _Worker:
         """A new worker that has opened ``snapshot`` already, so the next query (often
@@ -567,3 +572,4 @@ class QueryPool:
             worker.connection.close()  # EOF ends the worker's loop
             worker.process.join(timeout=2)
             self._kill(worker)
+        self._spawner.shutdown(wait=False, cancel_futures=True)

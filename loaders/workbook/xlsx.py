@@ -1,20 +1,13 @@
-"""xlsx and xlsm: openpyxl in read-only mode, and a streaming pre-scan for what it does not tell."""
+"""xlsx and xlsm: python-calamine for the values, a streaming pre-scan for what it does not tell."""
 
 from __future__ import annotations
 
 import posixpath
-import re
-import warnings
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
-from xml.etree.ElementTree import Element, ParseError
 
-import defusedxml
-from defusedxml.ElementTree import iterparse as _safe_iterparse
-from openpyxl import load_workbook
+import python_calamine
 from openpyxl.utils.cell import coordinate_to_tuple, range_boundaries
 
 from loaders.workbook.builder import (
@@ -36,12 +29,8 @@ from loaders.workbook.raw import (
     attribute,
     local_name,
 )
-from loaders.workbook.zipped import (
-    parse_xml,
-    read_part,
-    unreadable,
-    xml_bomb,
-)
+from loaders.workbook.xml_guard import scan_part, scan_xml_parts
+from loaders.workbook.zipped import parse_xml, read_part, unreadable
 
 # --- xlsx / xlsm --------------------------------------------------------------
 
@@ -52,13 +41,6 @@ _SPREADSHEETML = (
 )
 
 
-def _sml(name: str) -> frozenset[str]:
-    return frozenset(namespace + name for namespace in _SPREADSHEETML)
-
-
-_ROW, _SHEET_DATA, _C, _V, _F, _IS, _MERGE_CELL = (
-    _sml(name) for name in ("row", "sheetData", "c", "v", "f", "is", "mergeCell")
-)
 _TEXT_RESULTS = ("str", "inlineStr")
 """Cell types whose empty ``<v/>`` is a cached empty string, not a missing value."""
 
@@ -73,11 +55,30 @@ class _XlsxSheet:
 
 @dataclass
 class _SheetScan:
-    """What openpyxl's read-only mode does not tell, from one pass over the sheet XML."""
+    """What python-calamine does not tell, from one pass over the sheet XML."""
 
     last_row: int = 0
+    first_row: int = 0
+    first_column: int = 0
+    last_column: int = 0
+    """The box around every cell with a value or a formula: calamine holds it densely."""
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)
     uncached: list[tuple[int, int]] = field(default_factory=list)
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)
+    """(row, column) → the cached error ("#REF!"), which calamine turns into an empty string."""
+
+    def include(self, row: int, column: int) -> None:
+        self.first_row = min(self.first_row or row, row)
+        self.first_column = min(self.first_column or column, column)
+        self.last_row = max(self.last_row, row)
+        self.last_column = max(self.last_column, column)
+
+    @property
+    def area(self) -> int:
+        if not self.last_row:
+            return 0
+        rows = self.last_row - self.first_row + 1
+        return rows * (self.last_column - self.first_column + 1)
 
 
 def _xlsx_sheets(
@@ -109,97 +110,100 @@ def _xlsx_sheets(
     return sheets
 
 
-def _scan_sheet(
-    path: Path, archive: zipfile.ZipFile, part: str, sheet: str, limits: Limits, scanned: list[int]
-) -> _SheetScan:
-    """Stream the sheet XML: merges, formulas without cached values, and the limits.
+_NAMESPACES = tuple(namespace.strip("{}") + " " for namespace in _SPREADSHEETML)
 
-    openpyxl allocates every position from column A to the last ``<c>`` of each
-    row, empty or not; counting those here (in ``scanned``, shared by all sheets)
-    stops a sheet of sparse cells at column XFD before openpyxl builds it.
+
+def _expat(name: str) -> frozenset[str]:
+    return frozenset(namespace + name for namespace in _NAMESPACES)
+
+
+_X_ROW, _X_C, _X_V, _X_F, _X_IS, _X_MERGE_CELL = (
+    _expat(name) for name in ("row", "c", "v", "f", "is", "mergeCell")
+)
+
+
+class _SheetObserver:
+    """The sheet XML as the guard streams it: merges, errors, formulas without cached
+    values, and the row and cell limits, before anything is built.
+
+    The rows are counted as they will be handed over, from column A to the last
+    ``<c>`` of each row, empty or not (in ``scanned``, shared by all sheets), so a
+    sheet of sparse cells at column XFD is stopped here; python-calamine holds the
+    box around the cells densely, which ``read_xlsx`` bounds from this scan too.
     """
-    scan = _SheetScan()
-    row_number = 0
-    column = 0
-    row_width = 0
-    row_cells = 0
-    sheet_data: Element | None = None
-    current_row: Element | None = None
-    try:
-        with archive.open(part) as source:
-            for event, element in _safe_iterparse(source, events=("start", "end")):
-                tag = element.tag
-                if event == "start":
-                    if tag in _ROW:
-                        number = element.get("r")
-                        row_number = int(number) if number else row_number + 1
-                        column = row_width = row_cells = 0
-                        current_row = element
-                    elif tag in _SHEET_DATA:
-                        sheet_data = element
-                    continue
-                if tag in _C:
-                    reference = element.get("r")
-                    if reference:
-                        row_number, column = coordinate_to_tuple(reference)
-                    else:
-                        column += 1
-                    if column > MAX_COLUMNS:
-                        raise too_many_columns(path, sheet, row_number, column)
-                    row_width = max(row_width, column)
-                    row_cells += 1
-                    # openpyxl holds every <c> of a row, and pads it to its last column
-                    if scanned[0] + max(row_width, row_cells) > limits.max_cells:
-                        raise too_many_cells(path, limits, sheet, row_number)
-                    has_formula = has_value = False
-                    for child in element:
-                        if child.tag in _V:
-                            has_value = bool(child.text) or element.get("t") in _TEXT_RESULTS
-                        elif child.tag in _F:
-                            has_formula = True
-                        elif child.tag in _IS:
-                            has_value = True
-                    if has_formula and not has_value:
-                        scan.uncached.append((row_number, column))
-                    if has_value or has_formula:
-                        if row_number > limits.max_rows:
-                            raise too_many_rows(path, limits, sheet, row_number)
-                        scan.last_row = max(scan.last_row, row_number)
-                    if current_row is not None and len(current_row) and current_row[-1] is element:
-                        del current_row[-1]
-                elif tag in _ROW:
-                    scanned[0] += max(row_width, row_cells)
-                    if sheet_data is not None and len(sheet_data) and sheet_data[-1] is element:
-                        del sheet_data[-1]
-                elif tag in _MERGE_CELL:
-                    first_column, first_row, last_column, last_row = range_boundaries(
-                        element.get("ref", "")
-                    )
-                    scan.merges.append((first_row, first_column, last_row, last_column))
-    except WorkbookError:
-        raise
-    except defusedxml.DefusedXmlException as error:
-        raise xml_bomb(path) from error
-    except (ParseError, ValueError, TypeError) as error:
-        raise unreadable(path, "xlsx", f"{part}: {error}") from error
-    return scan
 
+    def __init__(
+        self, path: Path, part: str, sheet: str, limits: Limits, scanned: list[int]
+    ) -> None:
+        self.path, self.part, self.sheet, self.limits = path, part, sheet, limits
+        self.scanned = scanned
+        self.scan = _SheetScan()
+        self.row = self.column = self.row_width = self.row_cells = 0
+        self.cell_type: str | None = None
+        self.has_formula = self.has_value = self.in_value = False
+        self.value: list[str] = []
 
-_TIME_TOKENS = re.compile(r"[hs]", re.IGNORECASE)
-_FORMAT_LITERALS = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        if name in _X_C:
+            reference = attributes.get("r")
+            if reference:
+                try:
+                    self.row, self.column = coordinate_to_tuple(reference)
+                except (ValueError, TypeError) as error:
+                    raise unreadable(self.path, "xlsx", f"{self.part}: {error}") from error
+            else:
+                self.column += 1
+            if self.column > MAX_COLUMNS:
+                raise too_many_columns(self.path, self.sheet, self.row, self.column)
+            self.row_width = max(self.row_width, self.column)
+            self.row_cells += 1
+            if self.scanned[0] + max(self.row_width, self.row_cells) > self.limits.max_cells:
+                raise too_many_cells(self.path, self.limits, self.sheet, self.row)
+            self.cell_type = attributes.get("t")
+            self.has_formula = self.has_value = False
+        elif name in _X_V:
+            self.in_value = True
+            self.value = []
+        elif name in _X_F:
+            self.has_formula = True
+        elif name in _X_IS:
+            self.has_value = True
+        elif name in _X_ROW:
+            number = attributes.get("r")
+            try:
+                self.row = int(number) if number else self.row + 1
+            except ValueError as error:
+                raise unreadable(self.path, "xlsx", f"{self.part}: {error}") from error
+            self.column = self.row_width = self.row_cells = 0
+        elif name in _X_MERGE_CELL:
+            try:
+                first_column, first_row, last_column, last_row = range_boundaries(
+                    attributes.get("ref", "")
+                )
+            except (ValueError, TypeError) as error:
+                raise unreadable(self.path, "xlsx", f"{self.part}: {error}") from error
+            self.scan.merges.append((first_row, first_column, last_row, last_column))
 
+    def text(self, data: str) -> None:
+        if self.in_value:
+            self.value.append(data)
 
-def _date_or_datetime(value: datetime, number_format: object) -> date | datetime:
-    """A midnight datetime in a format without hours or seconds is a date.
-
-    openpyxl turns every date-formatted serial into a datetime; the format says
-    whether the user meant a day ("15.01.2024") or a moment.
-    """
-    if value.time() != time(0) or not isinstance(number_format, str):
-        return value
-    if _TIME_TOKENS.search(_FORMAT_LITERALS.sub("", number_format)):
-        return value
-    return value.date()
+    def end(self, name: str) -> None:
+        if name in _X_V:
+            self.in_value = False
+            text = "".join(self.value)
+            self.has_value = bool(text) or self.cell_type in _TEXT_RESULTS
+            if text and self.cell_type == "e":
+                self.scan.errors[(self.row, self.column)] = text
+        elif name in _X_C:
+            if self.has_formula and not self.has_value:
+                self.scan.uncached.append((self.row, self.column))
+            if self.has_value or self.has_formula:
+                if self.row > self.limits.max_rows:
+                    raise too_many_rows(self.path, self.limits, self.sheet, self.row)
+                self.scan.include(self.row, self.column)
+        elif name in _X_ROW:
+            self.scanned[0] += max(self.row_width, self.row_cells)
 
 
 def read_xlsx(
@@ -209,6 +213,9 @@ def read_xlsx(
     if len(sheets) > limits.max_sheets:
         raise too_many_sheets(path, limits, len(sheets))
     names = set(archive.namelist())
+    parts = frozenset(sheet.part for sheet in sheets if sheet.part is not None)
+    # Every other part is scanned as it is; the sheets below, with their observers.
+    scan_xml_parts(path, archive, limits, skip=parts)
     scanned = [0]
     scans: dict[str, _SheetScan] = {}
     for sheet in sheets:
@@ -216,67 +223,81 @@ def read_xlsx(
             continue
         if sheet.part not in names:
             raise unreadable(path, file_type, f"{sheet.part} mangler (is missing)")
-        scans[sheet.name] = _scan_sheet(path, archive, sheet.part, sheet.name, limits, scanned)
+        observer = _SheetObserver(path, sheet.part, sheet.name, limits, scanned)
+        if not scan_part(path, archive, sheet.part, limits, observer):
+            raise unreadable(path, file_type, f"{sheet.part}: ikke gyldig XML (not well-formed)")
+        scans[sheet.name] = observer.scan
     budget = Budget(path, limits)
     result: list[RawSheet] = []
     try:
-        with path.open("rb") as handle, warnings.catch_warnings():
-            # openpyxl warns about every extension it does not keep (data validation,
-            # conditional formats); irrelevant for reading values.
-            warnings.simplefilter("ignore")
-            workbook = load_workbook(
-                handle, read_only=True, data_only=True, keep_vba=False, keep_links=False
-            )
-            try:
-                for sheet in sheets:
-                    scan = scans.get(sheet.name)
-                    if scan is None:
-                        continue
-                    builder = SheetBuilder(sheet.name, sheet.hidden, budget)
-                    _xlsx_values(workbook[sheet.name], scan, builder)
-                    for first_row, first_column, last_row, last_column in scan.merges:
-                        builder.merge(first_row, first_column, last_row, last_column)
-                    result.append(builder.build())
-            finally:
-                workbook.close()
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+        try:
+            for sheet in sheets:
+                scan = scans.get(sheet.name)
+                if scan is None:
+                    continue
+                builder = SheetBuilder(sheet.name, sheet.hidden, budget)
+                _xlsx_values(path, workbook, sheet.name, scan, builder, limits)
+                for first_row, first_column, last_row, last_column in scan.merges:
+                    builder.merge(first_row, first_column, last_row, last_column)
+                result.append(builder.build())
+        finally:
+            workbook.close()
     except WorkbookError:
         raise
     except MemoryError:
         raise
-    except Exception as error:  # openpyxl raises many unrelated types for damaged files
-        if _caused_by_defusedxml(error):
-            raise xml_bomb(path) from error
+    except Exception as error:  # calamine raises its own types, and others, for damaged files
         detail = f"{type(error).__name__}: {error}".replace(str(path), path.name)
         raise unreadable(path, file_type, detail) from error
     return RawWorkbook(result, file_type)
 
 
-def _caused_by_defusedxml(error: BaseException | None) -> bool:
-    """openpyxl rewraps parse errors ("could not read strings"); look down the chain."""
-    seen = 0
-    while error is not None and seen < 20:
-        if isinstance(error, defusedxml.DefusedXmlException):
-            return True
-        error = error.__cause__ or error.__context__
-        seen += 1
-    return False
+def _number(value: float) -> int | float:
+    """A whole number as an int, as the cell shows it (calamine reads every number as a float).
+
+    Excel writes a whole number without a decimal point ("45000"), which openpyxl,
+    the reader before this one, returned as an int: text columns read "45000", not
+    "45000.0".
+    """
+    if value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
 
 
-def _xlsx_values(worksheet: Any, scan: _SheetScan, builder: SheetBuilder) -> None:
-    uncached = set(scan.uncached)
+def _xlsx_values(
+    path: Path,
+    workbook: python_calamine.CalamineWorkbook,
+    name: str,
+    scan: _SheetScan,
+    builder: SheetBuilder,
+    limits: Limits,
+) -> None:
     for row, column in scan.uncached:
         builder.add(row, column, None, NO_CACHED_VALUE)
+    for (row, column), error in scan.errors.items():
+        builder.add(row, column, None, error)
     if scan.last_row == 0:
         return
-    worksheet.reset_dimensions()  # the declared dimension may be wrong or hostile
-    for row_number, cells in enumerate(worksheet.iter_rows(max_row=scan.last_row), start=1):
-        for column, cell in enumerate(cells, start=1):
-            value = cell.value
-            if value is None or (row_number, column) in uncached:
+    # calamine holds the box around the cells densely: a cell at A1 and one at XFD100000
+    # would be 1.6 billion cells, though each row alone is within the limits.
+    if scan.area > limits.max_cells:
+        raise too_many_cells(path, limits, name, scan.last_row)
+    skip = set(scan.uncached) | scan.errors.keys()
+    sheet = workbook.get_sheet_by_name(name)
+    first_row, first_column = sheet.start or (0, 0)
+    # The rows of the box, from its first row and column (``iter_rows`` pads the rows
+    # above it but not the columns to its left, so the box is read whole instead).
+    for offset, cells in enumerate(sheet.to_python(skip_empty_area=True)):
+        row = first_row + offset + 1
+        if row > scan.last_row:
+            break
+        for index, value in enumerate(cells):
+            if value == "" or value is None:
                 continue
-            if getattr(cell, "data_type", None) == "e":
-                builder.add(row_number, column, None, str(value))
+            column = first_column + index + 1
+            if (row, column) in skip:
                 continue
-            if isinstance(value, datetime):
-                value = _date_or_datetime(value, getattr(cell, "number_format", None))
-            builder.add(row_number, column, value)
+            if type(value) is float:
+                value = _number(value)
+            builder.add(row, column, value)

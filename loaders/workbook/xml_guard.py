@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Protocol
 from xml.parsers import expat
 
 from loaders.workbook.raw import Limits, WorkbookError, nb_int
@@ -34,6 +35,20 @@ CELL_TAGS = frozenset(
     }
 )
 """Elements whose whole text is one cell's value (expat names: namespace, space, local name)."""
+
+
+class Observer(Protocol):
+    """A reader's own pass over a part, riding on the scan's parse (one pass, not two).
+
+    Names are expat's: namespace, space, local name. ``well_formed`` is False when
+    the part is not well-formed XML: then the observer has seen only part of it.
+    """
+
+    def start(self, name: str, attributes: dict[str, str]) -> None: ...
+
+    def end(self, name: str) -> None: ...
+
+    def text(self, data: str) -> None: ...
 
 
 class _RefusedError(Exception):
@@ -65,10 +80,17 @@ def _too_long_token(path: Path, part: str, limits: Limits) -> WorkbookError:
     )
 
 
-def scan_part(path: Path, archive: zipfile.ZipFile, part: str, limits: Limits) -> None:
+def scan_part(
+    path: Path,
+    archive: zipfile.ZipFile,
+    part: str,
+    limits: Limits,
+    observer: Observer | None = None,
+) -> bool:
     """Stream ``part`` through expat; raise ``WorkbookError`` at the first limit crossed.
 
-    A part that is not well-formed is left to the reader, which says where.
+    Returns whether the part is well-formed: one that is not is left to the reader,
+    which says where. ``observer`` sees every element and text as it is parsed.
     """
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.buffer_text = False  # text arrives in pieces, as it is parsed
@@ -79,17 +101,21 @@ def scan_part(path: Path, archive: zipfile.ZipFile, part: str, limits: Limits) -
     def seen() -> None:
         progress[0] = parser.CurrentByteIndex
 
-    def start(name: str, _attributes: object) -> None:
+    def start(name: str, attributes: dict[str, str]) -> None:
         seen()
         texts.append(0)
         if name in CELL_TAGS:
             cells.append(0)
+        if observer is not None:
+            observer.start(name, attributes)
 
     def end(name: str) -> None:
         seen()
         texts.pop()
         if name in CELL_TAGS and cells:
             cells.pop()
+        if observer is not None:
+            observer.end(name)
 
     def text(data: str) -> None:
         seen()
@@ -100,6 +126,8 @@ def scan_part(path: Path, archive: zipfile.ZipFile, part: str, limits: Limits) -
             longest = max(longest, cells[-1])
         if longest > limits.max_cell_chars:
             raise _RefusedError(too_long_cell(path, part, limits, longest))
+        if observer is not None:
+            observer.text(data)
 
     def refuse_doctype(*_: object) -> None:
         raise _RefusedError(xml_bomb(path))
@@ -121,11 +149,17 @@ def scan_part(path: Path, archive: zipfile.ZipFile, part: str, limits: Limits) -
     except _RefusedError as refused:
         raise refused.error from None
     except expat.ExpatError:
-        return  # not well-formed: the reader reports it with its own words
+        return False  # not well-formed: the reader reports it with its own words
+    return True
 
 
-def scan_xml_parts(path: Path, archive: zipfile.ZipFile, limits: Limits) -> None:
-    """Scan every XML part of the archive (sheets, shared strings, content, styles)."""
+def scan_xml_parts(
+    path: Path, archive: zipfile.ZipFile, limits: Limits, skip: frozenset[str] = frozenset()
+) -> None:
+    """Scan every XML part of the archive (sheets, shared strings, content, styles)
+    but those in ``skip``, which the reader scans itself with an observer."""
     for info in archive.infolist():
+        if info.filename in skip:
+            continue
         if info.filename.endswith((".xml", ".rels")) and not info.is_dir():
             scan_part(path, archive, info.filename, limits)

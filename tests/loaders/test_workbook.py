@@ -277,6 +277,59 @@ def test_xlsx_values_positions_and_types(xlsx: Path) -> None:
     assert type(cell(sheet, "D2").value) is int  # a serial without a date format stays a number
 
 
+def _openpyxl_values(path: Path) -> dict[tuple[str, str], object]:
+    """The non-empty cells as openpyxl's read-only mode reads them: the reader before
+    python-calamine, kept here as the reference (issue 20)."""
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    found: dict[tuple[str, str], object] = {}
+    for worksheet in workbook.worksheets:
+        worksheet.reset_dimensions()
+        for row in worksheet.iter_rows():
+            for item in row:
+                if item.value is not None and item.value != "":
+                    value = item.value
+                    if isinstance(value, datetime) and value.time() == time(0):
+                        value = value.date() if "h" not in str(item.number_format) else value
+                    found[(worksheet.title, item.coordinate)] = value
+    workbook.close()
+    return found
+
+
+def test_demo_workbooks_read_the_same_values_and_types_as_openpyxl() -> None:
+    """calamine reads every cell of a sample of the demo as openpyxl did: same value,
+    same type (a whole number an int), at the same place; merged copies aside."""
+    from loaders.demo import demo_sources
+
+    sources = demo_sources()
+    sample = [sources[0], *(p for p in sources if "0301" in p.name), *sources[1::60]]
+    for path in sample:
+        ours = {
+            (sheet.name, c.coordinate): c.value
+            for sheet in read_workbook(path).sheets
+            for row in sheet.rows
+            for c in row
+            if c.value is not None and c.merged_from is None
+        }
+        theirs = _openpyxl_values(path)
+        assert ours == theirs, path.name
+        assert {k: type(v) for k, v in ours.items()} == {k: type(v) for k, v in theirs.items()}
+
+
+def test_a_sheet_whose_cells_span_a_box_over_the_cell_limit_is_refused(
+    xlsx: Path, folder: Path
+) -> None:
+    """calamine holds the box around a sheet's cells densely: A1 and XFD row 200 would be
+    3.3 million cells, though each row alone is small."""
+    far = '<row r="200"><c r="XFD200"><v>1</v></c></row>'
+    path = rewrite_zip(
+        xlsx, folder / "vid-boks.xlsx", {SHEET1: replace_once('<row r="40">', f'{far}<row r="40">')}
+    )
+    with pytest.raises(WorkbookError) as caught:
+        read_workbook(path)
+    assert caught.value.message_en.startswith("the workbook has more than 2,000,000 cells")
+    assert (caught.value.sheet, caught.value.row) == ("Applikasjoner", 200)
+
+
 def test_xlsx_keeps_real_row_numbers_and_drops_trailing_empties(xlsx: Path) -> None:
     sheet = read_workbook(xlsx).sheets[0]
     assert [row[0].row for row in sheet.rows] == [1, 2, 3, 4, 5, 6, 9]
@@ -833,7 +886,7 @@ def test_a_merged_range_of_a_billion_cells_costs_only_the_limit(xlsx: Path, fold
     )
 
 
-def test_sparse_cells_far_right_are_counted_before_openpyxl_pads_them(
+def test_sparse_cells_far_right_are_counted_before_the_rows_are_built(
     xlsx: Path, folder: Path
 ) -> None:
     far = "".join(f'<row r="{n}"><c r="XFD{n}"><v>1</v></c></row>' for n in range(100, 110))

@@ -525,6 +525,9 @@ def test_url_errors(raw: Raw, in_message: str, suggestion: str | None) -> None:
         ("a#b?c@kommune.no", "mailto:a%23b%3Fc@kommune.no"),  # would end the IRI's path
         ("bjørn@kommune.no", "mailto:bjørn@kommune.no"),
         ("post@bø.kommune.no", "mailto:post@bø.kommune.no"),
+        # RFC 6531 allows any Unicode letter or symbol before the @ (email-validator's
+        # reading; the hand-written check before it refused symbols)
+        ("o€la@kommune.no", "mailto:o%E2%82%ACla@kommune.no"),
     ],
 )
 def test_email(raw: Raw, expected: str) -> None:
@@ -545,7 +548,7 @@ def test_email(raw: Raw, expected: str) -> None:
         ("ola.@kommune.no", "invalid part before the @", None),
         ("o..la@kommune.no", "invalid part before the @", None),
         ('"ola"@kommune.no', "invalid part before the @", None),
-        ("o€la@kommune.no", "invalid part before the @", None),
+        ("o\x7fla@kommune.no", "contains spaces", "ola@kommune.no"),
         ("ola@kommune..no", "empty or too long part", None),
         ("ola@[10.0.0.1]", "not allowed in a domain name", None),
         ("ola@-kommune.no", "starts or ends with a hyphen", None),

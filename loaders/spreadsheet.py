@@ -18,7 +18,7 @@ from loaders.mapping import MappedSource, map_workbook
 from loaders.problems import Problem
 from loaders.report import Issue, Report
 from loaders.validation import Engine, validate
-from loaders.workbook import DEFAULT_LIMITS, Limits, WorkbookError, read_workbook
+from loaders.workbook import DEFAULT_LIMITS, Limits, RawWorkbook, WorkbookError, read_workbook
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".ods", ".csv"}
 
@@ -109,8 +109,15 @@ def read_spreadsheet(
         )
         report.readable = False
         return CheckedSpreadsheet(path, Graph(), report)
+    return map_spreadsheet(path, workbook, base_iri, context)
+
+
+def map_spreadsheet(
+    path: Path, workbook: RawWorkbook, base_iri: str, context: Graph
+) -> CheckedSpreadsheet:
+    """Map a workbook already read (``path`` names it in the report), without SHACL."""
     mapped = map_workbook(workbook, base_iri, context)
-    report.issues.extend(mapped.issues)
+    report = Report(path.name, list(mapped.issues))
     return CheckedSpreadsheet(path, mapped.graph, report, mapped.row_counts, mapped.rows, mapped)
 
 

@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -89,11 +89,26 @@ def safe_ntriples(graph: Graph) -> str:
     ...
     ValueError: ...
     """
+    data = ox.serialize(ox_triples(graph), format=ox.RdfFormat.N_TRIPLES)
+    return "" if data is None else data.decode()
+
+
+def ox_triples(triples: Iterable[tuple[Node, Node, Node]]) -> list[ox.Triple]:
+    """rdflib triples as pyoxigraph triples: IRIs checked, each blank node a fresh one.
+
+    Each term is converted once (a source repeats its subjects and predicates many
+    times), which makes this several times faster than converting per triple.
+    """
     blank: dict[Node, ox.BlankNode] = {}
-    lines = []
-    for s, p, o in graph:
-        lines.append(f"{_term(s, blank)} {_term(p, blank)} {_term(o, blank)} .")
-    return "\n".join(lines)
+    terms: dict[Node, ox.NamedNode | ox.BlankNode | ox.Literal] = {}
+
+    def term(node: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+        found = terms.get(node)
+        if found is None:
+            found = terms[node] = _term(node, blank)
+        return found
+
+    return [ox.Triple(term(s), term(p), term(o)) for s, p, o in triples]  # type: ignore[arg-type]
 
 
 _BACKUP_ATTEMPTS = 5
@@ -197,6 +212,25 @@ class KnowledgeStore:
             WRITE_PREAMBLE.get() + f"DROP SILENT GRAPH {ox.NamedNode(graph_iri)} ;\n"
             f"INSERT DATA {{ GRAPH {ox.NamedNode(graph_iri)} {{\n{safe_ntriples(data)}\n}} }}"
         )
+        self._publish()
+
+    def replace_graph_ntriples(self, graph_iri: str, data: bytes) -> None:
+        """Make the N-Triples ``data`` the whole content of ``graph_iri``, atomically.
+
+        ``data`` must be written by pyoxigraph (``ox_triples``: IRIs checked, literals
+        escaped, fresh blank nodes), so it is safe inside an update as it is. A graph
+        the store does not have yet is loaded in one transaction without a SPARQL
+        update to parse, several times faster: a first start writes 358 of them.
+        """
+        name = ox.NamedNode(graph_iri)
+        preamble = WRITE_PREAMBLE.get()
+        if not preamble and not self._store.contains_named_graph(name):
+            self._store.load(data, ox.RdfFormat.N_TRIPLES, to_graph=name)
+        else:
+            self._store.update(
+                preamble + f"DROP SILENT GRAPH {name} ;\n"
+                f"INSERT DATA {{ GRAPH {name} {{\n{data.decode()}\n}} }}"
+            )
         self._publish()
 
     def update(self, sparql: str, base_iri: str | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import re
@@ -9,12 +10,14 @@ import time
 import unicodedata
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Protocol
 
+import pyoxigraph as ox
 from defusedxml.ElementTree import fromstring as safe_xml
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
@@ -33,6 +36,7 @@ from loaders.spreadsheet import SPREADSHEET_SUFFIXES, CheckedSpreadsheet, read_s
 from loaders.validation import Engine, validate, validate_batch
 from service.metrics import record_load, record_rejected_load
 from service.store.backend import Backend
+from service.store.embedded import ox_triples, safe_ntriples
 
 
 class GraphWriter(Protocol):
@@ -49,9 +53,34 @@ class SourceResult:
     report: Report
     data: bytes
     graph: Graph
+    """The source's triples; empty once ``ntriples`` holds them instead."""
     row_counts: dict[str, int] = field(default_factory=dict)
     checked: CheckedSpreadsheet | None = None
     """For a spreadsheet: its rows and cells, where SHACL problems are pinned."""
+    ntriples: bytes | None = None
+    """The triples as N-Triples written by pyoxigraph, when the graph was not kept.
+
+    A batch's workers check their sources whole (read, map, validate) and send back
+    only this and the report: a tenth of the memory of rdflib graphs, cheap to send
+    between processes, and loaded by the store without parsing it in Python.
+    """
+
+    def compact(self) -> SourceResult:
+        """This result once checked: its triples as N-Triples, the graph and cells let go.
+
+        Triples about the source's own graph IRI are left out, as ``load_sources``
+        leaves them out: that node's description is the provenance written there.
+        """
+        own = URIRef(self.graph_iri)
+        triples = (t for t in self.graph if t[0] != own)
+        data = ox.serialize(ox_triples(triples), format=ox.RdfFormat.N_TRIPLES) or b""
+        return replace(self, graph=Graph(), checked=None, ntriples=data)
+
+    def rdf_graph(self) -> Graph:
+        """The triples as an rdflib graph, parsed again from ``ntriples`` if need be."""
+        if self.ntriples is None:
+            return self.graph
+        return Graph().parse(data=self.ntriples, format="nt")
 
     @property
     def needs_validation(self) -> bool:
@@ -165,20 +194,31 @@ def defines_shared_names(path: Path) -> bool:
     return bool(names & _shared_sheet_names())
 
 
-_WORKER_CONTEXT: list[tuple[str, Graph, Engine | None]] = []
+_WORKER_CONTEXT: list[tuple[str, Graph, Engine]] = []
 
 
-def _start_worker(base_iri: str, extra: bytes, engine: Engine | None) -> None:
+def _start_worker(base_iri: str, extra: bytes, engine: Engine) -> None:
     context = reference_context(base_iri) + Graph().parse(data=extra, format="nt")
     _WORKER_CONTEXT[:] = [(base_iri, context, engine)]
 
 
-def _check_in_worker(path: Path) -> SourceResult:
-    """Read a source and, when the pass is per source (``engine`` set), validate it."""
+def _check_batch(
+    paths: list[Path], base_iri: str, context: Graph, engine: Engine
+) -> list[SourceResult]:
+    """Read, map and validate ``paths`` together (one pass of the compiled checks over
+    the batch), and hand back compact results: nothing of a batch outlives it."""
+    read = [_read_one(path, base_iri, context) for path in paths]
+    pending = [result for result in read if result.needs_validation]
+    for result, report in zip(
+        pending, validate_batch([r.graph for r in pending], context, engine), strict=True
+    ):
+        result.add_problems(report.problems)
+    return [result.compact() for result in read]
+
+
+def _check_in_worker(paths: list[Path]) -> list[SourceResult]:
     base_iri, context, engine = _WORKER_CONTEXT[0]
-    if engine is None:
-        return _read_one(path, base_iri, context)
-    return _check_one(path, base_iri, context, engine)
+    return _check_batch(paths, base_iri, context, engine)
 
 
 def _worker_count(sources: int, workers: int | None) -> int:
@@ -189,6 +229,22 @@ def _worker_count(sources: int, workers: int | None) -> int:
     return max(1, min(cpus or 1, sources // 4))
 
 
+BATCH = 16
+"""Sources validated together in one pass. Each compiled check costs a query per pass,
+so a pass should hold many sources; held in memory at once as rdflib graphs, and
+reported only when done, it should hold few. 16 of the demo's workbooks are about
+20,000 triples (measured: the checks' fixed cost is then a small share)."""
+
+
+def _batches(paths: list[Path], workers: int) -> list[list[Path]]:
+    """``paths`` in batches of at most ``BATCH``, at least two per worker (both cores busy
+    to the end), in order."""
+    if not paths:
+        return []
+    size = max(1, min(BATCH, math.ceil(len(paths) / (2 * workers))))
+    return [paths[i : i + size] for i in range(0, len(paths), size)]
+
+
 def check_sources(
     paths: list[Path],
     base_iri: str,
@@ -196,7 +252,6 @@ def check_sources(
     workers: int | None = None,
     progress: Callable[[SourceResult], None] | None = None,
     engine: Engine = "sparql",
-    steps: Callable[[str, int], None] | None = None,
 ) -> list[SourceResult]:
     """Read and validate every source; load nothing.
 
@@ -204,21 +259,14 @@ def check_sources(
     already ``stored`` when given, and the shared sources of the same batch (a
     catalogue of vendors and applications that municipality workbooks name): those
     are checked first, in the given order, each seeing the ones before it. The
-    other sources are independent of each other, so they are checked in parallel
-    processes (``workers``; default: the CPUs, for batches large enough to pay for
-    starting them). Results come back in the order of ``paths``; ``progress`` is
-    called with each one as soon as it is checked, or read when it is validated in
-    the batch's one pass (a progress bar for a batch).
-
-    With the default engine the independent sources are read in parallel and then
-    validated together, in one pass over one store (``validate_batch``); with
-    ``engine="pyshacl"`` each is validated on its own, in its worker, as before.
+    other sources are independent of each other, so they are checked in batches
+    (``BATCH``: read, mapped and validated in one pass of the compiled checks) in
+    parallel processes (``workers``; default: the CPUs, for batches large enough to
+    pay for starting them). Results come back in the order of ``paths``, compact
+    (``SourceResult.compact``) but for the shared ones; ``progress`` is called with
+    each one as its batch is done.
     """
     done = progress or (lambda result: None)
-    # With one pass, results come only at its end: ``steps`` says what is under way
-    # ("reading" with a ``done`` per source read, then "validating"), for a first start's
-    # progress bar.
-    step = steps or (lambda name, total: None)
     context = reference_context(base_iri)
     extra = Graph() if stored is None else stored
     if stored is not None:
@@ -236,45 +284,26 @@ def check_sources(
             names = names_of(result.graph)
             context, extra = context + names, extra + names
     count = _worker_count(len(rest), workers)
-    # One pass: read every source first, validate them together below.
-    per_source = engine if engine == "pyshacl" else None
-    read: list[SourceResult] = []
-    if per_source is None:
-        step("reading", len(rest))
-        reported = done
-        done = lambda result: None  # noqa: E731 - the results are reported after the pass
+    batches = _batches(rest, count)
     if count == 1:
-        for path in rest:
-            if per_source is None:
-                read.append(_read_one(path, base_iri, context))
-                reported(read[-1])
-            else:
-                results[path] = _check_one(path, base_iri, context, per_source)
-                done(results[path])
+        for batch in batches:
+            for result in _check_batch(batch, base_iri, context, engine):
+                results[result.path] = result
+                done(result)
     else:
-        # "spawn": the caller may be a threaded server, which must not be forked.
-        with multiprocessing.get_context("spawn").Pool(
+        # "spawn": the caller may be a threaded server, which must not be forked. A
+        # worker that dies (killed, out of memory) breaks the pool with an error,
+        # where multiprocessing.Pool would wait for its batch forever.
+        with ProcessPoolExecutor(
             count,
+            mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(base_iri, extra.serialize(format="nt", encoding="utf-8"), per_source),
+            initargs=(base_iri, extra.serialize(format="nt", encoding="utf-8"), engine),
         ) as pool:
-            checked = pool.imap(_check_in_worker, rest, chunksize=max(1, len(rest) // (count * 8)))
-            for path, result in zip(rest, checked, strict=True):
-                if per_source is None:
-                    read.append(result)
-                    reported(result)
-                else:
-                    results[path] = result
+            for checked in pool.map(_check_in_worker, batches):
+                for result in checked:
+                    results[result.path] = result
                     done(result)
-    pending = [result for result in read if result.needs_validation]
-    if per_source is None:
-        step("validating", 0)
-    for result, report in zip(
-        pending, validate_batch([r.graph for r in pending], context, engine), strict=True
-    ):
-        result.add_problems(report.problems)
-    for result in read:
-        results[result.path] = result
     return [results[path] for path in paths]
 
 
@@ -331,12 +360,17 @@ def load_sources(
                 result.triples,
                 row_counts=result.row_counts,
             )
-            # Added in place: copying a large graph (graph + metadata) costs more than
-            # writing it.
-            result.graph.remove((URIRef(result.graph_iri), None, None))
-            for triple in metadata:
-                result.graph.add(triple)
-            store.replace_graph(result.graph_iri, result.graph)
+            direct = getattr(store, "replace_graph_ntriples", None)
+            if result.ntriples is not None and direct is not None:
+                direct(result.graph_iri, result.ntriples + b"\n" + safe_ntriples(metadata).encode())
+            else:
+                graph = result.rdf_graph()
+                # Added in place: copying a large graph (graph + metadata) costs more than
+                # writing it.
+                graph.remove((URIRef(result.graph_iri), None, None))
+                for triple in metadata:
+                    graph.add(triple)
+                store.replace_graph(result.graph_iri, graph)
             record_load(
                 _source_kind(result),
                 rows=sum(result.row_counts.values()),
@@ -375,7 +409,6 @@ def load_demo(
         workers=workers,
         engine=engine,
         progress=None if checked is None else (lambda _: checked()),
-        steps=starting,
     )
     invalid = [r.report.to_text() for r in results if not r.report.conforms]
     if invalid:

@@ -35,8 +35,6 @@ STEPS = {
     "starting": ("starter", "starting"),
     "reference": ("laster referansedata", "loading the reference data"),
     "checking": ("kontrollerer demodata", "checking the demo workbooks"),
-    "reading": ("leser demodata", "reading the demo workbooks"),
-    "validating": ("validerer demodata samlet", "validating the demo data in one pass"),
     "writing": ("skriver til lageret", "writing to the store"),
     "ready": ("klar", "ready"),
     "failed": ("feilet", "failed"),
@@ -108,7 +106,7 @@ class LoadProgress:
         """A rough estimate of the whole load's remaining time, once there is a rate."""
         with self.lock:
             step, done, total, since = self.step, self.done, self.total, self.first_done
-        if step not in {"checking", "reading", "writing"} or done < 3 or total == 0:
+        if step not in {"checking", "writing"} or done < 3 or total == 0:
             return None
         per_source = (time.monotonic() - since) / (done - 1)
         left = per_source * (total - done)
@@ -139,8 +137,6 @@ class LoadProgress:
         left = self.seconds_left()
         if left is not None:
             text += f", ca. {_duration(left)} igjen / about {_duration(left)} left"
-            if self.step == "reading":  # the one-pass validation is not in the estimate
-                text += " (dette steget / this step)"
         return text
 
     def sentence(self, lang: str) -> str:
@@ -165,8 +161,6 @@ class LoadProgress:
                 if lang == "nb"
                 else (f", about {_duration(left)} left")
             )
-            if self.step == "reading":  # the one-pass validation is not in the estimate
-                text += " av dette steget" if lang == "nb" else " in this step"
         return text + "."
 
 

@@ -136,7 +136,7 @@ def one_workbook(results: list[SourceResult], repeat: int) -> dict[str, object]:
     store.close()
     # N-Triples is N-Quads without graph names: the same triples for bulk_load.
     nquads = WORK / "one.nq"
-    nquads.write_bytes(result.graph.serialize(format="nt", encoding="utf-8"))
+    nquads.write_bytes(result.ntriples or result.graph.serialize(format="nt", encoding="utf-8"))
     disk, _ = _bulk_load(nquads, repeat)
     rows = sum(result.row_counts.values())
     total = checking.phase.wall_s + loading.phase.wall_s

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pyoxigraph as ox
-from rdflib import Graph
 from rdflib.term import Node
 
 from loaders.oxigraph_terms import OxTerm, ox_term
@@ -89,13 +88,14 @@ def _run(store: ox.Store, check: Check) -> list[Problem]:
 
 
 def evaluate(
-    graphs: Sequence[Graph],
+    graphs: Sequence[Iterable[tuple[Node, Node, Node]]],
     referenced: Iterable[tuple[Node, Node, Node]],
     compiled: CompiledShapes,
     threads: int | None = None,
 ) -> list[Problem]:
     """Every violation of the compiled checks whose focus node is a subject of ``graphs``.
 
+    ``graphs`` are the sources' triples (rdflib graphs, or their triples in lists);
     ``referenced`` is the context the data may point at (types of referenced nodes,
     the ontology's classes). The subjects of ``graphs`` must not overlap: the
     store holds them as one graph.

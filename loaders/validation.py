@@ -133,8 +133,13 @@ def _referenced(
     """
     subjects = {s for graph in graphs for s in graph.subjects()}
     objects = {o for graph in graphs for o in graph.objects()}
+    return _about(objects - subjects, context)
+
+
+def _about(nodes: set[Node], context: Graph | None) -> Iterator[tuple[Node, Node, Node]]:
+    """The triples of the ontology and ``context`` whose subject is one of ``nodes``' IRIs."""
     lookups = [ontology_graph()] + ([context] if context is not None else [])
-    for node in objects - subjects:
+    for node in nodes:
         if isinstance(node, URIRef):
             for graph in lookups:
                 yield from graph.triples((node, None, None))
@@ -233,13 +238,19 @@ def validate_batch(
     for shape, (_, reason) in compiled.fallback.items():
         log.info("form sjekkes med pySHACL / shape checked with pySHACL: %s (%s)", shape, reason)
     reports = [ValidationReport() for _ in graphs]
-    for group in _disjoint_groups(graphs):
+    # Each graph is iterated once: rdflib yields a triple at a time through its
+    # context index, which cost a national load more than the checks themselves.
+    triples = [list(graph) for graph in graphs]
+    subjects = [{s for s, _, _ in found} for found in triples]
+    for group in _disjoint_groups(subjects):
         owner: dict[str, int] = {}
         for index in group:
-            for subject in graphs[index].subjects():
+            for subject in subjects[index]:
                 owner.setdefault(_key(subject), index)
-        members = [graphs[i] for i in group]
-        for problem in evaluate(members, _referenced(members, context), compiled):
+        members = [triples[i] for i in group]
+        objects = {o for i in group for _, _, o in triples[i]}
+        described = set().union(*(subjects[i] for i in group))
+        for problem in evaluate(members, _about(objects - described, context), compiled):
             reports[owner[problem.focus_node]].problems.append(problem)
         if compiled.fallback:
             for index in group:
@@ -265,18 +276,17 @@ def _key(node: Node) -> str:
     return str(node)
 
 
-def _disjoint_groups(graphs: Sequence[Graph]) -> list[list[int]]:
-    """Indexes of ``graphs`` in groups whose subjects do not overlap, in order."""
+def _disjoint_groups(subjects: Sequence[set[Node]]) -> list[list[int]]:
+    """Indexes of graphs (given by their ``subjects``) in groups that do not overlap, in order."""
     groups: list[tuple[list[int], set[Node]]] = []
-    for index, graph in enumerate(graphs):
-        subjects = set(graph.subjects())
+    for index, own in enumerate(subjects):
         for members, seen in groups:
-            if not subjects & seen:
+            if not own & seen:
                 members.append(index)
-                seen |= subjects
+                seen |= own
                 break
         else:
-            groups.append(([index], subjects))
+            groups.append(([index], set(own)))
     return [members for members, _ in groups]
 
 

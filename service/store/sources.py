@@ -71,6 +71,8 @@ class SourceResult:
         Triples about the source's own graph IRI are left out, as ``load_sources``
         leaves them out: that node's description is the provenance written there.
         """
+        if self.ntriples is not None:
+            return self
         own = URIRef(self.graph_iri)
         triples = (t for t in self.graph if t[0] != own)
         data = ox.serialize(ox_triples(triples), format=ox.RdfFormat.N_TRIPLES) or b""
@@ -263,8 +265,8 @@ def check_sources(
     (``BATCH``: read, mapped and validated in one pass of the compiled checks) in
     parallel processes (``workers``; default: the CPUs, for batches large enough to
     pay for starting them). Results come back in the order of ``paths``, compact
-    (``SourceResult.compact``) but for the shared ones; ``progress`` is called with
-    each one as its batch is done.
+    (``SourceResult.compact``); ``progress`` is called with each one as its batch
+    is done.
     """
     done = progress or (lambda result: None)
     context = reference_context(base_iri)
@@ -304,7 +306,7 @@ def check_sources(
                 for result in checked:
                     results[result.path] = result
                     done(result)
-    return [results[path] for path in paths]
+    return [results[path].compact() for path in paths]
 
 
 def names_of(graph: Graph) -> Graph:
@@ -349,20 +351,16 @@ def load_sources(
             if not result.report.conforms:
                 record_rejected_load(_source_kind(result))
         raise ValueError("refusing to load sources with errors")
+    if _add_new_graphs(store, results, written):
+        return
     deferred = getattr(store, "deferred_publish", None)
     with deferred() if deferred is not None else nullcontext():
         for result in results:
             started = time.perf_counter()
-            metadata = source_metadata(
-                result.graph_iri,
-                result.path.name,
-                result.data,
-                result.triples,
-                row_counts=result.row_counts,
-            )
+            metadata = _metadata(result)
             direct = getattr(store, "replace_graph_ntriples", None)
             if result.ntriples is not None and direct is not None:
-                direct(result.graph_iri, result.ntriples + b"\n" + safe_ntriples(metadata).encode())
+                direct(result.graph_iri, result.ntriples + safe_ntriples(metadata).encode())
             else:
                 graph = result.rdf_graph()
                 # Added in place: copying a large graph (graph + metadata) costs more than
@@ -379,6 +377,44 @@ def load_sources(
             )
             if written is not None:
                 written()
+
+
+def _metadata(result: SourceResult) -> Graph:
+    return source_metadata(
+        result.graph_iri,
+        result.path.name,
+        result.data,
+        result.triples,
+        row_counts=result.row_counts,
+    )
+
+
+def _add_new_graphs(
+    store: GraphWriter, results: list[SourceResult], written: Callable[[], None] | None
+) -> bool:
+    """All of ``results`` in one transaction, when the store can and none of their graphs
+    exists yet (a first start, a new batch); False when they must be replaced one by one."""
+    add = getattr(store, "add_new_graphs", None)
+    if add is None or not results or any(r.ntriples is None for r in results):
+        return False
+    started = time.perf_counter()
+    graphs = [
+        (r.graph_iri, (r.ntriples or b"") + safe_ntriples(_metadata(r)).encode() + b"\n")
+        for r in results
+    ]
+    if not add(graphs):
+        return False
+    seconds = (time.perf_counter() - started) / len(results)
+    for result in results:
+        record_load(
+            _source_kind(result),
+            rows=sum(result.row_counts.values()),
+            triples=result.triples,
+            seconds=seconds,
+        )
+        if written is not None:
+            written()
+    return True
 
 
 def load_demo(

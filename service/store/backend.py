@@ -190,6 +190,14 @@ class EmbeddedBackend(Backend):
     def replace_graph(self, graph_iri: str, data: Graph) -> None:
         self.store.replace_graph(graph_iri, data)
 
+    def replace_graph_ntriples(self, graph_iri: str, data: bytes) -> None:
+        """See ``KnowledgeStore.replace_graph_ntriples``: a checked source, written as is."""
+        self.store.replace_graph_ntriples(graph_iri, data)
+
+    def add_new_graphs(self, graphs: list[tuple[str, bytes]]) -> bool:
+        """See ``KnowledgeStore.add_new_graphs``: a first start's sources in one transaction."""
+        return self.store.add_new_graphs(graphs)
+
     async def merge_graph(self, graph_iri: str, data: Graph) -> None:
         triples = await asyncio.to_thread(safe_ntriples, data)
         await self.update(f"INSERT DATA {{ GRAPH <{graph_iri}> {{\n{triples}\n}} }}")

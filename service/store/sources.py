@@ -392,7 +392,7 @@ def _metadata(result: SourceResult) -> Graph:
 def _add_new_graphs(
     store: GraphWriter, results: list[SourceResult], written: Callable[[], None] | None
 ) -> bool:
-    """All of ``results`` in one transaction, when the store can and none of their graphs
+    """All of ``results`` in a few large transactions, when the store can and none of their graphs
     exists yet (a first start, a new batch); False when they must be replaced one by one."""
     add = getattr(store, "add_new_graphs", None)
     if add is None or not results or any(r.ntriples is None for r in results):

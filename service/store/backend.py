@@ -195,7 +195,7 @@ class EmbeddedBackend(Backend):
         self.store.replace_graph_ntriples(graph_iri, data)
 
     def add_new_graphs(self, graphs: list[tuple[str, bytes]]) -> bool:
-        """See ``KnowledgeStore.add_new_graphs``: a first start's sources in one transaction."""
+        """See ``KnowledgeStore.add_new_graphs``: a first start's sources, few transactions."""
         return self.store.add_new_graphs(graphs)
 
     async def merge_graph(self, graph_iri: str, data: Graph) -> None:
@@ -231,6 +231,12 @@ class PublishedCopy:
         return nullcontext()
 
     def replace_graph(self, graph_iri: str, data: Graph) -> None:
+        raise StoreLockedError(_HELD_MESSAGE)
+
+    def replace_graph_ntriples(self, graph_iri: str, data: bytes) -> None:
+        raise StoreLockedError(_HELD_MESSAGE)
+
+    def add_new_graphs(self, graphs: list[tuple[str, bytes]]) -> bool:
         raise StoreLockedError(_HELD_MESSAGE)
 
     def update(self, sparql: str, base_iri: str | None = None) -> None:

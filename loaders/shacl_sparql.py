@@ -12,8 +12,8 @@ What is compiled: targets (``sh:targetClass``, ``sh:targetSubjectsOf``,
 ``sh:target`` of a ``sh:SPARQLTarget``), predicate and sequence paths, and the
 components ``sh:minCount``, ``sh:maxCount``, ``sh:datatype``, ``sh:nodeKind``,
 ``sh:class``, ``sh:pattern``, ``sh:in``, ``sh:languageIn``, ``sh:uniqueLang``,
-``sh:minInclusive``, ``sh:lessThan``, ``sh:or``, ``sh:and``, ``sh:not``,
-``sh:xone``, ``sh:node``, ``sh:qualifiedValueShape`` with
+``sh:minInclusive`` and the other range components, ``sh:lessThan``, ``sh:or``,
+``sh:and``, ``sh:not``, ``sh:xone``, ``sh:node``, ``sh:qualifiedValueShape`` with
 ``sh:qualifiedMinCount``/``sh:qualifiedMaxCount``, and any SPARQL-based constraint
 component with an ``sh:SPARQLAskValidator``. A pattern the store's regex engine
 cannot compile (Rust's has no look-around) is checked in Python with ``re``, as
@@ -82,6 +82,14 @@ _DESCRIPTIVE = {
     SH.defaultValue,
     SH.deactivated,
 }
+_RANGES = (
+    (SH.minInclusive, ">="),
+    (SH.maxInclusive, "<="),
+    (SH.minExclusive, ">"),
+    (SH.maxExclusive, "<"),
+)
+"""The value range components (SHACL § 4.3) and the comparison a conforming value passes."""
+
 _HANDLED = {
     SH.minCount,
     SH.maxCount,
@@ -94,6 +102,9 @@ _HANDLED = {
     SH.languageIn,
     SH.uniqueLang,
     SH.minInclusive,
+    SH.maxInclusive,
+    SH.minExclusive,
+    SH.maxExclusive,
     SH.lessThan,
     SH["or"],
     SH["and"],
@@ -253,9 +264,11 @@ class _Compiler:
                 + " || ".join(f"langMatches(LANG({v}), {_term(Literal(t))})" for t in tags)
                 + "))"
             )
-        minimum = self.one(shape, SH.minInclusive)
-        if minimum is not None:
-            conditions.append(f"(isLiteral({v}) && {v} >= {_term(minimum)})")
+        for component, operator in _RANGES:
+            bound = self.one(shape, component)
+            if bound is not None:
+                # an incomparable value makes the comparison an error: not conforming
+                conditions.append(f"(isLiteral({v}) && {v} {operator} {_term(bound)})")
         for combined in ("or", "and", "xone"):
             head = self.one(shape, SH[combined])
             if head is None:

@@ -236,6 +236,13 @@ def add_catalogue(demo: Demo) -> None:
     for region in REGIONS:
         members = [_by_name(demo.municipalities, m) for m in region.members]
         sure = "sikre" if region.confidence == "high" else "de kjente kjernemedlemmene"
+        # No semicolon in the text: in a cell it separates values.
+        if region.unconfirmed:
+            sure += (
+                ", men medlemskapet til "
+                + " og ".join(m.split("@")[0] for m in region.unconfirmed)
+                + " er ikke bekreftet"
+            )
         demo.add(
             demo.catalogue,
             KG.Region,

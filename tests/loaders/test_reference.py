@@ -157,3 +157,31 @@ def test_reference_data_conforms_to_the_shapes(reference: Graph) -> None:
     assert report.errors == [], "\n".join(
         f"{p.focus_node} {p.path} {p.value}: {p.message_en}" for p in report.errors[:20]
     )
+
+
+LOS_WORD = "https://psi.norge.no/los/ord/"
+SKOS_IN_SCHEME = URIRef("http://www.w3.org/2004/02/skos/core#inScheme")
+
+
+def test_statutory_services_link_their_kommune_los_word(reference: Graph) -> None:
+    """Issue 19: the services are linked to the municipal services LOS names (its "ord"
+    scheme, from KS's Kommune-LOS) where a word exists, and the list grew toward them;
+    every word is one of that scheme, every service has a legal basis that is an act or
+    a section of one."""
+    thematic = URIRef("http://data.europa.eu/m8g/thematicArea")
+    legal = URIRef("http://data.europa.eu/m8g/hasLegalResource")
+    words_scheme = URIRef("https://psi.norge.no/los/ontologi/ord")
+    services = set(reference.subjects(RDF.type, KG.StatutoryService))
+    linked = {
+        service: {w for w in reference.objects(service, thematic) if str(w).startswith(LOS_WORD)}
+        for service in services
+    }
+    for service, words in linked.items():
+        for word in words:
+            assert (word, SKOS_IN_SCHEME, words_scheme) in reference, (service, word)
+        for basis in reference.objects(service, legal):
+            assert (basis, RDF.type, KG.LegalBasis) in reference, (service, basis)
+    assert len(services) >= 110
+    assert sum(1 for words in linked.values() if words) >= 85
+    hjemmesykepleie = URIRef(f"{BASE}id/tjeneste/helsetjenester-i-hjemmet")
+    assert URIRef(LOS_WORD + "hjemmesykepleie") in linked[hjemmesykepleie]

@@ -189,9 +189,12 @@ def test_the_services_conform_to_cpsv_ap_no(
     services = build_services(read_services(store, kommunenummer, BASE))
     kindergarten = URIRef(f"{BASE}id/tjeneste/barnehage")
     assert (kindergarten, RDF.type, CPSV.PublicService) in services
-    assert services.value(kindergarten, CV.thematicArea) == URIRef(
-        "https://psi.norge.no/los/tema/barnehage"
-    )
+    # The LOS theme and the Kommune-LOS words (issue 19).
+    assert set(services.objects(kindergarten, CV.thematicArea)) == {
+        URIRef("https://psi.norge.no/los/tema/barnehage"),
+        URIRef("https://psi.norge.no/los/ord/barnehageplass"),
+        URIRef("https://psi.norge.no/los/ord/barnehage-innhold-og-kvalitet"),
+    }
     assert services.value(kindergarten, CV.hasLegalResource) == URIRef(
         f"{BASE}id/hjemmel/barnehageloven-10"
     )

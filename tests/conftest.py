@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import shutil
 import socket
@@ -22,6 +21,7 @@ from rdflib import Graph
 
 from loaders.namespaces import DEFAULT_BASE_IRI
 from loaders.reference import reference_graph
+from service.store.demo_cache import inputs_digest
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SHARED = REPOSITORY.parent / "shared"
@@ -294,6 +294,9 @@ def start_server(
         **os.environ,
         "KOMMUNEGRAF_BASE_IRI": f"http://127.0.0.1:{port}/",
         "KOMMUNEGRAF_DEMO": "false",
+        # Never the user's copy of the demo (~/.cache/kommunegraf): a test that loads the
+        # demo checks and loads it, unless it gives a folder of its own.
+        "KOMMUNEGRAF_DEMO_CACHE": "off",
         **(env or {}),
     }
     log = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this call, like the server
@@ -370,46 +373,15 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     stop_server(running)
 
 
-DEMO_INPUTS = (
-    "loaders",
-    "shapes",
-    "ontology",
-    "service/store",
-    "service/access",
-    "service/settings.py",
-    "service/web/app.py",
-)
-"""What the demo store is built from (the loaders, the shapes, and the service code that
-writes the store at first start): a change to any file there builds it anew. Pages, routes
-and exports are left out, since they do not change what is stored and change often."""
-
-
 def demo_inputs_digest() -> str:
     """A hash of everything the demo store is built from, and of the libraries that build it.
 
     The build takes minutes (358 workbooks through the real loaders); keyed by this hash
     it is made once per change of its inputs rather than once per test run, and a stale
-    store can never be used: any edit to a loader, shape, ontology or service module, or
-    another pyoxigraph/pyshacl/rdflib, gives another key.
+    store can never be used. The same key as the service's own copy of the demo
+    (``service.store.demo_cache``), so both follow the same inputs.
     """
-    from importlib.metadata import PackageNotFoundError, version
-
-    digest = hashlib.sha256()
-    for name in ("pyoxigraph", "pyshacl", "rdflib", "python-calamine"):
-        try:
-            digest.update(f"{name}={version(name)}\n".encode())
-        except PackageNotFoundError:  # not installed is part of the key too
-            digest.update(f"{name}=-\n".encode())
-    for folder in DEMO_INPUTS:
-        root = REPOSITORY / folder
-        for path in sorted(root.rglob("*")) if root.is_dir() else [root]:
-            if not path.is_file() or "__pycache__" in path.parts:
-                continue
-            if path.suffix in {".html", ".css", ".js", ".md", ".svg", ".pyc"}:
-                continue  # pages and docs do not change what is stored
-            digest.update(str(path.relative_to(REPOSITORY)).encode() + b"\0")
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:20]
+    return inputs_digest()
 
 
 DEMO_CACHE = Path(

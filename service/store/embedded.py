@@ -285,6 +285,13 @@ class KnowledgeStore:
     ) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
         return self._store.query(sparql, base_iri=base_iri, use_default_graph_as_union=True)
 
+    def bulk_load(self, data: IO[bytes], rdf_format: ox.RdfFormat) -> None:
+        """Add every quad of ``data``, fast and not in one transaction: only for filling
+        an empty store under the first-start marker (``service.web.startup``), which
+        makes the next start empty it again if this is cut short."""
+        self._store.bulk_load(data, rdf_format)
+        self._publish()
+
     def dump(self, output: IO[bytes], rdf_format: ox.RdfFormat) -> None:
         """Write every named graph (N-Quads or TriG) to ``output``."""
         self._store.dump(output, rdf_format)

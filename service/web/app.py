@@ -25,6 +25,7 @@ from service.exports.published import PublishedCatalogues
 from service.logs import RequestLog
 from service.metrics import RequestMetrics, set_build_info
 from service.settings import Settings
+from service.store import demo_cache
 from service.store.backend import Backend, EmbeddedBackend
 from service.web.admission import QueryClients
 from service.web.headers import SECURITY_HEADERS
@@ -86,6 +87,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
                     settings.demo,
                     progress,
                     settings.engine,
+                    demo_cache.cache_folder(settings.demo_cache),
                 ),
                 app.state.backend.start(),
             )

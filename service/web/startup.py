@@ -18,6 +18,7 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 from rdflib import Graph, Literal, URIRef
@@ -25,6 +26,7 @@ from rdflib.namespace import RDFS
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loaders.validation import Engine
+from service.store import demo_cache
 from service.store.backend import Backend
 from service.store.embedded import KnowledgeStore
 from service.store.sources import load_demo, load_reference
@@ -34,8 +36,16 @@ log = logging.getLogger("kommunegraf")
 STEPS = {
     "starting": ("starter", "starting"),
     "reference": ("laster referansedata", "loading the reference data"),
+    "cached": (
+        "laster demodataene fra forrige kontrollerte kopi",
+        "loading the demo data from the copy checked before",
+    ),
     "checking": ("kontrollerer demodata", "checking the demo workbooks"),
     "writing": ("skriver til lageret", "writing to the store"),
+    "saving": (
+        "lagrer en kopi til neste oppstart",
+        "saving a copy for the next first start",
+    ),
     "ready": ("klar", "ready"),
     "failed": ("feilet", "failed"),
 }
@@ -179,9 +189,12 @@ def first_load(
     demo: bool,
     progress: LoadProgress,
     engine: Engine = "sparql",
+    cache: Path | None = None,
 ) -> None:
     """Fill the store if it is empty (or was left half-loaded), as one published state.
 
+    With ``cache`` (a folder, ``service.store.demo_cache``) the demo is bulk-loaded from
+    the copy a full load with the same inputs saved there, and a full load saves one.
     The marker graph is kept on the embedded store only: a remote store is the
     operator's, and this service never empties it.
     """
@@ -197,25 +210,63 @@ def first_load(
             "again"
         )
         store.update("DROP ALL")
+    copy = (
+        demo_cache.cache_file(cache, base_iri, engine)
+        if demo and cache is not None and store is not None
+        else None
+    )
+    from_copy = False
     with store.deferred_publish() if store is not None else nullcontext():
         if store is not None:
-            flag = Graph()
-            flag.add((URIRef(marker), RDFS.comment, Literal("first-start load under way")))
-            store.replace_graph(marker, flag)
-        progress.begin("reference")
-        load_reference(backend, base_iri)
-        if demo:
-            log.info("laster demodata / loading the demo data (loaders/demo/data)")
-            load_demo(
-                backend,
-                base_iri,
-                engine=engine,
-                checked=progress.advance,
-                written=progress.advance,
-                starting=progress.begin,
-            )
+            _mark(store, marker)
+        if store is not None and copy is not None and copy.is_file():
+            progress.begin("cached")
+            try:
+                quads = demo_cache.load(store, copy)
+                from_copy = True
+                log.info(
+                    "demodata lastet fra kopien / demo data loaded from the copy",
+                    extra={"copy": str(copy), "quads": quads},
+                )
+            except demo_cache.UnusableCopyError as error:
+                log.warning(
+                    "kopien av demodataene kan ikke brukes og slettes; de kontrolleres på nytt "
+                    "/ the copy of the demo data is unusable and deleted; checking them again",
+                    extra={"error": str(error)},
+                )
+                copy.unlink(missing_ok=True)
+                store.update("DROP ALL")
+                _mark(store, marker)
+        if not from_copy:
+            progress.begin("reference")
+            load_reference(backend, base_iri)
+            if demo:
+                log.info("laster demodata / loading the demo data (loaders/demo/data)")
+                load_demo(
+                    backend,
+                    base_iri,
+                    engine=engine,
+                    checked=progress.advance,
+                    written=progress.advance,
+                    starting=progress.begin,
+                )
         if store is not None:
             store.update(f"DROP SILENT GRAPH <{marker}>")
+    if store is not None and copy is not None and not from_copy:
+        progress.begin("saving")
+        try:
+            demo_cache.save(store, copy)
+        except OSError as error:  # a full disk or a read-only home: the next start checks
+            log.warning(
+                "kunne ikke lagre en kopi av demodataene / could not save a copy of the demo",
+                extra={"error": str(error)},
+            )
+
+
+def _mark(store: KnowledgeStore, marker: str) -> None:
+    flag = Graph()
+    flag.add((URIRef(marker), RDFS.comment, Literal("first-start load under way")))
+    store.replace_graph(marker, flag)
 
 
 class StartupGate:

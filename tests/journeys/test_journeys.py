@@ -16,11 +16,18 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import openpyxl
+import pyoxigraph as ox
+from lxml import etree
+from rdflib import Graph, Namespace, URIRef
+from rdflib.namespace import DCTERMS, OWL, RDF
+from SPARQLWrapper import JSON, SPARQLWrapper
 
+from service.store import demo_cache
 from tests.cli import kommunegraf
-from tests.conftest import free_port
+from tests.conftest import free_port, start_server, stop_server
 from tests.journeys.conftest import ARENDAL
 from tests.service.access import Access
 from tests.service.client import Answer, bearer, call
@@ -35,7 +42,12 @@ def _get(access: Access, path: str, accept: str = "*/*", timeout: float = 120) -
 
 def _first_start(store: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     """``kommunegraf serve`` on an empty store with the demo, as ``make serve`` does."""
-    env = {**os.environ, "KOMMUNEGRAF_DEMO": "true", "KOMMUNEGRAF_BASE_IRI": "http://x.test/"}
+    env = {
+        **os.environ,
+        "KOMMUNEGRAF_DEMO": "true",
+        "KOMMUNEGRAF_BASE_IRI": "http://x.test/",
+        "KOMMUNEGRAF_DEMO_CACHE": "off",  # a full load: checked, as on a new machine
+    }
     with log.open("ab") as sink:
         return subprocess.Popen(
             [sys.executable, "-m", "service", "serve", "--port", str(port), "--store", str(store)],
@@ -206,3 +218,231 @@ def test_analyst_asks_with_names_not_iris(national: Access) -> None:
     assert len(cli.stdout.splitlines()) > 1
     old = call(national.url, "GET", "/id/kommune/1201", headers={"Accept": "text/html"})
     assert old.status == 301 and old.headers["location"] == "/id/kommune/4601"
+
+
+# -- enterprise architect (docs/arkitekt.md, docs/archimate.md) ---------------------------
+
+KG_NS = "https://w3id.org/kommunegraf/ontology#"
+PREFIXES = (
+    f"PREFIX kg: <{KG_NS}>\n"
+    "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+    "PREFIX org: <http://www.w3.org/ns/org#>\n"
+    "PREFIX cv: <http://data.europa.eu/m8g/>\n"
+)
+ARCHIMATE = "{http://www.opengroup.org/xsd/archimate/3.0/}"
+XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+
+
+def _rows(access: Access, query: str) -> list[dict[str, str]]:
+    """A SELECT through SPARQLWrapper, as the architect's own scripts run it."""
+    endpoint = SPARQLWrapper(access.url + "/sparql")
+    endpoint.setQuery(PREFIXES + query)
+    endpoint.setReturnFormat(JSON)
+    result: Any = endpoint.query().convert()
+    return [{k: v["value"] for k, v in row.items()} for row in result["results"]["bindings"]]
+
+
+def test_architect_queries_the_model_and_takes_a_region_to_archi(
+    national: Access, demo_base: str, tmp_path: Path
+) -> None:
+    """The ontology as RDF, SPARQL from Python and the CLI, a region's portfolio as an
+    ArchiMate model, the model back to a workbook that the running service accepts, and
+    what retiring a system or losing a vendor would hit."""
+    ontology = _get(national, "/ontology?format=turtle")
+    assert ontology.status == 200
+    model = Graph().parse(data=ontology.text, format="turtle")
+    usage = URIRef(KG_NS + "ApplicationUsage")
+    assert (usage, RDF.type, OWL.Class) in model
+    term = _get(national, "/ontology/Municipality", "text/turtle")
+    assert term.status == 200
+    assert (URIRef(KG_NS + "Municipality"), None, None) in Graph().parse(data=term.text)
+
+    # The standard types without a reasoner, and the region's shared systems.
+    classes = _rows(national, "SELECT ?c (COUNT(?x) AS ?n) WHERE { ?x a ?c } GROUP BY ?c")
+    counts = {row["c"].removeprefix(KG_NS): int(row["n"]) for row in classes}
+    assert counts["Municipality"] >= 357 and counts["ApplicationUsage"] > 10_000
+    shared = _rows(
+        national,
+        """SELECT ?name (COUNT(DISTINCT ?m) AS ?members) WHERE {
+             ?r a kg:Region ; rdfs:label "Vest-Finnmark Rådet" ; org:hasMember ?m .
+             ?u kg:usedBy ?m ; kg:application/rdfs:label ?name .
+           } GROUP BY ?name ORDER BY DESC(?members)""",
+    )
+    assert int(shared[0]["members"]) == 7, shared[:3]  # the sak/arkiv system they share
+    cli = kommunegraf(
+        "query",
+        PREFIXES + "SELECT (COUNT(*) AS ?n) WHERE { ?s a kg:StatutoryService }",
+        "--endpoint",
+        national.url,
+        "--format",
+        "csv",
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert int(cli.stdout.splitlines()[1]) >= 111
+
+    # The region's portfolios as one ArchiMate model, by the region's short name.
+    region = "vest-finnmark-radet"
+    exchange = _get(national, f"/region/{region}/archimate.xml", timeout=300)
+    assert exchange.status == 200, exchange.text[:500]
+    root = etree.fromstring(exchange.body)
+    components: set[str | None] = {
+        e.findtext(ARCHIMATE + "name")
+        for e in root.iter(ARCHIMATE + "element")
+        if e.get(XSI_TYPE) == "ApplicationComponent"
+    }
+    systems = _rows(
+        national,
+        f"""SELECT DISTINCT ?name WHERE {{
+              <{demo_base}id/region/{region}> org:hasMember ?m .
+              ?u kg:usedBy ?m ; kg:application/rdfs:label ?name }}""",
+    )
+    # In a region's model a component is one member's use: "Gerica (Hasvik)".
+    used = {name.rsplit(" (", 1)[0] for name in components if name}
+    assert {row["name"] for row in systems} <= used
+    # Back from the model (as edited in Archi) to Hasvik's workbook, checked against the
+    # running service: the names resolve in the live catalogue.
+    book = call(
+        national.url,
+        "POST",
+        "/archimate/arbeidsbok",
+        params={"kommune": "5616"},
+        body=exchange.body,
+        timeout=300,
+    )
+    assert book.status == 200, book.text[:500]
+    workbook = tmp_path / "hasvik-fra-archi.xlsx"
+    workbook.write_bytes(book.body)
+    checked = kommunegraf("validate", str(workbook), "--endpoint", national.url)
+    assert ": error: " not in checked.stdout, checked.stdout[-3000:]
+
+    # Dependencies and impact on the pages the architect opens.
+    page = _get(national, f"/id/kommune/{ARENDAL}", "text/html")
+    assert page.status == 200 and "<svg" in page.text
+    retire = _get(
+        national,
+        "/queries/system-retirement?application=Gerica",
+        "application/sparql-results+json",
+    )
+    assert retire.status == 200, retire.text
+    assert json.loads(retire.body)["results"]["bindings"]
+
+
+# -- national body: KS, Digdir (docs/nasjonale.md) -----------------------------------------
+
+DCAT = Namespace("http://www.w3.org/ns/dcat#")
+CV = Namespace("http://data.europa.eu/m8g/")
+CPSV = Namespace("http://purl.org/vocab/cpsv#")
+LOS_WORD = "https://psi.norge.no/los/ord/"
+BRREG = "https://data.brreg.no/enhetsregisteret/api/enheter/"
+
+
+def test_national_body_harvests_the_country_and_links_it(
+    national: Access, demo_base: str, tmp_path: Path
+) -> None:
+    """Harvest every catalogue in one request (then a 304), one municipality's catalogue
+    the same over HTTP and from the CLI, its quality before harvesting, the services as
+    CPSV-AP-NO linked to ELI acts and Kommune-LOS words, and from a word to the systems
+    that support it across the country."""
+    first = _get(national, "/catalog", "text/turtle", timeout=300)
+    assert first.status == 200, first.text[:500]
+    whole = Graph().parse(data=first.text, format="turtle")
+    catalogues = set(whole.subjects(RDF.type, DCAT.Catalog))
+    assert len(catalogues) > 300
+    assert len(set(whole.subjects(RDF.type, DCAT.Dataset))) >= 1000
+    publishers = {str(p) for c in catalogues for p in whole.objects(c, DCTERMS.publisher)}
+    assert publishers and all(p.startswith(BRREG) for p in publishers), sorted(publishers)[:3]
+    again = call(
+        national.url,
+        "GET",
+        "/catalog",
+        headers={"Accept": "text/turtle", "If-None-Match": first.headers["etag"]},
+    )
+    assert again.status == 304
+
+    one = Graph().parse(data=_get(national, f"/catalog/{ARENDAL}", "text/turtle").text)
+    exported = tmp_path / f"katalog-{ARENDAL}.ttl"
+    cli = kommunegraf(
+        "export",
+        "dcat",
+        "--kommune",
+        ARENDAL,
+        "-o",
+        str(exported),
+        "--store",
+        str(national.folder / "store"),
+        "--base-iri",
+        demo_base,
+    )
+    assert cli.returncode == 0, cli.stderr
+    from_file = Graph().parse(exported)
+    datasets = set(one.subjects(RDF.type, DCAT.Dataset))
+    assert datasets and datasets == set(from_file.subjects(RDF.type, DCAT.Dataset))
+
+    quality = json.loads(_get(national, f"/catalog/{ARENDAL}/kvalitet?format=json").body)
+    assert 0 < quality["total"] <= quality["maximum"] and quality["datasets"]
+
+    services = Graph().parse(data=_get(national, f"/services/{ARENDAL}", "text/turtle").text)
+    public = set(services.subjects(RDF.type, CPSV.PublicService))
+    assert len(public) >= 111
+    words = {w for s in public for w in services.objects(s, CV.thematicArea)}
+    assert len({w for w in words if str(w).startswith(LOS_WORD)}) >= 60
+    acts = {a for s in public for a in services.objects(s, CV.hasLegalResource)}
+    assert any(str(a).startswith("https://lovdata.no/eli/lov/") for a in acts)
+
+    # From a Kommune-LOS word to the municipalities whose systems support it.
+    reach = _rows(
+        national,
+        f"""SELECT (COUNT(DISTINCT ?m) AS ?n) WHERE {{
+              ?s cv:thematicArea <{LOS_WORD}hjemmesykepleie> .
+              ?u kg:supportsService ?s ; kg:usedBy ?m }}""",
+    )
+    assert int(reach[0]["n"]) > 100
+    # A harvester holding an old kommunenummer is sent on.
+    moved = call(national.url, "GET", "/catalog/1201", headers={"Accept": "text/turtle"})
+    assert moved.status == 301 and moved.headers["location"].endswith("/catalog/4601")
+
+
+def test_newcomer_starts_again_in_seconds_from_the_checked_copy(
+    demo_store: Path, demo_base: str, tmp_path: Path
+) -> None:
+    """A later first start with the same inputs (a new store folder, a fresh clone on
+    the same machine) bulk-loads the copy a full first start saved, instead of checking
+    the 358 workbooks again, and serves the same quads."""
+    cache = tmp_path / "cache"
+    # What a full first start saves (this store was built by one): the whole store.
+    reader = ox.Store.read_only(str(demo_store))
+    try:
+        demo_cache.save(reader, demo_cache.cache_file(cache, demo_base, "sparql"))
+        quads = len(reader)
+    finally:
+        del reader
+    server = start_server(
+        str(tmp_path / "store"),
+        env={
+            "KOMMUNEGRAF_DEMO": "true",
+            "KOMMUNEGRAF_DEMO_CACHE": str(cache),
+            "KOMMUNEGRAF_BASE_IRI": demo_base,
+        },
+        timeout=300,
+    )
+    try:
+        assert "lastet fra kopien" in server.log_text()
+        count = call(
+            server.url,
+            "GET",
+            "/sparql",
+            params={"query": "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"},
+            headers={"Accept": "application/sparql-results+json"},
+        )
+        assert count.status == 200, count.text
+        found = json.loads(count.body)["results"]["bindings"][0]["n"]["value"]
+        assert int(found) == quads
+        assert _get_url(server.url + "/health/ready") == 200
+    finally:
+        stop_server(server)
+    assert len(list(cache.glob("demo-*.nq.gz"))) == 1  # used, not replaced or deleted
+
+
+def _get_url(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        return int(answer.status)

@@ -184,14 +184,12 @@ class Settings:
         "fyll et tomt lager med demodataene (loaders/demo), ikke bare referansedata",
         "fill an empty store with the demo data (loaders/demo), not only reference data",
     )
-    demo_cache: str = field(
-        default="auto",
-        metadata=meta(
-            "mappe for en kontrollert kopi av demodataene, så neste første oppstart tar sekunder; "
-            "auto = ~/.cache/kommunegraf, off = ingen",
-            "folder for a checked copy of the demo data, so the next first start takes seconds; "
-            "auto = ~/.cache/kommunegraf, off = none",
-        ),
+    demo_cache: str = setting(
+        "auto",
+        "mappe for en kontrollert kopi av demodataene, så neste første oppstart tar sekunder; "
+        "auto = ~/.cache/kommunegraf, off = ingen",
+        "folder for a checked copy of the demo data, so the next first start takes seconds; "
+        "auto = ~/.cache/kommunegraf, off = none",
     )
 
     def __post_init__(self) -> None:

@@ -52,6 +52,17 @@ class ServiceError(Exception):
         return (_rebuild, (type(self), self.__dict__))
 
 
+def unknown_municipality(shown: str, headers: Mapping[str, str] | None = None) -> ServiceError:
+    """404 for a municipality number the store does not hold, in the same words on every
+    route; ``shown`` is as much of the caller's input as that route echoes."""
+    return ServiceError(
+        404,
+        f"Ukjent kommunenummer: «{shown}». Et kommunenummer har fire siffer, f.eks. 4203.",
+        f"Unknown municipality number: '{shown}'. It has four digits, e.g. 4203.",
+        headers=headers,
+    )
+
+
 def _rebuild(kind: type[ServiceError], state: dict[str, object]) -> ServiceError:
     error = Exception.__new__(kind)
     Exception.__init__(error, state.get("detail") or state.get("en"))

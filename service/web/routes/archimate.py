@@ -13,6 +13,7 @@ import functools
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
+from service.errors import unknown_municipality
 from service.exports.archi_csv import MEDIA_TYPE as ZIP_MEDIA
 from service.exports.archi_csv import to_csv_zip
 from service.exports.archimate import (
@@ -31,7 +32,7 @@ from service.exports.records_of_processing import XLSX_MEDIA
 from service.store.backend import Backend
 from service.store.reads import select
 from service.web.dependencies import BackendDep, SettingsDep
-from service.web.responses import error_response, read_body, too_large
+from service.web.responses import as_response, error_response, read_body, too_large
 
 router = APIRouter(tags=["ArchiMate"])
 
@@ -39,11 +40,7 @@ router = APIRouter(tags=["ArchiMate"])
 def _unknown(what: str, value: str) -> Response:
     shown = value[:40]
     if what == "kommune":
-        return error_response(
-            404,
-            f"Ukjent kommunenummer: «{shown}». Et kommunenummer har fire siffer, f.eks. 4203.",
-            f"Unknown municipality number: '{shown}'. It has four digits, e.g. 4203.",
-        )
+        return as_response(unknown_municipality(shown))
     return error_response(
         404,
         f"Ukjent region: «{shown}». Se regionene på /sok?q=region.",

@@ -13,13 +13,14 @@ import functools
 
 from fastapi import APIRouter, Request, Response
 
+from service.errors import unknown_municipality
 from service.exports.records_of_processing import XLSX_MEDIA, file_name, read_record, xlsx_bytes
 from service.pages.render import html_page
 from service.sparql.canned import ParameterError
 from service.store.reads import select
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import negotiate
-from service.web.responses import error_response
+from service.web.responses import as_response, error_response
 
 router = APIRouter(tags=["Personvern / GDPR"])
 
@@ -33,13 +34,7 @@ def _media(request: Request) -> str | None:
 
 
 def _unknown(kommunenummer: str) -> Response:
-    shown = kommunenummer[:20]
-    return error_response(
-        404,
-        f"Ukjent kommunenummer: «{shown}». Et kommunenummer har fire siffer, f.eks. 4203.",
-        f"Unknown municipality number: '{shown}'. It has four digits, e.g. 4203.",
-        headers=VARY,
-    )
+    return as_response(unknown_municipality(kommunenummer[:20], headers=VARY))
 
 
 @router.get(

@@ -21,7 +21,7 @@ import re
 from fastapi import APIRouter, Request, Response
 
 from service.access.audit import AuditEvent, auditor
-from service.errors import ServiceError
+from service.errors import ServiceError, unknown_municipality
 from service.exports.calendar import CALENDAR_MEDIA, calendar_bytes
 from service.exports.feed import ATOM_MEDIA, feed_bytes
 from service.exports.portfolio import (
@@ -91,11 +91,7 @@ def _unknown(kind: str, value: str) -> ServiceError:
             f"Ukjent region: «{shown}». Bruk regionens kortnavn, f.eks. kongsbergregionen.",
             f"Unknown region: '{shown}'. Use the region's short name, e.g. kongsbergregionen.",
         )
-    return ServiceError(
-        404,
-        f"Ukjent kommunenummer: «{shown}». Et kommunenummer har fire siffer, f.eks. 4203.",
-        f"Unknown municipality number: '{shown}'. It has four digits, e.g. 4203.",
-    )
+    return unknown_municipality(shown)
 
 
 def _roadmap_page(

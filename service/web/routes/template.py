@@ -15,6 +15,7 @@ import io
 from fastapi import APIRouter, Query, Response
 
 from loaders.template import write_template
+from service.errors import unknown_municipality
 from service.exports.municipality_workbook import (
     NUMBER,
     XLSX_MEDIA,
@@ -23,7 +24,7 @@ from service.exports.municipality_workbook import (
 )
 from service.store.reads import constructor
 from service.web.dependencies import BackendDep, SettingsDep
-from service.web.responses import error_response
+from service.web.responses import as_response
 
 router = APIRouter(tags=["Regneark / Workbooks"])
 
@@ -62,11 +63,6 @@ async def template(
     number = kommune.strip()
     construct = constructor(backend)
     if not NUMBER.fullmatch(number) or not len(await construct(known_municipality_query(number))):
-        return error_response(
-            404,
-            f"Ukjent kommunenummer: «{number[:20]}». Et kommunenummer har fire siffer, "
-            "f.eks. 4203.",
-            f"Unknown municipality number: '{number[:20]}'. It has four digits, e.g. 4203.",
-        )
+        return as_response(unknown_municipality(number[:20]))
     name, body = await municipality_workbook(construct, base, number)
     return _download(name, body)

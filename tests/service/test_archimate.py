@@ -41,13 +41,14 @@ from service.exports.archimate_import import ExchangeFileError, read_exchange, w
 from service.exports.archimate_xml import to_exchange_xml
 from service.exports.records_of_processing import XLSX_MEDIA
 from service.store.embedded import KnowledgeStore
+from service.store.reads import select
 from service.store.sources import load_reference
 from tests.cli import kommunegraf
 from tests.conftest import Server, start_server, stop_server
 from tests.queries.running import BASE, fixture_store
 from tests.service.archimate_schema import schema_errors
 from tests.service.client import bearer, call
-from tests.service.in_process import rows
+from tests.service.in_process import InProcess, rows
 
 FIXTURE = Path(__file__).parents[1] / "queries" / "fixture.ttl"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -55,8 +56,10 @@ TOKEN = "archimate-test-token-0123456789ab"  # noqa: S105 (a test token)
 
 
 def _model(knowledge: KnowledgeStore | ox.Store, kommunenummer: str, base: str = BASE) -> Model:
+    reader = InProcess(knowledge, base)
+
     async def in_process(query: str) -> list[dict[str, str]]:
-        return rows(knowledge, query, base)
+        return await select(reader, query)
 
     async def read() -> Model:
         return await export_model(
@@ -147,12 +150,15 @@ def test_a_re_export_has_the_same_identifiers(store: KnowledgeStore, alta: Model
     # the same element in a region export as in Hammerfest's own.
     hammerfest = _model(store, "5603")
 
-    async def in_process(query: str) -> list[dict[str, str]]:
-        return rows(store, query, BASE)
+    reader = InProcess(store, BASE)
 
-    region = asyncio.run(
-        export_model(in_process, asyncio.run(region_scope(in_process, "testregion", BASE)))
-    )
+    async def in_process(query: str) -> list[dict[str, str]]:
+        return await select(reader, query)
+
+    async def read_region() -> Model:
+        return await export_model(in_process, await region_scope(in_process, "testregion", BASE))
+
+    region = asyncio.run(read_region())
     usage = identifier(f"{BASE}id/bruk/5603/websak")
     assert usage in hammerfest.elements and usage in region.elements
     assert schema_errors(to_exchange_xml(region)) == []

@@ -22,6 +22,8 @@ from icalendar import Calendar
 from lxml import etree
 
 from loaders.demo.generate import GENERATED_ON
+from loaders.demo.regions import REGIONS
+from loaders.mapping import slug
 from service.access.tokens import TokenFile
 from service.exports.portfolio import add_months
 from tests.journeys.conftest import ARENDAL
@@ -29,7 +31,8 @@ from tests.service.access import Access
 from tests.service.client import Answer, bearer, call
 
 ALTA = "5601"
-VEST_FINNMARK = "vest-finnmark-regionrad"
+VEST_FINNMARK = next(slug(r.name) for r in REGIONS if "Alta" in r.members)
+"""Alta's cooperation, by the short name of its IRI (as the demo names it)."""
 TODAY = GENERATED_ON.isoformat()
 ATOM = "{http://www.w3.org/2005/Atom}"
 PREFIXES = """PREFIX kg: <https://w3id.org/kommunegraf/ontology#>

@@ -291,7 +291,9 @@ def start_server(
     # No demo data unless asked for (KOMMUNEGRAF_DEMO=true in ``env``): loading it takes
     # a minute or more, and the ``demo_store`` fixture loads it once per session.
     env = {
-        **os.environ,
+        # The tests' own variable (where the demo store is cached) is not the service's:
+        # the service refuses unknown KOMMUNEGRAF_* settings, so it must not inherit it.
+        **{k: v for k, v in os.environ.items() if k != "KOMMUNEGRAF_TEST_CACHE"},
         "KOMMUNEGRAF_BASE_IRI": f"http://127.0.0.1:{port}/",
         "KOMMUNEGRAF_DEMO": "false",
         # Never the user's copy of the demo (~/.cache/kommunegraf): a test that loads the

@@ -291,9 +291,7 @@ def start_server(
     # No demo data unless asked for (KOMMUNEGRAF_DEMO=true in ``env``): loading it takes
     # a minute or more, and the ``demo_store`` fixture loads it once per session.
     env = {
-        # The tests' own variable (where the demo store is cached) is not the service's:
-        # the service refuses unknown KOMMUNEGRAF_* settings, so it must not inherit it.
-        **{k: v for k, v in os.environ.items() if k != "KOMMUNEGRAF_TEST_CACHE"},
+        **os.environ,
         "KOMMUNEGRAF_BASE_IRI": f"http://127.0.0.1:{port}/",
         "KOMMUNEGRAF_DEMO": "false",
         # Never the user's copy of the demo (~/.cache/kommunegraf): a test that loads the
@@ -387,8 +385,11 @@ def demo_inputs_digest() -> str:
 
 
 DEMO_CACHE = Path(
-    os.environ.get("KOMMUNEGRAF_TEST_CACHE") or Path.home() / ".cache" / "kommunegraf-tests"
+    os.environ.get("KGTESTS_DEMO_CACHE") or Path.home() / ".cache" / "kommunegraf-tests"
 )
+"""Where demo stores are cached: ``KGTESTS_DEMO_CACHE`` or ~/.cache. Not a KOMMUNEGRAF_*
+name: every ``kommunegraf`` a test starts inherits the environment, and the service refuses
+unknown KOMMUNEGRAF_* settings (a KOMMUNEGRAF_TEST_CACHE failed every such test)."""
 DEMO_CACHE_KEEP = 4
 """How many demo stores (of different inputs) the cache keeps; each is about 100 MB."""
 

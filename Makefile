@@ -77,7 +77,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) vendor chromium graphviz virtuoso lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 # The generated documents in docs/ (class diagram, column table); tests/docs fails when
 # they are stale. The diagram needs Graphviz (make graphviz).

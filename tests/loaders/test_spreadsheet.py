@@ -71,12 +71,13 @@ def _filled(template: Path, target: Path, usage_rows: list[list[object]]) -> Pat
 
 
 def _quads(store: Path) -> int:
-    """Quads outside the audit graph, which records every load by design."""
+    """Quads outside the audit graph, which records every load by design, and outside the
+    reference graphs, which opening a new store for a load writes before any workbook."""
     knowledge = KnowledgeStore(store)
     try:
         counted = knowledge.query(
             "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } "
-            'FILTER(!STRENDS(STR(?g), "/graph/audit")) }'
+            'FILTER(!STRENDS(STR(?g), "/graph/audit") && !CONTAINS(STR(?g), "/graph/reference/")) }'
         )
         assert isinstance(counted, ox.QuerySolutions)
         (row,) = list(counted)

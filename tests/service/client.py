@@ -8,9 +8,14 @@ returns error statuses as answers instead of raising.
 from __future__ import annotations
 
 import http.client
+import json
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.conftest import Server
 
 
 @dataclass(frozen=True)
@@ -55,3 +60,18 @@ def call(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def ask(server: Server, query: str) -> bool:
+    """An ASK query's answer from the running service, as the SPARQL JSON results give it."""
+    answer = call(
+        server.url,
+        "GET",
+        "/sparql",
+        params={"query": query},
+        headers={"Accept": "application/sparql-results+json"},
+    )
+    assert answer.status == 200, answer.text
+    value = json.loads(answer.body)["boolean"]
+    assert isinstance(value, bool)
+    return value

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import OxigraphServer, Server, start_oxigraph_server, start_server, stop_server
-from tests.service.client import bearer, call
+from tests.service.client import ask, bearer, call
 
 TOKEN = "stateless-test-token-0123456789ab"  # noqa: S105 - a token for a test server only
 BASE = "http://kommunegraf.test/"
@@ -59,18 +59,6 @@ def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server
         remote.stop()
 
 
-def _ask(server: Server, query: str) -> bool:
-    answer = call(
-        server.url,
-        "GET",
-        "/sparql",
-        params={"query": query},
-        headers={"Accept": "application/sparql-results+json"},
-    )
-    assert answer.status == 200, answer.text
-    return b'"boolean":true' in answer.body.replace(b" ", b"")
-
-
 def _suggested(server: Server) -> bool:
     page = call(server.url, "GET", "/sok?" + urllib.parse.urlencode({"q": "Tilstandslos testap"}))
     assert page.status == 200, page.text[:300]
@@ -90,7 +78,7 @@ def test_two_instances_on_one_store_see_each_others_writes(
     headers = {**bearer(TOKEN), "Content-Type": "text/turtle"}
     assert call(first.url, "PUT", target, body=body, headers=headers).status == 201
     # At once: every request reads the shared store.
-    assert _ask(second, f"ASK {{ <{APP}> ?p ?o }}")
+    assert ask(second, f"ASK {{ <{APP}> ?p ?o }}")
     assert call(second.url, "GET", target, headers={"Accept": "text/turtle"}).status == 200
     # What the second instance built from the data follows within seconds (marks are
     # read every second; without them it waits for its 60 s time slot; 20 s leaves room
@@ -101,4 +89,4 @@ def test_two_instances_on_one_store_see_each_others_writes(
         time.sleep(0.5)
     # And the other way round: a delete through the second is seen by the first.
     assert call(second.url, "DELETE", target, headers=bearer(TOKEN)).status == 204
-    assert not _ask(first, f"ASK {{ <{APP}> ?p ?o }}")
+    assert not ask(first, f"ASK {{ <{APP}> ?p ?o }}")

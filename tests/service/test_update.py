@@ -19,7 +19,7 @@ import pytest
 
 from tests.canary import Canary, listening
 from tests.conftest import BACKENDS, Server, start_server_on, stop_server
-from tests.service.client import Answer, bearer, call
+from tests.service.client import Answer, ask, bearer, call
 
 TOKEN = "update-test-token-0123456789abcd"  # noqa: S105 - a token for a test server only
 LIMIT = 8192
@@ -64,20 +64,6 @@ def update(
         return call(server.url, "POST", "/sparql", body=body, headers=headers)
     headers["Content-Type"] = "application/sparql-update"
     return call(server.url, "POST", "/sparql", body=text.encode(), headers=headers, params=params)
-
-
-def ask(server: Server, query: str) -> bool:
-    answer = call(
-        server.url,
-        "GET",
-        "/sparql",
-        params={"query": query},
-        headers={"Accept": "application/sparql-results+json"},
-    )
-    assert answer.status == 200, answer.text
-    value = json.loads(answer.body)["boolean"]
-    assert isinstance(value, bool)
-    return value
 
 
 def select(server: Server, query: str) -> Answer:

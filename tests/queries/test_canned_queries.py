@@ -108,6 +108,9 @@ def test_service_gaps_of_an_unknown_municipality_is_empty(store: KnowledgeStore)
 
 
 def test_vendor_concentration(store: KnowledgeStore) -> None:
+    """An area is a top-level LOS theme: the fixture's services (archive under Åpenhet,
+    building cases under Bygging, school and SFO under Grunnskole) fall under three of them,
+    and their Kommune-LOS words add none (issue 19 made them count as 12 areas)."""
     rows = run(store, "vendor-concentration")
     table = {
         (r["areaName"], r["vendorName"]): (
@@ -118,14 +121,37 @@ def test_vendor_concentration(store: KnowledgeStore) -> None:
         )
         for r in rows
     }
-    # Åpenhet (archive): Acos in Alta, Hammerfest, Kongsberg; Tietoevry in Hasvik.
-    assert table[("Åpenhet", "Acos AS")] == ("3", "4", 75.0, 75.0)
-    assert table[("Åpenhet", "Tietoevry Norway AS")] == ("1", "4", 25.0, 75.0)
-    assert table[("Bygging", "Acos AS")] == ("1", "1", 100.0, 100.0)
-    assert table[("Grunnskole", "Visma Software AS")] == ("2", "2", 100.0, 100.0)
-    # The reference data links each statutory service to its Kommune-LOS words too (issue
-    # 19), so the fixture's services fall under 12 areas, each with one vendor.
-    assert len(table) == 12
+    # Demokrati og innbyggerrettigheter (archive, LOS theme Åpenhet): Acos in Alta,
+    # Hammerfest and Kongsberg; Tietoevry in Hasvik (whose WebSak is retired).
+    democracy = "Demokrati og innbyggerrettigheter"
+    assert table[(democracy, "Acos AS")] == ("3", "4", 75.0, 75.0)
+    assert table[(democracy, "Tietoevry Norway AS")] == ("1", "4", 25.0, 75.0)
+    assert table[("Bygg og eiendom", "Acos AS")] == ("1", "1", 100.0, 100.0)
+    # School and SFO are both under Grunnskole: one area, Alta counted once.
+    assert table[("Skole og utdanning", "Visma Software AS")] == ("2", "2", 100.0, 100.0)
+    assert len(table) == 4
+    assert {r["area"] for r in rows} == {
+        "https://psi.norge.no/los/tema/demokrati-og-innbyggerrettigheter",
+        "https://psi.norge.no/los/tema/bygg-og-eiendom",
+        "https://psi.norge.no/los/tema/skole-og-utdanning",
+    }
+
+
+def test_vendor_concentration_counts_a_service_under_a_sub_theme_in_its_top_level_area(
+    store: KnowledgeStore,
+) -> None:
+    """Building cases are linked to the sub-theme Bygging and to the Kommune-LOS words
+    Byggesak, Melding om bygging and Nabovarsel: Alta's WebSak counts once, under the
+    top-level theme Bygg og eiendom, and neither the sub-theme nor a word is an area."""
+    service = f"{BASE}id/tjeneste/byggesaksbehandling"
+    themes = store.query(f"SELECT ?t {{ <{service}> <http://data.europa.eu/m8g/thematicArea> ?t }}")
+    assert isinstance(themes, ox.QuerySolutions)
+    linked = {s["t"].value for s in themes}
+    assert "https://psi.norge.no/los/tema/bygging" in linked
+    assert "https://psi.norge.no/los/ord/byggesak" in linked
+    areas = {r["area"] for r in run(store, "vendor-concentration")}
+    assert "https://psi.norge.no/los/tema/bygg-og-eiendom" in areas
+    assert not areas & linked
 
 
 def test_personal_data_without_legal_basis(store: KnowledgeStore) -> None:

@@ -181,7 +181,41 @@ def test_statutory_services_link_their_kommune_los_word(reference: Graph) -> Non
             assert (word, SKOS_IN_SCHEME, words_scheme) in reference, (service, word)
         for basis in reference.objects(service, legal):
             assert (basis, RDF.type, KG.LegalBasis) in reference, (service, basis)
-    assert len(services) >= 110
-    assert sum(1 for words in linked.values() if words) >= 85
+    assert len(services) >= 118
+    assert sum(1 for words in linked.values() if words) >= 96
     hjemmesykepleie = URIRef(f"{BASE}id/tjeneste/helsetjenester-i-hjemmet")
     assert URIRef(LOS_WORD + "hjemmesykepleie") in linked[hjemmesykepleie]
+    # Every service has a LOS theme as well: its service area (vendor-concentration) is
+    # the top-level theme above it, and a word alone would give it none.
+    themes_scheme = URIRef("https://psi.norge.no/los/ontologi/tema")
+    for service in services:
+        assert any(
+            (theme, SKOS_IN_SCHEME, themes_scheme) in reference
+            for theme in reference.objects(service, thematic)
+        ), service
+
+
+def test_statutory_services_added_from_kommune_los_point_at_a_section(reference: Graph) -> None:
+    """The services added in issue 19's second round each rest on a section (not only an
+    act), and link the Kommune-LOS word they were added for."""
+    legal = URIRef("http://data.europa.eu/m8g/hasLegalResource")
+    thematic = URIRef("http://data.europa.eu/m8g/thematicArea")
+    part_of = URIRef("http://data.europa.eu/eli/ontology#is_part_of")
+    added = {
+        "avkjorsel-kommunal-veg": ("veglova-40", "privat-vei"),
+        "graving-i-kommunal-veg": ("veglova-32", "gravemelding"),
+        "gebyr-byggesak": ("plan-og-bygningsloven-33-1", "gebyr-for-byggesak"),
+        "egenandel-helse-og-omsorg": ("helse-og-omsorgstjenesteloven-11-2", "egenbetaling"),
+        "bostotte": ("bustottelova-7", "bostotte"),
+        "kulturtilbud": ("kulturlova-4", "kulturtilbud"),
+        "bandtvang": ("hundeloven-6", "dyrehold"),
+        "veterinaervakt": ("dyrehelsepersonelloven-3-a", "veterinar"),
+        "motorferdsel-i-utmark": ("motorferdselloven-6", "motorferdsel-i-utmark"),
+    }
+    for service, (section, word) in added.items():
+        subject = URIRef(f"{BASE}id/tjeneste/{service}")
+        basis = URIRef(f"{BASE}id/hjemmel/{section}")
+        assert basis in set(reference.objects(subject, legal)), service
+        act = reference.value(basis, part_of)
+        assert act is not None and (act, RDF.type, KG.LegalBasis) in reference, section
+        assert URIRef(LOS_WORD + word) in set(reference.objects(subject, thematic)), service

@@ -169,7 +169,12 @@ def test_system_owner_updates_last_years_workbook(national: Access, tmp_path: Pa
     summary = json.loads(dry.body)
     assert summary["conforms"] and not summary["loaded"]
     assert summary["triples"] == triples  # the check's count is the load's count
-    assert summary["changes"]["added"] == 0 and summary["changes"]["removed"] == 0, summary
+    # Unchanged, it changes nothing: no record added or removed, no cell changed, and not
+    # one triple either way (issue 19's "Done when").
+    changes = summary["changes"]
+    assert (changes["added"], changes["removed"], changes["changed"]) == (0, 0, 0), changes
+    assert changes["rows"] == [], changes["rows"][:5]
+    assert (changes["triples"]["added"], changes["triples"]["removed"]) == (0, 0), changes
 
     # A new row with a typo in the product's name: one error, with the name it most
     # likely is, and no second error about the row.

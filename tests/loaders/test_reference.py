@@ -182,7 +182,7 @@ def test_statutory_services_link_their_kommune_los_word(reference: Graph) -> Non
         for basis in reference.objects(service, legal):
             assert (basis, RDF.type, KG.LegalBasis) in reference, (service, basis)
     assert len(services) >= 121
-    assert sum(1 for words in linked.values() if words) >= 99
+    assert sum(1 for words in linked.values() if words) >= 102
     hjemmesykepleie = URIRef(f"{BASE}id/tjeneste/helsetjenester-i-hjemmet")
     assert URIRef(LOS_WORD + "hjemmesykepleie") in linked[hjemmesykepleie]
     # Every service has a LOS theme as well: its service area (vendor-concentration) is

@@ -39,6 +39,7 @@ import time
 from collections import Counter, OrderedDict, deque
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from service.errors import QueryError
 
@@ -105,6 +106,7 @@ def _plain(text: str) -> str:
     return _SPACE.sub(" ", _COMMENT.sub(" ", text)).strip()
 
 
+@lru_cache(maxsize=1024)
 def shape(text: str) -> str | None:
     """What queries that differ only in their IRIs and strings share (None: too long).
 
@@ -116,6 +118,9 @@ def shape(text: str) -> str | None:
     """
     if len(text) > _SHAPE_TEXT_LIMIT:
         return None
+    # Remembered (lru_cache) for the texts asked most: every query needs its shape
+    # twice, and reading it (four regular expressions and a hash) was a visible part of
+    # the server process's time on a light query (bench/README.md).
     return hashlib.blake2b(_plain(text).encode(), digest_size=12).hexdigest()
 
 

@@ -141,6 +141,8 @@ class KnowledgeStore:
         self._generation = 0
         self._deferred = False
         self.snapshot = ""
+        self._tidy = ""
+        """A snapshot when no older one was left on disk (nothing to look for then)."""
         self._publish()
 
     def _publish(self) -> None:
@@ -187,9 +189,17 @@ class KnowledgeStore:
         could not open (500s under load while a workbook was reloaded).
         """
         current = Path(self.snapshot).name
+        if self._tidy == current:
+            return  # called after every query: no listing of the folder while none is old
+        kept = False
         for folder in self._snapshots.iterdir():
-            if folder.name.isdigit() and folder.name < current and str(folder) not in in_use:
-                shutil.rmtree(folder, ignore_errors=True)
+            if folder.name.isdigit() and folder.name < current:
+                if str(folder) in in_use:
+                    kept = True
+                else:
+                    shutil.rmtree(folder, ignore_errors=True)
+        if not kept:
+            self._tidy = current
 
     def close(self) -> None:
         """Flush and release the store; a temporary store is deleted."""

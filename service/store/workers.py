@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Literal
@@ -168,11 +169,27 @@ class QueryAnswer:
     body: bytes
 
 
+_CHECKED_TEXT_LIMIT = 16_384
+"""Client texts up to this many characters have their checked form remembered."""
+
+
+@lru_cache(maxsize=512)
+def _checked_query(text: str, base: str, allow: tuple[str, ...]) -> str:
+    """``check_text``'s text for a query, remembered: applications send the same few
+    texts over and over, and reading one again costs a tenth of a light query. A
+    refusal is not remembered (it raises), so it is read, and refused, every time."""
+    return check_text(text, update=False, base=base, allow=allow).text
+
+
 def run_query(store: ox.Store, request: QueryRequest) -> QueryAnswer:
     """Run one query and serialise its results; used by workers and in-process alike."""
     text = request.query
     if request.allow is not None:
-        text = check_text(text, update=False, base=request.base_iri or "", allow=request.allow).text
+        if len(text) <= _CHECKED_TEXT_LIMIT:
+            text = _checked_query(text, request.base_iri or "", request.allow)
+        else:
+            base = request.base_iri or ""
+            text = check_text(text, update=False, base=base, allow=request.allow).text
     options: dict[str, object] = {"base_iri": request.base_iri}
     if request.default_graphs is None:
         options["use_default_graph_as_union"] = True
@@ -263,6 +280,8 @@ def _worker_main(connection: Connection) -> None:
             request: QueryRequest | UpdateRehearsal | UpdateTrial | OpenSnapshot = connection.recv()
         except (EOFError, OSError):
             return
+        # Every reply ends with the worker's CPU seconds so far (``time.process_time``):
+        # the server learns what a request cost without reading /proc twice per query.
         try:
             if request.snapshot and request.snapshot != opened:
                 # Forget the old store first: if opening the new one fails, the next
@@ -271,17 +290,17 @@ def _worker_main(connection: Connection) -> None:
                 store = ox.Store.read_only(request.snapshot)
                 opened = request.snapshot
             if isinstance(request, OpenSnapshot):
-                connection.send(("ok", None))
+                connection.send(("ok", None, time.process_time()))
                 continue
             if isinstance(request, UpdateTrial):
-                connection.send(("ok", run_trial(store, request)))
+                connection.send(("ok", run_trial(store, request), time.process_time()))
                 continue
             assert store is not None
             if isinstance(request, UpdateRehearsal):
                 rehearse(store, request)
-                connection.send(("ok", None))
+                connection.send(("ok", None, time.process_time()))
             else:
-                connection.send(("ok", run_query(store, request)))
+                connection.send(("ok", run_query(store, request), time.process_time()))
         except Exception as error:
             # The error itself crosses to the server: one the user is told about as it
             # is, anything else as an evaluation failure naming its type.
@@ -290,7 +309,7 @@ def _worker_main(connection: Connection) -> None:
                 if isinstance(error, (QueryError, RefusedTextError))
                 else QueryFailedError(f"{type(error).__name__}: {error}")
             )
-            connection.send(("error", failure))
+            connection.send(("error", failure, time.process_time()))
 
 
 def _cpu_seconds(pid: int | None) -> float | None:
@@ -327,6 +346,8 @@ class _Worker:
     process: BaseProcess
     connection: Connection
     snapshot: str | None = None
+    cpu: float | None = None
+    """The worker's CPU seconds when it last replied (it is idle between requests)."""
 
 
 @dataclass
@@ -471,16 +492,23 @@ class QueryPool:
         new worker."""
         assert self._idle is not None
         loop = asyncio.get_running_loop()
-        answered: asyncio.Future[None] = loop.create_future()
+        # One future and one timer per wait, not wait_for(shield(...)): this runs for
+        # every query, and a light one is answered within a few milliseconds.
+        answered: asyncio.Future[bool] = loop.create_future()
 
         def ready() -> None:
             if not answered.done():
-                answered.set_result(None)
+                answered.set_result(True)
+
+        def expired() -> None:
+            if not answered.done():
+                answered.set_result(False)
 
         budget = CHEAP_BUDGET
         if cheap and request.snapshot != worker.snapshot:
             budget += OPENING_SECONDS  # opening a snapshot is not the query's cost
-        started, cpu = time.monotonic(), _cpu_seconds(worker.process.pid)
+        started = time.monotonic()
+        cpu = worker.cpu if worker.cpu is not None else _cpu_seconds(worker.process.pid)
         try:
             worker.connection.send(request)
             worker.snapshot = request.snapshot or worker.snapshot
@@ -490,18 +518,19 @@ class QueryPool:
                     left = timeout - (time.monotonic() - started)
                     if left <= 0:
                         raise TimeoutError
+                    timer = loop.call_later(min(left, budget) if cheap else left, expired)
                     try:
-                        await asyncio.wait_for(
-                            asyncio.shield(answered), min(left, budget) if cheap else left
-                        )
-                        break
-                    except TimeoutError:
-                        if cheap and _used(worker, cpu, started) >= budget:
-                            raise _OverranError from None
+                        if await answered:
+                            break
+                    finally:
+                        timer.cancel()
+                    if cheap and _used(worker, cpu, started) >= budget:
+                        raise _OverranError from None
+                    answered = loop.create_future()
             finally:
                 loop.remove_reader(worker.connection.fileno())
-            cost = _used(worker, cpu, started)
-            status, payload = worker.connection.recv()
+            status, payload, worker.cpu = worker.connection.recv()
+            cost = max(0.0, worker.cpu - cpu) if cpu is not None else time.monotonic() - started
         except _OverranError:
             await self._replace(worker, request.snapshot)
             raise
@@ -537,7 +566,7 @@ class QueryPool:
         try:
             worker.connection.send(OpenSnapshot(snapshot))
             if worker.connection.poll(OPENING_SECONDS * 6):
-                status, _ = worker.connection.recv()
+                status, _, worker.cpu = worker.connection.recv()
                 if status == "ok":
                     worker.snapshot = snapshot
                 return worker

@@ -155,6 +155,8 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     # Every body, on every route, counted while it streams in (chunked ones too): 413
     # past the limit plus room for a form's other fields. Routes that read a body hold
     # it to ``max_body_bytes`` exactly (read_body).
+    # Innermost: GET/POST /sparql straight to its handlers, inside every middleware below.
+    app.add_middleware(sparql.DirectSparql)
     app.add_middleware(bounded_bodies, limit=settings.max_body_bytes + FORM_ROOM)
     app.add_middleware(QueryClients, settings=settings)
     app.add_middleware(StartupGate, progress=progress)

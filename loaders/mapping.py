@@ -85,6 +85,12 @@ def _context_index(ontology: Graph, context: Graph) -> tuple[Resolver, Municipal
     return resolver, register
 
 
+def forget_context_index() -> None:
+    """Drop the index ``_context_index`` keeps: a query worker that checked an upload
+    against a national store would otherwise hold its names until the next check."""
+    _PER_CONTEXT.clear()
+
+
 @lru_cache(maxsize=256)
 def _choices(values: tuple[Node, ...]) -> dict[str, Node]:
     """A controlled column's values by every normalised name a cell may give them:

@@ -123,6 +123,38 @@ class QueryTimeoutError(QueryError):
         return f"query exceeded its deadline of {self.seconds:g} s"
 
 
+class UploadCheckTimeoutError(QueryError):
+    """An upload's check did not finish within ``upload_timeout``; nothing was loaded."""
+
+    def __init__(self, seconds: float) -> None:
+        retry = 60
+        super().__init__(
+            503,
+            f"Kontrollen av regnearket ble ikke ferdig innen {seconds:g} sekunder, og "
+            "ingenting er lastet. Tjenesten er travel; prøv igjen om litt.",
+            f"Checking the workbook did not finish within {seconds:g} seconds, and nothing "
+            "was loaded. The service is busy; try again shortly.",
+            f"Prøv igjen om {retry} s. / Retry after {retry} s.",
+            headers={"Retry-After": str(retry)},
+        )
+        self.seconds = seconds
+
+    def __str__(self) -> str:
+        return f"upload check exceeded its deadline of {self.seconds:g} s"
+
+
+class UploadCheckCrashedError(QueryError, RuntimeError):
+    """The process checking an upload died (out of memory, killed); nothing was loaded."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            503,
+            "Kontrollen av regnearket stoppet uventet, og ingenting er lastet.",
+            "Checking the workbook stopped unexpectedly, and nothing was loaded.",
+            message,
+        )
+
+
 class QueryFailedError(QueryError, RuntimeError):
     """Evaluation failed, e.g. an allowed SERVICE that did not answer."""
 

@@ -98,6 +98,11 @@ class Settings:
         "sekunder en spørring får kjøre før den stoppes (HTTP 503)",
         "seconds a query may run before it is stopped (HTTP 503)",
     )
+    upload_timeout: float = setting(
+        180.0,
+        "sekunder en opplasting får bruke på kontrollen, ventetid medregnet (HTTP 503)",
+        "seconds an upload's check may take, waiting included (HTTP 503)",
+    )
     query_workers: int = setting(
         2,
         "spørreprosesser; hver kjører én spørring om gangen",
@@ -202,6 +207,8 @@ class Settings:
             )
         if not self.query_timeout > 0 or math.isinf(self.query_timeout):
             _invalid("query_timeout", self.query_timeout, "må være over 0", "must be > 0")
+        if not self.upload_timeout > 0 or math.isinf(self.upload_timeout):
+            _invalid("upload_timeout", self.upload_timeout, "må være over 0", "must be > 0")
         if self.query_workers < 1:
             _invalid("query_workers", self.query_workers, "må være minst 1", "must be ≥ 1")
         if self.query_reserved < 0:

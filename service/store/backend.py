@@ -41,6 +41,7 @@ from service.store.workers import (
     TrialResult,
     UpdateRehearsal,
     UpdateTrial,
+    UploadCheck,
 )
 
 
@@ -182,6 +183,13 @@ class EmbeddedBackend(Backend):
         request = UpdateTrial(sparql, self.store.snapshot, graphs, self.settings.base_iri)
         with self._holding(request.snapshot):
             return await self.pool.trial(request, self.settings.query_timeout)
+
+    async def check_upload(self, check: UploadCheck) -> object:
+        """An upload's check in a query worker, on the current snapshot, within
+        ``upload_timeout`` seconds waiting included (``QueryPool.check_upload``)."""
+        check = replace(check, snapshot=self.store.snapshot)
+        with self._holding(check.snapshot):
+            return await self.pool.check_upload(check, self.settings.upload_timeout)
 
     async def update(self, sparql: str) -> None:
         async with self._writer:

@@ -37,6 +37,8 @@ from service.errors import (
     UpdateCrashedError,
     UpdateFailedError,
     UpdateSyntaxError,
+    UploadCheckCrashedError,
+    UploadCheckTimeoutError,
     WorkerCrashedError,
 )
 from service.sparql.text_checks import RefusedTextError, check_text
@@ -152,6 +154,28 @@ class TrialResult:
             if content is not None:
                 inserts.append(f"GRAPH {name} {{\n{content.decode('utf-8')}}}\n")
         return "".join(drops) + "INSERT DATA {\n" + "".join(inserts) + "}"
+
+
+@dataclass(frozen=True)
+class UploadCheck:
+    """A workbook to check against the store before it is loaded (``POST /upload``).
+
+    Why in a worker: the check reads every named node of the store (the names a cell
+    may refer to: about 100,000 triples for the national demo) and indexes them, about
+    a minute of CPU on a busy machine. In the server process that competed for the
+    interpreter with every request (the load test's reload of one workbook had not
+    answered after 300 s); here it reads the snapshot directly, has a deadline, and a
+    kill frees its CPU. Plain values only: workers import ``service.access.uploads``
+    (rdflib, the loaders) only when a check comes.
+    """
+
+    name: str
+    data: bytes
+    writer: tuple[str, str, tuple[str, ...]]
+    """The writer's name, role and municipalities (``Principal``)."""
+    base_iri: str
+    engine: str
+    snapshot: str
 
 
 @dataclass(frozen=True)
@@ -277,7 +301,9 @@ def _worker_main(connection: Connection) -> None:
     opened: str | None = None
     while True:
         try:
-            request: QueryRequest | UpdateRehearsal | UpdateTrial | OpenSnapshot = connection.recv()
+            request: QueryRequest | UpdateRehearsal | UpdateTrial | UploadCheck | OpenSnapshot = (
+                connection.recv()
+            )
         except (EOFError, OSError):
             return
         # Every reply ends with the worker's CPU seconds so far (``time.process_time``):
@@ -296,6 +322,11 @@ def _worker_main(connection: Connection) -> None:
                 connection.send(("ok", run_trial(store, request), time.process_time()))
                 continue
             assert store is not None
+            if isinstance(request, UploadCheck):
+                from service.access.uploads import check_in_worker
+
+                connection.send(("ok", check_in_worker(store, request)))
+                continue
             if isinstance(request, UpdateRehearsal):
                 rehearse(store, request)
                 connection.send(("ok", None, time.process_time()))
@@ -445,14 +476,30 @@ class QueryPool:
         assert isinstance(result, TrialResult)
         return result
 
+    async def check_upload(self, request: UploadCheck, timeout: float) -> object:
+        """Check an upload in a worker; what ``service.access.uploads.check_in_worker``
+        returns. Raises UploadCheckTimeoutError, UploadCheckCrashedError.
+
+        The check waits for a general worker like a query, as its writer (a token holder
+        is never refused, and a client with nothing running is served first), but its
+        deadline counts from the moment it is asked, waiting included: a write is loaded
+        or fails with a clear error within ``timeout``. Before, it waited in the lanes
+        and then ran its part in the server process with no deadline at all.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._run(request, timeout, crashed=UploadCheckCrashedError)
+        except (TimeoutError, QueryTimeoutError):
+            raise UploadCheckTimeoutError(timeout) from None
+
     async def _run(
         self,
-        request: QueryRequest | UpdateRehearsal | UpdateTrial,
+        request: QueryRequest | UpdateRehearsal | UpdateTrial | UploadCheck,
         timeout: float,
         crashed: Callable[[str], QueryError] = WorkerCrashedError,
         *,
         cheap: bool = False,
-    ) -> QueryAnswer | TrialResult | None:
+    ) -> object:
         if self._idle is None:
             raise RuntimeError("QueryPool.start() was not awaited")
         client = CLIENT.get()
@@ -468,7 +515,6 @@ class QueryPool:
         if isinstance(request, QueryRequest):
             self.admission.costs.ran(request.query, cost)
         if status == "ok":
-            assert payload is None or isinstance(payload, (QueryAnswer, TrialResult))
             return payload
         assert isinstance(payload, (QueryError, RefusedTextError))
         raise payload
@@ -476,7 +522,7 @@ class QueryPool:
     async def _on(
         self,
         worker: _Worker,
-        request: QueryRequest | UpdateRehearsal | UpdateTrial,
+        request: QueryRequest | UpdateRehearsal | UpdateTrial | UploadCheck,
         timeout: float,
         crashed: Callable[[str], QueryError],
         *,

@@ -229,12 +229,20 @@ class _Lane:
             if not queue:
                 del self.clients[ticket.client]
 
-    def next(self, running: Counter[str], served: dict[str, int]) -> _Ticket | None:
+    def next(
+        self, running: Counter[str], served: dict[str, int], cap: int | None = None
+    ) -> _Ticket | None:
         """The first waiting query of the client with the fewest queries running, and
-        among those the one served longest ago (or never)."""
-        if not self.clients:
+        among those the one served longest ago (or never); clients known only by address
+        that have ``cap`` queries running wait."""
+        eligible = [
+            c
+            for c in self.clients
+            if cap is None or not c.startswith(ANONYMOUS) or running[c] < cap
+        ]
+        if not eligible:
             return None
-        client = min(self.clients, key=lambda c: (running[c], served.get(c, -1)))
+        client = min(eligible, key=lambda c: (running[c], served.get(c, -1)))
         queue = self.clients[client]
         ticket = queue.popleft()
         self.waiting -= 1
@@ -264,6 +272,10 @@ class Admission:
     """Queries that may wait in each lane."""
     client_limit: int = 32
     """Of those, queries of one client."""
+    client_running: int | None = None
+    """Queries of one client (known only by address) running at once; None: no cap.
+    The remote store needs one: a query sent there runs on until that server stops it,
+    however soon the client is told it timed out."""
     costs: CostBook = field(default_factory=CostBook)
     _free: int = 0
     _general_running: int = 0
@@ -346,10 +358,11 @@ class Admission:
         self._dispatch()
 
     def _dispatch(self) -> None:
+        cap = self.client_running
         while self._free > 0:
-            ticket = self._lanes[True].next(self._running, self._served)
+            ticket = self._lanes[True].next(self._running, self._served, cap)
             if ticket is None and self._general_running < self.size - self.reserved:
-                ticket = self._lanes[False].next(self._running, self._served)
+                ticket = self._lanes[False].next(self._running, self._served, cap)
             if ticket is None:
                 return
             if ticket.granted.done():

@@ -60,6 +60,7 @@ from service.errors import (
 from service.metrics import observed
 from service.settings import Settings, SettingsError
 from service.sparql.text_checks import check_text
+from service.store.admission import CHEAP_BUDGET, CLIENT, Admission
 from service.store.backend import Backend
 from service.store.dialects import Dialect, detect, named
 from service.store.embedded import WRITE_PREAMBLE
@@ -86,12 +87,17 @@ log = logging.getLogger("service.remote_store")
 
 
 REMOTE_CONCURRENCY = 16
-"""Threads waiting on the remote server at once.
+"""Threads waiting on the remote server at once (queries, the service's own asks, reads
+of clients' texts).
 
 They have their own pool so that slow remote queries, each holding a thread until its
 deadline, cannot starve the event loop's default executor that loads and other
 ``asyncio.to_thread`` work use; beyond this many, queries queue (their deadline runs).
 """
+
+REMOTE_QUERIES = REMOTE_CONCURRENCY - 4
+"""Queries admitted to the remote server at once (``Admission``): fewer than the threads,
+so the marks watcher and the reading of clients' texts always find one."""
 
 WATCH_SECONDS = 1.0
 """How often the store is asked whether anyone wrote to it (``RemoteBackend.marks``)."""
@@ -146,6 +152,17 @@ class RemoteBackend(Backend):
             pair = f"{settings.store_user}:{settings.store_password or ''}".encode()
             self._authorization = "Basic " + base64.b64encode(pair).decode("ascii")
         self._executor = ThreadPoolExecutor(REMOTE_CONCURRENCY, "kommunegraf-remote")
+        self.admission = Admission(
+            REMOTE_QUERIES,
+            reserved=settings.query_reserved,
+            queue_limit=settings.query_queue,
+            client_limit=max(1, settings.query_queue // 2),
+            client_running=settings.query_workers,
+        )
+        """Who may send a query to the remote server next (``service.store.admission``):
+        the same lanes, fairness and bounded queues as the embedded store's workers, and
+        at most ``query_workers`` queries of one client there at once, since a query the
+        remote server has started runs on until that server stops it."""
         self._trials = QueryPool(1, reserved=0)
         """One worker process for the trial runs of municipality tokens' updates."""
         self._dialect: Dialect | None = named(settings.store_dialect)
@@ -253,21 +270,50 @@ class RemoteBackend(Backend):
     async def read(self, read: Read) -> QueryAnswer:
         """Send the query and return the remote server's bytes unchanged.
 
-        Past the deadline the client gets ``QueryTimeoutError`` even if the worker
-        thread is still blocked on the socket: it ends by itself at its socket timeout.
-        A client's query (``allow`` given) is read with ``check_text`` on this
-        backend's threads first, and the remote server gets the text that check wrote.
+        The query waits its turn in ``admission`` first, like a query for the embedded
+        store's workers (429/503 with Retry-After when its lane is full), and holds its
+        slot until it is answered or its deadline passes. Past the deadline the client
+        gets ``QueryTimeoutError`` even if the thread is still blocked on the socket: it
+        ends by itself at its socket timeout. A client's query (``allow`` given) is read
+        with ``check_text`` on this backend's threads first, inside its slot (the reading
+        costs about a second per MB here), and the remote server gets the text that
+        check wrote.
         """
         seconds = read.timeout or self.settings.query_timeout
+        client = CLIENT.get()
+        costs = self.admission.costs
+        cheap = costs.cheap(read.query, client)
+        await self.admission.enter(client, cheap)
+        started = time.monotonic()
+        try:
+            answer = await self._read(read, seconds, started + seconds)
+        except QueryTimeoutError:
+            costs.overran(read.query)
+            raise
+        finally:
+            ran = time.monotonic() - started
+            self.admission.leave(client, cheap, ran)
+        costs.ran(read.query, ran)
+        if cheap and ran > CHEAP_BUDGET:
+            # Misjudged: it cannot be stopped on the remote server and moved, as on the
+            # embedded store, but its shape and its client leave the cheap lane.
+            costs.overran(read.query, client)
+        return answer
+
+    async def _read(self, read: Read, seconds: float, deadline: float) -> QueryAnswer:
         query = read.query
+        loop = asyncio.get_running_loop()
         if read.allow is not None:
-            loop = asyncio.get_running_loop()
-            checked = await loop.run_in_executor(
+            reading = loop.run_in_executor(
                 self._executor,
                 partial(
                     check_text, query, update=False, base=self.settings.base_iri, allow=read.allow
                 ),
             )
+            try:
+                checked = await asyncio.wait_for(reading, max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise QueryTimeoutError(seconds) from None
             query = checked.text
         form = query_form(query)
         if form is None:
@@ -279,17 +325,19 @@ class RemoteBackend(Backend):
                 # make the remote server work for an answer that would be thrown away.
                 return QueryAnswer(kind_of(form), None, b"")
             accept = (wanted,)
-        request = _Request(
-            query, form, accept, read.default_graphs, read.named_graphs, time.monotonic() + seconds
-        )
-        loop = asyncio.get_running_loop()
+        request = _Request(query, form, accept, read.default_graphs, read.named_graphs, deadline)
+        left = max(0.0, deadline - time.monotonic())
         pending = loop.run_in_executor(self._executor, partial(self._query, request, seconds))
-        return await observed(query, self._answered(pending, seconds))
+        return await observed(query, self._answered(pending, seconds, left))
 
     @staticmethod
-    async def _answered(pending: Awaitable[QueryAnswer], seconds: float) -> QueryAnswer:
+    async def _answered(
+        pending: Awaitable[QueryAnswer], seconds: float, left: float | None = None
+    ) -> QueryAnswer:
+        """``pending``'s answer within ``left`` seconds (default ``seconds``); past that
+        QueryTimeoutError naming the deadline, ``seconds``."""
         try:
-            return await asyncio.wait_for(pending, seconds)
+            return await asyncio.wait_for(pending, seconds if left is None else left)
         except TimeoutError:
             raise QueryTimeoutError(seconds) from None
 

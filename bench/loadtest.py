@@ -58,7 +58,7 @@ import shutil
 import time
 import urllib.parse
 from collections import Counter, defaultdict
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,13 +200,16 @@ class Sample:
     started: float
     ended: float
     status: int
-    """0 when no HTTP answer came (connection error, client timeout)."""
+    """0 when no HTTP answer came (connection error, client timeout); -1 when a count's
+    answer could not be read."""
     count: int | None = None
     """For reloaded-count: the triples of the reloaded graph the reader saw."""
     target: str = ""
     """The path requested, and the client error if no answer came (for the error detail)."""
     shed: bool = False
     """Refused at once by admission control: 429 or 503 with Retry-After."""
+    retry_after: float = 0.0
+    """The Retry-After the answer asked for (seconds), 0 if none."""
 
 
 @dataclass
@@ -289,17 +292,35 @@ async def _send(
     started = time.perf_counter() - clock
     count = None
     shed = False
+    retry_after = 0.0
     target = headers.get("X-Request-ID") or path.split("?")[0]
     try:
         response = await client.request(method, path, headers=headers, content=body or None)
         status = response.status_code
         shed = status in (429, 503) and "retry-after" in response.headers
+        if shed:
+            try:
+                retry_after = max(0.0, float(response.headers["retry-after"]))
+            except ValueError:
+                retry_after = 1.0  # an HTTP date: not sent by kommunegraf
         if kind == "reloaded-count" and status == 200:
             count = int(response.json()["results"]["bindings"][0]["n"]["value"])
     except httpx.HTTPError as error:
         status = 0
         target += f" ({type(error).__name__})"
-    return Sample(kind, started, time.perf_counter() - clock, status, count, target, shed)
+    except (ValueError, LookupError) as error:  # a 200 whose body is not the count
+        status = -1
+        target += f" ({type(error).__name__})"
+    ended = time.perf_counter() - clock
+    return Sample(kind, started, ended, status, count, target, shed, retry_after)
+
+
+async def _wait_as_told(sample: Sample, plan: Plan, clock: float, end: float) -> None:
+    """Wait as a 429/503's Retry-After says, as real clients do; past the run's end (while
+    the reload is still awaited) at most 5 s, so the run ends soon after it answers."""
+    if sample.retry_after > 0:
+        left = end - (time.perf_counter() - clock)
+        await asyncio.sleep(min(sample.retry_after, max(left, 5.0)))
 
 
 def _running(plan: Plan, clock: float, end: float) -> bool:
@@ -317,14 +338,18 @@ async def _client(
     weights = list(MIX.values())
     while _running(plan, clock, end):
         kind = rng.choices(kinds, weights)[0]
-        plan.samples.append(await _send(client, plan, kind, rng, clock))
+        sample = await _send(client, plan, kind, rng, clock)
+        plan.samples.append(sample)
+        await _wait_as_told(sample, plan, clock, end)
 
 
 async def _reader(client: httpx.AsyncClient, plan: Plan, clock: float, end: float) -> None:
     """Counts the reloaded graph back to back, so every phase of the reload is read."""
     rng = random.Random(1)  # noqa: S311
     while _running(plan, clock, end):
-        plan.samples.append(await _send(client, plan, "reloaded-count", rng, clock))
+        sample = await _send(client, plan, "reloaded-count", rng, clock)
+        plan.samples.append(sample)
+        await _wait_as_told(sample, plan, clock, end)
 
 
 async def _probe(client: httpx.AsyncClient, plan: Plan, clock: float, end: float) -> None:
@@ -364,12 +389,17 @@ async def _reload(
             "error": type(error).__name__,
         }
         return
+    answer: dict[str, Any] = {}
+    with suppress(ValueError):
+        answer = response.json() if response.status_code < 500 else {}
     plan.reload = {
         "sent_s": round(sent, 3),
         "answered_s": round(time.perf_counter() - clock, 3),
         "status": response.status_code,
-        "loaded": response.json().get("loaded") if response.status_code < 500 else None,
+        "loaded": answer.get("loaded"),
     }
+    if response.status_code != 200 or not answer.get("loaded"):
+        plan.reload["error"] = response.text[:500]  # the service's own words
 
 
 async def _upload(base: str, workbook: Path) -> dict[str, Any]:
@@ -394,6 +424,18 @@ async def _count(base: str, graph: str) -> int:
         )
         response.raise_for_status()
         return int(response.json()["results"]["bindings"][0]["n"]["value"])
+
+
+async def _count_after(base: str, graph: str, old: int) -> int:
+    """The graph's size once the load is over; tried a few times (a busy service may shed
+    the first ask), and the old size if it never answers, so the run is still recorded."""
+    for attempt in range(5):
+        try:
+            return await _count(base, graph)
+        except httpx.HTTPError as error:
+            print(f"counting after the run: {error!r}; again …", flush=True)
+            await asyncio.sleep(2 * (attempt + 1))
+    return old
 
 
 def _address(n: int) -> str:
@@ -506,10 +548,13 @@ def summarise(plan: Plan, seconds: float, old: int, new: int) -> dict[str, Any]:
             "sent": len(hostile),
             "by_attack": dict(Counter(f"{s.target} {s.status}" for s in hostile)),
             "refused_4xx": sum(1 for s in hostile if 400 <= s.status < 500),
-            "failed": sum(1 for s in hostile if not 400 <= s.status < 500),
+            "shed": sum(1 for s in hostile if s.shed and s.status == 503),
+            "failed": sum(1 for s in hostile if not 400 <= s.status < 500 and not s.shed),
         },
         "probe": {
             "sent": len(probes),
+            "p50_ms": round(_percentile(sorted(probe_ms), 50), 1) if probe_ms else None,
+            "p95_ms": round(_percentile(sorted(probe_ms), 95), 1) if probe_ms else None,
             "max_ms": round(max(probe_ms), 1) if probe_ms else None,
             "p99_ms": round(_percentile(sorted(probe_ms), 99), 1) if probe_ms else None,
             "over_goal": sum(1 for ms in probe_ms if ms >= PROBE_GOAL_MS),
@@ -517,6 +562,14 @@ def summarise(plan: Plan, seconds: float, old: int, new: int) -> dict[str, Any]:
             "goal_ms": PROBE_GOAL_MS,
         },
     }
+
+
+def _verdict(atomic: dict[str, Any]) -> str:
+    if atomic["atomic"]:
+        return "yes"
+    if atomic["old_count"] == atomic["new_count"]:
+        return "not shown (the graph did not change: the reload was not loaded)"
+    return "NO"
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -558,7 +611,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"{summary['errors']}" + (f" — {summary['error_detail']}" if summary["errors"] else ""),
         "",
         f"**Shed** (refused at once by admission control, 429/503 with Retry-After; the "
-        f"clients do not wait as told, they send again at once): {summary.get('shed', 0)}"
+        f"clients wait as told before their next request): {summary.get('shed', 0)}"
         + (f" — {summary['shed_by_kind']}" if summary.get("shed") else ""),
         "",
         f"**Deliberate timeouts**: {deliberate['sent']} sent, {deliberate['answered_503']} "
@@ -568,18 +621,26 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"**Reload** of {setup['municipality']}'s workbook ({OLD_USAGES} → {NEW_USAGES} usages) "
         f"sent at {summary['reload'].get('sent_s')} s, answered at "
-        f"{summary['reload'].get('answered_s')} s with {summary['reload'].get('status')}.",
+        f"{summary['reload'].get('answered_s')} s with {summary['reload'].get('status')}"
+        + (
+            f" — **not loaded**: {summary['reload']['error']!r}"
+            if summary["reload"].get("error")
+            else ""
+        )
+        + ".",
         "",
         f"**Probe** (`{PROBE.splitlines()[-1]}` every {PROBE_EVERY:g} s on its own "
-        f"connection): {probe['sent']} answers, max {probe['max_ms']} ms, p99 "
-        f"{probe['p99_ms']} ms; {probe['over_goal']} at or over {PROBE_GOAL_MS:g} ms, "
+        f"connection): {probe['sent']} answers, p50 {probe.get('p50_ms')} ms, p95 "
+        f"{probe.get('p95_ms')} ms, p99 {probe['p99_ms']} ms, max {probe['max_ms']} ms; "
+        f"{probe['over_goal']} at or over {PROBE_GOAL_MS:g} ms, "
         f"{probe['not_ok']} not 200. **Under {PROBE_GOAL_MS:g} ms throughout: "
         f"{'yes' if not probe['over_goal'] and not probe['not_ok'] else 'NO'}.**",
         "",
         f"**Hostile requests** mixed in: {hostile['sent']} sent, {hostile['refused_4xx']} "
-        f"refused with 4xx, {hostile['failed']} otherwise — {hostile['by_attack']}.",
+        f"refused with 4xx, {hostile.get('shed', 0)} shed by admission control (503 with "
+        f"Retry-After), {hostile['failed']} otherwise — {hostile['by_attack']}.",
         "",
-        f"**Atomic for readers: {'yes' if atomic['atomic'] else 'NO'}"
+        f"**Atomic for readers: {_verdict(atomic)}"
         + ("" if atomic["both_seen"] else " (but readers did not see both states)")
         + ".** "
         f"{atomic['reads']} reads of the graph's size; old {atomic['old_count']} triples, "
@@ -707,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         busy = busy_cores(before, cpu_sample())
-        new = asyncio.run(_count(base, graph))
+        new = asyncio.run(_count_after(base, graph, old))
         usage = peer.usage()
     finally:
         peer.stop()

@@ -535,18 +535,46 @@ class RemoteBackend(Backend):
             lambda: self._update(preamble + self.dialect.write_graph(graph_iri, data)),
         )
 
+    def _graph_store_opener(self) -> urllib.request.OpenerDirector:
+        """What sends Graph Store requests: one that answers a server's Digest challenge
+        with the store's user (Virtuoso's ``/sparql-graph-crud-auth`` asks for Digest)."""
+        passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        passwords.add_password(
+            None,
+            self.graph_store_url or self.query_url,
+            self.settings.store_user or "",
+            self.settings.store_password or "",
+        )
+        return urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(passwords))
+
     def _put_graph(self, store_url: str, graph_iri: str, body: bytes) -> None:
-        """Graph Store Protocol PUT; SPARQLWrapper speaks only Query and Update."""
+        """Graph Store Protocol PUT; SPARQLWrapper speaks only Query and Update.
+
+        With a user, HTTP Basic goes with the request, as with every query and update. A
+        server that wants Digest instead refuses that with a bare 401 (Virtuoso does, with
+        no challenge), so the PUT is sent once more without it, and the Digest challenge
+        that answer brings is answered.
+        """
         separator = "&" if "?" in store_url else "?"
         url = f"{store_url}{separator}graph={urllib.parse.quote(graph_iri, safe='')}"
-        headers = {"Content-Type": "application/n-triples"}
-        if self._authorization is not None:
-            headers["Authorization"] = self._authorization
-        # The URL is the operator's graph store, checked to be http(s) at start.
-        request = urllib.request.Request(url, data=body, headers=headers, method="PUT")  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=WRITE_TIMEOUT) as response:  # noqa: S310
+
+        def put(basic: bool) -> None:
+            headers = {"Content-Type": "application/n-triples"}
+            if basic and self._authorization is not None:
+                headers["Authorization"] = self._authorization
+            # The URL is the operator's graph store, checked to be http(s) at start.
+            request = urllib.request.Request(url, data=body, headers=headers, method="PUT")  # noqa: S310
+            with self._graph_store_opener().open(request, timeout=WRITE_TIMEOUT) as response:
                 response.read()
+
+        try:
+            try:
+                put(basic=True)
+            except urllib.error.HTTPError as refused:
+                if refused.code != 401 or self._authorization is None:
+                    raise
+                refused.close()
+                put(basic=False)
         except urllib.error.HTTPError as error:
             body_text = message(error.read())
             if error.code == 400:

@@ -23,7 +23,7 @@ import pytest
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDFS
 
-from service.errors import QueryTimeoutError, ServiceError
+from service.errors import QueryTimeoutError, RemoteStoreError, ServiceError
 from service.settings import Settings
 from service.sparql.canned import canned_queries
 from service.store.dialects import Virtuoso
@@ -83,15 +83,16 @@ CALLS: tuple[tuple[str, dict[str, str]], ...] = (
     ("vendor-failure", {"vendor": f"{BASE}id/leverandor/visma"}),
 )
 """Each canned query with the parameters its own tests use on the fixtures."""
+_EMPTY_JOIN = (
+    "GROUP_CONCAT of no value is '' where the embedded store leaves it unbound; not rewritten: "
+    "IF(COUNT(?x) > 0, GROUP_CONCAT(...), SAMPLE(?x)) fails Virtuoso's SQL compiler (SQ156), "
+    "and the grouped subquery region-memberships uses would not see the query's parameter"
+)
 VIRTUOSO_DIFFERS = {
-    "contracts-ending": "YEAR() of an unbound variable is an error (DT001), not unbound",
-    "gdpr-applications-without-dpa": "a boolean (EXISTS, comparisons) comes back as 0/1",
-    "gdpr-record-of-processing": "a boolean comes back as 0/1",
-    "gdpr-special-categories-without-dpia": "a boolean comes back as 0/1; GROUP_CONCAT of "
-    "no value is '' where SPARQL leaves it unbound",
-    "gdpr-transfers-outside-eea": "GROUP_CONCAT of no value is '', not unbound",
-    "region-memberships": "GROUP_CONCAT of no value is '', not unbound",
-    "law-impact": "other rows: OPTIONAL/NOT EXISTS over the law hierarchy evaluated differently",
+    "gdpr-record-of-processing": _EMPTY_JOIN,
+    "gdpr-special-categories-without-dpia": _EMPTY_JOIN,
+    "gdpr-transfers-outside-eea": _EMPTY_JOIN,
+    "law-impact": _EMPTY_JOIN,
     "service-matrix": "other rows: a nested OPTIONAL evaluated differently",
     "vendor-failure": "other rows: FILTER NOT EXISTS in a UNION branch evaluated differently",
 }
@@ -382,3 +383,38 @@ def test_graph_store_writes_land_in_virtuoso(service: Access) -> None:
     assert call(service.url, "DELETE", target, headers=bearer(ADMIN)).status == 204
     assert call(service.url, "GET", target).status == 404
     assert service.size(graph) == 0
+
+
+def test_graph_store_writes_with_digest_authentication(virtuoso: VirtuosoServer) -> None:
+    """Virtuoso's ``/sparql-graph-crud-auth`` asks for HTTP Digest: a replacement sent
+    there with the store's user lands; with a wrong password it is refused, not written."""
+    graph_iri = f"{BASE}graph/test/digest"
+    count = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph_iri}> {{ ?s ?p ?o }} }}"
+
+    def backend(password: str) -> RemoteBackend:
+        return RemoteBackend(
+            Settings(
+                store=None,
+                store_url=virtuoso.query_url,
+                graph_store_url=virtuoso.url + "/sparql-graph-crud-auth",
+                store_user="dba",
+                store_password=password,
+            )
+        )
+
+    data = Graph()
+    for i in range(3):
+        data.add((URIRef(f"{BASE}id/x/digest{i}"), RDFS.label, Literal(f"digest {i}")))
+    writer = backend("dba")
+    try:
+        writer.replace_graph(graph_iri, data)
+        assert _remote_rows(writer, count) == Counter([(("n", "3"),)])
+        refused = backend("not-the-password")
+        try:
+            with pytest.raises(RemoteStoreError):
+                refused.replace_graph(graph_iri, Graph())
+        finally:
+            refused.close()
+        assert _remote_rows(writer, count) == Counter([(("n", "3"),)])
+    finally:
+        writer.close()

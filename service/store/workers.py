@@ -325,7 +325,7 @@ def _worker_main(connection: Connection) -> None:
             if isinstance(request, UploadCheck):
                 from service.access.uploads import check_in_worker
 
-                connection.send(("ok", check_in_worker(store, request)))
+                connection.send(("ok", check_in_worker(store, request), time.process_time()))
                 continue
             if isinstance(request, UpdateRehearsal):
                 rehearse(store, request)

@@ -9,7 +9,8 @@ could grow without bound. Here:
   or, never seen, when its text looks cheap (``looks_cheap``: ASK, or a LIMIT without
   ordering, grouping or aggregates). ``reserved`` workers are kept for cheap queries:
   general queries hold at most ``size - reserved`` workers, so a cheap query finds a
-  worker even when heavy ones fill the rest. Cheap queries may take any free worker.
+  worker even when heavy ones fill the rest. Cheap queries may take any free worker the
+  general lane does not claim: it comes first on the workers not kept.
 - **A budget in the cheap lane.** A cheap query that has used ``CHEAP_BUDGET`` seconds
   of CPU (not of waiting for a core on a busy machine) was misjudged: the pool kills its
   worker (workers stay killable) and runs it again in the general lane; its shape is
@@ -360,9 +361,16 @@ class Admission:
     def _dispatch(self) -> None:
         cap = self.client_running
         while self._free > 0:
-            ticket = self._lanes[True].next(self._running, self._served, cap)
-            if ticket is None and self._general_running < self.size - self.reserved:
+            # The workers not kept for cheap queries go to the general lane first. Before,
+            # cheap queries (which may take any free worker) took them whenever one
+            # waited: under the load test's stream of cheap queries the general lane had
+            # one worker of three, nearly every page was refused, and an upload's check
+            # waited behind clients' queries for minutes.
+            ticket = None
+            if self._general_running < self.size - self.reserved:
                 ticket = self._lanes[False].next(self._running, self._served, cap)
+            if ticket is None:
+                ticket = self._lanes[True].next(self._running, self._served, cap)
             if ticket is None:
                 return
             if ticket.granted.done():

@@ -217,6 +217,31 @@ def test_admission_rules() -> None:
     asyncio.run(_rules())
 
 
+async def _general_first() -> None:
+    admission = Admission(3, reserved=1)
+    for client in ("addr:a", "addr:b", "addr:c"):
+        await admission.enter(client, cheap=True)  # cheap queries on every worker
+    writer = asyncio.ensure_future(admission.enter("token:writer", cheap=False))
+    cheap = [asyncio.ensure_future(admission.enter(c, cheap=True)) for c in ("addr:d", "addr:e")]
+    await asyncio.sleep(0)
+    admission.leave("addr:a", cheap=True)
+    await asyncio.sleep(0)
+    assert writer.done(), "the general lane waited while cheap queries took the worker"
+    assert not any(task.done() for task in cheap)
+    admission.leave("addr:b", cheap=True)  # the general lane has none waiting: cheap next
+    await asyncio.sleep(0)
+    assert sum(task.done() for task in cheap) == 1
+    for task in cheap:
+        task.cancel()
+
+
+def test_regression_cheap_queries_starved_the_general_lane() -> None:
+    """Before: a free worker went to the cheap lane whenever a cheap query waited, so
+    under a stream of them the general lane (pages, canned queries, an upload's check)
+    had one worker of three. Now the general lane comes first on the workers not kept."""
+    asyncio.run(_general_first())
+
+
 def test_cost_book_learns_shapes_and_bars_clients() -> None:
     book = CostBook()
     heavy = "SELECT ?m WHERE { ?m a <urn:x:Municipality> } ORDER BY ?m"

@@ -58,6 +58,19 @@ _EXTERNAL_SUBCLASSES = {
 }
 
 
+def referable_classes(ontology: Graph, targets: Iterable[Node]) -> frozenset[URIRef]:
+    """The classes whose instances a cell may refer to: ``targets`` (the classes the shapes
+    require of a value, ``sh:class``) and every class under one of them.
+
+    An upload is checked against the nodes of these classes only: a usage, dataset or
+    vendor may be named in a cell, a contract or an integration never is.
+    """
+    wanted = set(targets)
+    resolver = Resolver(ontology)
+    known = set(ontology.subjects(RDFS.subClassOf, None)) | set(_EXTERNAL_SUBCLASSES) | wanted
+    return frozenset(c for c in known if isinstance(c, URIRef) and resolver._closure(c) & wanted)
+
+
 def normalise(text: str) -> str:
     """The form names are compared in: case, spacing and Unicode form do not matter.
 

@@ -29,8 +29,11 @@ Each client sends from its own loopback address (127.0.x.y; all of 127/8 is this
 machine), as separate machines would: the service shares its query workers fairly
 between clients, and tells them apart by address. ``--one-address`` sends everything
 from 127.0.0.1, as one client. Load refused by admission control (429/503 with
-Retry-After; the clients here send again at once rather than wait) is counted apart
-from errors.
+Retry-After) is counted apart from errors, and the client waits as Retry-After says
+before its next request, as real clients do.
+
+Whatever happens, the results are written: a reload that fails or never answers is
+recorded with the service's answer, and the probe's p50/p95/p99/max are in every report.
 
 The data is the national demo (``--data demo``, the default of a full run: the
 store the tests cache for the same inputs, copied, or built the same way) or the

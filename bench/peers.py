@@ -266,6 +266,8 @@ class Kommunegraf(Peer):
             str(port),
             "--query-workers",
             str(self.query_workers),
+            "--query-reserved",
+            "1",
             "--query-timeout",
             f"{self.query_timeout:g}",
         ]

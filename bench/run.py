@@ -85,8 +85,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--query-workers",
         type=int,
-        default=os.cpu_count() or 2,
-        help="kommunegraf --query-workers [nproc]",
+        default=(os.cpu_count() or 2) + 1,
+        help="kommunegraf --query-workers [nproc + 1: one of them is kept for cheap queries "
+        "(--query-reserved 1), so a heavy query, which admission control keeps off that one, "
+        "can still use every core, as oxigraph serve's threads do]",
     )
     parser.add_argument(
         "--peers",
@@ -162,6 +164,11 @@ def _machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
     }
+
+
+def _cores() -> int:
+    """The cores this process may use: the floor runs one process per core."""
+    return len(os.sched_getaffinity(0))
 
 
 def _git() -> str:
@@ -250,10 +257,8 @@ def _floor(
         quiet = _quiet(args)
         thread = measure_in_process(disk, query.text, args.single_duration)
         print(f"    1 thread, on disk: {thread.rps:.1f}/s p99 {thread.p99_ms:.2f} ms", flush=True)
-        processes = measure_processes(
-            folder / "store", query.text, args.duration, args.query_workers
-        )
-        print(f"    {args.query_workers} processes: {processes.rps:.1f}/s", flush=True)
+        processes = measure_processes(folder / "store", query.text, args.duration, _cores())
+        print(f"    {_cores()} processes: {processes.rps:.1f}/s", flush=True)
         floor[query.name] = {
             "thread_disk": dataclasses.asdict(thread),
             "processes_disk": dataclasses.asdict(processes),
@@ -416,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             "wrk_threads": args.wrk_threads,
             "method": args.method,
             "query_workers": args.query_workers,
-            "floor_processes": args.query_workers,
+            "floor_processes": _cores(),
         },
         "queries": {
             name: {k: v for k, v in info.items() if not k.startswith("_")}

@@ -804,6 +804,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stem = dt.date.today().isoformat() + "-loadtest"
+    if (args.results_dir / f"{stem}.md").exists():  # an earlier run of the day stays
+        stem += dt.datetime.now(dt.UTC).strftime("-%H%M")
     (args.results_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     text = markdown(results)
     (args.results_dir / f"{stem}.md").write_text(text)

@@ -561,6 +561,12 @@ def summarise(plan: Plan, seconds: float, old: int, new: int) -> dict[str, Any]:
             "max_ms": round(max(probe_ms), 1) if probe_ms else None,
             "p99_ms": round(_percentile(sorted(probe_ms), 99), 1) if probe_ms else None,
             "over_goal": sum(1 for ms in probe_ms if ms >= PROBE_GOAL_MS),
+            "slow": [
+                {"sent_s": round(s.started, 2), "ms": round((s.ended - s.started) * 1000)}
+                for s in probes
+                if (s.ended - s.started) * 1000 >= PROBE_GOAL_MS
+            ],
+            "reload_window_s": [plan.reload.get("sent_s"), plan.reload.get("answered_s")],
             "not_ok": sum(1 for s in probes if s.status != 200),
             "goal_ms": PROBE_GOAL_MS,
         },

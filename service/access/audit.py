@@ -404,6 +404,12 @@ class Auditor:
         if size_before == self._size:
             self._size = await asyncio.to_thread(self.log.size)
 
+    async def announce(self, event: AuditEvent, *, wide: bool = False) -> None:
+        """Announce the write of ``event`` (write-ahead) that marks itself: its own last
+        transaction carries ``marker_sparql`` (the first start's load,
+        ``service.web.startup``). Every other write uses ``announced``."""
+        await self._own_append(partial(self.log.announce, event, wide))
+
     @asynccontextmanager
     async def announced(self, event: AuditEvent, *, wide: bool = False) -> AsyncIterator[None]:
         """Announce the write of ``event`` (write-ahead), and mark every write made in
@@ -412,9 +418,8 @@ class Auditor:
         The caller records the event (``record``) after the block. A write that
         fails in the block is settled at once: done or not, as the store says.
         """
-        base = self.settings.base_iri
-        await self._own_append(partial(self.log.announce, event, wide))
-        marking = WRITE_PREAMBLE.set(marker_sparql(event.id, base))
+        await self.announce(event, wide=wide)
+        marking = WRITE_PREAMBLE.set(marker_sparql(event.id, self.settings.base_iri))
         try:
             yield
         except Exception:

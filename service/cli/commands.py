@@ -6,6 +6,7 @@ loaded), 2 usage error or unreadable file.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import sys
@@ -484,26 +485,16 @@ def dump(output: Path, store: str | None) -> None:
 
     Works while the service runs: it then dumps the newest committed state.
     """
-    from service.store.embedded import open_store, published_snapshot
-
     rdf_format = _DUMP_FORMATS.get(output.suffix.lstrip(".").lower())
     if rdf_format is None:
         fail(f"{output.name}: bruk .nq eller .trig (use .nq or .trig)")
-    settings = settings_from(store=store)
-    try:
-        with open_store(settings.store) as knowledge, output.open("wb") as handle:
-            knowledge.dump(handle, rdf_format)
-            count = len(knowledge)
-    except StoreLockedError as error:
-        # A server holds the store: dump the newest state it published instead.
-        if settings.store is None:
-            fail(str(error))
-        try:
-            with published_snapshot(settings.store) as snapshot, output.open("wb") as handle:
-                snapshot.dump(handle, rdf_format)
-                count = len(snapshot)
-        except StoreLockedError as no_snapshot:
-            fail(str(no_snapshot))
+
+    async def write(backend: EmbeddedBackend) -> int:
+        with output.open("wb") as handle:
+            return await asyncio.to_thread(backend.dump, handle, rdf_format)
+
+    # While a service holds the store: the newest state it published (``on_store``).
+    count = on_store(settings_from(store=store), write, reference=False)
     click.echo(f"{count} kvader / quads → {output}")
 
 

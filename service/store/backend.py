@@ -21,8 +21,9 @@ from contextlib import (
 )
 from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
+import pyoxigraph as ox
 from rdflib import Graph
 
 from service.metrics import observed
@@ -217,6 +218,13 @@ class EmbeddedBackend(Backend):
     def is_empty(self) -> bool:
         return self.store.is_empty()
 
+    def dump(self, output: IO[bytes], rdf_format: ox.RdfFormat) -> int:
+        """Every quad of the state this backend reads, to ``output``; how many.
+
+        A backup (``kommunegraf dump``), not a query: no worker and no deadline, and on
+        a copy a running service published, the newest state it committed."""
+        return self.store.dump(output, rdf_format)
+
 
 class PublishedCopy:
     """The newest state a running service published, for a command run beside it: reads
@@ -234,6 +242,14 @@ class PublishedCopy:
 
     def is_empty(self) -> bool:
         return False  # a service that published a snapshot has filled the store
+
+    def dump(self, output: IO[bytes], rdf_format: ox.RdfFormat) -> int:
+        copy = ox.Store.read_only(self.snapshot)
+        try:
+            copy.dump(output, rdf_format)
+            return len(copy)
+        finally:
+            del copy
 
     def deferred_publish(self) -> AbstractContextManager[None]:
         return nullcontext()

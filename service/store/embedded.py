@@ -302,9 +302,10 @@ class KnowledgeStore:
         self._store.bulk_load(data, rdf_format)
         self._publish()
 
-    def dump(self, output: IO[bytes], rdf_format: ox.RdfFormat) -> None:
-        """Write every named graph (N-Quads or TriG) to ``output``."""
+    def dump(self, output: IO[bytes], rdf_format: ox.RdfFormat) -> int:
+        """Write every named graph (N-Quads or TriG) to ``output``; how many quads."""
         self._store.dump(output, rdf_format)
+        return len(self._store)
 
 
 @contextmanager
@@ -314,17 +315,6 @@ def open_store(path: Path | None) -> Iterator[KnowledgeStore]:
         yield store
     finally:
         store.close()
-
-
-@contextmanager
-def published_snapshot(path: Path) -> Iterator[ox.Store]:
-    """The newest state a running server published, opened read-only (``published_copy``)."""
-    with published_copy(path) as copy:
-        store = ox.Store.read_only(str(copy))
-        try:
-            yield store
-        finally:
-            del store
 
 
 @contextmanager

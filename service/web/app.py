@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loaders.provenance import tool_version
-from service.access.audit import Auditor
+from service.access.audit import Auditor, marker_sparql
 from service.errors import ServiceError
 from service.exports.published import PublishedCatalogues
 from service.logs import RequestLog
@@ -52,7 +52,14 @@ from service.web.routes import (
 )
 from service.web.routes import metrics as metrics_route
 from service.web.routes.upload import FORM_ROOM
-from service.web.startup import LoadCancelledError, LoadProgress, StartupGate, first_load
+from service.web.startup import (
+    LoadCancelledError,
+    LoadProgress,
+    StartupGate,
+    announce_first_load,
+    first_load,
+    record_first_load,
+)
 
 log = logging.getLogger("kommunegraf")
 
@@ -78,7 +85,10 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
 
     async def first_start(app: FastAPI) -> None:
         """Fill an empty store and start the query workers, both while the port is open."""
+        audit = app.state.auditor = Auditor(settings, app.state.backend)
         try:
+            # The load is a write like any other: announced first, recorded once done.
+            loading = await announce_first_load(audit, settings)
             await asyncio.gather(
                 asyncio.to_thread(
                     first_load,
@@ -88,9 +98,12 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
                     progress,
                     settings.engine,
                     demo_cache.cache_folder(settings.demo_cache),
+                    "" if loading is None else marker_sparql(loading.id, settings.base_iri),
                 ),
                 app.state.backend.start(),
             )
+            if loading is not None:
+                await record_first_load(audit, loading)
         except LoadCancelledError:
             log.info("lastingen ble avbrutt ved stopp / the load stopped with the service")
             return
@@ -102,8 +115,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             return
         try:
             # Writes a crash left announced but unrecorded are settled before any request.
-            app.state.auditor = Auditor(settings, app.state.backend)
-            await app.state.auditor.recover()
+            await audit.recover()
             # The catalogues for Felles datakatalog are built as soon as the data change.
             app.state.catalogues = PublishedCatalogues(app.state.backend, settings)
             app.state.catalogue_watcher = asyncio.create_task(app.state.catalogues.watch())

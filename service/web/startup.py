@@ -12,12 +12,13 @@ start empties the store and loads again instead of serving a partial one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,6 +27,15 @@ from rdflib.namespace import RDFS
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loaders.validation import Engine
+from service.access.audit import (
+    AuditEvent,
+    Auditor,
+    GraphChange,
+    graph_sizes,
+    new_event,
+)
+from service.access.scope import Principal, audit_graph
+from service.settings import Settings
 from service.store import demo_cache
 from service.store.backend import Backend
 from service.store.embedded import KnowledgeStore
@@ -183,6 +193,56 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
+FIRST_START = Principal("første oppstart / first start", "admin")
+"""Who the first start's load is recorded as written by (the service itself)."""
+
+
+def needs_first_load(backend: Backend) -> bool:
+    """The store is empty, or an earlier first start was cut short (its marker graph)."""
+    if backend.is_empty():
+        return True
+    store: KnowledgeStore | None = getattr(backend, "store", None)
+    # Any base IRI: the interrupted start may have been configured with another.
+    return store is not None and any(g.endswith(_MARKER) for g in store.graphs())
+
+
+async def announce_first_load(audit: Auditor, settings: Settings) -> AuditEvent | None:
+    """Announce the first start's load in the audit trail (write-ahead), if there is one.
+
+    Why not ``Auditor.announced``: that marks every write of the block, which turns the
+    load's fast paths (new graphs as N-Quads, the checked copy's bulk load) into SPARQL
+    updates. The load has its own all-or-nothing marker instead, and the audit trail's
+    mark goes in with that marker's drop, in one transaction (``first_load(done=…)``).
+    A load cut short is emptied and redone by the next start, which then records the
+    announced one as not done. A remote store keeps what a cut-short load wrote, so
+    there the announcement is ``wide``: recorded as maybe done.
+    """
+    if not await asyncio.to_thread(needs_first_load, audit.backend):
+        return None
+    what = "referansedata og demodata" if settings.demo else "referansedata"
+    what_en = "reference and demo data" if settings.demo else "reference data"
+    detail = f"første oppstart: {what} / first start: {what_en}"
+    event = new_event(FIRST_START, "load", settings.base_iri, detail=detail)
+    await audit.announce(event, wide=getattr(audit.backend, "store", None) is None)
+    return event
+
+
+async def record_first_load(audit: Auditor, event: AuditEvent) -> AuditEvent:
+    """Record the announced first load: every graph it wrote and its triples (all added).
+
+    The audit graph is then made what the trail says: a checked copy of the demo
+    (``demo_cache``) carries the mark of the start that saved it.
+    """
+    base = audit.settings.base_iri
+    sizes = await graph_sizes(audit.backend)
+    changes = [GraphChange(g, n, 0) for g, n in sorted(sizes.items()) if g != audit_graph(base)]
+    done = new_event(FIRST_START, "load", base, changes, detail=event.detail)
+    done = replace(done, id=event.id, time=event.time)
+    await audit.record(done)
+    await audit.rebuild_graph()
+    return done
+
+
 def first_load(
     backend: Backend,
     base_iri: str,
@@ -190,20 +250,22 @@ def first_load(
     progress: LoadProgress,
     engine: Engine = "sparql",
     cache: Path | None = None,
+    done: str = "",
 ) -> None:
     """Fill the store if it is empty (or was left half-loaded), as one published state.
 
     With ``cache`` (a folder, ``service.store.demo_cache``) the demo is bulk-loaded from
     the copy a full load with the same inputs saved there, and a full load saves one.
     The marker graph is kept on the embedded store only: a remote store is the
-    operator's, and this service never empties it.
+    operator's, and this service never empties it. ``done`` (the audit trail's
+    ``marker_sparql``) goes in the transaction that drops the marker, so the load is
+    marked done in the store exactly when it is.
     """
     marker = loading_marker(base_iri)
     store: KnowledgeStore | None = getattr(backend, "store", None)
-    if not backend.is_empty():
-        # Any base IRI: the interrupted start may have been configured with another.
-        if store is None or not any(g.endswith(_MARKER) for g in store.graphs()):
-            return
+    if not needs_first_load(backend):
+        return
+    if not backend.is_empty() and store is not None:
         log.warning(
             "forrige oppstart ble avbrutt under lasting; lageret tømmes og lastes på nytt / "
             "the previous start was interrupted while loading; emptying the store and loading "
@@ -251,7 +313,7 @@ def first_load(
                     starting=progress.begin,
                 )
         if store is not None:
-            store.update(f"DROP SILENT GRAPH <{marker}>")
+            store.update(done + f"DROP SILENT GRAPH <{marker}>")
     if store is not None and copy is not None and not from_copy:
         progress.begin("saving")
         try:

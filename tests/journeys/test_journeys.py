@@ -25,6 +25,7 @@ from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import DCTERMS, OWL, RDF
 from SPARQLWrapper import JSON, SPARQLWrapper
 
+from service.access.audit import AuditLog
 from service.store import demo_cache
 from tests.cli import kommunegraf
 from tests.conftest import free_port, start_server, stop_server
@@ -419,6 +420,8 @@ def test_newcomer_starts_again_in_seconds_from_the_checked_copy(
     try:
         demo_cache.save(reader, demo_cache.cache_file(cache, demo_base, "sparql"))
         quads = len(reader)
+        audit = ox.NamedNode(demo_base + "graph/audit")
+        audit_quads = len(list(reader.quads_for_pattern(None, None, None, audit)))
     finally:
         del reader
     server = start_server(
@@ -441,10 +444,16 @@ def test_newcomer_starts_again_in_seconds_from_the_checked_copy(
         )
         assert count.status == 200, count.text
         found = json.loads(count.body)["results"]["bindings"][0]["n"]["value"]
+        # The audit graph holds this start's load event instead of the copy's: as many triples.
         assert int(found) == quads
         assert _get_url(server.url + "/health/ready") == 200
     finally:
         stop_server(server)
+    # The load from the copy is audited like the full one: one event, the demo's graphs.
+    (event,) = AuditLog(tmp_path / "store-audit.jsonl").events()
+    assert event.action == "load" and "first start: reference and demo data" in event.detail
+    assert len([c for c in event.changes if "/graph/source/" in c.graph]) >= 358
+    assert event.added == quads - audit_quads and event.removed == 0
     assert len(list(cache.glob("demo-*.nq.gz"))) == 1  # used, not replaced or deleted
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from service.access.audit import AuditEvent, AuditLog
-from tests.conftest import stop_server
+from service.web.startup import FIRST_START
+from tests.conftest import start_server, stop_server
 from tests.service.access import ADMIN, HASVIK, Access, start_access_server, usage, workbook
 from tests.service.client import bearer, call
 
@@ -232,3 +233,39 @@ def test_the_load_command_is_audited_too(tmp_path: Path) -> None:
     )
     assert asked.returncode == 0, asked.stderr
     assert asked.stdout.split()[1:] == [str(event.added)]
+
+
+def test_the_first_start_load_is_audited(tmp_path: Path) -> None:
+    """The first start fills an empty store (in tests the reference data alone: the demo
+    is off) like any other write: one "load" event that names every graph it wrote and
+    how many triples, announced before and recorded after; a later start writes none."""
+    log = tmp_path / "audit.jsonl"
+    env = {"KOMMUNEGRAF_AUDIT_LOG": str(log)}
+    server = start_server(str(tmp_path / "store"), env=env)
+    try:
+        answer = call(
+            server.url,
+            "GET",
+            "/sparql",
+            params={
+                "query": "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
+            },
+            headers={"Accept": "application/sparql-results+json"},
+        )
+        assert answer.status == 200, answer.text
+        rows = json.loads(answer.body)["results"]["bindings"]
+        sizes = {r["g"]["value"]: int(r["n"]["value"]) for r in rows}
+    finally:
+        stop_server(server)
+    (event,) = AuditLog(log).events()
+    assert (event.action, event.actor, event.role) == ("load", FIRST_START.name, "admin")
+    assert "first start: reference data" in event.detail
+    audit = next(g for g in sizes if g.endswith("/graph/audit"))
+    assert {c.graph: c.added for c in event.changes} == {
+        g: n for g, n in sizes.items() if g != audit
+    }
+    assert event.added > 1000 and event.removed == 0
+    assert AuditLog(log).pending() == []
+    again = start_server(str(tmp_path / "store"), env=env)
+    stop_server(again)
+    assert [e.id for e in AuditLog(log).events()] == [event.id]

@@ -18,8 +18,9 @@ import pytest
 
 from service.access.audit import AuditLog, new_event
 from service.access.scope import Principal
-from service.store.embedded import KnowledgeStore
+from service.store.embedded import KnowledgeStore, open_store
 from service.store.sources import source_graph_iri
+from service.web.startup import FIRST_START
 from tests.conftest import Server, start_server, stop_server
 from tests.service.client import bearer, call
 
@@ -254,7 +255,34 @@ def test_an_announced_write_that_was_not_made_is_recorded_as_not_done(tmp_path: 
     server = start_server(str(tmp_path / "store"), env=env)
     try:
         assert AuditLog(log).pending() == []
-        assert [e.id for e in AuditLog(log).events()] == []
+        # The only event is the first start's own load of the reference data.
+        assert [e.actor for e in AuditLog(log).events()] == [FIRST_START.name]
         assert '"state": "not-done"' in log.read_text(encoding="utf-8")
     finally:
         stop_server(server)
+
+
+def test_a_first_start_cut_short_is_emptied_and_its_load_recorded_as_not_done(
+    tmp_path: Path,
+) -> None:
+    """A first start killed mid-load leaves its marker graph and its announced load; the
+    next start empties the store, loads again (one new event) and settles the first
+    one as not done, since its writes were dropped with the rest."""
+    log = tmp_path / "audit.jsonl"
+    with open_store(tmp_path / "store") as store:
+        store.update(
+            "INSERT DATA { GRAPH <http://x/graph/first-start-incomplete> { <http://x/a> "
+            "<http://x/b> 1 } GRAPH <http://x/graph/source/half> { <http://x/a> <http://x/b> 2 } }"
+        )
+    cut = new_event(FIRST_START, "load", "http://x/")
+    AuditLog(log).announce(cut)
+    server = start_server(str(tmp_path / "store"), env={"KOMMUNEGRAF_AUDIT_LOG": str(log)})
+    try:
+        assert "tømmes" in server.log_text()
+    finally:
+        stop_server(server)
+    (event,) = AuditLog(log).events()
+    assert event.id != cut.id and event.added > 0
+    assert not any("/graph/source/half" in c.graph for c in event.changes)
+    assert AuditLog(log).pending() == []
+    assert f'{{"id": "{cut.id}", "state": "not-done"}}' in log.read_text(encoding="utf-8")

@@ -11,7 +11,9 @@ colour alone (WCAG 1.4.1), and text on the drawing has at least 4.5:1 contrast.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from html import escape
 
 from service.exports.portfolio import Contract, Lifecycle, Portfolio
@@ -77,78 +79,96 @@ def _axis(w: Window, height: float) -> list[str]:
     return parts
 
 
-def _lifecycle_bar(w: Window, item: Lifecycle, y: float, today: datetime.date) -> list[str]:
+def _bar(
+    tip: str, x0: float, x1: float, y: float, height: float, fill: str, extra: str = ""
+) -> str:
+    """A span of time with its tooltip (and accessible name)."""
+    return f"<g><title>{escape(tip)}</title>" + _rect(x0, x1, y, height, fill, extra) + "</g>"
+
+
+DIAMOND = "l6,7 l-6,7 l-6,-7 z"
+TRIANGLE = "l6,12 l-12,0 z"
+
+
+def _marker(x: float, y: float, shape: str, fill: str, tip: str) -> str:
+    """A day on the timeline: a diamond for an end, a triangle for a deadline."""
+    return (
+        f'<g><title>{escape(tip)}</title><path d="M{x:.1f},{y - 7} {shape}" '
+        f'fill="{fill}" stroke="#ffffff" stroke-width="1"/></g>'
+    )
+
+
+def _end(w: Window, day: datetime.date, y: float, tip: str) -> str:
+    return _marker(w.x(day), y + 10, DIAMOND, CONTRACT, tip)
+
+
+def _notice(w: Window, contract: Contract, y: float) -> str:
+    deadline = contract.notice_deadline
+    tip = f"oppsigelsesfrist / notice deadline {deadline}"
+    return _marker(w.x(deadline), y + 10, TRIANGLE, NOTICE, tip)
+
+
+def _lifecycle_bar(
+    w: Window, today: datetime.date, item: Lifecycle, contract: Contract | None, y: float
+) -> list[str]:
     start = item.in_use or w.start
     end_of_use = item.phase_out or item.retirement or w.end
     colour = PLANNED if start > today else IN_USE
     tip = f"{item.application}: {item.status}"
-    parts = [
-        f"<g><title>{escape(tip)}</title>"
-        + _rect(w.x(start), w.x(end_of_use), y + 5, 10, colour)
-        + "</g>"
-    ]
+    parts = [_bar(tip, w.x(start), w.x(end_of_use), y + 5, 10, colour)]
     if item.phase_out:
-        last = item.retirement or w.end
-        parts.append(
-            f"<g><title>{escape(item.application)}: utfasing / phase-out "
-            f"{item.phase_out.isoformat()}</title>"
-            f'<rect x="{w.x(item.phase_out):.1f}" y="{y + 5}" '
-            f'width="{max(1.0, w.x(last) - w.x(item.phase_out)):.1f}" height="10" '
-            f'fill="url(#utfasing)" stroke="{PHASE_OUT}"/></g>'
-        )
+        last = w.x(item.retirement or w.end)
+        tip = f"{item.application}: utfasing / phase-out {item.phase_out.isoformat()}"
+        hatched = f' stroke="{PHASE_OUT}"'
+        parts.append(_bar(tip, w.x(item.phase_out), last, y + 5, 10, "url(#utfasing)", hatched))
     if item.contract_end:
-        parts.append(
-            _diamond(
-                w.x(item.contract_end),
-                y + 10,
-                f"avtalen løper ut / contract ends {item.contract_end}",
-            )
-        )
+        tip = f"avtalen løper ut / contract ends {item.contract_end}"
+        parts.append(_end(w, item.contract_end, y, tip))
+    if contract is not None and contract.notice_months:
+        parts.append(_notice(w, contract, y))
     return parts
-
-
-def _diamond(x: float, y: float, tip: str) -> str:
-    return (
-        f'<g><title>{escape(tip)}</title><path d="M{x:.1f},{y - 7} l6,7 l-6,7 l-6,-7 z" '
-        f'fill="{CONTRACT}" stroke="#ffffff" stroke-width="1"/></g>'
-    )
-
-
-def _triangle(x: float, y: float, tip: str) -> str:
-    return (
-        f'<g><title>{escape(tip)}</title><path d="M{x:.1f},{y - 7} l6,12 l-12,0 z" '
-        f'fill="{NOTICE}" stroke="#ffffff" stroke-width="1"/></g>'
-    )
 
 
 def _contract_bar(w: Window, contract: Contract, y: float) -> list[str]:
     start = contract.start or w.start
-    parts = [
-        f"<g><title>{escape(contract.name)}: {start} – {contract.end}</title>"
-        + _rect(w.x(start), w.x(contract.end), y + 7, 6, IN_USE)
-        + "</g>"
-    ]
+    tip = f"{contract.name}: {start} – {contract.end}"
+    parts = [_bar(tip, w.x(start), w.x(contract.end), y + 7, 6, IN_USE)]
     if contract.option_end:
-        parts.append(
-            f'<rect x="{w.x(contract.end):.1f}" y="{y + 8}" '
-            f'width="{max(1.0, w.x(contract.option_end) - w.x(contract.end)):.1f}" height="4" '
-            f'fill="none" stroke="{IN_USE}" stroke-dasharray="3 2"/>'
-        )
-    parts.append(_diamond(w.x(contract.end), y + 10, f"slutt / end {contract.end}"))
+        dashed = f' stroke="{IN_USE}" stroke-dasharray="3 2"'
+        parts.append(_rect(w.x(contract.end), w.x(contract.option_end), y + 8, 4, "none", dashed))
+    parts.append(_end(w, contract.end, y, f"slutt / end {contract.end}"))
     if contract.notice_months:
-        parts.append(
-            _triangle(
-                w.x(contract.notice_deadline),
-                y + 10,
-                f"oppsigelsesfrist / notice deadline {contract.notice_deadline}",
-            )
-        )
+        parts.append(_notice(w, contract, y))
     return parts
 
 
+Row = tuple[str, Callable[[float], list[str]]]
+"""A row's label, and what is drawn on the timeline at the row's height."""
+
+
+def _rows(groups: Iterable[tuple[str, Iterable[Row]]]) -> tuple[list[str], float]:
+    """Each group's heading and then its rows, top down; the drawing and its height."""
+    body: list[str] = []
+    y = float(TOP)
+    for heading, rows in groups:
+        body.append(_text(4, y + 17, heading, font_weight="bold", font_size="13"))
+        y += HEADING
+        for label, draw in rows:
+            body.append(_text(14, y + 14, label[:38], font_size="12"))
+            body.extend(draw(y))
+            y += ROW
+    return body, y
+
+
 def _frame(
-    title: str, description: str, height: float, body: list[str], w: Window, today: datetime.date
+    portfolio: Portfolio,
+    description: str,
+    groups: Iterable[tuple[str, Iterable[Row]]],
+    w: Window,
+    today: datetime.date,
 ) -> str:
+    body, height = _rows(groups)
+    title = f"Veikart / Roadmap – {portfolio.title}"
     width = LABEL_WIDTH + CHART_WIDTH + 10
     x = w.x(today)
     return "\n".join(
@@ -178,52 +198,54 @@ def municipality_svg(portfolio: Portfolio, today: datetime.date) -> str:
     contracts: dict[tuple[str, str], Contract] = {
         (c.municipality, c.covers): c for c in portfolio.contracts
     }
-    body: list[str] = []
-    y = float(TOP)
-    for service, items in portfolio.by_service():
-        body.append(_text(4, y + 17, service, font_weight="bold", font_size="13"))
-        y += HEADING
-        for item in items:
-            body.append(_text(14, y + 14, item.application[:38], font_size="12"))
-            body.extend(_lifecycle_bar(w, item, y, today))
-            contract = contracts.get((item.municipality, item.application))
-            if contract is not None and contract.notice_months:
-                body.append(
-                    _triangle(
-                        w.x(contract.notice_deadline),
-                        y + 10,
-                        f"oppsigelsesfrist / notice deadline {contract.notice_deadline}",
-                    )
+    groups = [
+        (
+            service,
+            [
+                (
+                    item.application,
+                    partial(
+                        _lifecycle_bar,
+                        w,
+                        today,
+                        item,
+                        contracts.get((item.municipality, item.application)),
+                    ),
                 )
-            y += ROW
+                for item in items
+            ],
+        )
+        for service, items in portfolio.by_service()
+    ]
     description = (
         f"Veikart for {portfolio.title}: {len(portfolio.lifecycles)} systemer gruppert etter "
         "lovpålagt tjeneste, med livsløp, avtalens slutt og oppsigelsesfrist. "
         f"Roadmap of {portfolio.title}: {len(portfolio.lifecycles)} systems grouped by statutory "
         "service, with lifecycle, contract end and notice deadline."
     )
-    return _frame(f"Veikart / Roadmap – {portfolio.title}", description, y, body, w, today)
+    return _frame(portfolio, description, groups, w, today)
 
 
 def region_svg(portfolio: Portfolio, today: datetime.date) -> str:
     """The members' contracts per application: where they end close together."""
     w = window(today)
-    body: list[str] = []
-    y = float(TOP)
     by_app: dict[str, list[Contract]] = {}
     for contract in portfolio.contracts:
         by_app.setdefault(contract.covers or contract.name, []).append(contract)
-    for app in sorted(by_app):
-        body.append(_text(4, y + 17, app, font_weight="bold", font_size="13"))
-        y += HEADING
-        for contract in sorted(by_app[app], key=lambda c: (c.end, c.municipality_name)):
-            body.append(_text(14, y + 14, contract.municipality_name[:38], font_size="12"))
-            body.extend(_contract_bar(w, contract, y))
-            y += ROW
+    groups = [
+        (
+            app,
+            [
+                (contract.municipality_name, partial(_contract_bar, w, contract))
+                for contract in sorted(by_app[app], key=lambda c: (c.end, c.municipality_name))
+            ],
+        )
+        for app in sorted(by_app)
+    ]
     description = (
         f"Veikart for {portfolio.title}: medlemmenes {len(portfolio.contracts)} kontrakter per "
         "applikasjon, med slutt og oppsigelsesfrist. "
         f"Roadmap of {portfolio.title}: the members' {len(portfolio.contracts)} contracts per "
         "application, with end and notice deadline."
     )
-    return _frame(f"Veikart / Roadmap – {portfolio.title}", description, y, body, w, today)
+    return _frame(portfolio, description, groups, w, today)

@@ -12,11 +12,13 @@ event loop stays free.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
+from typing import Annotated
 
 import pyoxigraph as ox
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, SKOS
@@ -208,13 +210,27 @@ async def _one(
     return catalogues, node
 
 
-async def _negotiated_one(
-    kommunenummer: str, request: Request, backend: Backend, settings: Settings, offered: list[str]
-) -> tuple[str, Catalogues, URIRef]:
-    media = _media(request, offered)
-    if media is None:
-        raise _not_acceptable(offered)
-    return (media, *await _one(kommunenummer, request, backend, settings))
+@dataclass(frozen=True)
+class OneCatalogue:
+    """A municipality's catalogue, in the format the client asked for."""
+
+    media: str
+    catalogues: Catalogues
+    node: URIRef
+
+
+def _one_in(offered: list[str]) -> Callable[..., Awaitable[OneCatalogue]]:
+    """A dependency: 406 when no format of ``offered`` is acceptable, then ``_one``."""
+
+    async def one(
+        kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
+    ) -> OneCatalogue:
+        media = _media(request, offered)
+        if media is None:
+            raise _not_acceptable(offered)
+        return OneCatalogue(media, *await _one(kommunenummer, request, backend, settings))
+
+    return one
 
 
 @router.get(
@@ -224,11 +240,12 @@ async def _negotiated_one(
     "hvorfor. / RDF for harvesting, or a page with the datasets left out and why.",
 )
 async def catalogue_one(
-    kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
+    kommunenummer: str,
+    request: Request,
+    one: Annotated[OneCatalogue, Depends(_one_in(PAGE_TYPES))],
+    settings: SettingsDep,
 ) -> Response:
-    media, catalogues, node = await _negotiated_one(
-        kommunenummer, request, backend, settings, PAGE_TYPES
-    )
+    media, catalogues, node = one.media, one.catalogues, one.node
     source = catalogues.source
     orgnr = source.graph.value(node, KG.organisationNumber)
     if media != "text/html":
@@ -272,11 +289,11 @@ QUALITY_TYPES = ["application/json", "text/html"]
     "dcatno-mqa IRI), score, total and maximum; as JSON, or a page of what to fill in.",
 )
 async def catalogue_quality(
-    kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
+    kommunenummer: str,
+    request: Request,
+    one: Annotated[OneCatalogue, Depends(_one_in(QUALITY_TYPES))],
 ) -> Response:
-    media, catalogues, node = await _negotiated_one(
-        kommunenummer, request, backend, settings, QUALITY_TYPES
-    )
+    media, catalogues, node = one.media, one.catalogues, one.node
     source = catalogues.source.graph
     rated = catalogues.quality_of(str(node))
     name = label(source, node) or kommunenummer

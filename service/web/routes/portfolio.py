@@ -17,8 +17,10 @@ from __future__ import annotations
 import datetime
 import functools
 import re
+from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from service.access.audit import AuditEvent, auditor
 from service.errors import ServiceError, unknown_municipality
@@ -56,22 +58,36 @@ def _today(request: Request) -> datetime.date:
         ) from None
 
 
-async def _municipality(backend: BackendDep, base: str, number: str) -> Portfolio:
-    if not _NUMBER.fullmatch(number):
-        raise _unknown("kommunenummer", number)
+@dataclass(frozen=True)
+class Scoped:
+    """A municipality's or a region's portfolio, with where its pages are."""
+
+    portfolio: Portfolio
+    path: str
+    """``/kommune/NNNN`` or ``/region/slug``."""
+    key: str
+    """The kommunenummer or the slug: the calendar's file name."""
+    region: bool
+
+
+async def _municipality(kommunenummer: str, backend: BackendDep, settings: SettingsDep) -> Scoped:
+    if not _NUMBER.fullmatch(kommunenummer):
+        raise _unknown("kommunenummer", kommunenummer)
     found = await read_portfolio(
-        functools.partial(select, backend), municipality_scope(base, number), number
+        functools.partial(select, backend),
+        municipality_scope(settings.base_iri, kommunenummer),
+        kommunenummer,
     )
     if found is None:
-        raise _unknown("kommunenummer", number)
+        raise _unknown("kommunenummer", kommunenummer)
     found.title = next(iter(found.municipalities.values()))
-    return found
+    return Scoped(found, f"/kommune/{kommunenummer}", kommunenummer, region=False)
 
 
-async def _region(backend: BackendDep, base: str, slug: str) -> Portfolio:
+async def _region(slug: str, backend: BackendDep, settings: SettingsDep) -> Scoped:
     if not _SLUG.fullmatch(slug):
         raise _unknown("region", slug)
-    iri = f"{base}id/region/{slug}"
+    iri = f"{settings.base_iri}id/region/{slug}"
     labels = await select(
         backend,
         f"SELECT ?label WHERE {{ <{iri}> <http://www.w3.org/2000/01/rdf-schema#label> ?label }}",
@@ -80,7 +96,13 @@ async def _region(backend: BackendDep, base: str, slug: str) -> Portfolio:
     if found is None or not labels:
         raise _unknown("region", slug)
     found.title = labels[0]["label"]
-    return found
+    return Scoped(found, f"/region/{slug}", slug, region=True)
+
+
+Today = Annotated[datetime.date, Depends(_today)]
+Municipality = Annotated[Scoped, Depends(_municipality)]
+Region = Annotated[Scoped, Depends(_region)]
+"""The portfolio a route is about: a 404 for an unknown one, before the route runs."""
 
 
 def _unknown(kind: str, value: str) -> ServiceError:
@@ -94,10 +116,10 @@ def _unknown(kind: str, value: str) -> ServiceError:
     return unknown_municipality(shown)
 
 
-def _roadmap_page(
-    request: Request, portfolio: Portfolio, today: datetime.date, svg: str, feeds: str, region: bool
-) -> Response:
-    soon = add_months(today, 12)
+def _roadmap(request: Request, today: datetime.date, scoped: Scoped) -> Response:
+    """The roadmap page: the timeline drawn for the scope, and the same facts in tables."""
+    portfolio = scoped.portfolio
+    draw = region_svg if scoped.region else municipality_svg
     base = request.app.state.settings.base_iri
 
     def local_path(iri: str) -> str:
@@ -108,55 +130,42 @@ def _roadmap_page(
         "veikart.html",
         request,
         portfolio=portfolio,
-        svg=svg,
+        svg=draw(portfolio, today),
         today=today,
-        soon=soon,
-        feeds=feeds,
-        region=region,
+        soon=add_months(today, 12),
+        feeds=scoped.path,
+        region=scoped.region,
         local_path=local_path,
     )
 
 
 @router.get("/kommune/{kommunenummer}/veikart", summary="Veikart / Roadmap (municipality)")
-async def municipality_roadmap(
-    kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
-) -> Response:
-    today = _today(request)
-    found = await _municipality(backend, settings.base_iri, kommunenummer)
-    svg = municipality_svg(found, today)
-    return _roadmap_page(request, found, today, svg, f"/kommune/{kommunenummer}", False)
+async def municipality_roadmap(request: Request, today: Today, found: Municipality) -> Response:
+    return _roadmap(request, today, found)
 
 
 @router.get("/region/{slug}/veikart", summary="Veikart / Roadmap (region)")
-async def region_roadmap(
-    slug: str, request: Request, backend: BackendDep, settings: SettingsDep
-) -> Response:
-    today = _today(request)
-    found = await _region(backend, settings.base_iri, slug)
-    return _roadmap_page(request, found, today, region_svg(found, today), f"/region/{slug}", True)
+async def region_roadmap(request: Request, today: Today, found: Region) -> Response:
+    return _roadmap(request, today, found)
 
 
-def _calendar(found: Portfolio, name: str) -> Response:
-    body = calendar_bytes(found, datetime.datetime.now(datetime.UTC).replace(microsecond=0))
+def _calendar(scoped: Scoped) -> Response:
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     return Response(
-        body,
+        calendar_bytes(scoped.portfolio, now),
         media_type=CALENDAR_MEDIA,
-        headers={"Content-Disposition": f'inline; filename="frister-{name}.ics"'},
+        headers={"Content-Disposition": f'inline; filename="frister-{scoped.key}.ics"'},
     )
 
 
 @router.get("/kommune/{kommunenummer}/frister.ics", summary="Frister / Deadlines (iCalendar)")
-async def municipality_deadlines(
-    kommunenummer: str, backend: BackendDep, settings: SettingsDep
-) -> Response:
-    found = await _municipality(backend, settings.base_iri, kommunenummer)
-    return _calendar(found, kommunenummer)
+async def municipality_deadlines(found: Municipality) -> Response:
+    return _calendar(found)
 
 
 @router.get("/region/{slug}/frister.ics", summary="Frister / Deadlines (iCalendar, region)")
-async def region_deadlines(slug: str, backend: BackendDep, settings: SettingsDep) -> Response:
-    found = await _region(backend, settings.base_iri, slug)
-    return _calendar(found, slug)
+async def region_deadlines(found: Region) -> Response:
+    return _calendar(found)
 
 
 def _events(request: Request, numbers: list[str]) -> list[AuditEvent]:
@@ -165,12 +174,14 @@ def _events(request: Request, numbers: list[str]) -> list[AuditEvent]:
     return list(events.values())
 
 
-def _feed(request: Request, found: Portfolio, path: str, base: str) -> Response:
+def _feed(request: Request, scoped: Scoped) -> Response:
+    found = scoped.portfolio
+    base = request.app.state.settings.base_iri.rstrip("/")
     numbers = [iri.rsplit("/", 1)[-1] for iri in found.municipalities]
     body = feed_bytes(
-        f"{base.rstrip('/')}{path}/endringer.atom",
+        f"{base}{scoped.path}/endringer.atom",
         f"Endringer / Changes – {found.title}",
-        f"{base.rstrip('/')}{path}/veikart",
+        f"{base}{scoped.path}/veikart",
         _events(request, numbers),
         datetime.datetime.now(datetime.UTC).replace(microsecond=0),
     )
@@ -178,16 +189,10 @@ def _feed(request: Request, found: Portfolio, path: str, base: str) -> Response:
 
 
 @router.get("/kommune/{kommunenummer}/endringer.atom", summary="Endringer / Changes (Atom)")
-async def municipality_changes(
-    kommunenummer: str, request: Request, backend: BackendDep, settings: SettingsDep
-) -> Response:
-    found = await _municipality(backend, settings.base_iri, kommunenummer)
-    return _feed(request, found, f"/kommune/{kommunenummer}", settings.base_iri)
+async def municipality_changes(request: Request, found: Municipality) -> Response:
+    return _feed(request, found)
 
 
 @router.get("/region/{slug}/endringer.atom", summary="Endringer / Changes (Atom, region)")
-async def region_changes(
-    slug: str, request: Request, backend: BackendDep, settings: SettingsDep
-) -> Response:
-    found = await _region(backend, settings.base_iri, slug)
-    return _feed(request, found, f"/region/{slug}", settings.base_iri)
+async def region_changes(request: Request, found: Region) -> Response:
+    return _feed(request, found)

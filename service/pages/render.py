@@ -100,6 +100,16 @@ def _bilingual(context: Context, nb: str, en: str) -> Markup:
     return Markup('{} <span lang="en" class="alt">/ {}</span>').format(nb, en)
 
 
+@pass_context
+def _paragraphs(context: Context, text: Mapping[str, str]) -> Markup:
+    """A text in both languages (a canned query's description) as two paragraphs: the
+    reader's language first, the other after it (muted)."""
+    first, other = ("en", "nb") if context.get("lang") == "en" else ("nb", "en")
+    return Markup('<p>{}</p>\n<p lang="{}" class="alt">{}</p>').format(
+        text[first], other, text[other]
+    )
+
+
 @cache
 def _environment() -> Environment:
     environment = Environment(
@@ -109,6 +119,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.globals["t"] = _bilingual
+    environment.globals["paragraphs"] = _paragraphs
     environment.globals["link"] = link
     return environment
 

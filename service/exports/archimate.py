@@ -88,26 +88,29 @@ def identifier(*parts: str) -> str:
 
 
 @dataclass
-class Element:
+class Concept:
+    """What the exchange format's elements and relationships both have."""
+
     id: str
     type: str
-    """The ArchiMate element type, as the exchange format spells it (``ApplicationComponent``)."""
+    """As the exchange format spells it: ``ApplicationComponent`` for an element;
+    ``Serving``, ``Flow``, ``Access``, ``Realization`` or ``Association`` for a relationship."""
+    properties: dict[str, str] = field(default_factory=dict, kw_only=True)
+
+
+@dataclass
+class Element(Concept):
     name: str
     layer: int
     """Row band in the generated view: 0 motivation … 4 data."""
     documentation: str = ""
-    properties: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
-class Relationship:
-    id: str
-    type: str
-    """``Serving``, ``Flow``, ``Access``, ``Realization`` or ``Association``."""
+class Relationship(Concept):
     source: str
     target: str
     name: str = ""
-    properties: dict[str, str] = field(default_factory=dict)
     access_type: str | None = None
 
 
@@ -137,6 +140,13 @@ class Model:
             self.elements[key] = found
         _fill(found.properties, properties)
         return found
+
+    def named(
+        self, row: dict[str, str], key: str, type_: str, layer: int, **properties: str | None
+    ) -> Element:
+        """The element of the IRI ``row[key]``, named by ``row[key + "Name"]`` when the
+        query found a name, else by its IRI (the queries' ``?xName`` convention)."""
+        return self.element(row[key], type_, row.get(f"{key}Name", row[key]), layer, **properties)
 
     def relate(
         self,
@@ -307,42 +317,23 @@ async def read_model(select: Select, municipalities: list[str], name: str, scope
         actor = model.element(row["kommune"], "BusinessActor", owner_name, 1, kind="Kommune")
         model.relate("Serving", component, actor)
         if "vendor" in row:
-            vendor = model.element(
-                row["vendor"],
-                "BusinessActor",
-                row.get("vendorName", row["vendor"]),
-                4,
-                kind="Leverandør / Vendor",
-            )
+            vendor = model.named(row, "vendor", "BusinessActor", 4, kind="Leverandør / Vendor")
             model.relate("Association", vendor, component, name="leverer / supplies")
     if not usages:
         return model
     for row in await select(_query(_SERVICES, municipalities)):
         if row["usage"] not in components:
             continue
-        service = model.element(
-            row["service"], "BusinessService", row.get("serviceName", row["service"]), 1
-        )
+        service = model.named(row, "service", "BusinessService", 1)
         model.relate("Serving", components[row["usage"]], service)
         if "basis" in row:
-            requirement = model.element(
-                row["basis"],
-                "Requirement",
-                row.get("basisName", row["basis"]),
-                0,
-                act=row.get("act", row["basis"]),
-            )
+            act = row.get("act", row["basis"])
+            requirement = model.named(row, "basis", "Requirement", 0, act=act)
             model.relate("Realization", service, requirement)
     for row in await select(_query(_NATIONAL, municipalities)):
         if row["usage"] not in components:
             continue
-        national = model.element(
-            row["component"],
-            "ApplicationComponent",
-            row.get("componentName", row["component"]),
-            3,
-            kind=NATIONAL,
-        )
+        national = model.named(row, "component", "ApplicationComponent", 3, kind=NATIONAL)
         model.relate("Serving", national, components[row["usage"]])
     integrations = _first(await select(_query(_INTEGRATIONS, municipalities)), "integration")
     ends = {r["source"] for r in integrations.values()} | {
@@ -366,13 +357,7 @@ async def read_model(select: Select, municipalities: list[str], name: str, scope
     for row in await select(_query(_DATASETS, municipalities)):
         if row["usage"] not in components:
             continue
-        data = model.element(
-            row["dataset"],
-            "DataObject",
-            row.get("datasetName", row["dataset"]),
-            4,
-            personal=row.get("personal"),
-        )
+        data = model.named(row, "dataset", "DataObject", 4, personal=row.get("personal"))
         model.relate("Access", components[row["usage"]], data, access_type="ReadWrite")
     return model
 

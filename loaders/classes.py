@@ -21,8 +21,8 @@ from typing import Literal
 
 from rdflib import Graph, URIRef
 from rdflib import Literal as RdfLiteral
-from rdflib.namespace import RDF, SH
 
+from loaders.columns import targeted_shapes
 from loaders.namespaces import KG, KGSH
 from loaders.validation import shapes_graph
 
@@ -70,10 +70,7 @@ def _text(graph: Graph, shape: URIRef, lang: str) -> str:
 def read_classes(graph: Graph) -> list[DeclaredClass]:
     """The classes of ``graph``'s node shapes that have a ``kgsh:iriTemplate``."""
     found = []
-    for shape in graph.subjects(RDF.type, SH.NodeShape):
-        target = graph.value(shape, SH.targetClass)
-        if not isinstance(shape, URIRef) or not isinstance(target, URIRef):
-            continue
+    for shape, target in targeted_shapes(graph):
         if graph.value(shape, KGSH.iriTemplate) is None:
             continue
         sharing = graph.value(shape, KGSH.sharing)

@@ -15,6 +15,7 @@ mapping all take their columns from here, so nothing about them is written twice
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -150,13 +151,19 @@ def _column(graph: Graph, shape: URIRef) -> Column:
     )
 
 
+def targeted_shapes(graph: Graph) -> Iterator[tuple[URIRef, URIRef]]:
+    """Each named node shape of ``graph`` with the class it targets: what sheets and the
+    list of classes are read from."""
+    for node_shape in graph.subjects(RDF.type, SH.NodeShape):
+        target = graph.value(node_shape, SH.targetClass)
+        if isinstance(node_shape, URIRef) and isinstance(target, URIRef):
+            yield node_shape, target
+
+
 def read_sheets(graph: Graph) -> list[Sheet]:
     """Every sheet the shapes define, in workbook order, columns in column order."""
     sheets = []
-    for node_shape in graph.subjects(RDF.type, SH.NodeShape):
-        target = graph.value(node_shape, SH.targetClass)
-        if not isinstance(node_shape, URIRef) or not isinstance(target, URIRef):
-            continue
+    for node_shape, target in targeted_shapes(graph):
         by_group: dict[URIRef, list[Column]] = {}
         for shape in graph.objects(node_shape, SH.property):
             group = graph.value(shape, SH.group)

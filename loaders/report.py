@@ -9,9 +9,8 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Literal
 
-Severity = Literal["error", "warning", "info"]
+from loaders.problems import Severity
 
 
 @dataclass(frozen=True)

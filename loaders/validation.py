@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
+from pathlib import Path
 from typing import Literal as TypingLiteral
 
 import pyoxigraph as ox
@@ -40,22 +41,24 @@ _SEVERITIES: dict[Node, Severity] = {
 }
 
 
+def _turtle_files(folder: Path) -> Graph:
+    """Every Turtle file of ``folder`` in one graph, with the project's prefixes."""
+    graph = bind_prefixes(Graph())
+    for path in sorted(folder.glob("*.ttl")):
+        graph.parse(path, format="turtle")
+    return graph
+
+
 @cache
 def shapes_graph() -> Graph:
     """The union of every shape file, parsed once per process."""
-    graph = bind_prefixes(Graph())
-    for path in sorted(shapes_dir().glob("*.ttl")):
-        graph.parse(path, format="turtle")
-    return graph
+    return _turtle_files(shapes_dir())
 
 
 @cache
 def ontology_graph() -> Graph:
     """The ontology, which also holds the SKOS concept schemes the shapes list."""
-    graph = bind_prefixes(Graph())
-    for path in sorted(ontology_dir().glob("*.ttl")):
-        graph.parse(path, format="turtle")
-    return graph
+    return _turtle_files(ontology_dir())
 
 
 @cache

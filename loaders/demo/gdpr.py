@@ -9,7 +9,8 @@ ontology's concept schemes) and the acts named as supplementary legal basis
 (loaders/reference/legal-bases.ttl, referred to by their short titles).
 
 Each municipality gets one processing activity per kind of system in its
-portfolio that typically processes personal data (``ACTIVITIES``), in that system
+portfolio that typically processes personal data (``ACTIVITIES``, from
+``processing.toml`` beside this file), in that system
 and with the datasets the demo stored there, and one agreement per vendor of those
 systems. Gaps a privacy officer looks for are drawn on purpose: special-category
 processing without a DPIA, systems with personal data and no agreement, agreements
@@ -23,8 +24,10 @@ from __future__ import annotations
 
 import datetime
 import random
+import tomllib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, RDFS, SKOS
@@ -66,156 +69,26 @@ class Activity:
     """Probability that a DPIA has been done; made up."""
 
 
-ACTIVITIES: tuple[Activity, ...] = (
-    Activity(
-        "sakarkiv",
-        "Saksbehandling og arkiv",
-        "Journalføre, behandle og arkivere saker og dokumenter i kommunen.",
-        (KG.SubjectResidents, KG.SubjectApplicants, KG.SubjectEmployees),
-        (KG.DataIdentity, KG.DataContact),
-        (KG.Art6LegalObligation, KG.Art6PublicTask),
-        ("arkivlova", "offentleglova"),
-        recipients=("Arkivdepot",),
-    ),
-    Activity(
-        "lonn",
-        "Lønn og personaladministrasjon",
-        "Utbetale lønn, føre fravær og følge opp ansatte.",
-        (KG.SubjectEmployees,),
-        (KG.DataIdentity, KG.DataContact, KG.DataFinancial, KG.DataEmployment),
-        (KG.Art6Contract,),
-        (),
-        special=(KG.SpecialHealth, KG.SpecialTradeUnion),
-        condition=(KG.Art9Employment,),
-        recipients=("Skatteetaten", "NAV", "Kommunal Landspensjonskasse"),
-        retention="Lønnsdata i 5 år etter regnskapsåret, personalmappe til arkivdepot.",
-        dpia=0.4,
-    ),
-    Activity(
-        "rekruttering",
-        "Rekruttering",
-        "Lyse ut stillinger, vurdere søkere og kontrollere politiattest der loven krever det.",
-        (KG.SubjectJobApplicants,),
-        (KG.DataIdentity, KG.DataContact, KG.DataEmployment, KG.DataEducation),
-        (KG.Art6Contract,),
-        (),
-        criminal=True,
-        retention="Søknader slettes 6 måneder etter at stillingen er besatt.",
-        dpia=0.3,
-    ),
-    Activity(
-        "skole",
-        "Elevadministrasjon i grunnskolen",
-        "Føre elevopplysninger, vurdering, fravær og tilrettelegging i grunnskolen.",
-        (KG.SubjectPupils, KG.SubjectGuardians),
-        (KG.DataIdentity, KG.DataContact, KG.DataEducation, KG.DataFamily),
-        (KG.Art6PublicTask,),
-        ("opplæringslova",),
-        special=(KG.SpecialHealth,),
-        condition=(KG.Art9SubstantialPublicInterest,),
-        recipients=("Statistisk sentralbyrå", "Utdanningsdirektoratet"),
-        dpia=0.6,
-    ),
-    Activity(
-        "laering",
-        "Digital læringsplattform",
-        "Gi elever og lærere en plattform for undervisning, innleveringer og kommunikasjon.",
-        (KG.SubjectPupils, KG.SubjectEmployees),
-        (KG.DataIdentity, KG.DataContact, KG.DataEducation, KG.DataLogs),
-        (KG.Art6PublicTask,),
-        ("opplæringslova",),
-        retention="Slettes ett år etter at eleven har sluttet.",
-        dpia=0.7,
-    ),
-    Activity(
-        "barnehage",
-        "Barnehageopptak og foreldrebetaling",
-        "Behandle søknader om barnehageplass, tildele plasser og beregne foreldrebetaling.",
-        (KG.SubjectChildren, KG.SubjectGuardians),
-        (KG.DataIdentity, KG.DataContact, KG.DataFamily, KG.DataFinancial),
-        (KG.Art6PublicTask,),
-        ("barnehageloven",),
-        special=(KG.SpecialHealth,),
-        condition=(KG.Art9SubstantialPublicInterest,),
-        dpia=0.5,
-    ),
-    Activity(
-        "pleie",
-        "Helse- og omsorgstjenester (pasientjournal)",
-        "Dokumentere helsehjelp i hjemmetjenesten og på sykehjem.",
-        (KG.SubjectPatients, KG.SubjectGuardians),
-        (KG.DataIdentity, KG.DataContact, KG.DataFamily),
-        (KG.Art6LegalObligation,),
-        ("helse- og omsorgstjenesteloven",),
-        special=(KG.SpecialHealth,),
-        condition=(KG.Art9HealthSocialCare,),
-        recipients=("Fastleger", "Helseforetak"),
-        retention="Journal bevares i 10 år etter siste innføring, deretter arkivdepot.",
-        dpia=0.8,
-    ),
-    Activity(
-        "helsestasjon",
-        "Helsestasjon og skolehelsetjeneste",
-        "Helsekontroller, vaksinasjon og oppfølging av barn og unge.",
-        (KG.SubjectChildren, KG.SubjectGuardians),
-        (KG.DataIdentity, KG.DataContact, KG.DataFamily),
-        (KG.Art6LegalObligation,),
-        ("helse- og omsorgstjenesteloven",),
-        special=(KG.SpecialHealth,),
-        condition=(KG.Art9HealthSocialCare,),
-        recipients=("Folkehelseinstituttet (SYSVAK)",),
-        retention="Journal bevares i 10 år etter siste innføring, deretter arkivdepot.",
-        dpia=0.7,
-    ),
-    Activity(
-        "barnevern",
-        "Barnevernssaker",
-        "Motta bekymringsmeldinger, undersøke og følge opp tiltak for barn.",
-        (KG.SubjectChildren, KG.SubjectGuardians),
-        (KG.DataIdentity, KG.DataContact, KG.DataFamily, KG.DataSocial),
-        (KG.Art6PublicTask,),
-        ("barnevernsloven",),
-        special=(KG.SpecialHealth, KG.SpecialRacialEthnic),
-        condition=(KG.Art9SubstantialPublicInterest,),
-        criminal=True,
-        recipients=("Statsforvalteren", "Barneverns- og helsenemnda"),
-        retention="Bevares etter arkivlova og avleveres til arkivdepot.",
-        dpia=0.8,
-    ),
-    Activity(
-        "sosial",
-        "Økonomisk stønad (sosialhjelp)",
-        "Behandle søknader om økonomisk stønad og følge opp mottakere.",
-        (KG.SubjectApplicants,),
-        (KG.DataIdentity, KG.DataFinancial, KG.DataSocial, KG.DataFamily),
-        (KG.Art6PublicTask,),
-        ("sosialtjenesteloven",),
-        special=(KG.SpecialHealth,),
-        condition=(KG.Art9SubstantialPublicInterest,),
-        dpia=0.5,
-    ),
-    Activity(
-        "byggesak",
-        "Byggesaksbehandling",
-        "Behandle søknader om tiltak etter plan- og bygningsloven.",
-        (KG.SubjectApplicants, KG.SubjectPropertyOwners),
-        (KG.DataIdentity, KG.DataContact, KG.DataProperty),
-        (KG.Art6PublicTask,),
-        ("plan- og bygningsloven",),
-        recipients=("Naboer og gjenboere (nabovarsel)",),
-    ),
-    Activity(
-        "kontor",
-        "E-post, dokumenter og samhandling",
-        "Gi ansatte e-post, kalender, dokumentlagring og videomøter.",
-        (KG.SubjectEmployees, KG.SubjectContactPersons),
-        (KG.DataIdentity, KG.DataContact, KG.DataLogs),
-        (KG.Art6LegitimateInterests,),
-        (),
-        retention="Slettes 3 måneder etter at arbeidsforholdet er avsluttet.",
-        dpia=0.6,
-    ),
-)
+ACTIVITIES_FILE = Path(__file__).with_name("processing.toml")
+"""The kinds of processing, one ``[[activity]]`` table each: data, kept apart from the code."""
+
+
+def _activities(path: Path = ACTIVITIES_FILE) -> tuple[Activity, ...]:
+    with path.open("rb") as data:
+        return tuple(_activity(table) for table in tomllib.load(data)["activity"])
+
+
+def _activity(table: dict[str, Any]) -> Activity:
+    """One table; its concepts are the ontology's local names (``SubjectPupils``)."""
+    fields: dict[str, Any] = dict(table)
+    for key in ("subjects", "data", "lawful", "special", "condition"):
+        fields[key] = tuple(KG[name] for name in table.get(key, ()))
+    for key in ("law", "recipients"):
+        fields[key] = tuple(table.get(key, ()))
+    return Activity(**fields)
+
+
+ACTIVITIES: tuple[Activity, ...] = _activities()
 
 
 def _label(concept: URIRef) -> str:

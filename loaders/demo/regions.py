@@ -7,12 +7,15 @@ pages). Only memberships we are confident of are listed; how sure we are is said
 per region (``confidence``), per member where one is unconfirmed (``unconfirmed``,
 written into the region's description in the graph too), and in README.md. A
 member is written as its name in the 2024 municipality structure, with ``@NN``
-(the county number) where the name alone is ambiguous.
+(the county number) where the name alone is ambiguous. The list is ``regions.toml``
+beside this file.
 """
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -27,93 +30,26 @@ class Region:
     """Members listed although their membership is not confirmed by a public source."""
 
 
-REGIONS: tuple[Region, ...] = (
-    Region(
-        "Kongsbergregionen",
-        ("Kongsberg", "Flesberg", "Rollag", "Nore og Uvdal", "Notodden", "Hjartdal", "Tinn"),
-        "Regionrådet for sju kommuner i Numedal, Kongsberg og Øst-Telemark.",
-        "high",
-    ),
-    Region(
-        # Formerly Midt-Telemarkrådet (issue 19).
-        "Nome og Midt-Telemark interkommunale politiske råd",
-        ("Midt-Telemark", "Nome"),
-        "Det interkommunale politiske rådet for Nome og Midt-Telemark "
-        "(tidligere Midt-Telemarkrådet). Midt-Telemark er tidligere Bø og Sauherad.",
-        "high",
-    ),
-    Region(
-        "Vest-Telemarkrådet",
-        ("Fyresdal", "Kviteseid", "Nissedal", "Seljord", "Tokke", "Vinje"),
-        "Regionrådet for de seks kommunene i Vest-Telemark.",
-        "high",
-    ),
-    Region(
-        "Grenlandssamarbeidet",
-        ("Bamble", "Drangedal", "Kragerø", "Porsgrunn", "Siljan", "Skien"),
-        "Samarbeidet mellom de seks Grenlandskommunene.",
-        "high",
-    ),
-    Region(
-        # The current name; formerly Vest-Finnmark regionråd. Seven members (issue 19).
-        "Vest-Finnmark Rådet",
-        ("Alta", "Hammerfest", "Hasvik", "Loppa", "Måsøy", "Nordkapp", "Porsanger"),
-        "Det interkommunale politiske rådet for de sju kommunene i Vest-Finnmark "
-        "(tidligere Vest-Finnmark regionråd).",
-        "high",
-    ),
-    Region(
-        # Today four members (issue 19); the other Sunnmøre municipalities are in the
-        # Sunnmøre regional council, a different body.
-        "eKommune Sunnmøre",
-        ("Ålesund", "Giske", "Sula", "Fjord"),
-        "Digitaliseringssamarbeidet for Ålesund, Giske, Sula og Fjord.",
-        "high",
-    ),
-    Region(
-        "Værnesregionen",
-        ("Stjørdal", "Meråker", "Selbu", "Tydal", "Frosta", "Malvik"),
-        "Interkommunalt samarbeid i Trøndelag med felles IT-tjeneste.",
-        "medium",
-    ),
-    Region(
-        "IKT Indre Namdal",
-        ("Grong", "Høylandet", "Lierne", "Namsskogan", "Røyrvik", "Snåsa"),
-        "Felles IKT-tjeneste for kommunene i Indre Namdal i Trøndelag.",
-        "medium",
-        unconfirmed=("Snåsa",),
-    ),
-    Region(
-        "Regionrådet for Hallingdal",
-        ("Flå", "Nesbyen", "Gol", "Hemsedal", "Ål", "Hol"),
-        "Samarbeid mellom de seks kommunene i Hallingdal.",
-        "high",
-    ),
-    Region(
-        "Valdres regionråd",
-        ("Etnedal", "Nord-Aurdal", "Sør-Aurdal", "Vestre Slidre", "Øystre Slidre", "Vang"),
-        "Samarbeid mellom de seks kommunene i Valdres.",
-        "high",
-    ),
-    Region(
-        "Regionrådet for Nord-Gudbrandsdalen",
-        ("Dovre", "Lesja", "Lom", "Sel", "Skjåk", "Vågå"),
-        "Samarbeid mellom de seks kommunene i Nord-Gudbrandsdalen.",
-        "high",
-    ),
-    Region(
-        "Listerrådet",
-        ("Farsund", "Flekkefjord", "Hægebostad", "Kvinesdal", "Lyngdal", "Sirdal"),
-        "Regionrådet for de seks kommunene i Lister i Agder.",
-        "high",
-    ),
-    Region(
-        "Hadeland regionråd",
-        ("Gran", "Lunner", "Jevnaker"),
-        "Samarbeid mellom de tre Hadeland-kommunene.",
-        "high",
-    ),
-)
+REGIONS_FILE = Path(__file__).with_name("regions.toml")
+"""The cooperations, one ``[[region]]`` table each: data, kept apart from the code."""
+
+
+def _regions(path: Path = REGIONS_FILE) -> tuple[Region, ...]:
+    with path.open("rb") as data:
+        tables = tomllib.load(data)["region"]
+    return tuple(
+        Region(
+            table["name"],
+            tuple(table["members"]),
+            table["description"],
+            table["confidence"],
+            tuple(table.get("unconfirmed", ())),
+        )
+        for table in tables
+    )
+
+
+REGIONS: tuple[Region, ...] = _regions()
 
 # Approximate inhabitants (rounded, about 2024) of the largest municipalities; only
 # used to size their portfolios, not stored in the graph. Others are drawn at random.

@@ -429,20 +429,28 @@ class Auditor:
         WRITE_PREAMBLE.reset(marking)
 
     async def audited(
-        self, event: AuditEvent, graph: str, write: Callable[[], Awaitable[object]]
+        self,
+        event: AuditEvent,
+        graph: str,
+        write: Callable[[], Awaitable[object]],
+        *,
+        also: Iterable[str] = (),
     ) -> AuditEvent:
         """Run ``write``, which changes ``graph`` (and the graphs of ``event``'s other
-        changes), announced first and recorded after, with ``graph``'s change counted
-        triple by triple; returns the event recorded.
+        changes), announced first and recorded after, with ``graph``'s change and those
+        of the graphs ``also`` names counted triple by triple; returns the event recorded.
 
         The one path of a write to one graph, whoever makes it: an upload, a Graph
-        Store POST, ``kommunegraf import-dcat``.
+        Store POST, ``kommunegraf import-dcat``. ``also``: graphs the same write
+        replaces or drops (a load taking over another graph's records).
         """
-        before = await self.graph_keys(graph)
+        counted_graphs = [graph, *(g for g in also if g != graph)]
+        before = {g: await self.graph_keys(g) for g in counted_graphs}
         async with self.announced(event):
             await write()
-        counted = change(graph, before, await self.graph_keys(graph))
-        done = replace(event, changes=(counted, *(c for c in event.changes if c.graph != graph)))
+        counted = [change(g, before[g], await self.graph_keys(g)) for g in counted_graphs]
+        rest = (c for c in event.changes if c.graph not in counted_graphs)
+        done = replace(event, changes=(*counted, *rest))
         await self.record(done)
         return done
 

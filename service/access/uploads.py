@@ -32,10 +32,11 @@ from service.access.audit import AuditEvent, GraphChange, auditor, new_event
 from service.access.auth import write_lock
 from service.access.proposals import new_proposal
 from service.access.scope import Principal, municipality_graph, statement_problems, subject_kind
+from service.access.takeover import takeover
 from service.errors import UploadCheckTimeoutError
 from service.settings import Settings
 from service.store.backend import Backend
-from service.store.embedded import safe_ntriples
+from service.store.embedded import WRITE_PREAMBLE, safe_ntriples
 from service.store.reads import construct
 from service.store.sources import (
     SourceResult,
@@ -60,6 +61,9 @@ class UploadPlan:
     row_counts: dict[str, int] = field(default_factory=dict)
     rows: dict[Any, tuple[str, int]] = field(default_factory=dict)
     """Each subject's (sheet, row) in the file, for the changes' rows."""
+    supersedes: tuple[str, ...] = ()
+    """Graphs the load drops whole, in its transaction, because it takes over their
+    records (``service.access.takeover``)."""
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -68,6 +72,7 @@ class UploadPlan:
             "graph": self.graph_iri or None,
             "triples": len(self.graph),
             "proposed_triples": len(self.proposal),
+            "supersedes": list(self.supersedes),
             "report": json.loads(self.report.to_json()),
         }
 
@@ -222,15 +227,22 @@ async def check_upload(
         check = UploadCheck(name, data, writer, settings.base_iri, settings.engine, "")
         plan = await in_worker(check)
         assert isinstance(plan, UploadPlan)
-        return plan
-    try:
-        async with asyncio.timeout(settings.upload_timeout):
-            stored = await stored_context(backend, settings.base_iri)
-            return await asyncio.to_thread(
-                plan_upload, principal, name, data, settings.base_iri, stored, settings.engine
-            )
-    except TimeoutError:
-        raise UploadCheckTimeoutError(settings.upload_timeout) from None
+    else:
+        try:
+            async with asyncio.timeout(settings.upload_timeout):
+                stored = await stored_context(backend, settings.base_iri)
+                plan = await asyncio.to_thread(
+                    plan_upload, principal, name, data, settings.base_iri, stored, settings.engine
+                )
+        except TimeoutError:
+            raise UploadCheckTimeoutError(settings.upload_timeout) from None
+    if plan.report.conforms and plan.graph_iri:
+        # Which graphs hold the records now: a few indexed lookups, in this process.
+        issues, plan.supersedes = await takeover(
+            backend, settings.base_iri, principal, plan.graph_iri, plan.graph
+        )
+        plan.report.issues.extend(issues)
+    return plan
 
 
 def check_in_worker(store: ox.Store, check: UploadCheck) -> UploadPlan:
@@ -266,11 +278,19 @@ async def load_upload(
     if len(plan.proposal):
         proposal = new_proposal(principal, base, plan.graph_iri, plan.proposal)
     planned = [GraphChange(plan.graph_iri, 0, 0)]
+    planned += [GraphChange(graph, 0, 0) for graph in plan.supersedes]
     if proposal is not None:
         planned.append(GraphChange(proposal[0], len(proposal[1]), 0))
 
     async def write() -> None:
-        await asyncio.to_thread(load_sources, backend, [source])
+        # The graphs taken over are dropped in the new graph's own transaction (the
+        # preamble goes before its DROP and INSERT): readers see them or it, never both.
+        drops = "".join(f"DROP SILENT GRAPH {ox.NamedNode(g)} ;\n" for g in plan.supersedes)
+        marking = WRITE_PREAMBLE.set(WRITE_PREAMBLE.get() + drops)
+        try:
+            await asyncio.to_thread(load_sources, backend, [source])
+        finally:
+            WRITE_PREAMBLE.reset(marking)
         if proposal is not None:
             await asyncio.to_thread(backend.replace_graph, *proposal)
 
@@ -292,7 +312,7 @@ async def load_upload(
                 if (owner := subject_kind(base, str(row["subject"]))[1]) is not None
             },
         )
-        return await audit.audited(event, plan.graph_iri, write)
+        return await audit.audited(event, plan.graph_iri, write, also=plan.supersedes)
 
 
 async def _triples(backend: Backend, query: str) -> set[tuple[Any, Any, Any]]:
@@ -324,6 +344,7 @@ async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, Any]:
     """
     graph = URIRef(plan.graph_iri)
     new = as_stored({t for t in plan.graph if t[0] != graph})
+    graphs = " ".join(f"<{g}>" for g in (plan.graph_iri, *plan.supersedes))
     subjects = sorted({s for s, _, _ in new if isinstance(s, URIRef)}, key=str)
     current: set[tuple[Any, Any, Any]] = set()
     for start in range(0, len(subjects), 200):
@@ -333,8 +354,8 @@ async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, Any]:
         )
     replaced = await _triples(
         backend,
-        f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} "
-        f"FILTER(?s != <{graph}>) }}",
+        f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ VALUES ?g {{ {graphs} }} GRAPH ?g {{ ?s ?p ?o }} "
+        f'FILTER(isBlank(?s) || (!STRSTARTS(STR(?s), STR(?g)) && !STRSTARTS(STR(?s), "ni:"))) }}',
     )
     found = compare(_graph(current), _graph(new), _graph(replaced), plan.rows)
     return found.as_json()

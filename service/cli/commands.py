@@ -279,21 +279,33 @@ def validate(
         base, stored = _store_context(store_dir, base_iri)
     results = _check(files, base, report_path, stored, engine=engine)
     if endpoint:
-        _print_changes(endpoint, base, results)
+        _print_changes(endpoint, base, results, stored)
     sys.exit(0 if all(r.report.conforms for r in results) else EXIT_INVALID)
 
 
-def _print_changes(endpoint: str, base: str, results: list[SourceResult]) -> None:
-    """What loading each valid file would change on the service (as the upload's dry run)."""
+def _print_changes(
+    endpoint: str, base: str, results: list[SourceResult], stored: Graph | None
+) -> None:
+    """What loading each valid file would change on the service (as the upload's dry run).
+
+    The triples are the checked ones (``rdf_graph``: a checked result keeps them as
+    N-Triples, not as its ``graph``, which is empty then and made every file report no
+    change); the rows the changes name are read from the file again, mapped only.
+    """
     from loaders.changes import change_lines
+    from loaders.spreadsheet import SPREADSHEET_SUFFIXES, read_spreadsheet
     from service.cli.query import EndpointError, remote_changes
+    from service.store.sources import reference_context
 
     for result in results:
         if not result.report.conforms:
             continue
-        rows = result.checked.rows if result.checked is not None else {}
+        rows = {}
+        if result.path.suffix.lower() in SPREADSHEET_SUFFIXES:
+            context = reference_context(base) + (stored if stored is not None else Graph())
+            rows = read_spreadsheet(result.path, base, context).rows
         records = Graph()
-        for triple in result.graph:
+        for triple in result.rdf_graph():
             if str(triple[0]) != result.graph_iri:  # the file's own provenance
                 records.add(triple)
         try:
@@ -373,6 +385,7 @@ async def _audited_load(
 
     stored = await stored_context(backend, settings.base_iri)
     results = _check(files, settings.base_iri, report_path, stored, engine)
+    await _refuse_undoing_edits(backend, settings.base_iri, results)
     if not all(r.report.conforms for r in results):
         click.echo("Ingenting ble lastet. / Nothing was loaded.", err=True)
         sys.exit(EXIT_INVALID)
@@ -396,6 +409,28 @@ async def _audited_load(
         loaded = change(r.graph_iri, before[r.graph_iri], await audit.graph_keys(r.graph_iri))
         await audit.record(replace(event, changes=(loaded,)))
     return results
+
+
+async def _refuse_undoing_edits(
+    backend: EmbeddedBackend, base_iri: str, results: list[SourceResult]
+) -> None:
+    """A source whose records a municipality has since edited in its own graph is not
+    loaded again over them (``service.access.takeover``): its report gets the error."""
+    from service.access.takeover import takeover
+    from service.store.reads import named_graphs
+
+    municipal = f"{base_iri}graph/kommune/"
+    if not any(g.startswith(municipal) for g in await named_graphs(backend)):
+        return  # nothing edited by a municipality (a first load): nothing to look up
+    for result in results:
+        if not result.report.conforms:
+            continue
+        issues, _ = await takeover(
+            backend, base_iri, cli_principal(), result.graph_iri, result.rdf_graph()
+        )
+        if issues:
+            result.report.issues.extend(issues)
+            click.echo(result.report.to_text())
 
 
 @main.command()

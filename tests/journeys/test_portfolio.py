@@ -13,24 +13,31 @@ import datetime
 import io
 import json
 import re
+import tempfile
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 
 import openpyxl
 import pytest
 from icalendar import Calendar
 from lxml import etree
+from rdflib import URIRef
 
 from loaders.demo.generate import GENERATED_ON
 from loaders.demo.regions import REGIONS
 from loaders.mapping import slug
+from loaders.spreadsheet import read_spreadsheet
 from service.access.tokens import TokenFile
 from service.exports.portfolio import add_months
+from service.store.sources import reference_context
+from tests.cli import kommunegraf
 from tests.journeys.conftest import ARENDAL
-from tests.service.access import Access
+from tests.service.access import ADMIN, Access
 from tests.service.client import Answer, bearer, call
 
 ALTA = "5601"
+DEMO_DATA = Path(__file__).resolve().parents[2] / "loaders" / "demo" / "data"
 VEST_FINNMARK = next(slug(r.name) for r in REGIONS if "Alta" in r.members)
 """Alta's cooperation, by the short name of its IRI (as the demo names it)."""
 TODAY = GENERATED_ON.isoformat()
@@ -223,22 +230,123 @@ def test_round_trip_unchanged_is_no_change_one_cell_is_one_change(
     assert (unchanged["added"], unchanged["removed"], unchanged["changed"]) == (0, 0, 0)
     assert unchanged["rows"] == []
 
-    book = openpyxl.load_workbook(io.BytesIO(body))
-    sheet = book["Kontrakter"]
-    headers = [c.value for c in sheet[1]]
-    column = headers.index("Oppsigelsestid (måneder)") + 1
-    old = sheet.cell(3, column).value
-    sheet.cell(3, column).value = int(old or 0) + 3
-    edited = io.BytesIO()
-    book.save(edited)
-    changes = _dry_run(national, name, edited.getvalue())
+    edited, old, new = _one_cell_edited(body)
+    changes = _dry_run(national, name, edited)
     assert (changes["added"], changes["removed"], changes["changed"]) == (0, 0, 1), changes
     rows = changes["rows"]
     assert isinstance(rows, list)
     (row,) = rows
     assert row["kind"] == "changed" and row["sheet"] == "Kontrakter" and row["row"] == 3
     assert row["column_nb"] == "Oppsigelsestid (måneder)"
-    assert row["old"] == [str(old)] and row["new"] == [str(int(old or 0) + 3)]
+    assert row["old"] == [str(old)] and row["new"] == [str(new)]
+
+
+def _one_cell_edited(body: bytes) -> tuple[bytes, int, int]:
+    """The workbook with the notice period of the first contract three months longer."""
+    book = openpyxl.load_workbook(io.BytesIO(body))
+    sheet = book["Kontrakter"]
+    headers = [c.value for c in sheet[1]]
+    column = headers.index("Oppsigelsestid (måneder)") + 1
+    old = int(sheet.cell(3, column).value or 0)
+    sheet.cell(3, column).value = old + 3
+    edited = io.BytesIO()
+    book.save(edited)
+    return edited.getvalue(), old, old + 3
+
+
+def _multipart(fields: dict[str, str], name: str, data: bytes) -> tuple[bytes, str]:
+    """A browser's form: the fields first (the token before the file), then the file."""
+    boundary = "kommunegraf-test-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        f"Content-Type: application/octet-stream\r\n\r\n".encode()
+        + data
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def _visible(html: str) -> str:
+    """The text a reader of the page's language sees: the other language's muted
+    alternative, the tags and repeated white space taken out."""
+    html = re.sub(r'<span lang="\w+" class="alt">.*?</span>', "", html, flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace(" ,", ",").replace(" .", ".")
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("nb", ("Dette endres", "0 nye rader, 0 fjernede rader, 1 endrede celler", "endret")),
+        ("en", ("What changes", "0 new rows, 0 removed rows, 1 changed cells", "changed")),
+    ],
+)
+def test_upload_page_previews_the_change_before_loading(
+    demo_base: str,
+    national: Access,
+    arendal_workbook: tuple[str, bytes],
+    lang: str,
+    words: tuple[str, str, str],
+) -> None:
+    """The upload page shows what the file would change (counts, and the row behind
+    them with its column, old and new value) before its load button, in both languages;
+    the check loads nothing."""
+    name, body = arendal_workbook
+    data, old, new = _one_cell_edited(body)
+    form, media = _multipart({"token": national.tokens["arendal"]}, name, data)
+    page = call(
+        national.url,
+        "POST",
+        f"/upload/form?lang={lang}",
+        body=form,
+        headers={"Content-Type": media},
+        timeout=300,
+    )
+    assert page.status == 200, page.text[-2000:]
+    assert f'<html lang="{lang}"' in page.text
+    section = page.text.split('class="changes"', 1)[1].split("</section>", 1)[0]
+    heading, counts, kind = words
+    assert heading in _visible(section) and counts in _visible(section), section[:1500]
+    # Arendal's rows were loaded by an administrator: the page says their graph is taken over.
+    assert f"{demo_base}graph/source/{name.removesuffix('.xlsx')}" in section
+    (row,) = re.findall(r"<tr>\s*<td>.*?</tr>", section.split("<tbody>", 1)[1], re.S)
+    cells = [_visible(cell) for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    column = "Oppsigelsestid (måneder)" if lang == "nb" else "Notice period (months)"
+    assert cells[0] == kind and cells[2] == column and cells[3:] == [str(old), str(new)], cells
+    assert "(Kontrakter" in cells[1]
+    assert 'name="pending"' in page.text  # the load button comes after the preview
+    unchanged = _dry_run(national, name, body)  # nothing was loaded by the check
+    assert (unchanged["added"], unchanged["removed"], unchanged["changed"]) == (0, 0, 0)
+
+
+def test_regression_validate_endpoint_reported_no_change_for_every_file(
+    national: Access, arendal_workbook: tuple[str, bytes], tmp_path: Path
+) -> None:
+    """``kommunegraf validate --endpoint URL``: the counts, and the row behind them with
+    its column, old and new value, as the upload's dry run reports them. (It compared an
+    empty graph, the checked result's, so every file reported no change.)"""
+    name, body = arendal_workbook
+    unchanged = tmp_path / name
+    unchanged.write_bytes(body)
+    checked = kommunegraf("validate", str(unchanged), "--endpoint", national.url)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    summary = f"{name}: endringer / changes: 0 nye / added, 0 fjernet / removed, 0 endret / changed"
+    assert summary in checked.stdout, checked.stdout[-2000:]
+
+    data, old, new = _one_cell_edited(body)
+    edited = tmp_path / "edited" / name
+    edited.parent.mkdir()
+    edited.write_bytes(data)
+    checked = kommunegraf("validate", str(edited), "--endpoint", national.url)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert summary.replace("0 endret", "1 endret") in checked.stdout, checked.stdout[-2000:]
+    lines = [line for line in checked.stdout.splitlines() if "→" in line]
+    assert len(lines) == 1 and lines[0].endswith(f": Oppsigelsestid (måneder): {old} → {new}")
+    assert f"/id/kontrakt/{ARENDAL}/" in lines[0]
 
 
 def _atom_problems(feed: etree._Element) -> list[str]:
@@ -338,11 +446,111 @@ def test_edit_one_contract_in_the_form_with_preview_and_history(
 
     saved = _form_post(national, {**fields, "action": "save"})
     assert saved.status == 200 and "Lagret" in saved.text, saved.text[-2000:]
-    # Stored in the municipality's own graph. (The demo's copy under graph/source/, loaded
-    # by an administrator, stays until an administrator removes it: a municipality's
-    # first upload writes beside it, as every upload does.)
+    # Stored in the municipality's own graph, which took over the records (see
+    # test_editing_an_admin_loaded_usage_replaces_its_value).
     assert national.ask(stored.replace(f" {old} }}", f" {old + 1} }}"))
+    assert not national.ask(stored)
     page = _get(national, "/" + iri[len(demo_base) :], "text/html")
     history = page.text.split('id="endringer"', 1)[1].split("</section>", 1)[0]
     assert f"Oppsigelsestid (måneder): {old} → {old + 1}" in history
     assert "municipality (Arendal systemeier)" in history
+
+
+# -- a municipality edits what an administrator loaded ----------------------------------------
+
+UTSIRA = "1151"
+VERSION = "https://schema.org/softwareVersion"
+
+
+def _form_fields(page: str) -> dict[str, str]:
+    """Every field of the edit form as a browser would send it: inputs and selects."""
+    fields = dict(re.findall(r'<input id="(c\d+)" name="c\d+"[^>]*?value="([^"]*)"', page))
+    for name, options in re.findall(
+        r'<select id="(c\d+)" name="c\d+"[^>]*>(.*?)</select>', page, re.S
+    ):
+        chosen = re.search(r"<option(?: value=\"\")? selected>([^<]*)</option>", options)
+        fields[name] = "" if chosen is None or chosen.group(1) == "–" else chosen.group(1)
+    return fields
+
+
+def _row_of(base: str, name: str, body: bytes, record: str) -> tuple[str, int]:
+    """The (sheet, row) the loader reads ``record`` from, in a downloaded workbook."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, name)
+        path.write_bytes(body)
+        place = read_spreadsheet(path, base, reference_context(base)).rows[URIRef(record)]
+    return place[0], place[1]
+
+
+def test_editing_an_admin_loaded_usage_replaces_its_value(demo_base: str, national: Access) -> None:
+    """The demo is loaded by an administrator (graph/source/kommune-1151-utsira). The
+    municipality's first edit in the form takes the records over into its own graph, in
+    one audited write: one value everywhere, one change in the history, and the workbook
+    downloaded after it changes nothing; the administrator's reload of the old file is
+    refused instead of undoing the edit."""
+    token = TokenFile(national.token_file).create("Utsira systemeier", "municipality", (UTSIRA,))[0]
+    source = f"{demo_base}graph/source/kommune-1151-utsira"
+    usage = national.select(
+        PREFIXES
+        + f"""SELECT ?u ?v WHERE {{ GRAPH <{source}> {{
+          ?u kg:usedBy <{demo_base}id/kommune/{UTSIRA}> ; <{VERSION}> ?v }} }}
+          ORDER BY ?u LIMIT 1"""
+    )[0]
+    iri, old = usage["u"], usage["v"]
+    new = f"{old}-redigert"
+    form = _get(national, "/rediger?iri=" + urllib.parse.quote(iri, safe=""), "text/html")
+    assert form.status == 200, form.text
+    labels = dict(re.findall(r'<label for="(c\d+)">([^<*]+)', form.text))
+    version = next(k for k, v in labels.items() if v.strip() == "Versjon")
+    fields = {**_form_fields(form.text), "iri": iri, "token": token, version: new}
+    assert fields[version] == new and _form_fields(form.text)[version] == old
+
+    preview = _form_post(national, {**fields, "action": "preview"})
+    assert preview.status == 200, preview.text
+    assert re.search(rf"<td>{re.escape(old)}</td>\s*<td>{re.escape(new)}</td>", preview.text)
+    saved = _form_post(national, {**fields, "action": "save"})
+    assert saved.status == 200 and "Lagret" in saved.text, saved.text[-2000:]
+
+    # SPARQL: one value, held by the municipality's graph; the source graph is gone whole.
+    values = national.select(f"SELECT ?v WHERE {{ <{iri}> <{VERSION}> ?v }}")
+    assert [row["v"] for row in values] == [new]
+    assert not national.ask(f"ASK {{ GRAPH <{source}> {{ ?s ?p ?o }} }}")
+    owner = f"{demo_base}graph/kommune/{UTSIRA}/kommune-1151-utsira"
+    assert national.ask(f"ASK {{ GRAPH <{owner}> {{ <{iri}> <{VERSION}> {json.dumps(new)} }} }}")
+
+    # The page: the new value, and a history of exactly this one change, by whom.
+    page = _get(national, "/" + iri[len(demo_base) :], "text/html")
+    assert page.status == 200
+    facts, history = page.text.split('id="endringer"', 1)
+    history = history.split("</section>", 1)[0]
+    assert f">{new}<" in facts and f">{old}<" not in facts
+    assert history.count("→") == 1 and f"Versjon: {old} → {new}" in history, history
+    assert "municipality (Utsira systemeier)" in history
+
+    # The audit trail: one event, both graphs' changes counted.
+    (event,) = [e for e in national.events() if e.actor == "Utsira systemeier"]
+    changed = {c.graph: c for c in event.changes}
+    assert changed[source].removed > 0 and changed[source].added == 0
+    assert changed[owner].added > 0
+
+    # The workbook downloaded now holds the new value in the usage's row and, sent back
+    # unchanged, changes nothing.
+    current = _get(national, f"/template?kommune={UTSIRA}", timeout=300)
+    name = current.headers["content-disposition"].split('filename="')[1].rstrip('"')
+    assert name == "kommune-1151-utsira.xlsx"
+    sheet, row = _row_of(demo_base, name, current.body, iri)
+    book = openpyxl.load_workbook(io.BytesIO(current.body))
+    headers = [c.value for c in book[sheet][1]]
+    assert book[sheet].cell(row, headers.index("Versjon") + 1).value == new
+    answer = _upload(national, token, name, current.body, dry=True)
+    assert answer.status == 200, answer.text
+    dry = json.loads(answer.body)
+    assert dry["supersedes"] == []
+    changes = dry["changes"]
+    assert (changes["added"], changes["removed"], changes["changed"]) == (0, 0, 0), changes
+
+    # The administrator's reload of the old source file would undo the edit: refused.
+    original = (DEMO_DATA / name).read_bytes()
+    reload = _upload(national, ADMIN, name, original, dry=True)
+    assert reload.status == 422, reload.text
+    assert owner in reload.text and f"/template?kommune={UTSIRA}" in reload.text

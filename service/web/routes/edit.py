@@ -10,7 +10,9 @@ Why through the workbook: the form changes one row of the municipality's current
 workbook (``/template?kommune=NNNN``) and sends that workbook the way an upload does
 (``service.web.routes.upload``): the same validation, the same scope check, the same
 change preview, the same audited, all-or-nothing load that replaces the source's
-graph. A form that wrote triples of its own would be a second way in to keep equal.
+graph; a record an administrator loaded is taken over into the municipality's graph in
+the same write (``service.access.takeover``), so the saved value replaces the old one.
+A form that wrote triples of its own would be a second way in to keep equal.
 The workbook stays the way to change many rows at once.
 """
 

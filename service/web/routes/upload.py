@@ -15,7 +15,9 @@ what is stored; then check the rows against the token's scope
 reference data, is an error naming its sheet and row; application and vendor
 rows become a proposal (``service.access.proposals``). Only a report without errors is
 loaded, into ``<base>graph/kommune/<kommunenummer>/<file>`` (a municipality
-token) or ``<base>graph/source/<file>`` (an admin), replacing that graph.
+token) or ``<base>graph/source/<file>`` (an admin), replacing that graph; a
+municipality's load takes over its records from the graph an admin loaded them into
+(``service.access.takeover``), so an edit replaces the value rather than adding one.
 Every load is audited with the file's SHA-256.
 
 ``/proposals`` lists pending proposals; an admin approves or rejects one with

@@ -11,11 +11,11 @@ The rule, decided once here for the upload API, the upload page, the edit form a
 ``kommunegraf load``:
 
 * **A municipality's load takes over.** When the records of a municipality's
-  workbook are held by another graph, that graph is dropped whole in the same
-  transaction as the new graph is written, if the token may replace it whole: a
-  graph of the municipality's own (``graph/kommune/<nr>/…``), or an
-  administrator's source graph that holds nothing but that municipality's records
-  (the demo's ``graph/source/kommune-4203-arendal``). A source graph is never
+  workbook are held by an administrator's source graph that holds nothing but that
+  municipality's records (the demo's ``graph/source/kommune-4203-arendal``), that
+  graph is dropped whole in the same transaction as the new graph is written. (The
+  municipality's own other graphs are its own business, as before: it may keep
+  several workbooks, and replacing one never touches another.) A source graph is never
   edited triple by triple: it is as the administrator loaded it, or gone. The
   dry run counts the dropped graph's records as replaced (a record the new file
   leaves out is "removed"), and the audit event lists both graphs' changes.
@@ -78,10 +78,8 @@ async def _foreign(backend: Backend, base: str, graph: str, number: str) -> list
 
 
 async def _replaceable(backend: Backend, base: str, graph: str, number: str) -> bool:
-    """Whether a token of municipality ``number`` may drop ``graph`` whole: its own graph,
-    or an administrator's source holding nothing but its records."""
-    if graph.startswith(f"{base}graph/kommune/{number}/"):
-        return True
+    """Whether a token of municipality ``number`` may drop ``graph`` whole: an
+    administrator's source holding nothing but its records."""
     return graph.startswith(f"{base}graph/source/") and not await _foreign(
         backend, base, graph, number
     )
@@ -108,6 +106,8 @@ async def takeover(
             ),
             None,
         )
+        if number is not None and other.startswith(f"{municipal}{number}/"):
+            continue  # another workbook of the same municipality: left as it is
         if number is not None and await _replaceable(backend, base, other, number):
             dropped.append(other)
         else:

@@ -225,8 +225,9 @@ async def check_upload(
     if in_worker is not None:
         writer = (principal.name, principal.role, tuple(sorted(principal.municipalities)))
         check = UploadCheck(name, data, writer, settings.base_iri, settings.engine, "")
-        plan = await in_worker(check)
-        assert isinstance(plan, UploadPlan)
+        checked = await in_worker(check)
+        assert isinstance(checked, UploadPlan)
+        plan = checked
     else:
         try:
             async with asyncio.timeout(settings.upload_timeout):

@@ -13,11 +13,11 @@ import difflib
 import re
 import unicodedata
 import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rdflib import Graph, Literal, URIRef
+from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
@@ -58,28 +58,80 @@ _cached_slug = lru_cache(maxsize=65536)(slug)
 """``slug`` remembered: every usage row compares its key with every application name."""
 
 
+@lru_cache(maxsize=1024)
 def _expand(curie: str) -> URIRef:
     prefix, _, local = curie.partition(":")
     return URIRef(PREFIXES[prefix] + local)
 
 
 _NAME_PATHS = (RDFS.label, KG.organisationNumber, DCTERMS.identifier)
+
+# Terms of the hot path, looked up once: an rdflib namespace builds a new IRI on every
+# attribute access, which cost a national load about a second.
+_TYPE, _LABEL, _STRING = RDF.type, RDFS.label, XSD.string
+_MUNICIPALITY, _APPLICATION_CLASS, _USAGE = KG.Municipality, KG.Application, KG.ApplicationUsage
+_APPLICATION, _ORGANISATION_NUMBER = KG.application, KG.organisationNumber
+_TEMPLATE_NAME = re.compile(r"\{([^}]+)\}")
 """Columns whose values name their row: another sheet of the workbook may use them."""
 
 _PER_CONTEXT: dict[int, tuple[weakref.ref[Graph], int, Resolver, MunicipalityRegister]] = {}
+_PER_LAYER: dict[int, tuple[weakref.ref[Graph], int, Resolver, MunicipalityRegister]] = {}
+
+
+def layered_context(*graphs: Graph) -> Graph:
+    """``graphs`` read as one context, without copying them.
+
+    The reference data (tens of thousands of triples) is the same for every check,
+    the stored names and a batch's shared sources change: copying all of it into a
+    new graph, and indexing that, cost each upload about a second. The first graph's
+    names are indexed once per process (``_context_index``), the others on top.
+    """
+    layers: list[Graph] = []
+    for graph in graphs:
+        layers.extend(_layers(graph))
+    return layers[0] if len(layers) == 1 else ReadOnlyGraphAggregate(layers)
+
+
+def _layers(context: Graph) -> list[Graph]:
+    if isinstance(context, ReadOnlyGraphAggregate):
+        return [layer for graph in context.graphs for layer in _layers(graph)]
+    return [context]
+
+
+def _cached(
+    cache: dict[int, tuple[weakref.ref[Graph], int, Resolver, MunicipalityRegister]],
+    graph: Graph,
+) -> tuple[Resolver, MunicipalityRegister] | None:
+    found = cache.get(id(graph))
+    if found is not None and found[0]() is graph and found[1] == len(graph):
+        return found[2], found[3]
+    return None
 
 
 def _context_index(ontology: Graph, context: Graph) -> tuple[Resolver, MunicipalityRegister]:
     """The names and municipalities of ``context``, indexed once per context graph.
 
     A batch maps hundreds of workbooks against one context; indexing it again for
-    each cost a national load about a tenth of a second per workbook.
+    each cost a national load about a tenth of a second per workbook. A layered
+    context (``layered_context``) reuses its first layer's index (the reference
+    data, the same for every upload) and indexes only the layers above it.
     """
-    cached = _PER_CONTEXT.get(id(context))
-    if cached is not None and cached[0]() is context and cached[1] == len(context):
-        return cached[2], cached[3]
-    resolver = Resolver.from_graphs(ontology, ontology, context)
-    register = municipality_register(context)
+    cached = _cached(_PER_CONTEXT, context)
+    if cached is not None:
+        return cached
+    base, *above = _layers(context)
+    found = _cached(_PER_LAYER, base)
+    if found is None:
+        found = (Resolver.from_graphs(ontology, ontology, base), municipality_register(base))
+        _PER_LAYER.clear()
+        _PER_LAYER[id(base)] = (weakref.ref(base), len(base), *found)
+    resolver, register = found
+    if above:
+        resolver = resolver.overlay()
+        for layer in above:
+            resolver.add_graph(layer)
+        if any(next(g.triples((None, KG.municipalityNumber, None)), None) for g in above):
+            register = municipality_register(context)
     _PER_CONTEXT.clear()
     _PER_CONTEXT[id(context)] = (weakref.ref(context), len(context), resolver, register)
     return resolver, register
@@ -87,7 +139,8 @@ def _context_index(ontology: Graph, context: Graph) -> tuple[Resolver, Municipal
 
 def forget_context_index() -> None:
     """Drop the index ``_context_index`` keeps: a query worker that checked an upload
-    against a national store would otherwise hold its names until the next check."""
+    against a national store would otherwise hold its names until the next check. The
+    first layer's (the reference data, the same for every check) is kept."""
     _PER_CONTEXT.clear()
 
 
@@ -117,17 +170,35 @@ class CellRef:
     column_name: str
 
 
+Triple = tuple[Node, Node, Node]
+
+
 @dataclass
 class MappedSource:
     """The triples of one workbook and where each came from."""
 
-    graph: Graph
+    triples: dict[Triple, None] = field(default_factory=dict)
+    """Every triple once, in the order mapped (a dict as an ordered set).
+
+    Kept as plain tuples: adding a triple to an rdflib graph costs twenty times
+    as much, and the compiled checks and the store take the triples as they are.
+    ``graph`` builds the rdflib graph for those who need one (pySHACL, the CLI).
+    """
     issues: list[Issue] = field(default_factory=list)
     rows: dict[Node, tuple[str, int]] = field(default_factory=dict)
     """Subject (or helper node, e.g. a contact point) → its sheet and row."""
     cells: dict[tuple[Node, Path], CellRef] = field(default_factory=dict)
     """(subject, column path) → the cell the values came from."""
     row_counts: dict[str, int] = field(default_factory=dict)
+    _graph: Graph | None = field(default=None, repr=False)
+
+    @property
+    def graph(self) -> Graph:
+        """The triples as an rdflib graph, built on first use."""
+        if self._graph is None:
+            self._graph = bind_prefixes(Graph())
+            self._graph.addN((s, p, o, self._graph) for s, p, o in self.triples)
+        return self._graph
 
 
 def _header_keys(column: Column, ontology: Graph) -> set[str]:
@@ -160,6 +231,14 @@ class _SheetReading:
     """Position in the raw row (0-based) → column."""
     letters: dict[Column, str]
     rows: list[list[RawCell]]
+    key_paths: dict[Node, str] = field(default_factory=dict)
+    """The path of each column the IRI template names → its name in the template."""
+    cells: dict[int, list[tuple[Column, RawCell, CellRef]]] = field(default_factory=dict)
+    """A row's (by ``id``) mapped cells, made once: every pass reads them."""
+
+    def __post_init__(self) -> None:
+        for name in set(_TEMPLATE_NAME.findall(self.sheet.iri_template)):
+            self.key_paths[_expand(name)] = name
 
 
 class _Mapper:
@@ -168,9 +247,10 @@ class _Mapper:
         self.ontology = ontology_graph()
         shared, self.register = _context_index(self.ontology, context)
         self.resolver = shared.overlay()
-        self.result = MappedSource(bind_prefixes(Graph()))
+        self.result = MappedSource()
         self.subjects: dict[tuple[str, int], URIRef] = {}
         self.first_row: dict[URIRef, tuple[str, int]] = {}
+        self._by_slug: tuple[int, dict[str, list[str]]] | None = None
 
     # -- issues --------------------------------------------------------------
 
@@ -331,7 +411,7 @@ class _Mapper:
         """One cell value as an RDF term, or a CellError saying what is wrong."""
         if column.values:
             return self._choice(raw, column)
-        if KG.Municipality in column.target_classes:
+        if _MUNICIPALITY in column.target_classes:
             parsed = self.register.parse(raw)
             if parsed is None:
                 return None
@@ -344,14 +424,14 @@ class _Mapper:
         if column.target_classes:
             text = parse_text(raw)
             return None if text is None else self.resolver.resolve(column.target_classes, text)
-        if column.path == KG.organisationNumber:
+        if column.path == _ORGANISATION_NUMBER:
             organisation = parse_organisation_number(raw)
             return None if organisation is None else Literal(organisation)
         if column.node_kind is not None:
             is_mail = column.pattern is not None and column.pattern.startswith("^mailto")
             address = parse_email(raw) if is_mail else parse_url(raw)
             return None if address is None else URIRef(address)
-        parser = LITERAL_PARSERS.get(column.datatype or XSD.string)
+        parser = LITERAL_PARSERS.get(column.datatype or _STRING)
         if parser is None:
             text = parse_text(raw)
             return None if text is None else Literal(text, datatype=column.datatype)
@@ -381,15 +461,16 @@ class _Mapper:
 
     def _cells(
         self, reading: _SheetReading, row: list[RawCell]
-    ) -> Iterator[tuple[Column, RawCell, CellRef]]:
-        for position, cell in enumerate(row):
-            column = reading.columns.get(position)
-            if column is not None:
-                yield (
-                    column,
-                    cell,
-                    CellRef(reading.raw.name, cell.row, cell.column_letter, column.name_nb),
-                )
+    ) -> list[tuple[Column, RawCell, CellRef]]:
+        found = reading.cells.get(id(row))
+        if found is None:
+            sheet = reading.raw.name
+            found = reading.cells[id(row)] = [
+                (column, cell, CellRef(sheet, cell.row, cell.column_letter, column.name_nb))
+                for position, cell in enumerate(row)
+                if (column := reading.columns.get(position)) is not None
+            ]
+        return found
 
     def _key(self, term: Node) -> str:
         if isinstance(term, URIRef) and str(term).startswith(self.base + "id/"):
@@ -399,9 +480,9 @@ class _Mapper:
     def mint(self, reading: _SheetReading, row: list[RawCell]) -> URIRef | None:
         """The subject IRI of a row, from its sheet's IRI template."""
         values: dict[str, Node] = {}
-        wanted = set(re.findall(r"\{([^}]+)\}", reading.sheet.iri_template))
+        wanted = reading.key_paths
         for column, cell, where in self._cells(reading, row):
-            if isinstance(column.path, URIRef) and any(_expand(w) == column.path for w in wanted):
+            if isinstance(column.path, URIRef) and column.path in wanted:
                 try:
                     terms = [self._term(v, column, where) for v in self._values(cell, column)]
                 except CellError:
@@ -413,8 +494,8 @@ class _Mapper:
                         return None
                     terms = [Literal(text)]
                 if terms and terms[0] is not None:
-                    values[next(w for w in wanted if _expand(w) == column.path)] = terms[0]
-        if set(values) != wanted:
+                    values[wanted[column.path]] = terms[0]
+        if len(values) != len(wanted):
             return None
         local = reading.sheet.iri_template
         for name, term in values.items():
@@ -423,7 +504,7 @@ class _Mapper:
 
     def _provisional_key(self, cell: RawCell, column: Column) -> str | None:
         """The text of a name that does not resolve, when the column refers by name."""
-        if not column.target_classes or KG.Municipality in column.target_classes:
+        if not column.target_classes or _MUNICIPALITY in column.target_classes:
             return None
         try:
             values = self._values(cell, column)
@@ -470,27 +551,33 @@ class _Mapper:
         for column, cell, _ in self._cells(reading, row):
             # the same keys a stored node is known by (resolver.KEY_PROPERTIES)
             if column.path in _NAME_PATHS and cell.value is not None:
-                is_name = column.path == RDFS.label
+                is_name = column.path == _LABEL
                 found += [(str(v), is_name) for v in self._values(cell, column)]
         names: list[str] = []
-        if reading.sheet.target_class == KG.ApplicationUsage:
+        if reading.sheet.target_class == _USAGE:
             # a usage is known by its application's name, alone or after the municipality
             key = self._key(subject)
             number, _, application = key.partition("/")
-            for name in self.resolver.display_names(KG.Application):
-                if _cached_slug(name) == application:
-                    names += [name, f"{number} {name}"]
+            for name in self._application_names().get(application, ()):
+                names += [name, f"{number} {name}"]
             for column, cell, _ in self._cells(reading, row):
-                text = (
-                    self._provisional_key(cell, column) if column.path == KG.application else None
-                )
-                if text is not None and not self.resolver.known(KG.Application, text):
+                text = self._provisional_key(cell, column) if column.path == _APPLICATION else None
+                if text is not None and not self.resolver.known(_APPLICATION_CLASS, text):
                     names += [text, f"{number} {text}"]  # unknown, reported on its own cell
         return found + [(name, True) for name in names]
 
+    def _application_names(self) -> dict[str, list[str]]:
+        """Every Application name by its slug, made again only when names were added."""
+        if self._by_slug is None or self._by_slug[0] != self.resolver.added:
+            by_slug: dict[str, list[str]] = {}
+            for name in self.resolver.display_names(_APPLICATION_CLASS):
+                by_slug.setdefault(_cached_slug(name), []).append(name)
+            self._by_slug = (self.resolver.added, by_slug)
+        return self._by_slug[1]
+
     def map_rows(self, readings: list[_SheetReading]) -> None:
         """Pass 2: every cell of every indexed row to triples."""
-        graph = self.result.graph
+        triples = self.result.triples
         for reading in readings:
             count = 0
             for row in reading.rows:
@@ -513,7 +600,7 @@ class _Mapper:
                         )
                     continue
                 count += 1
-                graph.add((subject, RDF.type, reading.sheet.target_class))
+                triples[(subject, _TYPE, reading.sheet.target_class)] = None
                 self.result.rows[subject] = place
                 for column, cell, where in self._cells(reading, row):
                     self.result.cells[(subject, column.path)] = where
@@ -560,19 +647,19 @@ class _Mapper:
         except CellError as error:
             self._cell_issue(error, where, cell)
             return
-        graph = self.result.graph
+        triples = self.result.triples
         for index, term in enumerate(t for t in terms if t is not None):
             if isinstance(column.path, URIRef):
-                graph.add((subject, column.path, term))
+                triples[(subject, column.path, term)] = None
                 continue
             node: Node = subject
             for step, predicate in enumerate(column.path):
                 if step == len(column.path) - 1:
-                    graph.add((node, predicate, term))
+                    triples[(node, predicate, term)] = None
                 else:
                     local = str(predicate).rsplit("#", 1)[-1].rsplit("/", 1)[-1]
                     helper = URIRef(f"{subject}#{local}-{index + 1}")
-                    graph.add((node, predicate, helper))
+                    triples[(node, predicate, helper)] = None
                     self.result.rows[helper] = self.result.rows[subject]
                     self.result.cells[(helper, column.path[step + 1])] = where
                     node = helper

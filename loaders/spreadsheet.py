@@ -14,10 +14,10 @@ from rdflib import Graph, URIRef
 from rdflib.term import Node
 
 from loaders.columns import sheets
-from loaders.mapping import MappedSource, map_workbook
+from loaders.mapping import MappedSource, Triple, map_workbook
 from loaders.problems import Problem
 from loaders.report import Issue, Report
-from loaders.validation import Engine, validate
+from loaders.validation import Engine, validate_batch
 from loaders.workbook import DEFAULT_LIMITS, Limits, RawWorkbook, WorkbookError, read_workbook
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".ods", ".csv"}
@@ -26,13 +26,22 @@ SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".ods", ".csv"}
 @dataclass
 class CheckedSpreadsheet:
     path: Path
-    graph: Graph
     report: Report
     row_counts: dict[str, int] = field(default_factory=dict)
     rows: dict[Node, tuple[str, int]] = field(default_factory=dict)
     """Subject → the sheet and row it came from (for checks after this one)."""
     mapped: MappedSource | None = None
     """How rows became triples; None when the file could not be read."""
+
+    @property
+    def triples(self) -> list[Triple]:
+        """The workbook's triples (none when it could not be read), without an rdflib graph."""
+        return [] if self.mapped is None else list(self.mapped.triples)
+
+    @property
+    def graph(self) -> Graph:
+        """The triples as an rdflib graph, built when first asked for."""
+        return Graph() if self.mapped is None else self.mapped.graph
 
     def add_problems(self, problems: list[Problem]) -> None:
         """Pin SHACL problems of this source's triples to their sheets, rows and columns."""
@@ -108,7 +117,7 @@ def read_spreadsheet(
             Issue("error", error.message_nb, error.message_en, error.sheet, error.row)
         )
         report.readable = False
-        return CheckedSpreadsheet(path, Graph(), report)
+        return CheckedSpreadsheet(path, report)
     return map_spreadsheet(path, workbook, base_iri, context)
 
 
@@ -118,7 +127,7 @@ def map_spreadsheet(
     """Map a workbook already read (``path`` names it in the report), without SHACL."""
     mapped = map_workbook(workbook, base_iri, context)
     report = Report(path.name, list(mapped.issues))
-    return CheckedSpreadsheet(path, mapped.graph, report, mapped.row_counts, mapped.rows, mapped)
+    return CheckedSpreadsheet(path, report, mapped.row_counts, mapped.rows, mapped)
 
 
 def check_spreadsheet(
@@ -131,5 +140,5 @@ def check_spreadsheet(
     """Read, map and validate ``path``; the report says whether it may be loaded."""
     checked = read_spreadsheet(path, base_iri, context, limits)
     if checked.mapped is not None and checked.mapped.rows:
-        checked.add_problems(validate(checked.graph, context, engine).problems)
+        checked.add_problems(validate_batch([checked.triples], context, engine)[0].problems)
     return checked

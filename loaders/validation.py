@@ -220,8 +220,20 @@ def validate(
     return validate_batch([data], context, engine, shapes)[0]
 
 
+Triples = Graph | Sequence[tuple[Node, Node, Node]]
+"""A source's triples: an rdflib graph, or the mapped triples themselves (no graph built)."""
+
+
+def _graph(triples: Triples) -> Graph:
+    if isinstance(triples, Graph):
+        return triples
+    graph = Graph()
+    graph.addN((s, p, o, graph) for s, p, o in triples)
+    return graph
+
+
 def validate_batch(
-    graphs: Sequence[Graph],
+    graphs: Sequence[Triples],
     context: Graph | None = None,
     engine: Engine = "sparql",
     shapes: Graph | None = None,
@@ -236,14 +248,14 @@ def validate_batch(
     """
     shapes = shapes_graph() if shapes is None else shapes
     if engine == "pyshacl":
-        return [_report(_pyshacl(graph, context, shapes)) for graph in graphs]
+        return [_report(_pyshacl(_graph(graph), context, shapes)) for graph in graphs]
     compiled = compile_shapes(shapes)
     for shape, (_, reason) in compiled.fallback.items():
         log.info("form sjekkes med pySHACL / shape checked with pySHACL: %s (%s)", shape, reason)
     reports = [ValidationReport() for _ in graphs]
     # Each graph is iterated once: rdflib yields a triple at a time through its
     # context index, which cost a national load more than the checks themselves.
-    triples = [list(graph) for graph in graphs]
+    triples = [graph if isinstance(graph, list) else list(graph) for graph in graphs]
     subjects = [{s for s, _, _ in found} for found in triples]
     for group in _disjoint_groups(subjects):
         owner: dict[str, int] = {}
@@ -258,7 +270,7 @@ def validate_batch(
         if compiled.fallback:
             for index in group:
                 reports[index].problems.extend(
-                    _fallback(graphs[index], context, shapes, compiled.fallback)
+                    _fallback(_graph(graphs[index]), context, shapes, compiled.fallback)
                 )
     for report in reports:
         report.problems.sort(key=_order)

@@ -24,7 +24,7 @@ from fastapi import Request
 from rdflib import BNode, Graph, URIRef
 
 from loaders.changes import change_lines, compare
-from loaders.mapping import forget_context_index
+from loaders.mapping import forget_context_index, layered_context
 from loaders.report import Issue, Report
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
 from loaders.validation import Engine
@@ -150,8 +150,7 @@ def plan_upload(
     engine: Engine = "sparql",
 ) -> UploadPlan:
     """Validate the workbook and check it against the token's scope; writes nothing to the
-    store. ``stored`` (what the store holds, ``stored_context``) gets the reference data
-    added: pass a graph of your own."""
+    store. ``stored`` is what the store holds (``stored_context``); it is not changed."""
     safe = _safe_name(name)
     report = Report(name)
     if Path(safe).suffix not in SPREADSHEET_SUFFIXES:
@@ -168,10 +167,12 @@ def plan_upload(
     with tempfile.TemporaryDirectory(prefix="kommunegraf-upload-") as folder:
         path = Path(folder, safe)
         path.write_bytes(data)
-        # The reference data goes into ``stored`` (the caller's own copy): copying both
-        # into a new graph cost 10 s for the national demo on a busy machine.
-        stored += reference_context(base)
-        checked = check_spreadsheet(path, base, stored, engine=engine)
+        # The stored names over the reference data, neither copied: copying both into a
+        # new graph cost 10 s for the national demo on a busy machine, and the reference
+        # data's index is made once per process (``loaders.mapping._context_index``).
+        checked = check_spreadsheet(
+            path, base, layered_context(reference_context(base), stored), engine=engine
+        )
     checked.report.source = name
     plan = UploadPlan(name, data, checked.report, row_counts=checked.row_counts, rows=checked.rows)
     if not checked.report.readable:

@@ -21,10 +21,11 @@ import pyoxigraph as ox
 from defusedxml.ElementTree import fromstring as safe_xml
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, SH
+from rdflib.term import Node
 
 from loaders.classes import classes
 from loaders.columns import sheets
-from loaders.mapping import header_key
+from loaders.mapping import header_key, layered_context
 from loaders.paths import ontology_dir
 from loaders.problems import Problem
 from loaders.provenance import source_metadata
@@ -33,7 +34,7 @@ from loaders.reference import ReferenceSource, reference_graph, reference_source
 from loaders.report import Issue, Report
 from loaders.resolver import KEY_PROPERTIES, referable_classes
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, CheckedSpreadsheet, read_spreadsheet
-from loaders.validation import Engine, validate, validate_batch
+from loaders.validation import Engine, validate_batch
 from service.metrics import record_load, record_rejected_load
 from service.store.backend import Backend
 from service.store.embedded import ox_triples, safe_ntriples
@@ -52,8 +53,10 @@ class SourceResult:
     triples: int
     report: Report
     data: bytes
-    graph: Graph
-    """The source's triples; empty once ``ntriples`` holds them instead."""
+    rdf: Graph | None
+    """The source's triples as an rdflib graph, when it was read as one (an RDF file, an
+    upload's plan); None for a spreadsheet, whose triples are in ``checked``; empty once
+    ``ntriples`` holds them instead."""
     row_counts: dict[str, int] = field(default_factory=dict)
     checked: CheckedSpreadsheet | None = None
     """For a spreadsheet: its rows and cells, where SHACL problems are pinned."""
@@ -65,6 +68,19 @@ class SourceResult:
     between processes, and loaded by the store without parsing it in Python.
     """
 
+    @property
+    def graph(self) -> Graph:
+        """The source's triples as an rdflib graph (built from the mapped triples if need be)."""
+        if self.rdf is not None:
+            return self.rdf
+        return Graph() if self.checked is None else self.checked.graph
+
+    def source_triples(self) -> list[tuple[Node, Node, Node]]:
+        """The source's triples, without building an rdflib graph for a spreadsheet's."""
+        if self.rdf is None and self.checked is not None:
+            return self.checked.triples
+        return list(self.graph)
+
     def compact(self) -> SourceResult:
         """This result once checked: its triples as N-Triples, the graph and cells let go.
 
@@ -74,9 +90,9 @@ class SourceResult:
         if self.ntriples is not None:
             return self
         own = URIRef(self.graph_iri)
-        triples = (t for t in self.graph if t[0] != own)
+        triples = (t for t in self.source_triples() if t[0] != own)
         data = ox.serialize(ox_triples(triples), format=ox.RdfFormat.N_TRIPLES) or b""
-        return replace(self, graph=Graph(), checked=None, ntriples=data)
+        return replace(self, rdf=Graph(), checked=None, ntriples=data)
 
     def rdf_graph(self) -> Graph:
         """The triples as an rdflib graph, parsed again from ``ntriples`` if need be."""
@@ -142,10 +158,10 @@ def _read_one(path: Path, base_iri: str, context: Graph) -> SourceResult:
         return SourceResult(
             path,
             iri,
-            len(checked.graph),
+            len(checked.mapped.triples) if checked.mapped is not None else 0,
             checked.report,
             data,
-            checked.graph,
+            None,
             checked.row_counts,
             checked,
         )
@@ -156,7 +172,7 @@ def _read_one(path: Path, base_iri: str, context: Graph) -> SourceResult:
 def _check_one(path: Path, base_iri: str, context: Graph, engine: Engine) -> SourceResult:
     result = _read_one(path, base_iri, context)
     if result.needs_validation:
-        result.add_problems(validate(result.graph, context, engine).problems)
+        result.add_problems(validate_batch([result.source_triples()], context, engine)[0].problems)
     return result
 
 
@@ -200,7 +216,7 @@ _WORKER_CONTEXT: list[tuple[str, Graph, Engine]] = []
 
 
 def _start_worker(base_iri: str, extra: bytes, engine: Engine) -> None:
-    context = reference_context(base_iri) + Graph().parse(data=extra, format="nt")
+    context = layered_context(reference_context(base_iri), Graph().parse(data=extra, format="nt"))
     _WORKER_CONTEXT[:] = [(base_iri, context, engine)]
 
 
@@ -212,7 +228,7 @@ def _check_batch(
     read = [_read_one(path, base_iri, context) for path in paths]
     pending = [result for result in read if result.needs_validation]
     for result, report in zip(
-        pending, validate_batch([r.graph for r in pending], context, engine), strict=True
+        pending, validate_batch([r.source_triples() for r in pending], context, engine), strict=True
     ):
         result.add_problems(report.problems)
     return [result.compact() for result in read]
@@ -272,7 +288,7 @@ def check_sources(
     context = reference_context(base_iri)
     extra = Graph() if stored is None else stored
     if stored is not None:
-        context = context + stored
+        context = layered_context(context, stored)
     results: dict[Path, SourceResult] = {}
     rest = []
     for path in paths:
@@ -284,7 +300,7 @@ def check_sources(
         done(result)
         if result.report.conforms and len(paths) > 1:
             names = names_of(result.graph)
-            context, extra = context + names, extra + names
+            context, extra = layered_context(context, names), extra + names
     count = _worker_count(len(rest), workers)
     batches = _batches(rest, count)
     if count == 1:

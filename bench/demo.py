@@ -252,7 +252,8 @@ def run(
     load_reference(store, BASE)
     reference_quads = len(store)
     with _Timer() as loading:
-        load_sources(store, results)
+        # As a first start fills the store (under its marker): new graphs in bulk.
+        load_sources(store, results, bulk=True)
     nquads = WORK / "demo.nq"
     with nquads.open("wb") as handle:
         store.dump(handle, ox.RdfFormat.N_QUADS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import (
     AbstractContextManager,
     ExitStack,
@@ -203,9 +203,15 @@ class EmbeddedBackend(Backend):
         """See ``KnowledgeStore.replace_graph_ntriples``: a checked source, written as is."""
         self.store.replace_graph_ntriples(graph_iri, data)
 
-    def add_new_graphs(self, graphs: list[tuple[str, bytes]]) -> bool:
+    def add_new_graphs(
+        self,
+        graphs: list[tuple[str, bytes]],
+        written: Callable[[int], None] | None = None,
+        *,
+        bulk: bool = False,
+    ) -> bool:
         """See ``KnowledgeStore.add_new_graphs``: a first start's sources, few transactions."""
-        return self.store.add_new_graphs(graphs)
+        return self.store.add_new_graphs(graphs, written, bulk=bulk)
 
     async def merge_graph(self, graph_iri: str, data: Graph) -> None:
         triples = await asyncio.to_thread(safe_ntriples, data)
@@ -260,7 +266,13 @@ class PublishedCopy:
     def replace_graph_ntriples(self, graph_iri: str, data: bytes) -> None:
         raise StoreLockedError(_HELD_MESSAGE)
 
-    def add_new_graphs(self, graphs: list[tuple[str, bytes]]) -> bool:
+    def add_new_graphs(
+        self,
+        graphs: list[tuple[str, bytes]],
+        written: Callable[[int], None] | None = None,
+        *,
+        bulk: bool = False,
+    ) -> bool:
         raise StoreLockedError(_HELD_MESSAGE)
 
     def update(self, sparql: str, base_iri: str | None = None) -> None:

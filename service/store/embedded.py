@@ -18,11 +18,11 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
@@ -115,6 +115,34 @@ _BACKUP_ATTEMPTS = 5
 
 TRANSACTION_BYTES = 16 * 1024 * 1024
 """N-Quads written per transaction by ``add_new_graphs``: about 100,000 quads."""
+
+
+class _Parts:
+    """A readable file over byte strings, for a bulk load of several graphs with their
+    progress: ``done(i)`` is called once the loader has read all of part ``i``."""
+
+    def __init__(self, parts: Iterator[bytes], done: Callable[[int], None]) -> None:
+        self._parts = parts
+        self._done = done
+        self._current = memoryview(b"")
+        self._index = -1
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._current:
+            part = next(self._parts, None)
+            if part is None:
+                return b""
+            self._current = memoryview(part)
+            if not part:
+                self._index += 1
+                self._done(self._index)
+        size = len(self._current) if size < 0 else size
+        out = bytes(self._current[:size])
+        self._current = self._current[size:]
+        if not self._current:
+            self._index += 1
+            self._done(self._index)
+        return out
 
 
 class KnowledgeStore:
@@ -246,7 +274,13 @@ class KnowledgeStore:
             )
         self._publish()
 
-    def add_new_graphs(self, graphs: list[tuple[str, bytes]]) -> bool:
+    def add_new_graphs(
+        self,
+        graphs: list[tuple[str, bytes]],
+        written: Callable[[int], None] | None = None,
+        *,
+        bulk: bool = False,
+    ) -> bool:
         """Write every (graph IRI, N-Triples) of ``graphs`` in a few large transactions, if
         none of the graphs exists yet; returns False, writing nothing, if one does (or a
         write is being audited), so that the caller replaces them one by one instead.
@@ -260,20 +294,34 @@ class KnowledgeStore:
         line ends in " .", and a line break inside a literal is escaped, so each line
         gets its graph name before that end; the store parses the result, so a mistake
         could only refuse a load, never write something else.
+
+        ``bulk``: the store is being filled under the first-start marker
+        (``service.web.startup``), so the graphs go in with pyoxigraph's bulk loader,
+        not in transactions (measured on the national demo: 8 against 24 CPU seconds);
+        cut short, the next start empties the store and loads again. ``written(i)`` is
+        called once graph ``i`` is written (in bulk: read by the loader), in order.
         """
         names = [ox.NamedNode(iri) for iri, _ in graphs]
         if WRITE_PREAMBLE.get() or any(self._store.contains_named_graph(n) for n in names):
             return False
-        chunk: list[bytes] = []
-        size = 0
-        for name, (_, data) in zip(names, graphs, strict=True):
-            chunk.append(data.replace(b" .\n", f" {name} .\n".encode()))
-            size += len(chunk[-1])
-            if size >= TRANSACTION_BYTES:
-                self._store.load(b"".join(chunk), ox.RdfFormat.N_QUADS)
-                chunk, size = [], 0
-        if chunk:
-            self._store.load(b"".join(chunk), ox.RdfFormat.N_QUADS)
+        done = written or (lambda index: None)
+        quads = (
+            data.replace(b" .\n", f" {name} .\n".encode())
+            for name, (_, data) in zip(names, graphs, strict=True)
+        )
+        if bulk:
+            self._store.bulk_load(cast(IO[bytes], _Parts(quads, done)), ox.RdfFormat.N_QUADS)
+        else:
+            chunk: list[bytes] = []
+            size = first = 0
+            for index, data in enumerate(quads):
+                chunk.append(data)
+                size += len(data)
+                if size >= TRANSACTION_BYTES or index == len(graphs) - 1:
+                    self._store.load(b"".join(chunk), ox.RdfFormat.N_QUADS)
+                    for count in range(first, index + 1):
+                        done(count)
+                    chunk, size, first = [], 0, index + 1
         self._publish()
         return True
 

@@ -358,16 +358,20 @@ def load_sources(
     store: GraphWriter,
     results: list[SourceResult],
     written: Callable[[], None] | None = None,
+    *,
+    bulk: bool = False,
 ) -> None:
     """Replace each source's graph; the caller has checked that all conform.
 
-    ``written`` is called after each source (a progress bar)."""
+    ``written`` is called after each source (a progress bar). ``bulk``: the store is
+    being filled under the first-start marker, so new graphs may go in with the bulk
+    loader (``KnowledgeStore.add_new_graphs``)."""
     if not all(result.report.conforms for result in results):
         for result in results:
             if not result.report.conforms:
                 record_rejected_load(_source_kind(result))
         raise ValueError("refusing to load sources with errors")
-    if _add_new_graphs(store, results, written):
+    if _add_new_graphs(store, results, written, bulk):
         return
     deferred = getattr(store, "deferred_publish", None)
     with deferred() if deferred is not None else nullcontext():
@@ -406,31 +410,38 @@ def _metadata(result: SourceResult) -> Graph:
 
 
 def _add_new_graphs(
-    store: GraphWriter, results: list[SourceResult], written: Callable[[], None] | None
+    store: GraphWriter,
+    results: list[SourceResult],
+    written: Callable[[], None] | None,
+    bulk: bool,
 ) -> bool:
-    """All of ``results`` in a few large transactions, when the store can and none of their graphs
-    exists yet (a first start, a new batch); False when they must be replaced one by one."""
+    """All of ``results`` in a few large transactions (or in bulk), when the store can and
+    none of their graphs exists yet (a first start, a new batch); False when they must be
+    replaced one by one. ``written`` is called as each source's graph is written, so
+    that a progress bar moves with the writing rather than jumping at its end."""
     add = getattr(store, "add_new_graphs", None)
     if add is None or not results or any(r.ntriples is None for r in results):
         return False
-    started = time.perf_counter()
     graphs = [
         (r.graph_iri, (r.ntriples or b"") + safe_ntriples(_metadata(r)).encode() + b"\n")
         for r in results
     ]
-    if not add(graphs):
-        return False
-    seconds = (time.perf_counter() - started) / len(results)
-    for result in results:
+    last = [time.perf_counter()]
+
+    def done(index: int) -> None:
+        now = time.perf_counter()
+        result = results[index]
         record_load(
             _source_kind(result),
             rows=sum(result.row_counts.values()),
             triples=result.triples,
-            seconds=seconds,
+            seconds=now - last[0],
         )
+        last[0] = now
         if written is not None:
             written()
-    return True
+
+    return bool(add(graphs, done, bulk=bulk))
 
 
 def load_demo(
@@ -442,13 +453,15 @@ def load_demo(
     checked: Callable[[], None] | None = None,
     written: Callable[[], None] | None = None,
     starting: Callable[[str, int], None] | None = None,
+    bulk: bool = False,
 ) -> list[str]:
     """Check and load the bundled demo workbooks (loaders/demo/data) like any upload.
 
     The demo ships with the code, so a demo that does not validate is a bug of this
     version, not bad input: it raises instead of loading part of it. The callbacks
     report progress: ``starting(step, total)`` as the checking and then the writing
-    begin, ``checked()`` and ``written()`` after each source.
+    begin, ``checked()`` and ``written()`` after each source. ``bulk``: the store is
+    filled under the first-start marker (``load_sources``).
     """
     from loaders.demo import demo_sources
 
@@ -467,7 +480,7 @@ def load_demo(
         raise RuntimeError("the bundled demo data does not validate:\n" + "\n".join(invalid))
     if starting is not None:
         starting("writing", len(results))
-    load_sources(store, results, written)
+    load_sources(store, results, written, bulk=bulk)
     return [r.graph_iri for r in results]
 
 

@@ -311,6 +311,7 @@ def first_load(
                     checked=progress.advance,
                     written=progress.advance,
                     starting=progress.begin,
+                    bulk=store is not None,
                 )
         if store is not None:
             store.update(done + f"DROP SILENT GRAPH <{marker}>")

@@ -133,3 +133,34 @@ def test_blank_node_label_cannot_inject_an_update_into_replace_graph() -> None:
         assert len(store.graphs()) == 2
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_new_graphs_report_each_graph_as_it_is_written(bulk: bool) -> None:
+    """A first start's "writing" counter moves graph by graph, in order (it jumped from 0 to
+    all at the end), and every graph holds exactly its own triples."""
+    from service.store import embedded
+
+    store = KnowledgeStore(None)
+    written: list[tuple[int, int]] = []
+    graphs = []
+    for number in range(40):
+        lines = [f'<urn:s{number}-{i}> <urn:p> "{"x" * 200}" .\n' for i in range(number + 1)]
+        graphs.append((f"urn:g{number}", "".join(lines).encode()))
+    original = embedded.TRANSACTION_BYTES
+    embedded.TRANSACTION_BYTES = 20_000  # several transactions for 40 small graphs
+    try:
+        assert store.add_new_graphs(
+            graphs, lambda index: written.append((index, len(store))), bulk=bulk
+        )
+    finally:
+        embedded.TRANSACTION_BYTES = original
+    assert [index for index, _ in written] == list(range(40))
+    if not bulk:  # in transactions, a graph counts once it is committed
+        assert all(size >= sum(range(1, i + 2)) for i, size in written)
+        assert len({size for _, size in written}) > 3  # not all at the end
+    for number in range(40):
+        found = store.query(f"SELECT (COUNT(*) AS ?n) {{ GRAPH <urn:g{number}> {{ ?s ?p ?o }} }}")
+        assert isinstance(found, ox.QuerySolutions)
+        assert int(next(iter(found))["n"].value) == number + 1
+    assert not store.add_new_graphs(graphs[:1], bulk=bulk)  # the graph exists: nothing written

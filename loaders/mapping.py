@@ -13,6 +13,7 @@ import difflib
 import re
 import unicodedata
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -223,6 +224,50 @@ def _text_of(cell: RawCell) -> str:
     return "" if value is None else str(value)
 
 
+@dataclass(frozen=True)
+class _ColumnUse:
+    """What mapping a column's cells takes, worked out once per column: comparing rdflib
+    terms for it in every cell cost a national load seconds."""
+
+    kind: str
+    """choice, municipality, reference, organisation number, address or literal."""
+    mail: bool
+    parser: Callable[[Raw], Node | None] | None
+    name: bool | None
+    """For a column that names its row (``_NAME_PATHS``): whether a name (else an id)."""
+    application: bool
+
+
+_USES: dict[int, tuple[Column, _ColumnUse]] = {}
+
+
+def _use(column: Column) -> _ColumnUse:
+    found = _USES.get(id(column))
+    if found is not None and found[0] is column:
+        return found[1]
+    if column.values:
+        kind = "choice"
+    elif _MUNICIPALITY in column.target_classes:
+        kind = "municipality"
+    elif column.target_classes:
+        kind = "reference"
+    elif column.path == _ORGANISATION_NUMBER:
+        kind = "organisation number"
+    elif column.node_kind is not None:
+        kind = "address"
+    else:
+        kind = "literal"
+    use = _ColumnUse(
+        kind,
+        column.pattern is not None and column.pattern.startswith("^mailto"),
+        LITERAL_PARSERS.get(column.datatype or _STRING),
+        (column.path == _LABEL) if column.path in _NAME_PATHS else None,
+        column.path == _APPLICATION,
+    )
+    _USES[id(column)] = (column, use)  # the column is kept, so its id is not reused
+    return use
+
+
 @dataclass
 class _SheetReading:
     sheet: Sheet
@@ -409,9 +454,11 @@ class _Mapper:
 
     def _term(self, raw: Raw, column: Column, where: CellRef) -> Node | None:
         """One cell value as an RDF term, or a CellError saying what is wrong."""
-        if column.values:
+        use = _use(column)
+        kind = use.kind
+        if kind == "choice":
             return self._choice(raw, column)
-        if _MUNICIPALITY in column.target_classes:
+        if kind == "municipality":
             parsed = self.register.parse(raw)
             if parsed is None:
                 return None
@@ -421,17 +468,16 @@ class _Mapper:
                     "warning", warning.message_nb, warning.message_en, where, str(raw), number
                 )
             return URIRef(f"{self.base}id/kommune/{number}")
-        if column.target_classes:
+        if kind == "reference":
             text = parse_text(raw)
             return None if text is None else self.resolver.resolve(column.target_classes, text)
-        if column.path == _ORGANISATION_NUMBER:
+        if kind == "organisation number":
             organisation = parse_organisation_number(raw)
             return None if organisation is None else Literal(organisation)
-        if column.node_kind is not None:
-            is_mail = column.pattern is not None and column.pattern.startswith("^mailto")
-            address = parse_email(raw) if is_mail else parse_url(raw)
+        if kind == "address":
+            address = parse_email(raw) if use.mail else parse_url(raw)
             return None if address is None else URIRef(address)
-        parser = LITERAL_PARSERS.get(column.datatype or _STRING)
+        parser = use.parser
         if parser is None:
             text = parse_text(raw)
             return None if text is None else Literal(text, datatype=column.datatype)
@@ -504,7 +550,7 @@ class _Mapper:
 
     def _provisional_key(self, cell: RawCell, column: Column) -> str | None:
         """The text of a name that does not resolve, when the column refers by name."""
-        if not column.target_classes or _MUNICIPALITY in column.target_classes:
+        if _use(column).kind != "reference":
             return None
         try:
             values = self._values(cell, column)
@@ -550,8 +596,8 @@ class _Mapper:
         found: list[tuple[str, bool]] = []
         for column, cell, _ in self._cells(reading, row):
             # the same keys a stored node is known by (resolver.KEY_PROPERTIES)
-            if column.path in _NAME_PATHS and cell.value is not None:
-                is_name = column.path == _LABEL
+            is_name = _use(column).name
+            if is_name is not None and cell.value is not None:
                 found += [(str(v), is_name) for v in self._values(cell, column)]
         names: list[str] = []
         if reading.sheet.target_class == _USAGE:
@@ -561,18 +607,19 @@ class _Mapper:
             for name in self._application_names().get(application, ()):
                 names += [name, f"{number} {name}"]
             for column, cell, _ in self._cells(reading, row):
-                text = self._provisional_key(cell, column) if column.path == _APPLICATION else None
+                text = self._provisional_key(cell, column) if _use(column).application else None
                 if text is not None and not self.resolver.known(_APPLICATION_CLASS, text):
                     names += [text, f"{number} {text}"]  # unknown, reported on its own cell
         return found + [(name, True) for name in names]
 
     def _application_names(self) -> dict[str, list[str]]:
         """Every Application name by its slug, made again only when names were added."""
-        if self._by_slug is None or self._by_slug[0] != self.resolver.added:
+        added = self.resolver.own_names(_APPLICATION_CLASS)
+        if self._by_slug is None or self._by_slug[0] != added:
             by_slug: dict[str, list[str]] = {}
             for name in self.resolver.display_names(_APPLICATION_CLASS):
                 by_slug.setdefault(_cached_slug(name), []).append(name)
-            self._by_slug = (self.resolver.added, by_slug)
+            self._by_slug = (added, by_slug)
         return self._by_slug[1]
 
     def map_rows(self, readings: list[_SheetReading]) -> None:

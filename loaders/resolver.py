@@ -97,8 +97,6 @@ class Resolver:
     _display: dict[Node, dict[str, str]] = field(default_factory=dict)
     parent: Resolver | None = None
     """Names known before this one (a batch's shared context); never changed through this."""
-    added: int = 0
-    """How many nodes were added to this layer: tells a cache of its names when to renew."""
 
     @classmethod
     def from_graphs(cls, ontology: Graph, *graphs: Graph) -> Resolver:
@@ -136,7 +134,6 @@ class Resolver:
         """Index ``iri`` under every name and identifier, for each of its types and their
         superclasses; only the names are offered as suggestions (an id like
         "helsetjenester-i-hjemmet" next to a name reads as noise)."""
-        self.added += 1
         classes: set[Node] = set()
         for cls in types:
             classes |= self._closure(cls)
@@ -191,6 +188,10 @@ class Resolver:
         for key, name in own.items():
             merged.setdefault(key, name)
         return merged
+
+    def own_names(self, cls: Node) -> int:
+        """How many names of ``cls`` this layer added: tells a cache of them when to renew."""
+        return len(self._display.get(cls, ()))
 
     def display_names(self, cls: Node) -> list[str]:
         """Every name ``cls`` nodes are known by, as written."""

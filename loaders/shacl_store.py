@@ -92,17 +92,22 @@ def evaluate(
     referenced: Iterable[tuple[Node, Node, Node]],
     compiled: CompiledShapes,
     threads: int | None = None,
+    data: bytes | None = None,
 ) -> list[Problem]:
     """Every violation of the compiled checks whose focus node is a subject of ``graphs``.
 
     ``graphs`` are the sources' triples (rdflib graphs, or their triples in lists);
     ``referenced`` is the context the data may point at (types of referenced nodes,
     the ontology's classes). The subjects of ``graphs`` must not overlap: the
-    store holds them as one graph.
+    store holds them as one graph. ``data``: the same triples as N-Triples without
+    blank nodes, parsed instead of converted term by term.
     """
     terms = _Terms()
     store = ox.Store()
-    store.extend(_quads(graphs, ox.NamedNode(DATA_GRAPH), terms))
+    if data is not None:
+        store.load(data, ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(DATA_GRAPH))
+    else:
+        store.extend(_quads(graphs, ox.NamedNode(DATA_GRAPH), terms))
     store.extend(_quads([referenced], CONTEXT_GRAPH, terms))
     count = threads or min(2, len(os.sched_getaffinity(0)))
     if count > 1 and len(store) > 20_000:

@@ -237,6 +237,7 @@ def validate_batch(
     context: Graph | None = None,
     engine: Engine = "sparql",
     shapes: Graph | None = None,
+    ntriples: Sequence[bytes | None] | None = None,
 ) -> list[ValidationReport]:
     """Validate several sources' graphs in one pass; one report per graph.
 
@@ -244,7 +245,9 @@ def validate_batch(
     run once), so a national load pays the fixed cost of a check once, not once per
     workbook. Graphs that describe the same subject are checked in separate passes,
     so that one source's values never count towards another's cardinalities.
-    ``shapes`` defaults to the project's shapes (``shapes/``).
+    ``shapes`` defaults to the project's shapes (``shapes/``). ``ntriples``: each
+    graph's triples as N-Triples too, when the caller has them (a batch writes them for
+    the store): the checks' store parses those instead of converting every term.
     """
     shapes = shapes_graph() if shapes is None else shapes
     if engine == "pyshacl":
@@ -265,7 +268,13 @@ def validate_batch(
         members = [triples[i] for i in group]
         objects = {o for i in group for _, _, o in triples[i]}
         described = set().union(*(subjects[i] for i in group))
-        for problem in evaluate(members, _about(objects - described, context), compiled):
+        texts = [ntriples[i] for i in group] if ntriples is not None else []
+        data = None
+        # Blank nodes get new labels in N-Triples, so their problems could not be owned.
+        if texts and all(texts) and not any(isinstance(n, BNode) for n in described | objects):
+            data = b"".join(text or b"" for text in texts)
+        referenced = _about(objects - described, context)
+        for problem in evaluate(members, referenced, compiled, data=data):
             reports[owner[problem.focus_node]].problems.append(problem)
         if compiled.fallback:
             for index in group:

@@ -30,7 +30,8 @@ Choices, and why:
   the box's area is held to the cell limit too. A whole number comes back as an
   int, as the cell shows it (calamine reads every number as a float).
 - ods is read by a streaming parser of ``content.xml`` here, on defusedxml. The
-  alternatives fall short: python-calamine (0.9.1) reports no merged ranges for ods
+  alternatives fall short: python-calamine (0.9.1, the newest release, checked again
+  on 2026-12-06) reports no merged ranges for ods (``merged_cell_ranges`` is None)
   and turns error cells (#DIV/0!) into empty strings, so a scan of ``content.xml``
   would have to do what this reader does anyway (covered cells, errors, formulas
   without values, repeated rows and columns counted against the limits); odfpy builds a DOM of

@@ -93,6 +93,34 @@ def safe_ntriples(graph: Graph) -> str:
     return "" if data is None else data.decode()
 
 
+def ntriples(
+    triples: Iterable[tuple[Node, Node, Node]], written: dict[Node, str] | None = None
+) -> bytes:
+    """rdflib triples as N-Triples, as safe as ``safe_ntriples``: each IRI and literal is
+    written by pyoxigraph (checked, escaped), each blank node gets a fresh label.
+
+    ``written`` remembers the text of each IRI and literal across calls (a batch's
+    workbooks share most of theirs); a line is then three lookups, about four times
+    faster than building pyoxigraph triples to serialise them (18 against 5 ms for a
+    workbook of the demo). The bytes are the same as ``ox.serialize`` of ``ox_triples``.
+
+    >>> print(ntriples([(URIRef("urn:s"), URIRef("urn:p"), Literal("Bærum", lang="nb"))]).decode())
+    <urn:s> <urn:p> "Bærum"@nb .
+    """
+    texts = {} if written is None else written
+    blank: dict[Node, ox.BlankNode] = {}
+
+    def text(node: Node) -> str:
+        found = texts.get(node)
+        if found is None:
+            found = str(_term(node, blank))
+            if not isinstance(node, BNode):
+                texts[node] = found
+        return found
+
+    return "".join([f"{text(s)} {text(p)} {text(o)} .\n" for s, p, o in triples]).encode()
+
+
 def ox_triples(triples: Iterable[tuple[Node, Node, Node]]) -> list[ox.Triple]:
     """rdflib triples as pyoxigraph triples: IRIs checked, each blank node a fresh one.
 

@@ -17,7 +17,6 @@ from functools import cache
 from pathlib import Path
 from typing import Protocol
 
-import pyoxigraph as ox
 from defusedxml.ElementTree import fromstring as safe_xml
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, SH
@@ -37,7 +36,7 @@ from loaders.spreadsheet import SPREADSHEET_SUFFIXES, CheckedSpreadsheet, read_s
 from loaders.validation import Engine, validate_batch
 from service.metrics import record_load, record_rejected_load
 from service.store.backend import Backend
-from service.store.embedded import ox_triples, safe_ntriples
+from service.store.embedded import ntriples, safe_ntriples
 
 
 class GraphWriter(Protocol):
@@ -81,18 +80,26 @@ class SourceResult:
             return self.checked.triples
         return list(self.graph)
 
-    def compact(self) -> SourceResult:
+    def compact(self, written: dict[Node, str] | None = None) -> SourceResult:
         """This result once checked: its triples as N-Triples, the graph and cells let go.
 
         Triples about the source's own graph IRI are left out, as ``load_sources``
         leaves them out: that node's description is the provenance written there.
+        ``written``: the text of terms already written (``embedded.ntriples``), for a batch.
+        The report is the same object, so problems added to this one show in both.
         """
         if self.ntriples is not None:
             return self
         own = URIRef(self.graph_iri)
-        triples = (t for t in self.source_triples() if t[0] != own)
-        data = ox.serialize(ox_triples(triples), format=ox.RdfFormat.N_TRIPLES) or b""
+        data = ntriples((t for t in self.source_triples() if t[0] != own), written)
         return replace(self, rdf=Graph(), checked=None, ntriples=data)
+
+    def complete_ntriples(self) -> bytes | None:
+        """``ntriples`` when they hold every triple of the source (nothing was about its own
+        graph IRI): then SHACL may read them instead of converting the triples again."""
+        if self.ntriples is None or self.ntriples.count(b"\n") != self.triples:
+            return None
+        return self.ntriples
 
     def rdf_graph(self) -> Graph:
         """The triples as an rdflib graph, parsed again from ``ntriples`` if need be."""
@@ -226,12 +233,18 @@ def _check_batch(
     """Read, map and validate ``paths`` together (one pass of the compiled checks over
     the batch), and hand back compact results: nothing of a batch outlives it."""
     read = [_read_one(path, base_iri, context) for path in paths]
-    pending = [result for result in read if result.needs_validation]
-    for result, report in zip(
-        pending, validate_batch([r.source_triples() for r in pending], context, engine), strict=True
-    ):
-        result.add_problems(report.problems)
-    return [result.compact() for result in read]
+    written: dict[Node, str] = {}
+    compact = [result.compact(written) for result in read]
+    pending = [(r, c) for r, c in zip(read, compact, strict=True) if r.needs_validation]
+    reports = validate_batch(
+        [r.source_triples() for r, _ in pending],
+        context,
+        engine,
+        ntriples=[c.complete_ntriples() for _, c in pending],
+    )
+    for (result, _), report in zip(pending, reports, strict=True):
+        result.add_problems(report.problems)  # the compact result shares the report
+    return compact
 
 
 def _check_in_worker(paths: list[Path]) -> list[SourceResult]:

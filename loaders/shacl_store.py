@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import ClassVar
 
 import pyoxigraph as ox
 from rdflib.term import Node
@@ -27,15 +28,22 @@ log = logging.getLogger(__name__)
 CONTEXT_GRAPH = ox.NamedNode("urn:x-kommunegraf:validation:context")
 
 
-class _Terms:
-    """rdflib terms as pyoxigraph terms, each converted once per batch."""
+_KNOWN_TERMS = 500_000
+"""Terms remembered across batches: the reference data's (municipalities, LOS, laws) come
+back in every batch's context, and an upload's check is short enough for their
+conversion to matter (a sixth of Oslo's)."""
 
-    def __init__(self) -> None:
-        self.cache: dict[Node, OxTerm] = {}
+
+class _Terms:
+    """rdflib terms as pyoxigraph terms, each converted once per process (up to a bound)."""
+
+    cache: ClassVar[dict[Node, OxTerm]] = {}
 
     def __call__(self, node: Node) -> OxTerm:
         term = self.cache.get(node)
         if term is None:
+            if len(self.cache) >= _KNOWN_TERMS:
+                self.cache.clear()
             term = self.cache[node] = ox_term(node)
         return term
 

@@ -14,21 +14,44 @@ from loaders.cells.errors import Raw
 from loaders.cells.numbers import parse_decimal, parse_integer
 from loaders.cells.text import parse_boolean, parse_text
 
+_KNOWN = 65_536
+"""Literals remembered per datatype: the same names, dates and numbers recur in every
+workbook of a batch, and building an rdflib Literal is the mapping's largest cost."""
+
 
 def _literal(parser: Callable[[Raw], object], datatype: URIRef) -> Callable[[Raw], Node | None]:
+    made: dict[tuple[type, str], Literal] = {}
+
     def convert(raw: Raw) -> Node | None:
         value = parser(raw)
         if value is None:
             return None
-        return Literal(value, datatype=XSD.decimal if isinstance(value, Decimal) else datatype)
+        key = (type(value), str(value))  # 1.0 and 1.00, 1 and True are different literals
+        found = made.get(key)
+        if found is None:
+            if len(made) >= _KNOWN:
+                made.clear()
+            found = made[key] = Literal(
+                value, datatype=XSD.decimal if isinstance(value, Decimal) else datatype
+            )
+        return found
 
     return convert
 
 
 def _text_literal(lang: str | None) -> Callable[[Raw], Node | None]:
+    made: dict[str, Literal] = {}
+
     def convert(raw: Raw) -> Node | None:
         text = parse_text(raw)
-        return None if text is None else Literal(text, lang=lang)
+        if text is None:
+            return None
+        found = made.get(text)
+        if found is None:
+            if len(made) >= _KNOWN:
+                made.clear()
+            found = made[text] = Literal(text, lang=lang)
+        return found
 
     return convert
 

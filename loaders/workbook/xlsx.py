@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import posixpath
+import re
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import python_calamine
@@ -122,6 +124,27 @@ _X_ROW, _X_C, _X_V, _X_F, _X_IS, _X_MERGE_CELL = (
 )
 
 
+_REFERENCE = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
+
+
+@lru_cache(maxsize=32_768)
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def _coordinate(reference: str) -> tuple[int, int]:
+    """(row, column) of a cell reference like "AB12": openpyxl's ``coordinate_to_tuple``
+    (which stays the judge of anything unusual), without its cost for every cell."""
+    match = _REFERENCE.fullmatch(reference)
+    if match is None:
+        row, column = coordinate_to_tuple(reference)
+        return int(row), int(column)
+    return int(match[2]), _column_number(match[1])
+
+
 class _SheetObserver:
     """The sheet XML as the guard streams it: merges, errors, formulas without cached
     values, and the row and cell limits, before anything is built.
@@ -148,7 +171,7 @@ class _SheetObserver:
             reference = attributes.get("r")
             if reference:
                 try:
-                    self.row, self.column = coordinate_to_tuple(reference)
+                    self.row, self.column = _coordinate(reference)
                 except (ValueError, TypeError) as error:
                     raise unreadable(self.path, "xlsx", f"{self.part}: {error}") from error
             else:

@@ -98,11 +98,10 @@ def scan_part(
     texts: list[int] = [0]  # characters so far in each open element's own text
     progress = [0]  # the byte index of the last callback
 
-    def seen() -> None:
-        progress[0] = parser.CurrentByteIndex
-
+    # Each callback notes where it is (inline: a call more per element cost the read of a
+    # national batch a tenth of its time).
     def start(name: str, attributes: dict[str, str]) -> None:
-        seen()
+        progress[0] = parser.CurrentByteIndex
         texts.append(0)
         if name in CELL_TAGS:
             cells.append(0)
@@ -110,7 +109,7 @@ def scan_part(
             observer.start(name, attributes)
 
     def end(name: str) -> None:
-        seen()
+        progress[0] = parser.CurrentByteIndex
         texts.pop()
         if name in CELL_TAGS and cells:
             cells.pop()
@@ -118,7 +117,7 @@ def scan_part(
             observer.end(name)
 
     def text(data: str) -> None:
-        seen()
+        progress[0] = parser.CurrentByteIndex
         texts[-1] += len(data)
         longest = texts[-1]
         if cells:

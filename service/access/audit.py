@@ -454,6 +454,22 @@ class Auditor:
         await self.record(done)
         return done
 
+    async def record_filled(self, event: AuditEvent, principal: Principal) -> AuditEvent:
+        """Record the announced load of an empty store: every graph it wrote, all added,
+        counted by size (a first start's load, the command line's reference data).
+
+        The audit graph is then made what the trail says: a checked copy of the demo
+        (``service.store.demo_cache``) carries the mark of the start that saved it.
+        """
+        base = self.settings.base_iri
+        sizes = await graph_sizes(self.backend)
+        changes = [GraphChange(g, n, 0) for g, n in sorted(sizes.items()) if g != audit_graph(base)]
+        done = new_event(principal, event.action, base, changes, detail=event.detail)
+        done = replace(done, id=event.id, time=event.time)
+        await self.record(done)
+        await self.rebuild_graph()
+        return done
+
     async def _marked(self, event_id: str) -> bool:
         activity = ox.NamedNode(f"{self.settings.base_iri}audit/{event_id}")
         graph = ox.NamedNode(audit_graph(self.settings.base_iri))

@@ -158,6 +158,21 @@ def cli_principal() -> Principal:
     return Principal(f"{CLI_ACTOR} ({user})", "admin")
 
 
+async def _load_reference(backend: EmbeddedBackend, settings: Settings) -> None:
+    """An empty store gets the reference data first, as a service's first start gives it;
+    a write like any other, so audited (announced, marked, recorded) as the command line's."""
+    from service.access.audit import Auditor, new_event
+    from service.store.sources import load_reference
+
+    audit = Auditor(settings, backend)
+    detail = "referansedata i et tomt lager / reference data into an empty store"
+    principal = cli_principal()
+    event = new_event(principal, "load", settings.base_iri, detail=detail)
+    async with audit.announced(event):
+        await asyncio.to_thread(load_reference, backend, settings.base_iri)
+    await audit.record_filled(event, principal)
+
+
 def on_store(
     settings: Settings,
     work: Callable[[EmbeddedBackend], Awaitable[T]],
@@ -179,7 +194,9 @@ def on_store(
     from service.store.embedded import StoreLockedError
 
     async def run() -> T | ServiceError:
-        async with command_backend(settings, write=write, reference=reference) as backend:
+        async with command_backend(settings, write=write) as backend:
+            if reference and backend.is_empty():
+                await _load_reference(backend, settings)
             return await attempt(work(backend))
 
     try:

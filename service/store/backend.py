@@ -288,16 +288,16 @@ _HELD_MESSAGE = (
 
 @asynccontextmanager
 async def command_backend(
-    settings: Settings, *, write: bool = False, reference: bool = True
+    settings: Settings, *, write: bool = False
 ) -> AsyncIterator[EmbeddedBackend]:
     """The store as a command-line command reaches it: the same ``Backend`` the routes use,
     so every read runs in a worker process with the service's deadline
     (``query_timeout``), and every write goes through the same calls the audit trail marks.
 
-    The store itself when no service holds it (with ``reference``, an empty one is given
-    the reference data first, as a service would); while a service runs, with ``write``
-    False, the newest state the service published, read-only. Raises
-    ``StoreLockedError`` otherwise.
+    The store itself when no service holds it; while a service runs, with ``write`` False,
+    the newest state the service published, read-only. Raises ``StoreLockedError``
+    otherwise. (``service.cli.options.on_store`` gives an empty store the reference data,
+    audited.)
     """
     settings = replace(settings, query_workers=1, query_reserved=0)
     with ExitStack() as stack:
@@ -309,10 +309,6 @@ async def command_backend(
                 raise
             store = PublishedCopy(stack.enter_context(published_copy(settings.store)))
         backend = EmbeddedBackend(settings, store)
-        if reference and store.is_empty():
-            from service.store.sources import load_reference
-
-            load_reference(backend, settings.base_iri)
         await backend.start()
         try:
             yield backend

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,11 +30,9 @@ from loaders.validation import Engine
 from service.access.audit import (
     AuditEvent,
     Auditor,
-    GraphChange,
-    graph_sizes,
     new_event,
 )
-from service.access.scope import Principal, audit_graph
+from service.access.scope import Principal
 from service.settings import Settings
 from service.store import demo_cache
 from service.store.backend import Backend
@@ -228,19 +226,8 @@ async def announce_first_load(audit: Auditor, settings: Settings) -> AuditEvent 
 
 
 async def record_first_load(audit: Auditor, event: AuditEvent) -> AuditEvent:
-    """Record the announced first load: every graph it wrote and its triples (all added).
-
-    The audit graph is then made what the trail says: a checked copy of the demo
-    (``demo_cache``) carries the mark of the start that saved it.
-    """
-    base = audit.settings.base_iri
-    sizes = await graph_sizes(audit.backend)
-    changes = [GraphChange(g, n, 0) for g, n in sorted(sizes.items()) if g != audit_graph(base)]
-    done = new_event(FIRST_START, "load", base, changes, detail=event.detail)
-    done = replace(done, id=event.id, time=event.time)
-    await audit.record(done)
-    await audit.rebuild_graph()
-    return done
+    """Record the announced first load: every graph it wrote and its triples (all added)."""
+    return await audit.record_filled(event, FIRST_START)
 
 
 def first_load(

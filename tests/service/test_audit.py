@@ -209,7 +209,13 @@ def test_the_load_command_is_audited_too(tmp_path: Path) -> None:
         env=env,
     )
     assert done.returncode == 0, done.stderr
-    (event,) = AuditLog(log).events()
+    # The new store got the reference data first, a write recorded like the load itself.
+    reference, event = AuditLog(log).events()
+    assert (reference.action, reference.file_name) == ("load", None)
+    assert "reference data into an empty store" in reference.detail
+    assert reference.actor.startswith("kommandolinjen / command line")
+    assert reference.added > 1000 and reference.removed == 0
+    assert all("/graph/reference/" in c.graph for c in reference.changes)
     assert (event.action, event.role, event.file_name) == ("load", "admin", "katalog.xlsx")
     assert event.actor.startswith("kommandolinjen / command line")
     assert event.file_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -232,7 +238,7 @@ def test_the_load_command_is_audited_too(tmp_path: Path) -> None:
         env=env,
     )
     assert asked.returncode == 0, asked.stderr
-    assert asked.stdout.split()[1:] == [str(event.added)]
+    assert str(event.added) in asked.stdout.split()[1:]
 
 
 def test_the_first_start_load_is_audited(tmp_path: Path) -> None:

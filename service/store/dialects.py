@@ -99,10 +99,10 @@ class Virtuoso(Dialect):
     - Language tags come back in lower case (``"Hei"@nb-no`` for ``@nb-NO``); BCP 47 tags
       are case-insensitive, so ``langMatches`` and ``lang() = "nb"`` are unaffected.
     - ``GROUP_CONCAT`` of a group without values is ``""`` where the embedded store
-      leaves it unbound. Not translated: ``IF(COUNT(?x) > 0, GROUP_CONCAT(…), SAMPLE(?x))``
-      (unbound on both when tried alone) makes Virtuoso 7.2.5's SQL compiler fail
-      ("SQ156: Internal Optimized compiler error … sqlo_place_exp") in every canned query
-      that has it, so the answers keep the empty string (docs/remote-store.md).
+      leaves it unbound. Not translated here: ``IF(COUNT(?x) > 0, GROUP_CONCAT(…), …)``
+      makes Virtuoso 7.2.5's SQL compiler fail ("SQ156: Internal Optimized compiler
+      error … sqlo_place_exp"); the canned queries join in a grouped subquery instead and
+      leave an empty join unbound outside it.
     - Its JSON results write an ``xsd:boolean`` as ``1``/``0``: written ``true``/``false``.
       (A boolean *computed* in a query, ``EXISTS`` bound to a variable, is an
       ``xsd:integer`` there; the canned queries write such a value with ``STRDT``.)

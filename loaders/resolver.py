@@ -148,23 +148,29 @@ class Resolver:
                 display.setdefault(normalise(name), name.strip())
 
     def add_graph(self, graph: Graph) -> None:
-        """Index every typed IRI of ``graph`` by its labels and identifiers."""
-        for subject in set(graph.subjects(RDF.type, None)):
-            if not isinstance(subject, URIRef):
-                continue
-            names = [str(o) for p in NAME_PROPERTIES for o in graph.objects(subject, p)]
+        """Index every typed IRI of ``graph`` by its labels and identifiers.
+
+        The graph is read in one pass, grouped by subject in a dict: ten lookups per
+        subject through rdflib took 4 s for the national catalogue's 29,000 triples.
+        """
+        wanted = {*KEY_PROPERTIES, RDF.type}
+        found: dict[URIRef, dict[Node, list[Node]]] = {}
+        for subject, predicate, value in graph.triples((None, None, None)):
+            if predicate in wanted and isinstance(subject, URIRef):
+                found.setdefault(subject, {}).setdefault(predicate, []).append(value)
+        for subject in {s for s, values in found.items() if RDF.type in values}:
+            values = found[subject]
+            names = [str(o) for p in NAME_PROPERTIES for o in values.get(p, ())]
             ids = [
                 str(o)
                 for p in KEY_PROPERTIES
                 if p not in NAME_PROPERTIES
-                for o in graph.objects(subject, p)
+                for o in values.get(p, ())
             ]
-            number = graph.value(subject, KG.municipalityNumber) or graph.value(
-                subject, KG.countyNumber
-            )
-            if number is not None:  # the "3303 Kongsberg" form the template's lists use
-                names += [f"{number} {o}" for o in graph.objects(subject, RDFS.label)]
-            self.add(subject, graph.objects(subject, RDF.type), names, ids)
+            numbers = values.get(KG.municipalityNumber) or values.get(KG.countyNumber)
+            if numbers:  # the "3303 Kongsberg" form the template's lists use
+                names += [f"{numbers[0]} {o}" for o in values.get(RDFS.label, ())]
+            self.add(subject, values[RDF.type], names, ids)
 
     def known(self, cls: Node, text: str) -> set[URIRef]:
         return self._known(cls, normalise(text))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
@@ -20,12 +21,14 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from rdflib import Graph, Literal, URIRef
+from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
 from loaders.columns import Column, Sheet, sheets
 from loaders.namespaces import DEFAULT_BASE_IRI, KG
 from loaders.reference import reference_graph
+from loaders.resolver import Resolver
 from loaders.validation import ontology_graph
 
 HEADER_ROWS = 2
@@ -271,11 +274,16 @@ def write_template(path: Path | IO[bytes], base_iri: str = DEFAULT_BASE_IRI) -> 
     build_template(base_iri).save(path)
 
 
-def build_template(base_iri: str = DEFAULT_BASE_IRI) -> Workbook:
-    """The template workbook: a guide sheet, one sheet per group, hidden lists."""
+def build_template(base_iri: str = DEFAULT_BASE_IRI, reference: Graph | None = None) -> Workbook:
+    """The template workbook: a guide sheet, one sheet per group, hidden lists.
+
+    ``reference`` is the reference data when the caller holds it already (the service
+    keeps it parsed): parsing it again took most of the time of a blank template.
+    """
     all_sheets = list(sheets())
     ontology = ontology_graph()
-    reference = reference_graph(base_iri)
+    if reference is None:
+        reference = reference_graph(base_iri)
     workbook = Workbook()
     guide = workbook.active
     assert guide is not None
@@ -344,15 +352,30 @@ def _curie(path: object) -> str:
     return str(path)
 
 
+@lru_cache(maxsize=4)
+def _context_resolver(reference: Graph) -> Resolver:
+    """The ontology's and the reference data's names, indexed once per reference graph.
+
+    Why: indexing them again for every workbook, merged with the stored names into a
+    fresh graph, was a third of a national ``/template?kommune=`` (10 s of 30).
+    """
+    ontology = ontology_graph()
+    return Resolver.from_graphs(ontology, ontology, reference)
+
+
 class _Namer:
-    """Writes a reference the way a person would, as a name the loader resolves back."""
+    """Writes a reference the way a person would, as a name the loader resolves back.
 
-    def __init__(self, names: Graph, data: Graph, base_iri: str) -> None:
-        from loaders.resolver import Resolver
+    The names are read through layers (reference data, the stored catalogue, the
+    municipality's own rows) rather than one merged copy: the reference layer's index
+    is built once (``_context_resolver``), the other two on top of it (an overlay).
+    """
 
-        self.names = names + data
-        ontology = ontology_graph()
-        self.resolver = Resolver.from_graphs(ontology, ontology, self.names)
+    def __init__(self, reference: Graph, names: Graph, data: Graph, base_iri: str) -> None:
+        self.names = ReadOnlyGraphAggregate([reference, names, data])
+        self.resolver = _context_resolver(reference).overlay()
+        self.resolver.add_graph(names)
+        self.resolver.add_graph(data)
         self.base = base_iri
 
     def usage_name(self, usage: Node) -> str | None:
@@ -430,19 +453,27 @@ def _row(subject: Node, sheet: Sheet, data: Graph, ontology: Graph, namer: _Name
 
 
 def write_municipality_workbook(
-    path: Path | IO[bytes], number: str, data: Graph, names: Graph, base_iri: str
+    path: Path | IO[bytes],
+    number: str,
+    data: Graph,
+    names: Graph,
+    base_iri: str,
+    reference: Graph | None = None,
 ) -> dict[str, int]:
     """The template with the municipality's current rows filled in; rows per sheet.
 
     ``data`` holds the municipality's own resources (every triple of each, and of
-    their helper nodes); ``names`` what they refer to (reference data and the
-    stored catalogue: types, names and identifiers). Each value is written the
-    way the loader reads it back, so uploading the workbook unchanged gives the
-    same triples: nothing changes.
+    their helper nodes); ``names`` what they refer to in the stored catalogue (types,
+    names and identifiers), ``reference`` the reference data (parsed here unless
+    given; pass the same graph each time and its names are indexed once). Each value
+    is written the way the loader reads it back, so uploading the workbook unchanged
+    gives the same triples: nothing changes.
     """
-    workbook = build_template(base_iri)
+    if reference is None:
+        reference = reference_graph(base_iri)
+    workbook = build_template(base_iri, reference)
     ontology = ontology_graph()
-    namer = _Namer(names, data, base_iri)
+    namer = _Namer(reference, names, data, base_iri)
     prefixes = municipal_prefixes(base_iri, number)
     counts: dict[str, int] = {}
     for sheet in sheets():

@@ -89,7 +89,7 @@ async def municipality_workbook(
     def build() -> bytes:
         output = io.BytesIO()
         write_municipality_workbook(
-            output, number, data, reference_context(base_iri) + names, base_iri
+            output, number, data, names, base_iri, reference_context(base_iri)
         )
         return output.getvalue()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import (
     AbstractContextManager,
     ExitStack,
@@ -205,7 +205,7 @@ class EmbeddedBackend(Backend):
 
     def add_new_graphs(
         self,
-        graphs: list[tuple[str, bytes]],
+        graphs: Sequence[tuple[str, bytes | tuple[bytes, ...]]],
         written: Callable[[int], None] | None = None,
         *,
         bulk: bool = False,
@@ -268,7 +268,7 @@ class PublishedCopy:
 
     def add_new_graphs(
         self,
-        graphs: list[tuple[str, bytes]],
+        graphs: Sequence[tuple[str, bytes | tuple[bytes, ...]]],
         written: Callable[[int], None] | None = None,
         *,
         bulk: bool = False,

@@ -435,8 +435,8 @@ def _add_new_graphs(
     add = getattr(store, "add_new_graphs", None)
     if add is None or not results or any(r.ntriples is None for r in results):
         return False
-    graphs = [
-        (r.graph_iri, (r.ntriples or b"") + safe_ntriples(_metadata(r)).encode() + b"\n")
+    graphs: list[tuple[str, bytes | tuple[bytes, ...]]] = [
+        (r.graph_iri, (r.ntriples or b"", safe_ntriples(_metadata(r)).encode(), b"\n"))
         for r in results
     ]
     last = [time.perf_counter()]

@@ -143,10 +143,13 @@ def test_new_graphs_report_each_graph_as_it_is_written(bulk: bool) -> None:
 
     store = KnowledgeStore(None)
     written: list[tuple[int, int]] = []
-    graphs = []
+    graphs: list[tuple[str, bytes | tuple[bytes, ...]]] = []
     for number in range(40):
         lines = [f'<urn:s{number}-{i}> <urn:p> "{"x" * 200}" .\n' for i in range(number + 1)]
-        graphs.append((f"urn:g{number}", "".join(lines).encode()))
+        data = "".join(lines).encode()
+        # in parts too (a source's triples, then its provenance), joined graph by graph
+        parts = (data[: len(lines[0])], data[len(lines[0]) :])
+        graphs.append((f"urn:g{number}", parts if number % 2 else data))
     original = embedded.TRANSACTION_BYTES
     embedded.TRANSACTION_BYTES = 20_000  # several transactions for 40 small graphs
     try:

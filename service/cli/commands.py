@@ -7,8 +7,11 @@ loaded), 2 usage error or unreadable file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
 import math
+import socket
 import sys
 from dataclasses import replace
 from functools import partial
@@ -85,6 +88,9 @@ def serve(**flags: object) -> None:
             "balancer on a remote store (KOMMUNEGRAF_STORE_URL). See docs/operations.md."
         )
     handler = setup_logging(settings)
+    # The port first: taken, nothing else is started (no store opened, no demo loading
+    # to be stopped half-way), and the message says which port.
+    listening = _listen(settings.host, settings.port)
     try:
         backend = make_backend(settings)
     except (StoreLockedError, SettingsError) as error:
@@ -100,17 +106,52 @@ def serve(**flags: object) -> None:
         show_progress(progress, _address(settings.host, settings.port), handler)
     else:
         log_progress(progress)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout) or None,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            log_level=settings.log_level,
+            access_log=False,
+            timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout) or None,
+        )
     )
+    with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl-C is a clean stop
+        server.run(sockets=[listening])
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE, as uvicorn.run exits
     if progress.step == "failed":
         sys.exit(1)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The bound socket the service will listen on, or exit 2 saying why it cannot.
+
+    Why not leave it to uvicorn: it binds only after the app has started (the store
+    opened, the demo loading in the background), and a taken port then ended in
+    tracebacks from stopping all that half-way ("cannot schedule new futures after
+    shutdown") rather than one sentence naming the port. Bound as uvicorn binds it.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as error:
+        listening.close()
+        if error.errno == errno.EADDRINUSE:
+            fail(
+                f"port {port} er allerede i bruk på {host or '*'}; stopp det som lytter der, "
+                f"eller velg en annen med --port / port {port} is already in use on "
+                f"{host or '*'}; stop what listens there, or choose another with --port"
+            )
+        fail(
+            f"kan ikke lytte på {host}:{port} / cannot listen on {host}:{port}: "
+            f"{error.strerror or error}"
+        )
+    listening.set_inheritable(True)
+    return listening
 
 
 def _address(host: str, port: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -74,3 +75,30 @@ def test_one_writer_graceful_stop_and_the_store_is_flushed(tmp_path: Path) -> No
     asked = _kommunegraf("query", "--store", str(store), f"ASK {{ {KEPT} }}")
     assert asked.returncode == 0, asked.stderr
     assert asked.stdout.strip() == "true"
+
+
+def test_regression_port_in_use_is_one_clear_error_without_tracebacks(tmp_path: Path) -> None:
+    """``serve`` on a taken port logged tracebacks while stopping the demo load it had
+    started (a missing store.snapshots folder, "cannot schedule new futures after
+    shutdown"); it now stops before starting anything, naming the port, exit 2."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        store = tmp_path / "store"
+        refused = kommunegraf(
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--store",
+            str(store),
+            env={"KOMMUNEGRAF_DEMO": "true", "KOMMUNEGRAF_DEMO_CACHE": "off"},
+            timeout=120,
+        )
+    assert refused.returncode == 2, refused.stderr
+    assert f"port {port} er allerede i bruk" in refused.stderr
+    assert f"port {port} is already in use" in refused.stderr
+    assert "Traceback" not in refused.stderr and "Exception" not in refused.stderr
+    assert not store.exists()  # nothing was opened, so nothing was left half-made

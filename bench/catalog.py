@@ -26,6 +26,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 import pyoxigraph as ox
 
@@ -73,6 +74,38 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def serve_copy(store: Path, work: Path) -> tuple[subprocess.Popen[bytes], int, str, IO[str]]:
+    """``kommunegraf serve`` over a fresh copy of ``store`` in ``work`` (the server writes
+    to its store); the process, its port, the data's base IRI and its open log file."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    copy = work / "store"
+    shutil.copytree(store, copy)
+    base = base_iri_of(copy)
+    port = _free_port()
+    log = (work / "serve.log").open("w")
+    env = {**os.environ, "KOMMUNEGRAF_BASE_IRI": base, "KOMMUNEGRAF_DEMO": "false"}
+    server = subprocess.Popen(  # noqa: S603 - our own argument list
+        [sys.executable, "-m", "service", "serve", "--port", str(port), "--store", str(copy)],
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    return server, port, base, log
+
+
+def write_results(
+    out: Path, stem: str, report: str, meta: dict[str, object], rows: list[dict[str, object]]
+) -> None:
+    """``<stem>.md`` (the report, also printed) and ``<stem>.json`` (meta and rows) in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.md").write_text(report, encoding="utf-8")
+    (out / f"{stem}.json").write_text(
+        json.dumps({"meta": meta, "results": rows}, indent=2), encoding="utf-8"
+    )
+    print(report)
 
 
 def _get(connection: http.client.HTTPConnection, path: str, **headers: str) -> tuple[int, bytes]:
@@ -155,21 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=30, help="requests per side and path")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     args = parser.parse_args(argv)
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    copy = WORK / "store"
-    shutil.copytree(args.store, copy)
-    base = base_iri_of(copy)
-    port = _free_port()
-    log = (WORK / "serve.log").open("w")
-    env = {**os.environ, "KOMMUNEGRAF_BASE_IRI": base, "KOMMUNEGRAF_DEMO": "false"}
     started = time.perf_counter()
-    server = subprocess.Popen(  # noqa: S603 - our own argument list
-        [sys.executable, "-m", "service", "serve", "--port", str(port), "--store", str(copy)],
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
+    server, port, _, log = serve_copy(args.store, WORK)
     try:
         while True:
             try:
@@ -203,17 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         "build_logged": logged[0] if logged else None,
         "other_load": other["other_cores"],
     }
-    stem = f"{meta['date']}-catalog"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{stem}.md").write_text(_report(results, meta), encoding="utf-8")
-    (args.out / f"{stem}.json").write_text(
-        json.dumps(
-            {"meta": meta, "results": [{**asdict(r), "ratio": r.ratio} for r in results]},
-            indent=2,
-        ),
-        encoding="utf-8",
-    )
-    print((args.out / f"{stem}.md").read_text(encoding="utf-8"))
+    rows = [{**asdict(r), "ratio": r.ratio} for r in results]
+    write_results(args.out, f"{meta['date']}-catalog", _report(results, meta), meta, rows)
     shutil.rmtree(WORK, ignore_errors=True)
     return 0
 

@@ -54,6 +54,8 @@ class Timing:
     requests: int
     seconds: float
     rps: float
+    """Answered requests per second: a status >= 400 (admission control's 429/503 under an
+    overload, say) is not an answer, so it does not count, though wrk counts it a request."""
     p50_ms: float
     p90_ms: float
     p99_ms: float
@@ -105,7 +107,7 @@ def run_wrk(
     return Timing(
         requests=data["requests"],
         seconds=round(seconds, 3),
-        rps=round(data["requests"] / seconds, 2) if seconds else 0.0,
+        rps=round((data["requests"] - data["errors_status"]) / seconds, 2) if seconds else 0.0,
         p50_ms=data["p50_us"] / 1000,
         p90_ms=data["p90_us"] / 1000,
         p99_ms=data["p99_us"] / 1000,

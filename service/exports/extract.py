@@ -168,6 +168,21 @@ async def read_datasets(
     return Source(graph, _blockers(rows))
 
 
+async def read_dataset_texts(
+    backend: Reader, kommunenummer: str | None, base_iri: str, timeout: float | None = None
+) -> tuple[list[bytes], list[Blocker]]:
+    """``read_datasets`` unparsed: each CONSTRUCT's N-Triples, for a build process to read."""
+    kommune = None if kommunenummer is None else municipality_iri(kommunenummer, base_iri)
+    bodies = []
+    for query in datasets_queries(kommune):
+        answer = await backend.execute(
+            query, solutions_media=None, graph_media="application/n-triples", timeout=timeout
+        )
+        bodies.append(answer.body)
+    rows = await select(backend, blockers_query(kommunenummer, base_iri), timeout)
+    return bodies, _blockers(rows)
+
+
 async def read_services(backend: Reader, kommunenummer: str | None, base_iri: str) -> Graph:
     kommune = None if kommunenummer is None else municipality_iri(kommunenummer, base_iri)
     return await construct(backend, services_query(kommune))

@@ -75,7 +75,13 @@ _APPLICATION, _ORGANISATION_NUMBER = KG.application, KG.organisationNumber
 _TEMPLATE_NAME = re.compile(r"\{([^}]+)\}")
 """Columns whose values name their row: another sheet of the workbook may use them."""
 
-_PER_CONTEXT: dict[int, tuple[weakref.ref[Graph], int, Resolver, MunicipalityRegister]] = {}
+_PER_CONTEXT: dict[
+    tuple[int, ...],
+    tuple[tuple[weakref.ref[Graph], ...], tuple[int, ...], Resolver, MunicipalityRegister],
+] = {}
+"""Keyed by the context's layers, not by the context: ``validate --endpoint`` reads the
+file twice (the check, then the rows its changes name), each time through a new layered
+context of the same graphs, and indexed the stored names again for the second."""
 _PER_LAYER: dict[int, tuple[weakref.ref[Graph], int, Resolver, MunicipalityRegister]] = {}
 
 
@@ -117,10 +123,16 @@ def _context_index(ontology: Graph, context: Graph) -> tuple[Resolver, Municipal
     context (``layered_context``) reuses its first layer's index (the reference
     data, the same for every upload) and indexes only the layers above it.
     """
-    cached = _cached(_PER_CONTEXT, context)
-    if cached is not None:
-        return cached
-    base, *above = _layers(context)
+    layers = _layers(context)
+    key = tuple(id(layer) for layer in layers)
+    known = _PER_CONTEXT.get(key)
+    if (
+        known is not None
+        and all(ref() is layer for ref, layer in zip(known[0], layers, strict=True))
+        and known[1] == tuple(len(layer) for layer in layers)
+    ):
+        return known[2], known[3]
+    base, *above = layers
     found = _cached(_PER_LAYER, base)
     if found is None:
         found = (Resolver.from_graphs(ontology, ontology, base), municipality_register(base))
@@ -134,7 +146,12 @@ def _context_index(ontology: Graph, context: Graph) -> tuple[Resolver, Municipal
         if any(next(g.triples((None, KG.municipalityNumber, None)), None) for g in above):
             register = municipality_register(context)
     _PER_CONTEXT.clear()
-    _PER_CONTEXT[id(context)] = (weakref.ref(context), len(context), resolver, register)
+    _PER_CONTEXT[key] = (
+        tuple(weakref.ref(layer) for layer in layers),
+        tuple(len(layer) for layer in layers),
+        resolver,
+        register,
+    )
     return resolver, register
 
 

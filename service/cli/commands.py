@@ -334,6 +334,7 @@ def _print_changes(
     change); the rows the changes name are read from the file again, mapped only.
     """
     from loaders.changes import change_lines
+    from loaders.mapping import layered_context
     from loaders.spreadsheet import SPREADSHEET_SUFFIXES, read_spreadsheet
     from service.cli.query import EndpointError, remote_changes
     from service.store.sources import reference_context
@@ -343,7 +344,10 @@ def _print_changes(
             continue
         rows = {}
         if result.path.suffix.lower() in SPREADSHEET_SUFFIXES:
-            context = reference_context(base) + (stored if stored is not None else Graph())
+            # Layered, not merged: a merged copy of the reference data and the stored
+            # names was copied and indexed again here, a quarter of a national
+            # ``validate --endpoint``; the layers reuse the reference data's index.
+            context = layered_context(reference_context(base), stored or Graph())
             rows = read_spreadsheet(result.path, base, context).rows
         records = Graph()
         for triple in result.rdf_graph():

@@ -441,7 +441,8 @@ def test_edit_one_contract_in_the_form_with_preview_and_history(
 
     preview = _form_post(national, {**fields, "action": "preview"})
     assert preview.status == 200, preview.text
-    assert "Oppsigelsestid (måneder)</td>" in preview.text and national.ask(stored)
+    column = r"<td>Oppsigelsestid \(måneder\) <span lang=\"en\" class=\"alt\">/ Notice period"
+    assert re.search(column, preview.text) and national.ask(stored)
     assert re.search(rf"<td>{old}</td>\s*<td>{old + 1}</td>", preview.text)
 
     saved = _form_post(national, {**fields, "action": "save"})

@@ -12,31 +12,27 @@ import datetime
 import difflib
 import re
 import unicodedata
-import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.graph import ReadOnlyGraphAggregate
-from rdflib.namespace import DCTERMS, RDF, RDFS, SKOS, XSD
+from rdflib.namespace import RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
 from loaders.cells import (
     CellError,
-    MunicipalityRegister,
     Raw,
-    municipality_register,
     parse_email,
     parse_organisation_number,
     parse_text,
     parse_url,
 )
-from loaders.cells.literals import LITERAL_PARSERS
+from loaders.column_use import choices, column_use, header_key, header_keys
 from loaders.columns import Column, Path, Sheet, sheets
+from loaders.context import context_index
 from loaders.namespaces import KG, PREFIXES, bind_prefixes
 from loaders.report import Issue
-from loaders.resolver import Resolver, normalise
+from loaders.resolver import normalise
 from loaders.validation import ontology_graph
 from loaders.workbook import RawCell, RawSheet, RawWorkbook, cell_error_messages
 
@@ -65,8 +61,6 @@ def _expand(curie: str) -> URIRef:
     return URIRef(PREFIXES[prefix] + local)
 
 
-_NAME_PATHS = (RDFS.label, KG.organisationNumber, DCTERMS.identifier)
-
 # Terms of the hot path, looked up once: an rdflib namespace builds a new IRI on every
 # attribute access, which cost a national load about a second.
 _TYPE, _LABEL, _STRING = RDF.type, RDFS.label, XSD.string
@@ -75,109 +69,10 @@ _APPLICATION, _ORGANISATION_NUMBER = KG.application, KG.organisationNumber
 _TEMPLATE_NAME = re.compile(r"\{([^}]+)\}")
 """Columns whose values name their row: another sheet of the workbook may use them."""
 
-_PER_CONTEXT: dict[
-    tuple[int, ...],
-    tuple[tuple[weakref.ref[Graph], ...], tuple[int, ...], Resolver, MunicipalityRegister],
-] = {}
-"""Keyed by the context's layers, not by the context: ``validate --endpoint`` reads the
-file twice (the check, then the rows its changes name), each time through a new layered
-context of the same graphs, and indexed the stored names again for the second."""
-_PER_LAYER: dict[int, tuple[weakref.ref[Graph], int, Resolver, MunicipalityRegister]] = {}
 
-
-def layered_context(*graphs: Graph) -> Graph:
-    """``graphs`` read as one context, without copying them.
-
-    The reference data (tens of thousands of triples) is the same for every check,
-    the stored names and a batch's shared sources change: copying all of it into a
-    new graph, and indexing that, cost each upload about a second. The first graph's
-    names are indexed once per process (``_context_index``), the others on top.
-    """
-    layers: list[Graph] = []
-    for graph in graphs:
-        layers.extend(_layers(graph))
-    return layers[0] if len(layers) == 1 else ReadOnlyGraphAggregate(layers)
-
-
-def _layers(context: Graph) -> list[Graph]:
-    if isinstance(context, ReadOnlyGraphAggregate):
-        return [layer for graph in context.graphs for layer in _layers(graph)]
-    return [context]
-
-
-def _cached(
-    cache: dict[int, tuple[weakref.ref[Graph], int, Resolver, MunicipalityRegister]],
-    graph: Graph,
-) -> tuple[Resolver, MunicipalityRegister] | None:
-    found = cache.get(id(graph))
-    if found is not None and found[0]() is graph and found[1] == len(graph):
-        return found[2], found[3]
-    return None
-
-
-def _context_index(ontology: Graph, context: Graph) -> tuple[Resolver, MunicipalityRegister]:
-    """The names and municipalities of ``context``, indexed once per context graph.
-
-    A batch maps hundreds of workbooks against one context; indexing it again for
-    each cost a national load about a tenth of a second per workbook. A layered
-    context (``layered_context``) reuses its first layer's index (the reference
-    data, the same for every upload) and indexes only the layers above it.
-    """
-    layers = _layers(context)
-    key = tuple(id(layer) for layer in layers)
-    known = _PER_CONTEXT.get(key)
-    if (
-        known is not None
-        and all(ref() is layer for ref, layer in zip(known[0], layers, strict=True))
-        and known[1] == tuple(len(layer) for layer in layers)
-    ):
-        return known[2], known[3]
-    base, *above = layers
-    found = _cached(_PER_LAYER, base)
-    if found is None:
-        found = (Resolver.from_graphs(ontology, ontology, base), municipality_register(base))
-        _PER_LAYER.clear()
-        _PER_LAYER[id(base)] = (weakref.ref(base), len(base), *found)
-    resolver, register = found
-    if above:
-        resolver = resolver.overlay()
-        for layer in above:
-            resolver.add_graph(layer)
-        if any(next(g.triples((None, KG.municipalityNumber, None)), None) for g in above):
-            register = municipality_register(context)
-    _PER_CONTEXT.clear()
-    _PER_CONTEXT[key] = (
-        tuple(weakref.ref(layer) for layer in layers),
-        tuple(len(layer) for layer in layers),
-        resolver,
-        register,
-    )
-    return resolver, register
-
-
-def forget_context_index() -> None:
-    """Drop the index ``_context_index`` keeps: a query worker that checked an upload
-    against a national store would otherwise hold its names until the next check. The
-    first layer's (the reference data, the same for every check) is kept."""
-    _PER_CONTEXT.clear()
-
-
-@lru_cache(maxsize=256)
-def _choices(values: tuple[Node, ...]) -> dict[str, Node]:
-    """A controlled column's values by every normalised name a cell may give them:
-    the IRI, its local name, and the concept's labels and notation."""
-    ontology = ontology_graph()
-    found: dict[str, Node] = {}
-    for value in values:
-        names = [str(value), str(value).rsplit("#", 1)[-1].rsplit("/", 1)[-1]]
-        names += [
-            str(o)
-            for p in (SKOS.prefLabel, SKOS.altLabel, SKOS.notation)
-            for o in ontology.objects(value, p)
-        ]
-        for name in names:
-            found.setdefault(normalise(name), value)
-    return found
+def _text_of(cell: RawCell) -> str:
+    value = cell.value
+    return "" if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -219,72 +114,6 @@ class MappedSource:
         return self._graph
 
 
-def _header_keys(column: Column, ontology: Graph) -> set[str]:
-    """Every header a column may have: nb and en names, and the property's labels."""
-    keys = {column.name_nb, column.name_en}
-    predicate = column.path if isinstance(column.path, URIRef) else column.path[-1]
-    keys |= {str(o) for o in ontology.objects(predicate, RDFS.label)}
-    return {header_key(k) for k in keys if k}
-
-
-def header_key(text: str) -> str:
-    """Case, spaces, punctuation and the required mark do not matter in headers.
-
-    >>> header_key(" Årlig kostnad (NOK) * ")
-    'årligkostnadnok'
-    """
-    return re.sub(r"[\W_]+", "", text.replace("*", "").casefold())
-
-
-def _text_of(cell: RawCell) -> str:
-    value = cell.value
-    return "" if value is None else str(value)
-
-
-@dataclass(frozen=True)
-class _ColumnUse:
-    """What mapping a column's cells takes, worked out once per column: comparing rdflib
-    terms for it in every cell cost a national load seconds."""
-
-    kind: str
-    """choice, municipality, reference, organisation number, address or literal."""
-    mail: bool
-    parser: Callable[[Raw], Node | None] | None
-    name: bool | None
-    """For a column that names its row (``_NAME_PATHS``): whether a name (else an id)."""
-    application: bool
-
-
-_USES: dict[int, tuple[Column, _ColumnUse]] = {}
-
-
-def _use(column: Column) -> _ColumnUse:
-    found = _USES.get(id(column))
-    if found is not None and found[0] is column:
-        return found[1]
-    if column.values:
-        kind = "choice"
-    elif _MUNICIPALITY in column.target_classes:
-        kind = "municipality"
-    elif column.target_classes:
-        kind = "reference"
-    elif column.path == _ORGANISATION_NUMBER:
-        kind = "organisation number"
-    elif column.node_kind is not None:
-        kind = "address"
-    else:
-        kind = "literal"
-    use = _ColumnUse(
-        kind,
-        column.pattern is not None and column.pattern.startswith("^mailto"),
-        LITERAL_PARSERS.get(column.datatype or _STRING),
-        (column.path == _LABEL) if column.path in _NAME_PATHS else None,
-        column.path == _APPLICATION,
-    )
-    _USES[id(column)] = (column, use)  # the column is kept, so its id is not reused
-    return use
-
-
 @dataclass
 class _SheetReading:
     sheet: Sheet
@@ -307,7 +136,7 @@ class _Mapper:
     def __init__(self, base_iri: str, context: Graph) -> None:
         self.base = base_iri
         self.ontology = ontology_graph()
-        shared, self.register = _context_index(self.ontology, context)
+        shared, self.register = context_index(self.ontology, context)
         self.resolver = shared.overlay()
         self.result = MappedSource()
         self.subjects: dict[tuple[str, int], URIRef] = {}
@@ -388,17 +217,17 @@ class _Mapper:
         best = max(
             sheets(),
             key=lambda s: len(
-                found & set().union(*(_header_keys(c, self.ontology) for c in s.columns))
+                found & set().union(*(header_keys(c, self.ontology) for c in s.columns))
             ),
         )
-        matched = found & set().union(*(_header_keys(c, self.ontology) for c in best.columns))
+        matched = found & set().union(*(header_keys(c, self.ontology) for c in best.columns))
         return best if len(matched) >= 2 else None
 
     def _read_headers(self, sheet: Sheet, raw: RawSheet) -> _SheetReading | None:
         if not raw.rows:
             return None
         header_row = raw.rows[0]
-        keys = {c: _header_keys(c, self.ontology) for c in sheet.columns}
+        keys = {c: header_keys(c, self.ontology) for c in sheet.columns}
         columns: dict[int, Column] = {}
         letters: dict[Column, str] = {}
         for position, cell in enumerate(header_row):
@@ -471,7 +300,7 @@ class _Mapper:
 
     def _term(self, raw: Raw, column: Column, where: CellRef) -> Node | None:
         """One cell value as an RDF term, or a CellError saying what is wrong."""
-        use = _use(column)
+        use = column_use(column)
         kind = use.kind
         if kind == "choice":
             return self._choice(raw, column)
@@ -504,7 +333,7 @@ class _Mapper:
         text = parse_text(raw)
         if text is None:
             return None
-        found = _choices(column.values).get(normalise(text))
+        found = choices(column.values).get(normalise(text))
         if found is not None:
             return found
         labels = [self._label(v) for v in column.values]
@@ -567,7 +396,7 @@ class _Mapper:
 
     def _provisional_key(self, cell: RawCell, column: Column) -> str | None:
         """The text of a name that does not resolve, when the column refers by name."""
-        if _use(column).kind != "reference":
+        if column_use(column).kind != "reference":
             return None
         try:
             values = self._values(cell, column)
@@ -613,7 +442,7 @@ class _Mapper:
         found: list[tuple[str, bool]] = []
         for column, cell, _ in self._cells(reading, row):
             # the same keys a stored node is known by (resolver.KEY_PROPERTIES)
-            is_name = _use(column).name
+            is_name = column_use(column).name
             if is_name is not None and cell.value is not None:
                 found += [(str(v), is_name) for v in self._values(cell, column)]
         names: list[str] = []
@@ -624,7 +453,9 @@ class _Mapper:
             for name in self._application_names().get(application, ()):
                 names += [name, f"{number} {name}"]
             for column, cell, _ in self._cells(reading, row):
-                text = self._provisional_key(cell, column) if _use(column).application else None
+                text = (
+                    self._provisional_key(cell, column) if column_use(column).application else None
+                )
                 if text is not None and not self.resolver.known(_APPLICATION_CLASS, text):
                     names += [text, f"{number} {text}"]  # unknown, reported on its own cell
         return found + [(name, True) for name in names]

@@ -278,6 +278,32 @@ class Server:
         self.log.seek(0)
         return self.log.read().decode("utf-8", errors="replace")
 
+    def query_workers(self, timeout: float = 120.0) -> set[int]:
+        """The server's query worker processes (embedded store).
+
+        They are its spawned children, but not the only ones: a DCAT catalogue build
+        runs in a spawned child of its own for a while after a start or a write. So the
+        children are taken once their number is the pool's, as ``/metrics`` counts it.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            listed = subprocess.run(
+                ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(self.process.pid)],
+                capture_output=True,
+                text=True,
+            ).stdout.splitlines()
+            spawned = {int(line.split()[0]) for line in listed if "spawn_main" in line}
+            with urllib.request.urlopen(f"{self.url}/metrics", timeout=30) as answer:
+                metrics = answer.read().decode()
+            alive = [
+                float(line.split()[1])
+                for line in metrics.splitlines()
+                if line.startswith("kommunegraf_query_workers ")
+            ]
+            if not alive or len(spawned) == alive[0] or time.monotonic() > deadline:
+                return spawned
+            time.sleep(0.5)
+
 
 def start_server(
     store: str, *args: str, env: dict[str, str] | None = None, timeout: float = 60.0

@@ -24,7 +24,7 @@ from fastapi import Request
 from rdflib import BNode, Graph, URIRef
 
 from loaders.changes import change_lines, compare
-from loaders.mapping import forget_context_index, layered_context
+from loaders.context import forget_context_index, layered_context
 from loaders.report import Issue, Report
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
 from loaders.validation import Engine
@@ -45,7 +45,7 @@ from service.store.sources import (
     stored_context,
     stored_context_query,
 )
-from service.store.workers import UploadCheck
+from service.store.worker_tasks import UploadCheck
 
 
 @dataclass
@@ -169,7 +169,7 @@ def plan_upload(
         path.write_bytes(data)
         # The stored names over the reference data, neither copied: copying both into a
         # new graph cost 10 s for the national demo on a busy machine, and the reference
-        # data's index is made once per process (``loaders.mapping._context_index``).
+        # data's index is made once per process (``loaders.context.context_index``).
         checked = check_spreadsheet(
             path, base, layered_context(reference_context(base), stored), engine=engine
         )

@@ -334,7 +334,7 @@ def _print_changes(
     change); the rows the changes name are read from the file again, mapped only.
     """
     from loaders.changes import change_lines
-    from loaders.mapping import layered_context
+    from loaders.context import layered_context
     from loaders.spreadsheet import SPREADSHEET_SUFFIXES, read_spreadsheet
     from service.cli.query import EndpointError, remote_changes
     from service.store.sources import reference_context

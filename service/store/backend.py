@@ -35,15 +35,15 @@ from service.store.embedded import (
     published_copy,
     safe_ntriples,
 )
-from service.store.workers import (
+from service.store.worker_tasks import (
     QueryAnswer,
-    QueryPool,
     Read,
     TrialResult,
     UpdateRehearsal,
     UpdateTrial,
     UploadCheck,
 )
+from service.store.workers import QueryPool
 
 
 class Reader(Protocol):

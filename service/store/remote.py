@@ -80,7 +80,8 @@ from service.store.remote_wire import (
     read_until,
     wrapper_response,
 )
-from service.store.workers import QueryAnswer, QueryPool, Read, TrialResult, UpdateTrial
+from service.store.worker_tasks import QueryAnswer, Read, TrialResult, UpdateTrial
+from service.store.workers import QueryPool
 
 # The logger keeps the name log collectors already filter on (the module moved).
 log = logging.getLogger("service.remote_store")

@@ -23,8 +23,9 @@ from rdflib.namespace import RDF, SH
 from rdflib.term import Node
 
 from loaders.classes import classes
+from loaders.column_use import header_key
 from loaders.columns import sheets
-from loaders.mapping import header_key, layered_context
+from loaders.context import layered_context
 from loaders.paths import ontology_dir
 from loaders.problems import Problem
 from loaders.provenance import source_metadata

@@ -12,7 +12,6 @@ oxigraph's recursive parser and evaluator.
 from __future__ import annotations
 
 import asyncio
-import os
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -40,20 +39,6 @@ def _query(access: Access, text: str) -> tuple[int, str]:
         timeout=60,
     )
     return answer.status, answer.text
-
-
-def _children(pid: int) -> set[int]:
-    """The processes whose parent is ``pid`` (the query workers of a server)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry))
-    return found
 
 
 def _alive(access: Access) -> bool:
@@ -135,7 +120,7 @@ def _chain(kind: str, length: int) -> str:
 
 @pytest.mark.parametrize("kind", ["MINUS", "BIND", "UNION", "OPTIONAL", "||", "+"])
 def test_regression_parser_stack_overflow_costs_no_worker(access: Access, kind: str) -> None:
-    workers = _children(access.server.process.pid)
+    workers = access.server.query_workers()
     text = f"SELECT * {{ {_chain(kind, 20_000)} }}"
 
     def client() -> list[int]:  # two clients in a loop killed 37 workers in 20 s
@@ -146,7 +131,7 @@ def test_regression_parser_stack_overflow_costs_no_worker(access: Access, kind: 
     assert statuses == [400] * 10
     assert "operator" in _query(access, text)[1]
     assert _alive(access)
-    assert _children(access.server.process.pid) == workers
+    assert access.server.query_workers() == workers
 
 
 def test_regression_checker_and_executor_parse_different_texts_on_a_remote_store(
@@ -191,7 +176,8 @@ def test_a_crash_while_rehearsing_an_update_costs_one_worker() -> None:
     # an update is parsed and planned in a worker first, where a crash costs a worker.
     from service.errors import UpdateCrashedError
     from service.store.embedded import KnowledgeStore
-    from service.store.workers import QueryPool, QueryRequest, UpdateRehearsal
+    from service.store.worker_tasks import QueryRequest, UpdateRehearsal
+    from service.store.workers import QueryPool
 
     async def run() -> None:
         store = KnowledgeStore(None)

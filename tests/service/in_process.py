@@ -2,7 +2,7 @@
 
 For unit tests of what reads the store (exports, catalogues, the ArchiMate model)
 without worker processes: ``InProcess`` is a ``Backend`` for reading whose queries run
-through ``service.store.workers.run_query``, the function the workers run, on the
+through ``service.store.worker_tasks.run_query``, the function the workers run, on the
 store's published snapshot (or a read-only store), so a test reads what the service
 would answer. It cannot write.
 """
@@ -20,7 +20,7 @@ from service.exports.extract import Source, read_datasets, read_services
 from service.store.backend import Reader
 from service.store.embedded import KnowledgeStore
 from service.store.reads import select
-from service.store.workers import QueryAnswer, Read, run_query
+from service.store.worker_tasks import QueryAnswer, Read, run_query
 
 T = TypeVar("T")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -39,16 +38,6 @@ def one_worker() -> Iterator[Server]:
     stop_server(running)
 
 
-def _workers(server: Server) -> list[int]:
-    """The query worker processes (spawned children; not multiprocessing's resource tracker)."""
-    listed = subprocess.run(
-        ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(server.process.pid)],
-        capture_output=True,
-        text=True,
-    )
-    return [int(line.split()[0]) for line in listed.stdout.splitlines() if "spawn_main" in line]
-
-
 def _dead(pid: int) -> bool:
     """Gone, or a zombie its parent has not reaped yet."""
     try:
@@ -65,7 +54,7 @@ def test_not_ready_when_a_query_worker_died_and_ready_again_once_replaced(
         json.loads(call(one_worker.url, "GET", "/health/ready").body)["checks"]["query_workers"]
         == "1/1"
     )
-    (worker,) = _workers(one_worker)
+    (worker,) = one_worker.query_workers()
     os.kill(worker, signal.SIGKILL)  # as the kernel's out-of-memory killer would
     deadline = time.monotonic() + 10
     while not _dead(worker) and time.monotonic() < deadline:

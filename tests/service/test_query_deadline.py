@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 import urllib.error
@@ -36,13 +35,6 @@ def _ask(server: Server, query: str, timeout: float = 60) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def _query_workers(server: Server) -> set[int]:
-    listed = subprocess.run(
-        ["ps", "-o", "pid=", "--ppid", str(server.process.pid)], capture_output=True, text=True
-    )
-    return {int(pid) for pid in listed.stdout.split()}
-
-
 def _cpu_seconds(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
@@ -55,7 +47,7 @@ def _cpu_seconds(pid: int) -> float | None:
 def test_runaway_query_stops_within_twice_its_deadline_and_frees_its_cpu(
     strict_server: Server,
 ) -> None:
-    before = _query_workers(strict_server)
+    before = strict_server.query_workers()
     outcome: dict[str, object] = {}
 
     def runaway() -> None:
@@ -85,5 +77,5 @@ def test_runaway_query_stops_within_twice_its_deadline_and_frees_its_cpu(
     assert busy, "no worker was seen running the runaway query"
     time.sleep(0.5)
     assert all(_cpu_seconds(pid) is None for pid in busy)
-    assert len(_query_workers(strict_server)) == len(before)
+    assert len(strict_server.query_workers()) == len(before)
     assert _ask(strict_server, LIGHT)[0] == 200

@@ -24,7 +24,7 @@ from service.errors import QuerySyntaxError, QueryTimeoutError, RemoteStoreError
 from service.settings import Settings, SettingsError
 from service.store.remote import RemoteBackend
 from service.store.sources import load_reference
-from service.store.workers import QueryAnswer
+from service.store.worker_tasks import QueryAnswer
 from tests.conftest import (
     OxigraphServer,
     Server,

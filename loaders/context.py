@@ -1,0 +1,104 @@
+"""The context a workbook is mapped against, and its names indexed once.
+
+A workbook's references (applications, vendors, services, municipalities) resolve
+against the reference data, the names already stored and the other sources of its
+batch. Indexing that context is the costly part of mapping a small workbook, so the
+index is kept per context here, apart from the mapping of cells (``loaders.mapping``).
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from rdflib import Graph
+from rdflib.graph import ReadOnlyGraphAggregate
+
+from loaders.cells import MunicipalityRegister, municipality_register
+from loaders.namespaces import KG
+from loaders.resolver import Resolver
+
+_PER_CONTEXT: dict[
+    tuple[int, ...],
+    tuple[tuple[weakref.ref[Graph], ...], tuple[int, ...], Resolver, MunicipalityRegister],
+] = {}
+"""Keyed by the context's layers, not by the context: ``validate --endpoint`` reads the
+file twice (the check, then the rows its changes name), each time through a new layered
+context of the same graphs, and indexed the stored names again for the second."""
+_PER_LAYER: dict[int, tuple[weakref.ref[Graph], int, Resolver, MunicipalityRegister]] = {}
+
+
+def layered_context(*graphs: Graph) -> Graph:
+    """``graphs`` read as one context, without copying them.
+
+    The reference data (tens of thousands of triples) is the same for every check,
+    the stored names and a batch's shared sources change: copying all of it into a
+    new graph, and indexing that, cost each upload about a second. The first graph's
+    names are indexed once per process (``context_index``), the others on top.
+    """
+    layers: list[Graph] = []
+    for graph in graphs:
+        layers.extend(_layers(graph))
+    return layers[0] if len(layers) == 1 else ReadOnlyGraphAggregate(layers)
+
+
+def _layers(context: Graph) -> list[Graph]:
+    if isinstance(context, ReadOnlyGraphAggregate):
+        return [layer for graph in context.graphs for layer in _layers(graph)]
+    return [context]
+
+
+def _cached(
+    cache: dict[int, tuple[weakref.ref[Graph], int, Resolver, MunicipalityRegister]],
+    graph: Graph,
+) -> tuple[Resolver, MunicipalityRegister] | None:
+    found = cache.get(id(graph))
+    if found is not None and found[0]() is graph and found[1] == len(graph):
+        return found[2], found[3]
+    return None
+
+
+def context_index(ontology: Graph, context: Graph) -> tuple[Resolver, MunicipalityRegister]:
+    """The names and municipalities of ``context``, indexed once per context graph.
+
+    A batch maps hundreds of workbooks against one context; indexing it again for
+    each cost a national load about a tenth of a second per workbook. A layered
+    context (``layered_context``) reuses its first layer's index (the reference
+    data, the same for every upload) and indexes only the layers above it.
+    """
+    layers = _layers(context)
+    key = tuple(id(layer) for layer in layers)
+    known = _PER_CONTEXT.get(key)
+    if (
+        known is not None
+        and all(ref() is layer for ref, layer in zip(known[0], layers, strict=True))
+        and known[1] == tuple(len(layer) for layer in layers)
+    ):
+        return known[2], known[3]
+    base, *above = layers
+    found = _cached(_PER_LAYER, base)
+    if found is None:
+        found = (Resolver.from_graphs(ontology, ontology, base), municipality_register(base))
+        _PER_LAYER.clear()
+        _PER_LAYER[id(base)] = (weakref.ref(base), len(base), *found)
+    resolver, register = found
+    if above:
+        resolver = resolver.overlay()
+        for layer in above:
+            resolver.add_graph(layer)
+        if any(next(g.triples((None, KG.municipalityNumber, None)), None) for g in above):
+            register = municipality_register(context)
+    _PER_CONTEXT.clear()
+    _PER_CONTEXT[key] = (
+        tuple(weakref.ref(layer) for layer in layers),
+        tuple(len(layer) for layer in layers),
+        resolver,
+        register,
+    )
+    return resolver, register
+
+
+def forget_context_index() -> None:
+    """Drop the index ``context_index`` keeps: a query worker that checked an upload
+    against a national store would otherwise hold its names until the next check. The
+    first layer's (the reference data, the same for every check) is kept."""
+    _PER_CONTEXT.clear()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from contextlib import (
     AbstractContextManager,
     ExitStack,
@@ -29,7 +29,9 @@ from rdflib import Graph
 from service.metrics import observed
 from service.settings import Settings
 from service.store.embedded import (
+    GraphWritten,
     KnowledgeStore,
+    NewGraphs,
     StoreLockedError,
     open_store,
     published_copy,
@@ -147,6 +149,14 @@ class EmbeddedBackend(Backend):
     async def start(self) -> None:
         await self.pool.start()
 
+    @property
+    def _writable(self) -> KnowledgeStore:
+        """The store, to write to: a command run beside a service has only the copy the
+        service published (``PublishedCopy``), which it may read but never write."""
+        if isinstance(self.store, PublishedCopy):
+            raise StoreLockedError(_HELD_MESSAGE)
+        return self.store
+
     def close(self) -> None:
         self.pool.close()
         if self._owned:
@@ -194,24 +204,24 @@ class EmbeddedBackend(Backend):
 
     async def update(self, sparql: str) -> None:
         async with self._writer:
-            await asyncio.to_thread(self.store.update, sparql, self.settings.base_iri)
+            await asyncio.to_thread(self._writable.update, sparql, self.settings.base_iri)
 
     def replace_graph(self, graph_iri: str, data: Graph) -> None:
-        self.store.replace_graph(graph_iri, data)
+        self._writable.replace_graph(graph_iri, data)
 
     def replace_graph_ntriples(self, graph_iri: str, data: bytes) -> None:
         """See ``KnowledgeStore.replace_graph_ntriples``: a checked source, written as is."""
-        self.store.replace_graph_ntriples(graph_iri, data)
+        self._writable.replace_graph_ntriples(graph_iri, data)
 
     def add_new_graphs(
         self,
-        graphs: Sequence[tuple[str, bytes | tuple[bytes, ...]]],
-        written: Callable[[int], None] | None = None,
+        graphs: NewGraphs,
+        written: GraphWritten | None = None,
         *,
         bulk: bool = False,
     ) -> bool:
         """See ``KnowledgeStore.add_new_graphs``: a first start's sources, few transactions."""
-        return self.store.add_new_graphs(graphs, written, bulk=bulk)
+        return self._writable.add_new_graphs(graphs, written, bulk=bulk)
 
     async def merge_graph(self, graph_iri: str, data: Graph) -> None:
         triples = await asyncio.to_thread(safe_ntriples, data)
@@ -259,24 +269,6 @@ class PublishedCopy:
 
     def deferred_publish(self) -> AbstractContextManager[None]:
         return nullcontext()
-
-    def replace_graph(self, graph_iri: str, data: Graph) -> None:
-        raise StoreLockedError(_HELD_MESSAGE)
-
-    def replace_graph_ntriples(self, graph_iri: str, data: bytes) -> None:
-        raise StoreLockedError(_HELD_MESSAGE)
-
-    def add_new_graphs(
-        self,
-        graphs: Sequence[tuple[str, bytes | tuple[bytes, ...]]],
-        written: Callable[[int], None] | None = None,
-        *,
-        bulk: bool = False,
-    ) -> bool:
-        raise StoreLockedError(_HELD_MESSAGE)
-
-    def update(self, sparql: str, base_iri: str | None = None) -> None:
-        raise StoreLockedError(_HELD_MESSAGE)
 
 
 _HELD_MESSAGE = (

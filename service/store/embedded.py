@@ -30,6 +30,11 @@ from rdflib.term import Node
 
 from service.errors import UpdateFailedError, UpdateSyntaxError
 
+NewGraphs = Sequence[tuple[str, bytes | tuple[bytes, ...]]]
+"""(graph IRI, its N-Triples, whole or in parts) for ``KnowledgeStore.add_new_graphs``."""
+GraphWritten = Callable[[int], None]
+"""Told the index of each graph of ``NewGraphs`` once it is written (a progress bar)."""
+
 WRITE_PREAMBLE: ContextVar[str] = ContextVar("kommunegraf_write_preamble", default="")
 """SPARQL Update operations on one line, each ending in ``;``, run in the same transaction before
 every write made in this context. The audit trail sets it to the marker of the write
@@ -276,8 +281,8 @@ class KnowledgeStore:
 
     def add_new_graphs(
         self,
-        graphs: Sequence[tuple[str, bytes | tuple[bytes, ...]]],
-        written: Callable[[int], None] | None = None,
+        graphs: NewGraphs,
+        written: GraphWritten | None = None,
         *,
         bulk: bool = False,
     ) -> bool:

@@ -37,7 +37,7 @@ from loaders.spreadsheet import SPREADSHEET_SUFFIXES, CheckedSpreadsheet, read_s
 from loaders.validation import Engine, validate_batch
 from service.metrics import record_load, record_rejected_load
 from service.store.backend import Backend
-from service.store.embedded import ntriples, safe_ntriples
+from service.store.embedded import NewGraphs, ntriples, safe_ntriples
 
 
 class GraphWriter(Protocol):
@@ -436,7 +436,7 @@ def _add_new_graphs(
     add = getattr(store, "add_new_graphs", None)
     if add is None or not results or any(r.ntriples is None for r in results):
         return False
-    graphs: list[tuple[str, bytes | tuple[bytes, ...]]] = [
+    graphs: NewGraphs = [
         (r.graph_iri, (r.ntriples or b"", safe_ntriples(_metadata(r)).encode(), b"\n"))
         for r in results
     ]

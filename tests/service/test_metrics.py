@@ -59,8 +59,9 @@ def test_reference_load_at_start_and_store_size(metered: Server) -> None:
     assert loaded >= 5
     assert value(samples, "kommunegraf_load_triples_total") > 10_000
     assert value(samples, "kommunegraf_load_duration_seconds_count") == loaded
-    # One named graph per reference source; the store holds what was loaded plus provenance.
-    assert value(samples, "kommunegraf_store_graphs") == loaded
+    # One named graph per reference source, and the audit graph that records their load;
+    # the store holds what was loaded plus provenance.
+    assert value(samples, "kommunegraf_store_graphs") == loaded + 1
     assert value(samples, "kommunegraf_store_triples") > value(
         samples, "kommunegraf_load_triples_total"
     )

@@ -1,8 +1,7 @@
 """What ``kommunegraf query`` does: list canned queries, run one or any SPARQL text.
 
-Why here and not in ``service.cli.commands``: the command runs against the local store or a
-running server (``--endpoint``), and both paths end in the same table printer; the
-click command only parses arguments.
+The command runs against the local store or a running server (``--endpoint``), and both
+paths end in the same table printer; the click command (at the end) only parses arguments.
 
 >>> print(table(["a", "bb"], [["1", "x"], ["22", ""]]))
 a   bb
@@ -19,13 +18,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+import click
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
 from loaders.changes import Changes, compare
-from service.sparql.canned import CannedQuery, canned_queries
+from service.cli.options import fail, on_store, settings_from, store_option
+from service.sparql.canned import CannedQuery, ParameterError, canned_queries
 from service.store.backend import Backend
 
 SOLUTION_FORMATS = {
@@ -220,3 +223,76 @@ def remote_changes(endpoint: str, base: str, graph: Graph, stem: str, rows: Any)
     for triple in new:
         new_graph.add(triple)
     return compare(current, new_graph, replaced, rows)
+
+
+@click.command()
+@click.argument("query", required=False)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAVN=VERDI",
+    help="Parameter til en ferdig spørring (a canned query's parameter), e.g. kommune=5616",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "tsv", "json", "xml", "turtle", "nt"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--endpoint",
+    default=None,
+    metavar="URL",
+    help="Kjør mot en tjeneste som kjører (run against a running server), e.g. "
+    "http://127.0.0.1:8000",
+)
+@store_option
+def query(
+    query: str | None,
+    params: tuple[str, ...],
+    fmt: str,
+    endpoint: str | None,
+    store: str | None,
+) -> None:
+    """Ferdige spørringer og SPARQL / Canned queries and SPARQL.
+
+    Without QUERY: list the canned queries. QUERY is a canned query's name (with
+    --param NAME=VALUE for its parameters), SPARQL text, or @FILE to read SPARQL from.
+    """
+    if query is None:
+        click.echo(listing(), nl=False)
+        return
+    canned = canned_queries().get(query)
+    values: dict[str, str] = {}
+    for param in params:
+        name, equals, value = param.partition("=")
+        if not equals or not name.strip():
+            fail(f"--param {param!r}: skriv NAVN=VERDI (write NAME=VALUE)")
+        values[name.strip()] = value
+    if values and canned is None:
+        fail(f"--param gjelder ferdige spørringer; {query!r} er ingen (is not a canned query)")
+    text = query
+    if canned is None and query.startswith("@"):
+        try:
+            text = Path(query[1:]).read_text(encoding="utf-8")
+        except OSError as error:
+            fail(f"{query[1:]}: {error.strerror} (cannot read)")
+    settings = settings_from(store=store)
+    if canned is not None and not endpoint:
+        # With --endpoint the service binds them: it also knows the short forms
+        # (region=kongsbergregionen), which need its store.
+        try:
+            text = canned.bind(values, settings.base_iri)
+        except ParameterError as error:
+            fail(str(error))
+    if endpoint:
+        try:
+            output = run_remote(endpoint, fmt, canned=canned, params=values, sparql=text)
+        except EndpointError as error:
+            fail(str(error))
+        click.echo(output, nl=False)
+        return
+    timeout = canned.timeout if canned is not None else None
+    click.echo(on_store(settings, partial(run_local, text, fmt, timeout)), nl=False)

@@ -10,8 +10,7 @@ import click
 
 from loaders.provenance import tool_version
 from service.cli.access import audit, token
-from service.cli.backup import dump, restore
-from service.cli.exchange import export, import_archimate, import_dcat, template
+from service.cli.exchange import dump, export, import_archimate, import_dcat, restore, template
 from service.cli.load import load, validate
 from service.cli.options import ConfigurableGroup
 from service.cli.query import query

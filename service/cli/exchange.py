@@ -1,16 +1,19 @@
 """The commands that move data between the store and other tools' files.
 
 ``template`` (the workbook, blank or with a municipality's rows), ``export`` (DCAT-AP-NO,
-CPSV-AP-NO, the GDPR record, ArchiMate), ``import-dcat`` and ``import-archimate``;
-``service.cli.commands`` adds them to ``kommunegraf``. Exit codes as there.
+CPSV-AP-NO, the GDPR record, ArchiMate), ``import-dcat`` and ``import-archimate``; ``dump``
+and ``restore`` (the whole store as N-Quads or TriG, and back). ``service.cli.commands``
+adds them to ``kommunegraf``. Exit codes as there.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import pyoxigraph as ox
 
 from service.cli.options import (
     EXIT_INVALID,
@@ -22,9 +25,10 @@ from service.cli.options import (
     store_option,
 )
 from service.settings import Settings
+from service.store.embedded import StoreLockedError
 
 if TYPE_CHECKING:
-    from service.store.backend import Backend
+    from service.store.backend import Backend, EmbeddedBackend
 
 
 @click.command()
@@ -243,3 +247,53 @@ def import_archimate(source: Path, output: Path, kommune: str | None, base_iri: 
         fail(f"{source}: {error}", EXIT_INVALID)
     output.write_bytes(workbook_bytes(applications, kommune, settings.base_iri))
     click.echo(f"{len(applications)} applikasjoner / applications → {output}")
+
+
+_DUMP_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
+
+
+@click.command()
+@output_option("Fil (file): .nq or .trig")
+@store_option
+def dump(output: Path, store: str | None) -> None:
+    """Skriv hele lageret til fil / Dump every named graph (N-Quads or TriG).
+
+    Works while the service runs: it then dumps the newest committed state.
+    """
+    rdf_format = _DUMP_FORMATS.get(output.suffix.lstrip(".").lower())
+    if rdf_format is None:
+        fail(f"{output.name}: bruk .nq eller .trig (use .nq or .trig)")
+
+    async def write(backend: EmbeddedBackend) -> int:
+        with output.open("wb") as handle:
+            return await asyncio.to_thread(backend.dump, handle, rdf_format)
+
+    # While a service holds the store: the newest state it published (``on_store``).
+    count = on_store(settings_from(store=store), write, reference=False)
+    click.echo(f"{count} kvader / quads → {output}")
+
+
+@click.command()
+@click.argument("dump_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@store_option
+def restore(dump_file: Path, store: str | None) -> None:
+    """Erstatt lageret med en dump / Replace the store with a dump (.nq or .trig).
+
+    The old store is kept until the new one is complete, so an interrupted restore
+    leaves the old store in place.
+    """
+    from service.store.embedded import restore as restore_store
+
+    rdf_format = _DUMP_FORMATS.get(dump_file.suffix.lstrip(".").lower())
+    if rdf_format is None:
+        fail(f"{dump_file.name}: bruk .nq eller .trig (use .nq or .trig)")
+    settings = settings_from(store=store)
+    if settings.store is None:
+        fail("restore trenger et lager på disk (needs an on-disk store)")
+    try:
+        count = restore_store(dump_file, settings.store, rdf_format)
+    except StoreLockedError as error:
+        fail(str(error))
+    except SyntaxError as error:
+        fail(f"{dump_file.name}: ugyldig dump (invalid dump): {error}", EXIT_INVALID)
+    click.echo(f"{count} kvader gjenopprettet / quads restored → {settings.store}")

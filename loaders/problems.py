@@ -33,9 +33,9 @@ class ValidationReport:
     problems: list[Problem] = field(default_factory=list)
 
     @property
-    def conforms(self) -> bool:
-        return not any(p.severity == "error" for p in self.problems)
-
-    @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def conforms(self) -> bool:
+        return not self.errors

@@ -9,7 +9,8 @@ are kinds of it); ``service_error`` is the exception handler that answers all of
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import ParamSpec
 
 from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
@@ -19,17 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import ServiceError
 
-
-def error_response(
-    status: int,
-    nb: str,
-    en: str,
-    detail: str = "",
-    headers: Mapping[str, str] | None = None,
-) -> PlainTextResponse:
-    """A plain-text error, Norwegian first, English after, then the technical detail."""
-    text = ServiceError(status, nb, en, detail).text()
-    return PlainTextResponse(text, status_code=status, headers=headers)
+P = ParamSpec("P")
 
 
 def body_too_large(limit: int) -> ServiceError:
@@ -47,9 +38,20 @@ def as_response(error: ServiceError) -> PlainTextResponse:
     return PlainTextResponse(error.text(), status_code=error.status, headers=error.headers)
 
 
-def too_large(limit: int) -> PlainTextResponse:
-    """``body_too_large`` as a response, for middleware and routes that answer directly."""
-    return as_response(body_too_large(limit))
+def _answering(kind: Callable[P, ServiceError]) -> Callable[P, PlainTextResponse]:
+    """``kind`` answered instead of raised: the same arguments, the same words and status."""
+
+    def answer(*args: P.args, **kwargs: P.kwargs) -> PlainTextResponse:
+        return as_response(kind(*args, **kwargs))
+
+    return answer
+
+
+error_response = _answering(ServiceError)
+"""A plain-text error, Norwegian first, English after, then the technical detail."""
+
+too_large = _answering(body_too_large)
+"""``body_too_large`` as a response, for middleware and routes that answer directly."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:

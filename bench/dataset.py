@@ -38,7 +38,7 @@ from loaders.namespaces import DEFAULT_BASE_IRI
 from loaders.paths import reference_dir
 from loaders.reference import reference_sources
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bump when the generated data changes for the same seed and size."""
 
 BASE = DEFAULT_BASE_IRI
@@ -448,7 +448,12 @@ def _usage(
         add(f"{KG}annualCost", literal(cost, datatype=f"{XSD}decimal"))
     if rng.random() < 0.4:
         date = f"{rng.randint(2025, 2031)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        add(f"{KG}contractEndDate", literal(date, datatype=f"{XSD}date"))
+        # a contract of its own covering the usage (issue 22), as the loader makes them
+        contract = iri(f"{BASE}id/kontrakt/{number}/avtale-{app_slug}")
+        out.add(graph, contract, RDF_TYPE, iri(f"{KG}Contract"))
+        out.add(graph, contract, f"{KG}contractingAuthority", iri(municipality))
+        out.add(graph, contract, f"{KG}covers", iri(application_iri(app_slug)))
+        out.add(graph, contract, f"{SCHEMA}endDate", literal(date, datatype=f"{XSD}date"))
     for service in _sample(rng, services, rng.randint(0, 3)):
         add(f"{KG}supportsService", iri(service))
     for component in _sample(rng, components, rng.choice((0, 0, 1, 1, 2))):

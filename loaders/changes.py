@@ -16,13 +16,13 @@ Pure: two graphs in, a ``Changes`` out; reading the store is the caller's job.
 >>> old, new = Graph(), Graph()
 >>> for g, end in ((old, "2027-12-31"), (new, "2028-12-31")):
 ...     _ = g.add((ID["bruk/4203/a"], RDF.type, KG.ApplicationUsage))
-...     _ = g.add((ID["bruk/4203/a"], KG.contractEndDate, Literal(end)))
+...     _ = g.add((ID["bruk/4203/a"], KG.retirementDate, Literal(end)))
 >>> changes = compare(old, new, old)
 >>> changes.counts()
 {'added': 0, 'removed': 0, 'changed': 1}
 >>> row = changes.rows[0]
 >>> row.column_nb, row.old, row.new
-('Avtalen utløper', ['2027-12-31'], ['2028-12-31'])
+('Avvikles', ['2027-12-31'], ['2028-12-31'])
 """
 
 from __future__ import annotations

@@ -30,7 +30,9 @@ from loaders.cells import (
 from loaders.column_use import choices, column_use, header_key, header_keys
 from loaders.columns import Column, Path, Sheet, sheets
 from loaders.context import context_index
-from loaders.namespaces import KG, PREFIXES, bind_prefixes
+from loaders.namespaces import KG, PREFIXES, SCHEMA, bind_prefixes
+from loaders.old_contract_end import HEADER_KEYS as OLD_CONTRACT_END
+from loaders.old_contract_end import Index, convert
 from loaders.report import Issue
 from loaders.resolver import normalise
 from loaders.validation import ontology_graph
@@ -126,6 +128,8 @@ class _SheetReading:
     """The path of each column the IRI template names → its name in the template."""
     cells: dict[int, list[tuple[Column, RawCell, CellRef]]] = field(default_factory=dict)
     """A row's (by ``id``) mapped cells, made once: every pass reads them."""
+    old_contract_end: tuple[int, str] | None = None
+    """The position and header of an old workbook's contract end column (usage sheet)."""
 
     def __post_init__(self) -> None:
         for name in set(_TEMPLATE_NAME.findall(self.sheet.iri_template)):
@@ -135,6 +139,7 @@ class _SheetReading:
 class _Mapper:
     def __init__(self, base_iri: str, context: Graph) -> None:
         self.base = base_iri
+        self.context = context
         self.ontology = ontology_graph()
         shared, self.register = context_index(self.ontology, context)
         self.resolver = shared.overlay()
@@ -230,12 +235,16 @@ class _Mapper:
         keys = {c: header_keys(c, self.ontology) for c in sheet.columns}
         columns: dict[int, Column] = {}
         letters: dict[Column, str] = {}
+        old_contract_end = None
         for position, cell in enumerate(header_row):
             text = _text_of(cell).strip()
             if not text:
                 continue
             key = header_key(text)
             column = next((c for c, k in keys.items() if key in k), None)
+            if column is None and sheet.target_class == _USAGE and key in OLD_CONTRACT_END:
+                old_contract_end = (position, text)  # read into contracts, after the rows
+                continue
             if column is None:
                 known = {c.name_nb: c for c in sheet.columns}
                 close = difflib.get_close_matches(text, list(known), n=1, cutoff=0.6)
@@ -270,7 +279,9 @@ class _Mapper:
         data = raw.rows[1:]
         if data and self._is_english_header(data[0], sheet):
             data = data[1:]
-        return _SheetReading(sheet, raw, columns, letters, data)
+        reading = _SheetReading(sheet, raw, columns, letters, data)
+        reading.old_contract_end = old_contract_end
+        return reading
 
     def _is_english_header(self, row: list[RawCell], sheet: Sheet) -> bool:
         english = {header_key(c.name_en) for c in sheet.columns}
@@ -279,7 +290,8 @@ class _Mapper:
 
     # -- values --------------------------------------------------------------
 
-    def _values(self, cell: RawCell, column: Column) -> list[Raw]:
+    def _values(self, cell: RawCell, column: Column | None) -> list[Raw]:
+        """A cell's values; ``column`` None for a cell no shape describes (one value)."""
         if cell.error is not None:
             nb, en = cell_error_messages(cell.error)
             raise CellError(
@@ -294,7 +306,7 @@ class _Mapper:
                 "Cellen er formatert som en varighet; skriv verdien som tekst, tall eller dato.",
                 "The cell is formatted as a duration; write the value as text, number or date.",
             )
-        if column.multiple and isinstance(value, str):
+        if column is not None and column.multiple and isinstance(value, str):
             return [part for part in _SEPARATORS.split(value.strip()) if part]
         return [value]
 
@@ -502,6 +514,51 @@ class _Mapper:
                     self._add(subject, column, cell, where)
             self.result.row_counts[reading.raw.name] = count
 
+    def convert_old_contract_ends(self, readings: list[_SheetReading]) -> None:
+        """Pass 3: an old workbook's contract end cells become contracts, each with a
+        warning to move it to the Kontrakter sheet (``loaders.old_contract_end``)."""
+        old = [r for r in readings if r.old_contract_end is not None]
+        if not old:
+            return
+        index = Index(self.result.triples, self.context)
+        made: list[tuple[Node, Node, Node]] = []
+        for reading in old:
+            position, header = reading.old_contract_end  # type: ignore[misc]
+            for row in reading.rows:
+                usage = self.subjects.get((reading.raw.name, row[0].row if row else 0))
+                if usage is None or position >= len(row):
+                    continue
+                cell = row[position]
+                where = CellRef(reading.raw.name, cell.row, cell.column_letter, header)
+                try:
+                    values = self._values(cell, None)
+                    converted = (
+                        convert(
+                            base=self.base,
+                            usage=usage,
+                            raw=values[0],
+                            index=index,
+                            slug=_cached_slug,
+                        )
+                        if values
+                        else None
+                    )
+                except CellError as error:
+                    self._cell_issue(error, where, cell)
+                    continue
+                if converted is None:
+                    continue
+                made += converted.triples
+                contract = converted.contract
+                self.result.rows[contract] = (reading.raw.name, row[0].row)
+                for path in (SCHEMA.endDate, SCHEMA.startDate, KG.contractor, KG.responsibleRole):
+                    self.result.cells[(contract, path)] = where
+                self.issue(
+                    "warning", converted.message_nb, converted.message_en, where, str(cell.value)
+                )
+        for triple in made:
+            self.result.triples[triple] = None
+
     def _reported(self, place: tuple[str, int]) -> bool:
         return any(
             i.sheet == place[0] and i.row == place[1] and i.severity == "error"
@@ -587,4 +644,5 @@ def map_workbook(workbook: RawWorkbook, base_iri: str, context: Graph) -> Mapped
     readings = mapper.read_sheets(workbook)
     mapper.index(readings)
     mapper.map_rows(readings)
+    mapper.convert_old_contract_ends(readings)
     return mapper.result

@@ -7,8 +7,9 @@ product is planned to succeed it, are invented for the demo. Real: the
 municipalities, the cooperations and their members, and the names of vendors and
 products (from the demo catalogue).
 
-Every usage with a contract end date gets one contract with that end date, covering
-the usage's application; a system the members of a cooperation share is one joint
+Every usage the portfolio contributor drew a contract end for (``Usage.contract_end``)
+gets one contract with that end date, covering the usage's application (the usage sheet
+has no contract end column since issue 22); a system the members of a cooperation share is one joint
 procurement by the cooperation, so the members' contracts have the same term (the
 moment a region's roadmap shows). Gaps an architect looks for are drawn on purpose:
 systems past their planned retirement still in use, retiring systems without a
@@ -16,7 +17,7 @@ planned successor, contracts whose notice deadline is near or past.
 
 Wired into the generator as one contributor: ``add_contracts_and_lifecycles``. It
 draws from its own random streams, so the rows the other contributors write stay as
-they were; it adds the dates to the usage rows the portfolio contributor wrote.
+they were; it adds the lifecycle dates to the usage rows the portfolio contributor wrote.
 """
 
 from __future__ import annotations
@@ -98,9 +99,9 @@ def _contract_row(
         end = _TODAY + _days(joint, 60, 4 * 365)
         start, options = _term(joint, end)
         notice = joint.choice((6, 6, 12))
-        row[KG.contractEndDate] = end
+        usage.contract_end = end
     else:
-        end = row[KG.contractEndDate]  # type: ignore[assignment]
+        end = usage.contract_end  # type: ignore[assignment]
         assert isinstance(end, datetime.date)
         start, options = _term(rng, end)
         notice = rng.choice((3, 3, 6, 6, 6, 12))
@@ -132,6 +133,6 @@ def add_contracts_and_lifecycles(demo: Demo) -> None:
         for usage, row in zip(usages, rows, strict=True):
             _lifecycle(row, usage, demo, rng)
             vendor = usage.product.vendor
-            if row.get(KG.contractEndDate) is None or vendor is None or vendor in _PUBLIC_BODIES:
+            if usage.contract_end is None or vendor is None or vendor in _PUBLIC_BODIES:
                 continue
             demo.add(workbook, KG.Contract, _contract_row(municipality, usage, row, demo, rng))

@@ -85,6 +85,8 @@ class Usage:
     kind: Kind
     shared_in: str | None = None
     """The region whose members share this system, if shared."""
+    contract_end: datetime.date | None = None
+    """When its contract ends (``contracts.py`` makes the contract); None if planned."""
 
     def ref(self, municipality: Municipality) -> str:
         """How another sheet of the same workbook refers to this usage."""
@@ -336,6 +338,7 @@ def _usage_row(municipality: Municipality, usage: Usage, rng: random.Random) -> 
     end = GENERATED_ON + datetime.timedelta(days=rng.randint(30, 5 * 365))
     components = [c for c in what.components if rng.random() < 0.85]
     note = f"Felles løsning i {usage.shared_in}." if usage.shared_in else None
+    usage.contract_end = end if status != "Planlagt" else None
     return {
         KG.usedBy: municipality.number,
         KG.application: product.name,
@@ -345,7 +348,6 @@ def _usage_row(municipality: Municipality, usage: Usage, rng: random.Random) -> 
         KG.systemOwner: what.owner,
         KG.numberOfUsers: max(2, round(rng.uniform(0.002, 0.02) * people)),
         KG.annualCost: int(cost) if cost > 0 else None,
-        KG.contractEndDate: end if status != "Planlagt" else None,
         KG.supportsService: "; ".join(what.services) or None,
         KG.usesNationalComponent: "; ".join(components) or None,
         KG.dataLocation: location,

@@ -192,7 +192,11 @@ SELECT ?usage ?kommune ?kommuneName ?app ?appName ?vendor ?vendorName ?version ?
   OPTIONAL { ?usage kg:hosting/skos:prefLabel ?hosting FILTER(lang(?hosting) = "nb") }
   OPTIONAL { ?usage kg:lifecycleStatus/skos:prefLabel ?lifecycle FILTER(lang(?lifecycle) = "nb") }
   OPTIONAL { ?usage kg:annualCost ?cost }
-  OPTIONAL { ?usage kg:contractEndDate ?contract }
+  OPTIONAL {  # the municipality's contract covering the application (the latest end)
+    SELECT ?kommune ?app (MAX(?end) AS ?contract) WHERE {
+      ?c kg:contractingAuthority ?kommune ; kg:covers ?app ; schema:endDate ?end .
+    } GROUP BY ?kommune ?app
+  }
   OPTIONAL { ?usage kg:numberOfUsers ?users }
   OPTIONAL { ?usage kg:systemOwner ?owner }
   OPTIONAL { ?usage kg:dataLocation/skos:prefLabel ?location FILTER(lang(?location) = "nb") }

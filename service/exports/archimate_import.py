@@ -10,8 +10,10 @@ What is read: every Application Component that is not a national common componen
 another municipality's system, as our own export marks them), its properties (matched by
 the names our export gives them, in bokmål or English, and a few common spellings), the
 Business Services it serves (→ "Støtter tjenester") and the national components serving it
-(→ "Bruker nasjonale komponenter"). Columns are found by their path in the shapes, so a
-renamed column needs no change here.
+(→ "Bruker nasjonale komponenter"). A contract end date property becomes a row of the
+Kontrakter sheet covering the component (named as the loader names a contract from an old
+workbook's contract end column; no start, which is recommended, not required). Columns are
+found by their path in the shapes, so a renamed column needs no change here.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from rdflib.namespace import RDFS
 
 from loaders.columns import sheet_for_class
 from loaders.namespaces import DEFAULT_BASE_IRI, KG, SCHEMA
+from loaders.old_contract_end import contract_name
 from loaders.template import write_template
 from service.exports.archimate import NS, PROPERTIES
 
@@ -39,6 +42,7 @@ MAX_BYTES = 20_000_000
 """An exchange file of a whole region is a few megabytes; anything far larger is refused."""
 
 _OTHERS = ("Annen kommunes system", "Nasjonal felleskomponent")
+_CONTRACT_NOTE = "Fra ArchiMate-egenskapen «Avtalen utløper». Start og oppsigelsestid er ukjent."
 
 
 class ExchangeFileError(ValueError):
@@ -176,11 +180,19 @@ _USAGE_COLUMNS = {
     KG.systemOwner: "owner",
     KG.numberOfUsers: "users",
     KG.annualCost: "cost",
-    KG.contractEndDate: "contract",
     KG.supportsService: "services",
     KG.usesNationalComponent: "national",
     KG.dataLocation: "location",
 }
+_CONTRACT_COLUMNS = {
+    KG.contractingAuthority: "municipality",
+    RDFS.label: "contract name",
+    KG.contractor: "vendor",
+    KG.covers: "name",
+    SCHEMA.endDate: "contract",
+    URIRef("http://purl.org/dc/terms/description"): "contract note",
+}
+"""A component's contract end date becomes a row of the Kontrakter sheet (issue 22)."""
 _APPLICATION_COLUMNS = {
     RDFS.label: "name",
     KG.vendor: "vendor",
@@ -216,6 +228,10 @@ def _value(
         return "; ".join(dict.fromkeys(application.national))
     if what == "description":
         return application.description
+    if what == "contract name":
+        return contract_name(application.name)
+    if what == "contract note":
+        return _CONTRACT_NOTE
     return _typed(what, application.properties.get(what, ""))
 
 
@@ -244,6 +260,8 @@ def workbook_bytes(
     application_sheet = sheet_for_class(KG.Application)
     usage_keys = _row(_USAGE_COLUMNS, KG.ApplicationUsage)
     application_keys = _row(_APPLICATION_COLUMNS, KG.Application)
+    contract_sheet = sheet_for_class(KG.Contract)
+    contract_keys = _row(_CONTRACT_COLUMNS, KG.Contract)
     seen: set[str] = set()
     for application in applications:
         if application.name not in seen:
@@ -254,6 +272,10 @@ def workbook_bytes(
         book[usage_sheet.name_nb[:31]].append(
             [_value(application, k, kommune) if k else None for k in usage_keys]
         )
+        if application.properties.get("contract"):
+            book[contract_sheet.name_nb[:31]].append(
+                [_value(application, k, kommune) if k else None for k in contract_keys]
+            )
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -141,22 +141,25 @@ SELECT ?kommune ?name WHERE {{
 
 _LIFECYCLES = """
 SELECT ?usage ?kommune ?applicationName (MIN(?serviceName) AS ?service) ?status ?inUse
-       ?phaseOut ?retirement ?contractEnd ?successorName WHERE {{
+       ?phaseOut ?retirement (MAX(?end) AS ?contractEnd) ?successorName WHERE {{
   {scope}
-  ?usage kg:usedBy ?kommune ; kg:application/rdfs:label ?applicationName ;
-         kg:lifecycleStatus/skos:prefLabel ?status .
+  ?usage kg:usedBy ?kommune ; kg:application ?application .
+  ?application rdfs:label ?applicationName .
+  ?usage kg:lifecycleStatus/skos:prefLabel ?status .
   FILTER(LANG(?status) = "nb")
   OPTIONAL {{ ?usage kg:supportsService/rdfs:label ?serviceName
              FILTER(LANG(?serviceName) IN ("nb", "")) }}
   OPTIONAL {{ ?usage kg:inUseDate ?inUse }}
   OPTIONAL {{ ?usage kg:phaseOutDate ?phaseOut }}
   OPTIONAL {{ ?usage kg:retirementDate ?retirement }}
-  OPTIONAL {{ ?usage kg:contractEndDate ?contractEnd }}
   OPTIONAL {{ ?usage kg:plannedSuccessor/rdfs:label ?successorName }}
+  OPTIONAL {{ ?contract kg:contractingAuthority ?kommune ; kg:covers ?application ;
+                        schema:endDate ?end }}
 }}
-GROUP BY ?usage ?kommune ?applicationName ?status ?inUse ?phaseOut ?retirement ?contractEnd
-         ?successorName
+GROUP BY ?usage ?kommune ?applicationName ?status ?inUse ?phaseOut ?retirement ?successorName
 """
+"""A usage's contract end is its municipality's contract covering its application (the
+latest, when several): since issue 22 a usage has no contract end of its own."""
 
 _CONTRACTS = """
 SELECT ?contract ?name ?kommune (SAMPLE(?app) AS ?covers) (SAMPLE(?vendor) AS ?vendorName)

@@ -26,6 +26,7 @@ from loaders.classes import classes
 from loaders.column_use import header_key
 from loaders.columns import sheets
 from loaders.context import layered_context
+from loaders.namespaces import KG
 from loaders.paths import ontology_dir
 from loaders.problems import Problem
 from loaders.provenance import source_metadata
@@ -38,6 +39,11 @@ from loaders.validation import Engine, validate_batch
 from service.metrics import record_load, record_rejected_load
 from service.store.backend import Backend
 from service.store.embedded import NewGraphs, ntriples, safe_ntriples
+
+CONTEXT_PROPERTIES = (*KEY_PROPERTIES, KG.vendor)
+"""What uploads see of a stored or shared node: its keys, and an application's vendor
+(an old workbook's contract end column becomes contracts with that vendor,
+``loaders.old_contract_end``)."""
 
 
 class GraphWriter(Protocol):
@@ -345,7 +351,7 @@ def names_of(graph: Graph) -> Graph:
     for subject, _, cls in graph.triples((None, RDF.type, None)):
         if isinstance(subject, URIRef):
             names.add((subject, RDF.type, cls))
-            for key in KEY_PROPERTIES:
+            for key in CONTEXT_PROPERTIES:
                 for value in graph.objects(subject, key):
                     names.add((subject, key, value))
     return names
@@ -531,8 +537,9 @@ def stored_context_query(base_iri: str) -> str:
 
     Only nodes a cell may refer to (``referable_classes``): the contracts, integrations,
     processing activities and agreements of every municipality were more than half of
-    the national demo's 100,000 triples here, and every upload read and indexed them."""
-    keys = " ".join(f"<{p}>" for p in KEY_PROPERTIES)
+    the national demo's 100,000 triples here, and every upload read and indexed them.
+    Their keys and an application's vendor (``CONTEXT_PROPERTIES``)."""
+    keys = " ".join(f"<{p}>" for p in CONTEXT_PROPERTIES)
     types = _referable_types()
     return f"""CONSTRUCT {{ ?s a ?type . ?s ?p ?o }} WHERE {{
           GRAPH ?g {{ VALUES ?type {{ {types} }} ?s a ?type .

@@ -166,11 +166,13 @@ def test_some_contracts_end_within_a_year_of_the_generation_date(demo: ox.Store)
     soon = GENERATED_ON + datetime.timedelta(days=365)
     rows = _rows(
         demo,
-        f"""SELECT (COUNT(?u) AS ?n) WHERE {{ ?u kg:contractEndDate ?end .
+        f"""SELECT (COUNT(?c) AS ?n) WHERE {{ ?c a kg:Contract ; <https://schema.org/endDate> ?end .
               FILTER(?end >= "{GENERATED_ON}"^^xsd:date && ?end < "{soon}"^^xsd:date) }}""",
     )
-    total = _rows(demo, "SELECT (COUNT(?u) AS ?n) WHERE { ?u kg:contractEndDate ?end }")
+    total = _rows(demo, "SELECT (COUNT(?c) AS ?n) WHERE { ?c a kg:Contract }")
     assert 0 < int(rows[0]["n"]) < int(total[0]["n"]) / 2
+    # Issue 22: contracts are records of their own; no usage has a contract end date.
+    assert not _rows(demo, "SELECT ?u WHERE { ?u kg:contractEndDate ?end } LIMIT 1")
 
 
 def test_every_municipality_has_labelled_contracts_and_dated_lifecycles(demo: ox.Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from functools import cache
 from pathlib import Path
@@ -11,12 +12,14 @@ import pyoxigraph as ox
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rdflib import Graph
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF
 
-from loaders.namespaces import DEFAULT_BASE_IRI
+from loaders.context import layered_context
+from loaders.namespaces import DEFAULT_BASE_IRI, KG, SCHEMA
 from loaders.reference import reference_graph
 from loaders.spreadsheet import check_spreadsheet
-from loaders.template import write_template
+from loaders.template import write_municipality_workbook, write_template
 from service.store.embedded import KnowledgeStore
 from tests.cli import kommunegraf
 
@@ -45,7 +48,6 @@ USAGE: list[object] = [
     "Kommunalsjef oppvekst",
     "1 234",
     "1.234,50 kr",
-    "31.12.2027",
     "Grunnskole; Skolefritidsordning",
     "ID-porten",
     "Norge",
@@ -96,18 +98,18 @@ def test_round_trip_every_value_is_found_with_sparql(template: Path, tmp_path: P
     PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
     PREFIX schema: <https://schema.org/>
     PREFIX dct: <http://purl.org/dc/terms/>
-    SELECT ?nr ?app ?vendor ?orgnr ?version ?hosting ?status ?owner ?users ?cost ?end
+    SELECT ?nr ?app ?vendor ?orgnr ?version ?hosting ?status ?owner ?users ?cost
            (GROUP_CONCAT(DISTINCT ?service; separator="|") AS ?services) ?component ?where ?note
     WHERE {
       ?usage a kg:ApplicationUsage ; kg:usedBy/kg:municipalityNumber ?nr ;
         kg:application ?a ; schema:softwareVersion ?version ; kg:hosting/kg:notation? ?hosting ;
         kg:lifecycleStatus ?status ; kg:systemOwner ?owner ; kg:numberOfUsers ?users ;
-        kg:annualCost ?cost ; kg:contractEndDate ?end ; kg:supportsService/dct:identifier ?service ;
+        kg:annualCost ?cost ; kg:supportsService/dct:identifier ?service ;
         kg:usesNationalComponent/rdfs:label ?component ; kg:dataLocation ?where ;
         dct:description ?note .
       ?a rdfs:label ?app ; kg:vendor ?v . ?v rdfs:label ?vendor ; kg:organisationNumber ?orgnr .
       FILTER(LANG(?component) = "nb")
-    } GROUP BY ?nr ?app ?vendor ?orgnr ?version ?hosting ?status ?owner ?users ?cost ?end
+    } GROUP BY ?nr ?app ?vendor ?orgnr ?version ?hosting ?status ?owner ?users ?cost
                ?component ?where ?note
     """
     result = kommunegraf("query", query, "--store", str(store), "--format", "json")
@@ -123,7 +125,7 @@ def test_round_trip_every_value_is_found_with_sparql(template: Path, tmp_path: P
     )
     assert row["version"] == "2024.3" and row["owner"] == "Kommunalsjef oppvekst"
     assert row["hosting"].endswith("HostingSaaS") and row["status"].endswith("LifecycleInUse")
-    assert (row["users"], row["cost"], row["end"]) == ("1234", "1234.5", "2027-12-31")
+    assert (row["users"], row["cost"]) == ("1234", "1234.5")
     assert set(row["services"].split("|")) == {"grunnskole", "skolefritidsordning"}
     assert row["component"] == "ID-porten" and row["where"].endswith("LocationNorway")
     assert row["note"] == "Kjøpt 2019"
@@ -139,15 +141,15 @@ def test_round_trip_every_value_is_found_with_sparql(template: Path, tmp_path: P
         ("D", "Skyen", "ikke et gyldig valg"),
         ("B", "Visma Flyt Skol", "Mente du: Visma Flyt Skole?"),
         ("H", "abc", "ikke et tall"),
-        ("I", "31.02.2027", "finnes ikke"),
+        ("M", "31.02.2027", "finnes ikke"),
         ("A", "9999", "9999"),
-        ("K", "Feide", "ikke kjent som Nasjonal felleskomponent"),
+        ("J", "Feide", "ikke kjent som Nasjonal felleskomponent"),
     ],
 )
 def test_a_bad_cell_is_reported_at_its_place_and_nothing_is_loaded(
     template: Path, tmp_path: Path, column: str, value: str, message: str
 ) -> None:
-    row = list(USAGE)
+    row = [*USAGE, None, None]
     row[ord(column) - ord("A")] = value
     source = _filled(template, tmp_path / "feil.xlsx", [row])
     store = tmp_path / "store"
@@ -178,6 +180,50 @@ def test_a_duplicate_row_names_the_first(template: Path, tmp_path: Path) -> None
     source = _filled(template, tmp_path / "dobbel.xlsx", [USAGE, USAGE])
     report = check_spreadsheet(source, BASE, _reference()).report
     assert any(i.row == 4 and "rad 3" in i.message_nb for i in report.errors), report.to_text()
+
+
+def test_an_old_workbooks_contract_end_column_becomes_contracts(
+    template: Path, tmp_path: Path
+) -> None:
+    """Issue 22: the usage sheet's "Avtalen utløper" left the template. A workbook with it
+    still loads and loses nothing: the cell is a contract covering the usage (the
+    application's vendor, no start made up), with a warning in both languages on the
+    cell; the municipality's pre-filled template has the contract in its own sheet and
+    gives the same triples back."""
+    path = _filled(template, tmp_path / "gammel.xlsx", [])
+    book = openpyxl.load_workbook(path)
+    usages = book["Systemportefølje"]
+    usages.insert_cols(9)
+    usages["I1"], usages["I2"] = "Avtalen utløper", "Contract end date"
+    usages.append([*USAGE[:8], "31.12.2027", *USAGE[8:]])
+    book.save(path)
+    checked = check_spreadsheet(path, BASE, _reference())
+    report = checked.report
+    assert not report.errors, report.to_text()
+    moved = [i for i in report.issues if i.severity == "warning" and "Kontrakter" in i.message_nb]
+    assert [(i.sheet, i.row, i.column) for i in moved] == [("Systemportefølje", 3, "I")]
+    assert "Contracts sheet" in moved[0].message_en and "2027-12-31" in moved[0].message_nb
+    graph = checked.graph
+    contract = URIRef(f"{BASE}id/kontrakt/3303/avtale-visma-flyt-skole")
+    assert set(graph.predicate_objects(contract)) >= {
+        (RDF.type, KG.Contract),
+        (KG.contractingAuthority, URIRef(f"{BASE}id/kommune/3303")),
+        (KG.covers, URIRef(f"{BASE}id/applikasjon/visma-flyt-skole")),
+        (KG.contractor, URIRef(f"{BASE}id/leverandor/visma-software-as")),
+        (SCHEMA.endDate, Literal(datetime.date(2027, 12, 31))),
+    }
+    assert (contract, SCHEMA.startDate, None) not in graph
+    assert (None, KG.contractEndDate, None) not in graph
+    prefilled = tmp_path / "3303.xlsx"
+    write_municipality_workbook(prefilled, "3303", graph, graph, BASE, _reference())
+    assert openpyxl.load_workbook(prefilled)["Kontrakter"].max_row == 3
+    again = check_spreadsheet(prefilled, BASE, layered_context(_reference(), graph))
+    assert not again.report.errors, again.report.to_text()
+    assert not [
+        i for i in again.report.issues if i.severity == "warning" and "Kontrakter" in i.message_nb
+    ]
+    municipal = {t for t in graph if str(t[0]).startswith(f"{BASE}id/kontrakt/")}
+    assert {t for t in again.graph if str(t[0]).startswith(f"{BASE}id/kontrakt/")} == municipal
 
 
 def test_an_unreadable_file_exits_2(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -202,6 +203,19 @@ def test_an_exchange_file_becomes_a_prefilled_workbook(alta: Model) -> None:
     ]
     names = [r[0] for r in book["Applikasjoner"].iter_rows(min_row=3, values_only=True)]
     assert names == ["Acos WebSak", "Visma Flyt Skole"]
+    # A contract end date property is a row of the contract sheet, not a usage column.
+    contracts = list(book["Kontrakter"].iter_rows(min_row=3, values_only=True))
+    assert [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in contracts] == [
+        ("5601", "Avtale Acos WebSak", "Acos AS", "Acos WebSak", None, datetime(2027, 3, 31)),
+        (
+            "5601",
+            "Avtale Visma Flyt Skole",
+            "Visma Software AS",
+            "Visma Flyt Skole",
+            None,
+            datetime(2030, 1, 1),
+        ),
+    ]
 
 
 @pytest.mark.parametrize(

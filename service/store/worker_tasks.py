@@ -290,6 +290,7 @@ def worker_main(connection: Connection) -> None:
             return
         # Every reply ends with the worker's CPU seconds so far (``time.process_time``):
         # the server learns what a request cost without reading /proc twice per query.
+        reply: tuple[str, object, float]
         try:
             if request.snapshot and request.snapshot != opened:
                 # Forget the old store first: if opening the new one fails, the next
@@ -297,23 +298,7 @@ def worker_main(connection: Connection) -> None:
                 store = opened = None
                 store = ox.Store.read_only(request.snapshot)
                 opened = request.snapshot
-            if isinstance(request, OpenSnapshot):
-                connection.send(("ok", None, time.process_time()))
-                continue
-            if isinstance(request, UpdateTrial):
-                connection.send(("ok", run_trial(store, request), time.process_time()))
-                continue
-            assert store is not None
-            if isinstance(request, UploadCheck):
-                from service.access.uploads import check_in_worker
-
-                connection.send(("ok", check_in_worker(store, request), time.process_time()))
-                continue
-            if isinstance(request, UpdateRehearsal):
-                rehearse(store, request)
-                connection.send(("ok", None, time.process_time()))
-            else:
-                connection.send(("ok", run_query(store, request), time.process_time()))
+            reply = ("ok", _answer(store, request), time.process_time())
         except Exception as error:
             # The error itself crosses to the server: one the user is told about as it
             # is, anything else as an evaluation failure naming its type.
@@ -322,4 +307,31 @@ def worker_main(connection: Connection) -> None:
                 if isinstance(error, (QueryError, RefusedTextError))
                 else QueryFailedError(f"{type(error).__name__}: {error}")
             )
-            connection.send(("error", failure, time.process_time()))
+            reply = ("error", failure, time.process_time())
+        try:
+            connection.send(reply)
+        except (BrokenPipeError, ConnectionResetError):
+            # The server closed its end while this worker answered: it is stopping (or it
+            # gave up on the request and kills this worker). Nobody is left to tell; a
+            # traceback from here was logged on every such stop.
+            return
+
+
+def _answer(
+    store: ox.Store | None,
+    request: QueryRequest | UpdateRehearsal | UpdateTrial | UploadCheck | OpenSnapshot,
+) -> object:
+    """What the worker sends back for ``request`` (raises what the server is told of)."""
+    if isinstance(request, OpenSnapshot):
+        return None
+    if isinstance(request, UpdateTrial):
+        return run_trial(store, request)
+    assert store is not None
+    if isinstance(request, UploadCheck):
+        from service.access.uploads import check_in_worker
+
+        return check_in_worker(store, request)
+    if isinstance(request, UpdateRehearsal):
+        rehearse(store, request)
+        return None
+    return run_query(store, request)

@@ -21,6 +21,7 @@ import hashlib
 import logging
 import multiprocessing
 import pickle
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -238,6 +239,14 @@ def _child(connection: Connection, arguments: tuple[Any, ...]) -> None:
         connection.close()
 
 
+class BuildStoppedError(RuntimeError):
+    """The build process ended by SIGTERM or SIGINT: the service is being stopped (systemd
+    and Ctrl-C signal the whole group), not a failed build."""
+
+
+_STOPPED = (-signal.SIGTERM, -signal.SIGINT)
+
+
 async def build_elsewhere(arguments: tuple[Any, ...], timeout: float) -> Catalogues:
     """``build_in_process`` in a fresh spawned process, killed at ``timeout``.
 
@@ -256,6 +265,9 @@ async def build_elsewhere(arguments: tuple[Any, ...], timeout: float) -> Catalog
         data = await asyncio.to_thread(receiver.recv_bytes)
         result = await asyncio.to_thread(pickle.loads, data)
     except EOFError:
+        await asyncio.to_thread(process.join, 5.0)
+        if process.exitcode in _STOPPED:
+            raise BuildStoppedError("the catalogue build process was stopped") from None
         raise RuntimeError("the catalogue build process died") from None
     finally:
         # Killed first, so a thread still polling (the task was cancelled: shutdown) sees
@@ -310,7 +322,11 @@ class PublishedCatalogues:
         if task.cancelled():
             return
         error = task.exception()
-        if error is not None:
+        if isinstance(error, BuildStoppedError):
+            # Not a failure to report or to wait out: if the service is not stopping
+            # after all, the watcher builds again.
+            log.info("katalogbyggingen ble stoppet / catalogue build stopped")
+        elif error is not None:
             self._failure = (generation, time.monotonic(), error)
             log.warning("katalogen kunne ikke bygges / catalogue build failed: %s", error)
 
@@ -330,6 +346,16 @@ class PublishedCatalogues:
             await asyncio.shield(self._start(generation))
         assert self.current is not None  # writes kept coming: serve the newest built
         return self.current
+
+    async def stop(self) -> None:
+        """Cancel a build in progress (its process is killed), before the store closes.
+
+        Why: a build still reading when the store closed found its workers gone, and an
+        orderly stop logged a failed build."""
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=10)
 
     async def watch(self) -> None:
         """Build as soon as the data change, so requests find the catalogues ready."""

@@ -146,6 +146,9 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             watcher = getattr(app.state, "catalogue_watcher", None)
             if watcher is not None:
                 watcher.cancel()
+            catalogues = getattr(app.state, "catalogues", None)
+            if isinstance(catalogues, PublishedCatalogues):
+                await catalogues.stop()
             app.state.backend.close()
             log.info("stoppet, lageret er lukket / stopped, store closed")
 

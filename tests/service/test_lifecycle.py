@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -102,3 +103,44 @@ def test_regression_port_in_use_is_one_clear_error_without_tracebacks(tmp_path: 
     assert f"port {port} is already in use" in refused.stderr
     assert "Traceback" not in refused.stderr and "Exception" not in refused.stderr
     assert not store.exists()  # nothing was opened, so nothing was left half-made
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (its query workers, a catalogue build)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_regression_orderly_stop_logged_catalogue_build_process_died() -> None:
+    """systemd and Ctrl-C signal the whole process group: a catalogue build process still
+    running was killed by the signal, and the service logged a warning that the build
+    process had died on an orderly stop. Signalled as systemd does while a build runs
+    (the one a write starts), the stop is quiet."""
+    server = start_server(":memory:", "--query-workers", "1", env={"KOMMUNEGRAF_TOKEN": TOKEN})
+    try:
+        written = call(
+            server.url,
+            "PUT",
+            "/store",
+            params={"graph": "urn:kommunegraf:lifecycle"},
+            body=b'<urn:kommunegraf:a> <urn:kommunegraf:b> "c" .\n',
+            headers={"Content-Type": "application/n-triples", **bearer(TOKEN)},
+        )
+        assert written.status in (200, 201, 204), written.text
+        deadline = time.monotonic() + 60
+        while len(children := _children(server.process.pid)) < 2:  # the worker, the build
+            assert time.monotonic() < deadline, "no catalogue build started after a write"
+            time.sleep(0.02)
+        for pid in [server.process.pid, *children]:
+            os.kill(pid, signal.SIGTERM)
+        assert server.process.wait(timeout=60) in (0, -signal.SIGTERM)
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=30)
+    log = server.log_text()
+    assert "stopped, store closed" in log
+    assert "catalogue build failed" not in log
+    assert "Traceback" not in log

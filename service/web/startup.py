@@ -19,6 +19,7 @@ import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from loaders.validation import Engine
 from service.access.audit import (
     AuditEvent,
+    AuditLog,
     Auditor,
     new_event,
 )
@@ -217,12 +219,36 @@ async def announce_first_load(audit: Auditor, settings: Settings) -> AuditEvent 
     """
     if not await asyncio.to_thread(needs_first_load, audit.backend):
         return None
+    if await asyncio.to_thread(audit.backend.is_empty):
+        await asyncio.to_thread(set_aside_trail, audit.log)
     what = "referansedata og demodata" if settings.demo else "referansedata"
     what_en = "reference and demo data" if settings.demo else "reference data"
     detail = f"første oppstart: {what} / first start: {what_en}"
     event = new_event(FIRST_START, "load", settings.base_iri, detail=detail)
     await audit.announce(event, wide=getattr(audit.backend, "store", None) is None)
     return event
+
+
+def set_aside_trail(trail: AuditLog) -> Path | None:
+    """Rename a trail that records writes to ``<name>.until-<UTC time>.jsonl``, for an
+    empty store: those writes went to a store that is gone (its folder deleted), and a
+    fresh store's trail starts with its own first load. Returns where the old one went.
+
+    Why not keep the trail inside the store folder, where deleting the store would take
+    it along: that folder is the database's own, and ``kommunegraf restore`` replaces it
+    whole, while a trail outlives both. Set aside, never deleted (docs/access.md).
+    """
+    if trail.path is None or not trail.events():
+        return None  # no file, or only a cut-short first start (settled by ``recover``)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    kept = trail.path.with_name(f"{trail.path.stem}.until-{stamp}{trail.path.suffix}")
+    trail.path.rename(kept)
+    log.warning(
+        "lageret er tomt; endringsloggen for det forrige er lagt til side / the store is "
+        "empty; the audit trail of the previous one was set aside: %s",
+        kept,
+    )
+    return kept
 
 
 async def record_first_load(audit: Auditor, event: AuditEvent) -> AuditEvent:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from service.access.audit import AuditEvent, AuditLog
+from service.access.audit import AuditEvent, AuditLog, new_event
 from service.web.startup import FIRST_START
 from tests.conftest import start_server, stop_server
 from tests.service.access import ADMIN, HASVIK, Access, start_access_server, usage, workbook
@@ -241,13 +241,19 @@ def test_the_load_command_is_audited_too(tmp_path: Path) -> None:
     assert str(event.added) in asked.stdout.split()[1:]
 
 
-def test_the_first_start_load_is_audited(tmp_path: Path) -> None:
-    """The first start fills an empty store (in tests the reference data alone: the demo
-    is off) like any other write: one "load" event that names every graph it wrote and
-    how many triples, announced before and recorded after; a later start writes none."""
-    log = tmp_path / "audit.jsonl"
-    env = {"KOMMUNEGRAF_AUDIT_LOG": str(log)}
-    server = start_server(str(tmp_path / "store"), env=env)
+def test_regression_audit_trail_survived_deleting_the_store(tmp_path: Path) -> None:
+    """The default trail ``<store>-audit.jsonl`` lies beside the store folder, so deleting
+    the folder left it behind, and a fresh store's trail began with the gone store's
+    writes. Now an empty store sets such a trail aside under a dated name (kept), and its
+    own trail starts with its first load.
+
+    That load (in tests the reference data alone: the demo is off) is a write like any
+    other: one "load" event that names every graph it wrote and how many triples,
+    announced before and recorded after; a later start writes none."""
+    log = tmp_path / "store-audit.jsonl"  # the default, beside the store folder
+    gone = new_event(FIRST_START, "load", "http://x/", detail="the deleted store's load")
+    AuditLog(log).append(gone)  # what is left of a store whose folder was deleted
+    server = start_server(str(tmp_path / "store"))
     try:
         answer = call(
             server.url,
@@ -272,6 +278,7 @@ def test_the_first_start_load_is_audited(tmp_path: Path) -> None:
     }
     assert event.added > 1000 and event.removed == 0
     assert AuditLog(log).pending() == []
-    again = start_server(str(tmp_path / "store"), env=env)
-    stop_server(again)
+    stop_server(start_server(str(tmp_path / "store")))
     assert [e.id for e in AuditLog(log).events()] == [event.id]
+    (kept,) = tmp_path.glob("store-audit.until-*.jsonl")
+    assert [e.id for e in AuditLog(kept).events()] == [gone.id]

@@ -336,12 +336,16 @@ class _Compiler:
 
     def at_least(self, v: str, steps: str, count: int) -> str:
         """``v`` has at least ``count`` distinct values on the path (an EXISTS pattern)."""
+        return f"EXISTS {{ {self.distinct_values(v, steps, count)} }}"
+
+    def distinct_values(self, v: str, steps: str, count: int) -> str:
+        """A pattern matching when ``v`` has ``count`` distinct values on the path."""
         values = [self.fresh() for _ in range(count)]
         triples = " ".join(f"{v} {steps} {value} ." for value in values)
         distinct = " && ".join(
             f"!sameTerm({a}, {b})" for i, a in enumerate(values) for b in values[i + 1 :]
         )
-        return f"EXISTS {{ {triples} {f'FILTER({distinct})' if distinct else ''} }}"
+        return f"{triples} {f'FILTER({distinct})' if distinct else ''}"
 
 
 def _messages(shapes: Graph, shape: Node) -> tuple[str, str] | None:
@@ -436,8 +440,10 @@ def _shape_checks(
         yield check("sh:minCount", _select(focus, f"FILTER(!{test})", "?this"))
     maximum = compiler.one(shape, SH.maxCount)
     if maximum is not None:
-        test = compiler.at_least("?this", steps, int(maximum) + 1)  # type: ignore[call-overload]
-        yield check("sh:maxCount", _select(focus, f"FILTER({test})", "?this"))
+        # A join, not FILTER(EXISTS {…}): the same focus nodes, but pyoxigraph evaluated the
+        # EXISTS of a sequence path for every focus node by scanning (0.4 s of a batch's 1.9).
+        more = compiler.distinct_values("?this", steps, int(maximum) + 1)  # type: ignore[call-overload]
+        yield check("sh:maxCount", _select(focus, more, "DISTINCT ?this"))
     pattern = compiler.one(shape, SH.pattern)
     skip: frozenset[URIRef] = frozenset()
     if pattern is not None and not compiler.regex_runs_in_store(str(pattern)):

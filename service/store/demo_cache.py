@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import tempfile
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
@@ -132,6 +133,32 @@ def save(store: Dumpable, target: Path) -> None:
     )
     for stale in older[: max(0, len(older) - KEEP + 1)]:
         stale.unlink(missing_ok=True)
+
+
+def frozen(store: KnowledgeStore) -> Path:
+    """A private copy of the state ``store`` last published (hard links, milliseconds),
+    for ``save_frozen`` to write later: the store may change meanwhile, the copy not."""
+    assert store.path is not None
+    prefix = store.path.name + ".copy-"
+    for left in store.path.parent.glob(prefix + "*"):  # a start stopped before its copy
+        shutil.rmtree(left, ignore_errors=True)
+    target = Path(tempfile.mkdtemp(prefix=prefix, dir=store.path.parent))
+    try:
+        shutil.copytree(store.snapshot, target / "store", copy_function=os.link)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return target
+
+
+def save_frozen(folder: Path, target: Path) -> None:
+    """``save`` of a state ``frozen`` made; the folder is deleted after, saved or not."""
+    try:
+        reader = ox.Store.read_only(str(folder / "store"))
+        save(reader, target)
+        del reader
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class UnusableCopyError(Exception):

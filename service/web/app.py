@@ -89,7 +89,7 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         try:
             # The load is a write like any other: announced first, recorded once done.
             loading = await announce_first_load(audit, settings)
-            await asyncio.gather(
+            save_copy, _ = await asyncio.gather(
                 asyncio.to_thread(
                     first_load,
                     app.state.backend,
@@ -129,6 +129,9 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
             "klar / ready",
             extra={"version": tool_version(), "seconds": round(progress.elapsed(), 1)},
         )
+        if save_copy is not None:
+            # The checked copy for the next first start, written after ready: no one waits.
+            app.state.saving_copy = asyncio.create_task(asyncio.to_thread(save_copy))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -143,6 +146,10 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
                 # start sees the marker and loads again.
                 progress.cancel()
                 await asyncio.wait({starting}, timeout=60)
+            saving = getattr(app.state, "saving_copy", None)
+            if saving is not None and not saving.done():
+                # A copy is written whole or not at all; let it finish (a few seconds).
+                await asyncio.wait({saving}, timeout=120)
             watcher = getattr(app.state, "catalogue_watcher", None)
             if watcher is not None:
                 watcher.cancel()

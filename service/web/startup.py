@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,10 +53,6 @@ STEPS = {
     ),
     "checking": ("kontrollerer demodata", "checking the demo workbooks"),
     "writing": ("skriver til lageret", "writing to the store"),
-    "saving": (
-        "lagrer en kopi til neste oppstart",
-        "saving a copy for the next first start",
-    ),
     "ready": ("klar", "ready"),
     "failed": ("feilet", "failed"),
 }
@@ -264,11 +261,15 @@ def first_load(
     engine: Engine = "sparql",
     cache: Path | None = None,
     done: str = "",
-) -> None:
+) -> Callable[[], None] | None:
     """Fill the store if it is empty (or was left half-loaded), as one published state.
 
     With ``cache`` (a folder, ``service.store.demo_cache``) the demo is bulk-loaded from
-    the copy a full load with the same inputs saved there, and a full load saves one.
+    the copy a full load with the same inputs saved there, and a full load saves one:
+    it returns the job that writes that copy, to run once the service is ready (writing
+    it cost 7 CPU seconds of a first start that nobody waited for). The job writes the
+    state this load published (a private copy of its snapshot, made here), so what is
+    uploaded meanwhile never gets into it.
     The marker graph is kept on the embedded store only: a remote store is the
     operator's, and this service never empties it. ``done`` (the audit trail's
     ``marker_sparql``) goes in the transaction that drops the marker, so the load is
@@ -277,7 +278,7 @@ def first_load(
     marker = loading_marker(base_iri)
     store: KnowledgeStore | None = getattr(backend, "store", None)
     if not needs_first_load(backend):
-        return
+        return None
     if not backend.is_empty() and store is not None:
         log.warning(
             "forrige oppstart ble avbrutt under lasting; lageret tømmes og lastes på nytt / "
@@ -328,15 +329,27 @@ def first_load(
                 )
         if store is not None:
             store.update(done + f"DROP SILENT GRAPH <{marker}>")
-    if store is not None and copy is not None and not from_copy:
-        progress.begin("saving")
-        try:
-            demo_cache.save(store, copy)
-        except OSError as error:  # a full disk or a read-only home: the next start checks
-            log.warning(
-                "kunne ikke lagre en kopi av demodataene / could not save a copy of the demo",
-                extra={"error": str(error)},
-            )
+    if store is None or copy is None or from_copy:
+        return None
+    loaded = demo_cache.frozen(store)
+    return lambda: _save_copy(loaded, copy)
+
+
+def _save_copy(loaded: Path, copy: Path) -> None:
+    """Write the checked copy from the frozen state ``loaded``, then delete that."""
+    started = time.monotonic()
+    try:
+        demo_cache.save_frozen(loaded, copy)
+        log.info(
+            "kopi av demodataene lagret til neste oppstart / copy of the demo data saved "
+            "for the next first start",
+            extra={"copy": str(copy), "seconds": round(time.monotonic() - started, 1)},
+        )
+    except OSError as error:  # a full disk or a read-only home: the next start checks
+        log.warning(
+            "kunne ikke lagre en kopi av demodataene / could not save a copy of the demo",
+            extra={"error": str(error)},
+        )
 
 
 def _mark(store: KnowledgeStore, marker: str) -> None:

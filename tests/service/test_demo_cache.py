@@ -75,3 +75,22 @@ def test_the_setting_chooses_the_folder(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("XDG_CACHE_HOME", "/srv/xdg")
     assert demo_cache.cache_folder("auto") == Path("/srv/xdg/kommunegraf")
     assert demo_cache.cache_folder("off") is None
+
+
+def test_the_copy_saved_after_ready_holds_the_loaded_state_not_later_writes(
+    tmp_path: Path,
+) -> None:
+    """A first start saves its copy once the service is ready (``frozen`` at the end of
+    the load, ``save_frozen`` later): an upload made meanwhile must not get into it."""
+    target = tmp_path / "cache" / "demo-x.nq.gz"
+    with open_store(tmp_path / "store") as store:
+        store.replace_graph("http://x.test/graph/a", _filled(20))
+        loaded = _quads(store)
+        frozen = demo_cache.frozen(store)
+        store.replace_graph("http://x.test/graph/upload", _filled(5))
+        store.replace_graph("http://x.test/graph/a", _filled(2))
+        demo_cache.save_frozen(frozen, target)
+    assert not frozen.exists()
+    with open_store(None) as fresh:
+        assert demo_cache.load(fresh, target) == 20
+        assert _quads(fresh) == loaded

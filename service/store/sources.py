@@ -38,7 +38,7 @@ from loaders.spreadsheet import SPREADSHEET_SUFFIXES, CheckedSpreadsheet, read_s
 from loaders.validation import Engine, validate_batch
 from service.metrics import record_load, record_rejected_load
 from service.store.backend import Backend
-from service.store.embedded import NewGraphs, ntriples, safe_ntriples
+from service.store.embedded import TRANSACTION_BYTES, NewGraphs, ntriples, safe_ntriples
 
 CONTEXT_PROPERTIES = (*KEY_PROPERTIES, KG.vendor)
 """What uploads see of a stored or shared node: its keys, and an application's vendor
@@ -474,34 +474,54 @@ def load_demo(
     written: Callable[[], None] | None = None,
     starting: Callable[[str, int], None] | None = None,
     bulk: bool = False,
-) -> list[str]:
-    """Check and load the bundled demo workbooks (loaders/demo/data) like any upload.
+    paths: list[Path] | None = None,
+) -> list[SourceResult]:
+    """Check and load the bundled demo workbooks (loaders/demo/data, or ``paths``) like
+    any upload; the results, in the order of the sources.
 
     The demo ships with the code, so a demo that does not validate is a bug of this
-    version, not bad input: it raises instead of loading part of it. The callbacks
-    report progress: ``starting(step, total)`` as the checking and then the writing
-    begin, ``checked()`` and ``written()`` after each source. ``bulk``: the store is
-    filled under the first-start marker (``load_sources``).
+    version, not bad input: it raises. The callbacks report progress:
+    ``starting(step, total)`` as the checking and then the writing begin, ``checked()``
+    and ``written()`` after each source (with ``bulk``, ``written`` only for the sources
+    left to write once the checking is done).
+
+    ``bulk`` (a first start, under its marker: ``service.web.startup``): the sources
+    checked so far are written with the bulk loader while the worker processes check
+    the next ones, in chunks of ``TRANSACTION_BYTES``, so that the writing uses the core
+    the checking leaves idle instead of following it. A source that does not validate
+    stops the writing; the load then raises and the marker makes the next start empty
+    the store. Otherwise nothing is written until every source is valid (all or nothing).
     """
     from loaders.demo import demo_sources
 
-    sources = demo_sources()
+    paths = demo_sources() if paths is None else paths
     if starting is not None:
-        starting("checking", len(sources))
-    results = check_sources(
-        sources,
-        base_iri,
-        workers=workers,
-        engine=engine,
-        progress=None if checked is None else (lambda _: checked()),
-    )
+        starting("checking", len(paths))
+    pending: list[SourceResult] = []
+    stopped: list[SourceResult] = []
+
+    def arrived(result: SourceResult) -> None:
+        if checked is not None:
+            checked()
+        if not bulk:
+            return
+        if stopped or not result.report.conforms:
+            stopped.append(result)
+            return
+        pending.append(result.compact())
+        if sum(len(r.ntriples or b"") for r in pending) >= TRANSACTION_BYTES:
+            load_sources(store, pending, bulk=True)
+            pending.clear()
+
+    results = check_sources(paths, base_iri, workers=workers, engine=engine, progress=arrived)
     invalid = [r.report.to_text() for r in results if not r.report.conforms]
     if invalid:
         raise RuntimeError("the bundled demo data does not validate:\n" + "\n".join(invalid))
+    left = pending if bulk else results
     if starting is not None:
-        starting("writing", len(results))
-    load_sources(store, results, written, bulk=bulk)
-    return [r.graph_iri for r in results]
+        starting("writing", len(left))
+    load_sources(store, left, written, bulk=bulk)
+    return results
 
 
 def _source_kind(result: SourceResult) -> str:

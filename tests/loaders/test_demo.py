@@ -26,7 +26,15 @@ from loaders.demo.generate import CATALOGUE_FILE, GENERATED_ON, build, workbook_
 from loaders.demo.regions import REGIONS
 from loaders.namespaces import DEFAULT_BASE_IRI, KG
 from service.settings import Settings
-from service.store.sources import check_sources, defines_shared_names, source_graph_iri
+from service.store import sources
+from service.store.embedded import open_store
+from service.store.sources import (
+    check_sources,
+    defines_shared_names,
+    load_demo,
+    load_sources,
+    source_graph_iri,
+)
 from tests.cli import kommunegraf
 from tests.conftest import start_server, stop_server
 
@@ -319,6 +327,40 @@ def test_a_batch_checks_the_catalogue_first_and_the_rest_in_parallel() -> None:
     alone = check_sources(municipal, DEFAULT_BASE_IRI, workers=1)
     assert not any(r.report.conforms for r in alone), "without the catalogue names are unknown"
     assert any("ikke kjent som Applikasjon" in i.message_nb for i in alone[0].report.errors)
+
+
+def test_a_first_start_writes_while_it_checks_the_same_quads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In bulk (a first start) each chunk is written as soon as it is checked; the store
+    ends up with exactly what writing everything after the check gives."""
+    paths = [
+        DATA_DIR / CATALOGUE_FILE,
+        DATA_DIR / "kommune-5616-hasvik.xlsx",
+        DATA_DIR / "kommune-4036-vinje.xlsx",
+    ]
+    monkeypatch.setattr(sources, "TRANSACTION_BYTES", 1)  # a write after every source
+    steps: list[tuple[str, int]] = []
+    with open_store(None) as streamed, open_store(None) as after:
+        results = load_demo(
+            streamed,
+            DEFAULT_BASE_IRI,
+            1,
+            starting=lambda *step: steps.append(step),
+            bulk=True,
+            paths=paths,
+        )
+        load_sources(after, results)
+        assert steps == [("checking", 3), ("writing", 0)]  # nothing left to write at the end
+        assert streamed.graphs() == after.graphs() and len(streamed) == len(after) > 1000
+
+
+def test_a_first_start_writes_nothing_of_a_demo_that_does_not_validate() -> None:
+    hasvik = DATA_DIR / "kommune-5616-hasvik.xlsx"  # without the catalogue: unknown names
+    with open_store(None) as store:
+        with pytest.raises(RuntimeError, match="does not validate"):
+            load_demo(store, DEFAULT_BASE_IRI, 1, bulk=True, paths=[hasvik])
+        assert store.graphs() == []
 
 
 def test_the_demo_setting() -> None:

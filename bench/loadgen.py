@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,12 @@ def run_wrk(
     threads: int = 1,
     timeout: float = 120.0,
     method: str = "POST",
+    unique: bool = False,
 ) -> Timing:
-    """Run wrk for ``duration`` seconds and return what its Lua ``done`` reported."""
+    """Run wrk for ``duration`` seconds and return what its Lua ``done`` reported.
+
+    ``unique``: every request's text ends with a comment no other request has (this run's
+    id, the wrk thread and a counter), so an answer cache never answers it."""
     if not url.startswith(("http://127.0.0.1:", "http://localhost:")):
         raise ValueError(f"refusing to load anything but this machine: {url}")
     command = [
@@ -92,6 +97,7 @@ def run_wrk(
         url,
     ]
     env = {**os.environ, "BENCH_QUERY_FILE": str(query_file), "BENCH_METHOD": method}
+    env["BENCH_UNIQUE"] = uuid.uuid4().hex[:12] if unique else ""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = subprocess.run(  # noqa: S603 - our own argument list, no shell
         command, capture_output=True, text=True, env=env, timeout=duration + timeout + 60

@@ -179,6 +179,18 @@ def markdown(results: dict[str, Any]) -> str:
             f"## {query} query — `{info['file']}` ({info['rows']} rows, "
             f"{info['bytes']:,} bytes of JSON)",
             "",
+            *(
+                [
+                    "Every request a text of its own (the file's text and a comment with the "
+                    "run, the wrk thread and a counter): no answer cache can answer it, so "
+                    "every request is evaluated. Without the suffix, the same text every "
+                    "time: kommunegraf answers repeats from its answer cache "
+                    "(`Cache-Status: kommunegraf; hit`), `oxigraph serve` evaluates again.",
+                    "",
+                ]
+                if info.get("unique")
+                else []
+            ),
             "| peer | req/s | × oxigraph serve | p50 ms | p99 ms | errors "
             "| 1 conn req/s | 1 conn p50 ms | 1 conn p99 ms | server CPU (cores) "
             "| other load (cores) | RSS MB |",

@@ -63,6 +63,14 @@ class Query:
     name: str
     path: Path
     text: str
+    unique: bool = False
+    """Every request a text of its own (``<name>-unique``): what a peer answers when no
+    earlier answer can be reused (kommunegraf keeps answers per snapshot)."""
+
+    @property
+    def base(self) -> str:
+        """The name of the query file, the same for both variants."""
+        return self.path.stem
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -131,11 +139,13 @@ def _queries(selected: str) -> list[Query]:
     order = {"light": 0, "heavy": 1}
     files.sort(key=lambda p: (order.get(p.stem, 9), p.stem))
     wanted = {name for name in selected.split(",") if name}
-    queries = [
-        Query(path.stem, path, path.read_text(encoding="utf-8"))
-        for path in files
-        if not wanted or path.stem in wanted
-    ]
+    queries: list[Query] = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for unique in (False, True):
+            name = f"{path.stem}-unique" if unique else path.stem
+            if not wanted or name in wanted or path.stem in wanted:
+                queries.append(Query(name, path, text, unique))
     if not queries:
         raise SystemExit(f"no queries matched {selected!r} in {BENCH / 'queries'}")
     return queries
@@ -243,6 +253,10 @@ def _floor(
     answers: dict[str, Any] = {}
     floor: dict[str, Any] = {}
     for query in queries:
+        if query.base in answers:  # the other variant: same text, same rows, same floor
+            answers[query.name] = answers[query.base] | {"unique": query.unique}
+            floor[query.name] = floor[query.base]
+            continue
         body = run_query_json(disk, query.text)
         variables, rows = normalise(body)
         answers[query.name] = {
@@ -252,6 +266,7 @@ def _floor(
             "variables": list(variables),
             "answer_sha256": hashlib.sha256(repr((variables, rows)).encode()).hexdigest(),
             "_normalised": (variables, rows),
+            "unique": query.unique,
         }
         print(f"  {query.name}: {len(rows)} rows, {len(body):,} bytes", flush=True)
         quiet = _quiet(args)
@@ -268,6 +283,8 @@ def _floor(
     memory = ox.Store()
     memory.bulk_load(path=str(dataset.nquads), format=ox.RdfFormat.N_QUADS)
     for query in queries:
+        if query.unique and query.base in floor:
+            continue  # shares its floor with the query file's plain run
         thread = measure_in_process(memory, query.text, args.single_duration)
         print(f"  {query.name}, 1 thread, in memory: {thread.rps:.1f}/s", flush=True)
         floor[query.name]["thread_memory"] = dataclasses.asdict(thread)
@@ -307,14 +324,15 @@ def _bench_peer(
                 continue
             result["answer"] = "same"
 
-            def load(duration: float, connections: int, path: Path = query.path) -> Timing:
+            def load(duration: float, connections: int, query: Query = query) -> Timing:
                 return run_wrk(
                     peer.url,
-                    path,
+                    query.path,
                     duration=duration,
                     connections=connections,
                     threads=args.wrk_threads,
                     method=args.method,
+                    unique=query.unique,
                 )
 
             load(args.warmup, args.connections)

@@ -88,6 +88,15 @@ QUERY_TIMEOUTS = Counter(
     ["kind", "name"],
     registry=REGISTRY,
 )
+ANSWERS = Counter(
+    "kommunegraf_answer_cache",
+    "Svar på /sparql fra svarbufferet (hit) eller en spørreprosess (miss) / /sparql answers "
+    "from the answer cache (hit) or a query worker (miss)",
+    ["result"],
+    registry=REGISTRY,
+)
+ANSWER_HITS = ANSWERS.labels("hit")
+ANSWER_MISSES = ANSWERS.labels("miss")
 ACTIVE_QUERIES = Gauge(
     "kommunegraf_active_queries",
     "Spørringer som kjører eller venter nå / queries running or waiting now",

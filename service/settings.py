@@ -118,6 +118,11 @@ class Settings:
         "spørringer som kan vente i hver kø før nye avvises (429/503 med Retry-After)",
         "queries that may wait in each lane before new ones are refused (429/503, Retry-After)",
     )
+    answer_cache_mb: int = setting(
+        64,
+        "minne (MB) til svar fra /sparql på lagerets gjeldende tilstand; 0 slår det av",
+        "memory (MB) for /sparql answers on the store's current state; 0 turns it off",
+    )
     token: str | None = setting(
         None,
         "skrivenøkkel (Bearer); uten den er tjenesten skrivebeskyttet",
@@ -213,6 +218,10 @@ class Settings:
             _invalid("query_workers", self.query_workers, "må være minst 1", "must be ≥ 1")
         if self.query_reserved < 0:
             _invalid("query_reserved", self.query_reserved, "kan ikke være negativ", "must be ≥ 0")
+        if self.answer_cache_mb < 0:
+            _invalid(
+                "answer_cache_mb", self.answer_cache_mb, "kan ikke være negativ", "must be ≥ 0"
+            )
         if self.query_queue < 1:
             _invalid("query_queue", self.query_queue, "må være minst 1", "must be ≥ 1")
         if not 0 < self.port < 65536:

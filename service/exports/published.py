@@ -256,7 +256,10 @@ async def build_elsewhere(arguments: tuple[Any, ...], timeout: float) -> Catalog
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(sender, arguments), daemon=True)
-    process.start()
+    # On a thread: start() writes the pickled arguments (megabytes of query answers) into
+    # a pipe the child reads only after its imports, seconds on a busy machine, and the
+    # event loop held still meanwhile (every request waited; found by bench/, issue 21).
+    await asyncio.to_thread(process.start)
     sender.close()
     try:
         ready = await asyncio.to_thread(receiver.poll, timeout)

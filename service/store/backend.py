@@ -26,8 +26,9 @@ from typing import IO, Protocol
 import pyoxigraph as ox
 from rdflib import Graph
 
-from service.metrics import observed
+from service.metrics import ANSWER_HITS, ANSWER_MISSES, observed
 from service.settings import Settings
+from service.store.answers import HIT, AnswerCache, forwarded
 from service.store.embedded import (
     GraphWritten,
     KnowledgeStore,
@@ -61,14 +62,26 @@ class Reader(Protocol):
         named_graphs: tuple[str, ...] | None = None,
         timeout: float | None = None,
         allow: tuple[str, ...] | None = None,
+        fresh: bool = False,
     ) -> QueryAnswer:
         """Run a query with a deadline; raises QuerySyntaxError, QueryTimeoutError.
 
         ``allow`` marks a client's query: it is read with ``check_text`` (SERVICE only
-        to those prefixes; RefusedTextError) and the text that check writes is run.
+        to those prefixes; RefusedTextError) and the text that check writes is run. On
+        the embedded store its answer may come from the answer cache
+        (``service.store.answers``), unless ``fresh``.
         """
         return await self.read(
-            Read(query, solutions_media, graph_media, default_graphs, named_graphs, timeout, allow)
+            Read(
+                query,
+                solutions_media,
+                graph_media,
+                default_graphs,
+                named_graphs,
+                timeout,
+                allow,
+                fresh,
+            )
         )
 
     async def read(self, request: Read) -> QueryAnswer:
@@ -145,6 +158,8 @@ class EmbeddedBackend(Backend):
         self._writer = asyncio.Lock()
         self._in_flight: Counter[str] = Counter()
         """The snapshot of every query not yet answered, queued ones included."""
+        self.answers = AnswerCache(settings.answer_cache_mb * 1024 * 1024)
+        """Clients' answers on the current snapshot (``service.store.answers``)."""
 
     async def start(self) -> None:
         await self.pool.start()
@@ -163,11 +178,24 @@ class EmbeddedBackend(Backend):
             self.store.close()
 
     async def read(self, read: Read) -> QueryAnswer:
-        request = read.for_worker(self.store.snapshot, self.settings.base_iri)
-        with self._holding(request.snapshot):
-            return await observed(
+        snapshot = self.store.snapshot
+        cached = read.allow is not None  # a client's query (the endpoint's)
+        if cached and not read.fresh:
+            answer = self.answers.get(snapshot, read)
+            if answer is not None:
+                ANSWER_HITS.inc()
+                return answer
+        request = read.for_worker(snapshot, self.settings.base_iri)
+        with self._holding(snapshot):
+            answer = await observed(
                 read.query, self.pool.execute(request, read.timeout or self.settings.query_timeout)
             )
+        if not cached:
+            return answer
+        ANSWER_MISSES.inc()
+        key = replace(read, fresh=False) if read.fresh else read
+        kept = self.answers.put(snapshot, self.store.snapshot, key, replace(answer, cache=HIT))
+        return replace(answer, cache=forwarded(fresh=read.fresh, kept=kept))
 
     @contextmanager
     def _holding(self, snapshot: str) -> Iterator[None]:

@@ -59,6 +59,8 @@ class Read:
     named_graphs: tuple[str, ...] | None = None
     timeout: float | None = None
     allow: tuple[str, ...] | None = None
+    fresh: bool = False
+    """Computed again even if an answer is cached (``Cache-Control: no-cache``)."""
 
     def for_worker(self, snapshot: str, base_iri: str | None) -> QueryRequest:
         """What a worker runs for this read on ``snapshot``."""
@@ -173,6 +175,9 @@ class QueryAnswer:
     media: str | None
     """None when the client accepts no format for this kind of result (HTTP 406)."""
     body: bytes
+    cache: str = ""
+    """How the answer cache served it, as a ``Cache-Status`` value (``service.store.answers``);
+    empty when it is not asked (the service's own queries, a remote store)."""
 
 
 _CHECKED_TEXT_LIMIT = 16_384

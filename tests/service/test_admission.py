@@ -57,7 +57,9 @@ class Answer:
 
 
 def _ask(server: Server, query: str, source: str = "127.0.0.1") -> Answer:
-    """GET /sparql from ``source`` (a loopback address: another client)."""
+    """GET /sparql from ``source`` (a loopback address: another client), always run by a
+    worker (``no-cache``: the same text answered before would come from the answer cache,
+    and these tests are about the workers)."""
     parsed = urllib.parse.urlsplit(server.url)
     connection = http.client.HTTPConnection(
         parsed.hostname or "", parsed.port, timeout=60, source_address=(source, 0)
@@ -66,7 +68,7 @@ def _ask(server: Server, query: str, source: str = "127.0.0.1") -> Answer:
         connection.request(
             "GET",
             "/sparql?" + urllib.parse.urlencode({"query": query}),
-            headers={"Accept": "application/sparql-results+json"},
+            headers={"Accept": "application/sparql-results+json", "Cache-Control": "no-cache"},
         )
         response = connection.getresponse()
         return Answer(response.status, response.read().decode(), response.getheader("Retry-After"))

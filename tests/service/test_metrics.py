@@ -70,11 +70,12 @@ def test_reference_load_at_start_and_store_size(metered: Server) -> None:
 
 
 def test_a_sparql_query_moves_request_and_query_series(metered: Server) -> None:
+    """Three requests, three texts: each is run by a worker (the answer cache keys on the
+    exact text; ``test_sparql_http`` covers what it answers)."""
     before = scrape(metered)
-    for _ in range(3):
-        assert (
-            call(metered.url, "GET", "/sparql", params={"query": "ASK { ?s ?p ?o }"}).status == 200
-        )
+    for n in range(3):
+        query = f"ASK {{ ?s ?p ?o }} # {n}"
+        assert call(metered.url, "GET", "/sparql", params={"query": query}).status == 200
     after = scrape(metered)
     key = {"method": "GET", "route": "/sparql", "status": "200"}
     assert (
@@ -89,6 +90,22 @@ def test_a_sparql_query_moves_request_and_query_series(metered: Server) -> None:
     assert value(
         after, "kommunegraf_query_duration_seconds_bucket", kind="sparql", name="", le="+Inf"
     ) == value(after, count, kind="sparql", name="")
+
+
+def test_answers_from_the_cache_are_counted_apart_from_queries_run(metered: Server) -> None:
+    before = scrape(metered)
+    for _ in range(3):
+        query = "ASK { ?s ?p ?o } # the same text three times"
+        assert call(metered.url, "GET", "/sparql", params={"query": query}).status == 200
+    after = scrape(metered)
+    count = "kommunegraf_query_duration_seconds_count"
+    assert value(after, count, kind="sparql", name="") == (
+        value(before, count, kind="sparql", name="") + 1
+    )
+    for result, more in (("hit", 2), ("miss", 1)):
+        assert value(after, "kommunegraf_answer_cache_total", result=result) == (
+            value(before, "kommunegraf_answer_cache_total", result=result) + more
+        )
 
 
 def test_pages_and_canned_queries_are_labelled(metered: Server) -> None:

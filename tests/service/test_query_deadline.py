@@ -27,9 +27,12 @@ def strict_server() -> Iterator[Server]:
 
 
 def _ask(server: Server, query: str, timeout: float = 60) -> tuple[int, str]:
+    """The query's answer, always from a worker (not the answer cache: these tests are
+    about the workers)."""
     url = f"{server.url}/sparql?" + urllib.parse.urlencode({"query": query})
+    request = urllib.request.Request(url, headers={"Cache-Control": "no-cache"})
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()

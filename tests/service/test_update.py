@@ -66,7 +66,7 @@ def update(
     return call(server.url, "POST", "/sparql", body=text.encode(), headers=headers, params=params)
 
 
-def select(server: Server, query: str) -> Answer:
+def select(server: Server, query: str, headers: dict[str, str] | None = None) -> Answer:
     return call(
         server.url,
         "POST",
@@ -75,6 +75,7 @@ def select(server: Server, query: str) -> Answer:
         headers={
             "Content-Type": "application/sparql-query",
             "Accept": "application/sparql-results+json",
+            **(headers or {}),
         },
     )
 
@@ -370,3 +371,38 @@ def test_service_is_refused_without_an_allow_list(server: Server) -> None:
     answer = select(server, "SELECT * { SERVICE <http://169.254.169.254/latest/> { ?s ?p ?o } }")
     assert answer.status == 403
     assert "SERVICE" in answer.text and "(ingen / none)" in answer.text
+
+
+# --- The answer cache (service.store.answers) -------------------------------------------
+
+
+def test_regression_answer_cache_sees_every_write_at_once(writable: Server, canary: Canary) -> None:
+    """On the embedded store the same text on the same snapshot is answered from memory
+    (``Cache-Status``); a write publishes a new snapshot, so the very next answer is
+    computed again and shows it; ``Cache-Control: no-cache`` asks for a computed one; a
+    refusal is met again every time. A remote store, which others may write to, has no
+    cache: every answer is computed, and no ``Cache-Status`` is sent."""
+    graph = "http://example.org/update-test/cached"
+    query = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
+
+    def count(headers: dict[str, str] | None = None) -> tuple[str, str | None]:
+        answer = select(writable, query, headers)
+        assert answer.status == 200, answer.body
+        rows = json.loads(answer.body)["results"]["bindings"]
+        return rows[0]["n"]["value"], answer.headers.get("cache-status")
+
+    first, second = count(), count()
+    inserted = update(writable, f"INSERT DATA {{ GRAPH <{graph}> {{ <urn:a> <urn:b> <urn:c> }} }}")
+    assert inserted.status == 200
+    after_write, again = count(), count()
+    forced = count({"Cache-Control": "no-cache"})
+    refused = [select(writable, _refused_queries(canary)["upper"]) for _ in range(2)]
+    assert [answer.status for answer in refused] == [403, 403]
+    assert all("cache-status" not in answer.headers for answer in refused)
+    if writable.remote is not None:
+        assert [first, second, after_write, again, forced] == [("0", None)] * 2 + [("1", None)] * 3
+        return
+    assert [first, second] == [("0", "kommunegraf; fwd=miss; stored"), ("0", "kommunegraf; hit")]
+    assert after_write == ("1", "kommunegraf; fwd=miss; stored")
+    assert again == ("1", "kommunegraf; hit")
+    assert forced == ("1", "kommunegraf; fwd=request; stored")

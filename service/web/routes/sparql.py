@@ -154,7 +154,11 @@ async def _query(
         default_graphs=tuple(default_graphs) if default_graphs is not None else None,
         named_graphs=tuple(named_graphs) if named_graphs is not None else None,
         allow=tuple(settings.service_allow),
+        fresh=_no_cache(request),
     )
+    headers = {"Vary": "Accept"}
+    if answer.cache:
+        headers["Cache-Status"] = answer.cache
     if answer.media is None:
         offered = GRAPH_TYPES if answer.kind == "graph" else SOLUTION_TYPES
         return error_response(
@@ -162,8 +166,19 @@ async def _query(
             "Kan ikke levere svaret i et format du godtar.",
             "Cannot answer in a format you accept.",
             "Available: " + ", ".join(offered),
+            headers=headers,
         )
-    return Response(answer.body, media_type=answer.media, headers={"Vary": "Accept"})
+    return Response(answer.body, media_type=answer.media, headers=headers)
+
+
+def _no_cache(request: Request) -> bool:
+    """Whether the client asks for an answer computed now (``Cache-Control: no-cache`` or
+    ``max-age=0``, or ``Pragma: no-cache``), not one the answer cache kept."""
+    control = request.headers.get("cache-control")
+    if control is None:
+        return request.headers.get("pragma", "").strip().lower() == "no-cache"
+    directives = {part.strip().lower().replace(" ", "") for part in control.split(",")}
+    return bool(directives & {"no-cache", "max-age=0"})
 
 
 async def _update(

@@ -36,6 +36,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from prometheus_client import (
@@ -216,6 +217,13 @@ def query_kind(kind: str, name: str = "") -> Iterator[None]:
         _explicit_kind.reset(token)
 
 
+@lru_cache(maxsize=1024)
+def _query_seconds(kind: str, name: str) -> Any:
+    """``QUERY_SECONDS``'s series for ``kind`` and ``name``, looked up once (``labels`` takes
+    a lock and builds the key on every call, and this runs for every query)."""
+    return QUERY_SECONDS.labels(kind, name)
+
+
 async def observed(query: str, work: Awaitable[T]) -> T:
     """Run ``work`` (one query), timed and counted as active meanwhile; count a timeout;
     log its text at debug."""
@@ -230,7 +238,7 @@ async def observed(query: str, work: Awaitable[T]) -> T:
         outcome = await attempt(work)
     finally:
         ACTIVE_QUERIES.dec()
-        QUERY_SECONDS.labels(kind, name).observe(time.perf_counter() - started)
+        _query_seconds(kind, name).observe(time.perf_counter() - started)
     if isinstance(outcome, QueryTimeoutError):
         QUERY_TIMEOUTS.labels(kind, name).inc()
     if isinstance(outcome, ServiceError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import (
     AbstractContextManager,
     ExitStack,
@@ -211,7 +211,9 @@ class EmbeddedBackend(Backend):
             self._in_flight[snapshot] -= 1
             if not self._in_flight[snapshot]:
                 del self._in_flight[snapshot]
-            self.store.discard_snapshots(self.pool.snapshots_in_use() | set(self._in_flight))
+            self.store.discard_snapshots(
+                lambda: self.pool.snapshots_in_use() | set(self._in_flight)
+            )
 
     async def rehearse_update(self, sparql: str, *, evaluate: bool) -> None:
         request = UpdateRehearsal(sparql, self.store.snapshot, evaluate, self.settings.base_iri)
@@ -278,7 +280,7 @@ class PublishedCopy:
     def __init__(self, path: Path) -> None:
         self.snapshot = str(path)
 
-    def discard_snapshots(self, in_use: set[str]) -> None:
+    def discard_snapshots(self, in_use: Callable[[], set[str]]) -> None:
         """Nothing to discard: the copy is the only snapshot, deleted on close."""
 
     def close(self) -> None:

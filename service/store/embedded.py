@@ -213,26 +213,29 @@ class KnowledgeStore:
                 self._deferred = False
                 self._publish()
 
-    def discard_snapshots(self, in_use: set[str]) -> None:
-        """Delete snapshots no worker has open that are older than the current one.
+    def discard_snapshots(self, in_use: Callable[[], set[str]]) -> None:
+        """Delete snapshots no worker has open (``in_use()``) that are older than the
+        current one.
 
         Never a newer one: a write in another thread may be making it right now
         (RocksDB fills ``<n>.tmp``, then renames it to ``<n>``), and deleting its
         files then published a snapshot with files missing, which the workers
         could not open (500s under load while a workbook was reloaded).
         """
-        current = Path(self.snapshot).name
-        if self._tidy == current:
-            return  # called after every query: no listing of the folder while none is old
+        snapshot = self.snapshot
+        if self._tidy == snapshot:
+            return  # called after every query: nothing to do (or list) while none is old
+        current = Path(snapshot).name
         kept = False
+        held = in_use()
         for folder in self._snapshots.iterdir():
             if folder.name.isdigit() and folder.name < current:
-                if str(folder) in in_use:
+                if str(folder) in held:
                     kept = True
                 else:
                     shutil.rmtree(folder, ignore_errors=True)
         if not kept:
-            self._tidy = current
+            self._tidy = snapshot
 
     def close(self) -> None:
         """Flush and release the store; a temporary store is deleted."""

@@ -99,7 +99,8 @@ def test_dump_while_serving_then_restore_into_an_empty_store_round_trips(
 
     def read() -> None:
         # Queries while writes publish snapshots: each write makes a new one and
-        # queries discard old ones, which must never touch one still being made.
+        # queries discard old ones, which must never touch one still being made
+        # (no-cache: every read runs in a worker, none is answered from the cache).
         while not stop.is_set():
             reads.append(
                 call(
@@ -107,6 +108,7 @@ def test_dump_while_serving_then_restore_into_an_empty_store_round_trips(
                     "GET",
                     "/sparql",
                     params={"query": f"ASK {{ GRAPH <{GRAPH}> {{}} }}"},
+                    headers={"Cache-Control": "no-cache"},
                 )
             )
 

@@ -167,6 +167,9 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # No OpenTelemetry here (metrics are Prometheus, /metrics): off, FastAPI does not
+        # look for a configured provider on every request.
+        telemetry={"tracing": False, "metrics": False},
     )
     app.state.settings = settings
     app.state.load_progress = progress

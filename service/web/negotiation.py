@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from starlette.requests import Request
 
@@ -52,6 +53,15 @@ def best_match(accept: str | None, offered: list[str]) -> str | None:
     """The offered type with the highest quality; ties go to the server's order."""
     if not accept or not accept.strip():
         return offered[0] if offered else None
+    return _best(accept, tuple(offered))
+
+
+@lru_cache(maxsize=256)
+def _best(accept: str, offered: tuple[str, ...]) -> str | None:
+    """``best_match`` for a non-empty Accept, remembered: clients send the same few
+    headers again and again, and reading one (twice per query: solutions and graphs) was
+    about a tenth of the app's Python on a light query answered from the answer cache
+    (bench/, issue 21)."""
     ranges = _parse(accept)
     best: tuple[float, int] | None = None
     choice = None

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rdflib import Dataset, Graph, URIRef
+from rdflib import BNode, Dataset, Graph, URIRef
 from rdflib.compare import isomorphic
+from rdflib.term import Node
 
 from tests.cli import kommunegraf
 from tests.conftest import Server, start_server, stop_server
@@ -45,6 +46,31 @@ def _as_graph(dataset: Dataset) -> Graph:
         name = g.identifier if isinstance(g, Graph) else g
         flat.add((s, URIRef("urn:quad:" + urllib.parse.quote(f"{name}\n{p}", safe="")), o))
     return flat
+
+
+def _same_quads(first: Dataset, second: Dataset) -> bool:
+    """Whether the datasets hold the same quads up to blank node labels.
+
+    The quads without a blank node must be equal as they are (no relabelling touches
+    them), so only the few with one go through rdflib's isomorphism, which costs seconds
+    on the reference data's ~19,000 quads and nothing on a handful.
+    """
+    flat_first, flat_second = _as_graph(first), _as_graph(second)
+    ground_first, blank_first = _split(flat_first)
+    ground_second, blank_second = _split(flat_second)
+    return ground_first == ground_second and isomorphic(blank_first, blank_second)
+
+
+def _split(graph: Graph) -> tuple[set[tuple[Node, Node, Node]], Graph]:
+    """The triples without a blank node, and a graph of those with one."""
+    ground: set[tuple[Node, Node, Node]] = set()
+    blank = Graph()
+    for triple in graph:
+        if any(isinstance(term, BNode) for term in triple):
+            blank.add(triple)
+        else:
+            ground.add(triple)
+    return ground, blank
 
 
 def _read(path: Path) -> Dataset:
@@ -119,11 +145,13 @@ def test_dump_while_serving_then_restore_into_an_empty_store_round_trips(
         reader.start()
     try:
         dump = tmp_path / f"backup{suffix}"
+        written_before = len(answers)
         dumped = kommunegraf("dump", "-o", str(dump), "--store", str(store))
+        written_during = len(answers) - written_before
         # The service keeps answering while it is being dumped.
         alive = call(server.url, "GET", "/sparql", params={"query": "ASK {}"})
-        writer.join(timeout=120)
     finally:
+        # The churn is needed while the dump runs, not after it (at most VERSIONS).
         stop.set()
         writer.join(timeout=120)
         for reader in readers:
@@ -132,6 +160,8 @@ def test_dump_while_serving_then_restore_into_an_empty_store_round_trips(
     assert alive.status == 200
     failed = [a.text for a in answers if a.status != 204]
     assert answers and not failed, failed
+    # The service kept writing while it was being dumped.
+    assert written_during > 0 or len(answers) == VERSIONS
     failed_reads = [a.text for a in reads if a.status != 200]
     assert reads and not failed_reads, failed_reads[:3]
 
@@ -152,7 +182,7 @@ def test_dump_while_serving_then_restore_into_an_empty_store_round_trips(
 
     copy = _read(again)
     assert len(copy) == len(original)
-    assert isomorphic(_as_graph(copy), _as_graph(original))
+    assert _same_quads(copy, original)
 
 
 def test_the_restored_store_serves_what_was_dumped(
@@ -223,4 +253,4 @@ def test_a_damaged_dump_is_refused_and_the_old_store_stays(tmp_path: Path) -> No
     assert refused.returncode == 1, refused.stderr
     after = tmp_path / "after.nq"
     assert kommunegraf("dump", "-o", str(after), "--store", str(store)).returncode == 0
-    assert isomorphic(_as_graph(_read(after)), _as_graph(_read(before)))
+    assert _same_quads(_read(after), _read(before))

@@ -66,13 +66,32 @@ def _state(store_path: Path, graph: str) -> tuple[int, set[str]]:
         store.close()
 
 
+@pytest.fixture(scope="module")
+def loaded_old(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding the old generation of the source, made once for every kill point
+    (each kill works on a copy of it; its audit log is beside it)."""
+    folder = tmp_path_factory.mktemp("crash-load")
+    source = folder / "kilde.ttl"
+    _write_source(source, "old", OLD_TRIPLES)
+    assert _load(source, folder / "store").wait(timeout=300) == 0
+    return folder / "store"
+
+
+def _copy_store(store: Path, target: Path) -> None:
+    """``store`` and its audit log (beside it) as ``target``."""
+    shutil.copytree(store, target)
+    trail = store.with_name(store.name + "-audit.jsonl")
+    shutil.copy(trail, target.with_name(target.name + "-audit.jsonl"))
+
+
 @pytest.mark.parametrize("fraction", [0.5, 0.85])
-def test_sigkill_during_a_load_leaves_old_or_new_graph(tmp_path: Path, fraction: float) -> None:
-    source = tmp_path / "kilde.ttl"
+def test_sigkill_during_a_load_leaves_old_or_new_graph(
+    loaded_old: Path, tmp_path: Path, fraction: float
+) -> None:
+    source = tmp_path / "kilde.ttl"  # the same name, so the same graph as the old one
     store = tmp_path / "store"
     graph = source_graph_iri(source, BASE)
-    _write_source(source, "old", OLD_TRIPLES)
-    assert _load(source, store).wait(timeout=300) == 0
+    _copy_store(loaded_old, store)
     _write_source(source, "new", NEW_TRIPLES)
 
     # Time a full load of the new file into a copy, to aim the kill into the load.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS
@@ -18,6 +20,8 @@ from loaders.reference.build import (
     successors,
 )
 from loaders.validation import validate
+from service.store.embedded import KnowledgeStore, open_store
+from service.store.sources import load_reference
 from tests.conftest import SHARED
 
 BASE = DEFAULT_BASE_IRI
@@ -220,3 +224,33 @@ def test_statutory_services_added_from_kommune_los_point_at_a_section(reference:
         act = reference.value(basis, part_of)
         assert act is not None and (act, RDF.type, KG.LegalBasis) in reference, section
         assert URIRef(LOS_WORD + word) in set(reference.objects(subject, thematic)), service
+
+
+class _GraphsOnly:
+    """A writer that takes rdflib graphs only (a remote store): ``load_reference``'s
+    rdflib path, the reference for its pyoxigraph one."""
+
+    def __init__(self, store: KnowledgeStore) -> None:
+        self.store = store
+
+    def replace_graph(self, graph_iri: str, data: Graph) -> None:
+        self.store.replace_graph(graph_iri, data)
+
+
+def _lines(store: KnowledgeStore) -> set[str]:
+    out = io.BytesIO()
+    store.dump(out, ox.RdfFormat.N_QUADS)
+    # Blank nodes get fresh labels, and the provenance says when it was loaded.
+    return {
+        line
+        for line in out.getvalue().decode().splitlines()
+        if "_:" not in line and "generatedAtTime" not in line
+    }
+
+
+def test_reference_data_parsed_by_pyoxigraph_is_what_rdflib_read() -> None:
+    with open_store(None) as fast, open_store(None) as reference:
+        load_reference(fast, DEFAULT_BASE_IRI)
+        load_reference(_GraphsOnly(reference), DEFAULT_BASE_IRI)
+        assert len(fast) == len(reference) > 15_000
+        assert _lines(fast) == _lines(reference)

@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyoxigraph as ox
 from rdflib import Graph
 
 from loaders.namespaces import DEFAULT_BASE_IRI, bind_prefixes
+from loaders.oxigraph_terms import rdflib_terms
 from loaders.paths import reference_dir
 
 
@@ -37,8 +39,22 @@ class ReferenceSource:
         """
         return f"{base_iri}graph/reference/{self.name}"
 
+    def triples(self, base_iri: str = DEFAULT_BASE_IRI) -> set[ox.Quad]:
+        """The file's triples, parsed by pyoxigraph (each blank node a fresh one): the
+        same triples rdflib reads, 30 times faster (tests/loaders/test_reference.py)."""
+        return set(
+            ox.parse(
+                path=self.path,
+                format=_OX_FORMATS[self.rdf_format],
+                base_iri=base_iri,
+                without_named_graphs=True,
+                rename_blank_nodes=True,
+            )
+        )
+
 
 _FORMATS = {".ttl": "turtle", ".rdf": "xml"}
+_OX_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "xml": ox.RdfFormat.RDF_XML}
 
 
 def reference_sources() -> list[ReferenceSource]:
@@ -53,6 +69,10 @@ def reference_sources() -> list[ReferenceSource]:
 def reference_graph(base_iri: str = DEFAULT_BASE_IRI) -> Graph:
     """All reference data in one rdflib graph, relative IRIs resolved against base_iri."""
     graph = bind_prefixes(Graph())
+    term = rdflib_terms()
     for source in reference_sources():
-        graph.parse(source.path, format=source.rdf_format, publicID=base_iri)
+        graph.addN(
+            (term(q.subject), term(q.predicate), term(q.object), graph)  # type: ignore[arg-type]
+            for q in source.triples(base_iri)
+        )
     return graph

@@ -369,15 +369,10 @@ def load_reference(store: GraphWriter, base_iri: str) -> list[str]:
         raw = source.path.read_bytes()
         iri = source.graph_iri(base_iri)
         started = time.perf_counter()
-        form = _OX_FORMATS.get(source.rdf_format)
-        if direct is not None and form is not None:
+        if direct is not None:
             # pyoxigraph parses and writes the same triples 30 times faster than rdflib
             # (4 CPU seconds of every first start, before any workbook was checked).
-            triples = set(
-                ox.parse(
-                    raw, form, base_iri=base_iri, without_named_graphs=True, rename_blank_nodes=True
-                )
-            )
+            triples = source.triples(base_iri)
             count = len(triples)
             data = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
             metadata = source_metadata(iri, source.path.name, raw, count)
@@ -389,14 +384,6 @@ def load_reference(store: GraphWriter, base_iri: str) -> list[str]:
         record_load("reference", rows=0, triples=count, seconds=time.perf_counter() - started)
         loaded.append(iri)
     return loaded
-
-
-_OX_FORMATS = {
-    "xml": ox.RdfFormat.RDF_XML,
-    "turtle": ox.RdfFormat.TURTLE,
-    "nt": ox.RdfFormat.N_TRIPLES,
-}
-"""rdflib's names of the reference files' formats, as pyoxigraph's."""
 
 
 def load_sources(

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from rdflib import Graph, URIRef
+from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS
 
 from loaders.namespaces import DEFAULT_BASE_IRI, KG
-from loaders.reference import reference_sources
+from loaders.reference import reference_graph, reference_sources
 from loaders.reference.build import read_municipalities as read_csv
 from loaders.reference.build import (
     read_organisation_numbers,
@@ -254,3 +254,16 @@ def test_reference_data_parsed_by_pyoxigraph_is_what_rdflib_read() -> None:
         load_reference(_GraphsOnly(reference), DEFAULT_BASE_IRI)
         assert len(fast) == len(reference) > 15_000
         assert _lines(fast) == _lines(reference)
+
+
+def test_the_reference_graph_from_pyoxigraph_is_what_rdflib_parses() -> None:
+    parsed = Graph()
+    for source in reference_sources():
+        parsed.parse(source.path, format=source.rdf_format, publicID=DEFAULT_BASE_IRI)
+    built = reference_graph(DEFAULT_BASE_IRI)
+    assert len(built) == len(parsed)
+    assert _ground(built) == _ground(parsed)
+
+
+def _ground(graph: Graph) -> set[tuple[object, ...]]:
+    return {t for t in graph if not any(isinstance(term, BNode) for term in t)}

@@ -9,7 +9,6 @@ SHACL results of the next step be pinned the same way.
 from __future__ import annotations
 
 import datetime
-import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -27,19 +26,24 @@ from loaders.cells import (
     parse_text,
     parse_url,
 )
-from loaders.column_use import choices, column_use, header_key, header_keys
-from loaders.columns import Column, Path, Sheet, sheets
+from loaders.column_use import choices, column_use
+from loaders.columns import Column, Path, Sheet
 from loaders.context import context_index
-from loaders.namespaces import KG, PREFIXES, SCHEMA, bind_prefixes
-from loaders.old_contract_end import HEADER_KEYS as OLD_CONTRACT_END
+from loaders.namespaces import KG, SCHEMA, bind_prefixes
 from loaders.old_contract_end import Index, convert
 from loaders.report import Issue
 from loaders.resolver import normalise
+from loaders.sheet_headers import (
+    CellRef,
+    SheetReading,
+    expand,
+    read_sheets,
+    text_of,
+)
 from loaders.validation import ontology_graph
-from loaders.workbook import RawCell, RawSheet, RawWorkbook, cell_error_messages
+from loaders.workbook import RawCell, RawWorkbook, cell_error_messages
 
 _SEPARATORS = re.compile(r"\s*[;\n]\s*")
-_IGNORED_SHEETS = {"veiledning", "guide", "lister", "lists"}
 
 
 def slug(text: str) -> str:
@@ -57,32 +61,11 @@ _cached_slug = lru_cache(maxsize=65536)(slug)
 """``slug`` remembered: every usage row compares its key with every application name."""
 
 
-@lru_cache(maxsize=1024)
-def _expand(curie: str) -> URIRef:
-    prefix, _, local = curie.partition(":")
-    return URIRef(PREFIXES[prefix] + local)
-
-
 # Terms of the hot path, looked up once: an rdflib namespace builds a new IRI on every
 # attribute access, which cost a national load about a second.
 _TYPE, _LABEL, _STRING = RDF.type, RDFS.label, XSD.string
 _MUNICIPALITY, _APPLICATION_CLASS, _USAGE = KG.Municipality, KG.Application, KG.ApplicationUsage
 _APPLICATION, _ORGANISATION_NUMBER = KG.application, KG.organisationNumber
-_TEMPLATE_NAME = re.compile(r"\{([^}]+)\}")
-"""Columns whose values name their row: another sheet of the workbook may use them."""
-
-
-def _text_of(cell: RawCell) -> str:
-    value = cell.value
-    return "" if value is None else str(value)
-
-
-@dataclass(frozen=True)
-class CellRef:
-    sheet: str
-    row: int
-    column: str
-    column_name: str
 
 
 Triple = tuple[Node, Node, Node]
@@ -114,26 +97,6 @@ class MappedSource:
             self._graph = bind_prefixes(Graph())
             self._graph.addN((s, p, o, self._graph) for s, p, o in self.triples)
         return self._graph
-
-
-@dataclass
-class _SheetReading:
-    sheet: Sheet
-    raw: RawSheet
-    columns: dict[int, Column]
-    """Position in the raw row (0-based) → column."""
-    letters: dict[Column, str]
-    rows: list[list[RawCell]]
-    key_paths: dict[Node, str] = field(default_factory=dict)
-    """The path of each column the IRI template names → its name in the template."""
-    cells: dict[int, list[tuple[Column, RawCell, CellRef]]] = field(default_factory=dict)
-    """A row's (by ``id``) mapped cells, made once: every pass reads them."""
-    old_contract_end: tuple[int, str] | None = None
-    """The position and header of an old workbook's contract end column (usage sheet)."""
-
-    def __post_init__(self) -> None:
-        for name in set(_TEMPLATE_NAME.findall(self.sheet.iri_template)):
-            self.key_paths[_expand(name)] = name
 
 
 class _Mapper:
@@ -177,116 +140,8 @@ class _Mapper:
 
     # -- sheets and headers --------------------------------------------------
 
-    def read_sheets(self, workbook: RawWorkbook) -> list[_SheetReading]:
-        by_name: dict[str, Sheet] = {}
-        for known in sheets():
-            by_name[header_key(known.name_nb)] = known
-            by_name[header_key(known.name_en)] = known
-        readings = []
-        single_csv = workbook.file_type == "csv" and len(workbook.sheets) == 1
-        for raw in workbook.sheets:
-            key = header_key(raw.name)
-            if key in _IGNORED_SHEETS:
-                continue
-            sheet: Sheet | None = by_name.get(key)
-            if sheet is None and single_csv:
-                sheet = self._sheet_by_headers(raw)
-            if sheet is None:
-                names = ", ".join(s.name_nb for s in sheets())
-                self.issue(
-                    "warning",
-                    f"Arket «{raw.name}» er ikke en del av malen og blir ikke lest. "
-                    f"Kjente ark: {names}.",
-                    f"Sheet '{raw.name}' is not part of the template and is not read. "
-                    f"Known sheets: {names}.",
-                    raw.name,
-                )
-                continue
-            if raw.hidden:
-                self.issue(
-                    "warning",
-                    f"Arket «{raw.name}» er skjult, men blir lest.",
-                    f"Sheet '{raw.name}' is hidden, but is read.",
-                    raw.name,
-                )
-            reading = self._read_headers(sheet, raw)
-            if reading is not None:
-                readings.append(reading)
-        return readings
-
-    def _sheet_by_headers(self, raw: RawSheet) -> Sheet | None:
-        """A lone CSV is one sheet; which one, its headers tell."""
-        if not raw.rows:
-            return None
-        found = {header_key(_text_of(c)) for c in raw.rows[0]}
-        best = max(
-            sheets(),
-            key=lambda s: len(
-                found & set().union(*(header_keys(c, self.ontology) for c in s.columns))
-            ),
-        )
-        matched = found & set().union(*(header_keys(c, self.ontology) for c in best.columns))
-        return best if len(matched) >= 2 else None
-
-    def _read_headers(self, sheet: Sheet, raw: RawSheet) -> _SheetReading | None:
-        if not raw.rows:
-            return None
-        header_row = raw.rows[0]
-        keys = {c: header_keys(c, self.ontology) for c in sheet.columns}
-        columns: dict[int, Column] = {}
-        letters: dict[Column, str] = {}
-        old_contract_end = None
-        for position, cell in enumerate(header_row):
-            text = _text_of(cell).strip()
-            if not text:
-                continue
-            key = header_key(text)
-            column = next((c for c, k in keys.items() if key in k), None)
-            if column is None and sheet.target_class == _USAGE and key in OLD_CONTRACT_END:
-                old_contract_end = (position, text)  # read into contracts, after the rows
-                continue
-            if column is None:
-                known = {c.name_nb: c for c in sheet.columns}
-                close = difflib.get_close_matches(text, list(known), n=1, cutoff=0.6)
-                self.issue(
-                    "warning",
-                    f"Ukjent kolonne «{text}» blir ikke lest."
-                    + (f" Mente du «{close[0]}»?" if close else ""),
-                    f"Unknown column '{text}' is not read."
-                    + (f" Did you mean '{close[0]}'?" if close else ""),
-                    CellRef(raw.name, cell.row, cell.column_letter, text),
-                    suggestion=close[0] if close else None,
-                )
-                continue
-            if column in letters:
-                self.issue(
-                    "error",
-                    f"Kolonnen «{column.name_nb}» står to ganger.",
-                    f"Column '{column.name_en}' appears twice.",
-                    CellRef(raw.name, cell.row, cell.column_letter, column.name_nb),
-                )
-                continue
-            columns[position] = column
-            letters[column] = cell.column_letter
-        for column in sheet.columns:
-            if column.required and column not in letters:
-                self.issue(
-                    "error",
-                    f"Den påkrevde kolonnen «{column.name_nb}» mangler i arket.",
-                    f"The required column '{column.name_en}' is missing from the sheet.",
-                    (raw.name, header_row[0].row if header_row else 1),
-                )
-        data = raw.rows[1:]
-        if data and self._is_english_header(data[0], sheet):
-            data = data[1:]
-        reading = _SheetReading(sheet, raw, columns, letters, data)
-        reading.old_contract_end = old_contract_end
-        return reading
-
-    def _is_english_header(self, row: list[RawCell], sheet: Sheet) -> bool:
-        english = {header_key(c.name_en) for c in sheet.columns}
-        texts = [header_key(_text_of(c)) for c in row if _text_of(c).strip()]
-        return bool(texts) and sum(t in english for t in texts) >= max(1, len(texts) // 2)
+    def read_sheets(self, workbook: RawWorkbook) -> list[SheetReading]:
+        return read_sheets(workbook, self.ontology, self.issue)
 
     # -- values --------------------------------------------------------------
 
@@ -364,7 +219,7 @@ class _Mapper:
     # -- rows ----------------------------------------------------------------
 
     def _cells(
-        self, reading: _SheetReading, row: list[RawCell]
+        self, reading: SheetReading, row: list[RawCell]
     ) -> list[tuple[Column, RawCell, CellRef]]:
         found = reading.cells.get(id(row))
         if found is None:
@@ -381,7 +236,7 @@ class _Mapper:
             return str(term)[len(self.base) + 3 :].split("/", 1)[1]
         return _cached_slug(str(term))
 
-    def mint(self, reading: _SheetReading, row: list[RawCell]) -> URIRef | None:
+    def mint(self, reading: SheetReading, row: list[RawCell]) -> URIRef | None:
         """The subject IRI of a row, from its sheet's IRI template."""
         values: dict[str, Node] = {}
         wanted = reading.key_paths
@@ -416,7 +271,7 @@ class _Mapper:
             return None
         return parse_text(values[0]) if values else None
 
-    def index(self, readings: list[_SheetReading]) -> None:
+    def index(self, readings: list[SheetReading]) -> None:
         """Pass 1: mint every row's subject and make it resolvable by name."""
         order = _dependency_order(readings)
         for reading in order:
@@ -448,7 +303,7 @@ class _Mapper:
                 )
 
     def _names(
-        self, reading: _SheetReading, row: list[RawCell], subject: URIRef
+        self, reading: SheetReading, row: list[RawCell], subject: URIRef
     ) -> list[tuple[str, bool]]:
         """What the row is known by, each with whether it is a name (else an id)."""
         found: list[tuple[str, bool]] = []
@@ -482,7 +337,7 @@ class _Mapper:
             self._by_slug = (added, by_slug)
         return self._by_slug[1]
 
-    def map_rows(self, readings: list[_SheetReading]) -> None:
+    def map_rows(self, readings: list[SheetReading]) -> None:
         """Pass 2: every cell of every indexed row to triples."""
         triples = self.result.triples
         for reading in readings:
@@ -514,7 +369,7 @@ class _Mapper:
                     self._add(subject, column, cell, where)
             self.result.row_counts[reading.raw.name] = count
 
-    def convert_old_contract_ends(self, readings: list[_SheetReading]) -> None:
+    def convert_old_contract_ends(self, readings: list[SheetReading]) -> None:
         """Pass 3: an old workbook's contract end cells become contracts, each with a
         warning to move it to the Kontrakter sheet (``loaders.old_contract_end``)."""
         old = [r for r in readings if r.old_contract_end is not None]
@@ -569,11 +424,11 @@ class _Mapper:
         names = []
         for curie in re.findall(r"\{([^}]+)\}", sheet.iri_template):
             for column in sheet.columns:
-                if column.path == _expand(curie):
+                if column.path == expand(curie):
                     names.append(column.name_nb if lang == "nb" else column.name_en)
         return ", ".join(names)
 
-    def _check_cells(self, reading: _SheetReading, row: list[RawCell]) -> None:
+    def _check_cells(self, reading: SheetReading, row: list[RawCell]) -> None:
         """Report cell errors of a row that could not be identified, too."""
         for column, cell, where in self._cells(reading, row):
             try:
@@ -588,7 +443,7 @@ class _Mapper:
             error.message_nb,
             error.message_en,
             where,
-            _text_of(cell) or None,
+            text_of(cell) or None,
             error.suggestion,
         )
 
@@ -617,17 +472,17 @@ class _Mapper:
                     node = helper
 
 
-def _dependency_order(readings: list[_SheetReading]) -> list[_SheetReading]:
+def _dependency_order(readings: list[SheetReading]) -> list[SheetReading]:
     """Sheets whose IRIs are referenced by other sheets' IRI templates come first."""
     by_class = {r.sheet.target_class: r for r in readings}
-    ordered: list[_SheetReading] = []
+    ordered: list[SheetReading] = []
 
-    def visit(reading: _SheetReading, seen: frozenset[URIRef]) -> None:
+    def visit(reading: SheetReading, seen: frozenset[URIRef]) -> None:
         if reading in ordered or reading.sheet.target_class in seen:
             return
         for curie in re.findall(r"\{([^}]+)\}", reading.sheet.iri_template):
             for column in reading.sheet.columns:
-                if column.path == _expand(curie):
+                if column.path == expand(curie):
                     for target in column.target_classes:
                         if target in by_class:
                             visit(by_class[target], seen | {reading.sheet.target_class})

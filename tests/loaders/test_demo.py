@@ -184,19 +184,24 @@ def test_some_contracts_end_within_a_year_of_the_generation_date(demo: ox.Store)
 
 
 def test_every_municipality_has_labelled_contracts_and_dated_lifecycles(demo: ox.Store) -> None:
-    """Issue 22: contracts as records and dated lifecycles, for every municipality."""
+    """Issue 22: contracts as records and dated lifecycles, for every municipality.
+
+    Each count in a subquery of its own: two OPTIONALs side by side joined every contract
+    of a municipality with every dated usage before counting (a minute and a half)."""
     rows = _rows(
         demo,
         """PREFIX schema: <https://schema.org/>
-        SELECT ?m (COUNT(DISTINCT ?c) AS ?contracts) (COUNT(DISTINCT ?u) AS ?dated) WHERE {
+        SELECT ?m ?contracts ?dated WHERE {
           ?m a kg:Municipality . FILTER EXISTS { ?any kg:usedBy ?m }  # today's, with a portfolio
-          OPTIONAL { ?c kg:contractingAuthority ?m ; schema:endDate ?end ;
-                        dct:description "Oppdiktet demokontrakt (demodata)."@nb }
-          OPTIONAL { ?u kg:usedBy ?m ; kg:inUseDate ?from }
-        } GROUP BY ?m""",
+          OPTIONAL { SELECT ?m (COUNT(DISTINCT ?c) AS ?contracts) WHERE {
+            ?c kg:contractingAuthority ?m ; schema:endDate ?end ;
+               dct:description "Oppdiktet demokontrakt (demodata)."@nb } GROUP BY ?m }
+          OPTIONAL { SELECT ?m (COUNT(DISTINCT ?u) AS ?dated) WHERE {
+            ?u kg:usedBy ?m ; kg:inUseDate ?from } GROUP BY ?m }
+        }""",
     )
     assert len(rows) == 357
-    assert all(int(r["contracts"]) > 0 and int(r["dated"]) > 0 for r in rows)
+    assert all(int(r.get("contracts", 0)) > 0 and int(r.get("dated", 0)) > 0 for r in rows)
     gaps = _rows(
         demo,
         f"""SELECT (COUNT(?late) AS ?late) (COUNT(?orphan) AS ?orphan) WHERE {{

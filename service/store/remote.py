@@ -53,7 +53,6 @@ from service.errors import (
     QueryTimeoutError,
     RemoteStoreError,
     ServiceError,
-    StoreRefusedDataError,
     UpdateSyntaxError,
     attempt,
 )
@@ -68,6 +67,7 @@ from service.store.remote_wire import (
     ASK_AS,
     GRAPH_TYPES,
     KIND_TYPES,
+    WRITE_TIMEOUT,
     DeadlinePassedError,
     Kind,
     QueryForm,
@@ -76,6 +76,7 @@ from service.store.remote_wire import (
     kind_of,
     media_label,
     message,
+    put_graph,
     query_form,
     read_until,
     wrapper_response,
@@ -103,13 +104,6 @@ so the marks watcher and the reading of clients' texts always find one."""
 WATCH_SECONDS = 1.0
 """How often the store is asked whether anyone wrote to it (``RemoteBackend.marks``)."""
 
-WRITE_TIMEOUT = 300.0
-"""Seconds to wait for the remote server to answer a write.
-
-Longer than a query deadline on purpose: a write that times out on the client may
-still commit on the server, so giving up early would report a failure that may not be
-one. Large loads are the usual writes.
-"""
 
 _HIDDEN_TRIPLE = (
     "ASK { { SELECT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } } LIMIT 1 } "
@@ -520,7 +514,13 @@ class RemoteBackend(Backend):
             if WRITE_PREAMBLE.get():  # its own request: the PUT cannot carry it
                 self._update(WRITE_PREAMBLE.get().rstrip().removesuffix(";"))
             try:
-                self._put_graph(self.graph_store_url, graph_iri, triples.encode("utf-8"))
+                put_graph(
+                    self.graph_store_url,
+                    graph_iri,
+                    triples.encode("utf-8"),
+                    self._authorization,
+                    (self.settings.store_user or "", self.settings.store_password or ""),
+                )
             finally:
                 self.writes += 1
             return
@@ -535,60 +535,6 @@ class RemoteBackend(Backend):
             self._executor,
             lambda: self._update(preamble + self.dialect.write_graph(graph_iri, data)),
         )
-
-    def _graph_store_opener(self) -> urllib.request.OpenerDirector:
-        """What sends Graph Store requests: one that answers a server's Digest challenge
-        with the store's user (Virtuoso's ``/sparql-graph-crud-auth`` asks for Digest)."""
-        passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
-        passwords.add_password(
-            None,
-            self.graph_store_url or self.query_url,
-            self.settings.store_user or "",
-            self.settings.store_password or "",
-        )
-        return urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(passwords))
-
-    def _put_graph(self, store_url: str, graph_iri: str, body: bytes) -> None:
-        """Graph Store Protocol PUT; SPARQLWrapper speaks only Query and Update.
-
-        With a user, HTTP Basic goes with the request, as with every query and update. A
-        server that wants Digest instead refuses that with a bare 401 (Virtuoso does, with
-        no challenge), so the PUT is sent once more without it, and the Digest challenge
-        that answer brings is answered.
-        """
-        separator = "&" if "?" in store_url else "?"
-        url = f"{store_url}{separator}graph={urllib.parse.quote(graph_iri, safe='')}"
-
-        def put(basic: bool) -> None:
-            headers = {"Content-Type": "application/n-triples"}
-            if basic and self._authorization is not None:
-                headers["Authorization"] = self._authorization
-            # The URL is the operator's graph store, checked to be http(s) at start.
-            request = urllib.request.Request(url, data=body, headers=headers, method="PUT")  # noqa: S310
-            with self._graph_store_opener().open(request, timeout=WRITE_TIMEOUT) as response:
-                response.read()
-
-        try:
-            try:
-                put(basic=True)
-            except urllib.error.HTTPError as refused:
-                if refused.code != 401 or self._authorization is None:
-                    raise
-                refused.close()
-                put(basic=False)
-        except urllib.error.HTTPError as error:
-            body_text = message(error.read())
-            if error.code == 400:
-                raise StoreRefusedDataError(body_text) from None
-            log.error("remote graph store %s: HTTP %s: %s", store_url, error.code, body_text)
-            raise RemoteStoreError(
-                f"graflageret svarte HTTP {error.code} / the graph store answered HTTP {error.code}"
-            ) from None
-        except (OSError, HTTPException) as error:
-            log.error("remote graph store %s: %s", store_url, error)
-            raise RemoteStoreError(
-                "graflageret svarer ikke / the graph store cannot be reached"
-            ) from None
 
     def is_empty(self) -> bool:
         """Ask the remote server; it runs once at start-up, before the event loop serves."""

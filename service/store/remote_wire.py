@@ -1,4 +1,5 @@
-"""The SPARQL 1.1 Protocol as the remote store speaks it on the wire.
+"""The SPARQL 1.1 Protocol (and the Graph Store Protocol's PUT) as the remote store
+speaks it on the wire.
 
 Why apart from ``service.store.remote``: which query form a text is, which media types
 a server may answer with for each kind of result, how its error bodies are read and how
@@ -9,19 +10,35 @@ the backend's state.
 from __future__ import annotations
 
 import ast
+import logging
 import re
 import time
-from http.client import HTTPResponse
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.client import HTTPException, HTTPResponse
 from typing import Literal
 
 from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
 
+from service.errors import RemoteStoreError, StoreRefusedDataError
 from service.settings import SettingsError
+
+# The remote backend's logger: the Graph Store PUT is one of its writes.
+log = logging.getLogger("service.remote_store")
 
 QueryForm = Literal["SELECT", "ASK", "CONSTRUCT", "DESCRIBE"]
 Kind = Literal["solutions", "boolean", "graph"]
 
 MESSAGE_LIMIT = 4000
+
+WRITE_TIMEOUT = 300.0
+"""Seconds to wait for the remote server to answer a write.
+
+Longer than a query deadline on purpose: a write that times out on the client may
+still commit on the server, so giving up early would report a failure that may not be
+one. Large loads are the usual writes.
+"""
 
 GRAPH_TYPES = frozenset(
     {
@@ -179,3 +196,56 @@ def media_label(served: str, accepted: tuple[str, ...]) -> str:
         if served == media or served in EQUIVALENT.get(media, frozenset()):
             return media
     return served
+
+
+def put_graph(
+    store_url: str,
+    graph_iri: str,
+    body: bytes,
+    authorization: str | None,
+    user: tuple[str, str],
+) -> None:
+    """Graph Store Protocol PUT of N-Triples ``body``; SPARQLWrapper speaks only Query and
+    Update. Raises StoreRefusedDataError (400), else RemoteStoreError.
+
+    With a user, HTTP Basic goes with the request (``authorization``), as with every query
+    and update. A server that wants Digest instead refuses that with a bare 401
+    (Virtuoso's ``/sparql-graph-crud-auth`` does, with no challenge), so the PUT is sent
+    once more without it, and the Digest challenge that answer brings is answered.
+    """
+    separator = "&" if "?" in store_url else "?"
+    url = f"{store_url}{separator}graph={urllib.parse.quote(graph_iri, safe='')}"
+    passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+    passwords.add_password(None, store_url, *user)
+    opener = urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(passwords))
+
+    def put(basic: bool) -> None:
+        headers = {"Content-Type": "application/n-triples"}
+        if basic and authorization is not None:
+            headers["Authorization"] = authorization
+        # The URL is the operator's graph store, checked to be http(s) at start.
+        request = urllib.request.Request(url, data=body, headers=headers, method="PUT")  # noqa: S310
+        with opener.open(request, timeout=WRITE_TIMEOUT) as response:
+            response.read()
+
+    try:
+        try:
+            put(basic=True)
+        except urllib.error.HTTPError as refused:
+            if refused.code != 401 or authorization is None:
+                raise
+            refused.close()
+            put(basic=False)
+    except urllib.error.HTTPError as error:
+        body_text = message(error.read())
+        if error.code == 400:
+            raise StoreRefusedDataError(body_text) from None
+        log.error("remote graph store %s: HTTP %s: %s", store_url, error.code, body_text)
+        raise RemoteStoreError(
+            f"graflageret svarte HTTP {error.code} / the graph store answered HTTP {error.code}"
+        ) from None
+    except (OSError, HTTPException) as error:
+        log.error("remote graph store %s: %s", store_url, error)
+        raise RemoteStoreError(
+            "graflageret svarer ikke / the graph store cannot be reached"
+        ) from None

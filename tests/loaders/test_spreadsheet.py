@@ -339,7 +339,7 @@ def test_regression_references_to_own_usages_failed_without_the_catalogue(
 
 def test_regression_suggestions_mixed_ids_with_names(template: Path, tmp_path: Path) -> None:
     """A misspelt service was offered "helsetjenester-i-hjemmet, Ergoterapitjeneste"."""
-    row = [*OWN_USAGE, None, None, None, None, "Helsetjenester i hjemme"]
+    row = [*OWN_USAGE, None, None, None, "Helsetjenester i hjemme"]  # I: Støtter tjenester
     context = _reference() + Graph().parse(
         data=f"<{BASE}id/applikasjon/public-360> a <https://w3id.org/kommunegraf/ontology#"
         'Application> ; <http://www.w3.org/2000/01/rdf-schema#label> "Public 360" .',
@@ -347,7 +347,7 @@ def test_regression_suggestions_mixed_ids_with_names(template: Path, tmp_path: P
     )
     source = _with_activity(template, tmp_path / "tjeneste.xlsx", row)
     report = check_spreadsheet(source, BASE, context).report
-    (error,) = [i for i in report.errors if i.column == "J"]
+    (error,) = [i for i in report.errors if i.column == "I"]
     suggested = error.message_nb.split("Mente du:", 1)[1]
     assert "Helsetjenester i hjemmet" in suggested, error.message_nb
     assert not any(part.strip().count("-") >= 2 for part in suggested.split(",")), suggested

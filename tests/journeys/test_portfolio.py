@@ -76,6 +76,16 @@ def test_municipality_roadmap_draws_every_system_and_lists_every_contract(
     assert usages > 30 and contracts > 10
     assert page.text.count(f'href="/id/kontrakt/{ARENDAL}/') == contracts
     assert page.text.count(f'href="/id/bruk/{ARENDAL}/') == usages
+    # Issue 22: a system's contract end is that of the contract covering it (a usage has
+    # none of its own), drawn on its lifecycle bar.
+    covered = _count(
+        national,
+        f"""?u kg:usedBy <{demo_base}id/kommune/{ARENDAL}> ; kg:application ?a .
+            FILTER EXISTS {{ ?c kg:contractingAuthority <{demo_base}id/kommune/{ARENDAL}> ;
+                                kg:covers ?a }}""",
+    )
+    assert covered > 10
+    assert svg.group(0).count("avtalen løper ut / contract ends") == covered
     etree.fromstring(svg.group(0).encode())  # well-formed XML
 
 

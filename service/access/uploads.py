@@ -344,8 +344,10 @@ async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, Any]:
     nothing. The graph's own provenance (file hash, time) is left out: it changes
     with every load by design.
     """
+    # The reading and comparing are CPU work of seconds for a large workbook: on threads,
+    # never on the event loop (issue 16, the load test's probe waited for them).
     graph = URIRef(plan.graph_iri)
-    new = as_stored({t for t in plan.graph if t[0] != graph})
+    new = await asyncio.to_thread(as_stored, {t for t in plan.graph if t[0] != graph})
     graphs = " ".join(f"<{g}>" for g in (plan.graph_iri, *plan.supersedes))
     subjects = sorted({s for s, _, _ in new if isinstance(s, URIRef)}, key=str)
     current: set[tuple[Any, Any, Any]] = set()
@@ -359,8 +361,16 @@ async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, Any]:
         f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ VALUES ?g {{ {graphs} }} GRAPH ?g {{ ?s ?p ?o }} "
         f'FILTER(isBlank(?s) || (!STRSTARTS(STR(?s), STR(?g)) && !STRSTARTS(STR(?s), "ni:"))) }}',
     )
-    found = compare(_graph(current), _graph(new), _graph(replaced), plan.rows)
-    return found.as_json()
+    return await asyncio.to_thread(_compared, current, new, replaced, plan.rows)
+
+
+def _compared(
+    current: set[tuple[Any, Any, Any]],
+    new: set[tuple[Any, Any, Any]],
+    replaced: set[tuple[Any, Any, Any]],
+    rows: dict[Any, tuple[str, int]],
+) -> dict[str, Any]:
+    return compare(_graph(current), _graph(new), _graph(replaced), rows).as_json()
 
 
 def _graph(triples: set[tuple[Any, Any, Any]]) -> Graph:

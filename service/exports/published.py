@@ -19,14 +19,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import multiprocessing
 import pickle
-import signal
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from typing import Any
 
 import pyoxigraph as ox
@@ -39,6 +36,7 @@ from service.exports.extract import Blocker, Source, read_dataset_texts
 from service.exports.output import MEDIA_FORMATS, serialize_triples, triples
 from service.exports.quality import DatasetQuality, assess
 from service.settings import Settings
+from service.spawned import Pieces, ProcessStoppedError, run_elsewhere
 from service.store.backend import Backend, data_generation
 
 log = logging.getLogger(__name__)
@@ -123,6 +121,12 @@ class Catalogues:
     rendered: dict[tuple[str, str], Rendered] = field(default_factory=dict)
     build_cpu: float = 0.0
     """CPU seconds the build process used (logged: what the server process no longer pays)."""
+    kept_quality: dict[str, bytes] = field(default_factory=dict)
+    """Each municipality's quality records (by its IRI), pickled, read when a page asks;
+    ``quality`` is then empty. Why: as objects, the national records were 60,000 objects
+    more that every full garbage collection of the server process walked."""
+    summaries: list[Summary] | None = None
+    """``municipality_summaries``, made by the build process."""
 
     def render(self, key: str, media: str) -> Rendered:
         """The catalogue ``key`` in ``media``, rendered once."""
@@ -138,6 +142,10 @@ class Catalogues:
         return found
 
     def quality_of(self, kommune: str) -> list[DatasetQuality]:
+        kept = self.kept_quality.get(kommune)
+        if kept is not None:
+            found: list[DatasetQuality] = pickle.loads(kept)  # noqa: S301 - from our build
+            return found
         return [q for q in self.quality if q.kommune == kommune]
 
 
@@ -205,84 +213,69 @@ def served_source(graph: Graph) -> Graph:
     return kept
 
 
+PIECE = 500
+"""The source's triples in each piece the server reads from a build process
+(``service.spawned.Pieces``): a few milliseconds of reading each."""
+
+
 def build_in_process(
     bodies: list[bytes],
     blockers: list[Blocker],
     base_iri: str,
     generation: str,
     previous: Earlier | None,
-) -> bytes:
-    """Parse, map, score and render in a process of its own; the pickled ``Catalogues``.
+) -> Pieces:
+    """Parse, map, score and render, in a process of its own (``build_elsewhere``).
 
     Why: in the server process this was about 10 s of rdflib parsing on the event loop
     itself and a minute or more of mapping on a thread holding the interpreter lock, after
     every write; every request (a one-row query too) waited behind it (issue 16, the load
-    test's probe: up to 37.6 s).
+    test's probe: up to 37.6 s). What goes back costs the server little to read and to
+    keep: the overview's summaries made here, each municipality's quality records as
+    bytes, and the part of the source the routes read in pieces (read in one piece, the
+    result held the server's interpreter lock for a second).
     """
     graph = Graph()
     for body in bodies:
         graph.parse(data=body, format="nt")
     built = assemble(Source(graph, blockers), base_iri, generation, previous)
     built.parts = Parts.of(dict(built.parts))
-    built.source = Source(served_source(graph), blockers)
+    built.summaries = municipality_summaries(built)
+    by_kommune: dict[str, list[DatasetQuality]] = {}
+    for record in built.quality:
+        by_kommune.setdefault(record.kommune, []).append(record)
+    built.kept_quality = {
+        kommune: pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
+        for kommune, records in by_kommune.items()
+    }
+    built.quality = []
+    served = list(served_source(graph))
+    built.source = Source(Graph(), blockers)
     built.build_cpu = time.process_time()
-    return pickle.dumps(built, protocol=pickle.HIGHEST_PROTOCOL)
+    return Pieces((built, *(tuple(served[at : at + PIECE]) for at in range(0, len(served), PIECE))))
 
 
-def _child(connection: Connection, arguments: tuple[Any, ...]) -> None:
-    """Entry of a build process: one build, its pickled result or error, then exit."""
-    try:
-        connection.send_bytes(build_in_process(*arguments))
-    except BaseException as error:  # the parent reports it (503)
-        connection.send_bytes(pickle.dumps(RuntimeError(f"{type(error).__name__}: {error}")))
-    finally:
-        connection.close()
-
-
-class BuildStoppedError(RuntimeError):
-    """The build process ended by SIGTERM or SIGINT: the service is being stopped (systemd
-    and Ctrl-C signal the whole group), not a failed build."""
-
-
-_STOPPED = (-signal.SIGTERM, -signal.SIGINT)
+def _assembled(pieces: Pieces) -> Catalogues:
+    """The catalogues from ``build_in_process``'s pieces (on a thread: Python code, which
+    lets the event loop have the interpreter lock every few milliseconds)."""
+    built, *rest = pieces.items
+    assert isinstance(built, Catalogues)
+    for piece in rest:
+        assert isinstance(piece, tuple)
+        for triple in piece:
+            built.source.graph.add(triple)
+    return built
 
 
 async def build_elsewhere(arguments: tuple[Any, ...], timeout: float) -> Catalogues:
     """``build_in_process`` in a fresh spawned process, killed at ``timeout``.
 
-    Only unpickling the result (mostly bytes: N-Triples and rendered text, and the small
-    part of the source the routes read) costs the server process's interpreter, about a
-    second on a thread, never the event loop."""
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, arguments), daemon=True)
-    # On a thread: start() writes the pickled arguments (megabytes of query answers) into
-    # a pipe the child reads only after its imports, seconds on a busy machine, and the
-    # event loop held still meanwhile (every request waited; found by bench/, issue 21).
-    await asyncio.to_thread(process.start)
-    sender.close()
-    try:
-        ready = await asyncio.to_thread(receiver.poll, timeout)
-        if not ready:
-            raise TimeoutError(f"catalogue build over {timeout:g} s")
-        data = await asyncio.to_thread(receiver.recv_bytes)
-        result = await asyncio.to_thread(pickle.loads, data)
-    except EOFError:
-        await asyncio.to_thread(process.join, 5.0)
-        if process.exitcode in _STOPPED:
-            raise BuildStoppedError("the catalogue build process was stopped") from None
-        raise RuntimeError("the catalogue build process died") from None
-    finally:
-        # Killed first, so a thread still polling (the task was cancelled: shutdown) sees
-        # the pipe end at once instead of holding shutdown until the deadline.
-        if process.is_alive():
-            process.kill()
-        await asyncio.to_thread(process.join, 5.0)
-        receiver.close()
-    if isinstance(result, BaseException):
-        raise result
-    assert isinstance(result, Catalogues)
-    return result
+    Only reading the result (mostly bytes: N-Triples and rendered text, and the small
+    part of the source the routes read) costs the server process's interpreter, in
+    pieces on a thread, never the event loop."""
+    pieces = await run_elsewhere(build_in_process, arguments, timeout, "catalogue build")
+    assert isinstance(pieces, Pieces)
+    return await asyncio.to_thread(_assembled, pieces)
 
 
 class PublishedCatalogues:
@@ -325,7 +318,7 @@ class PublishedCatalogues:
         if task.cancelled():
             return
         error = task.exception()
-        if isinstance(error, BuildStoppedError):
+        if isinstance(error, ProcessStoppedError):
             # Not a failure to report or to wait out: if the service is not stopping
             # after all, the watcher builds again.
             log.info("katalogbyggingen ble stoppet / catalogue build stopped")
@@ -395,6 +388,8 @@ class Summary:
 
 def municipality_summaries(catalogues: Catalogues) -> list[Summary]:
     """Per municipality: datasets published and left out, and the average quality score."""
+    if catalogues.summaries is not None:
+        return list(catalogues.summaries)
     source = catalogues.source
     blocked = {b.dataset for b in source.blockers}
     published: Counter[str] = Counter()

@@ -289,6 +289,9 @@ class Admission:
     """Moving average of a query's run time in each lane: the expected wait, Retry-After."""
     refused: int = 0
     """Queries refused at once (for metrics and tests)."""
+    replacing: int = 0
+    """Workers being replaced (killed, their successor still starting): slots nobody
+    gets until ``restore``."""
 
     def __post_init__(self) -> None:
         self.reserved = max(0, min(self.reserved, self.size - 1))
@@ -358,6 +361,20 @@ class Admission:
             self._seconds[cheap] = 0.8 * self._seconds[cheap] + 0.2 * seconds
         self._dispatch()
 
+    def withdraw(self) -> None:
+        """One worker fewer until ``restore`` (it was killed; its successor is starting).
+
+        The general lane gives it up first: it may hold ``size - reserved - replacing``
+        workers, so the worker kept for cheap queries is the last one missing."""
+        self.replacing += 1
+        self._free -= 1
+
+    def restore(self) -> None:
+        """The successor of a withdrawn worker is idle: its slot can be granted again."""
+        self.replacing -= 1
+        self._free += 1
+        self._dispatch()
+
     def _dispatch(self) -> None:
         cap = self.client_running
         while self._free > 0:
@@ -367,7 +384,7 @@ class Admission:
             # one worker of three, nearly every page was refused, and an upload's check
             # waited behind clients' queries for minutes.
             ticket = None
-            if self._general_running < self.size - self.reserved:
+            if self._general_running < self.size - self.reserved - self.replacing:
                 ticket = self._lanes[False].next(self._running, self._served, cap)
             if ticket is None:
                 ticket = self._lanes[True].next(self._running, self._served, cap)

@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -176,6 +177,8 @@ class KnowledgeStore:
         self.snapshot = ""
         self._tidy = ""
         """A snapshot when no older one was left on disk (nothing to look for then)."""
+        self._removing: set[Path] = set()
+        """Old snapshots being deleted (on a thread)."""
         self._publish()
 
     def _publish(self) -> None:
@@ -228,14 +231,28 @@ class KnowledgeStore:
         current = Path(snapshot).name
         kept = False
         held = in_use()
+        old: list[Path] = []
         for folder in self._snapshots.iterdir():
             if folder.name.isdigit() and folder.name < current:
                 if str(folder) in held:
                     kept = True
-                else:
-                    shutil.rmtree(folder, ignore_errors=True)
+                elif folder not in self._removing:
+                    old.append(folder)
+        if old:
+            # Deleted on a thread: a snapshot is hundreds of files, and this runs after
+            # a query on the event loop, where the deleting took up to 1.7 s on a busy
+            # machine and every request waited (issue 16, the load test's probe).
+            self._removing.update(old)
+            threading.Thread(
+                target=self._remove, args=(old,), name="kommunegraf-snapshots", daemon=True
+            ).start()
         if not kept:
             self._tidy = snapshot
+
+    def _remove(self, folders: list[Path]) -> None:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+            self._removing.discard(folder)
 
     def close(self) -> None:
         """Flush and release the store; a temporary store is deleted."""

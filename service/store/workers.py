@@ -16,9 +16,15 @@ deadlines and the admission of queries to it.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import logging
 import multiprocessing
 import os
+import pickle
 import signal
+import socket
+import struct
+import termios
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +53,8 @@ from service.store.worker_tasks import (
     worker_main,
 )
 
+log = logging.getLogger(__name__)
+
 
 def _cpu_seconds(pid: int | None) -> float | None:
     """CPU seconds process ``pid`` has used (Linux ``/proc``), or None."""
@@ -69,6 +77,9 @@ def _used(worker: _Worker, cpu_before: float | None, started: float) -> float:
     return now - cpu_before
 
 
+_SENT_AT_ONCE = 65_536
+"""Requests up to this many bytes are written to a worker on the event loop (the
+socket's buffer takes them whole); larger ones on a thread."""
 OPENING_SECONDS = 5.0
 """Added to the cheap lane's budget when the worker must open the snapshot first."""
 
@@ -84,6 +95,38 @@ class _Worker:
     snapshot: str | None = None
     cpu: float | None = None
     """The worker's CPU seconds when it last replied (it is idle between requests)."""
+    peek: socket.socket | None = None
+    """The connection's socket (a duplicate), to look at a reply before reading it."""
+
+    def __post_init__(self) -> None:
+        try:
+            self.peek = socket.socket(fileno=os.dup(self.connection.fileno()))
+        except OSError:
+            self.peek = None  # not a socket: every reply is read on a thread
+
+    def whole_reply_waiting(self) -> bool:
+        """Whether the worker's reply has arrived whole, so reading it cannot block.
+
+        Why: a reply of megabytes (a large answer, the names behind "did you mean")
+        comes through a socket buffer of a few hundred kilobytes, as fast as the worker
+        is given a core to write it; read on the event loop, every request waited that
+        long (1.6 s seen in the load test)."""
+        if self.peek is None:
+            return False
+        try:
+            head = self.peek.recv(4, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            (waiting,) = struct.unpack("i", fcntl.ioctl(self.peek, termios.FIONREAD, b"\0" * 4))
+        except OSError:
+            return False
+        if len(head) < 4:
+            return False
+        (size,) = struct.unpack("!i", head)
+        return bool(size >= 0 and waiting >= 4 + size)
+
+    def close(self) -> None:
+        self.connection.close()
+        if self.peek is not None:
+            self.peek.close()
 
 
 @dataclass
@@ -108,11 +151,17 @@ class QueryPool:
     _spawner: ThreadPoolExecutor = field(init=False)
     """Threads of its own for starting workers (up to half a minute each on a busy
     machine): the shared default pool may be full of requests that wait for a worker."""
+    _io: ThreadPoolExecutor = field(init=False)
+    """Threads that read and write the workers' pipes when that could block (a large
+    reply still arriving, a large request): never on the event loop."""
+    _replacements: set[asyncio.Task[None]] = field(default_factory=set)
+    _closed: bool = False
     timeouts: int = 0
     """How many queries were stopped at their deadline (for metrics)."""
 
     def __post_init__(self) -> None:
         self._spawner = ThreadPoolExecutor(self.size, thread_name_prefix="kommunegraf-spawn")
+        self._io = ThreadPoolExecutor(self.size, thread_name_prefix="kommunegraf-pipe")
         self.admission = Admission(
             self.size,
             reserved=self.reserved,
@@ -261,7 +310,11 @@ class QueryPool:
         started = time.monotonic()
         cpu = worker.cpu if worker.cpu is not None else _cpu_seconds(worker.process.pid)
         try:
-            worker.connection.send(request)
+            data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+            if len(data) > _SENT_AT_ONCE:  # a workbook, a long query: the worker reads it
+                await loop.run_in_executor(self._io, worker.connection.send_bytes, data)
+            else:
+                worker.connection.send_bytes(data)
             worker.snapshot = request.snapshot or worker.snapshot
             loop.add_reader(worker.connection.fileno(), ready)
             try:
@@ -280,33 +333,70 @@ class QueryPool:
                     answered = loop.create_future()
             finally:
                 loop.remove_reader(worker.connection.fileno())
-            status, payload, worker.cpu = worker.connection.recv()
+            if worker.whole_reply_waiting():
+                status, payload, worker.cpu = worker.connection.recv()
+            else:
+                status, payload, worker.cpu = await loop.run_in_executor(
+                    self._io, worker.connection.recv
+                )
             cost = max(0.0, worker.cpu - cpu) if cpu is not None else time.monotonic() - started
         except _OverranError:
-            await self._replace(worker, request.snapshot)
+            self._replace(worker, request.snapshot)
             raise
         except TimeoutError:
-            await self._replace(worker, request.snapshot)
+            self._replace(worker, request.snapshot)
             self.timeouts += 1
             if isinstance(request, QueryRequest):
                 self.admission.costs.overran(request.query)
             raise QueryTimeoutError(timeout) from None
         except (EOFError, OSError, BrokenPipeError) as error:
-            await self._replace(worker, request.snapshot)
+            self._replace(worker, request.snapshot)
             raise crashed(str(error)) from None
         except BaseException:
             # Cancelled (the client went away) or anything unexpected: the worker may
             # still be busy, so it cannot be reused safely.
-            await self._replace(worker, request.snapshot)
+            self._replace(worker, request.snapshot)
             raise
         self._idle.put_nowait(worker)
         return status, payload, cost
 
-    async def _replace(self, worker: _Worker, snapshot: str = "") -> None:
-        self._kill(worker)
+    def _replace(self, worker: _Worker, snapshot: str = "") -> None:
+        """Kill ``worker`` and start its replacement in the background.
+
+        Why in the background: starting a worker takes a second or more (half a minute
+        on a busy machine), and the request that met the dead worker held its slot all
+        that time; a cheap query (the load test's probe) then waited for a worker to
+        start. Now the slot is given back at once and admission counts one worker less
+        (taken from the general lane first, so the worker kept for cheap queries is
+        the last to go) until the new one is idle."""
+        self._kill(worker, reap=False)
+        self.admission.withdraw()
+        task = asyncio.get_running_loop().create_task(self._replacement(worker, snapshot))
+        self._replacements.add(task)
+        task.add_done_callback(self._replacements.discard)
+
+    async def _replacement(self, dead: _Worker, snapshot: str) -> None:
         assert self._idle is not None
         loop = asyncio.get_running_loop()
-        self._idle.put_nowait(await loop.run_in_executor(self._spawner, self._spawn_open, snapshot))
+        try:
+            await loop.run_in_executor(self._spawner, dead.process.join, 5)
+            while not self._closed:
+                try:
+                    worker = await loop.run_in_executor(self._spawner, self._spawn_open, snapshot)
+                except (OSError, RuntimeError) as error:  # out of processes or memory
+                    if not self._closed:
+                        log.warning("spørreprosess ikke startet / worker not started: %s", error)
+                        await asyncio.sleep(1.0)
+                    continue
+                if self._closed:
+                    self._kill(worker)
+                    return
+                self._idle.put_nowait(worker)
+                self.admission.restore()
+                return
+        except (asyncio.CancelledError, RuntimeError):
+            if not self._closed:  # (RuntimeError: its threads are gone)
+                raise
 
     def _spawn_open(self, snapshot: str) -> _Worker:
         """A new worker that has opened ``snapshot`` already, so the next query (often
@@ -326,11 +416,14 @@ class QueryPool:
         self._kill(worker)  # a reply still to come would be read as a query's answer
         return self._spawn()
 
-    def _kill(self, worker: _Worker) -> None:
+    def _kill(self, worker: _Worker, *, reap: bool = True) -> None:
+        """SIGKILL ``worker``; ``reap``: wait (up to 5 s) until it is gone, which
+        callers on the event loop leave to a thread."""
         if worker.process.pid is not None and worker.process.is_alive():
             os.kill(worker.process.pid, signal.SIGKILL)
-        worker.process.join(timeout=5)
-        worker.connection.close()
+        if reap:
+            worker.process.join(timeout=5)
+        worker.close()
         if worker in self._all:
             self._all.remove(worker)
 
@@ -348,8 +441,12 @@ class QueryPool:
         return [w.process.pid for w in self._all if w.process.pid is not None]
 
     def close(self) -> None:
+        self._closed = True
+        for task in list(self._replacements):
+            task.cancel()
         for worker in list(self._all):
             worker.connection.close()  # EOF ends the worker's loop
             worker.process.join(timeout=2)
             self._kill(worker)
         self._spawner.shutdown(wait=False, cancel_futures=True)
+        self._io.shutdown(wait=False, cancel_futures=True)

@@ -254,3 +254,58 @@ def test_cost_book_learns_shapes_and_bars_clients() -> None:
     assert not book.cheap(heavy, "b")  # its shape is heavy now
     assert not book.cheap("ASK {}", "a") and book.cheap("ASK {}", "b")  # a is barred
     assert not looks_cheap("SELECT * { ?s <urn:p>* ?o } LIMIT 1")  # a path
+
+
+# --- a killed worker's replacement, with real workers -----------------------------------
+
+
+async def _replacement_under_load() -> None:
+    from service.store.embedded import KnowledgeStore
+    from service.store.worker_tasks import QueryRequest
+    from service.store.workers import QueryPool
+
+    store = KnowledgeStore(None)
+    triples = "".join(f'<urn:x:{n}> <urn:x:p> "{n}" .\n' for n in range(300))
+    store.update(f"INSERT DATA {{ {triples} }}")
+    pool = QueryPool(3, reserved=1)
+    await pool.start()
+
+    def ask(query: str) -> QueryRequest:
+        return QueryRequest(query, store.snapshot, "application/sparql-results+json", None)
+
+    disguised = (  # looks cheap (LIMIT 1), runs for minutes
+        "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i "
+        'FILTER(CONCAT(STR(?a), STR(?d), STR(?g)) = "") } LIMIT 1'
+    )
+    try:
+        # Every worker opens the snapshot first, so that each query starts at once.
+        await asyncio.gather(*(pool.execute(ask(SIMPLE), 60) for _ in range(3)))
+        runaway = asyncio.ensure_future(pool.execute(ask(RUNAWAY), 60))  # general lane
+        gone = asyncio.ensure_future(pool.execute(ask(disguised), 60))  # cheap lane
+        await asyncio.sleep(0.3)
+        gone.cancel()  # its client went away: the worker is killed and replaced
+        await asyncio.gather(gone, return_exceptions=True)
+        assert pool.alive() == 2
+        general = asyncio.ensure_future(pool.execute(ask(GENERAL), 60))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(pool.execute(ask(SIMPLE), 60), 30)
+        # Answered by the third worker while the killed one's successor was starting:
+        # the general lane (here a query that came before it) gave that worker up.
+        assert pool.alive() == 2
+        assert not general.done()
+        await asyncio.wait_for(general, 60)  # once the new worker is idle
+        runaway.cancel()
+        await asyncio.gather(runaway, return_exceptions=True)
+    finally:
+        pool.close()
+        store.close()
+
+
+def test_regression_worker_replacement_held_the_cheap_lane() -> None:
+    """Before: the query whose worker was killed (here a query of a client that went
+    away) kept its slot while the new worker started, a second or more, and the third
+    worker went to a general query: a simple query (the load test's probe) waited for
+    the start. Now the slot is given back at once, the replacement starts in the
+    background, and the general lane gives up a worker first, so the worker kept for
+    cheap queries stays with them."""
+    asyncio.run(_replacement_under_load())

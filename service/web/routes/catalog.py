@@ -39,7 +39,7 @@ from service.exports.published import NATIONAL, Catalogues, Rendered, municipali
 from service.exports.quality import MQA, NOT_CHECKED, advice
 from service.exports.quality import maximum as quality_maximum
 from service.exports.quality import metrics as quality_metrics
-from service.pages.render import html_page
+from service.pages.render import page
 from service.settings import Settings
 from service.store.backend import Backend
 from service.web.dependencies import BackendDep, SettingsDep, published_catalogues
@@ -174,7 +174,7 @@ async def catalogue_all(request: Request, backend: BackendDep, settings: Setting
     catalogues = await published_catalogues(request, backend, settings).get()
     if media == "text/html":
         summaries = await asyncio.to_thread(municipality_summaries, catalogues)
-        return html_page(
+        return await page(
             "catalog_overview.html",
             request,
             headers=VARY,
@@ -261,7 +261,7 @@ async def catalogue_one(
         rendered = await asyncio.to_thread(catalogues.render, kommunenummer, media)
         return _published_response(request, rendered, media)
     rated = catalogues.quality_of(str(node))
-    return html_page(
+    return await page(
         "catalog.html",
         request,
         headers=VARY,
@@ -310,7 +310,7 @@ async def catalogue_quality(
             "datasets": [q.as_json() for q in rated],
         }
         return allow_any_origin(JSONResponse(body, headers=VARY))
-    return html_page(
+    return await page(
         "catalog_quality.html",
         request,
         headers=VARY,
@@ -338,7 +338,7 @@ async def _services(
         if (URIRef(kommune), KG.county, None) not in source:
             raise _unknown(kommunenummer)
     if media == "text/html":
-        return html_page(
+        return await page(
             "services.html",
             request,
             headers=VARY,

@@ -19,7 +19,7 @@ from loaders.namespaces import PREFIXES
 from service.errors import ServiceError, attempt
 from service.pages.charts import chart
 from service.pages.choropleth import attribution, map_of_rows
-from service.pages.render import html_page, language
+from service.pages.render import html_page, language, page
 from service.pages.resource_views import Names, parameter_options
 from service.sparql.canned import CannedQuery, ParameterError, canned_queries
 from service.store.backend import Backend
@@ -53,7 +53,7 @@ def editor_prologue() -> str:
 @router.get("/editor", response_class=HTMLResponse, summary="SPARQL-editor / SPARQL editor")
 async def editor(request: Request) -> HTMLResponse:
     queries = canned_queries()
-    return html_page(
+    return await page(
         "editor.html",
         request,
         installed=(YASGUI / "yasgui.min.js").is_file(),
@@ -64,7 +64,7 @@ async def editor(request: Request) -> HTMLResponse:
 
 @router.get("/sporringer", response_class=HTMLResponse, summary="Ferdige spørringer / Queries")
 async def gallery(request: Request) -> HTMLResponse:
-    return html_page("gallery.html", request, queries=list(canned_queries().values()))
+    return await page("gallery.html", request, queries=list(canned_queries().values()))
 
 
 def shown_error(error: ServiceError) -> tuple[str, str, str]:
@@ -170,4 +170,4 @@ async def canned_query_page(
                 ],
             }
     context["attribution"] = attribution(names.lang)
-    return html_page("canned_query.html", request, status_code=status, **context)
+    return await page("canned_query.html", request, status_code=status, **context)

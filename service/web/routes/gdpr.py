@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 
 from service.errors import unknown_municipality
 from service.exports.records_of_processing import XLSX_MEDIA, file_name, read_record, xlsx_bytes
-from service.pages.render import html_page
+from service.pages.render import page
 from service.sparql.canned import ParameterError
 from service.store.reads import select
 from service.web.dependencies import BackendDep, SettingsDep
@@ -72,4 +72,4 @@ async def record_of_processing(
                 "Content-Disposition": f'attachment; filename="{file_name(record)}"',
             },
         )
-    return html_page("behandlingsprotokoll.html", request, record=record, headers=VARY)
+    return await page("behandlingsprotokoll.html", request, record=record, headers=VARY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -54,4 +55,6 @@ async def home(request: Request, backend: BackendDep) -> HTMLResponse:
     found = {row["kind"]: int(row["n"]) for row in rows}
     counts = [Count(c.cls, c.nb, c.en, found.get(c.cls, 0)) for c in _counted()]
     graphs = await named_graphs(backend)
-    return HTMLResponse(render("home.html", request, counts=counts, graphs=graphs))
+    return HTMLResponse(
+        await asyncio.to_thread(render, "home.html", request, counts=counts, graphs=graphs)
+    )

@@ -20,7 +20,7 @@ from service.errors import ServiceError, attempt
 from service.exports.published import municipality_summaries
 from service.exports.quality import maximum as quality_maximum
 from service.pages.choropleth import Choropleth, Value, attribution, choropleth, map_of_rows
-from service.pages.render import html_page, language
+from service.pages.render import language, page
 from service.pages.resource_views import Names, parameter_options
 from service.settings import Settings
 from service.sparql.canned import canned_queries
@@ -179,4 +179,4 @@ async def map_page(request: Request, backend: BackendDep, settings: SettingsDep)
     if isinstance(failed, ServiceError):
         status = failed.status
         context["error"] = shown_error(failed)
-    return html_page("map.html", request, status_code=status, **context)
+    return await page("map.html", request, status_code=status, **context)

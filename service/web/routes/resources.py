@@ -23,7 +23,7 @@ from service.pages.choropleth import Choropleth, Value, attribution, choropleth
 from service.pages.class_sections import SECTIONS
 from service.pages.dependency_graph import render_svg
 from service.pages.history import history
-from service.pages.render import html_page, language
+from service.pages.render import language, page
 from service.pages.resource_views import (
     KG,
     PROLOGUE,
@@ -141,7 +141,7 @@ async def _not_found(
     hint = local_name(iri)
     close = await suggestions(backend, hint)
     await names.fetch(backend, {hit.iri for hit in close})
-    return html_page(
+    return await page(
         "not_found.html",
         request,
         status_code=404,
@@ -167,7 +167,7 @@ async def _split(
     headers = {**VARY, "Link": links}
     number = iri.rstrip("/").rsplit("/", 1)[-1]
     if media == "text/html":
-        return html_page(
+        return await page(
             "split.html",
             request,
             status_code=300,
@@ -237,7 +237,7 @@ async def _answer(request: Request, backend: Backend, base_iri: str, iri: str) -
             render_svg, graph, "avhengigheter"
         )
     changes = await history(backend, auditor(request).log, iri)
-    return html_page(
+    return await page(
         "resource.html",
         request,
         headers=VARY,

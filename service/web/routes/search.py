@@ -7,12 +7,10 @@ or braces in it are data, never query syntax.
 from __future__ import annotations
 
 import asyncio
-import difflib
-import json
+import logging
 import re
+import time
 import weakref
-from collections import Counter
-from dataclasses import dataclass
 from typing import Annotated
 
 import pyoxigraph as ox
@@ -20,14 +18,17 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from loaders.classes import searched
-from loaders.mapping import slug
-from service.pages.render import html_page, language
-from service.pages.resource_views import KG, PROLOGUE, Names, iri_term, local_name
+from service.errors import QueryTimeoutError, WorkerCrashedError
+from service.pages.render import language, page
+from service.pages.resource_views import KG, PROLOGUE, Names, iri_term
+from service.pages.suggestions import Hit, SuggestionIndex, index_of_answer
+from service.spawned import run_elsewhere
 from service.store.backend import Backend, data_generation
 from service.store.reads import select
 from service.web.dependencies import BackendDep, SettingsDep
 
 router = APIRouter(tags=["Pages"])
+log = logging.getLogger(__name__)
 
 
 def searched_classes() -> list[str]:
@@ -40,13 +41,6 @@ MAX_RESULTS = 200
 LIST_LIMIT = 5000
 """Most instances of one class a listing shows (there are 357 municipalities)."""
 _CLASS_NAME = re.compile(r"^[A-Z][A-Za-z]{0,60}$")
-
-
-@dataclass(frozen=True)
-class Hit:
-    iri: str
-    cls: str
-    label: str
 
 
 def _class_values() -> str:
@@ -100,101 +94,10 @@ def _ranked(rows: list[dict[str, str]], text: str) -> list[Hit]:
     return [hit for _, hit in sorted(best.values(), key=lambda pair: pair[0])][:MAX_RESULTS]
 
 
-MAX_SUGGESTION_INPUT = 64
-"""Characters of an unknown name compared (after ``slug``): enough to tell names apart,
-and what bounds a suggestion's cost whatever a client sends."""
-SHORTLIST = 48
-"""Candidates sharing the most trigrams with the input that are scored with difflib."""
 INDEX_SECONDS = 60.0
 """How long an index is kept when the backend has no snapshot to key it by (remote)."""
-
-
-@dataclass(frozen=True)
-class SuggestionIndex:
-    """Every current name, with a trigram index over its keys; built once per snapshot.
-
-    Keys are the slug of the label and the IRI's last segment, each cut to
-    ``MAX_SUGGESTION_INPUT``. A lookup collects the candidates that share a trigram
-    with the input, keeps the ``SHORTLIST`` that share the most, and scores only
-    those: its cost is bounded by the number of names, never by the input's length
-    (difflib against every label took 67 s for 8,000 characters).
-    """
-
-    hits: tuple[Hit, ...]
-    keys: tuple[tuple[str, ...], ...]
-    """Per hit: its keys."""
-    trigrams: dict[str, tuple[int, ...]]
-    """Trigram → the hits that have it in a key."""
-
-    @classmethod
-    def build(cls, rows: list[dict[str, str]]) -> SuggestionIndex:
-        hits: dict[str, Hit] = {}
-        keys: dict[str, set[str]] = {}
-        for row in rows:
-            hits.setdefault(row["x"], Hit(row["x"], row["class"], row["label"]))
-            found = keys.setdefault(row["x"], set())
-            for key in (slug(row["label"]), local_name(row["x"])):
-                if key:
-                    found.add(key[:MAX_SUGGESTION_INPUT])
-        postings: dict[str, set[int]] = {}
-        ordered = list(hits)
-        for number, iri in enumerate(ordered):
-            for key in keys[iri]:
-                for gram in _trigrams(key):
-                    postings.setdefault(gram, set()).add(number)
-        return cls(
-            tuple(hits[iri] for iri in ordered),
-            tuple(tuple(sorted(keys[iri])) for iri in ordered),
-            {gram: tuple(sorted(numbers)) for gram, numbers in postings.items()},
-        )
-
-    @classmethod
-    def from_json(cls, body: bytes) -> SuggestionIndex:
-        """``build`` from a SPARQL JSON answer of ``?x ?class ?label``."""
-        bindings = json.loads(body)["results"]["bindings"]
-        return cls.build([{name: term["value"] for name, term in b.items()} for b in bindings])
-
-    def closest(self, wanted: str, limit: int) -> list[Hit]:
-        """The hits whose name or IRI tail is most like ``wanted``.
-
-        >>> index = SuggestionIndex.build([{"x": "http://x/id/kommune/4203",
-        ...     "class": KG + "Municipality", "label": "Arendal"}])
-        >>> [h.label for h in index.closest("arendall", 3)]
-        ['Arendal']
-        >>> [h.label for h in index.closest("4230", 3)]
-        ['Arendal']
-        >>> index.closest("x" * 100_000, 3)
-        []
-        """
-        key = slug(wanted[: MAX_SUGGESTION_INPUT * 4])[:MAX_SUGGESTION_INPUT]
-        if not key:
-            return []
-        shared: Counter[int] = Counter()
-        for gram in _trigrams(key):
-            shared.update(self.trigrams.get(gram, ()))
-        scored: list[tuple[float, Hit]] = []
-        for number, _ in shared.most_common(SHORTLIST):
-            best = 0.0
-            for candidate in self.keys[number]:
-                ratio = difflib.SequenceMatcher(None, key, candidate).ratio()
-                if key in candidate and len(key) >= 3:
-                    ratio = max(ratio, 0.8)
-                best = max(best, ratio)
-            if best >= 0.6:
-                scored.append((best, self.hits[number]))
-        scored.sort(key=lambda pair: (-pair[0], pair[1].label))
-        return [hit for _, hit in scored[:limit]]
-
-
-def _trigrams(key: str) -> set[str]:
-    """The trigrams of ``key`` padded at both ends, so short keys have some too.
-
-    >>> sorted(_trigrams("ab"))
-    ['$$a', '$ab', 'ab$', 'b$$']
-    """
-    padded = f"$${key}$$"
-    return {padded[i : i + 3] for i in range(len(padded) - 2)}
-
+BUILD_TIMEOUT = 120.0
+"""Deadline of an index build in its own process (seconds of CPU on a busy machine)."""
 
 _INDEXES: weakref.WeakKeyDictionary[Backend, tuple[str, SuggestionIndex]] = (
     weakref.WeakKeyDictionary()
@@ -208,7 +111,13 @@ def _generation(backend: Backend) -> str:
 
 
 async def suggestion_index(backend: Backend) -> SuggestionIndex:
-    """The index for the backend's current data, built by one request at a time."""
+    """The index for the backend's current data, built by one request at a time.
+
+    The names are read by a query (in a worker), the index is built from the answer in
+    a process of its own (``service.pages.suggestions``), and the result replaces the
+    index of the older data in one assignment: a lookup sees the old index or the new,
+    and the server process pays only for reading the result (about 10 ms on a thread).
+    """
     generation = _generation(backend)
     known = _INDEXES.get(backend)
     if known is not None and known[0] == generation:
@@ -218,16 +127,30 @@ async def suggestion_index(backend: Backend) -> SuggestionIndex:
         known = _INDEXES.get(backend)
         if known is not None and known[0] == generation:
             return known[1]
+        started = time.perf_counter()
         answer = await backend.execute(
             PROLOGUE + f"SELECT DISTINCT ?x ?class ?label WHERE {{ {_current_names()} }}",
             solutions_media="application/sparql-results+json",
             graph_media=None,
         )
-        # Read and indexed together on a thread: 22,000 names on the national demo are
-        # 5.8 MB of JSON, half a second of reading that on the event loop held every
-        # request (issue 16, the load test's probe).
-        index = await asyncio.to_thread(SuggestionIndex.from_json, answer.body)
+        try:
+            index = await run_elsewhere(
+                index_of_answer, (answer.body,), BUILD_TIMEOUT, "suggestion index"
+            )
+        except TimeoutError:
+            raise QueryTimeoutError(BUILD_TIMEOUT) from None
+        except RuntimeError as error:
+            raise WorkerCrashedError(str(error)) from None
+        assert isinstance(index, SuggestionIndex)
         _INDEXES[backend] = (generation, index)
+        log.info(
+            "forslagsindeksen er bygget / suggestion index built",
+            extra={
+                "names": len(index.iris),
+                "seconds": round(time.perf_counter() - started, 2),
+                "build_cpu_seconds": round(index.build_cpu, 2),
+            },
+        )
         return index
 
 
@@ -273,11 +196,11 @@ async def search_page(
     if klasse and not text:
         names = Names(settings.base_iri, language(request))
         if not _CLASS_NAME.match(klasse):
-            return html_page(
+            return await page(
                 "search.html", request, status_code=400, q="", error=True, groups={}, names=names
             )
         hits = await members_of(backend, names, klasse)
-        return html_page(
+        return await page(
             "search.html",
             request,
             q="",
@@ -288,7 +211,7 @@ async def search_page(
             names=names,
         )
     if len(text) > MAX_QUERY_LENGTH:
-        return html_page(
+        return await page(
             "search.html",
             request,
             status_code=400,
@@ -305,7 +228,7 @@ async def search_page(
         close = False
     names = Names(settings.base_iri, language(request))
     await names.fetch(backend, {h.iri for h in hits})
-    return html_page(
+    return await page(
         "search.html",
         request,
         q=text,

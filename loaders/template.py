@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -363,18 +364,40 @@ def _context_resolver(reference: Graph) -> Resolver:
     return Resolver.from_graphs(ontology, ontology, reference)
 
 
+@dataclass(frozen=True)
+class StoredNames:
+    """The stored catalogue's names (``stored_context``) and their index over the
+    reference data's, made once for as long as the store's data stays the same.
+
+    Why: indexing the national demo's 29,000 stored triples was most of a pre-filled
+    workbook's time, and they are the same for every municipality until the next write
+    (``service.exports.municipality_workbook`` keeps one per data generation).
+    """
+
+    reference: Graph
+    graph: Graph
+    resolver: Resolver
+
+
+def stored_names(names: Graph, reference: Graph) -> StoredNames:
+    """``names`` indexed over ``reference``'s names (whose index is made once per graph)."""
+    resolver = _context_resolver(reference).overlay()
+    resolver.add_graph(names)
+    return StoredNames(reference, names, resolver)
+
+
 class _Namer:
     """Writes a reference the way a person would, as a name the loader resolves back.
 
     The names are read through layers (reference data, the stored catalogue, the
     municipality's own rows) rather than one merged copy: the reference layer's index
-    is built once (``_context_resolver``), the other two on top of it (an overlay).
+    is built once (``_context_resolver``), the stored names' once per data generation
+    (``StoredNames``), the municipality's rows on top of them (an overlay).
     """
 
-    def __init__(self, reference: Graph, names: Graph, data: Graph, base_iri: str) -> None:
-        self.names = ReadOnlyGraphAggregate([reference, names, data])
-        self.resolver = _context_resolver(reference).overlay()
-        self.resolver.add_graph(names)
+    def __init__(self, stored: StoredNames, data: Graph, base_iri: str) -> None:
+        self.names = ReadOnlyGraphAggregate([stored.reference, stored.graph, data])
+        self.resolver = stored.resolver.overlay()
         self.resolver.add_graph(data)
         self.base = base_iri
 
@@ -456,7 +479,7 @@ def write_municipality_workbook(
     path: Path | IO[bytes],
     number: str,
     data: Graph,
-    names: Graph,
+    names: Graph | StoredNames,
     base_iri: str,
     reference: Graph | None = None,
 ) -> dict[str, int]:
@@ -464,16 +487,20 @@ def write_municipality_workbook(
 
     ``data`` holds the municipality's own resources (every triple of each, and of
     their helper nodes); ``names`` what they refer to in the stored catalogue (types,
-    names and identifiers), ``reference`` the reference data (parsed here unless
+    names and identifiers), as a graph or already indexed (``stored_names``, then over
+    its own reference data); ``reference`` the reference data (parsed here unless
     given; pass the same graph each time and its names are indexed once). Each value
     is written the way the loader reads it back, so uploading the workbook unchanged
     gives the same triples: nothing changes.
     """
-    if reference is None:
+    if isinstance(names, StoredNames):
+        reference = names.reference
+    elif reference is None:
         reference = reference_graph(base_iri)
+    stored = names if isinstance(names, StoredNames) else stored_names(names, reference)
     workbook = build_template(base_iri, reference)
     ontology = ontology_graph()
-    namer = _Namer(reference, names, data, base_iri)
+    namer = _Namer(stored, data, base_iri)
     prefixes = municipal_prefixes(base_iri, number)
     counts: dict[str, int] = {}
     for sheet in sheets():

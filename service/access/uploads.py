@@ -25,6 +25,7 @@ from rdflib import BNode, Graph, URIRef
 
 from loaders.changes import change_lines, compare
 from loaders.context import forget_context_index, layered_context
+from loaders.provenance import not_graph_description
 from loaders.report import Issue, Report
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
 from loaders.validation import Engine
@@ -42,6 +43,7 @@ from service.store.sources import (
     SourceResult,
     load_sources,
     reference_context,
+    source_description,
     stored_context,
     stored_context_query,
 )
@@ -66,15 +68,36 @@ class UploadPlan:
     records (``service.access.takeover``)."""
 
     def summary(self) -> dict[str, Any]:
+        """The upload's answer. ``triples`` is the data the load writes, the number the
+        check (``kommunegraf validate``) prints; ``provenance_triples`` the graph's
+        description of itself the load writes beside it (``loaders.provenance``), so the
+        audit event's count for the graph is their sum."""
         return {
             "file": self.name,
             "conforms": self.report.conforms,
             "graph": self.graph_iri or None,
             "triples": len(self.graph),
+            "provenance_triples": len(self.description()) if self.graph_iri else 0,
             "proposed_triples": len(self.proposal),
             "supersedes": list(self.supersedes),
             "report": json.loads(self.report.to_json()),
         }
+
+    def source(self) -> SourceResult:
+        """The plan as the source ``load_sources`` writes."""
+        return SourceResult(
+            Path(_safe_name(self.name)),
+            self.graph_iri,
+            len(self.graph),
+            self.report,
+            self.data,
+            self.graph,
+            self.row_counts,
+        )
+
+    def description(self) -> Graph:
+        """What the load writes about the graph itself (``load_sources``' metadata)."""
+        return source_description(self.source())
 
 
 def _safe_name(name: str) -> str:
@@ -267,15 +290,7 @@ async def load_upload(
     """Write a conforming plan and its proposal, and record it; returns the audit event."""
     base = request.app.state.settings.base_iri
     audit = auditor(request)
-    source = SourceResult(
-        Path(_safe_name(plan.name)),
-        plan.graph_iri,
-        len(plan.graph),
-        plan.report,
-        plan.data,
-        plan.graph,
-        plan.row_counts,
-    )
+    source = plan.source()
     proposal = None
     if len(plan.proposal):
         proposal = new_proposal(principal, base, plan.graph_iri, plan.proposal)
@@ -341,14 +356,21 @@ async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, Any]:
     has, ``changed`` columns of a record with other values, each in ``rows`` with its
     sheet, row, column and old and new values; ``triples`` the same in triples. A
     workbook downloaded with ``/template?kommune=NNNN`` and uploaded unchanged changes
-    nothing. The graph's own provenance (file hash, time) is left out: it changes
-    with every load by design.
+    nothing. The graphs' descriptions of themselves (``loaders.provenance``: file hash,
+    time, the load's activity and agent) are left out on both sides, the new graph's and
+    those it replaces, the taken-over source graph's included: they are rewritten by
+    every load by design. ``triples`` counts the data only, as the check's ``triples``
+    (and ``kommunegraf validate``'s count) does; the audit event counts each graph's
+    triples as stored, its description included.
     """
     # The reading and comparing are CPU work of seconds for a large workbook: on threads,
     # never on the event loop (issue 16, the load test's probe waited for them).
     graph = URIRef(plan.graph_iri)
     new = await asyncio.to_thread(as_stored, {t for t in plan.graph if t[0] != graph})
-    graphs = " ".join(f"<{g}>" for g in (plan.graph_iri, *plan.supersedes))
+    graphs = " UNION ".join(
+        f"{{ GRAPH <{g}> {{ ?s ?p ?o {not_graph_description(g)} }} }}"
+        for g in (plan.graph_iri, *plan.supersedes)
+    )
     subjects = sorted({s for s, _, _ in new if isinstance(s, URIRef)}, key=str)
     current: set[tuple[Any, Any, Any]] = set()
     for start in range(0, len(subjects), 200):
@@ -356,11 +378,7 @@ async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, Any]:
         current |= await _triples(
             backend, f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ VALUES ?s {{ {values} }} ?s ?p ?o }}"
         )
-    replaced = await _triples(
-        backend,
-        f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ VALUES ?g {{ {graphs} }} GRAPH ?g {{ ?s ?p ?o }} "
-        f'FILTER(isBlank(?s) || (!STRSTARTS(STR(?s), STR(?g)) && !STRSTARTS(STR(?s), "ni:"))) }}',
-    )
+    replaced = await _triples(backend, f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ {graphs} }}")
     return await asyncio.to_thread(_compared, current, new, replaced, plan.rows)
 
 

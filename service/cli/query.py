@@ -181,6 +181,7 @@ def remote_changes(endpoint: str, base: str, graph: Graph, stem: str, rows: Any)
     service: its records against what the service holds for them, and the records of the
     graph it would replace (the service's graph of the same name), as an upload's
     dry run compares them (``loaders.changes``)."""
+    from loaders.provenance import not_graph_description
     from service.access.uploads import as_stored
 
     new = as_stored(set(graph))
@@ -213,8 +214,8 @@ def remote_changes(endpoint: str, base: str, graph: Graph, stem: str, rows: Any)
             data=run_remote(
                 endpoint,
                 "nt",
-                sparql=f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{holder}> {{ ?s ?p ?o }} "
-                f"FILTER(?s != <{holder}>) }}",
+                sparql=f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{holder}> {{ ?s ?p ?o "
+                f"{not_graph_description(holder)} }} }}",
                 timeout=300.0,
             ),
             format="nt",

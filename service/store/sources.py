@@ -409,7 +409,7 @@ def load_sources(
     with deferred() if deferred is not None else nullcontext():
         for result in results:
             started = time.perf_counter()
-            metadata = _metadata(result)
+            metadata = source_description(result)
             direct = getattr(store, "replace_graph_ntriples", None)
             if result.ntriples is not None and direct is not None:
                 direct(result.graph_iri, result.ntriples + safe_ntriples(metadata).encode())
@@ -431,7 +431,8 @@ def load_sources(
                 written()
 
 
-def _metadata(result: SourceResult) -> Graph:
+def source_description(result: SourceResult) -> Graph:
+    """The graph's description of itself that a load writes beside the source's triples."""
     return source_metadata(
         result.graph_iri,
         result.path.name,
@@ -455,7 +456,7 @@ def _add_new_graphs(
     if add is None or not results or any(r.ntriples is None for r in results):
         return False
     graphs: NewGraphs = [
-        (r.graph_iri, (r.ntriples or b"", safe_ntriples(_metadata(r)).encode(), b"\n"))
+        (r.graph_iri, (r.ntriples or b"", safe_ntriples(source_description(r)).encode(), b"\n"))
         for r in results
     ]
     last = [time.perf_counter()]

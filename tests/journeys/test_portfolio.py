@@ -17,6 +17,7 @@ import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -232,11 +233,34 @@ def _dry_run(national: Access, name: str, body: bytes) -> dict[str, object]:
     return changes
 
 
+@pytest.fixture(scope="module")
+def arendal_unchanged(national: Access, arendal_workbook: tuple[str, bytes]) -> dict[str, Any]:
+    """The dry run's answer for the pre-filled workbook sent back unchanged."""
+    name, body = arendal_workbook
+    answer = _upload(national, national.tokens["arendal"], name, body, dry=True)
+    assert answer.status == 200, answer.text
+    found: dict[str, Any] = json.loads(answer.body)
+    return found
+
+
+def test_regression_unchanged_workbook_reported_provenance_as_removed_triples(
+    demo_base: str, arendal_unchanged: dict[str, Any]
+) -> None:
+    """Sent back unchanged, the workbook changes not one triple of the data. (The dry run
+    counted the description of the administrator's source graph it takes over, its load
+    activity and agent, as 6 triples "removed": provenance every load writes anew.) The
+    description is counted apart, as what the load writes beside the data."""
+    assert arendal_unchanged["supersedes"] == [f"{demo_base}graph/source/kommune-4203-arendal"]
+    triples = arendal_unchanged["changes"]["triples"]
+    assert triples == {"added": 0, "removed": 0, "unchanged": arendal_unchanged["triples"]}
+    assert arendal_unchanged["provenance_triples"] > 0
+
+
 def test_round_trip_unchanged_is_no_change_one_cell_is_one_change(
-    national: Access, arendal_workbook: tuple[str, bytes]
+    national: Access, arendal_workbook: tuple[str, bytes], arendal_unchanged: dict[str, Any]
 ) -> None:
     name, body = arendal_workbook
-    unchanged = _dry_run(national, name, body)
+    unchanged = arendal_unchanged["changes"]
     assert (unchanged["added"], unchanged["removed"], unchanged["changed"]) == (0, 0, 0)
     assert unchanged["rows"] == []
 
@@ -392,6 +416,11 @@ def test_a_load_appears_in_the_change_feed_of_the_municipality_and_its_region(
     name, body = arendal_workbook
     loaded = _upload(national, national.tokens["arendal"], name, body)
     assert loaded.status == 200, loaded.text
+    # What the check counted is what the load wrote: the data, and beside it the graph's
+    # description of itself (the new graph was empty before).
+    summary = json.loads(loaded.body)
+    written = {c["graph"]: c for c in summary["audit"]["changes"]}[summary["graph"]]
+    assert written["added"] == summary["triples"] + summary["provenance_triples"], summary
     answer = _get(national, f"/kommune/{ARENDAL}/endringer.atom")
     assert answer.status == 200 and "atom+xml" in answer.headers["content-type"]
     feed = etree.fromstring(answer.body)

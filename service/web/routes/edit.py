@@ -43,9 +43,9 @@ from service.access.auth import principal_of
 from service.access.scope import subject_kind
 from service.access.uploads import check_upload, load_upload, plan_changes
 from service.errors import AccessDeniedError
-from service.exports.municipality_workbook import municipality_workbook
+from service.exports.municipality_workbook import current_workbook
 from service.pages.render import html_page
-from service.store.reads import constructor, select
+from service.store.reads import select
 from service.store.sources import reference_context
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.responses import read_body
@@ -127,7 +127,7 @@ async def _record(
             "Skjemaet endrer én applikasjonsbruk eller én kontrakt; bruk regnearket for resten.",
             "The form edits one application usage or one contract; use the workbook for the rest.",
         )
-    name, data = await municipality_workbook(constructor(backend), base, number)
+    name, data = await current_workbook(backend, base, number)
     sheet = sheet_for_class(cls)
 
     def locate() -> int | None:

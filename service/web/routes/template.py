@@ -2,8 +2,9 @@
 
 ``/template`` is the blank template generated from the shapes (the same file as
 ``kommunegraf template``); ``/template?kommune=4203`` is the same workbook with
-the municipality's own rows filled in (``service.municipality_workbook``), so a
-system owner edits last year's answers instead of starting again.
+the municipality's own rows filled in (``service.exports.municipality_workbook``, kept
+until the next write), so a system owner edits last year's answers instead of starting
+again.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from service.errors import unknown_municipality
 from service.exports.municipality_workbook import (
     NUMBER,
     XLSX_MEDIA,
+    current_workbook,
     known_municipality_query,
-    municipality_workbook,
 )
 from service.store.reads import constructor
 from service.web.dependencies import BackendDep, SettingsDep
@@ -64,5 +65,5 @@ async def template(
     construct = constructor(backend)
     if not NUMBER.fullmatch(number) or not len(await construct(known_municipality_query(number))):
         return as_response(unknown_municipality(number[:20]))
-    name, body = await municipality_workbook(construct, base, number)
+    name, body = await current_workbook(backend, base, number)
     return _download(name, body)

@@ -21,6 +21,7 @@ from loaders.reference import reference_graph
 from loaders.spreadsheet import check_spreadsheet
 from loaders.template import write_municipality_workbook, write_template
 from service.store.embedded import KnowledgeStore
+from service.store.sources import names_of
 from tests.cli import kommunegraf
 
 BASE = DEFAULT_BASE_IRI
@@ -217,13 +218,23 @@ def test_an_old_workbooks_contract_end_column_becomes_contracts(
     prefilled = tmp_path / "3303.xlsx"
     write_municipality_workbook(prefilled, "3303", graph, graph, BASE, _reference())
     assert openpyxl.load_workbook(prefilled)["Kontrakter"].max_row == 3
-    again = check_spreadsheet(prefilled, BASE, layered_context(_reference(), graph))
+    stored = layered_context(_reference(), names_of(graph))  # what an upload sees of the store
+    again = check_spreadsheet(prefilled, BASE, stored)
     assert not again.report.errors, again.report.to_text()
     assert not [
         i for i in again.report.issues if i.severity == "warning" and "Kontrakter" in i.message_nb
     ]
     municipal = {t for t in graph if str(t[0]).startswith(f"{BASE}id/kontrakt/")}
     assert {t for t in again.graph if str(t[0]).startswith(f"{BASE}id/kontrakt/")} == municipal
+    # The application only in the store: its vendor still comes with the contract.
+    usages.delete_rows(3)
+    book["Applikasjoner"].delete_rows(3)
+    book["Leverandører"].delete_rows(3)
+    usages.append([*USAGE[:8], "31.12.2027", *USAGE[8:]])
+    book.save(path)
+    alone = check_spreadsheet(path, BASE, stored)
+    assert not alone.report.errors, alone.report.to_text()
+    assert {t for t in alone.graph if str(t[0]).startswith(f"{BASE}id/kontrakt/")} == municipal
 
 
 def test_an_unreadable_file_exits_2(tmp_path: Path) -> None:

@@ -22,7 +22,12 @@ import pyoxigraph as ox
 import pytest
 from lxml import etree
 from rdflib import Graph
+from rdflib.namespace import RDF
 
+from loaders.context import layered_context
+from loaders.namespaces import KG, SCHEMA
+from loaders.reference import reference_graph
+from loaders.spreadsheet import check_spreadsheet
 from service.exports.archi_csv import (
     ELEMENTS_HEADER,
     PROPERTIES_HEADER,
@@ -189,7 +194,7 @@ def test_archi_csv_has_the_same_content(alta: Model) -> None:
         assert sorted(archive.namelist()) == ["elements.csv", "properties.csv", "relations.csv"]
 
 
-def test_an_exchange_file_becomes_a_prefilled_workbook(alta: Model) -> None:
+def test_an_exchange_file_becomes_a_prefilled_workbook(alta: Model, tmp_path: Path) -> None:
     applications = read_exchange(to_exchange_xml(alta))
     assert [a.name for a in applications] == ["Acos WebSak", "Visma Flyt Skole"]
     websak = applications[0]
@@ -216,6 +221,17 @@ def test_an_exchange_file_becomes_a_prefilled_workbook(alta: Model) -> None:
             datetime(2030, 1, 1),
         ),
     ]
+    # ... and the workbook loads: the contracts are valid without a start (a warning).
+    path = tmp_path / "alta.xlsx"
+    book.save(path)
+    fixture = Graph().parse(FIXTURE, format="turtle", publicID=BASE)
+    vendors = Graph()  # the stored vendors the workbook names; its applications are its own
+    for vendor in fixture.subjects(RDF.type, KG.Vendor):
+        vendors += fixture.triples((vendor, None, None))
+    checked = check_spreadsheet(path, BASE, layered_context(reference_graph(BASE), vendors))
+    assert not checked.report.errors, checked.report.to_text()
+    ends = {str(o) for o in checked.graph.objects(None, SCHEMA.endDate)}
+    assert ends == {"2027-03-31", "2030-01-01"}
 
 
 @pytest.mark.parametrize(

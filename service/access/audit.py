@@ -69,6 +69,9 @@ ACTIONS = ("load", "update", "graph-store", "proposal", "approval", "token")
 
 @dataclass(frozen=True)
 class GraphChange:
+    """What one write did to one named graph ("DEFAULT": the default graph): triples added
+    and removed, counted as the module docstring says (blank nodes blanked out)."""
+
     graph: str
     added: int
     removed: int

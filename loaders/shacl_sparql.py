@@ -137,6 +137,11 @@ class Check:
     message_nb: str
     message_en: str
     python_pattern: re.Pattern[str] | None = None
+    focus: str = ""
+    """An ASK for the check's focus nodes among the new data ("": none known). Every
+    check's query joins them, so when the ASK is false the check cannot find anything
+    and is not run: a municipality's workbook has none of the catalogue's classes, and
+    each query costs its parsing and planning even on no data (``shacl_store``)."""
 
 
 @dataclass
@@ -421,10 +426,11 @@ def _shape_checks(
     path_node = compiler.one(shape, SH.path)
     path = None if path_node is None else path_text(shapes, path_node)
     messages = _messages(shapes, shape)
+    has_focus = f"{_prologue()}ASK {{ {focus} }}"
 
     def check(component: str, query: str, pattern: re.Pattern[str] | None = None) -> Check:
         nb, en = messages or _generic(component, path)
-        return Check(query, shape, path, severity, nb, en, pattern)
+        return Check(query, shape, path, severity, nb, en, pattern, has_focus)
 
     if path_node is None:
         value_focus = f"{focus} BIND(?this AS ?value)"
@@ -488,7 +494,7 @@ def _shape_checks(
             )
     for component, query, validator in _sparql_components(compiler, shape, values):
         nb, en = messages or _messages(shapes, validator) or _generic(component, path)
-        yield Check(query, shape, path, severity, nb, en)
+        yield Check(query, shape, path, severity, nb, en, focus=has_focus)
 
 
 def _sparql_components(

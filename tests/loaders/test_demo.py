@@ -16,13 +16,14 @@ import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 
 from loaders.demo import DATA_DIR, demo_sources
-from loaders.demo.generate import CATALOGUE_FILE, GENERATED_ON, build, workbook_bytes
+from loaders.demo.generate import CATALOGUE_FILE, GENERATED_ON, Demo, build, workbook_bytes
 from loaders.demo.regions import REGIONS
 from loaders.namespaces import DEFAULT_BASE_IRI, KG
 from service.settings import Settings
@@ -62,8 +63,14 @@ def _rows(store: ox.Store, query: str) -> list[dict[str, str]]:
     return [{n: s[n].value for n in names if s[n] is not None} for s in results]
 
 
+@cache
+def _built(scale: int = 1) -> Demo:
+    """The generated demo, made once per scale for the tests that read it (seconds each)."""
+    return build(scale=scale)
+
+
 def test_the_committed_workbooks_are_what_the_generator_writes() -> None:
-    demo = build()
+    demo = _built()
     assert len(demo.workbooks) == 357
     committed = {p.name for p in demo_sources()}
     assert committed == {CATALOGUE_FILE} | {w.file_name for w in demo.workbooks.values()}
@@ -388,7 +395,7 @@ def test_serve_no_demo_starts_with_reference_data_only() -> None:
 
 
 def test_scale_multiplies_usages_and_datasets_and_still_validates(tmp_path: Path) -> None:
-    single, double = build(scale=1), build(scale=2)
+    single, double = _built(1), build(scale=2)
     for cls in (KG.ApplicationUsage, KG.Dataset):
         one = sum(len(w.rows[cls]) for w in single.workbooks.values())
         two = sum(len(w.rows[cls]) for w in double.workbooks.values())

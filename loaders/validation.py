@@ -20,6 +20,7 @@ from rdflib.namespace import RDF, SH
 from rdflib.term import Node
 
 from loaders import pyshacl_focus_fix
+from loaders.context import by_subject, context_layers
 from loaders.namespaces import KGSH, bind_prefixes
 from loaders.paths import ontology_dir, shapes_dir
 from loaders.problems import Problem, Severity, ValidationReport
@@ -140,11 +141,19 @@ def _referenced(
 
 
 def _about(nodes: set[Node], context: Graph | None) -> Iterator[tuple[Node, Node, Node]]:
-    """The triples of the ontology and ``context`` whose subject is one of ``nodes``' IRIs."""
-    lookups = [ontology_graph()] + ([context] if context is not None else [])
+    """The triples of the ontology and ``context`` whose subject is one of ``nodes``' IRIs.
+
+    The ontology and the context's first layer (the reference data, the same for every
+    check) are looked up in an index by subject, the rest (stored names) through rdflib.
+    """
+    layers = [ontology_graph(), *([] if context is None else context_layers(context))]
+    indexed = [by_subject(graph) for graph in layers[:2]]
+    rest = layers[2:]
     for node in nodes:
         if isinstance(node, URIRef):
-            for graph in lookups:
+            for index in indexed:
+                yield from index.get(node, ())
+            for graph in rest:
                 yield from graph.triples((node, None, None))
 
 

@@ -25,6 +25,7 @@ import asyncio
 import multiprocessing
 import pickle
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -57,12 +58,29 @@ def _pickled(value: object) -> bytes:
     return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def _send(connection: Connection, arguments: tuple[Any, ...]) -> None:
+    connection.send_bytes(_pickled(arguments))  # megabytes: pickled here, not on the loop
+
+
 def _read(data: bytes) -> object:
     """The result as sent: ``Pieces`` read part by part (the lock is free between parts)."""
     result = pickle.loads(data)  # noqa: S301 - from our own child process
-    if isinstance(result, _Packed):
-        return Pieces(tuple(pickle.loads(part) for part in result.parts))  # noqa: S301
-    return result
+    if not isinstance(result, _Packed):
+        return result
+    items = []
+    for part in result.parts:
+        items.append(pickle.loads(part))  # noqa: S301
+        yield_to_the_loop()
+    return Pieces(tuple(items))
+
+
+def yield_to_the_loop() -> None:
+    """Let the event loop have the interpreter lock for a moment (on a thread doing CPU
+    work in parts). Why: the lock changes hands only every few milliseconds, and the loop
+    needs it after every read and write it makes; against a thread that computes, each
+    request waited that long again and again (the load test's probe: seconds while a
+    catalogue's source was read)."""
+    time.sleep(0.001)
 
 
 def _child(connection: Connection, target: Callable[..., object]) -> None:
@@ -108,7 +126,7 @@ async def run_elsewhere(
             answered.set_result(None)
 
     try:
-        await asyncio.to_thread(connection.send_bytes, _pickled(arguments))
+        await asyncio.to_thread(_send, connection, arguments)
         loop.add_reader(connection.fileno(), ready)
         try:
             async with asyncio.timeout(timeout):

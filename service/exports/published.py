@@ -36,7 +36,7 @@ from service.exports.extract import Blocker, Source, read_dataset_texts
 from service.exports.output import MEDIA_FORMATS, serialize_triples, triples
 from service.exports.quality import DatasetQuality, assess
 from service.settings import Settings
-from service.spawned import Pieces, ProcessStoppedError, run_elsewhere
+from service.spawned import Pieces, ProcessStoppedError, run_elsewhere, yield_to_the_loop
 from service.store.backend import Backend, data_generation
 
 log = logging.getLogger(__name__)
@@ -213,9 +213,10 @@ def served_source(graph: Graph) -> Graph:
     return kept
 
 
-PIECE = 500
+PIECE = 100
 """The source's triples in each piece the server reads from a build process
-(``service.spawned.Pieces``): a few milliseconds of reading each."""
+(``service.spawned.Pieces``): a few milliseconds of reading each (rdflib checks every
+term it makes)."""
 
 
 def build_in_process(
@@ -264,6 +265,7 @@ def _assembled(pieces: Pieces) -> Catalogues:
         assert isinstance(piece, tuple)
         for triple in piece:
             built.source.graph.add(triple)
+        yield_to_the_loop()
     return built
 
 

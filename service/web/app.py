@@ -11,6 +11,7 @@ import gc
 import logging
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -83,6 +84,10 @@ def settle() -> None:
     term_name("", "nb")
     gc.collect()
     gc.freeze()
+    # The interpreter lock changes hands every 1 ms instead of 5: pages, answers and
+    # results are read on threads, and the event loop, which needs the lock after every
+    # read and write it makes, waited up to 5 ms each time behind them.
+    sys.setswitchinterval(0.001)
 
 
 def make_backend(settings: Settings) -> Backend:

@@ -50,7 +50,12 @@ class Result:
 
     @property
     def ratio(self) -> float:
-        return round(self.http.p50_ms / self.peer.p50_ms, 2) if self.peer.p50_ms else 0
+        return round(self.http.p50_ms / self.peer.p50_ms, 4) if self.peer.p50_ms else 0
+
+    @property
+    def first_ratio(self) -> float:
+        """The first request (the workbook made, the names kept or not) against the peer."""
+        return round(self.first_ms / self.peer.p50_ms, 3) if self.peer.p50_ms else 0
 
 
 def _http(port: int, number: str, count: int) -> tuple[int, float, Timing]:
@@ -108,14 +113,19 @@ def _report(results: list[Result], meta: dict[str, object]) -> str:
         f"Requests per side: {meta['count']} (after a first request, reported apart). Other "
         f"load before the run: {meta['other_load']} cores; load average {meta['loadavg']}.",
         "",
+        "The service keeps the indexed stored names and the workbooks it made until the next "
+        "write: the first request of the first workbook reads and indexes the names, the first "
+        "of a later one only its rows, the repeated ones (p50) get the kept workbook.",
+        "",
         "| kommune | bytes | first ms | HTTP p50 ms | HTTP p99 ms | peer p50 ms | peer triples "
-        "| p50 ratio | goal | met |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
+        "| p50 ratio | first / peer p50 | goal | met |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
     ]
     for r in results:
         lines.append(
             f"| {r.kommune} | {r.bytes:,} | {r.first_ms:.0f} | {r.http.p50_ms:.0f} "
-            f"| {r.http.p99_ms:.0f} | {r.peer.p50_ms:.0f} | {r.triples:,} | {r.ratio:.2f}× "
+            f"| {r.http.p99_ms:.0f} | {r.peer.p50_ms:.0f} | {r.triples:,} | {r.ratio:.4f}× "
+            f"| {r.first_ratio:.2f}× "
             f"| < {GOAL_MS:,.0f} ms | {'yes' if r.http.p50_ms < GOAL_MS else '**no**'} |"
         )
     return "\n".join(lines) + "\n"
@@ -167,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         "other_load": other["other_cores"],
         "loadavg": loadavg,
     }
-    rows = [{**asdict(r), "ratio": r.ratio} for r in results]
+    rows = [{**asdict(r), "ratio": r.ratio, "first_ratio": r.first_ratio} for r in results]
     write_results(args.out, f"{meta['date']}-template", _report(results, meta), meta, rows)
     shutil.rmtree(WORK, ignore_errors=True)
     return 0

@@ -42,8 +42,9 @@ import pyoxigraph as ox
 from bench.loadgen import busy_cores, cpu_sample, wait_quiet
 from loaders.demo import DATA_DIR, demo_sources
 from loaders.demo.generate import CATALOGUE_FILE, build, write
+from loaders.engines import Engine
 from loaders.spreadsheet import read_spreadsheet
-from loaders.validation import Engine, validate_batch
+from loaders.validation import validate_batch
 from service.store.embedded import KnowledgeStore
 from service.store.sources import (
     SourceResult,

@@ -14,10 +14,11 @@ from rdflib import Graph, URIRef
 from rdflib.term import Node
 
 from loaders.columns import sheets
+from loaders.engines import Engine
 from loaders.mapping import MappedSource, Triple, map_workbook
 from loaders.problems import Problem
 from loaders.report import Issue, Report
-from loaders.validation import Engine, validate_batch
+from loaders.validation import validate_batch
 from loaders.workbook import DEFAULT_LIMITS, Limits, RawWorkbook, WorkbookError, read_workbook
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".ods", ".csv"}

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Literal as TypingLiteral
 
 import pyoxigraph as ox
 from pyshacl import validate as shacl_validate
@@ -21,6 +20,7 @@ from rdflib.term import Node
 
 from loaders import pyshacl_focus_fix
 from loaders.context import by_subject, context_layers
+from loaders.engines import Engine
 from loaders.namespaces import KGSH, bind_prefixes
 from loaders.paths import ontology_dir, shapes_dir
 from loaders.problems import Problem, Severity, ValidationReport
@@ -30,10 +30,6 @@ from loaders.shacl_store import evaluate
 pyshacl_focus_fix.apply()
 
 log = logging.getLogger(__name__)
-
-Engine = TypingLiteral["sparql", "pyshacl"]
-ENGINES: tuple[Engine, ...] = ("sparql", "pyshacl")
-"""The default first: SHACL compiled to SPARQL on pyoxigraph; pySHACL is the reference."""
 
 _SEVERITIES: dict[Node, Severity] = {
     SH.Violation: "error",

@@ -32,8 +32,8 @@ from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from loaders.engines import ENGINES, Engine
 from loaders.namespaces import DEFAULT_BASE_IRI
-from loaders.validation import ENGINES, Engine
 
 ENV_PREFIX = "KOMMUNEGRAF_"
 CONFIG_ENV = "KOMMUNEGRAF_CONFIG"

@@ -25,10 +25,10 @@ from rdflib import BNode, Graph, URIRef
 
 from loaders.changes import change_lines, compare
 from loaders.context import forget_context_index, layered_context
+from loaders.engines import Engine
 from loaders.provenance import not_graph_description
 from loaders.report import Issue, Report
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
-from loaders.validation import Engine
 from service.access.audit import AuditEvent, GraphChange, auditor, new_event
 from service.access.auth import write_lock
 from service.access.proposals import new_proposal

@@ -2,6 +2,10 @@
 
 Exit codes, for scripts: 0 done (valid, loaded), 1 invalid input (nothing
 loaded), 2 usage error or unreadable file.
+
+A command's module is imported only when that command is used (``ConfigurableGroup``):
+keep this module's imports light, since every command and every worker process that
+re-imports the ``kommunegraf`` script pays for them.
 """
 
 from __future__ import annotations
@@ -9,16 +13,28 @@ from __future__ import annotations
 import click
 
 from loaders.provenance import tool_version
-from service.cli.access import audit, token
-from service.cli.exchange import dump, export, import_archimate, import_dcat, restore, template
-from service.cli.load import load, validate
 from service.cli.options import ConfigurableGroup
-from service.cli.query import query
-from service.cli.serve import serve, show_config
+
+_COMMANDS = {
+    "serve": "service.cli.serve:serve",
+    "config": "service.cli.serve:show_config",
+    "validate": "service.cli.load:validate",
+    "load": "service.cli.load:load",
+    "query": "service.cli.query:query",
+    "dump": "service.cli.exchange:dump",
+    "restore": "service.cli.exchange:restore",
+    "token": "service.cli.access:token",
+    "audit": "service.cli.access:audit",
+    "template": "service.cli.exchange:template",
+    "export": "service.cli.exchange:export",
+    "import-dcat": "service.cli.exchange:import_dcat",
+    "import-archimate": "service.cli.exchange:import_archimate",
+}
 
 
 @click.group(
     cls=ConfigurableGroup,
+    lazy_commands=_COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(tool_version(), prog_name="kommunegraf")
@@ -27,21 +43,3 @@ def main() -> None:
 
     Knowledge graph of Norwegian municipal application architecture.
     """
-
-
-for command in (
-    serve,
-    show_config,
-    validate,
-    load,
-    query,
-    dump,
-    restore,
-    token,
-    audit,
-    template,
-    export,
-    import_dcat,
-    import_archimate,
-):
-    main.add_command(command)

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rdflib import Graph
 
+from loaders.engines import Engine
 from loaders.rdf_source import SourceError
-from loaders.validation import Engine
 from service.cli.options import (
     EXIT_INVALID,
     EXIT_USAGE,
@@ -27,10 +26,12 @@ from service.cli.options import (
     store_option,
 )
 from service.settings import Settings
-from service.store.sources import SourceResult
 
 if TYPE_CHECKING:
+    from rdflib import Graph
+
     from service.store.backend import EmbeddedBackend
+    from service.store.sources import SourceResult
 
 
 _report_option = click.option(
@@ -187,6 +188,8 @@ def _print_changes(
     N-Triples, not as its ``graph``, which is empty then and made every file report no
     change); the rows the changes name are read from the file again, mapped only.
     """
+    from rdflib import Graph
+
     from loaders.changes import change_lines
     from loaders.context import layered_context
     from loaders.spreadsheet import SPREADSHEET_SUFFIXES, read_spreadsheet

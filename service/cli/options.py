@@ -13,8 +13,9 @@ both work.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -64,16 +65,37 @@ def configuration(**flags: Any) -> Configuration:
 
 
 class ConfigurableGroup(click.Group):
-    """A group whose commands all take ``--config``."""
+    """A group whose commands all take ``--config``, each imported only when used.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    ``lazy_commands`` maps a command's name to ``"module:attribute"``; the module is
+    imported when the command runs or its help is shown (click's "lazily loading
+    subcommands" pattern), so ``kommunegraf validate`` never imports the server and
+    a spawned worker that re-imports the ``kommunegraf`` script imports no command.
+    """
+
+    def __init__(
+        self, *args: Any, lazy_commands: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.params.append(config_option())
+        self.lazy_commands = dict(lazy_commands or {})
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         if not any(p.name == "config" for p in cmd.params):
             cmd.params.append(config_option())
         super().add_command(cmd, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module_name, attribute = self.lazy_commands[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{module_name}:{attribute} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
 
 def settings_flags(function: F) -> F:

@@ -20,16 +20,18 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 
-from loaders.changes import Changes, compare
 from service.cli.options import fail, on_store, settings_from, store_option
-from service.sparql.canned import CannedQuery, ParameterError, canned_queries
-from service.store.backend import Backend
+
+if TYPE_CHECKING:
+    from loaders.changes import Changes
+    from service.sparql.canned import CannedQuery
+    from service.store.backend import Backend
 
 SOLUTION_FORMATS = {
     "csv": ox.QueryResultsFormat.CSV,
@@ -45,6 +47,8 @@ class EndpointError(RuntimeError):
 
 def listing(language: str = "nb") -> str:
     """The canned queries, one paragraph each: name, title, parameters."""
+    from service.sparql.canned import canned_queries
+
     lines = []
     for query in sorted(canned_queries().values(), key=lambda q: q.name):
         lines.append(f"{query.name}\n  {query.title['nb']} / {query.title['en']}")
@@ -181,6 +185,7 @@ def remote_changes(endpoint: str, base: str, graph: Graph, stem: str, rows: Any)
     service: its records against what the service holds for them, and the records of the
     graph it would replace (the service's graph of the same name), as an upload's
     dry run compares them (``loaders.changes``)."""
+    from loaders.changes import compare
     from loaders.provenance import not_graph_description
     from service.access.uploads import as_stored
 
@@ -262,6 +267,10 @@ def query(
     Without QUERY: list the canned queries. QUERY is a canned query's name (with
     --param NAME=VALUE for its parameters), SPARQL text, or @FILE to read SPARQL from.
     """
+    # The canned queries' parser is imported here, not at the top: ``kommunegraf --help``
+    # imports this module.
+    from service.sparql.canned import ParameterError, canned_queries
+
     if query is None:
         click.echo(listing(), nl=False)
         return

@@ -15,7 +15,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyoxigraph as ox
 from defusedxml.ElementTree import fromstring as safe_xml
@@ -27,6 +27,7 @@ from loaders.classes import classes
 from loaders.column_use import header_key
 from loaders.columns import sheets
 from loaders.context import layered_context
+from loaders.engines import Engine
 from loaders.namespaces import KG
 from loaders.paths import ontology_dir
 from loaders.problems import Problem
@@ -36,10 +37,14 @@ from loaders.reference import ReferenceSource, reference_graph, reference_source
 from loaders.report import Issue, Report
 from loaders.resolver import KEY_PROPERTIES, referable_classes
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, CheckedSpreadsheet, read_spreadsheet
-from loaders.validation import Engine, validate_batch
+from loaders.validation import validate_batch
 from service.metrics import record_load, record_rejected_load
-from service.store.backend import Backend
 from service.store.embedded import TRANSACTION_BYTES, NewGraphs, ntriples, safe_ntriples
+
+if TYPE_CHECKING:
+    # Only named in annotations: ``kommunegraf validate`` imports this module, and the
+    # backend brings the query workers and the SPARQL lexer.
+    from service.store.backend import Backend
 
 CONTEXT_PROPERTIES = (*KEY_PROPERTIES, KG.vendor)
 """What uploads see of a stored or shared node: its keys, and an application's vendor

@@ -28,7 +28,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDFS
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from loaders.validation import Engine
+from loaders.engines import Engine
 from service.access.audit import (
     AuditEvent,
     AuditLog,

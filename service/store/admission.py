@@ -44,9 +44,12 @@ from functools import lru_cache
 
 from service.errors import QueryError
 
-CLIENT: ContextVar[str] = ContextVar("kommunegraf_query_client", default="service")
+SERVICE = "service"
+"""The client of the queries the service asks on its own (catalogues, start-up): served
+after every waiting request's, since nobody waits for them."""
+CLIENT: ContextVar[str] = ContextVar("kommunegraf_query_client", default=SERVICE)
 """Who a query is run for: set per HTTP request (``service.web.admission``); queries
-the service asks on its own (catalogues, start-up) share the client ``service``."""
+the service asks on its own share the client ``SERVICE``."""
 
 ANONYMOUS = "addr:"
 """The clients known only by address. Only they are refused or evicted when a lane is
@@ -243,7 +246,7 @@ class _Lane:
         ]
         if not eligible:
             return None
-        client = min(eligible, key=lambda c: (running[c], served.get(c, -1)))
+        client = min(eligible, key=lambda c: (c == SERVICE, running[c], served.get(c, -1)))
         queue = self.clients[client]
         ticket = queue.popleft()
         self.waiting -= 1
@@ -303,10 +306,23 @@ class Admission:
             return sum(lane.waiting for lane in self._lanes.values())
         return self._lanes[cheap].waiting
 
-    def _expected_wait(self, cheap: bool) -> float:
-        """Seconds a query joining the lane now would wait, roughly."""
+    def _expected_wait(self, cheap: bool, client: str | None = None) -> float:
+        """Seconds a query joining the lane now would wait, roughly.
+
+        For a ``client``, only the queries served before its own count: clients are
+        served in turn, so of another client's queue at most as many go first as this
+        client already has waiting, plus one; the service's own queries go last. A lone
+        user whose page asks five things at once while the service's catalogue build
+        waits is not behind the build (that refused the municipality page with 429 after
+        an upload)."""
+        lane = self._lanes[cheap]
+        if client is None or client == SERVICE:
+            ahead = lane.waiting
+        else:
+            turns = lane.of(client) + 1
+            ahead = sum(min(len(queue), turns) for c, queue in lane.clients.items() if c != SERVICE)
         slots = self.size if cheap else max(1, self.size - self.reserved)
-        return self._seconds[cheap] * (self._lanes[cheap].waiting + 1) / slots
+        return self._seconds[cheap] * (ahead + 1) / slots
 
     def _retry_after(self, cheap: bool) -> int:
         return max(1, min(60, math.ceil(self._expected_wait(cheap))))
@@ -319,7 +335,7 @@ class Admission:
             self.refused += 1
             raise AdmissionRefusedError(429, self._retry_after(cheap), mine)
         full = lane.waiting >= self.queue_limit or (
-            lane.waiting > 0 and self._expected_wait(cheap) > MAX_WAIT
+            lane.waiting > 0 and self._expected_wait(cheap, client) > MAX_WAIT
         )
         if full and client.startswith(ANONYMOUS):
             hog, held = lane.largest(ANONYMOUS)

@@ -244,6 +244,40 @@ def test_regression_cheap_queries_starved_the_general_lane() -> None:
     asyncio.run(_general_first())
 
 
+async def _page_behind_the_service() -> None:
+    admission = Admission(3, reserved=1)
+    admission._seconds[False] = 4.0  # learnt from the upload's heavy checks
+    for _ in range(2):
+        await admission.enter("service", cheap=False)  # both general workers busy
+    build = [asyncio.ensure_future(admission.enter("service", cheap=False)) for _ in range(8)]
+    await asyncio.sleep(0)
+    # One user's page asks five things at once: they queue, none is refused.
+    page = [asyncio.ensure_future(admission.enter("addr:user", cheap=False)) for _ in range(5)]
+    await asyncio.sleep(0)
+    assert not any(task.done() for task in page), [t.exception() for t in page if t.done()]
+    assert admission.waiting(cheap=False) == 13
+    # A free worker goes to the user first: nobody waits for the service's own build.
+    admission.leave("service", cheap=False)
+    await asyncio.sleep(0)
+    assert page[0].done() and not any(task.done() for task in build)
+    # A client that floods is still refused once its own turns make the wait too long.
+    flood = [asyncio.ensure_future(admission.enter("addr:flood", cheap=False)) for _ in range(9)]
+    await asyncio.sleep(0)
+    assert any(task.done() and task.exception() is not None for task in flood)
+    for task in (*build, *page, *flood):
+        task.cancel()
+    await asyncio.gather(*build, *page, *flood, return_exceptions=True)
+
+
+def test_regression_page_refused_behind_the_services_own_build() -> None:
+    """Before: a lane's expected wait counted every waiting query, so while the
+    service's own catalogue build queued after an upload, the only user's municipality
+    page (five queries at once) was refused with 429 "You already have 1 queries
+    waiting". Clients are served in turn, the service's own queries last: only the
+    turns ahead of the user count."""
+    asyncio.run(_page_behind_the_service())
+
+
 def test_cost_book_learns_shapes_and_bars_clients() -> None:
     book = CostBook()
     heavy = "SELECT ?m WHERE { ?m a <urn:x:Municipality> } ORDER BY ?m"

@@ -148,6 +148,12 @@ QUERY_WORKERS = Gauge(
     "Levende spørreprosesser (innebygd lager) / live query worker processes (embedded store)",
     registry=REGISTRY,
 )
+QUERY_WORKERS_IN_MEMORY = Gauge(
+    "kommunegraf_query_workers_in_memory",
+    "Spørreprosesser som svarte fra sin kopi i minnet (query_store) / query workers whose "
+    "last query ran on their in-memory copy of the store",
+    registry=REGISTRY,
+)
 QUERIES_WAITING = Gauge(
     "kommunegraf_queries_waiting",
     "Spørringer i kø etter kø (cheap, general) / queries waiting for a worker by lane",

@@ -41,6 +41,7 @@ CONFIG_ENV = "KOMMUNEGRAF_CONFIG"
 MEMORY = ":memory:"
 """What ``store`` is set to for a throw-away store (written as None in Python)."""
 LOG_LEVELS = ("debug", "info", "warning", "error")
+QUERY_STORES = ("auto", "memory", "disk")
 LOG_FORMATS = ("auto", "json", "text")
 MIN_TOKEN_LENGTH = 32
 """Shortest admin token accepted: a guessable token is no protection, and a short one
@@ -117,6 +118,15 @@ class Settings:
         64,
         "spørringer som kan vente i hver kø før nye avvises (429/503 med Retry-After)",
         "queries that may wait in each lane before new ones are refused (429/503, Retry-After)",
+    )
+    query_store: str = setting(
+        "auto",
+        "hvor spørreprosessene leser lageret: memory (en kopi i minnet per prosess, ca. 2x "
+        "lagerets størrelse på disk hver; lette spørringer ca. 3x raskere), disk, eller auto "
+        "(memory når kopiene får plass i halvparten av ledig minne)",
+        "where query workers read the store: memory (a copy in memory per worker, about 2x the "
+        "store's size on disk each; light queries about 3x faster), disk, or auto (memory "
+        "when the copies fit in half of the available memory)",
     )
     answer_cache_mb: int = setting(
         64,
@@ -218,6 +228,8 @@ class Settings:
             _invalid("query_workers", self.query_workers, "må være minst 1", "must be ≥ 1")
         if self.query_reserved < 0:
             _invalid("query_reserved", self.query_reserved, "kan ikke være negativ", "must be ≥ 0")
+        if self.query_store not in QUERY_STORES:
+            _invalid("query_store", self.query_store, "ukjent verdi", f"not one of {QUERY_STORES}")
         if self.answer_cache_mb < 0:
             _invalid(
                 "answer_cache_mb", self.answer_cache_mb, "kan ikke være negativ", "must be ≥ 0"

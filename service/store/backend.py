@@ -46,7 +46,7 @@ from service.store.worker_tasks import (
     UpdateTrial,
     UploadCheck,
 )
-from service.store.workers import QueryPool
+from service.store.workers import QueryPool, memory_share
 
 
 class Reader(Protocol):
@@ -154,7 +154,12 @@ class EmbeddedBackend(Backend):
         self.settings = settings
         self._owned = store is None
         self.store = store if store is not None else KnowledgeStore(settings.store)
-        self.pool = QueryPool(settings.query_workers, settings.query_reserved, settings.query_queue)
+        self.pool = QueryPool(
+            settings.query_workers,
+            settings.query_reserved,
+            settings.query_queue,
+            memory_share=memory_share(settings.query_store, settings.query_workers),
+        )
         self._writer = asyncio.Lock()
         self._in_flight: Counter[str] = Counter()
         """The snapshot of every query not yet answered, queued ones included."""
@@ -321,7 +326,8 @@ async def command_backend(
     otherwise. (``service.cli.options.on_store`` gives an empty store the reference data,
     audited.)
     """
-    settings = replace(settings, query_workers=1, query_reserved=0)
+    # On disk: a command's few queries would not pay for copying the store into memory.
+    settings = replace(settings, query_workers=1, query_reserved=0, query_store="disk")
     with ExitStack() as stack:
         store: KnowledgeStore | PublishedCopy
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+import math
 import multiprocessing
 import os
 import pickle
@@ -77,6 +78,21 @@ def _used(worker: _Worker, cpu_before: float | None, started: float) -> float:
     return now - cpu_before
 
 
+def memory_share(query_store: str, workers: int) -> float:
+    """``QueryPool.memory_share`` for the setting ``query_store``: with "auto", the
+    copies of all workers together may take half of the memory available when each is
+    made (the other half for the server, the answer cache and the system).
+
+    >>> memory_share("disk", 3), memory_share("memory", 3), memory_share("auto", 2)
+    (0.0, inf, 0.25)
+    """
+    if query_store == "disk":
+        return 0.0
+    if query_store == "memory":
+        return math.inf
+    return 0.5 / workers
+
+
 _SENT_AT_ONCE = 65_536
 """Requests up to this many bytes are written to a worker on the event loop (the
 socket's buffer takes them whole); larger ones on a thread."""
@@ -97,6 +113,8 @@ class _Worker:
     """The worker's CPU seconds when it last replied (it is idle between requests)."""
     peek: socket.socket | None = None
     """The connection's socket (a duplicate), to look at a reply before reading it."""
+    in_memory: bool = False
+    """Whether its last query ran on its in-memory copy of the snapshot (for metrics)."""
 
     def __post_init__(self) -> None:
         try:
@@ -142,6 +160,9 @@ class QueryPool:
     """Workers kept for cheap queries (see ``service.store.admission``)."""
     queue_limit: int = 64
     """Queries that may wait in each lane before new ones are refused (429/503)."""
+    memory_share: float = 0.0
+    """The part of the available memory each worker's in-memory copy of the snapshot may
+    take (``service.store.worker_tasks.Snapshots``): 0 never, ``inf`` always."""
     _context: multiprocessing.context.SpawnContext = field(
         default_factory=lambda: multiprocessing.get_context("spawn")
     )
@@ -172,7 +193,10 @@ class QueryPool:
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe()
         process = self._context.Process(
-            target=worker_main, args=(child,), name="kommunegraf-query", daemon=True
+            target=worker_main,
+            args=(child, self.memory_share),
+            name="kommunegraf-query",
+            daemon=True,
         )
         process.start()
         child.close()
@@ -334,11 +358,10 @@ class QueryPool:
             finally:
                 loop.remove_reader(worker.connection.fileno())
             if worker.whole_reply_waiting():
-                status, payload, worker.cpu = worker.connection.recv()
+                reply = worker.connection.recv()
             else:
-                status, payload, worker.cpu = await loop.run_in_executor(
-                    self._io, worker.connection.recv
-                )
+                reply = await loop.run_in_executor(self._io, worker.connection.recv)
+            status, payload, worker.cpu, worker.in_memory = reply
             cost = max(0.0, worker.cpu - cpu) if cpu is not None else time.monotonic() - started
         except _OverranError:
             self._replace(worker, request.snapshot)
@@ -407,7 +430,7 @@ class QueryPool:
         try:
             worker.connection.send(OpenSnapshot(snapshot))
             if worker.connection.poll(OPENING_SECONDS * 6):
-                status, _, worker.cpu = worker.connection.recv()
+                status, _, worker.cpu, worker.in_memory = worker.connection.recv()
                 if status == "ok":
                     worker.snapshot = snapshot
                 return worker
@@ -436,6 +459,10 @@ class QueryPool:
         """
         ended = set(wait([w.process.sentinel for w in self._all], timeout=0))
         return sum(1 for w in self._all if w.process.sentinel not in ended)
+
+    def in_memory(self) -> int:
+        """How many workers answered their last query from memory (for metrics)."""
+        return sum(1 for w in self._all if w.in_memory)
 
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self._all if w.process.pid is not None]

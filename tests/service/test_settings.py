@@ -78,6 +78,7 @@ def test_an_empty_optional_variable_means_not_set() -> None:
         ({"KOMMUNEGRAF_QUERY_TIMEOUT": "nan"}, "KOMMUNEGRAF_QUERY_TIMEOUT"),
         ({"KOMMUNEGRAF_QUERY_TIMEOUT": "0"}, "KOMMUNEGRAF_QUERY_TIMEOUT"),
         ({"KOMMUNEGRAF_LOG_LEVEL": "loud"}, "KOMMUNEGRAF_LOG_LEVEL"),
+        ({"KOMMUNEGRAF_QUERY_STORE": "ram"}, "KOMMUNEGRAF_QUERY_STORE"),
         ({"KOMMUNEGRAF_BASE_IRI": "ftp://x/"}, "KOMMUNEGRAF_BASE_IRI"),
         ({"KOMMUNEGRAF_QUERY_TIMOUT": "3"}, "KOMMUNEGRAF_QUERY_TIMEOUT"),  # suggestion
     ],

@@ -20,6 +20,7 @@ from service.metrics import (
     QUERIES_REFUSED,
     QUERIES_WAITING,
     QUERY_WORKERS,
+    QUERY_WORKERS_IN_MEMORY,
     STORE_GRAPHS,
     STORE_TRIPLES,
     exposition,
@@ -70,6 +71,7 @@ async def metrics(request: Request) -> Response:
         await _measure_store(backend)
         if isinstance(backend, EmbeddedBackend):
             QUERY_WORKERS.set(backend.pool.alive())
+            QUERY_WORKERS_IN_MEMORY.set(backend.pool.in_memory())
             admission = backend.pool.admission
             QUERIES_WAITING.labels("cheap").set(admission.waiting(cheap=True))
             QUERIES_WAITING.labels("general").set(admission.waiting(cheap=False))

@@ -286,7 +286,7 @@ class Kommunegraf(Peer):
         deadline = time.perf_counter() + timeout
         probe = 0
         while time.perf_counter() < deadline:
-            for _ in range(self.query_workers * 2):
+            for _ in range(self.query_workers * 20):  # a copy is begun after 100 queries
                 probe += 1
                 request = urllib.request.Request(  # noqa: S310 - loopback
                     self.url,
@@ -309,7 +309,7 @@ class Kommunegraf(Peer):
             ]
             if not values or values[0] >= self.query_workers:
                 return
-            time.sleep(1.0)
+            time.sleep(0.5)
 
     def version(self) -> str:
         run = subprocess.run(  # noqa: S603

@@ -295,9 +295,10 @@ BUILD_NICE = 10
 """The niceness of the thread that copies a snapshot into memory: the copy (seconds of
 CPU for a large store) yields to the queries of every worker; under a full load the
 queries keep running on disk until there is CPU to spare."""
-SETTLE_SECONDS = 0.5
-"""How long a snapshot must stay the newest before its copy is begun: a burst of writes
-(a batch of uploads) is copied once, not once per write."""
+COPY_AFTER_QUERIES = 100
+"""Queries a worker answers from a snapshot on disk before it copies it into memory: a
+snapshot few queries read is not worth the copy's CPU (a burst of writes, a test's
+server, a quiet service), one under load is copied within a fraction of a second."""
 
 
 def _snapshot_bytes(path: str) -> int:
@@ -333,7 +334,8 @@ class Snapshots:
     Atomic by construction: a query runs on one ``ox.Store``, chosen as it starts, that
     holds exactly one snapshot (the disk one, or its finished copy); a new snapshot is
     opened on disk at once (milliseconds), so the first query after a write sees the
-    write, and its copy takes over when it is finished. Memory: one copy at a time (the
+    write, and its copy (begun after ``COPY_AFTER_QUERIES`` queries) takes over when it
+    is finished. Memory: one copy at a time (the
     old one is dropped when a new snapshot comes), about ``MEMORY_PER_DISK_BYTE`` times
     the snapshot's size on disk.
 
@@ -346,6 +348,10 @@ class Snapshots:
         self.path: str | None = None
         self.disk: ox.Store | None = None
         self._memory: tuple[str, ox.Store] | None = None
+        self._answered = 0
+        """Queries answered from ``path`` so far (``COPY_AFTER_QUERIES``)."""
+        self._due: str | None = None
+        """The snapshot to copy next (set by ``answered``, taken by the thread)."""
         self._wanted = threading.Condition()
         self._builder: threading.Thread | None = None
 
@@ -355,16 +361,24 @@ class Snapshots:
         # for the old snapshot must open it again, not find None.
         self.disk = self.path = None
         self._memory = None  # frees the old copy before the new one is made
+        self._answered = 0
         self.disk = ox.Store.read_only(path)
         self.path = path
-        if self.share > 0:
-            with self._wanted:
-                self._wanted.notify()
-            if self._builder is None:
-                self._builder = threading.Thread(
-                    target=self._build_loop, name="kommunegraf-memory", daemon=True
-                )
-                self._builder.start()
+
+    def answered(self) -> None:
+        """Count a query answered from the current snapshot; the ``COPY_AFTER_QUERIES``th
+        has its copy begun (on a thread of its own, started with the first copy)."""
+        self._answered += 1
+        if self._answered != COPY_AFTER_QUERIES or self.share <= 0:
+            return
+        with self._wanted:
+            self._due = self.path
+            self._wanted.notify()
+        if self._builder is None:
+            self._builder = threading.Thread(
+                target=self._build_loop, name="kommunegraf-memory", daemon=True
+            )
+            self._builder.start()
 
     def store(self) -> ox.Store | None:
         """The store a query runs on: the copy in memory when it is the current
@@ -381,17 +395,12 @@ class Snapshots:
     def _build_loop(self) -> None:
         with contextlib.suppress(OSError, AttributeError):  # not Linux: no thread niceness
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BUILD_NICE)
-        built: str | None = None
         while True:
             with self._wanted:
-                while self.path == built or self.path is None:
+                while self._due is None:
                     self._wanted.wait()
-            path = self.path
-            time.sleep(SETTLE_SECONDS)
-            if path != self.path:
-                continue  # a newer snapshot came meanwhile: copy that one
-            built = path
-            if self._fits(path):
+                path, self._due = self._due, None
+            if path == self.path and self._fits(path):
                 copy = self._copy(path)
                 if copy is not None and path == self.path:
                     self._memory = (path, copy)
@@ -482,6 +491,8 @@ def worker_main(connection: Connection, share: float = 0.0) -> None:
             if request.snapshot and request.snapshot != snapshots.path:
                 snapshots.open(request.snapshot)
             answer = _answer(snapshots, request)
+            if isinstance(request, QueryRequest):
+                snapshots.answered()
             reply = ("ok", answer, time.process_time(), snapshots.in_memory())
         except Exception as error:
             # The error itself crosses to the server: one the user is told about as it

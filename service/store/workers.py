@@ -16,6 +16,7 @@ deadlines and the admission of queries to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import math
@@ -443,7 +444,9 @@ class QueryPool:
         """SIGKILL ``worker``; ``reap``: wait (up to 5 s) until it is gone, which
         callers on the event loop leave to a thread."""
         if worker.process.pid is not None and worker.process.is_alive():
-            os.kill(worker.process.pid, signal.SIGKILL)
+            # Gone already (it ended at EOF and something else reaped it): nothing to kill.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.process.pid, signal.SIGKILL)
         if reap:
             worker.process.join(timeout=5)
         worker.close()

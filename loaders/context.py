@@ -8,7 +8,6 @@ index is kept per context here, apart from the mapping of cells (``loaders.mappi
 
 from __future__ import annotations
 
-import gc
 import weakref
 
 from rdflib import Graph
@@ -16,6 +15,7 @@ from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.term import Node
 
 from loaders.cells import MunicipalityRegister, municipality_register
+from loaders.collector import keep_long_lived
 from loaders.namespaces import KG
 from loaders.resolver import Resolver
 
@@ -104,7 +104,7 @@ def context_index(ontology: Graph, context: Graph) -> tuple[Resolver, Municipali
         found = (Resolver.from_graphs(ontology, ontology, base), municipality_register(base))
         _PER_LAYER.clear()
         _PER_LAYER[id(base)] = (weakref.ref(base), len(base), *found)
-        _keep_long_lived()
+        keep_long_lived()
     resolver, register = found
     if above:
         resolver = resolver.overlay()
@@ -120,27 +120,6 @@ def context_index(ontology: Graph, context: Graph) -> tuple[Resolver, Municipali
         register,
     )
     return resolver, register
-
-
-_FROZEN: list[bool] = []
-
-
-def _keep_long_lived() -> None:
-    """Take what the process holds once the reference data is read and indexed out of the
-    garbage collector's full collections (``gc.freeze``), once per process.
-
-    Why: that is hundreds of thousands of objects (the ontology, the reference data, their
-    names index) that live as long as the process, and every full collection walked them
-    all again while a batch's mapping allocates: a fifth of a worker's CPU for a batch of
-    the national demo (0.87 of 5.2 s in full collections), a tenth of an upload's check.
-    Frozen objects are still freed when nothing refers to them; only cycles that become
-    garbage later are kept, and only among what was there when this ran. Garbage is not
-    collected first: that full collection would cost a short ``kommunegraf validate`` more
-    than it saves (the service collects and freezes again when it settles, ``service.web.app``).
-    """
-    if not _FROZEN:
-        _FROZEN.append(True)
-        gc.freeze()
 
 
 def forget_context_index() -> None:

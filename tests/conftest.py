@@ -470,3 +470,14 @@ def cached_demo_store() -> Path:
                 shutil.rmtree(stale, ignore_errors=True)
         store.touch()
     return store / "store"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadfile`` as ``tests.scheduling`` orders it (the slowest files first, the
+    files sharing a costly session fixture on one worker); other modes as xdist has them."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from tests.scheduling import SlowestFileFirst
+
+    return SlowestFileFirst(config, log)

@@ -84,23 +84,33 @@ def _copy_store(store: Path, target: Path) -> None:
     shutil.copy(trail, target.with_name(target.name + "-audit.jsonl"))
 
 
+@pytest.fixture(scope="module")
+def full_load_seconds(loaded_old: Path, tmp_path_factory: pytest.TempPathFactory) -> float:
+    """How long an uninterrupted load of the new generation over the old one takes, to aim
+    each kill into the load; timed once for every kill point (a load is the file's
+    costliest step), and the load's result checked."""
+    folder = tmp_path_factory.mktemp("crash-timing")
+    source = folder / "kilde.ttl"  # the same name, so the same graph as the old one
+    _write_source(source, "new", NEW_TRIPLES)
+    copy = folder / "store"
+    _copy_store(loaded_old, copy)
+    started = time.monotonic()
+    assert _load(source, copy).wait(timeout=300) == 0
+    duration = time.monotonic() - started
+    assert _state(copy, source_graph_iri(source, BASE)) == (NEW_TRIPLES, {"new"})
+    return duration
+
+
 @pytest.mark.parametrize("fraction", [0.5, 0.85])
 def test_sigkill_during_a_load_leaves_old_or_new_graph(
-    loaded_old: Path, tmp_path: Path, fraction: float
+    loaded_old: Path, full_load_seconds: float, tmp_path: Path, fraction: float
 ) -> None:
     source = tmp_path / "kilde.ttl"  # the same name, so the same graph as the old one
     store = tmp_path / "store"
     graph = source_graph_iri(source, BASE)
     _copy_store(loaded_old, store)
     _write_source(source, "new", NEW_TRIPLES)
-
-    # Time a full load of the new file into a copy, to aim the kill into the load.
-    copy = tmp_path / "copy"
-    shutil.copytree(store, copy)
-    started = time.monotonic()
-    assert _load(source, copy).wait(timeout=300) == 0
-    duration = time.monotonic() - started
-    assert _state(copy, graph) == (NEW_TRIPLES, {"new"})
+    duration = full_load_seconds
 
     loading = _load(source, store)
     time.sleep(duration * fraction)

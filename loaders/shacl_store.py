@@ -3,8 +3,9 @@
 Why a module of its own: this is the half of the engine that touches data. The new
 triples go into the named graph ``DATA_GRAPH`` (the checks take their focus nodes
 from there), what they reference into another, and every check is one query over
-the union. The checks are independent, so they run on two threads: pyoxigraph
-evaluates a query without holding the GIL.
+the union of the two. Each node shape's focus nodes are found first, in one query, and
+written into a third graph where its checks look them up. The checks are independent,
+so they run on two threads: pyoxigraph evaluates a query without holding the GIL.
 """
 
 from __future__ import annotations
@@ -21,11 +22,20 @@ from rdflib.term import Node
 
 from loaders.oxigraph_terms import OxTerm, ox_term
 from loaders.problems import Problem
-from loaders.shacl_sparql import DATA_GRAPH, Check, CompiledShapes
+from loaders.shacl_sparql import (
+    DATA_GRAPH,
+    FOCUS_GRAPH,
+    FOCUS_OF,
+    Check,
+    CompiledShapes,
+)
 
 log = logging.getLogger(__name__)
 
 CONTEXT_GRAPH = ox.NamedNode("urn:x-kommunegraf:validation:context")
+_DATA = ox.NamedNode(DATA_GRAPH)
+_CHECKED: list[ox.NamedNode | ox.BlankNode | ox.DefaultGraph] = [_DATA, CONTEXT_GRAPH]
+"""The checks' default graph: the new data and its context (not the focus nodes' graph)."""
 
 
 _KNOWN_TERMS = 500_000
@@ -113,11 +123,12 @@ def evaluate(
     terms = _Terms()
     store = ox.Store()
     if data is not None:
-        store.load(data, ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(DATA_GRAPH))
+        store.load(data, ox.RdfFormat.N_TRIPLES, to_graph=_DATA)
     else:
-        store.extend(_quads(graphs, ox.NamedNode(DATA_GRAPH), terms))
+        store.extend(_quads(graphs, _DATA, terms))
     store.extend(_quads([referenced], CONTEXT_GRAPH, terms))
-    checks = _with_focus_nodes(store, compiled.checks)
+    found_for = _find_focus_nodes(store, compiled)
+    checks = [check for check in compiled.checks if check.focus in found_for]
     count = threads or min(2, len(os.sched_getaffinity(0)))
     if count > 1 and len(store) > 20_000:
         with ThreadPoolExecutor(count) as pool:
@@ -127,12 +138,17 @@ def evaluate(
     return [problem for problems in found for problem in problems]
 
 
-def _with_focus_nodes(store: ox.Store, checks: Sequence[Check]) -> list[Check]:
-    """The checks that have focus nodes in the data: one ASK per node shape instead of
-    every check of a shape whose targets the data does not have (a third of Oslo's)."""
-    asks: dict[str, bool] = {}
-    for check in checks:
-        if check.focus and check.focus not in asks:
-            answer = store.query(check.focus, use_default_graph_as_union=True)
-            asks[check.focus] = bool(answer)
-    return [check for check in checks if not check.focus or asks[check.focus]]
+def _find_focus_nodes(store: ox.Store, compiled: CompiledShapes) -> set[str]:
+    """Every node shape's focus nodes among the new data, written into ``FOCUS_GRAPH``
+    for its checks to look up; the keys of the shapes that have any (the checks of the
+    others cannot find anything, and are not run)."""
+    solutions = store.query(compiled.focus_query, default_graph=_CHECKED)
+    assert isinstance(solutions, ox.QuerySolutions)
+    graph, focus_of = ox.NamedNode(FOCUS_GRAPH), ox.NamedNode(FOCUS_OF)
+    quads, keys = [], set()
+    for row in solutions:
+        this, key = row[0], row[1]
+        quads.append(ox.Quad(this, focus_of, key, graph))
+        keys.add(key.value)
+    store.extend(quads)
+    return keys

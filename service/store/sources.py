@@ -9,9 +9,9 @@ import re
 import time
 import unicodedata
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -31,7 +31,7 @@ from loaders.engines import Engine
 from loaders.namespaces import KG
 from loaders.paths import ontology_dir
 from loaders.problems import Problem
-from loaders.provenance import source_metadata
+from loaders.provenance import Triple, metadata_triples, source_metadata
 from loaders.rdf_source import read_rdf
 from loaders.reference import ReferenceSource, reference_graph, reference_sources
 from loaders.report import Issue, Report
@@ -232,12 +232,25 @@ def defines_shared_names(path: Path) -> bool:
     return bool(names & _shared_sheet_names())
 
 
-_WORKER_CONTEXT: list[tuple[str, Graph, Engine]] = []
+class _WorkerState:
+    """What a check process keeps between its batches: the reference data as a context
+    (built once, when the process starts) and that context with the names of the batch's
+    shared sources on top (built again only when those change)."""
+
+    base_iri = ""
+    engine: Engine = "sparql"
+    reference: Graph | None = None
+    names: bytes | None = None
+    context: Graph | None = None
 
 
-def _start_worker(base_iri: str, extra: bytes, engine: Engine) -> None:
-    context = layered_context(reference_context(base_iri), Graph().parse(data=extra, format="nt"))
-    _WORKER_CONTEXT[:] = [(base_iri, context, engine)]
+def _start_worker(base_iri: str, engine: Engine) -> None:
+    _WorkerState.base_iri, _WorkerState.engine = base_iri, engine
+    _WorkerState.reference = reference_context(base_iri)
+
+
+def _ready() -> None:
+    """A task that only makes the pool start a process (its initializer does the work)."""
 
 
 def _check_batch(
@@ -260,9 +273,15 @@ def _check_batch(
     return compact
 
 
-def _check_in_worker(paths: list[Path]) -> list[SourceResult]:
-    base_iri, context, engine = _WORKER_CONTEXT[0]
-    return _check_batch(paths, base_iri, context, engine)
+def _check_in_worker(paths: list[Path], names: bytes) -> list[SourceResult]:
+    """Check a batch in a worker process; ``names``: the shared sources' names (N-Triples),
+    sent with every batch because the processes start before the shared sources are checked."""
+    state = _WorkerState
+    assert state.reference is not None
+    if state.context is None or names != state.names:
+        extra = Graph().parse(data=names, format="nt")
+        state.context, state.names = layered_context(state.reference, extra), names
+    return _check_batch(paths, state.base_iri, state.context, state.engine)
 
 
 def _worker_count(sources: int, workers: int | None) -> int:
@@ -311,44 +330,59 @@ def check_sources(
     is done.
     """
     done = progress or (lambda result: None)
-    context = reference_context(base_iri)
-    extra = Graph() if stored is None else stored
-    if stored is not None:
-        context = layered_context(context, stored)
-    results: dict[Path, SourceResult] = {}
-    rest = []
-    for path in paths:
-        if not defines_shared_names(path):
-            rest.append(path)
-            continue
-        result = _check_one(path, base_iri, context, engine)
-        results[path] = result
-        done(result)
-        if result.report.conforms and len(paths) > 1:
-            names = names_of(result.graph)
-            context, extra = layered_context(context, names), extra + names
+    shared = [path for path in paths if defines_shared_names(path)]
+    rest = [path for path in paths if path not in shared]
     count = _worker_count(len(rest), workers)
-    batches = _batches(rest, count)
-    if count == 1:
-        for batch in batches:
-            for result in _check_batch(batch, base_iri, context, engine):
+    with _pool(count, base_iri, engine) as pool:
+        # The worker processes start (imports, reference data) while this one checks the
+        # shared sources: started after them, with those names, they left a core idle
+        # for seconds, and the parent waited for each in turn to read its arguments.
+        context = reference_context(base_iri)
+        extra = Graph() if stored is None else stored
+        if stored is not None:
+            context = layered_context(context, stored)
+        results: dict[Path, SourceResult] = {}
+        for path in shared:
+            result = _check_one(path, base_iri, context, engine)
+            results[path] = result
+            done(result)
+            if result.report.conforms and len(paths) > 1:
+                names = names_of(result.graph)
+                context, extra = layered_context(context, names), extra + names
+        batches = _batches(rest, count)
+        checked: Iterator[list[SourceResult]]
+        if pool is None:
+            checked = (_check_batch(batch, base_iri, context, engine) for batch in batches)
+        else:
+            names_nt = extra.serialize(format="nt", encoding="utf-8")
+            checked = pool.map(_check_in_worker, batches, [names_nt] * len(batches))
+        for batch_results in checked:
+            for result in batch_results:
                 results[result.path] = result
                 done(result)
-    else:
-        # "spawn": the caller may be a threaded server, which must not be forked. A
-        # worker that dies (killed, out of memory) breaks the pool with an error,
-        # where multiprocessing.Pool would wait for its batch forever.
-        with ProcessPoolExecutor(
-            count,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker,
-            initargs=(base_iri, extra.serialize(format="nt", encoding="utf-8"), engine),
-        ) as pool:
-            for checked in pool.map(_check_in_worker, batches):
-                for result in checked:
-                    results[result.path] = result
-                    done(result)
     return [results[path].compact() for path in paths]
+
+
+@contextmanager
+def _pool(count: int, base_iri: str, engine: Engine) -> Iterator[ProcessPoolExecutor | None]:
+    """``count`` worker processes, started now (None for one: the caller checks in-process).
+
+    "spawn": the caller may be a threaded server, which must not be forked. A worker that
+    dies (killed, out of memory) breaks the pool with an error, where
+    multiprocessing.Pool would wait for its batch forever.
+    """
+    if count == 1:
+        yield None
+        return
+    with ProcessPoolExecutor(
+        count,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(base_iri, engine),
+    ) as pool:
+        for _ in range(count):  # the pool starts a process per task until it has ``count``
+            pool.submit(_ready)
+        yield pool
 
 
 def names_of(graph: Graph) -> Graph:
@@ -438,7 +472,13 @@ def load_sources(
 
 def source_description(result: SourceResult) -> Graph:
     """The graph's description of itself that a load writes beside the source's triples."""
-    return source_metadata(
+    graph = Graph()
+    graph.addN((s, p, o, graph) for s, p, o in _description(result))
+    return graph
+
+
+def _description(result: SourceResult) -> list[Triple]:
+    return metadata_triples(
         result.graph_iri,
         result.path.name,
         result.data,
@@ -460,9 +500,12 @@ def _add_new_graphs(
     add = getattr(store, "add_new_graphs", None)
     if add is None or not results or any(r.ntriples is None for r in results):
         return False
+    # The descriptions written as text straight from their terms (the terms they share
+    # written once): through an rdflib graph and ``safe_ntriples`` they cost a first start
+    # more CPU than the rest of its provenance.
+    terms: dict[Node, str] = {}
     graphs: NewGraphs = [
-        (r.graph_iri, (r.ntriples or b"", safe_ntriples(source_description(r)).encode(), b"\n"))
-        for r in results
+        (r.graph_iri, (r.ntriples or b"", ntriples(_description(r), terms), b"\n")) for r in results
     ]
     last = [time.perf_counter()]
 

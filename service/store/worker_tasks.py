@@ -401,9 +401,17 @@ class Snapshots:
                     self._wanted.wait()
                 path, self._due = self._due, None
             if path == self.path and self._fits(path):
-                copy = self._copy(path)
-                if copy is not None and path == self.path:
-                    self._memory = (path, copy)
+                self._install(path)
+
+    def _install(self, path: str) -> None:
+        """Copy ``path`` and make the copy the one queries use, if it is still current.
+        (Its own function so that no local name keeps a copy alive once ``open``
+        drops it: the next copy would be made beside it, twice the memory.)"""
+        copy = self._copy(path)
+        if copy is not None and path == self.path:
+            self._memory = (path, copy)
+            if path != self.path:  # ``open`` ran in between: never keep a stale copy
+                self._memory = None
 
     def _fits(self, path: str) -> bool:
         if math.isinf(self.share):
@@ -475,6 +483,13 @@ def worker_main(connection: Connection, share: float = 0.0) -> None:
     # group (Ctrl-C, systemd) must not kill a query the server is still finishing.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # SCHED_BATCH: a worker woken by a request does not preempt the server process that
+    # sent it. The server's one event loop is what every request passes through; with
+    # the worker preempting it on the same core, the server's write of each request
+    # took 0.7 ms of its time (measured on the 2-core machine under load), 0.3-0.4 ms
+    # with this. A batch worker still gets its fair share of the CPU.
+    with contextlib.suppress(AttributeError, OSError):  # not Linux
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     snapshots = Snapshots(share)
     while True:
         try:

@@ -68,9 +68,11 @@ async def municipality_sections(backend: Backend, iri: str) -> tuple[dict[str, A
     for row in usages:
         by_service[row.get("service", "")][row["usage"]] = row
     mine = sorted({row["app"] for row in usages})
-    neighbours: list[dict[str, str]] = []
-    if others and mine:
-        neighbours = await select(
+
+    async def neighbours_of() -> list[dict[str, str]]:
+        if not (others and mine):
+            return []
+        return await select(
             backend,
             PROLOGUE
             + f"""SELECT DISTINCT ?app ?other WHERE {{
@@ -79,6 +81,16 @@ async def municipality_sections(backend: Backend, iri: str) -> tuple[dict[str, A
               ?theirs kg:usedBy ?other ; kg:application ?app .
             }}""",
         )
+
+    neighbours, landscape = await asyncio.gather(
+        neighbours_of(),
+        dependencies(
+            backend,
+            sorted({row["usage"] for row in usages}),
+            set(mine),
+            ("Integrasjonslandskapet", "The integration landscape"),
+        ),
+    )
     shared: dict[str, list[str]] = defaultdict(list)
     for row in neighbours:
         shared[row["app"]].append(row["other"])
@@ -92,12 +104,6 @@ async def municipality_sections(backend: Backend, iri: str) -> tuple[dict[str, A
     iris.update(shared)
     iris.update(m for members in shared.values() for m in members)
     iris.update(r["old"] for r in former)
-    landscape = await dependencies(
-        backend,
-        sorted({row["usage"] for row in usages}),
-        set(mine),
-        ("Integrasjonslandskapet", "The integration landscape"),
-    )
     iris |= landscape.iris()
     return {
         "dependencies": landscape,

@@ -20,9 +20,9 @@ import html
 import re
 from collections.abc import Mapping
 from functools import cache, partial
-from typing import Any
+from typing import Any, TypeVar
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
@@ -167,6 +167,14 @@ def html_page(
     response = HTMLResponse(
         render(template, request, **context), status_code=status_code, headers=headers
     )
+    return remember_language(request, response)
+
+
+R = TypeVar("R", bound=Response)
+
+
+def remember_language(request: Request, response: R) -> R:
+    """``response``, with a language chosen with ``?lang=`` remembered in a cookie."""
     asked = request.query_params.get("lang")
     if asked in LANGUAGES:
         response.set_cookie(

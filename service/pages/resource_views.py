@@ -78,40 +78,56 @@ class Names:
         """
         wanted = sorted(i for i in iris if i not in self.labels and i.startswith("http"))
         found: dict[str, dict[str, str]] = defaultdict(dict)
-        for chunk in _chunks(wanted):
-            for row in await select_terms(
-                backend,
-                PROLOGUE
-                + f"""SELECT ?x ?l WHERE {{
+        outside = [i for i in wanted if not i.startswith((self.base_iri, KG))]
+        # Side by side (each lookup waits its turn for a worker; in turn they waited
+        # several times as long under load).
+        named, described = await asyncio.gather(
+            asyncio.gather(
+                *(
+                    select_terms(
+                        backend,
+                        PROLOGUE
+                        + f"""SELECT ?x ?l WHERE {{
                   VALUES ?x {{ {values(chunk)} }} ?x rdfs:label|skos:prefLabel|dct:title ?l
                 }}""",
-            ):
-                label = row["l"]
-                found[row["x"]["value"]].setdefault(
-                    label.get("xml:lang", "").lower(), label["value"]
+                    )
+                    for chunk in _chunks(wanted)
                 )
+            ),
+            asyncio.gather(
+                *(
+                    select(
+                        backend,
+                        f"""SELECT ?x WHERE {{
+                  VALUES ?x {{ {values(chunk)} }} FILTER EXISTS {{ ?x ?p ?o }}
+                }}""",
+                    )
+                    for chunk in _chunks(outside)
+                )
+            ),
+        )
+        for row in (row for rows in named for row in rows):
+            label = row["l"]
+            found[row["x"]["value"]].setdefault(label.get("xml:lang", "").lower(), label["value"])
+        self.described.update(row["x"] for rows in described for row in rows)
         unnamed = [i for i in wanted if i not in found]
-        for chunk in _chunks(unnamed):
-            # A usage has no name of its own: "application – municipality".
-            for row in await select_terms(
-                backend,
-                PROLOGUE
-                + f"""SELECT ?x ?app ?owner WHERE {{
+        # A usage has no name of its own: "application – municipality".
+        usages = await asyncio.gather(
+            *(
+                select_terms(
+                    backend,
+                    PROLOGUE
+                    + f"""SELECT ?x ?app ?owner WHERE {{
                   VALUES ?x {{ {values(chunk)} }}
                   ?x kg:application/rdfs:label ?app ; kg:usedBy/rdfs:label ?owner .
                 }}""",
-            ):
-                usage = f"{row['app']['value']} – {row['owner']['value']}"
-                found[row["x"]["value"]].setdefault(row["app"].get("xml:lang", "").lower(), usage)
-        outside = [i for i in wanted if not i.startswith((self.base_iri, KG))]
-        for chunk in _chunks(outside):
-            rows = await select(
-                backend,
-                f"""SELECT ?x WHERE {{
-                  VALUES ?x {{ {values(chunk)} }} FILTER EXISTS {{ ?x ?p ?o }}
-                }}""",
+                )
+                for chunk in _chunks(unnamed)
             )
-            self.described.update(row["x"] for row in rows)
+        )
+        for row in (row for rows in usages for row in rows):
+            usage = f"{row['app']['value']} – {row['owner']['value']}"
+            found[row["x"]["value"]].setdefault(row["app"].get("xml:lang", "").lower(), usage)
         order = _LANGUAGE_ORDER.get(self.lang, _LANGUAGE_ORDER["nb"])
         for iri, by_language in found.items():
             for language in (*order, *sorted(by_language)):

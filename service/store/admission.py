@@ -97,6 +97,8 @@ _STRING = re.compile(
 )
 _COMMENT = re.compile(r"#[^\n\r]*")
 _SPACE = re.compile(r"\s+")
+_VALUES = re.compile(r"\bVALUES\s*([?$]\w+|\([^()]*\))\s*\{[^{}]*\}", re.I)
+"""An inline data block: how many rows it has does not make another shape."""
 _LIMIT = re.compile(r"\bLIMIT\s+(\d+)\s*(?:OFFSET\s+\d+\s*)?$")
 _COSTLY = re.compile(
     r"\b(?:ORDER|GROUP|HAVING|DISTINCT|REDUCED|COUNT|SUM|AVG|MIN|MAX|SAMPLE|GROUP_CONCAT|"
@@ -105,26 +107,43 @@ _COSTLY = re.compile(
 
 
 def _plain(text: str) -> str:
-    """The text without IRIs, strings and comments, spaces collapsed."""
+    """The text without IRIs, strings and comments, spaces collapsed, and each VALUES
+    block's rows left out."""
     text = _STRING.sub('""', _IRI.sub("<>", text))
-    return _SPACE.sub(" ", _COMMENT.sub(" ", text)).strip()
+    text = _VALUES.sub(lambda block: f"VALUES {block.group(1)} {{}}", _COMMENT.sub(" ", text))
+    return _SPACE.sub(" ", text).strip()
 
 
-@lru_cache(maxsize=1024)
-def shape(text: str) -> str | None:
-    """What queries that differ only in their IRIs and strings share (None: too long).
+def shape(text: str, own: bool = False) -> str | None:
+    """What queries that differ only in their IRIs, strings and VALUES rows share (None:
+    a client's text too long to read).
 
     Pages and canned queries ask the same shape for every municipality; their cost is
-    learnt once for all of them.
+    learnt once for all of them. ``own``: a text the service wrote (a page's lookup of
+    the labels of 400 IRIs is 30 kB), read whatever its length.
 
     >>> shape('SELECT * { <urn:a> ?p "x" }') == shape('SELECT  * { <urn:b> ?p "y" }')
     True
+    >>> shape("SELECT ?l { VALUES ?x { <urn:a> } ?x ?p ?l }") == shape(
+    ...     "SELECT ?l { VALUES ?x { <urn:b> <urn:c> } ?x ?p ?l }")
+    True
     """
-    if len(text) > _SHAPE_TEXT_LIMIT:
-        return None
+    if len(text) <= _SHAPE_TEXT_LIMIT:
+        return _short_shape(text)
+    return _digest(text) if own else None
+
+
+@lru_cache(maxsize=1024)
+def _short_shape(text: str) -> str:
     # Remembered (lru_cache) for the texts asked most: every query needs its shape
-    # twice, and reading it (four regular expressions and a hash) was a visible part of
-    # the server process's time on a light query (bench/README.md).
+    # twice, and reading it (five regular expressions and a hash) was a visible part of
+    # the server process's time on a light query (bench/README.md). Long texts are not
+    # remembered: each page's lookups name other IRIs, and a thousand of them would hold
+    # tens of megabytes.
+    return _digest(text)
+
+
+def _digest(text: str) -> str:
     return hashlib.blake2b(_plain(text).encode(), digest_size=12).hexdigest()
 
 
@@ -165,13 +184,15 @@ class CostBook:
     shapes: OrderedDict[str, float] = field(default_factory=OrderedDict)
     barred: dict[str, float] = field(default_factory=dict)
 
-    def cheap(self, text: str, client: str) -> bool:
+    def cheap(self, text: str, client: str, own: bool = False) -> bool:
+        """Whether a query goes to the cheap lane; ``own``: the service wrote its text
+        (see ``shape``)."""
         until = self.barred.get(client)
         if until is not None:
             if time.monotonic() < until:
                 return False
             del self.barred[client]
-        key = shape(text)
+        key = shape(text, own)
         if key is None:
             return False
         seconds = self.shapes.get(key)
@@ -180,8 +201,8 @@ class CostBook:
         self.shapes.move_to_end(key)
         return seconds < CHEAP_SECONDS
 
-    def ran(self, text: str, seconds: float) -> None:
-        key = shape(text)
+    def ran(self, text: str, seconds: float, own: bool = False) -> None:
+        key = shape(text, own)
         if key is None:
             return
         before = self.shapes.pop(key, None)
@@ -189,10 +210,10 @@ class CostBook:
         while len(self.shapes) > _SHAPES_KEPT:
             self.shapes.popitem(last=False)
 
-    def overran(self, text: str, client: str | None = None) -> None:
+    def overran(self, text: str, client: str | None = None, own: bool = False) -> None:
         """A query ran past its budget or deadline: its shape is heavy; the client of a
         cheap-lane query is barred from that lane for a while."""
-        key = shape(text)
+        key = shape(text, own)
         if key is not None:
             self.shapes.pop(key, None)
             self.shapes[key] = CHEAP_BUDGET

@@ -131,15 +131,21 @@ GENERATION_SECONDS = 60.0
 """How long what is built from a remote store's data is taken to be current (a time slot)."""
 
 
+def snapshot_of(backend: Reader) -> str | None:
+    """The embedded store's current snapshot (a new name after every write), or None
+    where there is none (a remote store, which others may write to at any moment)."""
+    snapshot = getattr(getattr(backend, "store", None), "snapshot", None)
+    return snapshot if isinstance(snapshot, str) and snapshot else None
+
+
 def data_generation(backend: Backend, slot_seconds: float = GENERATION_SECONDS) -> str:
     """What something built from ``backend``'s data is valid for: the embedded store's
     current snapshot (a new one after every write), or, for a remote store that others
     may write to, a time slot of ``slot_seconds``, the writes sent through this process
     and the audit marks the store holds (``RemoteBackend.marks``: a write by another
     kommunegraf instance on the same store, seen within a second)."""
-    store = getattr(backend, "store", None)
-    snapshot = getattr(store, "snapshot", None)
-    if isinstance(snapshot, str) and snapshot:
+    snapshot = snapshot_of(backend)
+    if snapshot is not None:
         return snapshot
     slot = int(time.monotonic() // slot_seconds)
     return f"t{slot}-w{getattr(backend, 'writes', 0)}-m{getattr(backend, 'marks', '')}"

@@ -277,22 +277,23 @@ class RemoteBackend(Backend):
         seconds = read.timeout or self.settings.query_timeout
         client = CLIENT.get()
         costs = self.admission.costs
-        cheap = costs.cheap(read.query, client)
+        own = read.allow is None
+        cheap = costs.cheap(read.query, client, own)
         await self.admission.enter(client, cheap)
         started = time.monotonic()
         try:
             answer = await self._read(read, seconds, started + seconds)
         except QueryTimeoutError:
-            costs.overran(read.query)
+            costs.overran(read.query, own=own)
             raise
         finally:
             ran = time.monotonic() - started
             self.admission.leave(client, cheap, ran)
-        costs.ran(read.query, ran)
+        costs.ran(read.query, ran, own)
         if cheap and ran > CHEAP_BUDGET:
             # Misjudged: it cannot be stopped on the remote server and moved, as on the
             # embedded store, but its shape and its client leave the cheap lane.
-            costs.overran(read.query, client)
+            costs.overran(read.query, client, own)
         return answer
 
     async def _read(self, read: Read, seconds: float, deadline: float) -> QueryAnswer:

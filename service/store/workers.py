@@ -226,12 +226,13 @@ class QueryPool:
         """
         client = CLIENT.get()
         costs = self.admission.costs
-        if costs.cheap(request.query, client) and timeout > CHEAP_BUDGET:
+        own = request.allow is None
+        if costs.cheap(request.query, client, own) and timeout > CHEAP_BUDGET:
             started = time.monotonic()
             try:
                 answer = await self._run(request, timeout, cheap=True)
             except _OverranError:
-                costs.overran(request.query, client)
+                costs.overran(request.query, client, own)
                 left = timeout - (time.monotonic() - started)
                 try:
                     if left <= 0:
@@ -292,7 +293,7 @@ class QueryPool:
             ran = None if started is None else time.monotonic() - started
             self.admission.leave(client, cheap, ran)
         if isinstance(request, QueryRequest):
-            self.admission.costs.ran(request.query, cost)
+            self.admission.costs.ran(request.query, cost, request.allow is None)
         if status == "ok":
             return payload
         assert isinstance(payload, (QueryError, RefusedTextError))
@@ -371,7 +372,7 @@ class QueryPool:
             self._replace(worker, request.snapshot)
             self.timeouts += 1
             if isinstance(request, QueryRequest):
-                self.admission.costs.overran(request.query)
+                self.admission.costs.overran(request.query, own=request.allow is None)
             raise QueryTimeoutError(timeout) from None
         except (EOFError, OSError, BrokenPipeError) as error:
             self._replace(worker, request.snapshot)

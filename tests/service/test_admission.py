@@ -343,3 +343,26 @@ def test_regression_worker_replacement_held_the_cheap_lane() -> None:
     background, and the general lane gives up a worker first, so the worker kept for
     cheap queries stays with them."""
     asyncio.run(_replacement_under_load())
+
+
+def test_regression_page_lookups_never_left_the_general_lane() -> None:
+    """Before: a page looks up the labels of the IRIs it shows in one VALUES block
+    (hundreds of IRIs, 30 kB of text). Its shape changed with every page and a text over
+    4 kB had none, so its cost was never learnt: every such lookup queued in the general
+    lane behind the heavy queries, and pages were refused with 503 or waited a minute
+    (the load test). The service's own texts have a shape whatever their length, and the
+    rows of a VALUES block do not change it; a client's long text is still never cheap."""
+    book = CostBook()
+
+    def lookup(count: int, first: int) -> str:
+        iris = " ".join(f"<http://x.test/id/bruk/{n}>" for n in range(first, first + count))
+        return f"SELECT ?x ?l WHERE {{ VALUES ?x {{ {iris} }} ?x <urn:p:label> ?l }}"
+
+    one = lookup(400, 0)
+    assert len(one) > 4096
+    assert not book.cheap(one, "addr:a", own=True)  # never seen, no LIMIT: general
+    book.ran(one, 0.05, own=True)
+    assert book.cheap(lookup(380, 1000), "addr:a", own=True)  # another page's lookup
+    assert book.cheap(lookup(3, 7), "addr:b", own=True)
+    book.ran(one, 0.05)
+    assert not book.cheap(one, "addr:a")  # a client's text that long: never cheap

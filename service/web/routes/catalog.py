@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.utils import formatdate, parsedate_to_datetime
 from typing import Annotated
 
 import pyoxigraph as ox
@@ -44,6 +43,7 @@ from service.settings import Settings
 from service.store.backend import Backend
 from service.web.dependencies import BackendDep, SettingsDep, published_catalogues
 from service.web.negotiation import negotiate
+from service.web.page_cache import http_date, not_modified
 from service.web.responses import Moved, allow_any_origin, error_response
 
 router = APIRouter(tags=["Felles datakatalog"])
@@ -126,34 +126,14 @@ def _left_out(blockers: list[Blocker]) -> list[tuple[Row, list[Blocker]]]:
     return sorted(rows, key=lambda row: row[0].name.casefold())
 
 
-def _http_date(seconds: float) -> str:
-    return formatdate(seconds, usegmt=True)
-
-
-def _not_modified(request: Request, rendered: Rendered) -> bool:
-    """RFC 9110: If-None-Match decides when sent; else If-Modified-Since (whole seconds)."""
-    tags = request.headers.get("if-none-match")
-    if tags is not None:
-        wanted = {tag.strip().removeprefix("W/") for tag in tags.split(",")}
-        return "*" in wanted or rendered.etag in wanted
-    since = request.headers.get("if-modified-since")
-    if since is None:
-        return False
-    try:
-        when = parsedate_to_datetime(since)
-    except (TypeError, ValueError):
-        return False
-    return int(rendered.last_modified) <= when.timestamp()
-
-
 def _published_response(request: Request, rendered: Rendered, media: str) -> Response:
     headers = {
         **VARY,
         "ETag": rendered.etag,
-        "Last-Modified": _http_date(rendered.last_modified),
+        "Last-Modified": http_date(rendered.last_modified),
         "Cache-Control": "no-cache",
     }
-    if _not_modified(request, rendered):
+    if not_modified(request, rendered.etag, rendered.last_modified):
         return allow_any_origin(Response(status_code=304, headers=headers))
     return allow_any_origin(Response(rendered.body, media_type=media, headers=headers))
 

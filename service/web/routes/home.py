@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from loaders.classes import counted
 from service.pages.render import render
+from service.store.backend import Backend
 from service.store.reads import named_graphs, select
 from service.web.dependencies import BackendDep
+from service.web.page_cache import cached_page
 
 router = APIRouter(tags=["Pages"])
 
@@ -50,7 +52,12 @@ GROUP BY ?kind
 
 
 @router.get("/", response_class=HTMLResponse, summary="Forside / Home page")
-async def home(request: Request, backend: BackendDep) -> HTMLResponse:
+async def home(request: Request, backend: BackendDep) -> Response:
+    # Counting every class scans the graph (seconds): once per change of the data.
+    return await cached_page(request, backend, lambda: _home(request, backend))
+
+
+async def _home(request: Request, backend: Backend) -> HTMLResponse:
     rows = await select(backend, _COUNT_QUERY)
     found = {row["kind"]: int(row["n"]) for row in rows}
     counts = [Count(c.cls, c.nb, c.en, found.get(c.cls, 0)) for c in _counted()]

@@ -43,6 +43,7 @@ from service.store.backend import Backend
 from service.store.reads import select
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import negotiate
+from service.web.page_cache import cached_page
 from service.web.responses import error_response
 from service.web.routes.kart import canned_map
 from service.web.routes.search import suggestions
@@ -229,14 +230,16 @@ async def _answer(request: Request, backend: Backend, base_iri: str, iri: str) -
         sections, more = await SECTIONS[kind](backend, iri)
         description.sections = sections
         iris |= more
-    await names.fetch(backend, iris)
-    drawn = await _map(backend, base_iri, kind, iri, description, names.lang)
+    _, drawn, changes = await asyncio.gather(
+        names.fetch(backend, iris),
+        _map(backend, base_iri, kind, iri, description, names.lang),
+        history(backend, auditor(request).log, iri),
+    )
     if isinstance(description.sections.get("dependencies"), Dependencies):
         graph = description.sections["dependencies"].graph(names)
         description.sections["picture"] = await asyncio.to_thread(
             render_svg, graph, "avhengigheter"
         )
-    changes = await history(backend, auditor(request).log, iri)
     return await page(
         "resource.html",
         request,
@@ -305,7 +308,10 @@ async def _map(
 async def resource(
     path: str, request: Request, backend: BackendDep, settings: SettingsDep
 ) -> Response:
-    return await _answer(request, backend, settings.base_iri, f"{settings.base_iri}id/{path}")
+    iri = f"{settings.base_iri}id/{path}"
+    return await cached_page(
+        request, backend, lambda: _answer(request, backend, settings.base_iri, iri)
+    )
 
 
 @router.api_route(
@@ -332,4 +338,6 @@ async def outside_resource(
         return RedirectResponse(
             names.href(iri) + _query_string(request), status_code=301, headers=VARY
         )
-    return await _answer(request, backend, settings.base_iri, iri)
+    return await cached_page(
+        request, backend, lambda: _answer(request, backend, settings.base_iri, iri)
+    )

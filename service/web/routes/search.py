@@ -14,7 +14,7 @@ import weakref
 from typing import Annotated
 
 import pyoxigraph as ox
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from loaders.classes import searched
@@ -22,10 +22,12 @@ from service.errors import QueryTimeoutError, WorkerCrashedError
 from service.pages.render import language, page
 from service.pages.resource_views import KG, PROLOGUE, Names, iri_term
 from service.pages.suggestions import Hit, SuggestionIndex, index_of_answer
+from service.settings import Settings
 from service.spawned import run_elsewhere
 from service.store.backend import Backend, data_generation
 from service.store.reads import select
 from service.web.dependencies import BackendDep, SettingsDep
+from service.web.page_cache import cached_page
 
 router = APIRouter(tags=["Pages"])
 log = logging.getLogger(__name__)
@@ -191,6 +193,15 @@ async def search_page(
     klasse: Annotated[
         str, Query(description="List alle i en klasse (f.eks. Region) / List a class")
     ] = "",
+) -> Response:
+    # A search reads every name in the graph (seconds): each one once per change of the data.
+    return await cached_page(
+        request, backend, lambda: _search_page(request, backend, settings, q, klasse)
+    )
+
+
+async def _search_page(
+    request: Request, backend: Backend, settings: Settings, q: str, klasse: str
 ) -> HTMLResponse:
     text = q.strip()
     if klasse and not text:

@@ -84,7 +84,7 @@ class PageCache:
     budget: int = BUDGET
     _pages: OrderedDict[Key, KeptPage] = field(default_factory=OrderedDict)
     _bytes: int = 0
-    _rendering: dict[Key, asyncio.Future[None]] = field(default_factory=dict)
+    _rendering: dict[Key, asyncio.Future[bool]] = field(default_factory=dict)
 
     def current(self, key: Key, generation: str) -> KeptPage | None:
         kept = self._pages.get(key)
@@ -128,27 +128,31 @@ class PageCache:
     ) -> KeptPage | Response:
         """The kept page for ``key`` on the current snapshot, rendered first if there is
         none (once, however many ask at the same time); a response that was not kept."""
-        now = generation()
-        kept = self.current(key, now)
-        if kept is not None:
-            return kept
-        pending = self._rendering.get(key)
-        if pending is not None:
-            await asyncio.shield(pending)
-            kept = self.current(key, generation())
+        while True:
+            now = generation()
+            kept = self.current(key, now)
             if kept is not None:
                 return kept
-            return await render()  # not kept (an error, say): each reader asks for itself
-        done = asyncio.get_running_loop().create_future()
+            pending = self._rendering.get(key)
+            if pending is None:
+                break
+            # Wait for the reader rendering it. Its page was for an older snapshot (a
+            # write came meanwhile): wait for the next render, as it does. It was not a
+            # page (an error, a 404): render it ourselves, each reader for itself.
+            if not await asyncio.shield(pending):
+                return await render()
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._rendering[key] = done
+        page = False
         try:
             response = await render()
-            if generation() != now:  # a write published a newer snapshot meanwhile
-                return response
+            page = response.status_code == 200
+            if generation() != now:
+                return response  # a write published a newer snapshot meanwhile: not kept
             return self.keep(key, now, response) or response
         finally:
             del self._rendering[key]
-            done.set_result(None)
+            done.set_result(page)
 
     def __len__(self) -> int:
         return len(self._pages)

@@ -36,17 +36,23 @@ def _counted() -> list[Count]:
     return [*shown[:1], _FORMER, *shown[1:]]
 
 
-_COUNT_QUERY = """
+def _count_query() -> str:
+    """Current instances of each counted class, and the former municipalities.
+
+    The classes are named (VALUES), not found by scanning every typed resource for a
+    ``kg:`` class: a third of the time on the national demo (0.5 s, not 1.4 s)."""
+    classes = " ".join(f"kg:{c.cls}" for c in _counted() if c is not _FORMER)
+    return f"""
 PREFIX kg: <https://w3id.org/kommunegraf/ontology#>
 PREFIX dct: <http://purl.org/dc/terms/>
-SELECT ?kind (COUNT(DISTINCT ?s) AS ?n) WHERE {
-  { ?s a ?class .
-    FILTER(STRSTARTS(STR(?class), STR(kg:)))
-    FILTER NOT EXISTS { ?s dct:isReplacedBy ?successor }
-    BIND(STRAFTER(STR(?class), "#") AS ?kind) }
+SELECT ?kind (COUNT(DISTINCT ?s) AS ?n) WHERE {{
+  {{ VALUES ?class {{ {classes} }}
+    ?s a ?class .
+    FILTER NOT EXISTS {{ ?s dct:isReplacedBy ?successor }}
+    BIND(STRAFTER(STR(?class), "#") AS ?kind) }}
   UNION
-  { ?s a kg:Municipality ; dct:isReplacedBy ?successor . BIND("FormerMunicipality" AS ?kind) }
-}
+  {{ ?s a kg:Municipality ; dct:isReplacedBy ?successor . BIND("FormerMunicipality" AS ?kind) }}
+}}
 GROUP BY ?kind
 """
 
@@ -58,7 +64,7 @@ async def home(request: Request, backend: BackendDep) -> Response:
 
 
 async def _home(request: Request, backend: Backend) -> HTMLResponse:
-    rows = await select(backend, _COUNT_QUERY)
+    rows = await select(backend, _count_query())
     found = {row["kind"]: int(row["n"]) for row in rows}
     counts = [Count(c.cls, c.nb, c.en, found.get(c.cls, 0)) for c in _counted()]
     graphs = await named_graphs(backend)

@@ -20,11 +20,11 @@ from service.pages.resource_views import (
     values,
 )
 from service.sparql.canned import canned_queries
-from service.store.backend import Backend
+from service.store.backend import Reader
 from service.store.reads import select
 
 
-async def municipality_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:
+async def municipality_sections(backend: Reader, iri: str) -> tuple[dict[str, Any], set[str]]:
     node = iri_term(iri)
     # Independent lookups run side by side (the query pool has several workers).
     usages, datasets, regions, others, former = await asyncio.gather(
@@ -115,7 +115,7 @@ async def municipality_sections(backend: Backend, iri: str) -> tuple[dict[str, A
     }, iris
 
 
-async def application_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:
+async def application_sections(backend: Reader, iri: str) -> tuple[dict[str, Any], set[str]]:
     node = iri_term(iri)
     rows = await select(
         backend,
@@ -165,7 +165,7 @@ IMPACT_LIMIT = 200
 """Rows of an impact query shown on a page; the whole answer is one link away."""
 
 
-async def impact_rows(backend: Backend, query: str, **parameters: str) -> list[dict[str, str]]:
+async def impact_rows(backend: Reader, query: str, **parameters: str) -> list[dict[str, str]]:
     """A canned impact query (``law-impact``, ``system-retirement``, ``vendor-failure``),
     bound as ``/queries`` binds it, for a section of a page."""
     text = canned_queries()[query].bind(parameters, "")
@@ -181,7 +181,7 @@ def impact_iris(rows: list[dict[str, str]]) -> set[str]:
     }
 
 
-async def vendor_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:
+async def vendor_sections(backend: Reader, iri: str) -> tuple[dict[str, Any], set[str]]:
     rows = await select(
         backend,
         PROLOGUE
@@ -194,7 +194,7 @@ async def vendor_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], s
     return {"applications": rows, "impact": impact}, {r["app"] for r in rows} | impact_iris(impact)
 
 
-async def service_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:
+async def service_sections(backend: Reader, iri: str) -> tuple[dict[str, Any], set[str]]:
     node = iri_term(iri)
     legal, systems, coverage = await asyncio.gather(
         select(
@@ -235,7 +235,7 @@ async def service_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], 
     }, iris
 
 
-async def dataset_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:
+async def dataset_sections(backend: Reader, iri: str) -> tuple[dict[str, Any], set[str]]:
     rows = await select(
         backend,
         PROLOGUE
@@ -248,7 +248,7 @@ async def dataset_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], 
     return {"stored": rows}, {v for row in rows for v in row.values()}
 
 
-async def legal_basis_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:
+async def legal_basis_sections(backend: Reader, iri: str) -> tuple[dict[str, Any], set[str]]:
     node = iri_term(iri)
     services = await select(
         backend,
@@ -286,7 +286,7 @@ async def legal_basis_sections(backend: Backend, iri: str) -> tuple[dict[str, An
     return {"services": services, "datasets": datasets, "impact": by_service}, iris
 
 
-async def usage_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:
+async def usage_sections(backend: Reader, iri: str) -> tuple[dict[str, Any], set[str]]:
     """One municipality's use of one application: its integrations and components, drawn."""
     rows = await select(
         backend,
@@ -310,7 +310,7 @@ class Cell:
     shared: set[str]
 
 
-async def region_sections(backend: Backend, iri: str) -> tuple[dict[str, Any], set[str]]:
+async def region_sections(backend: Reader, iri: str) -> tuple[dict[str, Any], set[str]]:
     """Members, and the services × members matrix with the system each member uses."""
     node = iri_term(iri)
     members = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.access.audit import AuditEvent, AuditLog
-from service.store.backend import Backend
+from service.store.backend import Reader
 from service.store.reads import select
 
 
@@ -24,7 +24,7 @@ class Change:
     """The recorded row changes about this resource (its IRI taken out)."""
 
 
-async def history(backend: Backend, log: AuditLog, iri: str, limit: int = 20) -> list[Change]:
+async def history(backend: Reader, log: AuditLog, iri: str, limit: int = 20) -> list[Change]:
     """The newest ``limit`` audited writes to a graph that holds ``iri``."""
     rows = await select(backend, f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ <{iri}> ?p ?o }} }}")
     graphs = {row["g"] for row in rows}

@@ -26,7 +26,7 @@ from service.pages.dependency_graph import DependencyGraph
 from service.pages.render import link
 from service.pages.term_names import compact, term_name
 from service.sparql.canned import Parameter
-from service.store.backend import Backend
+from service.store.backend import Reader
 from service.store.reads import select, select_terms
 
 KG = "https://w3id.org/kommunegraf/ontology#"
@@ -69,7 +69,7 @@ class Names:
         self.labels: dict[str, str] = {}
         self.described: set[str] = set()
 
-    async def fetch(self, backend: Backend, iris: set[str]) -> None:
+    async def fetch(self, backend: Reader, iris: set[str]) -> None:
         """Labels of ``iris`` (and, for IRIs outside the base, whether we describe them).
 
         Three small queries rather than one with OPTIONALs: a left join whose right
@@ -199,7 +199,7 @@ class Description:
         return KG + local in self.types
 
 
-async def successors(backend: Backend, iri: str) -> list[str]:
+async def successors(backend: Reader, iri: str) -> list[str]:
     """The IRIs that replaced this one (an old kommunenummer): one, or several if the
     municipality was split; sorted."""
     rows = await select(
@@ -209,7 +209,7 @@ async def successors(backend: Backend, iri: str) -> list[str]:
     return sorted({row["next"] for row in rows})
 
 
-async def describe(backend: Backend, iri: str) -> Description:
+async def describe(backend: Reader, iri: str) -> Description:
     """The resource's own statements and the statements that point at it."""
     node = iri_term(iri)
     description = Description(iri)
@@ -317,7 +317,7 @@ class Dependencies:
 
 
 async def dependencies(
-    backend: Backend, usages: list[str], own: set[str], title: tuple[str, str]
+    backend: Reader, usages: list[str], own: set[str], title: tuple[str, str]
 ) -> Dependencies:
     """Integrations into and out of ``usages`` and the national components they use."""
     if not usages:
@@ -359,7 +359,7 @@ OPTION_LIMIT = 2000
 
 
 async def parameter_options(
-    backend: Backend, names: Names, parameter: Parameter
+    backend: Reader, names: Names, parameter: Parameter
 ) -> list[tuple[str, str]] | None:
     """The resources an IRI parameter can take, labelled and sorted; None when too many."""
     if parameter.type != "iri" or not parameter.iri_class:

@@ -184,9 +184,12 @@ class CostBook:
     shapes: OrderedDict[str, float] = field(default_factory=OrderedDict)
     barred: dict[str, float] = field(default_factory=dict)
 
-    def cheap(self, text: str, client: str, own: bool = False) -> bool:
+    def cheap(self, text: str, client: str, own: bool = False, bounded: bool = False) -> bool:
         """Whether a query goes to the cheap lane; ``own``: the service wrote its text
-        (see ``shape``)."""
+        (see ``shape``); ``bounded``: a lookup of the service's own that is cheap by
+        construction (``service.store.reads.Bounded``), cheap until its shape is known.
+        A page's lookups have no LIMIT: queued for a general worker the first time,
+        behind heavy queries, they were refused, so their cost was never learnt."""
         until = self.barred.get(client)
         if until is not None:
             if time.monotonic() < until:
@@ -197,7 +200,7 @@ class CostBook:
             return False
         seconds = self.shapes.get(key)
         if seconds is None:
-            return looks_cheap(text)
+            return (bounded and own) or looks_cheap(text)
         self.shapes.move_to_end(key)
         return seconds < CHEAP_SECONDS
 

@@ -9,17 +9,34 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from rdflib import Graph
 
 from service.store.backend import Reader
 from service.store.dialects import is_system_graph
+from service.store.worker_tasks import QueryAnswer, Read
 
 Construct = Callable[[str], Awaitable[Graph]]
 """Runs a CONSTRUCT and returns its graph (what the municipality's workbook is read with)."""
 READ_AT_ONCE = 65_536
 """Answers up to this many bytes are read on the event loop (a millisecond or so); larger
 ones on a thread, so no request waits while one is read (issue 16, the load test)."""
+
+
+class Bounded(Reader):
+    """``backend``'s reads, each marked as a lookup of the service's own that is cheap by
+    construction (``Read.bounded``): a resource page's, anchored on its IRI or on the IRIs
+    it shows; the front page's counts, read through indexes. A shape never seen is tried
+    in the cheap lane, where its budget stops it if it was misjudged (and it is then
+    learnt heavy); before, such a page queued for a general worker behind everyone's
+    heavy queries, a dozen times, and was refused at any of those turns."""
+
+    def __init__(self, backend: Reader) -> None:
+        self.backend = backend
+
+    async def read(self, request: Read) -> QueryAnswer:
+        return await self.backend.read(replace(request, bounded=True))
 
 
 async def select_terms(

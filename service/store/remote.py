@@ -278,7 +278,7 @@ class RemoteBackend(Backend):
         client = CLIENT.get()
         costs = self.admission.costs
         own = read.allow is None
-        cheap = costs.cheap(read.query, client, own)
+        cheap = costs.cheap(read.query, client, own, read.bounded)
         await self.admission.enter(client, cheap)
         started = time.monotonic()
         try:

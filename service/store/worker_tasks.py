@@ -53,6 +53,8 @@ class QueryRequest:
     """When given, the query is a client's: the worker reads it with ``check_text``
     (SERVICE only to these prefixes) and runs the text that check writes. The reading
     costs about a second per MB, which belongs in a worker with a deadline."""
+    bounded: bool = False
+    """See ``Read.bounded``."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,10 @@ class Read:
     allow: tuple[str, ...] | None = None
     fresh: bool = False
     """Computed again even if an answer is cached (``Cache-Control: no-cache``)."""
+    bounded: bool = False
+    """A lookup of the service's own that is cheap by construction
+    (``service.store.reads.Bounded``): never seen before, it is tried in the cheap lane
+    (``service.store.admission``) rather than queued behind heavy queries."""
 
     def for_worker(self, snapshot: str, base_iri: str | None) -> QueryRequest:
         """What a worker runs for this read on ``snapshot``."""
@@ -82,6 +88,7 @@ class Read:
             self.default_graphs,
             self.named_graphs,
             self.allow,
+            self.bounded,
         )
 
 

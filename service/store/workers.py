@@ -227,7 +227,7 @@ class QueryPool:
         client = CLIENT.get()
         costs = self.admission.costs
         own = request.allow is None
-        if costs.cheap(request.query, client, own) and timeout > CHEAP_BUDGET:
+        if costs.cheap(request.query, client, own, request.bounded) and timeout > CHEAP_BUDGET:
             started = time.monotonic()
             try:
                 answer = await self._run(request, timeout, cheap=True)

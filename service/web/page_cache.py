@@ -174,6 +174,12 @@ def _response(request: Request, page: KeptPage) -> Response:
     return remember_language(request, Response(page.body, headers=headers))
 
 
+def _generation(backend: Reader) -> str:
+    """The snapshot, and today's date (UTC): a page that says what holds "now" (a canned
+    query with ``NOW()``) is rendered again each day even if nobody writes."""
+    return f"{snapshot_of(backend)}@{time.strftime('%Y-%m-%d', time.gmtime())}"
+
+
 async def cached_page(
     request: Request, backend: Reader, render: Callable[[], Awaitable[Response]]
 ) -> Response:
@@ -189,5 +195,5 @@ async def cached_page(
         language(request),
         request.headers.get("accept", ""),
     )
-    found = await cache.answer(key, lambda: snapshot_of(backend) or "", render)
+    found = await cache.answer(key, lambda: _generation(backend), render)
     return _response(request, found) if isinstance(found, KeptPage) else found

@@ -40,7 +40,7 @@ from service.sparql.canned import CannedQuery, canned_queries
 from service.sparql.formats import GRAPH_FORMATS, GRAPH_TYPES
 from service.sparql.lexer import is_absolute_iri
 from service.store.backend import Backend
-from service.store.reads import select
+from service.store.reads import Bounded, select
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.negotiation import negotiate
 from service.web.page_cache import cached_page
@@ -220,20 +220,23 @@ async def _answer(request: Request, backend: Backend, base_iri: str, iri: str) -
             return await _not_found(request, backend, names, iri, media)
         answer = await backend.execute(_construct(iri), solutions_media=None, graph_media=media)
         return Response(answer.body, media_type=answer.media, headers=VARY)
-    description = await describe(backend, iri)
+    # The page's lookups, anchored on the resource or the IRIs it shows: a dozen, each
+    # bounded by what one resource links to (see ``Bounded``).
+    lookups = Bounded(backend)
+    description = await describe(lookups, iri)
     if not description.exists:
         return await _not_found(request, backend, names, iri, media)
     iris = mentioned(description)
     kinds = [t[len(KG) :] for t in description.types if t.startswith(KG)]
     kind = next((k for k in kinds if k in SECTIONS), None)
     if kind is not None:
-        sections, more = await SECTIONS[kind](backend, iri)
+        sections, more = await SECTIONS[kind](lookups, iri)
         description.sections = sections
         iris |= more
     _, drawn, changes = await asyncio.gather(
-        names.fetch(backend, iris),
+        names.fetch(lookups, iris),
         _map(backend, base_iri, kind, iri, description, names.lang),
-        history(backend, auditor(request).log, iri),
+        history(lookups, auditor(request).log, iri),
     )
     if isinstance(description.sections.get("dependencies"), Dependencies):
         graph = description.sections["dependencies"].graph(names)

@@ -25,7 +25,7 @@ from service.pages.suggestions import Hit, SuggestionIndex, index_of_answer
 from service.settings import Settings
 from service.spawned import run_elsewhere
 from service.store.backend import Backend, data_generation
-from service.store.reads import select
+from service.store.reads import Bounded, select
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.page_cache import cached_page
 
@@ -238,7 +238,7 @@ async def _search_page(
     else:
         close = False
     names = Names(settings.base_iri, language(request))
-    await names.fetch(backend, {h.iri for h in hits})
+    await names.fetch(Bounded(backend), {h.iri for h in hits})
     return await page(
         "search.html",
         request,

@@ -110,6 +110,10 @@ class _Mapper:
         self.subjects: dict[tuple[str, int], URIRef] = {}
         self.first_row: dict[URIRef, tuple[str, int]] = {}
         self._by_slug: tuple[int, dict[str, list[str]]] | None = None
+        self._issued: set[Issue] = set()
+        self._error_places: set[tuple[str | None, int | None]] = set()
+        """The issues so far, and the (sheet, row) of each error: looked up for every new
+        issue, which searching the list made quadratic in a workbook's problems."""
 
     # -- issues --------------------------------------------------------------
 
@@ -135,8 +139,11 @@ class _Mapper:
         elif isinstance(where, str):
             sheet = where
         issue = Issue(severity, nb, en, sheet, row, column, column_name, value, suggestion)  # type: ignore[arg-type]
-        if issue not in self.result.issues:  # a cell read twice (identity, values) reports once
+        if issue not in self._issued:  # a cell read twice (identity, values) reports once
+            self._issued.add(issue)
             self.result.issues.append(issue)
+            if severity == "error":
+                self._error_places.add((sheet, row))
 
     # -- sheets and headers --------------------------------------------------
 
@@ -340,6 +347,7 @@ class _Mapper:
     def map_rows(self, readings: list[SheetReading]) -> None:
         """Pass 2: every cell of every indexed row to triples."""
         triples = self.result.triples
+        identified = set(self.first_row.values())
         for reading in readings:
             count = 0
             for row in reading.rows:
@@ -349,9 +357,7 @@ class _Mapper:
                     # Cell errors first: a key cell that names something unknown is that
                     # error, with its suggestion, and not also a row "lacking" the value.
                     self._check_cells(reading, row)
-                    if place not in {
-                        self.first_row.get(s) for s in self.first_row
-                    } and not self._reported(place):
+                    if place not in identified and not self._reported(place):
                         self.issue(
                             "error",
                             "Raden mangler verdier som trengs for å identifisere den "
@@ -415,10 +421,7 @@ class _Mapper:
             self.result.triples[triple] = None
 
     def _reported(self, place: tuple[str, int]) -> bool:
-        return any(
-            i.sheet == place[0] and i.row == place[1] and i.severity == "error"
-            for i in self.result.issues
-        )
+        return place in self._error_places
 
     def _key_columns(self, sheet: Sheet, lang: str = "nb") -> str:
         names = []

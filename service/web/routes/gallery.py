@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from loaders.namespaces import PREFIXES
@@ -21,10 +21,12 @@ from service.pages.charts import chart
 from service.pages.choropleth import attribution, map_of_rows
 from service.pages.render import html_page, language, page
 from service.pages.resource_views import Names, parameter_options
+from service.settings import Settings
 from service.sparql.canned import CannedQuery, ParameterError, canned_queries
 from service.store.backend import Backend
 from service.store.reads import select_terms
 from service.web.dependencies import BackendDep, SettingsDep
+from service.web.page_cache import cached_page
 from service.web.parameters import resolve_short_forms
 
 router = APIRouter(tags=["Pages"])
@@ -125,6 +127,16 @@ async def _run(
 )
 async def canned_query_page(
     name: str, request: Request, backend: BackendDep, settings: SettingsDep
+) -> Response:
+    # The same query with the same parameters is the same page until the data change (or
+    # the day: some ask what holds NOW()).
+    return await cached_page(
+        request, backend, lambda: _canned_query_page(name, request, backend, settings)
+    )
+
+
+async def _canned_query_page(
+    name: str, request: Request, backend: Backend, settings: Settings
 ) -> HTMLResponse:
     query: CannedQuery | None = canned_queries().get(name)
     if query is None:

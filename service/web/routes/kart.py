@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from service.errors import ServiceError, attempt
@@ -27,6 +27,7 @@ from service.sparql.canned import canned_queries
 from service.store.backend import Backend
 from service.store.reads import select_terms
 from service.web.dependencies import BackendDep, SettingsDep, published_catalogues
+from service.web.page_cache import cached_page
 from service.web.parameters import resolve_short_forms
 from service.web.routes.gallery import shown_error
 
@@ -128,7 +129,12 @@ async def _quality_map(
 
 
 @router.get("/kart", response_class=HTMLResponse, summary="Kart over kommunene / Map")
-async def map_page(request: Request, backend: BackendDep, settings: SettingsDep) -> HTMLResponse:
+async def map_page(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
+    # A layer is a national canned query (seconds): drawn once per change of the data.
+    return await cached_page(request, backend, lambda: _map_page(request, backend, settings))
+
+
+async def _map_page(request: Request, backend: Backend, settings: Settings) -> HTMLResponse:
     lang = language(request)
     names = Names(settings.base_iri, lang)
     chosen = BY_KEY.get(request.query_params.get("lag", ""), BY_KEY["fdk"])

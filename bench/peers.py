@@ -274,7 +274,9 @@ class Kommunegraf(Peer):
 
     def start(self, ready_timeout: float = 600.0) -> None:
         super().start(ready_timeout)
-        self._warm(ready_timeout)
+        # At most two minutes: with query_store "auto" and too little memory free the
+        # workers stay on disk, and the run measures that.
+        self._warm(min(ready_timeout, 120.0))
 
     def _warm(self, timeout: float) -> None:
         """Wait until every query worker answers from its in-memory copy of the store

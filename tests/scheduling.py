@@ -28,6 +28,9 @@ SHARED = {
     # demo store and a start on 480,000 triples.
     "tests/journeys/test_journeys.py": "tests/journeys",
     "tests/journeys/test_portfolio.py": "tests/journeys",
+    # The fixture site and chromium of the browser tests (tests/ui/conftest.py).
+    "tests/ui/test_accessibility.py": "tests/ui",
+    "tests/ui/test_browser.py": "tests/ui",
     # The session's server of the security tests (tests/security/conftest.py).
     "tests/security/test_hostile_input.py": "tests/security",
     "tests/security/test_issue16_regressions.py": "tests/security",

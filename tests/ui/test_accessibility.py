@@ -7,13 +7,13 @@ the test, and so does an error on the console. Screenshots go to ``tests/artifac
 (gitignored): the main pages in bokmål, the map and a municipality at phone, laptop and
 wall-screen widths, and the map as printed.
 
-One browser for the module, one context per language, one load per page and language.
+One browser for the session (tests/ui/conftest.py), one context per language, one load
+per page and language.
 """
 
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -24,12 +24,10 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Route,
-    sync_playwright,
 )
 
 from tests.conftest import Server
-from tests.ui.fixture_data import fixture_site
-from tests.ui.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.ui.test_browser import ARTIFACTS
 
 WCAG = {
     "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
@@ -107,18 +105,7 @@ class Watch:
     errors: list[str] = field(default_factory=list)
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[Server]:
-    yield from fixture_site()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "chromium is missing: `make setup` installs it (apt-get)"
-    with sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+# ``site`` and ``browser``: one each for the session (tests/ui/conftest.py).
 
 
 def _context(browser: Browser, watch: Watch, width: int = 1280) -> BrowserContext:

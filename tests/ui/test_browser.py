@@ -22,14 +22,11 @@ from playwright.sync_api import (
     ConsoleMessage,
     Dialog,
     Page,
-    Playwright,
     Route,
-    sync_playwright,
 )
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import REPOSITORY, Server
-from tests.ui.fixture_data import fixture_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPOSITORY / "tests" / "artifacts"
@@ -58,23 +55,7 @@ class Watch:
     inert document. Never run either way; Chromium reports the refusal on the console."""
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[Server]:
-    yield from fixture_site()
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "chromium is missing: `make setup` installs it (apt-get)"
-    launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    yield launched
-    launched.close()
+# ``site`` and ``browser``: one each for the session (tests/ui/conftest.py).
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ query time went to finding the same focus nodes for every check of a shape).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal as TypingLiteral
@@ -154,11 +154,30 @@ class Check:
     costs its parsing and planning even on no data (``shacl_store``)."""
 
 
+@dataclass(frozen=True)
+class Run:
+    """One query of a batch, and the checks whose violations its rows are.
+
+    The checks of a shape that look at the same values share one: the path is followed
+    once for all of them (a check's cost was mostly finding the values, the same for each
+    of a shape's datatype, class, pattern, list ... checks). ``flags``: for each check, the
+    variable that is true in a row violating it; none when the run is one check's own
+    query, every row of which is a violation.
+    """
+
+    query: str
+    focus: str
+    checks: tuple[Check, ...]
+    flags: tuple[str, ...] = ()
+
+
 @dataclass
 class CompiledShapes:
-    """Every check, and the top-level shapes left to pySHACL (with why)."""
+    """Every check, the queries that run them, and the top-level shapes left to pySHACL."""
 
     checks: list[Check] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
+    """The queries of a batch: every check is in one of them."""
     fallback: dict[Node, tuple[Node, str]] = field(default_factory=dict)
     """Shape → (the node shape with targets it belongs to, why it is not compiled)."""
     focus: dict[str, str] = field(default_factory=dict)
@@ -263,7 +282,8 @@ class _Compiler:
                 raise UnsupportedShapeError(f"sh:nodeKind {kind}")
             conditions.append(_NODE_KINDS[kind].format(v=v))
         for cls in graph.objects(shape, SH["class"]):
-            conditions.append(f"EXISTS {{ {v} <{RDF.type}>/<{RDFS.subClassOf}>* {_iri(cls)} }}")
+            if SH["class"] not in skip:
+                conditions.append(f"EXISTS {{ {_instance_of(v, cls)} }}")
         pattern = self.one(shape, SH.pattern)
         if pattern is not None and SH.pattern not in skip:
             if not self.regex_runs_in_store(str(pattern)):
@@ -440,10 +460,45 @@ def _focus_lookup(key: str) -> str:
     return f"GRAPH <{FOCUS_GRAPH}> {{ ?this <{FOCUS_OF}> <{key}> }}"
 
 
-def _shape_checks(
-    compiler: _Compiler, shape: Node, key: str, severity: Severity
-) -> Iterator[Check]:
-    """The checks of one top-level shape (node shape, or property shape of one)."""
+def _instance_of(v: str, cls: Node) -> str:
+    return f"{v} <{RDF.type}>/<{RDFS.subClassOf}>* {_iri(cls)}"
+
+
+def _class_runs(
+    compiler: _Compiler, shape: Node, values: str, check: Callable[[str, str], Check], key: str
+) -> Iterator[Run]:
+    """``sh:class`` on the values, each its own query with ``MINUS``: the instances of the
+    class found once, not an ``EXISTS`` of the path to the class for every value (three
+    times the time). The same rows: the values that are not instances."""
+    for cls in compiler.shapes.objects(shape, SH["class"]):
+        query = _select(values, f"MINUS {{ {_instance_of('?value', cls)} }}")
+        yield Run(query, key, (check("value", query),))
+
+
+def _fused(values: str, conditions: list[str], checks: list[Check], key: str) -> Run:
+    """One query for every value-level check of a shape: the values found once, each
+    condition a flag; a row is a value that fails at least one."""
+    flags = [f"_f{index}" for index in range(len(conditions))]
+    binds = " ".join(f"BIND(!{c} AS ?{f})" for c, f in zip(conditions, flags, strict=True))
+    failing = " || ".join(f"?{f}" for f in flags)
+    projection = "?this ?value " + " ".join(f"?{f}" for f in flags)
+    query = _select(values, f"{binds} FILTER({failing})", projection)
+    return Run(query, key, tuple(checks), tuple(flags))
+
+
+def _value_runs(
+    values: str, conditions: list[str], check: Callable[[str, str], Check], component: str, key: str
+) -> Iterator[Run]:
+    checks = [check(component, _select(values, f"FILTER(!{c})")) for c in conditions]
+    if len(checks) > 1:
+        yield _fused(values, conditions, checks, key)
+    elif checks:
+        yield Run(checks[0].query, key, (checks[0],))
+
+
+def _shape_runs(compiler: _Compiler, shape: Node, key: str, severity: Severity) -> Iterator[Run]:
+    """The checks of one top-level shape (node shape, or property shape of one), in the
+    queries that run them."""
     shapes = compiler.shapes
     focus = _focus_lookup(key)
     compiler.check_parameters(shape)
@@ -460,40 +515,35 @@ def _shape_checks(
         nb, en = messages or _generic(component, path)
         return Check(query, shape, path, severity, nb, en, pattern, key)
 
+    def alone(component: str, query: str, pattern: re.Pattern[str] | None = None) -> Run:
+        return Run(query, key, (check(component, query, pattern),))
+
     if path_node is None:
         value_focus = f"{focus} BIND(?this AS ?value)"
-        conditions = compiler.value_conditions(shape, "?value")
-        for condition in conditions:
-            yield check("sh:NodeShape", _select(value_focus, f"FILTER(!{condition})"))
+        conditions = compiler.value_conditions(shape, "?value", frozenset({SH["class"]}))
+        yield from _value_runs(value_focus, conditions, check, "sh:NodeShape", key)
+        yield from _class_runs(compiler, shape, value_focus, check, key)
         return
     steps = _path_sparql(shapes, path_node)
     values = f"{focus} ?this {steps} ?value ."
-    minimum = compiler.one(shape, SH.minCount)
-    if minimum is not None and int(minimum) > 0:  # type: ignore[call-overload]
-        test = compiler.at_least("?this", steps, int(minimum))  # type: ignore[call-overload]
-        yield check("sh:minCount", _select(focus, f"FILTER(!{test})", "?this"))
-    maximum = compiler.one(shape, SH.maxCount)
-    if maximum is not None:
-        # A join, not FILTER(EXISTS {…}): the same focus nodes, but pyoxigraph evaluated the
-        # EXISTS of a sequence path for every focus node by scanning (0.4 s of a batch's 1.9).
-        more = compiler.distinct_values("?this", steps, int(maximum) + 1)  # type: ignore[call-overload]
-        yield check("sh:maxCount", _select(focus, more, "DISTINCT ?this"))
+    yield from _cardinality_runs(compiler, shape, focus, steps, check, key)
     pattern = compiler.one(shape, SH.pattern)
-    skip: frozenset[URIRef] = frozenset()
+    skip: frozenset[URIRef] = frozenset({SH["class"]})
     if pattern is not None and not compiler.regex_runs_in_store(str(pattern)):
         # Python's re, like pySHACL: every value comes back, Python keeps the failures.
-        yield check("sh:pattern", _select(values, ""), re.compile(str(pattern)))
-        skip = frozenset({SH.pattern})
-    for condition in compiler.value_conditions(shape, "?value", skip):
-        yield check("value", _select(values, f"FILTER(!{condition})"))
+        yield alone("sh:pattern", _select(values, ""), re.compile(str(pattern)))
+        skip |= {SH.pattern}
+    conditions = compiler.value_conditions(shape, "?value", skip)
+    yield from _value_runs(values, conditions, check, "value", key)
+    yield from _class_runs(compiler, shape, values, check, key)
     if compiler.one(shape, SH.uniqueLang) == Literal(True):
-        yield check(
+        yield alone(
             "sh:uniqueLang",
             f'{_prologue()}SELECT ?this WHERE {{ {values} FILTER(LANG(?value) != "") }} '
             "GROUP BY ?this (LCASE(LANG(?value))) HAVING (COUNT(DISTINCT ?value) > 1)",
         )
     for other in shapes.objects(shape, SH.lessThan):
-        yield check(
+        yield alone(
             "sh:lessThan",
             _select(
                 values,
@@ -511,18 +561,53 @@ def _shape_checks(
         low = compiler.one(shape, SH.qualifiedMinCount)
         high = compiler.one(shape, SH.qualifiedMaxCount)
         if low is not None:
-            yield check(
+            yield alone(
                 "sh:qualifiedMinCount",
                 _select(counted, f"FILTER(?_n < {int(low)})", "?this"),  # type: ignore[call-overload]
             )
         if high is not None:
-            yield check(
+            yield alone(
                 "sh:qualifiedMaxCount",
                 _select(counted, f"FILTER(?_n > {int(high)})", "?this"),  # type: ignore[call-overload]
             )
     for component, query, validator in _sparql_components(compiler, shape, values):
         nb, en = messages or _messages(shapes, validator) or _generic(component, path)
-        yield Check(query, shape, path, severity, nb, en, focus=key)
+        yield Run(query, key, (Check(query, shape, path, severity, nb, en, focus=key),))
+
+
+def _cardinality_runs(
+    compiler: _Compiler,
+    shape: Node,
+    focus: str,
+    steps: str,
+    check: Callable[[str, str], Check],
+    key: str,
+) -> Iterator[Run]:
+    """``sh:minCount`` and ``sh:maxCount``: each its own query, or both one count per focus
+    node when the shape has both."""
+    minimum = compiler.one(shape, SH.minCount)
+    low = int(minimum) if minimum is not None else 0  # type: ignore[call-overload]
+    maximum = compiler.one(shape, SH.maxCount)
+    high = None if maximum is None else int(maximum)  # type: ignore[call-overload]
+    checks = []
+    if low > 0:
+        test = compiler.at_least("?this", steps, low)
+        checks.append(check("sh:minCount", _select(focus, f"FILTER(!{test})", "?this")))
+    if high is not None:
+        # A join, not FILTER(EXISTS {…}): the same focus nodes, but pyoxigraph evaluated the
+        # EXISTS of a sequence path for every focus node by scanning (0.4 s of a batch's 1.9).
+        more = compiler.distinct_values("?this", steps, high + 1)
+        checks.append(check("sh:maxCount", _select(focus, more, "DISTINCT ?this")))
+    if len(checks) == 1:
+        yield Run(checks[0].query, key, (checks[0],))
+    elif checks:
+        counted = (
+            f"{{ SELECT ?this (COUNT(DISTINCT ?_c) AS ?_n) WHERE {{ {focus} "
+            f"OPTIONAL {{ ?this {steps} ?_c }} }} GROUP BY ?this }}"
+        )
+        flags = f"BIND(?_n < {low} AS ?_few) BIND(?_n > {high} AS ?_many)"
+        query = _select(counted, f"{flags} FILTER(?_few || ?_many)", "?this ?_few ?_many")
+        yield Run(query, key, tuple(checks), ("_few", "_many"))
 
 
 def _sparql_components(
@@ -580,7 +665,9 @@ def compile_shapes(shapes: Graph) -> CompiledShapes:
         compiled.focus[key] = focus
         for top in [root, *sorted(shapes.objects(root, SH.property), key=str)]:
             try:
-                compiled.checks.extend(list(_shape_checks(compiler, top, key, "error")))
+                runs = list(_shape_runs(compiler, top, key, "error"))
+                compiled.runs.extend(runs)
+                compiled.checks.extend(check for run in runs for check in run.checks)
             except UnsupportedShapeError as error:
                 compiled.fallback[top] = (root, str(error))
     compiled.focus_query = _focus_query(compiled.focus)

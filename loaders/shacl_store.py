@@ -28,12 +28,14 @@ from loaders.shacl_sparql import (
     FOCUS_OF,
     Check,
     CompiledShapes,
+    Run,
 )
 
 log = logging.getLogger(__name__)
 
 CONTEXT_GRAPH = ox.NamedNode("urn:x-kommunegraf:validation:context")
 _DATA = ox.NamedNode(DATA_GRAPH)
+_TRUE = ox.Literal("true", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#boolean"))
 _CHECKED: list[ox.NamedNode | ox.BlankNode | ox.DefaultGraph] = [_DATA, CONTEXT_GRAPH]
 """The checks' default graph: the new data and its context (not the focus nodes' graph)."""
 
@@ -82,26 +84,35 @@ def _matches(pattern: re.Pattern[str] | None, value: object) -> bool:
     return pattern.search(_text(value) or "") is not None
 
 
-def _run(store: ox.Store, check: Check) -> list[Problem]:
-    solutions = store.query(check.query, use_default_graph_as_union=True)
+def _problem(check: Check, this: object, value: object) -> Problem:
+    return Problem(
+        check.severity,
+        _text(this) or "",
+        check.path,
+        _text(value),
+        check.message_nb,
+        check.message_en,
+        str(check.shape),
+    )
+
+
+def _run(store: ox.Store, run: Run) -> list[Problem]:
+    solutions = store.query(run.query, use_default_graph_as_union=True)
     assert isinstance(solutions, ox.QuerySolutions)
     with_value = any(variable.value == "value" for variable in solutions.variables)
     problems = []
+    if run.flags:
+        for solution in solutions:
+            value = solution["value"] if with_value else None
+            for check, flag in zip(run.checks, run.flags, strict=True):
+                if solution[flag] == _TRUE:
+                    problems.append(_problem(check, solution["this"], value))
+        return problems
+    (check,) = run.checks
     for solution in solutions:
         value = solution["value"] if with_value else None
-        if _matches(check.python_pattern, value):
-            continue
-        problems.append(
-            Problem(
-                check.severity,
-                _text(solution["this"]) or "",
-                check.path,
-                _text(value),
-                check.message_nb,
-                check.message_en,
-                str(check.shape),
-            )
-        )
+        if not _matches(check.python_pattern, value):
+            problems.append(_problem(check, solution["this"], value))
     return problems
 
 
@@ -128,13 +139,13 @@ def evaluate(
         store.extend(_quads(graphs, _DATA, terms))
     store.extend(_quads([referenced], CONTEXT_GRAPH, terms))
     found_for = _find_focus_nodes(store, compiled)
-    checks = [check for check in compiled.checks if check.focus in found_for]
+    runs = [run for run in compiled.runs if run.focus in found_for]
     count = threads or min(2, len(os.sched_getaffinity(0)))
     if count > 1 and len(store) > 20_000:
         with ThreadPoolExecutor(count) as pool:
-            found = list(pool.map(lambda check: _run(store, check), checks))
+            found = list(pool.map(lambda run: _run(store, run), runs))
     else:
-        found = [_run(store, check) for check in checks]
+        found = [_run(store, run) for run in runs]
     return [problem for problems in found for problem in problems]
 
 

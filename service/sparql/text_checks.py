@@ -30,7 +30,7 @@ text. See docs/security.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service.errors import ServiceError
@@ -130,22 +130,16 @@ def _resolve(reference: str, base: str) -> str:
     return urljoin(base, reference)
 
 
-def _lex(text: str) -> Iterator[re.Match[str]]:
-    position = 0
-    while position < len(text):
-        match = STRICT.match(text, position)
-        if match is None or match.end() == position:
-            shown = text[position : position + 20]
-            raise RefusedTextError(
-                400,
-                f"Teksten kan ikke leses ved {_where(text, position)}.",
-                f"The text cannot be read at {_where(text, position)}.",
-                f"{shown!r}: skriv IRI-er uten \\-koder og mellomrom, strenger bare med "
-                "\\t \\b \\n \\r \\f \\\" \\' \\\\ / write IRIs without \\ escapes or spaces, "
-                "strings with only those escapes",
-            )
-        yield match
-        position = match.end()
+def _unreadable(text: str, position: int) -> RefusedTextError:
+    shown = text[position : position + 20]
+    return RefusedTextError(
+        400,
+        f"Teksten kan ikke leses ved {_where(text, position)}.",
+        f"The text cannot be read at {_where(text, position)}.",
+        f"{shown!r}: skriv IRI-er uten \\-koder og mellomrom, strenger bare med "
+        "\\t \\b \\n \\r \\f \\\" \\' \\\\ / write IRIs without \\ escapes or spaces, "
+        "strings with only those escapes",
+    )
 
 
 def check_text(text: str, *, update: bool, base: str, allow: Sequence[str]) -> CheckedText:
@@ -186,30 +180,40 @@ def check_text(text: str, *, update: bool, base: str, allow: Sequence[str]) -> C
     prefixes: dict[str, str] = {}
     current_base = base
     out: list[str] = []
-    kinds: list[str] = []
+    significant: list[tuple[str, str]] = []  # (kind, value) of each token written
+    last_kind = last_value = ""
     gap: str | None = ""  # whitespace seen since the last token: None = none at all
     pending: list[str] = []  # PREFIX or BASE being read: [keyword, (prefix)]
-    for match in _lex(text):
+    # Every token must start where the one before ended: ``finditer`` tries each place
+    # first as ``STRICT.match`` would, so a token found further on means the text at
+    # ``position`` starts no terminal (no terminal matches the empty string).
+    position = 0
+    for match in STRICT.finditer(text):
+        if match.start() != position:
+            raise _unreadable(text, position)
+        position = match.end()
         kind = match.lastgroup or ""
-        if kind == "prefix" or kind == "local":
-            kind = "pname"
-        value = match.group()
         if kind == "ws":
-            gap = "\n" if "\n" in value or gap == "\n" else " "
+            if gap != "\n":
+                gap = "\n" if "\n" in match.group() else " "
             continue
         if kind == "comment":
             gap = gap or " "
             continue
+        if kind == "prefix" or kind == "local":
+            kind = "pname"
+        value = match.group()
         if kind == "word":
-            if value.upper() not in KEYWORDS and value not in EXACT_WORDS:
+            upper = value.upper()
+            if upper not in KEYWORDS and value not in EXACT_WORDS:
                 raise RefusedTextError(
                     400,
                     f"«{value[:40]}» ved {_where(text, match.start())} er ikke et SPARQL-ord.",
                     f"'{value[:40]}' at {_where(text, match.start())} is not a SPARQL keyword.",
                     "Skriv nøkkelord hver for seg / write keywords apart",
                 )
-            if value.upper() in ("PREFIX", "BASE") and not pending:
-                pending = [value.upper()]
+            if (upper == "PREFIX" or upper == "BASE") and not pending:
+                pending = [upper]
                 continue
         if pending:
             if pending[0] == "PREFIX" and len(pending) == 1:
@@ -235,23 +239,26 @@ def check_text(text: str, *, update: bool, base: str, allow: Sequence[str]) -> C
             value = f"<{iri}>"
         elif kind == "pname":
             value = _expanded(text, match, prefixes)
+            kind = "iri"
         if out:
             glued = gap is None and (
-                (kinds[-1] == "mark" and out[-1] in "+-" and kind == "number")
-                or (kinds[-1] == "string" and kind in ("lang", "mark") and value in ("^^",))
-                or (kinds[-1] == "string" and kind == "lang")
+                (last_kind == "mark" and last_value in "+-" and kind == "number")
+                or (last_kind == "string" and kind in ("lang", "mark") and value in ("^^",))
+                or (last_kind == "string" and kind == "lang")
                 # oxigraph 0.5 reads "COALESCE(" but not "COALESCE (" (nor CONCAT):
                 # a function's name stays glued to its bracket as it was written.
-                or (kinds[-1] == "word" and value == "(")
+                or (last_kind == "word" and value == "(")
             )
-            out.append("" if glued else (gap or " "))
-            kinds.append("gap")
+            if not glued:
+                out.append(gap or " ")
         out.append(value)
-        kinds.append("iri" if kind == "pname" else kind)
+        significant.append((kind, value))
+        last_kind, last_value = kind, value
         gap = None
+    if position != len(text):
+        raise _unreadable(text, position)
     if pending:
         raise _prologue_refusal(text, len(text))
-    significant = [(k, v) for k, v in zip(kinds, out, strict=True) if k != "gap"]
     operators = _budget(significant)
     targets = _remote_targets(significant, allow)
     return CheckedText("".join(out), tuple(targets), operators, _graph_names(significant))

@@ -7,10 +7,10 @@ the same way everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pyoxigraph as ox
-from rdflib import BNode, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.term import Node
 
@@ -63,3 +63,39 @@ def rdflib_terms() -> Callable[[OxTerm], Node]:
         return found
 
     return convert
+
+
+def rdflib_graph(triples: Iterable[ox.Triple | ox.Quad]) -> Graph:
+    """pyoxigraph's triples (a parser's, a CONSTRUCT's) as an rdflib graph: each blank
+    node a fresh one, as rdflib's own parsers make them, the rest as ``rdflib_terms``.
+
+    Why: what the store or a checked source hands on as N-Triples was parsed again by
+    rdflib's parser, in Python: the catalogue's 1,249 triples took 33 ms, this 19 ms
+    (part of every upload's check, which reads the stored names this way).
+    """
+    term = rdflib_terms()
+    blank: dict[ox.BlankNode, BNode] = {}
+
+    def convert(node: OxTerm) -> Node:
+        if isinstance(node, ox.BlankNode):
+            found = blank.get(node)
+            if found is None:
+                found = blank[node] = BNode()
+            return found
+        return term(node)
+
+    graph = Graph()
+    graph.addN(
+        (convert(t.subject), convert(t.predicate), convert(t.object), graph)  # type: ignore[arg-type]
+        for t in triples
+    )
+    return graph
+
+
+def parse_ntriples(data: bytes) -> Graph:
+    """N-Triples as an rdflib graph, parsed by pyoxigraph (``rdflib_graph``).
+
+    >>> len(parse_ntriples(b'<urn:s> <urn:p> "1"^^<http://www.w3.org/2001/XMLSchema#integer> .'))
+    1
+    """
+    return rdflib_graph(ox.parse(data, ox.RdfFormat.N_TRIPLES))

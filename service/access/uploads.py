@@ -26,6 +26,7 @@ from rdflib import BNode, Graph, URIRef
 from loaders.changes import change_lines, compare
 from loaders.context import forget_context_index, layered_context
 from loaders.engines import Engine
+from loaders.oxigraph_terms import rdflib_graph
 from loaders.provenance import not_graph_description
 from loaders.report import Issue, Report
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, check_spreadsheet
@@ -274,7 +275,7 @@ def check_in_worker(store: ox.Store, check: UploadCheck) -> UploadPlan:
     """``plan_upload`` in a query worker, against the snapshot the worker has open."""
     found = store.query(stored_context_query(check.base_iri), use_default_graph_as_union=True)
     assert isinstance(found, ox.QueryTriples)
-    stored = Graph().parse(data=found.serialize(format=ox.RdfFormat.N_TRIPLES), format="nt")
+    stored = rdflib_graph(found)
     name, role, municipalities = check.writer
     writer = Principal(name, role, frozenset(municipalities))
     engine: Engine = "pyshacl" if check.engine == "pyshacl" else "sparql"

@@ -29,6 +29,7 @@ from loaders.columns import sheets
 from loaders.context import layered_context
 from loaders.engines import Engine
 from loaders.namespaces import KG
+from loaders.oxigraph_terms import parse_ntriples
 from loaders.paths import ontology_dir
 from loaders.problems import Problem
 from loaders.provenance import Triple, metadata_triples, source_metadata
@@ -118,7 +119,7 @@ class SourceResult:
         """The triples as an rdflib graph, parsed again from ``ntriples`` if need be."""
         if self.ntriples is None:
             return self.graph
-        return Graph().parse(data=self.ntriples, format="nt")
+        return parse_ntriples(self.ntriples)
 
     @property
     def needs_validation(self) -> bool:

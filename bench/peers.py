@@ -282,17 +282,20 @@ class Kommunegraf(Peer):
         """Wait until every query worker answers from its in-memory copy of the store
         (``query_store``, metric ``kommunegraf_query_workers_in_memory``), so the timed
         runs measure the service as it serves once warm, not the copying (seconds of
-        CPU per worker at start). Each probe is a new text, so it reaches a worker (the
-        answer cache would answer a repeat); a server without the metric is not waited for.
+        CPU per worker at start). A worker copies once its queries on disk have used as
+        much CPU as the copy will (``COPY_CPU_PER_DISK_BYTE``), so the probes scan the
+        store; each is a new text, so it reaches a worker (the answer cache would answer
+        a repeat), one at a time, so they go round all workers. A server without the
+        metric is not waited for.
         """
         deadline = time.perf_counter() + timeout
         probe = 0
         while time.perf_counter() < deadline:
-            for _ in range(self.query_workers * 20):  # a copy is begun after 100 queries
+            for _ in range(self.query_workers * 5):
                 probe += 1
                 request = urllib.request.Request(  # noqa: S310 - loopback
                     self.url,
-                    f"ASK {{}} # warm {probe}".encode(),
+                    f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o }} # warm {probe}".encode(),
                     headers={"Content-Type": "application/sparql-query"},
                     method="POST",
                 )
@@ -311,7 +314,6 @@ class Kommunegraf(Peer):
             ]
             if not values or values[0] >= self.query_workers:
                 return
-            time.sleep(0.5)
 
     def version(self) -> str:
         run = subprocess.run(  # noqa: S603

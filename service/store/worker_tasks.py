@@ -298,14 +298,19 @@ MEMORY_PER_DISK_BYTE = 2.0
 """Bytes of memory a snapshot's copy takes per byte of the snapshot on disk (measured:
 544,133 quads, 98 MB on disk, about 190 MB in memory), rounded up: the estimate that
 ``query_store = "auto"`` compares with the memory available."""
-BUILD_NICE = 10
+BUILD_NICE = 5
 """The niceness of the thread that copies a snapshot into memory: the copy (seconds of
-CPU for a large store) yields to the queries of every worker; under a full load the
-queries keep running on disk until there is CPU to spare."""
-COPY_AFTER_QUERIES = 100
-"""Queries a worker answers from a snapshot on disk before it copies it into memory: a
-snapshot few queries read is not worth the copy's CPU (a burst of writes, a test's
-server, a quiet service), one under load is copied within a fraction of a second."""
+CPU for a large store) gets about a third of a query's share of a busy core, so the
+queries of every worker go first, and the copy still ends under a sustained load (at
+nice 10 it got next to nothing with other processes on both cores: queries stayed on
+disk, the slow way, for minutes)."""
+COPY_CPU_PER_DISK_BYTE = 7.5e-8
+"""CPU seconds a copy into memory costs per byte of the snapshot on disk (measured: 7.2 s
+for 544,133 quads, 98 MB). A worker begins the copy once its queries on the snapshot on
+disk have used that much CPU, so the copy never costs more than the queries did (the
+rent-or-buy rule: at most twice the CPU of the better choice known in hindsight): a
+snapshot few queries read (a burst of writes, a test's server, a quiet service) is not
+copied, one under load is (the bench store after about 5,000 light queries per worker)."""
 
 
 def _snapshot_bytes(path: str) -> int:
@@ -341,8 +346,8 @@ class Snapshots:
     Atomic by construction: a query runs on one ``ox.Store``, chosen as it starts, that
     holds exactly one snapshot (the disk one, or its finished copy); a new snapshot is
     opened on disk at once (milliseconds), so the first query after a write sees the
-    write, and its copy (begun after ``COPY_AFTER_QUERIES`` queries) takes over when it
-    is finished. Memory: one copy at a time (the
+    write, and its copy (begun after ``COPY_CPU_PER_DISK_BYTE``) takes over when it is
+    finished. Memory: one copy at a time (the
     old one is dropped when a new snapshot comes), about ``MEMORY_PER_DISK_BYTE`` times
     the snapshot's size on disk.
 
@@ -355,8 +360,11 @@ class Snapshots:
         self.path: str | None = None
         self.disk: ox.Store | None = None
         self._memory: tuple[str, ox.Store] | None = None
-        self._answered = 0
-        """Queries answered from ``path`` so far (``COPY_AFTER_QUERIES``)."""
+        self._spent = 0.0
+        """CPU seconds the queries on ``path`` have used so far."""
+        self._copy_after = math.inf
+        """... when its copy is begun (``COPY_CPU_PER_DISK_BYTE``)."""
+        self._begun = False
         self._due: str | None = None
         """The snapshot to copy next (set by ``answered``, taken by the thread)."""
         self._wanted = threading.Condition()
@@ -368,16 +376,21 @@ class Snapshots:
         # for the old snapshot must open it again, not find None.
         self.disk = self.path = None
         self._memory = None  # frees the old copy before the new one is made
-        self._answered = 0
+        self._spent = 0.0
+        self._begun = False
         self.disk = ox.Store.read_only(path)
         self.path = path
+        if self.share > 0:
+            self._copy_after = _snapshot_bytes(path) * COPY_CPU_PER_DISK_BYTE
 
-    def answered(self) -> None:
-        """Count a query answered from the current snapshot; the ``COPY_AFTER_QUERIES``th
-        has its copy begun (on a thread of its own, started with the first copy)."""
-        self._answered += 1
-        if self._answered != COPY_AFTER_QUERIES or self.share <= 0:
+    def answered(self, cpu: float) -> None:
+        """Count the CPU of a query answered from the current snapshot; the one that
+        reaches ``COPY_CPU_PER_DISK_BYTE`` has its copy begun (on a thread of its own,
+        started with the first copy)."""
+        self._spent += cpu
+        if self._begun or self._spent < self._copy_after:
             return
+        self._begun = True
         with self._wanted:
             self._due = self.path
             self._wanted.notify()
@@ -512,10 +525,12 @@ def worker_main(connection: Connection, share: float = 0.0) -> None:
         try:
             if request.snapshot and request.snapshot != snapshots.path:
                 snapshots.open(request.snapshot)
+            started = time.process_time()
             answer = _answer(snapshots, request)
+            now = time.process_time()
             if isinstance(request, QueryRequest):
-                snapshots.answered()
-            reply = ("ok", answer, time.process_time(), snapshots.in_memory())
+                snapshots.answered(now - started)
+            reply = ("ok", answer, now, snapshots.in_memory())
         except Exception as error:
             # The error itself crosses to the server: one the user is told about as it
             # is, anything else as an evaluation failure naming its type.

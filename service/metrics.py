@@ -279,6 +279,20 @@ def exposition() -> bytes:
     return generate_latest(REGISTRY)
 
 
+@lru_cache(maxsize=1024)
+def _requests(method: str, route: str, status: int) -> Any:
+    """``REQUESTS``' series for one method, route template and status, looked up once
+    (as ``_query_seconds``: every request counts itself here). The labels come from
+    fixed sets (``method_label``, ``route_template``), so the cache holds every series."""
+    return REQUESTS.labels(method, route, str(status))
+
+
+@lru_cache(maxsize=256)
+def _request_seconds(route: str) -> Any:
+    """``REQUEST_SECONDS``' series for one route template, looked up once."""
+    return REQUEST_SECONDS.labels(route)
+
+
 class Answer:
     """A request's ``send`` that notes the status answered (500 until a response starts)
     and lets ``starting`` change the start message (its headers): what the middleware
@@ -320,8 +334,8 @@ class RequestMetrics:
             await self.app(scope, receive, answer.send)
         finally:
             route = route_template(scope)
-            REQUESTS.labels(method_label(scope["method"]), route, str(answer.status)).inc()
-            REQUEST_SECONDS.labels(route).observe(time.perf_counter() - started)
+            _requests(method_label(scope["method"]), route, answer.status).inc()
+            _request_seconds(route).observe(time.perf_counter() - started)
             _request.reset(token)
 
 

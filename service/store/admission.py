@@ -96,7 +96,6 @@ _STRING = re.compile(
     r"\"\"\".*?\"\"\"|'''.*?'''|\"(?:[^\"\\\n\r]|\\.)*\"|'(?:[^'\\\n\r]|\\.)*'", re.S
 )
 _COMMENT = re.compile(r"#[^\n\r]*")
-_SPACE = re.compile(r"\s+")
 _VALUES = re.compile(r"\bVALUES\s*([?$]\w+|\([^()]*\))\s*\{[^{}]*\}", re.I)
 """An inline data block: how many rows it has does not make another shape."""
 _LIMIT = re.compile(r"\bLIMIT\s+(\d+)\s*(?:OFFSET\s+\d+\s*)?$")
@@ -107,11 +106,18 @@ _COSTLY = re.compile(
 
 
 def _plain(text: str) -> str:
-    """The text without IRIs, strings and comments, spaces collapsed, and each VALUES
-    block's rows left out."""
+    r"""The text without IRIs, strings and comments, spaces collapsed, and each VALUES
+    block's rows left out.
+
+    >>> _plain(" ASK\u2003{\u00a0?s\t?p\x0b<urn:x> } # c\n")
+    'ASK { ?s ?p <> }'
+    """
     text = _STRING.sub('""', _IRI.sub("<>", text))
     text = _VALUES.sub(lambda block: f"VALUES {block.group(1)} {{}}", _COMMENT.sub(" ", text))
-    return _SPACE.sub(" ", text).strip()
+    # str.split() splits at the same (Unicode) whitespace as \s and drops it at both ends:
+    # the same text as collapsing \s+ and stripping, five times faster (issue 21: every
+    # client text that is new to the shape cache is read here, in the server process).
+    return " ".join(text.split())
 
 
 def shape(text: str, own: bool = False) -> str | None:

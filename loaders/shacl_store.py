@@ -70,6 +70,11 @@ def _quads(
     ]
 
 
+def context_quads(triples: Iterable[tuple[Node, Node, Node]]) -> list[ox.Quad]:
+    """``triples`` as quads of the checks' context graph, for ``evaluate``'s ``known``."""
+    return _quads([triples], CONTEXT_GRAPH, _Terms())
+
+
 def _text(term: object) -> str | None:
     if term is None:
         return None
@@ -122,6 +127,7 @@ def evaluate(
     compiled: CompiledShapes,
     threads: int | None = None,
     data: bytes | None = None,
+    known: Sequence[ox.Quad] = (),
 ) -> list[Problem]:
     """Every violation of the compiled checks whose focus node is a subject of ``graphs``.
 
@@ -129,7 +135,8 @@ def evaluate(
     ``referenced`` is the context the data may point at (types of referenced nodes,
     the ontology's classes). The subjects of ``graphs`` must not overlap: the
     store holds them as one graph. ``data``: the same triples as N-Triples without
-    blank nodes, parsed instead of converted term by term.
+    blank nodes, parsed instead of converted term by term. ``known``: more of the context,
+    already in the context graph (``context_quads``).
     """
     terms = _Terms()
     store = ox.Store()
@@ -138,6 +145,7 @@ def evaluate(
     else:
         store.extend(_quads(graphs, _DATA, terms))
     store.extend(_quads([referenced], CONTEXT_GRAPH, terms))
+    store.extend(known)
     found_for = _find_focus_nodes(store, compiled)
     runs = [run for run in compiled.runs if run.focus in found_for]
     count = threads or min(2, len(os.sched_getaffinity(0)))

@@ -184,6 +184,7 @@ def check_text(text: str, *, update: bool, base: str, allow: Sequence[str]) -> C
     last_kind = last_value = ""
     gap: str | None = ""  # whitespace seen since the last token: None = none at all
     pending: list[str] = []  # PREFIX or BASE being read: [keyword, (prefix)]
+    fetches = names_graphs = False  # a SERVICE or LOAD word; a word a graph follows
     # Every token must start where the one before ended: ``finditer`` tries each place
     # first as ``STRICT.match`` would, so a token found further on means the text at
     # ``position`` starts no terminal (no terminal matches the empty string).
@@ -205,6 +206,8 @@ def check_text(text: str, *, update: bool, base: str, allow: Sequence[str]) -> C
         value = match.group()
         if kind == "word":
             upper = value.upper()
+            fetches = fetches or upper in _FETCH_WORDS
+            names_graphs = names_graphs or upper in _GRAPH_WORDS
             if upper not in KEYWORDS and value not in EXACT_WORDS:
                 raise RefusedTextError(
                     400,
@@ -260,8 +263,13 @@ def check_text(text: str, *, update: bool, base: str, allow: Sequence[str]) -> C
     if pending:
         raise _prologue_refusal(text, len(text))
     operators = _budget(significant)
-    targets = _remote_targets(significant, allow)
-    return CheckedText("".join(out), tuple(targets), operators, _graph_names(significant))
+    # Both readings look only at the words noted above: without one, they find nothing.
+    targets = _remote_targets(significant, allow) if fetches else []
+    graphs = _graph_names(significant) if names_graphs else ()
+    return CheckedText("".join(out), tuple(targets), operators, graphs)
+
+
+_FETCH_WORDS = frozenset({"SERVICE", "LOAD"})
 
 
 _GRAPH_WORDS = frozenset(
@@ -381,7 +389,7 @@ def _remote_targets(significant: list[tuple[str, str]], allow: Sequence[str]) ->
     targets: list[str] = []
     refused: list[str] = []
     for index, (kind, value) in enumerate(significant):
-        if kind != "word" or value.upper() not in ("SERVICE", "LOAD"):
+        if kind != "word" or value.upper() not in _FETCH_WORDS:
             continue
         following = significant[index + 1 : index + 3]
         if following and following[0][0] == "word" and following[0][1].upper() == "SILENT":

@@ -573,6 +573,7 @@ def load_demo(
         starting("checking", len(paths))
     pending: list[SourceResult] = []
     stopped: list[SourceResult] = []
+    written_before = [0]
 
     def arrived(result: SourceResult) -> None:
         if checked is not None:
@@ -583,8 +584,13 @@ def load_demo(
             stopped.append(result)
             return
         pending.append(result.compact())
-        if sum(len(r.ntriples or b"") for r in pending) >= TRANSACTION_BYTES:
+        size = sum(len(r.ntriples or b"") for r in pending)
+        # While the last batches are checked, in smaller chunks: what is left to write
+        # once the checking is done is written on its own (0.7 s of the national demo's).
+        ending = len(paths) - len(pending) - written_before[0] <= 2 * BATCH
+        if size >= (TRANSACTION_BYTES // 4 if ending else TRANSACTION_BYTES):
             load_sources(store, pending, bulk=True)
+            written_before[0] += len(pending)
             pending.clear()
 
     results = check_sources(paths, base_iri, workers=workers, engine=engine, progress=arrived)

@@ -34,11 +34,12 @@ from loaders.namespaces import DEFAULT_BASE_IRI, KGSH
 from loaders.problems import Problem
 from loaders.reference import reference_graph
 from loaders.report import Report
-from loaders.shacl_sparql import compile_shapes
+from loaders.shacl_sparql import Run, compile_shapes
+from loaders.shacl_store import evaluate
 from loaders.spreadsheet import CheckedSpreadsheet, map_spreadsheet, read_spreadsheet
 from loaders.validation import shapes_graph, validate, validate_batch
 from loaders.workbook import RawCell, RawSheet, RawWorkbook, read_workbook
-from service.store.sources import names_of
+from service.store.sources import names_of, reference_context
 
 BASE = DEFAULT_BASE_IRI
 MUNICIPALITY = "kommune-0301-oslo.xlsx"
@@ -104,6 +105,23 @@ def _demo_sample() -> list[Path]:
     if os.environ.get("KOMMUNEGRAF_DIFFERENTIAL_FULL") == "1":
         return sources
     return sources[::45]
+
+
+def test_a_shapes_checks_find_together_what_each_finds_alone() -> None:
+    """The checks of a shape that share a query (value conditions as flags, minCount and
+    maxCount as one count, ``loaders.shacl_sparql.Run``) report what each check's own
+    query reports: here a municipality's workbook read without the catalogue, so that
+    every row naming an application fails its class and cardinality checks."""
+    reference = reference_context(BASE)
+    triples = read_spreadsheet(DATA_DIR / MUNICIPALITY, BASE, reference).triples
+    nodes = {o for _, _, o in triples} - {s for s, _, _ in triples}
+    referenced = [t for node in nodes for t in reference.triples((node, None, None))]
+    compiled = compile_shapes(shapes_graph())
+    alone = replace(compiled, runs=[Run(c.query, c.focus, (c,)) for c in compiled.checks])
+    together = Counter(evaluate([triples], referenced, compiled, threads=1))
+    assert sum(together.values()) >= 50
+    assert len(compiled.runs) < len(compiled.checks)
+    assert together == Counter(evaluate([triples], referenced, alone, threads=1))
 
 
 def test_both_engines_agree_on_the_demo() -> None:

@@ -20,6 +20,8 @@ substitutions).
 ... #+   n: {nb: Antall, en: Count}
 ... SELECT ?n WHERE { }''')
 >>> print(query.bind({"n": "5"}, "http://example.org/"))
+#+ title: {nb: Demo, en: Demo}
+...
 SELECT ?n WHERE { VALUES (?n) { ("5"^^<http://www.w3.org/2001/XMLSchema#integer>) }
 }
 """

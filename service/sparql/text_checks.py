@@ -113,6 +113,9 @@ class CheckedText:
     """Every graph IRI the text names where a graph goes (after GRAPH, WITH, INTO, TO,
     USING, NAMED, FROM, CLEAR, DROP, CREATE, ADD, MOVE, COPY): read from the tokens,
     so a scope check on them needs no parser to agree with the store's."""
+    volatile: bool = False
+    """Whether the text calls a function whose value is new at each run (``VOLATILE``):
+    its answer must not be reused (``service.store.answers``)."""
 
 
 def _where(text: str, offset: int) -> str:
@@ -185,6 +188,7 @@ def check_text(text: str, *, update: bool, base: str, allow: Sequence[str]) -> C
     gap: str | None = ""  # whitespace seen since the last token: None = none at all
     pending: list[str] = []  # PREFIX or BASE being read: [keyword, (prefix)]
     fetches = names_graphs = False  # a SERVICE or LOAD word; a word a graph follows
+    volatile = False  # a call of a function new at every run (VOLATILE)
     # Every token must start where the one before ended: ``finditer`` tries each place
     # first as ``STRICT.match`` would, so a token found further on means the text at
     # ``position`` starts no terminal (no terminal matches the empty string).
@@ -208,6 +212,7 @@ def check_text(text: str, *, update: bool, base: str, allow: Sequence[str]) -> C
             upper = value.upper()
             fetches = fetches or upper in _FETCH_WORDS
             names_graphs = names_graphs or upper in _GRAPH_WORDS
+            volatile = volatile or upper in VOLATILE
             if upper not in KEYWORDS and value not in EXACT_WORDS:
                 raise RefusedTextError(
                     400,
@@ -266,11 +271,25 @@ def check_text(text: str, *, update: bool, base: str, allow: Sequence[str]) -> C
     # Both readings look only at the words noted above: without one, they find nothing.
     targets = _remote_targets(significant, allow) if fetches else []
     graphs = _graph_names(significant) if names_graphs else ()
-    return CheckedText("".join(out), tuple(targets), operators, graphs)
+    return CheckedText("".join(out), tuple(targets), operators, graphs, volatile)
 
 
 _FETCH_WORDS = frozenset({"SERVICE", "LOAD"})
 
+
+VOLATILE = frozenset({"NOW", "RAND", "UUID", "STRUUID", "BNODE"})
+"""Functions whose value is new at every run: NOW is the time of the query's execution,
+RAND, UUID and STRUUID fresh values per call (SPARQL 1.1 §17.4), and BNODE a node
+distinct from those of any other call. An answer of a text that calls one is never
+reused: the same text asked twice must show two times, two random numbers.
+
+Read from the tokens ``check_text`` writes, as SERVICE is: a word of that text is an
+exact keyword, and these words are nothing but the functions' names (a ``?now``, an
+``ex:now``, a ``"NOW()"`` or a comment is not a word; ``now ( )`` is). Blank nodes in a
+CONSTRUCT template or written ``[]``/``_:b`` are not volatile: they are fresh labels
+only, whose names mean nothing outside one answer, so an answer that repeats them
+says the same thing. BNODE() is counted anyway (it is rare, and an answer that is not
+reused is never wrong)."""
 
 _GRAPH_WORDS = frozenset(
     {"GRAPH", "WITH", "INTO", "TO", "USING", "NAMED", "FROM"}

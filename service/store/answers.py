@@ -15,6 +15,14 @@ Why only the embedded store: a remote store can be written by others at any mome
 (another instance, the store's own tools), so there is no generation that says its
 data is unchanged.
 
+What is never kept: the answer of a query that calls NOW, RAND, UUID, STRUUID or BNODE
+(``service.sparql.text_checks.VOLATILE``): its value is new at every run (SPARQL 1.1
+§17.4: NOW is the time of the query's execution), so a kept one would be a stale time
+or the same "random" number again. The worker that reads the text with ``check_text``
+and runs what that reading wrote says so (``QueryAnswer.volatile``), so the decision
+sees exactly what ran: a ``"NOW()"`` string or a comment does not count, ``now ( )``
+does. Never kept, such an answer is never found either.
+
 Visible to clients as the ``Cache-Status`` header (RFC 9211) on ``/sparql``; a request
 with ``Cache-Control: no-cache`` is always run by a worker (and its answer kept).
 """
@@ -28,6 +36,12 @@ from service.store.worker_tasks import QueryAnswer, Read
 
 HIT = "kommunegraf; hit"
 """``Cache-Status`` (RFC 9211) of an answer from the cache."""
+
+
+VOLATILE = "kommunegraf; fwd=bypass; detail=volatile"
+"""``Cache-Status`` of a query that calls a function new at every run: RFC 9211's
+``bypass`` ("configured to not handle this request"), not ``miss``, which would say a
+later request could be a hit; ``detail`` says why."""
 
 
 def forwarded(*, fresh: bool, kept: bool) -> str:
@@ -66,9 +80,10 @@ class AnswerCache:
 
     def put(self, snapshot: str, current: str, read: Read, answer: QueryAnswer) -> bool:
         """Keep ``answer`` of ``read``, computed on ``snapshot``, if that is still the
-        ``current`` snapshot and it fits; whether it was kept."""
+        ``current`` snapshot, it fits, and its query calls no function new at every
+        run (``answer.volatile``); whether it was kept."""
         size = len(answer.body)
-        if snapshot != current or self.budget <= 0 or size > self.budget // 8:
+        if answer.volatile or snapshot != current or self.budget <= 0 or size > self.budget // 8:
             return False
         self._on(snapshot)
         old = self._answers.pop(read, None)

@@ -28,7 +28,7 @@ from rdflib import Graph
 
 from service.metrics import ANSWER_HITS, ANSWER_MISSES, observed
 from service.settings import Settings
-from service.store.answers import HIT, AnswerCache, forwarded
+from service.store.answers import HIT, VOLATILE, AnswerCache, forwarded
 from service.store.embedded import (
     GraphWritten,
     KnowledgeStore,
@@ -206,7 +206,8 @@ class EmbeddedBackend(Backend):
         ANSWER_MISSES.inc()
         key = replace(read, fresh=False) if read.fresh else read
         kept = self.answers.put(snapshot, self.store.snapshot, key, replace(answer, cache=HIT))
-        return replace(answer, cache=forwarded(fresh=read.fresh, kept=kept))
+        status = VOLATILE if answer.volatile else forwarded(fresh=read.fresh, kept=kept)
+        return replace(answer, cache=status)
 
     @contextmanager
     def _holding(self, snapshot: str) -> Iterator[None]:

@@ -30,7 +30,7 @@ from service.errors import (
     UpdateFailedError,
     UpdateSyntaxError,
 )
-from service.sparql.text_checks import RefusedTextError, check_text
+from service.sparql.text_checks import CheckedText, RefusedTextError, check_text
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -194,6 +194,9 @@ class QueryAnswer:
     cache: str = ""
     """How the answer cache served it, as a ``Cache-Status`` value (``service.store.answers``);
     empty when it is not asked (the service's own queries, a remote store)."""
+    volatile: bool = False
+    """A client's query that calls NOW, RAND, UUID, STRUUID or BNODE
+    (``text_checks.VOLATILE``), as the text it ran reads: its answer is never reused."""
 
 
 _CHECKED_TEXT_LIMIT = 16_384
@@ -201,22 +204,25 @@ _CHECKED_TEXT_LIMIT = 16_384
 
 
 @lru_cache(maxsize=512)
-def _checked_query(text: str, base: str, allow: tuple[str, ...]) -> str:
-    """``check_text``'s text for a query, remembered: applications send the same few
+def _checked_query(text: str, base: str, allow: tuple[str, ...]) -> CheckedText:
+    """``check_text``'s reading of a query, remembered: applications send the same few
     texts over and over, and reading one again costs a tenth of a light query. A
     refusal is not remembered (it raises), so it is read, and refused, every time."""
-    return check_text(text, update=False, base=base, allow=allow).text
+    return check_text(text, update=False, base=base, allow=allow)
 
 
 def run_query(store: ox.Store, request: QueryRequest) -> QueryAnswer:
     """Run one query and serialise its results; used by workers and in-process alike."""
     text = request.query
+    volatile = False
     if request.allow is not None:
-        if len(text) <= _CHECKED_TEXT_LIMIT:
-            text = _checked_query(text, request.base_iri or "", request.allow)
-        else:
-            base = request.base_iri or ""
-            text = check_text(text, update=False, base=base, allow=request.allow).text
+        base = request.base_iri or ""
+        checked = (
+            _checked_query(text, base, request.allow)
+            if len(text) <= _CHECKED_TEXT_LIMIT
+            else check_text(text, update=False, base=base, allow=request.allow)
+        )
+        text, volatile = checked.text, checked.volatile
     options: dict[str, object] = {"base_iri": request.base_iri}
     if request.default_graphs is None:
         options["use_default_graph_as_union"] = True
@@ -230,19 +236,21 @@ def run_query(store: ox.Store, request: QueryRequest) -> QueryAnswer:
         raise QuerySyntaxError(str(error)) from None
     if isinstance(results, ox.QueryTriples):
         if request.graph_media is None:
-            return QueryAnswer("graph", None, b"")
+            return QueryAnswer("graph", None, b"", volatile=volatile)
         fmt = ox.RdfFormat.from_media_type(request.graph_media)
-        return QueryAnswer("graph", request.graph_media, results.serialize(format=fmt) or b"")
+        body = results.serialize(format=fmt) or b""
+        return QueryAnswer("graph", request.graph_media, body, volatile=volatile)
     kind: Literal["solutions", "boolean"] = (
         "boolean" if isinstance(results, ox.QueryBoolean) else "solutions"
     )
     if request.solutions_media is None:
-        return QueryAnswer(kind, None, b"")
+        return QueryAnswer(kind, None, b"", volatile=volatile)
     served = request.solutions_media
     if served == "application/json":
         served = "application/sparql-results+json"
     fmt_results = ox.QueryResultsFormat.from_media_type(served)
-    return QueryAnswer(kind, request.solutions_media, results.serialize(format=fmt_results) or b"")
+    body = results.serialize(format=fmt_results) or b""
+    return QueryAnswer(kind, request.solutions_media, body, volatile=volatile)
 
 
 def rehearse(store: ox.Store, request: UpdateRehearsal) -> None:

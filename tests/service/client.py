@@ -62,6 +62,21 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def select(server: Server, query: str, headers: Mapping[str, str] | None = None) -> Answer:
+    """A query posted as the body, its answer asked for as SPARQL JSON results."""
+    return call(
+        server.url,
+        "POST",
+        "/sparql",
+        body=query.encode(),
+        headers={
+            "Content-Type": "application/sparql-query",
+            "Accept": "application/sparql-results+json",
+            **(headers or {}),
+        },
+    )
+
+
 def ask(server: Server, query: str) -> bool:
     """An ASK query's answer from the running service, as the SPARQL JSON results give it."""
     answer = call(

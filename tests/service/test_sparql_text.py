@@ -242,3 +242,22 @@ def test_regression_a_function_glued_to_its_bracket_stays_glued(function: str, v
     solutions = ox.Store().query(checked)
     assert isinstance(solutions, ox.QuerySolutions)
     assert [str(row["c"]) for row in solutions] == [value]
+
+
+@pytest.mark.parametrize(
+    ("text", "volatile"),
+    [
+        ("SELECT (NOW() AS ?t) {}", True),
+        ("select (now ( ) as ?t) {}", True),
+        ("SELECT * { BIND(rand() AS ?r) }", True),
+        ("SELECT (UUID() AS ?u) (STRUUID() AS ?s) {}", True),
+        ("SELECT (BNODE() AS ?b) {}", True),
+        ('SELECT * { BIND("NOW()" AS ?t) } # RAND()', False),
+        ("PREFIX e: <http://e/> SELECT ?now { ?now e:now <http://x/NOW> }", False),
+        ("CONSTRUCT { [] <http://p/> _:b } { ?s ?p ?o }", False),
+    ],
+)
+def test_volatile_functions_are_read_from_the_tokens(text: str, volatile: bool) -> None:
+    """Only a call oxigraph would run counts: not a string, comment, variable or IRI;
+    template blank nodes are labels only (``text_checks.VOLATILE``)."""
+    assert check_text(text, update=False, base=BASE, allow=[]).volatile is volatile

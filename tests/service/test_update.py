@@ -19,7 +19,7 @@ import pytest
 
 from tests.canary import Canary, listening
 from tests.conftest import BACKENDS, Server, start_server_on, stop_server
-from tests.service.client import Answer, ask, bearer, call
+from tests.service.client import Answer, ask, bearer, call, select
 
 TOKEN = "update-test-token-0123456789abcd"  # noqa: S105 - a token for a test server only
 LIMIT = 8192
@@ -64,20 +64,6 @@ def update(
         return call(server.url, "POST", "/sparql", body=body, headers=headers)
     headers["Content-Type"] = "application/sparql-update"
     return call(server.url, "POST", "/sparql", body=text.encode(), headers=headers, params=params)
-
-
-def select(server: Server, query: str, headers: dict[str, str] | None = None) -> Answer:
-    return call(
-        server.url,
-        "POST",
-        "/sparql",
-        body=query.encode(),
-        headers={
-            "Content-Type": "application/sparql-query",
-            "Accept": "application/sparql-results+json",
-            **(headers or {}),
-        },
-    )
 
 
 def test_update_direct_and_by_form_with_the_token(writable: Server) -> None:

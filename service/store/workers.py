@@ -101,8 +101,16 @@ OPENING_SECONDS = 5.0
 """Added to the cheap lane's budget when the worker must open the snapshot first."""
 
 
+_RETRY_AFTER_STOP = 5
+"""Retry-After (seconds) for a request whose worker was stopped under it: a restart."""
+
+
 class _OverranError(Exception):
     """A query in the cheap lane ran past its budget; its worker was replaced."""
+
+
+class _StoppedError(Exception):
+    """The pool was stopped while a request waited for its worker's reply."""
 
 
 @dataclass
@@ -116,6 +124,8 @@ class _Worker:
     """The connection's socket (a duplicate), to look at a reply before reading it."""
     in_memory: bool = False
     """Whether its last query ran on its in-memory copy of the snapshot (for metrics)."""
+    wake: Callable[[], None] | None = None
+    """While a request waits for this worker's reply: what ends the wait (``close``)."""
 
     def __post_init__(self) -> None:
         try:
@@ -203,6 +213,9 @@ class QueryPool:
         child.close()
         worker = _Worker(process, parent)
         self._all.append(worker)
+        if self._closed:  # a replacement's thread, after close() went through the workers
+            self._kill(worker)
+            raise RuntimeError("the query pool is closed")
         return worker
 
     async def start(self) -> None:
@@ -336,13 +349,19 @@ class QueryPool:
         started = time.monotonic()
         cpu = worker.cpu if worker.cpu is not None else _cpu_seconds(worker.process.pid)
         try:
+            if self._closed:
+                raise _StoppedError  # its connection is closed
             data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
             if len(data) > _SENT_AT_ONCE:  # a workbook, a long query: the worker reads it
                 await loop.run_in_executor(self._io, worker.connection.send_bytes, data)
             else:
                 worker.connection.send_bytes(data)
             worker.snapshot = request.snapshot or worker.snapshot
-            loop.add_reader(worker.connection.fileno(), ready)
+            # The descriptor is kept: a stop may close the connection during the wait,
+            # and its fileno() then raised "handle is closed".
+            fd = worker.connection.fileno()
+            loop.add_reader(fd, ready)
+            worker.wake = ready
             try:
                 while True:
                     left = timeout - (time.monotonic() - started)
@@ -358,7 +377,10 @@ class QueryPool:
                         raise _OverranError from None
                     answered = loop.create_future()
             finally:
-                loop.remove_reader(worker.connection.fileno())
+                worker.wake = None
+                loop.remove_reader(fd)
+            if self._closed:
+                raise _StoppedError
             if worker.whole_reply_waiting():
                 reply = worker.connection.recv()
             else:
@@ -368,6 +390,11 @@ class QueryPool:
         except _OverranError:
             self._replace(worker, request.snapshot)
             raise
+        except _StoppedError:
+            self._kill(worker, reap=False)
+            error = crashed("the query workers were stopped (the service is stopping)")
+            error.headers["Retry-After"] = str(_RETRY_AFTER_STOP)
+            raise error from None
         except TimeoutError:
             self._replace(worker, request.snapshot)
             self.timeouts += 1
@@ -476,6 +503,14 @@ class QueryPool:
         for task in list(self._replacements):
             task.cancel()
         for worker in list(self._all):
+            if worker.wake is not None:
+                # A request waits for its reply: it is told at once (503). Before, its
+                # reader stayed on the closed descriptor: no reply ever woke it, and at
+                # its deadline fileno() raised "handle is closed".
+                with contextlib.suppress(RuntimeError):  # its event loop is gone
+                    worker.wake()
+                self._kill(worker)  # busy: it would see no EOF until its query ends
+                continue
             # EOF ends the worker's loop. Both ends of this side are closed: the peek
             # socket is a duplicate of the connection's, and while it stays open the
             # worker sees no EOF, so every stop waited out the join (2 s per worker).

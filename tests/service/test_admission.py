@@ -17,11 +17,15 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
 from service.store.admission import Admission, AdmissionRefusedError, CostBook, looks_cheap
 from tests.conftest import Server, start_server
+
+if TYPE_CHECKING:
+    from service.store.embedded import KnowledgeStore
 
 DEADLINE = 3.0
 RUNAWAY = "SELECT (COUNT(*) AS ?c) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
@@ -293,16 +297,34 @@ def test_cost_book_learns_shapes_and_bars_clients() -> None:
 # --- a killed worker's replacement, with real workers -----------------------------------
 
 
-async def _replacement_under_load() -> None:
+def _small_store() -> KnowledgeStore:
+    """300 triples: RUNAWAY's product of three patterns runs for minutes on them."""
     from service.store.embedded import KnowledgeStore
-    from service.store.worker_tasks import QueryRequest
-    from service.store.workers import QueryPool
 
     store = KnowledgeStore(None)
     triples = "".join(f'<urn:x:{n}> <urn:x:p> "{n}" .\n' for n in range(300))
     store.update(f"INSERT DATA {{ {triples} }}")
+    return store
+
+
+async def _replacement_under_load() -> None:
+    from service.store.worker_tasks import QueryRequest
+    from service.store.workers import QueryPool
+
+    store = _small_store()
     pool = QueryPool(3, reserved=1)
     await pool.start()
+    # The killed worker's successor starts only when the test says so: whether a simple
+    # query was answered while it started must not depend on how fast the machine is
+    # (under load the successor was counted alive before the simple query's answer came).
+    starting = threading.Event()
+    spawn_open = pool._spawn_open
+
+    def held_spawn_open(snapshot: str) -> object:
+        starting.wait(60)
+        return spawn_open(snapshot)
+
+    pool._spawn_open = held_spawn_open  # type: ignore[method-assign,assignment]
 
     def ask(query: str) -> QueryRequest:
         return QueryRequest(query, store.snapshot, "application/sparql-results+json", None)
@@ -327,10 +349,12 @@ async def _replacement_under_load() -> None:
         # the general lane (here a query that came before it) gave that worker up.
         assert pool.alive() == 2
         assert not general.done()
+        starting.set()
         await asyncio.wait_for(general, 60)  # once the new worker is idle
         runaway.cancel()
         await asyncio.gather(runaway, return_exceptions=True)
     finally:
+        starting.set()
         pool.close()
         store.close()
 
@@ -343,6 +367,41 @@ def test_regression_worker_replacement_held_the_cheap_lane() -> None:
     background, and the general lane gives up a worker first, so the worker kept for
     cheap queries stays with them."""
     asyncio.run(_replacement_under_load())
+
+
+async def _stopped_under_a_query() -> None:
+    from service.errors import WorkerCrashedError
+    from service.store.worker_tasks import QueryRequest
+    from service.store.workers import QueryPool
+
+    store = _small_store()
+    pool = QueryPool(1, reserved=0)
+    await pool.start()
+    request = QueryRequest(RUNAWAY, store.snapshot, "application/sparql-results+json", None)
+    try:
+        running = asyncio.ensure_future(pool.execute(request, 600))
+        while not pool._idle or not pool._idle.empty():  # until its worker has it
+            await asyncio.sleep(0)
+        await asyncio.sleep(0)  # sent: it waits for the reply
+        pool.close()  # the service stops (its lifespan's end) under the query
+        with pytest.raises(WorkerCrashedError) as stopped:
+            await asyncio.wait_for(running, 30)
+    finally:
+        pool.close()
+        store.close()
+    assert stopped.value.status == 503
+    assert stopped.value.headers.get("Retry-After") == "5"
+    assert "stopped" in str(stopped.value) and "handle is closed" not in str(stopped.value)
+
+
+def test_regression_query_hung_until_its_deadline_when_the_pool_stopped() -> None:
+    """Before: stopping the pool closed the connection of a worker a request was
+    waiting on, with the request's reader still registered on it. No reply could wake it
+    any more, so it held its slot until its deadline (here ten minutes), and then
+    ``fileno()`` of the closed connection raised "handle is closed" (the error seen once
+    from the replacement test, whose queries were still running when a failed assertion
+    stopped the pool). Now the stop ends the wait: a clear 503 with Retry-After, at once."""
+    asyncio.run(_stopped_under_a_query())
 
 
 def test_regression_page_lookups_never_left_the_general_lane() -> None:

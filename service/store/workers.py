@@ -27,12 +27,14 @@ import signal
 import socket
 import struct
 import termios
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 from service.errors import (
     QueryError,
@@ -126,6 +128,9 @@ class _Worker:
     """Whether its last query ran on its in-memory copy of the snapshot (for metrics)."""
     wake: Callable[[], None] | None = None
     """While a request waits for this worker's reply: what ends the wait (``close``)."""
+    in_thread: Future[object] | None = None
+    """A read or write of the connection running on a thread (``QueryPool._io``)."""
+    _closing: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         try:
@@ -153,9 +158,25 @@ class _Worker:
         return bool(size >= 0 and waiting >= 4 + size)
 
     def close(self) -> None:
-        self.connection.close()
-        if self.peek is not None:
-            self.peek.close()
+        """Close this side of the connection, once no thread reads or writes it.
+
+        Why wait for the thread: a request given up (its client went away, an upload's
+        deadline) kills its worker while a thread may still be reading a large reply, a
+        read syscall at a time on the descriptor's number. Closed under it, the number
+        is free, and the next connection opened (a client's, the new worker's pipe) gets
+        it: the thread's next read took that connection's bytes. The worker is killed
+        first, so the thread's read ends at once (end of file)."""
+        job = self.in_thread
+        if job is not None and not job.done():
+            job.add_done_callback(lambda _: self._close_now())
+        else:
+            self._close_now()
+
+    def _close_now(self) -> None:
+        with self._closing:  # the thread's callback and the event loop may both come
+            self.connection.close()
+            if self.peek is not None:
+                self.peek.close()
 
 
 @dataclass
@@ -353,7 +374,7 @@ class QueryPool:
                 raise _StoppedError  # its connection is closed
             data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
             if len(data) > _SENT_AT_ONCE:  # a workbook, a long query: the worker reads it
-                await loop.run_in_executor(self._io, worker.connection.send_bytes, data)
+                await self._in_thread(worker, worker.connection.send_bytes, data)
             else:
                 worker.connection.send_bytes(data)
             worker.snapshot = request.snapshot or worker.snapshot
@@ -384,7 +405,7 @@ class QueryPool:
             if worker.whole_reply_waiting():
                 reply = worker.connection.recv()
             else:
-                reply = await loop.run_in_executor(self._io, worker.connection.recv)
+                reply = await self._in_thread(worker, worker.connection.recv)
             status, payload, worker.cpu, worker.in_memory = reply
             cost = max(0.0, worker.cpu - cpu) if cpu is not None else time.monotonic() - started
         except _OverranError:
@@ -411,6 +432,13 @@ class QueryPool:
             raise
         self._idle.put_nowait(worker)
         return status, payload, cost
+
+    async def _in_thread(self, worker: _Worker, call: Callable[..., object], *args: object) -> Any:
+        """``call(*args)`` on an I/O thread; the worker's connection stays open until it
+        returns (``_Worker.close``), even if the request is given up meanwhile."""
+        job: Future[object] = self._io.submit(call, *args)
+        worker.in_thread = job
+        return await asyncio.wrap_future(job)
 
     def _replace(self, worker: _Worker, snapshot: str = "") -> None:
         """Kill ``worker`` and start its replacement in the background.

@@ -15,9 +15,10 @@ import re
 import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from service.store.embedded import KnowledgeStore
 
 DEADLINE = 3.0
+T = TypeVar("T")
 RUNAWAY = "SELECT (COUNT(*) AS ?c) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 SIMPLE = "SELECT ?s WHERE { ?s a ?t } LIMIT 1"
 GENERAL = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
@@ -402,6 +404,72 @@ def test_regression_query_hung_until_its_deadline_when_the_pool_stopped() -> Non
     from the replacement test, whose queries were still running when a failed assertion
     stopped the pool). Now the stop ends the wait: a clear 503 with Retry-After, at once."""
     asyncio.run(_stopped_under_a_query())
+
+
+class _HeldThreads(ThreadPoolExecutor):
+    """The pool's I/O threads, each call held until ``go``: the test decides when a
+    thread that has taken a read of a worker's reply makes it."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.taken = threading.Event()
+        self.go = threading.Event()
+        self.done = threading.Event()
+        self.raised: list[BaseException] = []
+
+    def submit(self, fn: Callable[..., T], /, *args: object, **kwargs: object) -> Future[T]:
+        def held() -> T:
+            self.taken.set()
+            self.go.wait(30)
+            try:
+                return fn(*args, **kwargs)
+            except BaseException as error:
+                self.raised.append(error)
+                raise
+            finally:
+                self.done.set()
+
+        return super().submit(held)
+
+
+async def _given_up_while_a_thread_reads() -> None:
+    from service.store.worker_tasks import QueryRequest
+    from service.store.workers import QueryPool
+
+    store = _small_store()
+    pool = QueryPool(1, reserved=0)
+    await pool.start()
+    pool._io.shutdown()
+    pool._io = held = _HeldThreads()
+    worker = pool._all[0]
+    large = "SELECT ?a ?b ?c WHERE { ?a ?p ?c . ?b ?q ?d } LIMIT 20000"  # ~3 MB of JSON
+    request = QueryRequest(large, store.snapshot, "application/sparql-results+json", None)
+    try:
+        reading = asyncio.ensure_future(pool.execute(request, 60))
+        while not held.taken.is_set():  # until a thread has taken the read of the reply
+            await asyncio.sleep(0.01)
+        reading.cancel()  # the client went away: its worker is killed
+        await asyncio.gather(reading, return_exceptions=True)
+        assert not worker.connection.closed, "closed while a thread still reads it"
+        held.go.set()
+        await asyncio.to_thread(held.done.wait, 30)
+        await asyncio.sleep(0)  # the close the thread's end asked for
+        assert worker.connection.closed
+        assert not [e for e in held.raised if "handle is closed" in str(e)], held.raised
+    finally:
+        held.go.set()
+        pool.close()
+        store.close()
+
+
+def test_regression_connection_closed_under_the_thread_reading_the_reply() -> None:
+    """Before: a request given up while a thread read its worker's large reply (its client
+    went away, an upload's deadline) closed the worker's connection under that thread.
+    The thread's next read went to the descriptor's number, which the next connection
+    opened could have by then (a client's socket, the new worker's pipe): it took that
+    connection's bytes (here, held before it reads: "handle is closed"). Now the worker
+    is killed at once, and its connection closed when the thread's read has ended."""
+    asyncio.run(_given_up_while_a_thread_reads())
 
 
 def test_regression_page_lookups_never_left_the_general_lane() -> None:

@@ -414,7 +414,6 @@ class _HeldThreads(ThreadPoolExecutor):
         super().__init__(1)
         self.taken = threading.Event()
         self.go = threading.Event()
-        self.done = threading.Event()
         self.raised: list[BaseException] = []
 
     def submit(self, fn: Callable[..., T], /, *args: object, **kwargs: object) -> Future[T]:
@@ -426,8 +425,6 @@ class _HeldThreads(ThreadPoolExecutor):
             except BaseException as error:
                 self.raised.append(error)
                 raise
-            finally:
-                self.done.set()
 
         return super().submit(held)
 
@@ -452,8 +449,8 @@ async def _given_up_while_a_thread_reads() -> None:
         await asyncio.gather(reading, return_exceptions=True)
         assert not worker.connection.closed, "closed while a thread still reads it"
         held.go.set()
-        await asyncio.to_thread(held.done.wait, 30)
-        await asyncio.sleep(0)  # the close the thread's end asked for
+        # Until its thread has ended: the read, then the close its end asked for.
+        await asyncio.to_thread(held.shutdown, True)
         assert worker.connection.closed
         assert not [e for e in held.raised if "handle is closed" in str(e)], held.raised
     finally:

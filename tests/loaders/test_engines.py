@@ -118,10 +118,10 @@ def test_a_shapes_checks_find_together_what_each_finds_alone() -> None:
     referenced = [t for node in nodes for t in reference.triples((node, None, None))]
     compiled = compile_shapes(shapes_graph())
     alone = replace(compiled, runs=[Run(c.query, c.focus, (c,)) for c in compiled.checks])
-    together = Counter(evaluate([triples], referenced, compiled, threads=1))
+    together = Counter(evaluate([triples], referenced, compiled))
     assert sum(together.values()) >= 50
     assert len(compiled.runs) < len(compiled.checks)
-    assert together == Counter(evaluate([triples], referenced, alone, threads=1))
+    assert together == Counter(evaluate([triples], referenced, alone))
 
 
 def test_both_engines_agree_on_the_demo() -> None:

@@ -49,6 +49,18 @@ def shapes_graph() -> Graph:
 
 
 @cache
+def _shapes_for_pyshacl() -> Graph:
+    """A copy of the project's shapes that pySHACL may change: ``_pyshacl`` explains why."""
+    return _copy(shapes_graph())
+
+
+def _copy(graph: Graph) -> Graph:
+    copied = Graph()
+    copied += graph
+    return copied
+
+
+@cache
 def ontology_graph() -> Graph:
     """The ontology, which also holds the SKOS concept schemes the shapes list."""
     return _turtle_files(ontology_dir())
@@ -205,6 +217,10 @@ def _pyshacl(
         isinstance(node, BNode) for node in subjects
     ):
         target = _as_store(combined)
+    # pySHACL writes into the shapes graph it is given (owl:Class and owl:DatatypeProperty
+    # as subclasses of rdfs:Class and rdf:Property): the shared graph, which /shapes
+    # serves and the default engine compiles, must not change, so it gets a copy.
+    shacl = _shapes_for_pyshacl() if shacl is shapes_graph() else _copy(shacl)
     _, results, _ = shacl_validate(
         target,  # type: ignore[arg-type]  # pyshacl accepts a Store; its hints do not say so
         shacl_graph=shacl,

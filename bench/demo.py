@@ -46,13 +46,13 @@ from loaders.engines import Engine
 from loaders.spreadsheet import read_spreadsheet
 from loaders.validation import validate_batch
 from service.store.embedded import KnowledgeStore
+from service.store.names import names_of
 from service.store.sources import (
     SourceResult,
     check_sources,
     load_demo,
     load_reference,
     load_sources,
-    names_of,
     reference_context,
 )
 

@@ -80,7 +80,7 @@ def _http(port: int, number: str, count: int) -> tuple[int, float, Timing]:
 def _peer(store: ox.Store, base: str, number: str, count: int) -> tuple[int, Timing]:
     """The same CONSTRUCTs the route asks, raw pyoxigraph in-process."""
     from service.exports.municipality_workbook import _graphs_query, municipality_data_query
-    from service.store.sources import stored_context_query
+    from service.store.names import stored_context_query
 
     queries = (
         municipality_data_query(base, number),

@@ -32,17 +32,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from functools import cache
-from typing import Literal as TypingLiteral
 
 import pyoxigraph as ox
 from rdflib import Graph, Literal, URIRef
-from rdflib.collection import Collection
 from rdflib.namespace import RDF, RDFS, SH, XSD
 from rdflib.term import Node
 
 from loaders.namespaces import PREFIXES
+from loaders.shacl_compiled import (
+    Check,
+    CompiledShapes,
+    Run,
+    Severity,
+    UnsupportedShapeError,
+    iri,
+    path_sparql,
+    path_text,
+    rdf_list,
+    term,
+)
 
 DATA_GRAPH = "urn:x-kommunegraf:validation:data"
 """The named graph holding the triples under validation; the context is in others."""
@@ -53,7 +62,6 @@ FOCUS_GRAPH = "urn:x-kommunegraf:validation:focus"
 
 FOCUS_OF = "urn:x-kommunegraf:validation:focusOf"
 
-Severity = TypingLiteral["error", "warning", "info"]
 
 _SEVERITIES: dict[Node, Severity] = {SH.Violation: "error", SH.Warning: "warning", SH.Info: "info"}
 
@@ -127,112 +135,6 @@ _HANDLED = {
 }
 
 
-class UnsupportedShapeError(ValueError):
-    """A shape uses something the compiler does not translate; pySHACL checks it."""
-
-
-@dataclass(frozen=True)
-class Check:
-    """One constraint of one shape as a query; every row it returns is a violation.
-
-    The query selects ``?this`` and, where the component reports one, ``?value``.
-    ``python_pattern`` is set for an ``sh:pattern`` the store cannot run: the query
-    then returns every value and Python keeps the non-matching ones.
-    """
-
-    query: str
-    shape: Node
-    path: str | None
-    severity: Severity
-    message_nb: str
-    message_en: str
-    python_pattern: re.Pattern[str] | None = None
-    focus: str = ""
-    """The key of the check's focus nodes in :attr:`CompiledShapes.focus`. Every check's
-    query joins them, so when a batch has none the check cannot find anything and is not
-    run: a municipality's workbook has none of the catalogue's classes, and each query
-    costs its parsing and planning even on no data (``shacl_store``)."""
-
-
-@dataclass(frozen=True)
-class Run:
-    """One query of a batch, and the checks whose violations its rows are.
-
-    The checks of a shape that look at the same values share one: the path is followed
-    once for all of them (a check's cost was mostly finding the values, the same for each
-    of a shape's datatype, class, pattern, list ... checks). ``flags``: for each check, the
-    variable that is true in a row violating it; none when the run is one check's own
-    query, every row of which is a violation.
-    """
-
-    query: str
-    focus: str
-    checks: tuple[Check, ...]
-    flags: tuple[str, ...] = ()
-
-
-@dataclass
-class CompiledShapes:
-    """Every check, the queries that run them, and the top-level shapes left to pySHACL."""
-
-    checks: list[Check] = field(default_factory=list)
-    runs: list[Run] = field(default_factory=list)
-    """The queries of a batch: every check is in one of them."""
-    fallback: dict[Node, tuple[Node, str]] = field(default_factory=dict)
-    """Shape → (the node shape with targets it belongs to, why it is not compiled)."""
-    focus: dict[str, str] = field(default_factory=dict)
-    """Key (an IRI) → a pattern binding ``?this`` once to each focus node of a node shape
-    among the new data; the checks of that shape read those nodes from
-    :data:`FOCUS_GRAPH` (``?this <FOCUS_OF> <key>``)."""
-    focus_query: str = ""
-    """One SELECT of every node shape's focus nodes among the new data: ``?this ?key``."""
-
-
-def _iri(node: Node) -> str:
-    if not isinstance(node, URIRef):
-        raise UnsupportedShapeError(f"expected an IRI, got {node!r}")
-    return f"<{node}>"
-
-
-def _term(node: Node) -> str:
-    """A constant in SPARQL syntax."""
-    if isinstance(node, URIRef):
-        return f"<{node}>"
-    if isinstance(node, Literal):
-        text = (
-            str(node)
-            .replace("\\", "\\\\")
-            .replace('"', '\\"')
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-        if node.language:
-            return f'"{text}"@{node.language}'
-        return f'"{text}"^^<{node.datatype or XSD.string}>'
-    raise UnsupportedShapeError(f"blank node constant {node!r}")
-
-
-def _list(shapes: Graph, head: Node) -> list[Node]:
-    return list(Collection(shapes, head))
-
-
-def path_text(shapes: Graph, path: Node) -> str:
-    """The path as a result names it: its IRI, or the IRIs of a sequence joined by " / "."""
-    if isinstance(path, URIRef):
-        return str(path)
-    return " / ".join(str(step) for step in _list(shapes, path))
-
-
-def _path_sparql(shapes: Graph, path: Node) -> str:
-    if isinstance(path, URIRef):
-        return _iri(path)
-    if (path, RDF.first, None) in shapes:
-        steps = _list(shapes, path)
-        if all(isinstance(step, URIRef) for step in steps):
-            return "/".join(_iri(step) for step in steps)
-    raise UnsupportedShapeError("only predicate and sequence paths are compiled")
-
-
 class _Compiler:
     def __init__(self, shapes: Graph, probe: ox.Store) -> None:
         self.shapes = shapes
@@ -262,7 +164,7 @@ class _Compiler:
     # --- whether a node conforms to a shape, as a SPARQL expression ---------------
 
     def regex_runs_in_store(self, pattern: str) -> bool:
-        query = f'SELECT (COALESCE(REGEX("", {_term(Literal(pattern))}), 0) AS ?r) {{}}'
+        query = f'SELECT (COALESCE(REGEX("", {term(Literal(pattern))}), 0) AS ?r) {{}}'
         (row,) = list(self.probe.query(query))  # type: ignore[arg-type]
         answer = row["r"]
         return isinstance(answer, ox.Literal) and answer.datatype == ox.NamedNode(str(XSD.boolean))
@@ -288,33 +190,33 @@ class _Compiler:
         if pattern is not None and SH.pattern not in skip:
             if not self.regex_runs_in_store(str(pattern)):
                 raise UnsupportedShapeError("a pattern the store cannot run, inside a nested shape")
-            conditions.append(f"(!isBlank({v}) && REGEX(STR({v}), {_term(Literal(str(pattern)))}))")
+            conditions.append(f"(!isBlank({v}) && REGEX(STR({v}), {term(Literal(str(pattern)))}))")
         allowed = self.one(shape, SH["in"])
         if allowed is not None:
-            members = _list(graph, allowed)
+            members = rdf_list(graph, allowed)
             conditions.append(
-                "(" + " || ".join(f"sameTerm({v}, {_term(m)})" for m in members) + ")"
+                "(" + " || ".join(f"sameTerm({v}, {term(m)})" for m in members) + ")"
                 if members
                 else "false"
             )
         languages = self.one(shape, SH.languageIn)
         if languages is not None:
-            tags = [str(tag) for tag in _list(graph, languages)]
+            tags = [str(tag) for tag in rdf_list(graph, languages)]
             conditions.append(
                 f'(isLiteral({v}) && LANG({v}) != "" && ('
-                + " || ".join(f"langMatches(LANG({v}), {_term(Literal(t))})" for t in tags)
+                + " || ".join(f"langMatches(LANG({v}), {term(Literal(t))})" for t in tags)
                 + "))"
             )
         for component, operator in _RANGES:
             bound = self.one(shape, component)
             if bound is not None:
                 # an incomparable value makes the comparison an error: not conforming
-                conditions.append(f"(isLiteral({v}) && {v} {operator} {_term(bound)})")
+                conditions.append(f"(isLiteral({v}) && {v} {operator} {term(bound)})")
         for combined in ("or", "and", "xone"):
             head = self.one(shape, SH[combined])
             if head is None:
                 continue
-            parts = [self.conforms(member, v) for member in _list(graph, head)]
+            parts = [self.conforms(member, v) for member in rdf_list(graph, head)]
             if combined == "or":
                 conditions.append("(" + (" || ".join(parts) or "false") + ")")
             elif combined == "and":
@@ -334,7 +236,7 @@ class _Compiler:
             return f'(isLiteral({v}) && LANG({v}) != "")'
         if datatype == XSD.string:
             return f'(isLiteral({v}) && LANG({v}) = "" && DATATYPE({v}) = <{XSD.string}>)'
-        condition = f"(isLiteral({v}) && DATATYPE({v}) = {_iri(datatype)}"
+        condition = f"(isLiteral({v}) && DATATYPE({v}) = {iri(datatype)}"
         if datatype in _CASTS:
             cast = f"<{datatype}>(STR({v}))"
             condition += f" && sameTerm({cast}, {cast})"
@@ -355,7 +257,7 @@ class _Compiler:
         if path is None:
             conditions.extend(self.value_conditions(shape, v))
         else:
-            steps = _path_sparql(self.shapes, path)
+            steps = path_sparql(self.shapes, path)
             value = self.fresh()
             inner = self.value_conditions(shape, value)
             if inner:
@@ -408,11 +310,11 @@ def _generic(component: str, path: str | None) -> tuple[str, str]:
 def _focus(shapes: Graph, shape: Node) -> str:
     """A pattern binding ``?this`` once to each focus node of ``shape`` among the new subjects."""
     patterns = [
-        f"GRAPH <{DATA_GRAPH}> {{ ?this a ?_class }} ?_class <{RDFS.subClassOf}>* {_iri(cls)} ."
+        f"GRAPH <{DATA_GRAPH}> {{ ?this a ?_class }} ?_class <{RDFS.subClassOf}>* {iri(cls)} ."
         for cls in shapes.objects(shape, SH.targetClass)
     ]
     patterns += [
-        f"GRAPH <{DATA_GRAPH}> {{ ?this {_iri(p)} ?_object }}"
+        f"GRAPH <{DATA_GRAPH}> {{ ?this {iri(p)} ?_object }}"
         for p in shapes.objects(shape, SH.targetSubjectsOf)
     ]
     for target in shapes.objects(shape, SH.target):
@@ -465,7 +367,7 @@ def _focus_lookup(key: str) -> str:
 
 
 def _instance_of(v: str, cls: Node) -> str:
-    return f"{v} <{RDF.type}>/<{RDFS.subClassOf}>* {_iri(cls)}"
+    return f"{v} <{RDF.type}>/<{RDFS.subClassOf}>* {iri(cls)}"
 
 
 def _class_runs(
@@ -528,7 +430,7 @@ def _shape_runs(compiler: _Compiler, shape: Node, key: str, severity: Severity) 
         yield from _value_runs(value_focus, conditions, check, "sh:NodeShape", key)
         yield from _class_runs(compiler, shape, value_focus, check, key)
         return
-    steps = _path_sparql(shapes, path_node)
+    steps = path_sparql(shapes, path_node)
     values = f"{focus} ?this {steps} ?value ."
     yield from _cardinality_runs(compiler, shape, focus, steps, check, key)
     pattern = compiler.one(shape, SH.pattern)
@@ -553,7 +455,7 @@ def _shape_runs(compiler: _Compiler, shape: Node, key: str, severity: Severity) 
             "sh:lessThan",
             _select(
                 values,
-                f"?this {_iri(other)} ?_other FILTER(!COALESCE(?value < ?_other, false))",
+                f"?this {iri(other)} ?_other FILTER(!COALESCE(?value < ?_other, false))",
                 "?this ?value ?_other",
             ),
         )
@@ -642,7 +544,7 @@ def _sparql_components(
         if validator is None or ask is None or compiler.one(shape, SH.path) is None:
             raise UnsupportedShapeError(f"{component}: only an sh:validator with sh:ask on values")
         body = _where_body(re.sub(r"\$(\w+)", r"?\1", str(ask)))
-        binds = " ".join(f"BIND({_term(v)} AS ?{name})" for name, v in bindings.items())
+        binds = " ".join(f"BIND({term(v)} AS ?{name})" for name, v in bindings.items())
         yield str(component), _select(values, f"{binds} FILTER NOT EXISTS {{ {body} }}"), validator
 
 

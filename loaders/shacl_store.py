@@ -21,14 +21,8 @@ from rdflib.term import Node
 
 from loaders.oxigraph_terms import OxTerm, ox_term
 from loaders.problems import Problem
-from loaders.shacl_sparql import (
-    DATA_GRAPH,
-    FOCUS_GRAPH,
-    FOCUS_OF,
-    Check,
-    CompiledShapes,
-    Run,
-)
+from loaders.shacl_compiled import Check, CompiledShapes, Run
+from loaders.shacl_sparql import DATA_GRAPH, FOCUS_GRAPH, FOCUS_OF
 
 log = logging.getLogger(__name__)
 

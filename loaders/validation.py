@@ -22,7 +22,8 @@ from loaders.engines import Engine
 from loaders.namespaces import KGSH, bind_prefixes
 from loaders.paths import ontology_dir, shapes_dir
 from loaders.problems import Problem, Severity, ValidationReport
-from loaders.shacl_sparql import compile_shapes, path_text
+from loaders.shacl_compiled import path_text
+from loaders.shacl_sparql import compile_shapes
 from loaders.shacl_store import context_quads, evaluate
 
 log = logging.getLogger(__name__)

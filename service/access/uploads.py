@@ -39,14 +39,13 @@ from service.errors import UploadCheckTimeoutError
 from service.settings import Settings
 from service.store.backend import Backend
 from service.store.embedded import WRITE_PREAMBLE, safe_ntriples
+from service.store.names import stored_context, stored_context_query
 from service.store.reads import construct
 from service.store.sources import (
     SourceResult,
     load_sources,
     reference_context,
     source_description,
-    stored_context,
-    stored_context_query,
 )
 from service.store.worker_tasks import UploadCheck
 

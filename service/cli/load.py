@@ -227,7 +227,7 @@ def _print_changes(
 def _store_context(store_dir: str, base_iri: str | None) -> tuple[str, Graph]:
     """What a store holds for names, read as an upload reads it (a snapshot if a service
     has the store open)."""
-    from service.store.sources import stored_context
+    from service.store.names import stored_context
 
     settings = settings_from(store=store_dir, base_iri=base_iri)
     if settings.store is None or not settings.store.is_dir():
@@ -283,7 +283,8 @@ async def _audited_load(
     and recorded once the batch is visible to the readers that count them.
     """
     from service.access.audit import Auditor, GraphChange, change, new_event
-    from service.store.sources import load_sources, stored_context
+    from service.store.names import stored_context
+    from service.store.sources import load_sources
 
     stored = await stored_context(backend, settings.base_iri)
     results = _check(files, settings.base_iri, report_path, stored, engine)

@@ -168,7 +168,7 @@ def remote_context(endpoint: str) -> tuple[str, Graph]:
             "(no reference data; is this a kommunegraf service?)"
         )
     base = graphs[0].split("graph/reference/", 1)[0]
-    from service.store.sources import stored_context_query
+    from service.store.names import stored_context_query
 
     triples = run_remote(endpoint, "nt", sparql=stored_context_query(base), timeout=300.0)
     return base, Graph().parse(data=triples, format="nt")

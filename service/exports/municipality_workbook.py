@@ -31,8 +31,9 @@ from loaders.template import (
     write_municipality_workbook,
 )
 from service.store.backend import Backend, data_generation
+from service.store.names import stored_context_query
 from service.store.reads import Construct, constructor
-from service.store.sources import reference_context, stored_context_query
+from service.store.sources import reference_context
 
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Protocol
 import pyoxigraph as ox
 from defusedxml.ElementTree import fromstring as safe_xml
 from rdflib import Graph, URIRef
-from rdflib.namespace import RDF, SH
 from rdflib.term import Node
 
 from loaders.classes import classes
@@ -28,7 +27,6 @@ from loaders.column_use import header_key
 from loaders.columns import sheets
 from loaders.context import layered_context
 from loaders.engines import Engine
-from loaders.namespaces import KG
 from loaders.oxigraph_terms import parse_ntriples
 from loaders.paths import ontology_dir
 from loaders.problems import Problem
@@ -36,21 +34,16 @@ from loaders.provenance import Triple, metadata_triples, source_metadata
 from loaders.rdf_source import read_rdf
 from loaders.reference import ReferenceSource, reference_graph, reference_sources
 from loaders.report import Issue, Report
-from loaders.resolver import KEY_PROPERTIES, referable_classes
 from loaders.spreadsheet import SPREADSHEET_SUFFIXES, CheckedSpreadsheet, read_spreadsheet
 from loaders.validation import validate_batch
 from service.metrics import record_load, record_rejected_load
 from service.store.embedded import TRANSACTION_BYTES, NewGraphs, ntriples, safe_ntriples
+from service.store.names import names_of
 
 if TYPE_CHECKING:
     # Only named in annotations: ``kommunegraf validate`` imports this module, and the
     # backend brings the query workers and the SPARQL lexer.
-    from service.store.backend import Backend
-
-CONTEXT_PROPERTIES = (*KEY_PROPERTIES, KG.vendor)
-"""What uploads see of a stored or shared node: its keys, and an application's vendor
-(an old workbook's contract end column becomes contracts with that vendor,
-``loaders.old_contract_end``)."""
+    pass
 
 
 class GraphWriter(Protocol):
@@ -398,18 +391,6 @@ def _pool(count: int, base_iri: str, engine: Engine) -> Iterator[ProcessPoolExec
         yield pool
 
 
-def names_of(graph: Graph) -> Graph:
-    """What other sources need of a shared source: its typed nodes and their keys."""
-    names = Graph()
-    for subject, _, cls in graph.triples((None, RDF.type, None)):
-        if isinstance(subject, URIRef):
-            names.add((subject, RDF.type, cls))
-            for key in CONTEXT_PROPERTIES:
-                for value in graph.objects(subject, key):
-                    names.add((subject, key, value))
-    return names
-
-
 def load_reference(store: GraphWriter, base_iri: str) -> list[str]:
     """Load every bundled reference file into its own named graph, with provenance."""
     loaded = []
@@ -607,42 +588,3 @@ def load_demo(
 def _source_kind(result: SourceResult) -> str:
     """The ``source`` label of the load metrics: spreadsheet or rdf."""
     return "spreadsheet" if result.path.suffix.lower() in SPREADSHEET_SUFFIXES else "rdf"
-
-
-async def stored_context(backend: Backend, base_iri: str) -> Graph:
-    """What uploads may refer to in the store: typed nodes with their names and ids.
-
-    Reference data is left out (the loaders have it already); only the types,
-    labels and identifiers are taken, which is what name resolution and the
-    shapes' class checks need, not whole graphs. Read through the backend like every
-    other read, so an upload, ``kommunegraf load`` and ``validate --store`` see the same.
-    """
-    from service.store.reads import construct
-
-    return await construct(backend, stored_context_query(base_iri))
-
-
-@cache
-def _referable_types() -> str:
-    """The ``referable_classes`` of the shapes, as a SPARQL ``VALUES`` list."""
-    from loaders.validation import ontology_graph, shapes_graph
-
-    targets = {o for o in shapes_graph().objects(None, SH["class"]) if isinstance(o, URIRef)}
-    return " ".join(f"<{c}>" for c in sorted(referable_classes(ontology_graph(), targets)))
-
-
-def stored_context_query(base_iri: str) -> str:
-    """The CONSTRUCT behind ``stored_context``; also sent to a running service
-    (``kommunegraf validate --endpoint``), so a check there sees what an upload sees.
-
-    Only nodes a cell may refer to (``referable_classes``): the contracts, integrations,
-    processing activities and agreements of every municipality were more than half of
-    the national demo's 100,000 triples here, and every upload read and indexed them.
-    Their keys and an application's vendor (``CONTEXT_PROPERTIES``)."""
-    keys = " ".join(f"<{p}>" for p in CONTEXT_PROPERTIES)
-    types = _referable_types()
-    return f"""CONSTRUCT {{ ?s a ?type . ?s ?p ?o }} WHERE {{
-          GRAPH ?g {{ VALUES ?type {{ {types} }} ?s a ?type .
-            OPTIONAL {{ ?s ?p ?o . VALUES ?p {{ {keys} }} }} }}
-          FILTER(!STRSTARTS(STR(?g), "{base_iri}graph/reference/"))
-        }}"""

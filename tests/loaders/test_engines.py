@@ -34,12 +34,14 @@ from loaders.namespaces import DEFAULT_BASE_IRI, KGSH
 from loaders.problems import Problem
 from loaders.reference import reference_graph
 from loaders.report import Report
-from loaders.shacl_sparql import Run, compile_shapes
+from loaders.shacl_compiled import Run
+from loaders.shacl_sparql import compile_shapes
 from loaders.shacl_store import evaluate
 from loaders.spreadsheet import CheckedSpreadsheet, map_spreadsheet, read_spreadsheet
 from loaders.validation import shapes_graph, validate, validate_batch
 from loaders.workbook import RawCell, RawSheet, RawWorkbook, read_workbook
-from service.store.sources import names_of, reference_context
+from service.store.names import names_of
+from service.store.sources import reference_context
 
 BASE = DEFAULT_BASE_IRI
 MUNICIPALITY = "kommune-0301-oslo.xlsx"
@@ -109,7 +111,7 @@ def _demo_sample() -> list[Path]:
 
 def test_a_shapes_checks_find_together_what_each_finds_alone() -> None:
     """The checks of a shape that share a query (value conditions as flags, minCount and
-    maxCount as one count, ``loaders.shacl_sparql.Run``) report what each check's own
+    maxCount as one count, ``loaders.shacl_compiled.Run``) report what each check's own
     query reports: here a municipality's workbook read without the catalogue, so that
     every row naming an application fails its class and cardinality checks."""
     reference = reference_context(BASE)

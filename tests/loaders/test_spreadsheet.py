@@ -21,7 +21,7 @@ from loaders.reference import reference_graph
 from loaders.spreadsheet import check_spreadsheet
 from loaders.template import write_municipality_workbook, write_template
 from service.store.embedded import KnowledgeStore
-from service.store.sources import names_of
+from service.store.names import names_of
 from tests.cli import kommunegraf
 
 BASE = DEFAULT_BASE_IRI

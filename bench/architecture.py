@@ -18,12 +18,13 @@ a busy machine does not change the result (``duplicates`` gets 120 s to read the
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+
+from bench.report import write_result
 
 BENCH = Path(__file__).resolve().parent
 REPOSITORY = BENCH.parent
@@ -135,14 +136,7 @@ def report(found: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    found = measure()
-    results = BENCH / "results"
-    results.mkdir(exist_ok=True)
-    stem = results / f"{dt.date.today().isoformat()}-architecture"
-    stem.with_suffix(".json").write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
-    text = report(found)
-    stem.with_suffix(".md").write_text(text, encoding="utf-8")
-    print(text, end="")
+    write_result(measure(), "architecture", report)
 
 
 if __name__ == "__main__":

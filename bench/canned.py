@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.client
-import json
 import shutil
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from bench.loadgen import (
     wait_quiet,
 )
 from bench.peers import MAIN_BIN, ROOT, Kommunegraf
+from bench.report import write_result
 from service.sparql.canned import CannedQuery, Parameter, canned_queries
 
 BENCH = Path(__file__).resolve().parent
@@ -236,11 +236,10 @@ def main(argv: list[str] | None = None) -> int:
         "duration": args.duration,
         "other_load": round(other["other_cores"], 2),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"{now:%Y-%m-%d}-canned"
-    stem.with_suffix(".md").write_text(_report(results, meta), encoding="utf-8")
     payload = {"meta": meta, "results": [{**asdict(r), "ratio": r.ratio} for r in results]}
-    stem.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    stem = write_result(
+        payload, "canned", lambda _: _report(results, meta), folder=args.out, echo=False
+    )
     print(f"wrote {stem}.md and .json")
     return 0 if all(r.same_answer for r in results) else 1
 

@@ -31,6 +31,7 @@ from typing import IO
 import pyoxigraph as ox
 
 from bench.loadgen import Timing, timing_from_latencies, wait_quiet
+from bench.report import write_result
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / "work" / "catalog"
@@ -94,18 +95,6 @@ def serve_copy(store: Path, work: Path) -> tuple[subprocess.Popen[bytes], int, s
         stderr=log,
     )
     return server, port, base, log
-
-
-def write_results(
-    out: Path, stem: str, report: str, meta: dict[str, object], rows: list[dict[str, object]]
-) -> None:
-    """``<stem>.md`` (the report, also printed) and ``<stem>.json`` (meta and rows) in ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.md").write_text(report, encoding="utf-8")
-    (out / f"{stem}.json").write_text(
-        json.dumps({"meta": meta, "results": rows}, indent=2), encoding="utf-8"
-    )
-    print(report)
 
 
 def _get(connection: http.client.HTTPConnection, path: str, **headers: str) -> tuple[int, bytes]:
@@ -224,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         "other_load": other["other_cores"],
     }
     rows = [{**asdict(r), "ratio": r.ratio} for r in results]
-    write_results(args.out, f"{meta['date']}-catalog", _report(results, meta), meta, rows)
+    payload = {"meta": meta, "results": rows}
+    write_result(payload, "catalog", lambda _: _report(results, meta), folder=args.out)
     shutil.rmtree(WORK, ignore_errors=True)
     return 0
 

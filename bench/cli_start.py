@@ -11,14 +11,15 @@ peer/checkout. Writes bench/results/<date>-cli-start.md and .json.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from bench.report import write_result
 
 BENCH = Path(__file__).resolve().parent
 REPOSITORY = BENCH.parent
@@ -73,21 +74,22 @@ def main() -> None:
             here, there = statistics.median(ours), statistics.median(theirs)
             results[name] = {"checkout_s": here, "peer_s": there, "ratio": there / here}
             print(f"{name}: {here:.2f} s against {there:.2f} s ({there / here:.1f}x)", flush=True)
-    day = dt.date.today().isoformat()
-    out = BENCH / "results"
     record = {"peer": options.peer, "repeat": options.repeat, "cpu_seconds": results}
-    (out / f"{day}-cli-start.json").write_text(json.dumps(record, indent=2) + "\n", "utf-8")
+    write_result(record, "cli-start", report, echo=False)
+
+
+def report(record: dict[str, Any]) -> str:
     lines = [
-        f"# CLI start, CPU seconds (user+sys), median of {options.repeat}",
+        f"# CLI start, CPU seconds (user+sys), median of {record['repeat']}",
         "",
-        f"| command | checkout | peer {options.peer} | peer / checkout |",
+        f"| command | checkout | peer {record['peer']} | peer / checkout |",
         "|---|---|---|---|",
         *(
             f"| `{name}` | {r['checkout_s']:.2f} | {r['peer_s']:.2f} | {r['ratio']:.1f}x |"
-            for name, r in results.items()
+            for name, r in record["cpu_seconds"].items()
         ),
     ]
-    (out / f"{day}-cli-start.md").write_text("\n".join(lines) + "\n", "utf-8")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

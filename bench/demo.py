@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import resource
@@ -40,6 +39,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from bench.loadgen import busy_cores, cpu_sample, wait_quiet
+from bench.report import write_result
 from loaders.demo import DATA_DIR, demo_sources
 from loaders.demo.generate import CATALOGUE_FILE, build, write
 from loaders.engines import Engine
@@ -440,12 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     if not DATA_DIR.exists():
         raise SystemExit("no demo in loaders/demo/data: python -m loaders.demo.generate")
     result = run(args.scale, args.workers, args.repeat, args.quiet_wait, args.compare_every)
-    args.out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.scale == 1 else f"-scale{args.scale}"
-    stem = args.out / f"{result['date']}-demo{suffix}"
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    stem.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
-    print(markdown(result))
+    write_result(result, f"demo{suffix}", markdown, folder=args.out)
     return 0
 
 

@@ -55,7 +55,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import multiprocessing
 import os
 import random
@@ -76,6 +75,7 @@ import pyoxigraph as ox
 from bench.dataset import generate
 from bench.loadgen import _percentile, busy_cores, cpu_sample
 from bench.peers import Kommunegraf
+from bench.report import write_result
 from loaders.template import write_template
 from service.sparql.canned import canned_queries
 from tests.security.conftest import ENTITY_BOMB
@@ -839,14 +839,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "summary": summarise(plan, seconds, old, new),
     }
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    stem = dt.date.today().isoformat() + "-loadtest"
-    if (args.results_dir / f"{stem}.md").exists():  # an earlier run of the day stays
-        stem += dt.datetime.now(dt.UTC).strftime("-%H%M")
-    (args.results_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = markdown(results)
-    (args.results_dir / f"{stem}.md").write_text(text)
-    print(text)
+    write_result(results, "loadtest", markdown, folder=args.results_dir, keep_earlier=True)
     summary = results["summary"]
     atomic = summary["atomicity"]["atomic"] and summary["atomicity"]["both_seen"]
     return 0 if summary["errors"] == 0 and atomic else 1

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import shutil
@@ -40,6 +39,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from bench.loadgen import busy_cores, cpu_sample
+from bench.report import write_result
 
 BENCH = Path(__file__).resolve().parent
 REPOSITORY = BENCH.parent
@@ -171,10 +171,7 @@ def main() -> None:
         result = run(args.source, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    out = BENCH / "results" / f"{result['date']}-newcomer"
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(report(result), encoding="utf-8")
-    print(report(result))
+    write_result(result, "newcomer", report)
 
 
 if __name__ == "__main__":

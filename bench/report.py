@@ -1,10 +1,19 @@
-"""Write the results: a Markdown table for people, the same numbers as JSON."""
+"""Write the results: a Markdown table for people, the same numbers as JSON.
+
+``write_result`` is how every benchmark leaves its result; the rest of this module is the
+endpoint benchmark's (``bench/run.py``) own Markdown.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+RESULTS = Path(__file__).resolve().parent / "results"
+Result = TypeVar("Result")
 
 BASELINE = "oxigraph"
 GOAL_RATIO = 0.8
@@ -261,9 +270,31 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write(results: dict[str, Any], folder: Path, stem: str) -> tuple[Path, Path]:
+def write_result(
+    result: Result,
+    name: str,
+    markdown: Callable[[Result], str],
+    *,
+    folder: Path = RESULTS,
+    keep_earlier: bool = False,
+    echo: bool = True,
+) -> Path:
+    """Write ``<folder>/<UTC date>-<name>.json`` and ``.md``; return that path without suffix.
+
+    The JSON comes first, so the numbers of a long run survive a report that fails. With
+    ``keep_earlier``, a result already written under today's name stays and this one gets
+    the UTC time too (``-HHMM``): for benchmarks run several times a day while tuning.
+    ``echo`` prints the Markdown, which is how most benchmarks end.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    md, js = folder / f"{stem}.md", folder / f"{stem}.json"
-    md.write_text(markdown(results), encoding="utf-8")
-    js.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return md, js
+    now = dt.datetime.now(dt.UTC)
+    stem = folder / f"{now:%Y-%m-%d}-{name}"
+    if keep_earlier and stem.with_suffix(".md").exists():
+        stem = stem.with_name(f"{stem.name}-{now:%H%M}")
+    text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    stem.with_name(f"{stem.name}.json").write_text(text, encoding="utf-8")
+    report = markdown(result)
+    stem.with_name(f"{stem.name}.md").write_text(report, encoding="utf-8")
+    if echo:
+        print(report, end="" if report.endswith("\n") else "\n")
+    return stem

@@ -486,10 +486,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     results["goals"] = report.goals(results)
     results["total_seconds"] = round(time.perf_counter() - started, 1)
-    day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
-    stem = f"{day}-endpoint" + ("-small" if args.small else "")
-    md, js = report.write(results, args.results_dir, stem)
-    print(f"wrote {md} and {js.name} in {results['total_seconds']:.0f} s", flush=True)
+    name = "endpoint" + ("-small" if args.small else "")
+    stem = report.write_result(results, name, report.markdown, folder=args.results_dir, echo=False)
+    print(f"wrote {stem}.md and .json in {results['total_seconds']:.0f} s", flush=True)
     print(json.dumps(results["ratios_to_oxigraph_serve"], indent=2))
     failed = [k for k, e in results["peers"].items() if e.get("error")]
     return 1 if failed else 0

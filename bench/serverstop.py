@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import statistics
 import subprocess
@@ -24,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.loadgen import busy_cores, cpu_sample
+from bench.report import write_result
 from tests.conftest import free_port
 
 BENCH = Path(__file__).resolve().parent
@@ -158,10 +158,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     result = run(args.rounds)
-    out = BENCH / "results" / f"{result['date']}-serverstop"
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(report(result), encoding="utf-8")
-    print(report(result))
+    write_result(result, "serverstop", report)
 
 
 if __name__ == "__main__":

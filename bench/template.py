@@ -30,8 +30,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from bench.catalog import serve_copy, write_results
+from bench.catalog import serve_copy
 from bench.loadgen import Timing, timing_from_latencies, wait_quiet
+from bench.report import write_result
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / "work" / "template"
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg": loadavg,
     }
     rows = [{**asdict(r), "ratio": r.ratio, "first_ratio": r.first_ratio} for r in results]
-    write_results(args.out, f"{meta['date']}-template", _report(results, meta), meta, rows)
+    payload = {"meta": meta, "results": rows}
+    write_result(payload, "template", lambda _: _report(results, meta), folder=args.out)
     shutil.rmtree(WORK, ignore_errors=True)
     return 0
 

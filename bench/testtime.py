@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import shutil
 import subprocess
@@ -31,6 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.loadgen import busy_cores, cpu_sample
+from bench.report import write_result
 
 BENCH = Path(__file__).resolve().parent
 REPOSITORY = BENCH.parent
@@ -148,11 +148,7 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=BENCH / "results")
     args = parser.parse_args()
     result = run(args.folder)
-    args.results.mkdir(parents=True, exist_ok=True)
-    stem = args.results / f"{result['date']}-testtime"
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    stem.with_suffix(".md").write_text(report(result), encoding="utf-8")
-    print(report(result))
+    write_result(result, "testtime", report, folder=args.results)
     return 0 if result["exit"] == 0 else 1
 
 

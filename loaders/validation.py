@@ -8,6 +8,7 @@ value, message in nb and en) that a report can map to sheets, rows and columns.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
@@ -17,7 +18,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, SH
 from rdflib.term import Node
 
-from loaders.context import Triple, by_subject, context_layers
+from loaders.context import by_subject, context_layers
 from loaders.engines import Engine
 from loaders.namespaces import KGSH, bind_prefixes
 from loaders.paths import ontology_dir, shapes_dir
@@ -162,37 +163,51 @@ def _about(nodes: set[Node], context: Graph | None) -> Iterator[tuple[Node, Node
                 yield from graph.triples((node, None, None))
 
 
-_QUADS: dict[int, tuple[dict[Node, list[Triple]], dict[Node, list[ox.Quad]]]] = {}
-"""Per index of a layer every check reads (``by_subject`` of the ontology, of the reference
-data): each node's triples as quads of the checks' context graph, made once per process."""
+_QUADS: dict[int, tuple[weakref.ref[Graph], int, dict[Node, list[ox.Quad]]]] = {}
+"""Per layer of the context (the ontology, the reference data, the stored names a batch or
+an upload is checked against): each node's triples as quads of the checks' context graph,
+made once per process and layer, and again if the layer grew."""
 
 _KNOWN_NODES = 200_000
 
 
-def _referenced_quads(
-    nodes: set[Node], context: Graph | None
-) -> tuple[list[ox.Quad], Iterator[Triple]]:
-    """``_about`` for the compiled checks: the triples of the ontology and the reference
-    data as quads made once per process (an upload's check converted the same municipality,
-    service and class triples again every time: 16 of Oslo's 100 ms of SHACL), the rest
-    (stored names, a batch's shared sources) as triples."""
+def _layer_quads(graph: Graph) -> dict[Node, list[ox.Quad]]:
+    """The memo of ``graph``'s nodes as quads (``_QUADS``), emptied when the graph changed."""
+    entry = _QUADS.get(id(graph))
+    if (
+        entry is None
+        or entry[0]() is not graph
+        or entry[1] != len(graph)
+        or len(entry[2]) > _KNOWN_NODES
+    ):
+        if len(_QUADS) > 8:
+            _QUADS.clear()
+        entry = _QUADS[id(graph)] = (weakref.ref(graph), len(graph), {})
+    return entry[2]
+
+
+def _referenced_quads(nodes: set[Node], context: Graph | None) -> list[ox.Quad]:
+    """``_about`` for the compiled checks, as quads made once per process and context layer.
+
+    An upload's check converted the same municipality, service and class triples again
+    every time (16 of Oslo's 100 ms of SHACL), and the stored names a workbook refers to
+    (the catalogue's applications and vendors) another 6 ms: an upload against the same
+    stored names, and every batch of a national load, finds them here. The ontology and the
+    reference data are looked up in an index by subject, the other layers through rdflib
+    (an index of a store's names made for one upload would cost more than it saves)."""
     layers = [ontology_graph(), *([] if context is None else context_layers(context))]
     iris = [node for node in nodes if isinstance(node, URIRef)]
     quads: list[ox.Quad] = []
-    for index in (by_subject(graph) for graph in layers[:2]):
-        entry = _QUADS.get(id(index))
-        if entry is None or entry[0] is not index or len(entry[1]) > _KNOWN_NODES:
-            if len(_QUADS) > 4:
-                _QUADS.clear()
-            entry = _QUADS[id(index)] = (index, {})
-        memo = entry[1]
+    for position, graph in enumerate(layers):
+        index = by_subject(graph) if position < 2 else None
+        memo = _layer_quads(graph)
         for node in iris:
             found = memo.get(node)
             if found is None:
-                found = memo[node] = context_quads(index.get(node, ()))
+                about = graph.triples((node, None, None)) if index is None else index.get(node, ())
+                found = memo[node] = context_quads(about)
             quads.extend(found)
-    rest = (t for graph in layers[2:] for node in iris for t in graph.triples((node, None, None)))
-    return quads, rest
+    return quads
 
 
 def _pyshacl(
@@ -332,8 +347,8 @@ def validate_batch(
         # Blank nodes get new labels in N-Triples, so their problems could not be owned.
         if texts and all(texts) and not any(isinstance(n, BNode) for n in described | objects):
             data = b"".join(text or b"" for text in texts)
-        known, referenced = _referenced_quads(objects - described, context)
-        for problem in evaluate(members, referenced, compiled, data=data, known=known):
+        known = _referenced_quads(objects - described, context)
+        for problem in evaluate(members, (), compiled, data=data, known=known):
             reports[owner[problem.focus_node]].problems.append(problem)
         if compiled.fallback:
             for index in group:

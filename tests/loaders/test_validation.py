@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from rdflib import Graph
+from rdflib import RDF, Graph, URIRef
 
+from loaders.context import layered_context
 from loaders.namespaces import DEFAULT_BASE_IRI
 from loaders.problems import Problem
 from loaders.reference import reference_graph
@@ -75,3 +76,25 @@ def test_regression_pyshacl_wrote_into_the_shared_shapes_graph() -> None:
     )
     validate(data, reference_graph(DEFAULT_BASE_IRI), engine="pyshacl")
     assert set(shapes_graph()) == before
+
+
+def test_regression_stored_names_remembered_after_the_store_changed() -> None:
+    """The checks remember each context layer's triples as quads (``_referenced_quads``):
+    a stored layer that changed must be read again, not answered from the memo."""
+    kg = "https://w3id.org/kommunegraf/ontology#"
+    stored = Graph().parse(
+        data=PREFIXES + "<id/bruk/oslo/x> a kg:ApplicationUsage .",
+        format="turtle",
+        publicID=DEFAULT_BASE_IRI,
+    )
+    context = layered_context(reference_graph(DEFAULT_BASE_IRI), stored)
+    data = Graph().parse(
+        data=PREFIXES + '<id/integrasjon/x> a kg:Integration ; rdfs:label "X"@nb ; '
+        "kg:integrationSource <id/bruk/oslo/x> .",
+        format="turtle",
+        publicID=DEFAULT_BASE_IRI,
+    )
+    source = kg + "integrationSource"
+    assert source not in {p.path for p in validate(data, context).errors}
+    stored.remove((URIRef(DEFAULT_BASE_IRI + "id/bruk/oslo/x"), RDF.type, None))
+    assert source in {p.path for p in validate(data, context).errors}

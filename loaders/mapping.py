@@ -20,13 +20,14 @@ from rdflib.term import Node
 
 from loaders.cells import (
     CellError,
+    CellWarning,
     Raw,
     parse_email,
     parse_organisation_number,
     parse_text,
     parse_url,
 )
-from loaders.column_use import choices, column_use
+from loaders.column_use import ColumnUse, choices, column_use
 from loaders.columns import Column, Path, Sheet
 from loaders.context import context_index
 from loaders.namespaces import KG, SCHEMA, bind_prefixes
@@ -110,6 +111,19 @@ class _Mapper:
         self.subjects: dict[tuple[str, int], URIRef] = {}
         self.first_row: dict[URIRef, tuple[str, int]] = {}
         self._by_slug: tuple[int, dict[str, list[str]]] | None = None
+        self._made: dict[tuple[int, type, Raw], Node | None] = {}
+        self._municipalities: dict[
+            tuple[int, type, Raw], tuple[URIRef | None, tuple[str, CellWarning | None] | None]
+        ] = {}
+        """(column, type, value) → the term a cell value became (``_term``)."""
+        self._cells_made: dict[tuple[int, type, object], list[Node]] = {}
+        """The same for a whole cell (``_add``, once the names stop changing): its terms."""
+        self._names_final = False
+        self._keys_of: dict[int, dict[int, str]] = {}
+        self._naming_of: dict[int, tuple[dict[int, bool], set[int]]] = {}
+        """A sheet's (by ``id`` of its reading, kept while mapping) ``_key_names``."""
+        """Set once every row is indexed (``map_rows``): a reference then resolves the same
+        way in every cell, and is remembered too."""
         self._issued: set[Issue] = set()
         self._error_places: set[tuple[str | None, int | None]] = set()
         """The issues so far, and the (sheet, row) of each error: looked up for every new
@@ -173,21 +187,47 @@ class _Mapper:
         return [value]
 
     def _term(self, raw: Raw, column: Column, where: CellRef) -> Node | None:
-        """One cell value as an RDF term, or a CellError saying what is wrong."""
+        """One cell value as an RDF term, or a CellError saying what is wrong.
+
+        Remembered per workbook by column and value: a workbook repeats its municipality,
+        choices and names in every row (Oslo's 4,713 values are 2,002 different ones), and
+        converting each again was a third of its mapping. A value that is an error is not
+        remembered (it raises again); a municipality number's warning is given again for
+        every cell; a reference is remembered only once the names stop changing."""
         use = column_use(column)
         kind = use.kind
-        if kind == "choice":
-            return self._choice(raw, column)
         if kind == "municipality":
+            return self._municipality(raw, where)
+        if kind == "reference" and not self._names_final:
+            return self._convert(raw, column, use)
+        key = (id(column), raw.__class__, raw)  # 1, 1.0 and True are different cells
+        try:
+            return self._made[key]
+        except KeyError:
+            made = self._made[key] = self._convert(raw, column, use)
+            return made
+
+    def _municipality(self, raw: Raw, where: CellRef) -> Node | None:
+        key = (0, raw.__class__, raw)
+        found = self._municipalities.get(key)
+        if found is None:
             parsed = self.register.parse(raw)
-            if parsed is None:
-                return None
+            term = None if parsed is None else URIRef(f"{self.base}id/kommune/{parsed[0]}")
+            found = self._municipalities[key] = (term, parsed)
+        term, parsed = found
+        if parsed is not None:
             number, warning = parsed
             if warning is not None:
                 self.issue(
                     "warning", warning.message_nb, warning.message_en, where, str(raw), number
                 )
-            return URIRef(f"{self.base}id/kommune/{number}")
+        return term
+
+    def _convert(self, raw: Raw, column: Column, use: ColumnUse) -> Node | None:
+        """``_term`` of a value not seen before in the column (no municipality)."""
+        kind = use.kind
+        if kind == "choice":
+            return self._choice(raw, column)
         if kind == "reference":
             text = parse_text(raw)
             return None if text is None else self.resolver.resolve(column.target_classes, text)
@@ -247,8 +287,9 @@ class _Mapper:
         """The subject IRI of a row, from its sheet's IRI template."""
         values: dict[str, Node] = {}
         wanted = reading.key_paths
+        keys = self._key_names(reading)
         for column, cell, where in self._cells(reading, row):
-            if isinstance(column.path, URIRef) and column.path in wanted:
+            if id(column) in keys:
                 try:
                     terms = [self._term(v, column, where) for v in self._values(cell, column)]
                 except CellError:
@@ -260,13 +301,27 @@ class _Mapper:
                         return None
                     terms = [Literal(text)]
                 if terms and terms[0] is not None:
-                    values[wanted[column.path]] = terms[0]
+                    values[keys[id(column)]] = terms[0]
         if len(values) != len(wanted):
             return None
         local = reading.sheet.iri_template
         for name, term in values.items():
             local = local.replace("{" + name + "}", self._key(term))
         return URIRef(self.base + local)
+
+    def _key_names(self, reading: SheetReading) -> dict[int, str]:
+        """The columns (by ``id``) whose values the sheet's IRI template names, each with its
+        name there: looked up for every cell of every row, where comparing each column's
+        path with the template's (rdflib compares IRIs in Python) cost a tenth of indexing."""
+        found = self._keys_of.get(id(reading))
+        if found is None:
+            wanted = reading.key_paths
+            found = self._keys_of[id(reading)] = {
+                id(column): wanted[column.path]
+                for column in reading.columns.values()
+                if isinstance(column.path, URIRef) and column.path in wanted
+            }
+        return found
 
     def _provisional_key(self, cell: RawCell, column: Column) -> str | None:
         """The text of a name that does not resolve, when the column refers by name."""
@@ -314,9 +369,10 @@ class _Mapper:
     ) -> list[tuple[str, bool]]:
         """What the row is known by, each with whether it is a name (else an id)."""
         found: list[tuple[str, bool]] = []
+        naming, applications = self._naming_columns(reading)
         for column, cell, _ in self._cells(reading, row):
             # the same keys a stored node is known by (resolver.KEY_PROPERTIES)
-            is_name = column_use(column).name
+            is_name = naming.get(id(column))
             if is_name is not None and cell.value is not None:
                 found += [(str(v), is_name) for v in self._values(cell, column)]
         names: list[str] = []
@@ -327,12 +383,23 @@ class _Mapper:
             for name in self._application_names().get(application, ()):
                 names += [name, f"{number} {name}"]
             for column, cell, _ in self._cells(reading, row):
-                text = (
-                    self._provisional_key(cell, column) if column_use(column).application else None
-                )
+                text = self._provisional_key(cell, column) if id(column) in applications else None
                 if text is not None and not self.resolver.known(_APPLICATION_CLASS, text):
                     names += [text, f"{number} {text}"]  # unknown, reported on its own cell
         return found + [(name, True) for name in names]
+
+    def _naming_columns(self, reading: SheetReading) -> tuple[dict[int, bool], set[int]]:
+        """A sheet's columns (by ``id``) that name its rows, each with whether it is a name
+        (else an id), and its columns of an application: asked for every row."""
+        found = self._naming_of.get(id(reading))
+        if found is None:
+            columns = list(reading.columns.values())
+            uses = [(column, column_use(column)) for column in columns]
+            found = self._naming_of[id(reading)] = (
+                {id(c): use.name for c, use in uses if use.name is not None},
+                {id(c) for c, use in uses if use.application},
+            )
+        return found
 
     def _application_names(self) -> dict[str, list[str]]:
         """Every Application name by its slug, made again only when names were added."""
@@ -346,6 +413,7 @@ class _Mapper:
 
     def map_rows(self, readings: list[SheetReading]) -> None:
         """Pass 2: every cell of every indexed row to triples."""
+        self._names_final = True
         triples = self.result.triples
         identified = set(self.first_row.values())
         for reading in readings:
@@ -451,27 +519,39 @@ class _Mapper:
         )
 
     def _add(self, subject: URIRef, column: Column, cell: RawCell, where: CellRef) -> None:
-        try:
-            values = self._values(cell, column)
-            terms = [self._term(v, column, where) for v in values]
-        except CellError as error:
-            self._cell_issue(error, where, cell)
-            return
+        value = cell.value
+        key = (id(column), value.__class__, value)
+        remember = cell.error is None and self._names_final
+        terms = self._cells_made.get(key) if remember else None
+        if terms is None:
+            try:
+                terms = [
+                    term
+                    for raw in self._values(cell, column)
+                    if (term := self._term(raw, column, where)) is not None
+                ]
+            except CellError as error:
+                self._cell_issue(error, where, cell)
+                return
+            if remember and column_use(column).kind != "municipality":
+                self._cells_made[key] = terms  # a municipality's warning is per cell
         triples = self.result.triples
-        for index, term in enumerate(t for t in terms if t is not None):
-            if isinstance(column.path, URIRef):
-                triples[(subject, column.path, term)] = None
-                continue
+        path = column.path
+        if isinstance(path, URIRef):
+            for term in terms:
+                triples[(subject, path, term)] = None
+            return
+        for index, term in enumerate(terms):
             node: Node = subject
-            for step, predicate in enumerate(column.path):
-                if step == len(column.path) - 1:
+            for step, predicate in enumerate(path):
+                if step == len(path) - 1:
                     triples[(node, predicate, term)] = None
                 else:
                     local = str(predicate).rsplit("#", 1)[-1].rsplit("/", 1)[-1]
                     helper = URIRef(f"{subject}#{local}-{index + 1}")
                     triples[(node, predicate, helper)] = None
                     self.result.rows[helper] = self.result.rows[subject]
-                    self.result.cells[(helper, column.path[step + 1])] = where
+                    self.result.cells[(helper, path[step + 1])] = where
                     node = helper
 
 

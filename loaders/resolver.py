@@ -139,13 +139,15 @@ class Resolver:
             classes |= self._closure(cls)
         names = [n for n in names if n and n.strip()]
         ids = [i for i in ids if i and i.strip()]
+        keys = [normalise(name) for name in [*names, *ids, str(iri)]]  # once, not per class
+        shown = list(zip(keys, (name.strip() for name in names), strict=False))
         for cls in classes:
             index = self._index.setdefault(cls, {})
             display = self._display.setdefault(cls, {})
-            for name in [*names, *ids, str(iri)]:
-                index.setdefault(normalise(name), set()).add(iri)
-            for name in names:
-                display.setdefault(normalise(name), name.strip())
+            for key in keys:
+                index.setdefault(key, set()).add(iri)
+            for key, name in shown:
+                display.setdefault(key, name)
 
     def add_graph(self, graph: Graph) -> None:
         """Index every typed IRI of ``graph`` by its labels and identifiers.

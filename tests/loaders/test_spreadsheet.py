@@ -362,3 +362,26 @@ def test_regression_suggestions_mixed_ids_with_names(template: Path, tmp_path: P
     suggested = error.message_nb.split("Mente du:", 1)[1]
     assert "Helsetjenester i hjemmet" in suggested, error.message_nb
     assert not any(part.strip().count("-") >= 2 for part in suggested.split(",")), suggested
+
+
+def test_regression_a_repeated_value_is_reported_at_every_cell(
+    template: Path, tmp_path: Path
+) -> None:
+    """Mapping remembers a workbook's values per column (``loaders.mapping``'s ``_term``
+    and ``_add``): a value repeated in several rows must still be reported at each cell,
+    a replaced municipality number's warning as much as a wrong choice's error."""
+    workbook = openpyxl.load_workbook(template)
+    workbook["Leverandører"].append(VENDOR)
+    workbook["Applikasjoner"].append(APPLICATION)
+    workbook["Applikasjoner"].append(["Visma Flyt Barnehage", *APPLICATION[1:4]])
+    for application in ("Visma Flyt Skole", "Visma Flyt Barnehage"):
+        row = list(USAGE)
+        row[0], row[1], row[3] = "3005", application, "Skyen"
+        workbook["Systemportefølje"].append(row)
+    source = tmp_path / "gjentatt.xlsx"
+    workbook.save(source)
+    report = check_spreadsheet(source, BASE, _reference()).report
+    replaced = {(i.row, i.column) for i in report.issues if "3301" in i.message_en}
+    choice = {(i.row, i.column) for i in report.errors if "gyldig valg" in i.message_nb}
+    assert replaced == {(3, "A"), (4, "A")}, report.to_text()
+    assert choice == {(3, "D"), (4, "D")}, report.to_text()

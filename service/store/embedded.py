@@ -145,6 +145,35 @@ def ox_triples(triples: Iterable[tuple[Node, Node, Node]]) -> list[ox.Triple]:
     return [ox.Triple(term(s), term(p), term(o)) for s, p, o in triples]  # type: ignore[arg-type]
 
 
+def _insert(name: ox.NamedNode, data: bytes) -> str:
+    """INSERT DATA of pyoxigraph's N-Triples ``data`` into graph ``name``."""
+    return f"INSERT DATA {{ GRAPH {name} {{\n{data.decode()}\n}} }}"
+
+
+def _split_blank(ntriples: bytes) -> tuple[set[bytes], list[bytes]]:
+    """The lines of pyoxigraph's N-Triples without a blank node (a set), and those with
+    one: a subject that is one, or an object (the last term before " .", which for a
+    literal holds its closing quote).
+
+    >>> _split_blank(b'<a> <p> _:x .\\n_:x <p> "_:y" .\\n<a> <p> "b _:c" .\\n')
+    ({b'<a> <p> "b _:c" .'}, [b'<a> <p> _:x .', b'_:x <p> "_:y" .'])
+    """
+    lines = ntriples.split(b"\n")
+    plain = {line for line in lines if b"_:" not in line}  # nearly all: no closer look
+    blank: list[bytes] = []
+    for line in lines:
+        if b"_:" not in line:
+            continue
+        last = line[: line.rfind(b" ")]
+        last = last[last.rfind(b" ") + 1 :]
+        if line.startswith(b"_:") or (last.startswith(b"_:") and b'"' not in last):
+            blank.append(line)
+        else:
+            plain.add(line)
+    plain.discard(b"")
+    return plain, blank
+
+
 _BACKUP_ATTEMPTS = 5
 
 TRANSACTION_BYTES = 16 * 1024 * 1024
@@ -179,10 +208,18 @@ class KnowledgeStore:
         """A snapshot when no older one was left on disk (nothing to look for then)."""
         self._removing: set[Path] = set()
         """Old snapshots being deleted (on a thread)."""
+        self._writing = threading.RLock()
+        """Held by every write and publish: a replace reads the graph it changes
+        (``_changes``), and no other write may come between that read and its update
+        (writes come from several threads: uploads, updates, the audit trail)."""
         self._publish()
 
     def _publish(self) -> None:
         """Snapshot the committed state for the query workers."""
+        with self._writing:
+            self._publish_now()
+
+    def _publish_now(self) -> None:
         if self._deferred:
             return
         self._generation += 1
@@ -274,11 +311,14 @@ class KnowledgeStore:
 
     def replace_graph(self, graph_iri: str, data: Graph) -> None:
         """Make ``data`` the whole content of ``graph_iri``, atomically."""
-        self._store.update(
-            WRITE_PREAMBLE.get() + f"DROP SILENT GRAPH {ox.NamedNode(graph_iri)} ;\n"
-            f"INSERT DATA {{ GRAPH {ox.NamedNode(graph_iri)} {{\n{safe_ntriples(data)}\n}} }}"
-        )
-        self._publish()
+        name = ox.NamedNode(graph_iri)
+        text = safe_ntriples(data)
+        with self._writing:
+            self._store.update(
+                WRITE_PREAMBLE.get() + f"DROP SILENT GRAPH {name} ;\n"
+                f"INSERT DATA {{ GRAPH {name} {{\n{text}\n}} }}"
+            )
+            self._publish()
 
     def replace_graph_ntriples(self, graph_iri: str, data: bytes) -> None:
         """Make the N-Triples ``data`` the whole content of ``graph_iri``, atomically.
@@ -287,17 +327,67 @@ class KnowledgeStore:
         escaped, fresh blank nodes), so it is safe inside an update as it is. A graph
         the store does not have yet is loaded in one transaction without a SPARQL
         update to parse, several times faster: a first start writes 358 of them.
+
+        A graph the store has is changed by what differs (``_changes``), not dropped and
+        written again: a workbook uploaded again mostly repeats itself, and dropping and
+        inserting Oslo's 4,400 triples in one update cost 0.18 s (SPARQL parsing, a read
+        and six index writes per triple, the deletions piling up as tombstones that made
+        each later replace slower), the difference a few milliseconds.
         """
         name = ox.NamedNode(graph_iri)
         preamble = WRITE_PREAMBLE.get()
-        if not preamble and not self._store.contains_named_graph(name):
-            self._store.load(data, ox.RdfFormat.N_TRIPLES, to_graph=name)
-        else:
-            self._store.update(
-                preamble + f"DROP SILENT GRAPH {name} ;\n"
-                f"INSERT DATA {{ GRAPH {name} {{\n{data.decode()}\n}} }}"
+        with self._writing:
+            if not self._store.contains_named_graph(name):
+                if preamble:
+                    self._store.update(
+                        preamble + f"INSERT DATA {{ GRAPH {name} {{\n{data.decode()}\n}} }}"
+                    )
+                else:
+                    self._store.load(data, ox.RdfFormat.N_TRIPLES, to_graph=name)
+            else:
+                changes = self._changes(name, data)
+                if changes is None:
+                    changes = f"DROP SILENT GRAPH {name} ;\n" + _insert(name, data)
+                if not preamble + changes:
+                    return  # the same content: nothing written, nothing to publish
+                self._store.update(preamble + changes)
+            self._publish()
+
+    def _changes(self, name: ox.NamedNode, data: bytes) -> str | None:
+        """SPARQL operations that turn graph ``name`` into exactly the N-Triples ``data``,
+        or None where this cannot tell (a triple term on either side).
+
+        Both sides are pyoxigraph's N-Triples (the graph as ``Store.dump`` writes it),
+        so a triple is the same line on both: the stored lines ``data`` lacks are
+        deleted, then the lines the graph lacks inserted. Where the store keeps a
+        literal in another form than it was given (it stores
+        ``"5"^^xsd:nonNegativeInteger`` as ``xsd:integer``), the two lines differ: the
+        stored one is deleted and the given one inserted (to the same stored form)
+        after it, so the result is still exact. Blank nodes cannot be named by a
+        DELETE DATA: every stored triple with one is deleted by pattern, and the
+        given ones inserted with fresh blank nodes (a source has a few, its provenance).
+        The caller holds ``_writing``: no other write comes between this read and the
+        update.
+        """
+        stored = self._store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=name) or b""
+        if b"<<" in stored or b"<<" in data:
+            return None
+        old, old_blank = _split_blank(stored)
+        new, new_blank = _split_blank(data)
+        removed = old - new
+        added = new - old
+        operations = []
+        if removed:
+            lines = b"\n".join(removed).decode()
+            operations.append(f"DELETE DATA {{ GRAPH {name} {{\n{lines}\n}} }}")
+        if old_blank:
+            operations.append(
+                f"DELETE {{ GRAPH {name} {{ ?s ?p ?o }} }} WHERE {{ GRAPH {name} "
+                "{ ?s ?p ?o FILTER(isBlank(?s) || isBlank(?o)) } }"
             )
-        self._publish()
+        if added or new_blank:
+            operations.append(_insert(name, b"\n".join([*added, *new_blank])))
+        return " ;\n".join(operations)
 
     def add_new_graphs(
         self,
@@ -332,36 +422,38 @@ class KnowledgeStore:
         called once graph ``i`` is written, in order.
         """
         names = [ox.NamedNode(iri) for iri, _ in graphs]
-        if WRITE_PREAMBLE.get() or any(self._store.contains_named_graph(n) for n in names):
-            return False
-        done = written or (lambda index: None)
-        quads = (
-            (data if isinstance(data, bytes) else b"".join(data)).replace(
-                b" .\n", f" {name} .\n".encode()
+        with self._writing:
+            if WRITE_PREAMBLE.get() or any(self._store.contains_named_graph(n) for n in names):
+                return False
+            done = written or (lambda index: None)
+            quads = (
+                (data if isinstance(data, bytes) else b"".join(data)).replace(
+                    b" .\n", f" {name} .\n".encode()
+                )
+                for name, (_, data) in zip(names, graphs, strict=True)
             )
-            for name, (_, data) in zip(names, graphs, strict=True)
-        )
-        # In bulk too, a chunk at a time: the bulk loader reads all it is given before it
-        # writes, so a counter of what it had read reached the end long before the writing did.
-        write = self._store.bulk_load if bulk else self._store.load
-        chunk: list[bytes] = []
-        size = first = 0
-        for index, data in enumerate(quads):
-            chunk.append(data)
-            size += len(data)
-            if size >= TRANSACTION_BYTES or index == len(graphs) - 1:
-                write(b"".join(chunk), ox.RdfFormat.N_QUADS)
-                for count in range(first, index + 1):
-                    done(count)
-                chunk, size, first = [], 0, index + 1
-        self._publish()
-        return True
+            # In bulk too, a chunk at a time: the bulk loader reads all it is given before it
+            # writes, so a counter of what it had read reached the end long before the writing did.
+            write = self._store.bulk_load if bulk else self._store.load
+            chunk: list[bytes] = []
+            size = first = 0
+            for index, data in enumerate(quads):
+                chunk.append(data)
+                size += len(data)
+                if size >= TRANSACTION_BYTES or index == len(graphs) - 1:
+                    write(b"".join(chunk), ox.RdfFormat.N_QUADS)
+                    for count in range(first, index + 1):
+                        done(count)
+                    chunk, size, first = [], 0, index + 1
+            self._publish()
+            return True
 
     def update(self, sparql: str, base_iri: str | None = None) -> None:
         """Run a SPARQL Update in one transaction, then publish the new state."""
         preamble = WRITE_PREAMBLE.get()
         try:
-            self._store.update(preamble + sparql, base_iri=base_iri)
+            with self._writing:
+                self._store.update(preamble + sparql, base_iri=base_iri)
         except SyntaxError as error:
             raise UpdateSyntaxError(_unshifted(str(error), len(preamble))) from None
         except (ValueError, LookupError, RuntimeError) as error:
@@ -379,8 +471,9 @@ class KnowledgeStore:
         """Add every quad of ``data``, fast and not in one transaction: only for filling
         an empty store under the first-start marker (``service.web.startup``), which
         makes the next start empty it again if this is cut short."""
-        self._store.bulk_load(data, rdf_format)
-        self._publish()
+        with self._writing:
+            self._store.bulk_load(data, rdf_format)
+            self._publish()
 
     def dump(self, output: IO[bytes], rdf_format: ox.RdfFormat) -> int:
         """Write every named graph (N-Quads or TriG) to ``output``; how many quads."""

@@ -24,10 +24,11 @@ Choices, and why:
   than openpyxl's read-only mode, which read them before (issue 20). What calamine
   does not tell (which cells hold a formula error, which formulas have no cached
   value: it turns both into empty strings) comes from the guard's streaming scan
-  of the same sheet XML (``xml_guard``, one expat pass per part), which also
-  enforces the row and cell limits and reads the merged ranges before calamine
-  allocates anything. calamine holds the box around a sheet's cells densely, so
-  the box's area is held to the cell limit too. A whole number comes back as an
+  of the same sheet XML (one expat pass per sheet, whose callbacks do the guard's
+  counts and this pre-scan together: ``xlsx._scan_sheet``), which also enforces the
+  row and cell limits and reads the merged ranges before calamine allocates
+  anything. calamine holds the box around a sheet's cells densely, so the box's
+  area is held to the cell limit too. A whole number comes back as an
   int, as the cell shows it (calamine reads every number as a float).
 - ods is read by a streaming parser of ``content.xml`` here, on defusedxml. The
   alternatives fall short: python-calamine (0.9.1, the newest release, checked again

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openpyxl.utils.cell import get_column_letter
-
 from loaders.workbook.raw import (
     MAX_COLUMNS,
     CellValue,
@@ -13,6 +11,7 @@ from loaders.workbook.raw import (
     RawCell,
     RawSheet,
     WorkbookError,
+    column_letter,
     nb_int,
 )
 
@@ -111,8 +110,28 @@ class SheetBuilder:
             return
         self._put(row, column, (value, error, merged_from))
 
+    def add_row(self, row: int, entries: dict[int, _Entry]) -> None:
+        """Non-empty cells of one row (column → value, error, merged_from), all at once.
+
+        The same checks as ``add`` for each, made once for the row's last column: a
+        call per cell was a tenth of reading a workbook.
+        """
+        if not entries:
+            return
+        self._reach(row, max(entries))
+        cells = self._cells.get(row)
+        if cells is None:
+            self._cells[row] = entries
+        else:
+            cells.update(entries)
+
     def _put(self, row: int, column: int, entry: _Entry) -> None:
         """Store one cell; one tuple may serve a whole merged range, so it is passed whole."""
+        self._reach(row, column)
+        self._cells.setdefault(row, {})[column] = entry
+
+    def _reach(self, row: int, column: int) -> None:
+        """Check a cell's place against the limits; the row's width grows to it, on budget."""
         limits = self._budget.limits
         if row > limits.max_rows:
             raise too_many_rows(self._budget.path, limits, self.name, row)
@@ -122,7 +141,6 @@ class SheetBuilder:
         if column > width:
             self._budget.take(column - width, self.name, row)
             self._widths[row] = column
-        self._cells.setdefault(row, {})[column] = entry
 
     def merge(self, first_row: int, first_column: int, last_row: int, last_column: int) -> None:
         self._merges.append((first_row, first_column, last_row, last_column))
@@ -130,13 +148,17 @@ class SheetBuilder:
     def build(self) -> RawSheet:
         self._fill_merges()
         rows: list[list[RawCell]] = []
+        empty: _Entry = (None, None, None)
         for row_number in sorted(self._cells):
-            cells = self._cells[row_number]
+            get = self._cells[row_number].get
+            width = self._widths[row_number]
+            letters = [column_letter(column) for column in range(1, width + 1)]
             dense: list[RawCell] = []
-            for column in range(1, self._widths[row_number] + 1):
-                letter = get_column_letter(column)
-                value, error, merged_from = cells.get(column, (None, None, None))
-                dense.append(RawCell(value, row_number, column, letter, error, merged_from))
+            for column in range(1, width + 1):
+                value, error, merged_from = get(column, empty)
+                dense.append(
+                    RawCell(value, row_number, column, letters[column - 1], error, merged_from)
+                )
             rows.append(dense)
         return RawSheet(self.name, self.hidden, rows)
 
@@ -161,7 +183,7 @@ class SheetBuilder:
             if self._budget.merged > self._budget.limits.max_cells:
                 limits = self._budget.limits
                 raise too_many_cells(self._budget.path, limits, self.name, first_row)
-            copy: _Entry = (value, error, f"{get_column_letter(first_column)}{first_row}")
+            copy: _Entry = (value, error, f"{column_letter(first_column)}{first_row}")
             for row in range(first_row, last_row + 1):
                 for column in range(first_column, last_column + 1):
                     if (row, column) != (first_row, first_column):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from xml.etree.ElementTree import Element
 
 CellValue = str | int | float | bool | datetime | date | time | timedelta | None
@@ -105,9 +105,13 @@ class WorkbookError(ValueError):
         )
 
 
-@dataclass(frozen=True, slots=True)
-class RawCell:
-    """One cell as the file holds it, at the place the user sees it."""
+class RawCell(NamedTuple):
+    """One cell as the file holds it, at the place the user sees it.
+
+    A named tuple, not a frozen dataclass: immutable all the same, and made a third
+    as fast (a frozen dataclass sets each field through ``object.__setattr__``), which
+    was a tenth of reading a workbook, every cell of every row being one (issue 20).
+    """
 
     value: CellValue
     row: int
@@ -160,6 +164,31 @@ def cell_error_messages(error: str) -> tuple[str, str]:
 
 
 # --- small helpers ------------------------------------------------------------
+
+
+_LETTERS: list[str] = [""]
+"""Column letters by number, grown as far as asked ("A" is 1, "XFD" 16,384)."""
+
+
+def column_letter(column: int) -> str:
+    """The letters of a column number, as a spreadsheet shows them (28 is "AB").
+
+    Why not openpyxl's ``get_column_letter``: importing openpyxl imports numpy, a third
+    of a second at every start of the command line, which reads workbooks but never
+    writes one; tests/loaders/test_workbook.py checks every column against openpyxl's.
+
+    >>> column_letter(1), column_letter(28), column_letter(16_384)
+    ('A', 'AB', 'XFD')
+    """
+    if not 1 <= column <= 18_278:
+        raise ValueError(f"column {column} has no letters of at most three (A to ZZZ)")
+    while len(_LETTERS) <= column:
+        number, letters = len(_LETTERS), ""
+        while number:
+            number, remainder = divmod(number - 1, 26)
+            letters = chr(65 + remainder) + letters
+        _LETTERS.append(letters)
+    return _LETTERS[column]
 
 
 def nb_int(number: int) -> str:

@@ -7,17 +7,20 @@ copies: the server went to 7.9 GB (issue 16, item 5). This scan reads each part 
 small chunks through expat and only counts: the characters of each cell (``<c>`` in
 a worksheet, ``<si>`` in the shared strings, a table cell in ODF) and of each text
 node, and the bytes a single markup token may take (a giant attribute or name
-arrives in no callback at all, so the bytes fed since the last callback are
-counted instead). It also refuses DTDs, so no entity is ever declared, let alone
-expanded. Nothing is kept, so memory stays that of one chunk.
+arrives in no callback at all, so the bytes expat holds unparsed after each chunk
+are counted instead). It also refuses DTDs, so no entity is ever declared, let
+alone expanded. Nothing is kept, so memory stays that of one chunk.
+
+The xlsx reader scans its worksheets with callbacks of its own that do these
+counts and its pre-scan in one pass (``xlsx._SheetScanner``); ``feed`` is shared.
 """
 
 from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Protocol
 from xml.parsers import expat
+from xml.parsers.expat import XMLParserType
 
 from loaders.workbook.raw import Limits, WorkbookError, nb_int
 from loaders.workbook.zipped import xml_bomb
@@ -37,21 +40,7 @@ CELL_TAGS = frozenset(
 """Elements whose whole text is one cell's value (expat names: namespace, space, local name)."""
 
 
-class Observer(Protocol):
-    """A reader's own pass over a part, riding on the scan's parse (one pass, not two).
-
-    Names are expat's: namespace, space, local name. ``well_formed`` is False when
-    the part is not well-formed XML: then the observer has seen only part of it.
-    """
-
-    def start(self, name: str, attributes: dict[str, str]) -> None: ...
-
-    def end(self, name: str) -> None: ...
-
-    def text(self, data: str) -> None: ...
-
-
-class _RefusedError(Exception):
+class RefusedError(Exception):
     """Raised inside an expat callback; carries the error out of the parser."""
 
     def __init__(self, error: WorkbookError) -> None:
@@ -80,62 +69,68 @@ def _too_long_token(path: Path, part: str, limits: Limits) -> WorkbookError:
     )
 
 
-def scan_part(
-    path: Path,
-    archive: zipfile.ZipFile,
-    part: str,
-    limits: Limits,
-    observer: Observer | None = None,
-) -> bool:
+def scan_part(path: Path, archive: zipfile.ZipFile, part: str, limits: Limits) -> bool:
     """Stream ``part`` through expat; raise ``WorkbookError`` at the first limit crossed.
 
     Returns whether the part is well-formed: one that is not is left to the reader,
-    which says where. ``observer`` sees every element and text as it is parsed.
+    which says where.
     """
-    if archive.getinfo(part).file_size <= min(limits.max_cell_chars, limits.max_token_bytes):
-        return _scan_small_part(path, archive, part, observer)
     parser = expat.ParserCreate(namespace_separator=" ")
-    parser.buffer_text = False  # text arrives in pieces, as it is parsed
+    if archive.getinfo(part).file_size <= min(limits.max_cell_chars, limits.max_token_bytes):
+        # No text, cell or token of a part this small can cross the limits (a character
+        # takes at least a byte, and a zip member never yields more than its stated
+        # size: ``zipfile`` cuts it there and checks its CRC), so expat runs without a
+        # callback: the scan's callbacks were most of the reading of a workbook, and
+        # seven parts in ten of the national demo are this small.
+        return feed(path, archive, part, limits, parser)
+    parser.buffer_text = True  # pieces of at most ``buffer_size`` characters: memory stays bounded
     cells: list[int] = []  # characters so far in each open cell element
     texts: list[int] = [0]  # characters so far in each open element's own text
-    progress = [0]  # the byte index of the last callback
 
-    # Each callback notes where it is (inline: a call more per element cost the read of a
-    # national batch a tenth of its time).
     def start(name: str, attributes: dict[str, str]) -> None:
-        progress[0] = parser.CurrentByteIndex
         texts.append(0)
         if name in CELL_TAGS:
             cells.append(0)
-        if observer is not None:
-            observer.start(name, attributes)
 
     def end(name: str) -> None:
-        progress[0] = parser.CurrentByteIndex
         texts.pop()
         if name in CELL_TAGS and cells:
             cells.pop()
-        if observer is not None:
-            observer.end(name)
 
     def text(data: str) -> None:
-        progress[0] = parser.CurrentByteIndex
         texts[-1] += len(data)
         longest = texts[-1]
         if cells:
             cells[-1] += len(data)
             longest = max(longest, cells[-1])
         if longest > limits.max_cell_chars:
-            raise _RefusedError(too_long_cell(path, part, limits, longest))
-        if observer is not None:
-            observer.text(data)
-
-    def refuse_doctype(*_: object) -> None:
-        raise _RefusedError(xml_bomb(path))
+            raise RefusedError(too_long_cell(path, part, limits, longest))
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = text
+    return feed(path, archive, part, limits, parser)
+
+
+def feed(
+    path: Path, archive: zipfile.ZipFile, part: str, limits: Limits, parser: XMLParserType
+) -> bool:
+    """Feed ``part`` to ``parser`` in chunks, refusing DTDs and over-long tokens.
+
+    Returns whether the part is well-formed (one that is not is left to the reader,
+    which says where). The handlers already set on ``parser`` do the rest of a scan;
+    one raises ``RefusedError`` to refuse the file.
+
+    A token (a tag with its attributes, a comment) arrives in no callback until it
+    ends, so after each chunk the bytes expat holds unparsed (those fed since
+    ``CurrentByteIndex``, the start of the unfinished token) are held to
+    ``max_token_bytes``. Why after each chunk and not in every callback: noting the
+    position in each callback cost the scan of a sheet a fifth of its time.
+    """
+
+    def refuse_doctype(*_: object) -> None:
+        raise RefusedError(xml_bomb(path))
+
     parser.StartDoctypeDeclHandler = refuse_doctype
     parser.EntityDeclHandler = refuse_doctype
     fed = 0
@@ -144,48 +139,13 @@ def scan_part(
             while chunk := member.read(CHUNK):
                 fed += len(chunk)
                 parser.Parse(chunk, False)
-                if fed - progress[0] > limits.max_token_bytes:
-                    raise _RefusedError(_too_long_token(path, part, limits))
+                if fed - parser.CurrentByteIndex > limits.max_token_bytes:
+                    raise RefusedError(_too_long_token(path, part, limits))
             parser.Parse(b"", True)
-    except _RefusedError as refused:
+    except RefusedError as refused:
         raise refused.error from None
     except expat.ExpatError:
         return False  # not well-formed: the reader reports it with its own words
-    return True
-
-
-def _scan_small_part(
-    path: Path, archive: zipfile.ZipFile, part: str, observer: Observer | None
-) -> bool:
-    """``scan_part`` for a part no larger than the cell and token limits: no text, cell or
-    token of it can cross them (a character takes at least a byte, and a zip member never
-    yields more than its stated size: ``zipfile`` cuts it there and checks its CRC), so
-    expat only refuses a DTD and feeds the observer, with no callback of the scan's own.
-
-    Why: the scan's callbacks on every element and text were most of the reading of a
-    workbook (10 of 25 ms), and seven parts in ten of the national demo are this small.
-    """
-    parser = expat.ParserCreate(namespace_separator=" ")
-    parser.buffer_text = True  # text whole, in one callback (the observer joins pieces anyway)
-
-    def refuse_doctype(*_: object) -> None:
-        raise _RefusedError(xml_bomb(path))
-
-    if observer is not None:
-        parser.StartElementHandler = observer.start
-        parser.EndElementHandler = observer.end
-        parser.CharacterDataHandler = observer.text
-    parser.StartDoctypeDeclHandler = refuse_doctype
-    parser.EntityDeclHandler = refuse_doctype
-    try:
-        with archive.open(part) as member:
-            while chunk := member.read(CHUNK):
-                parser.Parse(chunk, False)
-            parser.Parse(b"", True)
-    except _RefusedError as refused:
-        raise refused.error from None
-    except expat.ExpatError:
-        return False
     return True
 
 

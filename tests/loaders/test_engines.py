@@ -236,7 +236,7 @@ def test_both_engines_agree_on_mutated_workbooks(
         if duplicate:
             source = next(cells for cells in sheet.rows if cells[0].row == target)
             last = sheet.rows[-1][0].row + 1
-            sheet.rows.append([replace(cell, row=last) for cell in source])
+            sheet.rows.append([cell._replace(row=last) for cell in source])
     name = CATALOGUE_FILE if base == 0 else MUNICIPALITY
     checked = map_spreadsheet(Path(name), workbook, BASE, _context())
     if checked.mapped is None or not checked.mapped.rows:

@@ -12,6 +12,7 @@ from loaders.workbook.raw import (
     RawSheet,
     WorkbookError,
     column_letter,
+    column_letters,
     nb_int,
 )
 
@@ -152,12 +153,12 @@ class SheetBuilder:
         for row_number in sorted(self._cells):
             get = self._cells[row_number].get
             width = self._widths[row_number]
-            letters = [column_letter(column) for column in range(1, width + 1)]
+            letters = column_letters(width)
             dense: list[RawCell] = []
             for column in range(1, width + 1):
                 value, error, merged_from = get(column, empty)
                 dense.append(
-                    RawCell(value, row_number, column, letters[column - 1], error, merged_from)
+                    RawCell(value, row_number, column, letters[column], error, merged_from)
                 )
             rows.append(dense)
         return RawSheet(self.name, self.hidden, rows)

@@ -175,20 +175,26 @@ def column_letter(column: int) -> str:
 
     Why not openpyxl's ``get_column_letter``: importing openpyxl imports numpy, a third
     of a second at every start of the command line, which reads workbooks but never
-    writes one; tests/loaders/test_workbook.py checks every column against openpyxl's.
+    writes one; tests/loaders/test_workbook_scan.py checks every column against openpyxl's.
 
     >>> column_letter(1), column_letter(28), column_letter(16_384)
     ('A', 'AB', 'XFD')
     """
     if not 1 <= column <= 18_278:
         raise ValueError(f"column {column} has no letters of at most three (A to ZZZ)")
-    while len(_LETTERS) <= column:
+    return column_letters(column)[column]
+
+
+def column_letters(width: int) -> list[str]:
+    """Column letters by number (index 0 is ""), at least up to ``width``: a row's worth
+    at a time for those who name every cell of it."""
+    while len(_LETTERS) <= width:
         number, letters = len(_LETTERS), ""
         while number:
             number, remainder = divmod(number - 1, 26)
             letters = chr(65 + remainder) + letters
         _LETTERS.append(letters)
-    return _LETTERS[column]
+    return _LETTERS
 
 
 def nb_int(number: int) -> str:

@@ -132,18 +132,16 @@ _REFERENCE = re.compile(r"([A-Za-z]{1,3})([0-9]+)")
 took it: one to three letters of either case, then the row."""
 
 
-_PLAIN_REFERENCE = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
-
-
 def _column_number(letters: str) -> int:
     number = 0
-    for letter in letters.upper():
+    for letter in letters:
         number = number * 26 + ord(letter) - 64
     return number
 
 
 class _Columns(dict[str, int]):
-    """Column letters ("AB") to numbers (28), computed once each."""
+    """Column letters ("AB") to numbers (28), computed once each; only letters that
+    ``_REFERENCE`` matched, upper case, are ever keys (the scan's fast path relies on it)."""
 
     def __missing__(self, letters: str) -> int:
         self[letters] = number = _column_number(letters)
@@ -158,7 +156,7 @@ def _coordinate(reference: str) -> tuple[int, int]:
 
     Why not openpyxl's ``coordinate_to_tuple``: importing openpyxl imports numpy,
     a third of a second at every start of the command line, for a conversion the
-    tests check against openpyxl's on every column (tests/loaders/test_workbook.py).
+    tests check against openpyxl's (tests/loaders/test_workbook_scan.py).
     """
     match = _REFERENCE.fullmatch(reference)
     if match is None:
@@ -206,11 +204,12 @@ def _scan_sheet(
     """
     scan = _SheetScan()
     max_chars, max_rows, max_cells = limits.max_cell_chars, limits.max_rows, limits.max_cells
-    kinds, plain, columns = _KINDS, _PLAIN_REFERENCE.fullmatch, _COLUMNS
+    kinds, columns = _KINDS, _COLUMNS
     cells: list[int] = []  # characters so far in each open cell element
     texts: list[int] = [0]  # characters so far in the own text of each open element outside cells
     value: list[str] = []
     row = column = row_width = row_cells = 0
+    row_number, row_digits = 0, ""  # the current <row>'s number, and as written if plain digits
     first_row = first_column = MAX_COLUMNS + max_rows + 1  # the box, until a cell is in it
     last_row = last_column = 0
     cell_type: str | None = None
@@ -218,6 +217,7 @@ def _scan_sheet(
 
     def start(name: str, attributes: dict[str, str]) -> None:
         nonlocal row, column, row_width, row_cells, cell_type, has_formula, has_value, in_value
+        nonlocal row_number, row_digits
         if not cells:
             texts.append(0)
         kind = kinds.get(name)
@@ -227,9 +227,14 @@ def _scan_sheet(
             cells.append(0)
             reference = attributes.get("r")
             if reference:
-                match = plain(reference)
-                if match is not None:  # "AB12", as every program writes it: inline, no call
-                    row, column = int(match[2]), columns[match[1]]
+                # "AB12" in row 12, as every program writes it: the letters before the
+                # row's own digits, if known column letters, are the column (a quarter
+                # of the cost of parsing it); anything else is parsed in full.
+                known = None
+                if row_digits and reference.endswith(row_digits):
+                    known = columns.get(reference[: -len(row_digits)])
+                if known is not None:
+                    row, column = row_number, known
                 else:
                     try:
                         row, column = _coordinate(reference)
@@ -257,9 +262,12 @@ def _scan_sheet(
         elif kind == _ROW:
             number = attributes.get("r")
             try:
-                row = int(number) if number else row + 1
+                row = row_number = int(number) if number else row + 1
             except ValueError as error:
                 raise RefusedError(unreadable(path, "xlsx", f"{part}: {error}")) from error
+            row_digits = ""
+            if number and row_number and number.isascii() and number.isdigit():
+                row_digits = number
             column = row_width = row_cells = 0
         elif kind == _MERGE_CELL:
             try:

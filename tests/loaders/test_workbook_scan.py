@@ -132,3 +132,30 @@ def test_regression_a_giant_comment_is_a_token_too(xlsx: Path, folder: Path, par
         caught.value.message_en
     )
     read_workbook(path, Limits(max_token_bytes=200_000))
+
+
+@pytest.mark.parametrize(
+    ("reference", "row", "place"),
+    [("A13", "3", "A13"), ("e3", "3", "E3"), ("F3", "03", "F3"), ("A3", "3", "A3")],
+)
+def test_a_cell_is_placed_by_its_own_reference_whatever_its_row_says(
+    xlsx: Path, folder: Path, reference: str, row: str, place: str
+) -> None:
+    """The scan's fast path takes the column from the letters before the row's digits;
+    a reference that disagrees with its row is parsed in full, as python-calamine does."""
+    edit = replace_once(
+        '<row r="3"><c r="A3" t="inlineStr">', f'<row r="{row}"><c r="{reference}" t="inlineStr">'
+    )
+    path = rewrite_zip(xlsx, folder / f"plass-{reference}-{row}.xlsx", {SHEET1: edit})
+    sheet = read_workbook(path).sheets[0]
+    tokke = [
+        c.coordinate for r in sheet.rows for c in r if c.value == "Tokke" and not c.merged_from
+    ]
+    assert tokke == [place]
+
+
+def test_row_zero_in_a_row_element_is_refused(xlsx: Path, folder: Path) -> None:
+    edit = replace_once('<row r="3"><c r="A3"', '<row r="0"><c r="A0"')
+    path = rewrite_zip(xlsx, folder / "rad-null.xlsx", {SHEET1: edit})
+    with pytest.raises(WorkbookError, match="there is no row 0"):
+        read_workbook(path)

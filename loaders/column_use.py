@@ -28,12 +28,30 @@ NAME_PATHS = (RDFS.label, KG.organisationNumber, DCTERMS.identifier)
 """Columns whose values name their row: another sheet of the workbook may use them."""
 
 
-def header_keys(column: Column, ontology: Graph) -> set[str]:
-    """Every header a column may have: nb and en names, and the property's labels."""
+_HEADERS: dict[tuple[int, int], tuple[Column, Graph, int, frozenset[str]]] = {}
+
+
+def header_keys(column: Column, ontology: Graph) -> frozenset[str]:
+    """Every header a column may have: nb and en names, and the property's labels.
+
+    Made once per column and ontology (again if the ontology grew): every sheet of every
+    workbook asks for every column's, a millisecond of each upload's reading."""
+    found = _HEADERS.get((id(column), id(ontology)))
+    if (
+        found is not None
+        and found[0] is column
+        and found[1] is ontology
+        and found[2] == len(ontology)
+    ):
+        return found[3]
     keys = {column.name_nb, column.name_en}
     predicate = column.path if isinstance(column.path, URIRef) else column.path[-1]
     keys |= {str(o) for o in ontology.objects(predicate, RDFS.label)}
-    return {header_key(k) for k in keys if k}
+    made = frozenset(header_key(k) for k in keys if k)
+    if len(_HEADERS) > 4096:  # another ontology (a test's) every time: keep it bounded
+        _HEADERS.clear()
+    _HEADERS[(id(column), id(ontology))] = (column, ontology, len(ontology), made)
+    return made
 
 
 def header_key(text: str) -> str:

@@ -133,7 +133,10 @@ def evaluate(
     terms = _Terms()
     store = ox.Store()
     if data is not None:
-        store.load(data, ox.RdfFormat.N_TRIPLES, to_graph=_DATA)
+        # lenient: the text is ``embedded.ntriples``'s, every IRI of it already checked by
+        # pyoxigraph when written; checking them again was a third of this load (Oslo's 4,384
+        # triples: 9.5 -> 6.8 ms).
+        store.load(data, ox.RdfFormat.N_TRIPLES, to_graph=_DATA, lenient=True)
     else:
         store.extend(_quads(graphs, _DATA, terms))
     store.extend(_quads([referenced], CONTEXT_GRAPH, terms))

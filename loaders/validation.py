@@ -321,7 +321,8 @@ def validate_batch(
     so that one source's values never count towards another's cardinalities.
     ``shapes`` defaults to the project's shapes (``shapes/``). ``ntriples``: each
     graph's triples as N-Triples too, when the caller has them (a batch writes them for
-    the store): the checks' store parses those instead of converting every term.
+    the store): the checks' store parses those instead of converting every term. Only
+    pyoxigraph's own writing (``embedded.ntriples``): its IRIs are not checked again.
     """
     shapes = shapes_graph() if shapes is None else shapes
     if engine == "pyshacl":

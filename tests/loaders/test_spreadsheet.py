@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDF
+from rdflib.namespace import RDF, RDFS
 
 from loaders.context import layered_context
 from loaders.namespaces import DEFAULT_BASE_IRI, KG, SCHEMA
@@ -385,3 +385,17 @@ def test_regression_a_repeated_value_is_reported_at_every_cell(
     choice = {(i.row, i.column) for i in report.errors if "gyldig valg" in i.message_nb}
     assert replaced == {(3, "A"), (4, "A")}, report.to_text()
     assert choice == {(3, "D"), (4, "D")}, report.to_text()
+
+
+def test_regression_header_keys_remembered_after_the_ontology_changed() -> None:
+    """A column's headers are made once per column and ontology (``column_use.header_keys``):
+    an ontology that grew a label must give the header too."""
+    from loaders.column_use import header_keys
+    from loaders.columns import sheets
+
+    column = sheets()[0].columns[0]
+    predicate = column.path if isinstance(column.path, URIRef) else column.path[-1]
+    ontology = Graph()
+    before = header_keys(column, ontology)
+    ontology.add((predicate, RDFS.label, Literal("Et helt nytt navn", lang="nb")))
+    assert header_keys(column, ontology) == before | {"etheltnyttnavn"}

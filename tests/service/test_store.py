@@ -9,7 +9,9 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDFS
 
+from loaders.report import Report
 from service.store.embedded import KnowledgeStore, StoreLockedError, restore
+from service.store.sources import SourceResult
 
 G = "http://127.0.0.1:8000/graph/source/test"
 
@@ -167,3 +169,17 @@ def test_new_graphs_report_each_graph_as_it_is_written(bulk: bool) -> None:
         assert isinstance(found, ox.QuerySolutions)
         assert int(next(iter(found))["n"].value) == number + 1
     assert not store.add_new_graphs(graphs[:1], bulk=bulk)  # the graph exists: nothing written
+
+
+def test_a_compact_result_leaves_out_triples_about_its_own_graph(tmp_path: Path) -> None:
+    """``SourceResult.compact`` looks for the source's graph IRI among the subjects before
+    filtering: that node's description is the provenance the load writes, not the source's."""
+    own = "http://x.test/graph/source/a"
+    graph = Graph()
+    graph.add((URIRef(own), RDFS.label, Literal("x")))
+    graph.add((URIRef("urn:s"), RDFS.label, Literal("y")))
+    result = SourceResult(tmp_path / "a.ttl", own, 2, Report("a.ttl"), b"", graph)
+    label = "<http://www.w3.org/2000/01/rdf-schema#label>"
+    assert result.compact().ntriples == f'<urn:s> {label} "y" .\n'.encode()
+    graph.remove((URIRef(own), None, None))
+    assert result.compact().ntriples == f'<urn:s> {label} "y" .\n'.encode()

@@ -299,10 +299,16 @@ def marker_sparql(event_id: str, base: str) -> str:
 
 
 FAULT_ENV = "KG_FAULT"
-"""Test-only fault injection: ``KG_FAULT=kill-before-audit`` makes the process kill
-itself (SIGKILL) after a write reached the store and before its event is appended,
-so a test can crash a real server exactly there. Not a setting: it has no
-``KOMMUNEGRAF_`` name, and nothing but that test sets it."""
+"""Test-only fault injection: ``KG_FAULT=<point>`` makes the process kill itself
+(SIGKILL) at that point of every audited write, so a test crashes a real server or
+``kommunegraf load`` exactly there rather than at a time it guesses (a load that
+finished before the guessed time left the point untested). Not a setting: it has no
+``KOMMUNEGRAF_`` name, and nothing but tests/service/test_crash_safety.py sets it."""
+
+FAULT_POINTS = {
+    "kill-before-write": "the write announced (write-ahead), the store not yet written",
+    "kill-before-audit": "the write in the store (with its mark), its event not appended",
+}
 
 
 def _fault_point(name: str) -> None:
@@ -365,6 +371,7 @@ class Auditor:
         fails in the block is settled at once: done or not, as the store says.
         """
         await self.announce(event, wide=wide)
+        _fault_point("kill-before-write")
         marking = WRITE_PREAMBLE.set(marker_sparql(event.id, self.settings.base_iri))
         try:
             yield

@@ -36,7 +36,6 @@ def national(
             "KOMMUNEGRAF_TOKENS": str(folder / "tokens.toml"),
             "KOMMUNEGRAF_AUDIT_LOG": str(folder / "audit.jsonl"),
         },
-        timeout=300,
     )
     yield Access(server, folder, made)
     stop_server(server)

@@ -297,7 +297,7 @@ def test_the_demo_portfolio_exports_whole_and_comes_back(demo_store: Path) -> No
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    running = start_server(":memory:", env={"KOMMUNEGRAF_TOKEN": TOKEN}, timeout=180)
+    running = start_server(":memory:", env={"KOMMUNEGRAF_TOKEN": TOKEN})
     data = Graph().parse(FIXTURE, format="turtle", publicID=running.url + "/")
     answer = call(
         running.url,

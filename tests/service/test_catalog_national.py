@@ -38,7 +38,7 @@ def national(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     copy = tmp_path_factory.mktemp("national") / "store"
     shutil.copytree(demo_store, copy)
     env = {"KOMMUNEGRAF_BASE_IRI": base_iri_of(copy), "KOMMUNEGRAF_TOKEN": ADMIN}
-    running = start_server(str(copy), env=env, timeout=300)
+    running = start_server(str(copy), env=env)
     try:
         yield running
     finally:

@@ -39,7 +39,7 @@ needs_dot = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    running = start_server(":memory:", env={"KOMMUNEGRAF_TOKEN": TOKEN}, timeout=180)
+    running = start_server(":memory:", env={"KOMMUNEGRAF_TOKEN": TOKEN})
     base = running.url + "/"
     sources = {
         "fixture": Graph().parse(QUERIES / "fixture.ttl", format="turtle", publicID=base),

@@ -46,7 +46,7 @@ def load_fixture(server: Server) -> None:
 def fixture_site() -> Iterator[Server]:
     """A real server on an in-memory store with the fixture loaded (a module fixture's body)."""
     # A loaded machine (two cores, several test runs) can take over a minute to start it.
-    running = start_server(":memory:", env={"KOMMUNEGRAF_TOKEN": TOKEN}, timeout=180)
+    running = start_server(":memory:", env={"KOMMUNEGRAF_TOKEN": TOKEN})
     try:
         load_fixture(running)
         yield running

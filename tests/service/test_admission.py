@@ -13,6 +13,7 @@ import asyncio
 import http.client
 import re
 import threading
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -50,6 +51,10 @@ def busy_server() -> Iterator[Server]:
         "--shutdown-timeout",
         "1",
     )
+    # Nothing but a test's own queries later: the catalogues a start builds (queries in
+    # the workers) are built, and /metrics has measured the store (a query too).
+    running.wait_for_the_catalogues()
+    _get(running, "/metrics")
     yield running
     running.process.terminate()
     running.process.wait(timeout=30)
@@ -110,9 +115,19 @@ def _finish(threads: list[threading.Thread]) -> None:
 
 
 def _wait_until_running(server: Server, threads: list[threading.Thread]) -> None:
-    """Until the server has taken the background queries (the refused ones answered)."""
-    for thread in threads:
-        thread.join(timeout=0.3)
+    """Until the server has every background query: held (running or waiting,
+    ``kommunegraf_active_queries``) or answered (refused). Before: 0.3 s per thread,
+    which a busy machine outran. No other query runs meanwhile: the fixture waited for
+    the catalogues' build and measured the store for /metrics."""
+    deadline = time.monotonic() + 120
+    while True:
+        found = re.search(r"^kommunegraf_active_queries (\S+)$", _get(server, "/metrics"), re.M)
+        active = int(float(found.group(1))) if found else 0
+        answered = sum(not thread.is_alive() for thread in threads)
+        if active + answered == len(threads):
+            return
+        assert time.monotonic() < deadline, f"{active} queries held, {answered} answered"
+        time.sleep(0.02)
 
 
 def test_regression_simple_query_waited_behind_heavy_queries(busy_server: Server) -> None:

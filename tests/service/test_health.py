@@ -54,11 +54,9 @@ def test_not_ready_when_a_query_worker_died_and_ready_again_once_replaced(
         json.loads(call(one_worker.url, "GET", "/health/ready").body)["checks"]["query_workers"]
         == "1/1"
     )
-    # The catalogues are built after a start by queries in the workers: done first, so
-    # that no build meets the killed worker and replaces it before readiness is asked.
-    deadline = time.monotonic() + 120
-    while "catalogue built" not in one_worker.log_text() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    # Done first, so that no build meets the killed worker and replaces it before
+    # readiness is asked.
+    one_worker.wait_for_the_catalogues()
     (worker,) = one_worker.query_workers()
     os.kill(worker, signal.SIGKILL)  # as the kernel's out-of-memory killer would
     deadline = time.monotonic() + 10
@@ -90,9 +88,18 @@ def test_not_ready_while_every_worker_is_busy(one_worker: Server) -> None:
     def runaway() -> None:
         outcome["status"] = call(one_worker.url, "GET", "/sparql", params={"query": RUNAWAY}).status
 
+    # Until the server has the runaway (a sleep of 0.5 s asked readiness before it
+    # arrived on a busy machine, and the probe's query took the free worker): the only
+    # query then, once the catalogues are built and the first scrape has measured the
+    # store (with a query of its own), both while the worker is free.
+    one_worker.wait_for_the_catalogues()
+    call(one_worker.url, "GET", "/metrics")
     thread = threading.Thread(target=runaway)
     thread.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 120
+    while b"kommunegraf_active_queries 1.0" not in call(one_worker.url, "GET", "/metrics").body:
+        assert thread.is_alive() and time.monotonic() < deadline, "the runaway never ran"
+        time.sleep(0.02)
     answer = call(one_worker.url, "GET", "/health/ready")
     assert answer.status == 503
     body = json.loads(answer.body)

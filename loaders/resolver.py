@@ -49,6 +49,14 @@ KEY_PROPERTIES = (
 NAME_PROPERTIES = (RDFS.label, SKOS.prefLabel, SKOS.altLabel)
 """The keys that are names, offered in "did you mean"; the others are identifiers."""
 
+_WANTED: dict[str, URIRef] = {str(p): p for p in (*KEY_PROPERTIES, RDF.type)}
+"""What ``Resolver.add_graph`` reads of a graph, by the predicate's text: the one object of
+each (an rdflib namespace makes a new IRI at every use, compared with others in Python)."""
+_TYPE, _LABEL = _WANTED[str(RDF.type)], _WANTED[str(RDFS.label)]
+_NAMES = tuple(_WANTED[str(p)] for p in NAME_PROPERTIES)
+_IDS = tuple(_WANTED[str(p)] for p in KEY_PROPERTIES if p not in NAME_PROPERTIES)
+_NUMBERS = (_WANTED[str(KG.municipalityNumber)], _WANTED[str(KG.countyNumber)])
+
 # Subclass axioms of the W3C ORG ontology that our ontology relies on but, as a
 # vocabulary of its own, does not restate.
 _EXTERNAL_SUBCLASSES = {
@@ -155,24 +163,21 @@ class Resolver:
         The graph is read in one pass, grouped by subject in a dict: ten lookups per
         subject through rdflib took 4 s for the national catalogue's 29,000 triples.
         """
-        wanted = {*KEY_PROPERTIES, RDF.type}
         found: dict[URIRef, dict[Node, list[Node]]] = {}
         for subject, predicate, value in graph.triples((None, None, None)):
-            if predicate in wanted and isinstance(subject, URIRef):
-                found.setdefault(subject, {}).setdefault(predicate, []).append(value)
-        for subject in {s for s, values in found.items() if RDF.type in values}:
+            # By the predicate's text, to this module's own terms: comparing the graph's
+            # IRIs with them (rdflib compares in Python) was a fifth of indexing stored names.
+            wanted = _WANTED.get(str(predicate))
+            if wanted is not None and isinstance(subject, URIRef):
+                found.setdefault(subject, {}).setdefault(wanted, []).append(value)
+        for subject in {s for s, values in found.items() if _TYPE in values}:
             values = found[subject]
-            names = [str(o) for p in NAME_PROPERTIES for o in values.get(p, ())]
-            ids = [
-                str(o)
-                for p in KEY_PROPERTIES
-                if p not in NAME_PROPERTIES
-                for o in values.get(p, ())
-            ]
-            numbers = values.get(KG.municipalityNumber) or values.get(KG.countyNumber)
+            names = [str(o) for p in _NAMES for o in values.get(p, ())]
+            ids = [str(o) for p in _IDS for o in values.get(p, ())]
+            numbers = values.get(_NUMBERS[0]) or values.get(_NUMBERS[1])
             if numbers:  # the "3303 Kongsberg" form the template's lists use
-                names += [f"{numbers[0]} {o}" for o in values.get(RDFS.label, ())]
-            self.add(subject, values[RDF.type], names, ids)
+                names += [f"{numbers[0]} {o}" for o in values.get(_LABEL, ())]
+            self.add(subject, values[_TYPE], names, ids)
 
     def known(self, cls: Node, text: str) -> set[URIRef]:
         return self._known(cls, normalise(text))

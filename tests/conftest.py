@@ -342,6 +342,34 @@ class Server:
         while "catalogue built" not in self.log_text() and time.monotonic() < deadline:
             time.sleep(0.1)
 
+    def idle(self) -> None:
+        """Until the server runs no query: its start's catalogue build is done and
+        ``/metrics`` has measured the store (by a query, again after each write). Then
+        ``active_queries`` counts only a test's own."""
+        self.wait_for_the_catalogues()
+        self.wait_until_held(0, exactly=True)
+
+    def active_queries(self) -> int:
+        """Queries running or waiting for a worker now (``kommunegraf_active_queries``)."""
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=60) as answer:
+            for line in answer.read().decode().splitlines():
+                if line.startswith("kommunegraf_active_queries "):
+                    return int(float(line.split()[1]))
+        return 0
+
+    def wait_until_held(self, count: int, timeout: float = 120.0, exactly: bool = False) -> None:
+        """Until the server holds ``count`` queries (running or waiting; at least, unless
+        ``exactly``), after ``idle``: for a test that sent queries from threads and must
+        not go on before they are in (a sleep of half a second lost that race on a busy
+        machine)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            held = self.active_queries()
+            if held == count or (held > count and not exactly):
+                return
+            assert time.monotonic() < deadline, f"{held} queries in the server, not {count}"
+            time.sleep(0.02)
+
     def query_workers(self, timeout: float = 120.0) -> set[int]:
         """The server's query worker processes (embedded store).
 

@@ -51,10 +51,7 @@ def busy_server() -> Iterator[Server]:
         "--shutdown-timeout",
         "1",
     )
-    # Nothing but a test's own queries later: the catalogues a start builds (queries in
-    # the workers) are built, and /metrics has measured the store (a query too).
-    running.wait_for_the_catalogues()
-    _get(running, "/metrics")
+    running.idle()  # nothing but a test's own queries later
     yield running
     running.process.terminate()
     running.process.wait(timeout=30)
@@ -117,12 +114,10 @@ def _finish(threads: list[threading.Thread]) -> None:
 def _wait_until_running(server: Server, threads: list[threading.Thread]) -> None:
     """Until the server has every background query: held (running or waiting,
     ``kommunegraf_active_queries``) or answered (refused). Before: 0.3 s per thread,
-    which a busy machine outran. No other query runs meanwhile: the fixture waited for
-    the catalogues' build and measured the store for /metrics."""
+    which a busy machine outran. The fixture made the server ``idle``."""
     deadline = time.monotonic() + 120
     while True:
-        found = re.search(r"^kommunegraf_active_queries (\S+)$", _get(server, "/metrics"), re.M)
-        active = int(float(found.group(1))) if found else 0
+        active = server.active_queries()
         answered = sum(not thread.is_alive() for thread in threads)
         if active + answered == len(threads):
             return

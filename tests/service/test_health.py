@@ -89,17 +89,11 @@ def test_not_ready_while_every_worker_is_busy(one_worker: Server) -> None:
         outcome["status"] = call(one_worker.url, "GET", "/sparql", params={"query": RUNAWAY}).status
 
     # Until the server has the runaway (a sleep of 0.5 s asked readiness before it
-    # arrived on a busy machine, and the probe's query took the free worker): the only
-    # query then, once the catalogues are built and the first scrape has measured the
-    # store (with a query of its own), both while the worker is free.
-    one_worker.wait_for_the_catalogues()
-    call(one_worker.url, "GET", "/metrics")
+    # arrived on a busy machine, and the probe's query took the free worker).
+    one_worker.idle()
     thread = threading.Thread(target=runaway)
     thread.start()
-    deadline = time.monotonic() + 120
-    while b"kommunegraf_active_queries 1.0" not in call(one_worker.url, "GET", "/metrics").body:
-        assert thread.is_alive() and time.monotonic() < deadline, "the runaway never ran"
-        time.sleep(0.02)
+    one_worker.wait_until_held(1)
     answer = call(one_worker.url, "GET", "/health/ready")
     assert answer.status == 503
     body = json.loads(answer.body)

@@ -57,9 +57,10 @@ def test_one_writer_graceful_stop_and_the_store_is_flushed(tmp_path: Path) -> No
             except OSError as error:
                 outcome["error"] = error
 
+        server.idle()
         thread = threading.Thread(target=in_flight)
         thread.start()
-        time.sleep(0.5)
+        server.wait_until_held(1)  # in flight: a sleep of 0.5 s could stop it before it came
         server.process.send_signal(signal.SIGTERM)
         thread.join(timeout=DEADLINE * 10)
         assert outcome.get("status") == 503, outcome

@@ -78,7 +78,9 @@ def test_runaway_query_stops_within_twice_its_deadline_and_frees_its_cpu(
     assert isinstance(outcome["elapsed"], float) and outcome["elapsed"] < 2 * DEADLINE
     # The worker that ran it is gone (its CPU is freed) and a fresh one took its place.
     assert busy, "no worker was seen running the runaway query"
-    time.sleep(0.5)
-    assert all(_cpu_seconds(pid) is None for pid in busy)
+    deadline = time.monotonic() + 60  # killed at once, reaped in the pool's own time
+    while any(_cpu_seconds(pid) is not None for pid in busy):
+        assert time.monotonic() < deadline, "the worker that ran the runaway is still there"
+        time.sleep(0.05)
     assert len(strict_server.query_workers()) == len(before)
     assert _ask(strict_server, LIGHT)[0] == 200

@@ -71,9 +71,10 @@ def test_regression_reload_under_load_never_answered(busy: tuple[Server, Path]) 
         threading.Thread(target=_hold, args=(server, source), daemon=True)
         for source in ("127.0.0.3", "127.0.0.4")
     ]
-    for runaway in runaways:
+    server.idle()
+    for held, runaway in enumerate(runaways, 1):
         runaway.start()
-        time.sleep(0.5)  # the first holds the general worker, the second waits behind it
+        server.wait_until_held(held)  # the first holds the general worker, the second waits
 
     started = time.monotonic()
     answer = call(

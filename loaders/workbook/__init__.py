@@ -30,6 +30,12 @@ Choices, and why:
   anything. calamine holds the box around a sheet's cells densely, so the box's
   area is held to the cell limit too. A whole number comes back as an
   int, as the cell shows it (calamine reads every number as a float).
+  python-calamine 0.9.1 reports merged ranges for xlsx (``merged_cell_ranges``)
+  but nothing else the pre-scan gives, and only after it has built the box, so
+  the pre-scan stays. The guard must scan the parts calamine reads, which finds
+  them its own way (xl/workbook.xml always, its own resolution of a sheet's
+  target, member names in any letter case and with "\\" for "/"): a file where
+  the two would differ is refused (``zipped.member_key``, ``xlsx._same_parts_as_calamine``).
 - ods is read by a streaming parser of ``content.xml`` here, on defusedxml. The
   alternatives fall short: python-calamine (0.9.1, the newest release, checked again
   on 2026-12-06) reports no merged ranges for ods (``merged_cell_ranges`` is None)

@@ -32,7 +32,7 @@ from loaders.workbook.raw import (
     local_name,
 )
 from loaders.workbook.xml_guard import CELL_TAGS, RefusedError, feed, scan_xml_parts, too_long_cell
-from loaders.workbook.zipped import parse_xml, read_part, unreadable
+from loaders.workbook.zipped import member_key, parse_xml, read_part, unreadable
 
 # --- xlsx / xlsm --------------------------------------------------------------
 
@@ -53,6 +53,22 @@ class _XlsxSheet:
     hidden: bool
     part: str | None
     """The worksheet XML in the zip; None for chart and dialog sheets, which hold no cells."""
+    calamine_part: str | None = None
+    """The part python-calamine reads for this sheet (``_calamine_part``)."""
+
+
+_CALAMINE_WORKBOOK = "xl/workbook.xml"
+"""Where python-calamine reads the sheets from, whatever ``[Content_Types].xml`` says."""
+
+
+def _calamine_part(target: str) -> str:
+    """The part python-calamine reads for a sheet's relationship target (its
+    ``read_workbook``: "/xl/a" and "xl/a" as they are, anything else under "xl/")."""
+    if target.startswith("/xl/"):
+        return target[1:]
+    if target.startswith("xl/"):
+        return target
+    return f"xl/{target}"
 
 
 @dataclass
@@ -86,7 +102,7 @@ def _xlsx_sheets(
     names = set(archive.namelist())
     if workbook_part not in names or rels_name not in names:
         raise unreadable(path, file_type, f"{workbook_part} / {rels_name} mangler (missing)")
-    targets: dict[str, str] = {}
+    targets: dict[str, tuple[str, str]] = {}
     for relation in parse_xml(path, read_part(path, archive, rels_name), file_type):
         if not relation.get("Type", "").endswith(_WORKSHEET_RELATIONSHIP):
             continue
@@ -95,15 +111,54 @@ def _xlsx_sheets(
             resolved = target.lstrip("/")
         else:
             resolved = posixpath.normpath(posixpath.join(folder, target))
-        targets[relation.get("Id", "")] = resolved
+        targets[relation.get("Id", "")] = (resolved, _calamine_part(target))
     sheets: list[_XlsxSheet] = []
     for element in parse_xml(path, read_part(path, archive, workbook_part), file_type).iter():
         if local_name(element.tag) != "sheet":
             continue
         state = element.get("state", "visible")
-        part = targets.get(attribute(element, "id") or "")
-        sheets.append(_XlsxSheet(element.get("name", ""), state != "visible", part))
+        part, calamine_part = targets.get(attribute(element, "id") or "", (None, None))
+        sheets.append(_XlsxSheet(element.get("name", ""), state != "visible", part, calamine_part))
     return sheets
+
+
+def _same_parts_as_calamine(
+    path: Path,
+    archive: zipfile.ZipFile,
+    file_type: FileType,
+    workbook_part: str,
+    sheets: list[_XlsxSheet],
+) -> None:
+    """Refuse a file whose sheets python-calamine would read from other parts than
+    those the guard scans: a check must see exactly what the reader reads.
+
+    calamine reads xl/workbook.xml whatever ``[Content_Types].xml`` names, resolves a
+    sheet's target its own way (``_calamine_part``) and finds parts by ``member_key``;
+    files written by Excel, LibreOffice or openpyxl agree on all three.
+    """
+    if member_key(workbook_part) != _CALAMINE_WORKBOOK:
+        raise unreadable(
+            path,
+            file_type,
+            f"arbeidsboken ligger i {workbook_part}, ikke i {_CALAMINE_WORKBOOK} der "
+            f"leseren finner den (the workbook is in {workbook_part}, not in "
+            f"{_CALAMINE_WORKBOOK} where the reader finds it)",
+        )
+    members: dict[str, str] = {}
+    for name in archive.namelist():
+        members.setdefault(member_key(name), name)
+    for sheet in sheets:
+        if sheet.part is None or sheet.calamine_part is None:
+            continue
+        read = members.get(member_key(sheet.calamine_part), sheet.calamine_part)
+        if read != sheet.part:
+            raise unreadable(
+                path,
+                file_type,
+                f"arket «{sheet.name}» peker på {sheet.part}, men leseren ville lest {read} "
+                f"(sheet '{sheet.name}' points to {sheet.part}, but the reader would read "
+                f"{read})",
+            )
 
 
 _NAMESPACES = tuple(namespace.strip("{}") + " " for namespace in _SPREADSHEETML)
@@ -344,30 +399,33 @@ def read_xlsx(
     if len(sheets) > limits.max_sheets:
         raise too_many_sheets(path, limits, len(sheets))
     names = set(archive.namelist())
+    for sheet in sheets:
+        if sheet.part is not None and sheet.part not in names:
+            raise unreadable(path, file_type, f"{sheet.part} mangler (is missing)")
+    _same_parts_as_calamine(path, archive, file_type, workbook_part, sheets)
     parts = frozenset(sheet.part for sheet in sheets if sheet.part is not None)
-    # Every other part is scanned as it is; the sheets below, with their observers.
+    # Every other part is scanned as it is; the sheets below, with their pre-scan.
     scan_xml_parts(path, archive, limits, skip=parts)
     scanned = [0]
-    scans: dict[str, _SheetScan] = {}
-    for sheet in sheets:
-        if sheet.part is None:
-            continue
-        if sheet.part not in names:
-            raise unreadable(path, file_type, f"{sheet.part} mangler (is missing)")
-        scans[sheet.name] = _scan_sheet(
-            path, archive, file_type, sheet.part, sheet.name, limits, scanned
-        )
+    scans: list[_SheetScan | None] = [
+        None
+        if sheet.part is None
+        else _scan_sheet(path, archive, file_type, sheet.part, sheet.name, limits, scanned)
+        for sheet in sheets
+    ]
     budget = Budget(path, limits)
     result: list[RawSheet] = []
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
         try:
-            for sheet in sheets:
-                scan = scans.get(sheet.name)
+            if workbook.sheet_names != [sheet.name for sheet in sheets]:
+                detail = f"{workbook.sheet_names} ≠ {[sheet.name for sheet in sheets]}"
+                raise unreadable(path, file_type, f"arkene (the sheets): {detail}")
+            for index, (sheet, scan) in enumerate(zip(sheets, scans, strict=True)):
                 if scan is None:
                     continue
                 builder = SheetBuilder(sheet.name, sheet.hidden, budget)
-                _xlsx_values(path, workbook, sheet.name, scan, builder, limits)
+                _xlsx_values(path, workbook, index, scan, builder, limits)
                 for first_row, first_column, last_row, last_column in scan.merges:
                     builder.merge(first_row, first_column, last_row, last_column)
                 result.append(builder.build())
@@ -398,7 +456,7 @@ def _number(value: float) -> int | float:
 def _xlsx_values(
     path: Path,
     workbook: python_calamine.CalamineWorkbook,
-    name: str,
+    index: int,
     scan: _SheetScan,
     builder: SheetBuilder,
     limits: Limits,
@@ -412,9 +470,9 @@ def _xlsx_values(
     # calamine holds the box around the cells densely: a cell at A1 and one at XFD100000
     # would be 1.6 billion cells, though each row alone is within the limits.
     if scan.area > limits.max_cells:
-        raise too_many_cells(path, limits, name, scan.last_row)
+        raise too_many_cells(path, limits, builder.name, scan.last_row)
     skip = set(scan.uncached) | scan.errors.keys()
-    sheet = workbook.get_sheet_by_name(name)
+    sheet = workbook.get_sheet_by_index(index)  # only now: calamine builds the box here
     first_row, first_column = sheet.start or (0, 0)
     # The rows of the box, from its first row and column (``iter_rows`` pads the rows
     # above it but not the columns to its left, so the box is read whole instead).

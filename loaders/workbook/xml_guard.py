@@ -157,5 +157,6 @@ def scan_xml_parts(
     for info in archive.infolist():
         if info.filename in skip:
             continue
-        if info.filename.endswith((".xml", ".rels")) and not info.is_dir():
+        # In any letter case: python-calamine opens "XL/SHAREDSTRINGS.XML" as the shared strings.
+        if info.filename.lower().endswith((".xml", ".rels")) and not info.is_dir():
             scan_part(path, archive, info.filename, limits)

@@ -45,11 +45,27 @@ SMALL_PART = 4 * 1024 * 1024
 """Largest size accepted for the parts read whole: manifests, content types, workbook.xml."""
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def member_key(name: str) -> str:
+    """A member's name as python-calamine finds a part: "\\" read as "/", ASCII case folded.
+
+    calamine opens "xl/sharedStrings.xml" as the first member whose name equals it so
+    (``path_to_zip_path`` in calamine's xlsx reader), where ``zipfile`` takes the exact name.
+    """
+    return name.replace("\\", "/").translate(_ASCII_LOWER)
+
+
 def check_zip(path: Path, archive: zipfile.ZipFile, limits: Limits) -> None:
-    """Refuse zip bombs from the central directory alone, before anything is unpacked.
+    """Refuse zip bombs from the central directory alone, before anything is unpacked,
+    and names that would let the guard and the reader open different members.
 
     The declared sizes can be trusted as upper bounds: ``zipfile`` never returns
-    more than a member's declared size and fails the CRC check on a lie.
+    more than a member's declared size and fails the CRC check on a lie. Two members
+    of one name (or of names equal as python-calamine compares them, ``member_key``)
+    are refused: ``zipfile`` opens the last, calamine may open the first, so the
+    guard would check one part and the reader read another.
     """
     members = archive.infolist()
     if len(members) > limits.max_zip_members:
@@ -60,6 +76,18 @@ def check_zip(path: Path, archive: zipfile.ZipFile, limits: Limits) -> None:
             f"the file has {len(members):,} parts, more than the limit of "
             f"{limits.max_zip_members:,} (possible zip bomb)",
         )
+    seen: set[str] = set()
+    for member in members:
+        key = member_key(member.filename)
+        if key in seen:
+            raise WorkbookError(
+                path,
+                f"filen har flere deler som heter {member.filename} (eller det samme med "
+                "andre store og små bokstaver); et regneark har aldri det, og filen er avvist",
+                f"the file has more than one part named {member.filename} (or the same in "
+                "other letter case); a spreadsheet never has that, and the file is refused",
+            )
+        seen.add(key)
     total = sum(member.file_size for member in members)
     if total > limits.max_uncompressed_bytes:
         raise WorkbookError(

@@ -48,6 +48,21 @@ def _cpu(tree: Path, args: list[str]) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def unpack_revision(revision: str, folder: Path) -> Path:
+    """This repository's tree at ``revision``, unpacked into ``folder``: a peer to run."""
+    archive = subprocess.run(  # noqa: S603 - git of this checkout, a revision given
+        ["git", "-C", str(REPOSITORY), "archive", revision],  # noqa: S607
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(  # noqa: S603 - unpacks the archive git made
+        ["tar", "-x", "-C", str(folder)],  # noqa: S607
+        input=archive.stdout,
+        check=True,
+    )
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peer", default=PEER, help="git revision to compare with")
@@ -55,17 +70,7 @@ def main() -> None:
     options = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="cli-start-peer-") as folder:
-        peer = Path(folder)
-        archive = subprocess.run(  # noqa: S603 - git of this checkout, a revision given
-            ["git", "-C", str(REPOSITORY), "archive", options.peer],  # noqa: S607
-            capture_output=True,
-            check=True,
-        )
-        subprocess.run(  # noqa: S603 - unpacks the archive git made
-            ["tar", "-x", "-C", str(peer)],  # noqa: S607
-            input=archive.stdout,
-            check=True,
-        )
+        peer = unpack_revision(options.peer, Path(folder))
         for name, args in COMMANDS.items():
             ours, theirs = [], []
             for _ in range(options.repeat):

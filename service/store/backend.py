@@ -255,15 +255,9 @@ class EmbeddedBackend(Backend):
         """See ``KnowledgeStore.replace_graph_ntriples``: a checked source, written as is."""
         self._writable.replace_graph_ntriples(graph_iri, data)
 
-    def add_new_graphs(
-        self,
-        graphs: NewGraphs,
-        written: GraphWritten | None = None,
-        *,
-        bulk: bool = False,
-    ) -> bool:
-        """See ``KnowledgeStore.add_new_graphs``: a first start's sources, few transactions."""
-        return self._writable.add_new_graphs(graphs, written, bulk=bulk)
+    def add_new_graphs(self, graphs: NewGraphs, written: GraphWritten | None = None) -> bool:
+        """See ``KnowledgeStore.add_new_graphs``: a first start's sources, few writes."""
+        return self._writable.add_new_graphs(graphs, written)
 
     async def merge_graph(self, graph_iri: str, data: Graph) -> None:
         triples = await asyncio.to_thread(safe_ntriples, data)

@@ -428,20 +428,17 @@ def load_sources(
     store: GraphWriter,
     results: list[SourceResult],
     written: Callable[[], None] | None = None,
-    *,
-    bulk: bool = False,
 ) -> None:
     """Replace each source's graph; the caller has checked that all conform.
 
-    ``written`` is called after each source (a progress bar). ``bulk``: the store is
-    being filled under the first-start marker, so new graphs may go in with the bulk
-    loader (``KnowledgeStore.add_new_graphs``)."""
+    ``written`` is called after each source (a progress bar). New graphs go in a few
+    large writes (``KnowledgeStore.add_new_graphs``) where the store can."""
     if not all(result.report.conforms for result in results):
         for result in results:
             if not result.report.conforms:
                 record_rejected_load(_source_kind(result))
         raise ValueError("refusing to load sources with errors")
-    if _add_new_graphs(store, results, written, bulk):
+    if _add_new_graphs(store, results, written):
         return
     deferred = getattr(store, "deferred_publish", None)
     with deferred() if deferred is not None else nullcontext():
@@ -490,9 +487,8 @@ def _add_new_graphs(
     store: GraphWriter,
     results: list[SourceResult],
     written: Callable[[], None] | None,
-    bulk: bool,
 ) -> bool:
-    """All of ``results`` in a few large transactions (or in bulk), when the store can and
+    """All of ``results`` in a few large writes, when the store can and
     none of their graphs exists yet (a first start, a new batch); False when they must be
     replaced one by one. ``written`` is called as each source's graph is written, so
     that a progress bar moves with the writing rather than jumping at its end."""
@@ -521,7 +517,7 @@ def _add_new_graphs(
         if written is not None:
             written()
 
-    return bool(add(graphs, done, bulk=bulk))
+    return bool(add(graphs, done))
 
 
 def load_demo(
@@ -575,7 +571,7 @@ def load_demo(
         # once the checking is done is written on its own (0.7 s of the national demo's).
         ending = len(paths) - len(pending) - written_before[0] <= 2 * BATCH
         if size >= (TRANSACTION_BYTES // 4 if ending else TRANSACTION_BYTES):
-            load_sources(store, pending, bulk=True)
+            load_sources(store, pending)
             written_before[0] += len(pending)
             pending.clear()
 
@@ -586,7 +582,7 @@ def load_demo(
     left = pending if bulk else results
     if starting is not None:
         starting("writing", len(left))
-    load_sources(store, left, written, bulk=bulk)
+    load_sources(store, left, written)
     return results
 
 

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -316,3 +317,60 @@ def test_a_first_start_cut_short_is_emptied_and_its_load_recorded_as_not_done(
     assert not any("/graph/source/half" in c.graph for c in event.changes)
     assert AuditLog(log).pending() == []
     assert f'{{"id": "{cut.id}", "state": "not-done"}}' in log.read_text(encoding="utf-8")
+
+
+# --- a new graph's bulk write killed (``KnowledgeStore._bulk_write``) ---------------------
+
+BULK_TRIPLES = 3_000
+_BULK_WRITER = """
+import sys
+from pathlib import Path
+from service.store.embedded import WRITE_PREAMBLE, KnowledgeStore
+store = KnowledgeStore(Path(sys.argv[1]))
+lines = "".join(f'<urn:s{i}> <urn:p> "{i}" .\\n' for i in range(int(sys.argv[2]))).encode()
+for n in range(10_000):
+    if n % 2:  # an audited upload of a new source: its marker in the same write
+        mark = f"<urn:e{n}> <urn:p> <urn:o>"
+        WRITE_PREAMBLE.set(f"INSERT DATA {{ GRAPH <urn:audit> {{ {mark} }} }} ; ")
+        store.replace_graph_ntriples(f"urn:g{n}", lines)
+    else:  # a batch of new sources (a first start, a load of new workbooks)
+        WRITE_PREAMBLE.set("")
+        store.add_new_graphs([(f"urn:g{n}", lines)])
+    print(n, flush=True)
+"""
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.2, 0.45])
+def test_sigkill_during_bulk_writes_of_new_graphs_leaves_each_whole_or_absent(
+    tmp_path: Path, delay: float
+) -> None:
+    """New graphs go in with the bulk loader, which RocksDB ingests at once: killed at any
+    moment, every graph is whole or absent, an audited one has its marker exactly when
+    it is there, and the files of a write cut short are gone once the store is opened."""
+    path = tmp_path / "store"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _BULK_WRITER, str(path), str(BULK_TRIPLES)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout is not None
+    assert writer.stdout.readline().strip() == "0"  # a write made: the kill comes in later ones
+    time.sleep(delay)  # into the writes that follow without a pause, each a few tens of ms
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=30)
+
+    store = KnowledgeStore(path)
+    try:
+        assert not list(path.glob("bulk-*.sst"))
+        counts: dict[str, int] = {}
+        marked: set[int] = set()
+        for quad in store._store.quads_for_pattern(None, None, None, None):
+            graph = str(quad.graph_name)[1:-1]  # <urn:g1>
+            counts[graph] = counts.get(graph, 0) + 1
+            if graph == "urn:audit":
+                marked.add(int(str(quad.subject)[len("<urn:e") : -1]))
+        graphs = {int(g[len("urn:g") :]): c for g, c in counts.items() if g.startswith("urn:g")}
+        assert set(graphs.values()) == {BULK_TRIPLES}
+        assert marked == {n for n in graphs if n % 2}
+    finally:
+        store.close()

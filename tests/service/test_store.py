@@ -137,8 +137,7 @@ def test_blank_node_label_cannot_inject_an_update_into_replace_graph() -> None:
         store.close()
 
 
-@pytest.mark.parametrize("bulk", [False, True])
-def test_new_graphs_report_each_graph_as_it_is_written(bulk: bool) -> None:
+def test_new_graphs_report_each_graph_as_it_is_written() -> None:
     """A first start's "writing" counter moves graph by graph, in order (it jumped from 0 to
     all at the end), and every graph holds exactly its own triples."""
     from service.store import embedded
@@ -155,9 +154,7 @@ def test_new_graphs_report_each_graph_as_it_is_written(bulk: bool) -> None:
     original = embedded.TRANSACTION_BYTES
     embedded.TRANSACTION_BYTES = 20_000  # several transactions for 40 small graphs
     try:
-        assert store.add_new_graphs(
-            graphs, lambda index: written.append((index, len(store))), bulk=bulk
-        )
+        assert store.add_new_graphs(graphs, lambda index: written.append((index, len(store))))
     finally:
         embedded.TRANSACTION_BYTES = original
     assert [index for index, _ in written] == list(range(40))
@@ -168,7 +165,7 @@ def test_new_graphs_report_each_graph_as_it_is_written(bulk: bool) -> None:
         found = store.query(f"SELECT (COUNT(*) AS ?n) {{ GRAPH <urn:g{number}> {{ ?s ?p ?o }} }}")
         assert isinstance(found, ox.QuerySolutions)
         assert int(next(iter(found))["n"].value) == number + 1
-    assert not store.add_new_graphs(graphs[:1], bulk=bulk)  # the graph exists: nothing written
+    assert not store.add_new_graphs(graphs[:1])  # the graph exists: nothing written
 
 
 def test_a_compact_result_leaves_out_triples_about_its_own_graph(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -45,7 +46,8 @@ from loaders.demo.generate import CATALOGUE_FILE, build, write
 from loaders.engines import Engine
 from loaders.spreadsheet import read_spreadsheet
 from loaders.validation import validate_batch
-from service.store.embedded import KnowledgeStore
+from service.access.audit import marker_sparql
+from service.store.embedded import WRITE_PREAMBLE, KnowledgeStore
 from service.store.names import names_of
 from service.store.sources import (
     SourceResult,
@@ -144,6 +146,14 @@ def one_workbook(results: list[SourceResult], repeat: int) -> dict[str, object]:
     with _Timer() as loading:
         load_sources(store, [result])
     quads = len(store) - before
+    # The same workbook uploaded again, as the service writes an upload: audited (its
+    # marker in the write's transaction) and over the graph the first load made.
+    marking = WRITE_PREAMBLE.set(marker_sparql("bench-again", BASE))
+    try:
+        with _Timer() as again:
+            load_sources(store, [result])
+    finally:
+        WRITE_PREAMBLE.reset(marking)
     store.close()
     # N-Triples is N-Quads without graph names: the same triples for bulk_load.
     nquads = WORK / "one.nq"
@@ -157,6 +167,7 @@ def one_workbook(results: list[SourceResult], repeat: int) -> dict[str, object]:
         "quads": quads,
         "validate": asdict(checking.phase),
         "load": asdict(loading.phase),
+        "load_again_audited": asdict(again.phase),
         "validate_and_load_s": round(total, 2),
         "rows_per_s": round(rows / total) if total else None,
         "triples_per_s": round(quads / total) if total else None,
@@ -405,6 +416,11 @@ wall, **{compared["ratio_cpu"]}×** CPU. Reports ({compared["issues"]} issues): 
 """
 
 
+def _again(one: dict[str, Any]) -> str:
+    again = one.get("load_again_audited")
+    return f"{again['wall_s']} / {again['cpu_s']}" if isinstance(again, dict) else "-"
+
+
 def _one_markdown(one: object) -> str:
     if not isinstance(one, dict):
         return ""
@@ -416,6 +432,7 @@ def _one_markdown(one: object) -> str:
 | rows / quads | {one["rows"]:,} / {one["quads"]:,} |
 | validate (read, map, SHACL) wall s | {one["validate"]["wall_s"]} |
 | load wall s | {one["load"]["wall_s"]} |
+| the same uploaded again (audited replace) wall / CPU s | {_again(one)} |
 | **validate + load** | **{one["validate_and_load_s"]} s** (goal: < 0.3 s) |
 | throughput | {one["rows_per_s"]:,} rows/s, {one["triples_per_s"]:,} triples/s |
 | pyoxigraph bulk_load of the same quads, on disk | {one["bulk_load_disk_s"]} s |

@@ -279,7 +279,7 @@ class RemoteBackend(Backend):
         costs = self.admission.costs
         own = read.allow is None
         cheap = costs.cheap(read.query, client, own, read.bounded)
-        await self.admission.enter(client, cheap)
+        await self.admission.enter(client, cheap, costs.expected(read.query, own))
         started = time.monotonic()
         try:
             answer = await self._read(read, seconds, started + seconds)

@@ -47,9 +47,11 @@ from service.errors import (
 from service.sparql.text_checks import RefusedTextError
 from service.store.admission import CHEAP_BUDGET, CLIENT, Admission
 from service.store.worker_tasks import (
+    DROPPED,
     OpenSnapshot,
     QueryAnswer,
     QueryRequest,
+    Reply,
     TrialResult,
     UpdateRehearsal,
     UpdateTrial,
@@ -61,9 +63,11 @@ log = logging.getLogger(__name__)
 
 
 def _cpu_seconds(pid: int | None) -> float | None:
-    """CPU seconds process ``pid`` has used (Linux ``/proc``), or None."""
+    """CPU seconds the main thread of process ``pid`` has used (Linux ``/proc``), or None:
+    it runs the worker's requests; the thread copying a snapshot into memory (seconds of
+    CPU) counted against the cheap lane's budget of whatever query ran meanwhile."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
+        with open(f"/proc/{pid}/task/{pid}/stat", "rb") as handle:
             fields = handle.read().rsplit(b")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / _TICKS
     except (OSError, ValueError, IndexError):
@@ -101,6 +105,8 @@ _SENT_AT_ONCE = 65_536
 socket's buffer takes them whole); larger ones on a thread."""
 OPENING_SECONDS = 5.0
 """Added to the cheap lane's budget when the worker must open the snapshot first."""
+DROP_SECONDS = 60.0
+"""How long a worker may take to free its old snapshot's copy before it is replaced."""
 
 
 _RETRY_AFTER_STOP = 5
@@ -194,7 +200,7 @@ class QueryPool:
     """Queries that may wait in each lane before new ones are refused (429/503)."""
     memory_share: float = 0.0
     """The part of the available memory each worker's in-memory copy of the snapshot may
-    take (``service.store.worker_tasks.Snapshots``): 0 never, ``inf`` always."""
+    take (``service.store.snapshots.Snapshots``): 0 never, ``inf`` always."""
     _context: multiprocessing.context.SpawnContext = field(
         default_factory=lambda: multiprocessing.get_context("spawn")
     )
@@ -261,21 +267,22 @@ class QueryPool:
         client = CLIENT.get()
         costs = self.admission.costs
         own = request.allow is None
+        cost = costs.expected(request.query, own)
         if costs.cheap(request.query, client, own, request.bounded) and timeout > CHEAP_BUDGET:
             started = time.monotonic()
             try:
-                answer = await self._run(request, timeout, cheap=True)
+                answer = await self._run(request, timeout, cheap=True, cost=cost)
             except _OverranError:
                 costs.overran(request.query, client, own)
                 left = timeout - (time.monotonic() - started)
                 try:
                     if left <= 0:
                         raise QueryTimeoutError(timeout)
-                    answer = await self._run(request, left)
+                    answer = await self._run(request, left, cost=CHEAP_BUDGET)
                 except QueryTimeoutError:
                     raise QueryTimeoutError(timeout) from None
         else:
-            answer = await self._run(request, timeout)
+            answer = await self._run(request, timeout, cost=cost)
         assert isinstance(answer, QueryAnswer)
         return answer
 
@@ -313,11 +320,14 @@ class QueryPool:
         crashed: Callable[[str], QueryError] = WorkerCrashedError,
         *,
         cheap: bool = False,
+        cost: float | None = None,
     ) -> object:
+        """``request`` on a worker, once admission lets it in (``cost``: the seconds it is
+        expected to cost, None if not known: its place in the lane)."""
         if self._idle is None:
             raise RuntimeError("QueryPool.start() was not awaited")
         client = CLIENT.get()
-        await self.admission.enter(client, cheap)
+        await self.admission.enter(client, cheap, cost)
         started: float | None = None
         try:
             worker = await self._idle.get()  # a slot is granted only with a worker idle
@@ -342,9 +352,9 @@ class QueryPool:
         *,
         cheap: bool,
     ) -> tuple[str, object, float]:
-        """Send ``request`` to ``worker`` and wait for its answer, and what it cost (the
-        worker's CPU seconds where the system says, else the seconds it took); the
-        worker is idle again (or replaced) when this returns or raises.
+        """Send ``request`` to ``worker`` and wait for its answer, and what it cost (its
+        own CPU seconds, ``Reply.cost``); the worker is idle again (or replaced, or set
+        aside while it frees its old copy) when this returns or raises.
 
         In the cheap lane the query is stopped once it has used ``CHEAP_BUDGET`` seconds
         of CPU (``_OverranError``), not of waiting: on a busy machine a cheap query can
@@ -403,11 +413,10 @@ class QueryPool:
             if self._closed:
                 raise _StoppedError
             if worker.whole_reply_waiting():
-                reply = worker.connection.recv()
+                reply: Reply = worker.connection.recv()
             else:
                 reply = await self._in_thread(worker, worker.connection.recv)
-            status, payload, worker.cpu, worker.in_memory = reply
-            cost = max(0.0, worker.cpu - cpu) if cpu is not None else time.monotonic() - started
+            status, payload, worker.cpu, worker.in_memory, cost, dropping = reply
         except _OverranError:
             self._replace(worker, request.snapshot)
             raise
@@ -430,8 +439,48 @@ class QueryPool:
             # still be busy, so it cannot be reused safely.
             self._replace(worker, request.snapshot)
             raise
-        self._idle.put_nowait(worker)
+        if dropping:
+            self._aside(worker)
+        else:
+            self._idle.put_nowait(worker)
         return status, payload, cost
+
+    def _aside(self, worker: _Worker) -> None:
+        """Keep ``worker`` out of use while it frees its old snapshot's copy (a second of
+        CPU for the national demo), its slot withdrawn as a replaced worker's (the general
+        lane's first). Before, the first query on each worker after a write waited for it."""
+        self.admission.withdraw()
+        task = asyncio.get_running_loop().create_task(self._dropped(worker))
+        self._replacements.add(task)
+        task.add_done_callback(self._replacements.discard)
+
+    async def _dropped(self, worker: _Worker) -> None:
+        assert self._idle is not None
+        loop = asyncio.get_running_loop()
+        said: asyncio.Future[None] = loop.create_future()
+
+        def ready() -> None:
+            if not said.done():
+                said.set_result(None)
+
+        fd = worker.connection.fileno()
+        loop.add_reader(fd, ready)
+        try:
+            async with asyncio.timeout(DROP_SECONDS):
+                await said
+            done = not self._closed and worker.connection.recv() == DROPPED
+        except (TimeoutError, EOFError, OSError):
+            done = False
+        finally:
+            loop.remove_reader(fd)
+        if self._closed:
+            return
+        if done:
+            self._idle.put_nowait(worker)
+            self.admission.restore()
+            return
+        self._kill(worker, reap=False)  # stuck or dead: replaced (which restores its slot)
+        await self._replacement(worker, worker.snapshot or "")
 
     async def _in_thread(self, worker: _Worker, call: Callable[..., object], *args: object) -> Any:
         """``call(*args)`` on an I/O thread; the worker's connection stays open until it
@@ -487,8 +536,9 @@ class QueryPool:
         try:
             worker.connection.send(OpenSnapshot(snapshot))
             if worker.connection.poll(OPENING_SECONDS * 6):
-                status, _, worker.cpu, worker.in_memory = worker.connection.recv()
-                if status == "ok":
+                reply: Reply = worker.connection.recv()  # a new worker: no copy to drop
+                worker.cpu, worker.in_memory = reply.cpu, reply.in_memory
+                if reply.status == "ok":
                     worker.snapshot = snapshot
                 return worker
         except (EOFError, OSError):

@@ -597,6 +597,12 @@ def summarise(plan: Plan, seconds: float, old: int, new: int) -> dict[str, Any]:
                 if (s.ended - s.started) * 1000 >= PROBE_GOAL_MS
             ],
             "reload_window_s": [plan.reload.get("sent_s"), plan.reload.get("answered_s")],
+            # Every answer (sent at, ms, status): where in the run, and so around which of
+            # the reload's writes, each slow one came.
+            "timeline": [
+                [round(s.started, 2), round((s.ended - s.started) * 1000, 1), s.status]
+                for s in probes
+            ],
             "not_ok": sum(1 for s in probes if s.status != 200),
             "goal_ms": PROBE_GOAL_MS,
         },

@@ -191,12 +191,16 @@ def looks_cheap(text: str) -> bool:
     return "SELECT" in plain and limit is not None and int(limit.group(1)) <= _LIMIT_MAX
 
 
-UNKNOWN_COST = {True: CHEAP_SECONDS, False: CHEAP_BUDGET}
+UNKNOWN_COST = {True: 0.05, False: CHEAP_BUDGET}
 """The cost a query of a shape never seen (or a request that is not a query: an upload's
-check, an update's rehearsal) waits with, per lane (cheap: True): the most a cheap query
-may cost on average, so that a text new to the service never goes before the light
-queries whose cost is known; in the general lane, its budget, so that a writer's
-lookups and checks do not wait behind the heavy queries known to take longer."""
+check, an update's rehearsal) waits with, per lane (cheap: True). In the cheap lane,
+what a text that looks cheap (``looks_cheap``: ASK, a LIMIT without ordering or
+aggregates) usually costs, a lookup of a few rows: after the lookups known to cost
+less, before the canned queries known to cost more (the load test's probe, new at the
+start, waited 1.1 s behind them as the most a cheap query may cost). One that is not
+cheap is stopped at ``CHEAP_BUDGET`` and its client barred, as before. In the general
+lane, that budget: a writer's lookups and checks do not wait behind the heavy queries
+known to take longer."""
 
 
 @dataclass

@@ -311,16 +311,24 @@ async def _cheapest_first() -> None:
     admission.leave("addr:busy", cheap=True)
     await asyncio.sleep(0)
     assert lookup.done() and not any(task.done() for task in canned)
-    # A text never seen waits as the most a cheap query may cost: after the known ones
-    # that cost less (here all), so a new text never goes before the light ones.
-    for served in range(10):
-        admission.leave("addr:probe" if served == 0 else f"addr:c{served - 1}", cheap=True)
+    # A text never seen that looks cheap is taken for a lookup of a few rows: after the
+    # lookups known to cost less, before the canned queries known to cost more.
+    admission.leave("addr:probe", cheap=True)
+    await asyncio.sleep(0)
+    assert never_seen.done() and not any(task.done() for task in canned)
+    admission.leave("addr:new", cheap=True)
+    await asyncio.sleep(0)
+    assert canned[0].done()
+    # Nobody waits for ever: the lane's clock has reached the canned queries' tags, so
+    # they go before a lookup that comes now.
+    late = asyncio.ensure_future(admission.enter("addr:late", cheap=True, cost=0.0003))
+    for served in range(1, 10):
+        admission.leave(f"addr:c{served - 1}", cheap=True)
         await asyncio.sleep(0)
-        assert canned[served].done() and not never_seen.done()
-    # Nobody waits for ever: the lane's clock passes every tag.
+        assert canned[served].done() and not late.done()
     admission.leave("addr:c9", cheap=True)
     await asyncio.sleep(0)
-    assert never_seen.done()
+    assert late.done()
 
 
 def test_regression_light_query_waited_behind_cheap_queries_that_came_first() -> None:

@@ -28,7 +28,7 @@ from SPARQLWrapper import JSON, SPARQLWrapper
 from service.access.audit import AuditLog
 from service.store import demo_cache
 from tests.cli import kommunegraf
-from tests.conftest import free_port, start_server, stop_server
+from tests.conftest import START_DEADLINE, free_port, start_server, stop_server
 from tests.journeys.conftest import ARENDAL
 from tests.service.access import Access
 from tests.service.client import Answer, bearer, call
@@ -59,8 +59,9 @@ def _first_start(store: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _answer(url: str, accept: str = "*/*", deadline: float = 60) -> tuple[int, bytes]:
-    """The first answer on ``url`` (any status), waiting for the port to open."""
+def _answer(url: str, accept: str = "*/*", deadline: float = START_DEADLINE) -> tuple[int, bytes]:
+    """The first answer on ``url`` (any status), waiting for the port to open (a last-resort
+    deadline: 60 s, the one before, is within reach of a start on a busy machine)."""
     until = time.monotonic() + deadline
     while True:
         try:
@@ -111,7 +112,7 @@ def test_newcomer_sees_the_service_at_once_while_the_demo_loads(tmp_path: Path) 
     try:
         url = f"http://127.0.0.1:{port}"
         assert _answer(url + "/health/live")[0] == 200
-        until = time.monotonic() + 120
+        until = time.monotonic() + START_DEADLINE
         while "tømmes" not in log.read_text(encoding="utf-8"):
             assert time.monotonic() < until, log.read_text(encoding="utf-8")[-3000:]
             time.sleep(0.3)

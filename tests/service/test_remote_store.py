@@ -308,7 +308,9 @@ def test_deadline_bounds_the_client_wait_not_the_remote_cpu(tmp_path: Path) -> N
             _run(backend, RUNAWAY)
         elapsed = time.monotonic() - started
         assert raised.value.seconds == 1.0
-        assert elapsed < 2.0, elapsed
+        # The runaway alone would take hours: a wait this short is the deadline's, on
+        # a busy machine too (2 s, the bound before, was not).
+        assert elapsed < 30.0, elapsed
         # The backend still answers other queries meanwhile.
         assert _run(backend, "ASK { ?s ?p ?o }", timeout=5.0).kind == "boolean"
     finally:

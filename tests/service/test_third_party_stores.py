@@ -282,7 +282,7 @@ def test_a_deadline_ends_the_clients_wait(remote: tuple[RemoteServer, RemoteBack
         started = time.monotonic()
         with pytest.raises(QueryTimeoutError):
             asyncio.run(backend.execute(RUNAWAY, solutions_media=JSON, graph_media=None))
-        assert time.monotonic() - started < 3.0
+        assert time.monotonic() - started < 30.0  # the runaway alone: hours; busy machine: seconds
         answer = asyncio.run(
             backend.execute("ASK { ?s ?p ?o }", solutions_media=JSON, graph_media=None, timeout=10)
         )

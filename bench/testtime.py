@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections import Counter
+from collections import defaultdict
 from pathlib import Path
 
 from bench.loadgen import busy_cores, cpu_sample
@@ -50,7 +50,7 @@ def summarise(junit: Path) -> dict[str, object]:
     root = ET.parse(junit).getroot()  # noqa: S314 - our own pytest's output
     suite = root if root.tag == "testsuite" else root.find("testsuite")
     assert suite is not None
-    per_file: Counter[str] = Counter()
+    per_file: defaultdict[str, float] = defaultdict(float)
     tests: list[tuple[float, str]] = []
     for case in suite.iter("testcase"):
         seconds = float(case.get("time", "0"))
@@ -63,7 +63,10 @@ def summarise(junit: Path) -> dict[str, object]:
         "failures": int(suite.get("failures", "0")) + int(suite.get("errors", "0")),
         "skipped": int(suite.get("skipped", "0")),
         "summed_test_seconds": round(sum(per_file.values()), 1),
-        "files": [(name, round(s, 1)) for name, s in per_file.most_common(30)],
+        "files": [
+            (name, round(s, 1))
+            for name, s in sorted(per_file.items(), key=lambda item: -item[1])[:30]
+        ],
         "slowest": [(name, round(s, 1)) for s, name in tests[:30]],
     }
 

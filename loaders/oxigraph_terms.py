@@ -7,6 +7,7 @@ the same way everywhere.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 
 import pyoxigraph as ox
@@ -65,6 +66,63 @@ def rdflib_terms() -> Callable[[OxTerm], Node]:
     return convert
 
 
+Parsed = dict[Node, list[ox.Triple | ox.Quad] | None]
+"""An rdflib IRI → the pyoxigraph triples about it that a graph was built from; None for
+a subject whose triples are not kept (``_Twin``)."""
+
+_TWINS: dict[int, tuple[weakref.ref[Graph], int, Parsed]] = {}
+
+
+class _Twin:
+    """The pyoxigraph triples an rdflib graph is built from, by subject, kept beside it.
+
+    The compiled SHACL checks read a referenced node's triples as pyoxigraph quads:
+    converting the rdflib terms back term by term cost an upload's check 20 ms for the
+    municipalities, services, applications and vendors it names (Oslo's, after the
+    catalogue). Only subjects whose literals rdflib keeps as written are kept (a plain or
+    language-tagged string): rdflib may rewrite a typed literal's lexical form
+    (``"01"^^xsd:integer`` becomes ``"1"``), and the checks must see what rdflib holds.
+    """
+
+    def __init__(self) -> None:
+        self.parsed: Parsed = {}
+
+    def add(self, subject: Node, triple: ox.Triple | ox.Quad) -> None:
+        if not isinstance(subject, URIRef):
+            return
+        found = self.parsed.get(subject, [])
+        if found is None:
+            return
+        value = triple.object
+        if (
+            isinstance(value, ox.Literal)
+            and value.language is None
+            and value.datatype != _XSD_STRING
+        ):
+            self.parsed[subject] = None
+        else:
+            found.append(triple)
+            self.parsed[subject] = found
+
+    def keep(self, graph: Graph) -> Graph:
+        """Remember the triples as ``graph``'s (``parsed_triples``), while it has as many."""
+        _TWINS[id(graph)] = (weakref.ref(graph), len(graph), self.parsed)
+        weakref.finalize(graph, _TWINS.pop, id(graph), None)  # kept no longer than the graph
+        return graph
+
+
+_XSD_STRING = ox.NamedNode(str(XSD.string))
+
+
+def parsed_triples(graph: Graph) -> Parsed | None:
+    """The pyoxigraph triples ``graph`` was built from (``rdflib_graph``, the reference
+    data), by subject; None when it was not built so, or has changed size since."""
+    entry = _TWINS.get(id(graph))
+    if entry is None or entry[0]() is not graph or entry[1] != len(graph):
+        return None
+    return entry[2]
+
+
 def rdflib_graph(triples: Iterable[ox.Triple | ox.Quad]) -> Graph:
     """pyoxigraph's triples (a parser's, a CONSTRUCT's) as an rdflib graph: each blank
     node a fresh one, as rdflib's own parsers make them, the rest as ``rdflib_terms``.
@@ -85,11 +143,15 @@ def rdflib_graph(triples: Iterable[ox.Triple | ox.Quad]) -> Graph:
         return term(node)
 
     graph = Graph()
-    graph.addN(
-        (convert(t.subject), convert(t.predicate), convert(t.object), graph)  # type: ignore[arg-type]
-        for t in triples
-    )
-    return graph
+    twin = _Twin()
+
+    def kept(t: ox.Triple | ox.Quad) -> Node:
+        subject = convert(t.subject)  # type: ignore[arg-type]
+        twin.add(subject, t)
+        return subject
+
+    graph.addN((kept(t), convert(t.predicate), convert(t.object), graph) for t in triples)  # type: ignore[arg-type]
+    return twin.keep(graph)
 
 
 def parse_ntriples(data: bytes) -> Graph:

@@ -21,11 +21,12 @@ from rdflib.term import Node
 from loaders.context import by_subject, context_layers
 from loaders.engines import Engine
 from loaders.namespaces import KGSH, bind_prefixes
+from loaders.oxigraph_terms import parsed_triples
 from loaders.paths import ontology_dir, shapes_dir
 from loaders.problems import Problem, Severity, ValidationReport
 from loaders.shacl_compiled import path_text
 from loaders.shacl_sparql import compile_shapes
-from loaders.shacl_store import context_quads, evaluate
+from loaders.shacl_store import CONTEXT_GRAPH, context_quads, evaluate
 
 log = logging.getLogger(__name__)
 
@@ -200,12 +201,20 @@ def _referenced_quads(nodes: set[Node], context: Graph | None) -> list[ox.Quad]:
     quads: list[ox.Quad] = []
     for position, graph in enumerate(layers):
         index = by_subject(graph) if position < 2 else None
+        parsed = parsed_triples(graph)
         memo = _layer_quads(graph)
         for node in iris:
             found = memo.get(node)
             if found is None:
-                about = graph.triples((node, None, None)) if index is None else index.get(node, ())
-                found = memo[node] = context_quads(about)
+                made = parsed.get(node, ()) if parsed is not None else None
+                if made is not None:  # pyoxigraph's own terms: no conversion
+                    found = [ox.Quad(t.subject, t.predicate, t.object, CONTEXT_GRAPH) for t in made]
+                else:
+                    about = (
+                        graph.triples((node, None, None)) if index is None else index.get(node, ())
+                    )
+                    found = context_quads(about)
+                memo[node] = found
             quads.extend(found)
     return quads
 

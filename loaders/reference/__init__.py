@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pyoxigraph as ox
 from rdflib import Graph
+from rdflib.term import Node
 
 from loaders.namespaces import DEFAULT_BASE_IRI, bind_prefixes
-from loaders.oxigraph_terms import rdflib_terms
+from loaders.oxigraph_terms import _Twin, rdflib_terms
 from loaders.paths import reference_dir
 
 
@@ -70,9 +71,16 @@ def reference_graph(base_iri: str = DEFAULT_BASE_IRI) -> Graph:
     """All reference data in one rdflib graph, relative IRIs resolved against base_iri."""
     graph = bind_prefixes(Graph())
     term = rdflib_terms()
+    twin = _Twin()
+
+    def kept(q: ox.Quad) -> Node:
+        subject = term(q.subject)  # type: ignore[arg-type]
+        twin.add(subject, q)
+        return subject
+
     for source in reference_sources():
         graph.addN(
-            (term(q.subject), term(q.predicate), term(q.object), graph)  # type: ignore[arg-type]
+            (kept(q), term(q.predicate), term(q.object), graph)  # type: ignore[arg-type]
             for q in source.triples(base_iri)
         )
-    return graph
+    return twin.keep(graph)  # the checks read the referenced nodes' triples from there

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pyoxigraph as ox
 from rdflib import RDF, Graph, URIRef
 
 from loaders.context import layered_context
 from loaders.namespaces import DEFAULT_BASE_IRI
+from loaders.oxigraph_terms import parse_ntriples, parsed_triples
 from loaders.problems import Problem
 from loaders.reference import reference_graph
+from loaders.shacl_store import CONTEXT_GRAPH, context_quads
 from loaders.validation import shapes_graph, validate
 
 PREFIXES = """
@@ -98,3 +101,24 @@ def test_regression_stored_names_remembered_after_the_store_changed() -> None:
     assert source not in {p.path for p in validate(data, context).errors}
     stored.remove((URIRef(DEFAULT_BASE_IRI + "id/bruk/oslo/x"), RDF.type, None))
     assert source in {p.path for p in validate(data, context).errors}
+
+
+def test_regression_parsed_triples_only_while_the_graph_is_unchanged() -> None:
+    """The checks read a referenced node's triples as pyoxigraph parsed them
+    (``oxigraph_terms.parsed_triples``): the same quads as converting rdflib's terms, none
+    for a node with a typed literal (rdflib may rewrite its lexical form), and nothing
+    once the graph changed."""
+    graph = parse_ntriples(
+        b'<urn:a> <urn:p> "x"@nb .\n<urn:a> <urn:p> "y" .\n<urn:a> <urn:q> <urn:c> .\n'
+        b'<urn:b> <urn:q> "01"^^<http://www.w3.org/2001/XMLSchema#integer> .\n'
+    )
+    parsed = parsed_triples(graph)
+    assert parsed is not None
+    assert parsed[URIRef("urn:b")] is None
+    made = {
+        ox.Quad(t.subject, t.predicate, t.object, CONTEXT_GRAPH)
+        for t in parsed[URIRef("urn:a")] or ()
+    }
+    assert made == set(context_quads(graph.triples((URIRef("urn:a"), None, None))))
+    graph.add((URIRef("urn:a"), URIRef("urn:q"), URIRef("urn:d")))
+    assert parsed_triples(graph) is None

@@ -28,6 +28,7 @@ OBJECTS: list[ox.NamedNode | ox.BlankNode | ox.Literal] = [
     *B,
     ox.Literal("Bærum", language="nb"),
     ox.Literal('a _:b0 "quoted" <x>'),  # looks like a blank node, is a literal
+    ox.Literal("<< a triple term? >>"),  # no: but replaced by DROP and INSERT, to be sure
     # Three lexical forms the store keeps as one value ("5"^^xsd:integer).
     ox.Literal("5", datatype=ox.NamedNode(XSD + "nonNegativeInteger")),
     ox.Literal("5", datatype=ox.NamedNode(XSD + "integer")),
@@ -112,11 +113,12 @@ def test_a_replaced_graph_holds_exactly_the_new_triples(
 def test_replacing_a_graph_with_the_same_triples_writes_nothing() -> None:
     """Not even a snapshot: the workers keep theirs (an upload of the same workbook).
     Literals in other forms than the store keeps them too ("05"^^xsd:integer, an
-    xsd:nonNegativeInteger); blank nodes are written again (no text tells them the same).
+    xsd:nonNegativeInteger); blank nodes are written again (no text tells them the same),
+    and what might be a triple term.
     """
     store = KnowledgeStore(None)
     try:
-        data = _ntriples([t for t in TRIPLES if "_:" not in str(t)])
+        data = _ntriples([t for t in TRIPLES if "_:" not in str(t) and "<<" not in str(t)])
         assert set(data.split(b"\n")) != set(_as_written_fresh(data).split(b"\n"))
         store.replace_graph_ntriples(G.value, data)
         snapshot = store.snapshot
@@ -166,5 +168,26 @@ def test_many_groups_of_blank_nodes_are_deleted_by_one_pattern(
                 assert isomorphic(
                     _graph(_stored(store)), _graph(_as_written_fresh(_ntriples(data)))
                 )
+    finally:
+        store.close()
+
+
+def test_a_new_graph_taking_over_others_drops_them_in_its_own_write() -> None:
+    """A preamble that does more than mark (an upload's DROP of the graphs it takes over)
+    cannot go in a bulk write: the new graph, the marker and the drop go in one update."""
+    store = KnowledgeStore(None)
+    try:
+        old = "http://127.0.0.1:8000/graph/source/old"
+        store.replace_graph_ntriples(old, _ntriples(TRIPLES[:3]))
+        preamble = MARKER.replace("{id}", "takeover") + f"DROP SILENT GRAPH <{old}> ;\n"
+        token = WRITE_PREAMBLE.set(preamble)
+        try:
+            store.replace_graph_ntriples(G.value, _ntriples(TRIPLES[3:9]))
+        finally:
+            WRITE_PREAMBLE.reset(token)
+        assert store.graphs() == ["http://127.0.0.1:8000/graph/audit", G.value]
+        assert isomorphic(
+            _graph(_stored(store)), _graph(_as_written_fresh(_ntriples(TRIPLES[3:9])))
+        )
     finally:
         store.close()

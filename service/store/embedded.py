@@ -281,14 +281,30 @@ def _preamble_quads(preamble: str) -> list[ox.Quad] | None:
 def _nquads(name: ox.NamedNode, ntriples: bytes) -> bytes:
     """pyoxigraph's N-Triples as N-Quads in graph ``name``: every line ends in " .", and a
     line break inside a literal is escaped, so each line gets the name before that end.
-    The store parses the result: a mistake could only refuse a write, never make another.
+    A line that did not would be a triple of the default graph in N-Quads, so every
+    line is checked to have the name: a mistake refuses the write, never makes another.
 
-    >>> _nquads(ox.NamedNode("urn:g"), b'<urn:s> <urn:p> "a . b" .').decode()
+    >>> _nquads(ox.NamedNode("urn:g"), b'<urn:s> <urn:p> "a . b" .\\n\\n').decode()
     '<urn:s> <urn:p> "a . b" <urn:g> .\\n'
+    >>> _nquads(ox.NamedNode("urn:g"), b'<urn:s> <urn:p> "a" .\\r\\n')
+    Traceback (most recent call last):
+    ...
+    ValueError: not pyoxigraph's N-Triples: 1 of 1 lines without ' .' at their end
     """
+    while b"\n\n" in ntriples:
+        ntriples = ntriples.replace(b"\n\n", b"\n")
+    ntriples = ntriples.lstrip(b"\n")
     if ntriples and not ntriples.endswith(b"\n"):
         ntriples += b"\n"
-    return ntriples.replace(b" .\n", f" {name} .\n".encode())
+    ending = f" {name} .\n".encode()
+    quads = ntriples.replace(b" .\n", ending)
+    lines, named = quads.count(b"\n"), quads.count(ending)
+    if named != lines:
+        raise ValueError(
+            f"not pyoxigraph's N-Triples: {lines - named} of {lines} lines without ' .' at "
+            "their end"
+        )
+    return quads
 
 
 _BACKUP_ATTEMPTS = 5

@@ -36,6 +36,10 @@ Choices, and why:
   them its own way (xl/workbook.xml always, its own resolution of a sheet's
   target, member names in any letter case and with "\\" for "/"): a file where
   the two would differ is refused (``zipped.member_key``, ``xlsx._same_parts_as_calamine``).
+  So is a zip whose directory python-calamine's zip crate could read otherwise than
+  ``zipfile`` (end records, zip64 records and fields, Unicode Path names, names not
+  in UTF-8: ``zipped._check_end``, ``zipped._check_member``), found by building each
+  such file and reading it with both (tests/loaders/test_workbook_zip.py).
 - ods is read by a streaming parser of ``content.xml`` here, on defusedxml. The
   alternatives fall short: python-calamine (0.9.1, the newest release, checked again
   on 2026-12-06) reports no merged ranges for ods (``merged_cell_ranges`` is None)
@@ -53,6 +57,7 @@ Choices, and why:
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 from loaders.workbook.csv_text import read_csv
@@ -163,34 +168,48 @@ def read_zip(path: Path, extension: str, limits: Limits) -> RawWorkbook:
             f"the file is a damaged zip archive and cannot be read ({error})",
         ) from error
     with archive:
-        check_zip(path, archive, limits)
-        names = set(archive.namelist())
-        if "mimetype" in names:
-            mimetype = read_part(path, archive, "mimetype", 200).decode("ascii", "replace")
-            mimetype = mimetype.strip()
-            if mimetype in ODS_MIMETYPES:
-                scan_xml_parts(path, archive, limits)
-                return read_ods(path, archive, limits)
-            if mimetype.startswith("application/vnd.oasis.opendocument."):
-                raise WorkbookError(
-                    path,
-                    f"filen er et OpenDocument-dokument av typen {mimetype}, ikke et "
-                    f"regneark; {ACCEPTED_NB}",
-                    f"the file is an OpenDocument file of type {mimetype}, not a spreadsheet; "
-                    f"{ACCEPTED_EN}",
-                )
-        if "content.xml" in names and "META-INF/manifest.xml" in names:
-            manifest = read_part(path, archive, "META-INF/manifest.xml")
-            if b"opendocument.spreadsheet" in manifest and "[Content_Types].xml" not in names:
-                scan_xml_parts(path, archive, limits)
-                return read_ods(path, archive, limits)
-        if "[Content_Types].xml" in names:
-            # Read whole but bounded (zipped.SMALL_PART) and without entities; the
-            # reader scans every part before anything else is read (xml_guard).
-            file_type, workbook_part = office_main_part(path, archive)
-            return read_xlsx(path, archive, file_type, workbook_part, limits)
-        raise WorkbookError(
-            path,
-            f"filen er et zip-arkiv, men ikke et regneark; {ACCEPTED_NB}",
-            f"the file is a zip archive, but not a spreadsheet; {ACCEPTED_EN}",
-        )
+        try:
+            return _read_archive(path, archive, limits)
+        except (zipfile.BadZipFile, EOFError, NotImplementedError, zlib.error) as error:
+            # A member that does not unpack as its directory entry says (a name other
+            # than its local header's, a damaged stream, a wrong CRC): refused with
+            # the words of a damaged archive, never an error the user cannot read.
+            raise WorkbookError(
+                path,
+                f"filen er et skadet zip-arkiv og kan ikke leses ({error})",
+                f"the file is a damaged zip archive and cannot be read ({error})",
+            ) from error
+
+
+def _read_archive(path: Path, archive: zipfile.ZipFile, limits: Limits) -> RawWorkbook:
+    check_zip(path, archive, limits)
+    names = set(archive.namelist())
+    if "mimetype" in names:
+        mimetype = read_part(path, archive, "mimetype", 200).decode("ascii", "replace")
+        mimetype = mimetype.strip()
+        if mimetype in ODS_MIMETYPES:
+            scan_xml_parts(path, archive, limits)
+            return read_ods(path, archive, limits)
+        if mimetype.startswith("application/vnd.oasis.opendocument."):
+            raise WorkbookError(
+                path,
+                f"filen er et OpenDocument-dokument av typen {mimetype}, ikke et "
+                f"regneark; {ACCEPTED_NB}",
+                f"the file is an OpenDocument file of type {mimetype}, not a spreadsheet; "
+                f"{ACCEPTED_EN}",
+            )
+    if "content.xml" in names and "META-INF/manifest.xml" in names:
+        manifest = read_part(path, archive, "META-INF/manifest.xml")
+        if b"opendocument.spreadsheet" in manifest and "[Content_Types].xml" not in names:
+            scan_xml_parts(path, archive, limits)
+            return read_ods(path, archive, limits)
+    if "[Content_Types].xml" in names:
+        # Read whole but bounded (zipped.SMALL_PART) and without entities; the
+        # reader scans every part before anything else is read (xml_guard).
+        file_type, workbook_part = office_main_part(path, archive)
+        return read_xlsx(path, archive, file_type, workbook_part, limits)
+    raise WorkbookError(
+        path,
+        f"filen er et zip-arkiv, men ikke et regneark; {ACCEPTED_NB}",
+        f"the file is a zip archive, but not a spreadsheet; {ACCEPTED_EN}",
+    )

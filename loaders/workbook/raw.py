@@ -61,6 +61,10 @@ class Limits:
     streaming, before any parser holds the text (issue 16, item 5)."""
     max_token_bytes: int = 1024 * 1024
     """Bytes of one XML tag with its attributes, or of one comment: a sheet's are short."""
+    max_shared_strings: int = 2_000_000
+    """Entries of an xlsx's shared strings table, counted while streaming: python-calamine
+    holds every one (a million empty ``<si/>``, 5 MB of XML, cost it 2-3 times that), and
+    a workbook within ``max_cells`` never uses more."""
 
 
 DEFAULT_LIMITS = Limits()

@@ -31,7 +31,15 @@ from loaders.workbook.raw import (
     attribute,
     local_name,
 )
-from loaders.workbook.xml_guard import CELL_TAGS, RefusedError, feed, scan_xml_parts, too_long_cell
+from loaders.workbook.xml_guard import (
+    CELL_TAGS,
+    STRING_TAGS,
+    RefusedError,
+    feed,
+    scan_xml_parts,
+    too_long_cell,
+    too_many_strings,
+)
 from loaders.workbook.zipped import member_key, parse_xml, read_part, unreadable
 
 # --- xlsx / xlsm --------------------------------------------------------------
@@ -164,7 +172,7 @@ def _same_parts_as_calamine(
 _NAMESPACES = tuple(namespace.strip("{}") + " " for namespace in _SPREADSHEETML)
 
 # What each element of a worksheet means to the scan, by its expat name.
-_ROW, _C, _V, _F, _IS, _MERGE_CELL, _OTHER_CELL = range(7)
+_ROW, _C, _V, _F, _IS, _MERGE_CELL, _OTHER_CELL, _STRING = range(8)
 _KINDS: dict[str, int] = {
     namespace + name: kind
     for namespace in _NAMESPACES
@@ -178,8 +186,10 @@ _KINDS: dict[str, int] = {
     )
 }
 # The guard's other cell elements (a shared string, an ODF cell) count as cells for the
-# text limit wherever they are, as in ``xml_guard.scan_part``.
+# text limit wherever they are, as in ``xml_guard.scan_part``, and a shared string counts
+# against their limit too (a sheet's target may be the shared strings part).
 _KINDS.update({name: _OTHER_CELL for name in CELL_TAGS if name not in _KINDS})
+_KINDS.update({name: _STRING for name in STRING_TAGS})
 
 
 _REFERENCE = re.compile(r"([A-Za-z]{1,3})([0-9]+)")
@@ -263,6 +273,7 @@ def _scan_sheet(
     cells: list[int] = []  # characters so far in each open cell element
     texts: list[int] = [0]  # characters so far in the own text of each open element outside cells
     value: list[str] = []
+    strings = 0  # shared strings' entries, should the sheet's part be the shared strings
     row = column = row_width = row_cells = 0
     row_number, row_digits = 0, ""  # the current <row>'s number, and as written if plain digits
     first_row = first_column = MAX_COLUMNS + max_rows + 1  # the box, until a cell is in it
@@ -272,7 +283,7 @@ def _scan_sheet(
 
     def start(name: str, attributes: dict[str, str]) -> None:
         nonlocal row, column, row_width, row_cells, cell_type, has_formula, has_value, in_value
-        nonlocal row_number, row_digits
+        nonlocal row_number, row_digits, strings
         if not cells:
             texts.append(0)
         kind = kinds.get(name)
@@ -331,6 +342,10 @@ def _scan_sheet(
                 raise RefusedError(unreadable(path, "xlsx", f"{part}: {error}")) from error
         else:
             cells.append(0)
+            if kind == _STRING:
+                strings += 1
+                if strings > limits.max_shared_strings:
+                    raise RefusedError(too_many_strings(path, part, limits))
 
     def end(name: str) -> None:
         nonlocal has_value, in_value, first_row, first_column, last_row, last_column
@@ -360,7 +375,7 @@ def _scan_sheet(
                     last_column = column
         elif kind == _ROW:
             scanned[0] += row_width if row_width > row_cells else row_cells
-        elif kind == _OTHER_CELL:
+        elif kind in (_OTHER_CELL, _STRING):
             cells.pop()
         if not cells:
             texts.pop()

@@ -39,6 +39,10 @@ CELL_TAGS = frozenset(
 )
 """Elements whose whole text is one cell's value (expat names: namespace, space, local name)."""
 
+STRING_TAGS = frozenset(name for name in CELL_TAGS if name.endswith(" si"))
+"""The shared strings' entries, counted against ``Limits.max_shared_strings``."""
+_SHORTEST_STRING = len(b"<si/>")
+
 
 class RefusedError(Exception):
     """Raised inside an expat callback; carries the error out of the parser."""
@@ -59,6 +63,16 @@ def too_long_cell(path: Path, part: str, limits: Limits, length: int) -> Workboo
     )
 
 
+def too_many_strings(path: Path, part: str, limits: Limits) -> WorkbookError:
+    return WorkbookError(
+        path,
+        f"delen {part} har mer enn {nb_int(limits.max_shared_strings)} delte tekster "
+        "(shared strings), grensen for en arbeidsbok",
+        f"the part {part} has more than {limits.max_shared_strings:,} shared strings, "
+        "the limit for a workbook",
+    )
+
+
 def _too_long_token(path: Path, part: str, limits: Limits) -> WorkbookError:
     return WorkbookError(
         path,
@@ -76,21 +90,32 @@ def scan_part(path: Path, archive: zipfile.ZipFile, part: str, limits: Limits) -
     which says where.
     """
     parser = expat.ParserCreate(namespace_separator=" ")
-    if archive.getinfo(part).file_size <= min(limits.max_cell_chars, limits.max_token_bytes):
-        # No text, cell or token of a part this small can cross the limits (a character
-        # takes at least a byte, and a zip member never yields more than its stated
-        # size: ``zipfile`` cuts it there and checks its CRC), so expat runs without a
-        # callback: the scan's callbacks were most of the reading of a workbook, and
-        # seven parts in ten of the national demo are this small.
+    size = archive.getinfo(part).file_size
+    if size <= min(
+        limits.max_cell_chars,
+        limits.max_token_bytes,
+        _SHORTEST_STRING * limits.max_shared_strings,
+    ):
+        # No text, cell, token or count of shared strings of a part this small can cross
+        # the limits (a character takes at least a byte, and a zip member never yields
+        # more than its stated size: ``zipfile`` cuts it there and checks its CRC), so
+        # expat runs without a callback: the scan's callbacks were most of the reading
+        # of a workbook, and seven parts in ten of the national demo are this small.
         return feed(path, archive, part, limits, parser)
     parser.buffer_text = True  # pieces of at most ``buffer_size`` characters: memory stays bounded
     cells: list[int] = []  # characters so far in each open cell element
     texts: list[int] = [0]  # characters so far in each open element's own text
+    strings = 0
 
     def start(name: str, attributes: dict[str, str]) -> None:
+        nonlocal strings
         texts.append(0)
         if name in CELL_TAGS:
             cells.append(0)
+            if name in STRING_TAGS:
+                strings += 1
+                if strings > limits.max_shared_strings:
+                    raise RefusedError(too_many_strings(path, part, limits))
 
     def end(name: str) -> None:
         texts.pop()

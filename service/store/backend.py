@@ -38,6 +38,7 @@ from service.store.embedded import (
     published_copy,
     safe_ntriples,
 )
+from service.store.snapshots import memory_share
 from service.store.worker_tasks import (
     QueryAnswer,
     Read,
@@ -46,7 +47,7 @@ from service.store.worker_tasks import (
     UpdateTrial,
     UploadCheck,
 )
-from service.store.workers import QueryPool, memory_share
+from service.store.workers import QueryPool
 
 
 class Reader(Protocol):

@@ -226,3 +226,18 @@ class _Dataset(io.RawIOBase):
         view[:size] = self._data[:size]
         self._data = self._data[size:]
         return size
+
+
+def memory_share(query_store: str, workers: int) -> float:
+    """``QueryPool.memory_share`` for the setting ``query_store``: with "auto", the
+    copies of all workers together may take half of the memory available when each is
+    made (the other half for the server, the answer cache and the system).
+
+    >>> memory_share("disk", 3), memory_share("memory", 3), memory_share("auto", 2)
+    (0.0, inf, 0.25)
+    """
+    if query_store == "disk":
+        return 0.0
+    if query_store == "memory":
+        return math.inf
+    return 0.5 / workers

@@ -180,6 +180,13 @@ class OpenSnapshot:
 
 
 @dataclass(frozen=True)
+class FreeOld:
+    """Free the copies in memory of snapshots no longer current (``Reply.holding``)."""
+
+    snapshot: str = ""
+
+
+@dataclass(frozen=True)
 class QueryAnswer:
     kind: Literal["solutions", "boolean", "graph"]
     media: str | None
@@ -208,11 +215,9 @@ class Reply(NamedTuple):
     the one before, not the thread that copies. Before, a query was charged all the
     worker spent since its last reply: the first query after a write paid for freeing
     the old copy (1.3 s for the national demo), and its shape was learnt as heavy."""
-    dropping: bool = False
-    """The worker now frees the old snapshot's copy, and sends ``DROPPED`` when done."""
-
-
-DROPPED = "dropped"
+    holding: bool = False
+    """The worker still holds the copy in memory of a snapshot no longer current, which
+    it frees when asked (``FreeOld``)."""
 
 
 _CHECKED_TEXT_LIMIT = 16_384
@@ -334,27 +339,31 @@ def worker_main(connection: Connection, share: float = 0.0) -> None:
     with contextlib.suppress(AttributeError, OSError):  # not Linux
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     snapshots = Snapshots(share)
+    stale: list[ox.Store] = []
+    """Copies of snapshots no longer current: freeing one takes a second of CPU with the
+    GIL held, so the pool asks for it when the worker can be spared (one at a time)."""
     while True:
         try:
-            request: QueryRequest | UpdateRehearsal | UpdateTrial | UploadCheck | OpenSnapshot = (
-                connection.recv()
-            )
+            request: Request = connection.recv()
         except (EOFError, OSError):
             return
         # Every reply carries the main thread's CPU seconds so far and the request's own,
         # so the server learns what a request cost without reading /proc twice per
         # query, and whether its queries run in memory (for metrics and the benchmark).
-        stale: ox.Store | None = None
         began = time.thread_time()
         try:
             if request.snapshot and request.snapshot != snapshots.path:
-                stale = snapshots.open(request.snapshot)
+                old = snapshots.open(request.snapshot)
+                if old is not None:
+                    stale.append(old)  # freed when the pool asks (``FreeOld``)
+            if isinstance(request, FreeOld):
+                stale.clear()
             began = time.thread_time()
             answer = _answer(snapshots, request)
             now = time.thread_time()
             if isinstance(request, QueryRequest):
                 snapshots.answered(now - began)
-            reply = Reply("ok", answer, now, snapshots.in_memory(), now - began, stale is not None)
+            reply = Reply("ok", answer, now, snapshots.in_memory(), now - began, bool(stale))
         except Exception as error:
             # The error itself crosses to the server: one the user is told about as it
             # is, anything else as an evaluation failure naming its type.
@@ -364,14 +373,9 @@ def worker_main(connection: Connection, share: float = 0.0) -> None:
                 else QueryFailedError(f"{type(error).__name__}: {error}")
             )
             now = time.thread_time()
-            reply = Reply(
-                "error", failure, now, snapshots.in_memory(), now - began, stale is not None
-            )
+            reply = Reply("error", failure, now, snapshots.in_memory(), now - began, bool(stale))
         try:
             connection.send(reply)
-            if stale is not None:
-                del stale  # the old copy, freed after the answer (``Snapshots.open``)
-                connection.send(DROPPED)
         except (BrokenPipeError, ConnectionResetError):
             # The server closed its end while this worker answered: it is stopping (or it
             # gave up on the request and kills this worker). Nobody is left to tell; a
@@ -379,12 +383,13 @@ def worker_main(connection: Connection, share: float = 0.0) -> None:
             return
 
 
-def _answer(
-    snapshots: Snapshots,
-    request: QueryRequest | UpdateRehearsal | UpdateTrial | UploadCheck | OpenSnapshot,
-) -> object:
+Request = QueryRequest | UpdateRehearsal | UpdateTrial | UploadCheck | OpenSnapshot | FreeOld
+"""What a worker is asked."""
+
+
+def _answer(snapshots: Snapshots, request: Request) -> object:
     """What the worker sends back for ``request`` (raises what the server is told of)."""
-    if isinstance(request, OpenSnapshot):
+    if isinstance(request, (OpenSnapshot, FreeOld)):
         return None
     if isinstance(request, UpdateRehearsal):
         # Always on disk: a read-only store refuses the update after parsing it; the

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import fcntl
 import logging
-import math
 import multiprocessing
 import os
 import pickle
@@ -47,7 +46,7 @@ from service.errors import (
 from service.sparql.text_checks import RefusedTextError
 from service.store.admission import CHEAP_BUDGET, CLIENT, Admission
 from service.store.worker_tasks import (
-    DROPPED,
+    FreeOld,
     OpenSnapshot,
     QueryAnswer,
     QueryRequest,
@@ -85,28 +84,13 @@ def _used(worker: _Worker, cpu_before: float | None, started: float) -> float:
     return now - cpu_before
 
 
-def memory_share(query_store: str, workers: int) -> float:
-    """``QueryPool.memory_share`` for the setting ``query_store``: with "auto", the
-    copies of all workers together may take half of the memory available when each is
-    made (the other half for the server, the answer cache and the system).
-
-    >>> memory_share("disk", 3), memory_share("memory", 3), memory_share("auto", 2)
-    (0.0, inf, 0.25)
-    """
-    if query_store == "disk":
-        return 0.0
-    if query_store == "memory":
-        return math.inf
-    return 0.5 / workers
-
-
 _SENT_AT_ONCE = 65_536
 """Requests up to this many bytes are written to a worker on the event loop (the
 socket's buffer takes them whole); larger ones on a thread."""
 OPENING_SECONDS = 5.0
 """Added to the cheap lane's budget when the worker must open the snapshot first."""
-DROP_SECONDS = 60.0
-"""How long a worker may take to free its old snapshot's copy before it is replaced."""
+FREE_SECONDS = 60.0
+"""How long a worker may take to free its old snapshots' copies before it is replaced."""
 
 
 _RETRY_AFTER_STOP = 5
@@ -214,6 +198,8 @@ class QueryPool:
     """Threads that read and write the workers' pipes when that could block (a large
     reply still arriving, a large request): never on the event loop."""
     _replacements: set[asyncio.Task[None]] = field(default_factory=set)
+    _freeing: bool = False
+    """A worker is freeing its old snapshots' copies (``_free_old``)."""
     _closed: bool = False
     timeouts: int = 0
     """How many queries were stopped at their deadline (for metrics)."""
@@ -416,7 +402,7 @@ class QueryPool:
                 reply: Reply = worker.connection.recv()
             else:
                 reply = await self._in_thread(worker, worker.connection.recv)
-            status, payload, worker.cpu, worker.in_memory, cost, dropping = reply
+            status, payload, worker.cpu, worker.in_memory, cost, holding = reply
         except _OverranError:
             self._replace(worker, request.snapshot)
             raise
@@ -439,22 +425,25 @@ class QueryPool:
             # still be busy, so it cannot be reused safely.
             self._replace(worker, request.snapshot)
             raise
-        if dropping:
-            self._aside(worker)
+        if holding and not self._freeing:
+            self._free_old(worker)
         else:
             self._idle.put_nowait(worker)
         return status, payload, cost
 
-    def _aside(self, worker: _Worker) -> None:
-        """Keep ``worker`` out of use while it frees its old snapshot's copy (a second of
-        CPU for the national demo), its slot withdrawn as a replaced worker's (the general
-        lane's first). Before, the first query on each worker after a write waited for it."""
+    def _free_old(self, worker: _Worker) -> None:
+        """Have ``worker`` free its copies of old snapshots (a second of CPU with the GIL
+        held for the national demo), out of use meanwhile, its slot withdrawn as a
+        replaced worker's (the general lane's first); one worker at a time, when it has
+        answered a request, so the others answer meanwhile. Before, the first query on
+        each worker after a write waited for it, all workers at once."""
+        self._freeing = True
         self.admission.withdraw()
-        task = asyncio.get_running_loop().create_task(self._dropped(worker))
+        task = asyncio.get_running_loop().create_task(self._freed(worker))
         self._replacements.add(task)
         task.add_done_callback(self._replacements.discard)
 
-    async def _dropped(self, worker: _Worker) -> None:
+    async def _freed(self, worker: _Worker) -> None:
         assert self._idle is not None
         loop = asyncio.get_running_loop()
         said: asyncio.Future[None] = loop.create_future()
@@ -464,15 +453,19 @@ class QueryPool:
                 said.set_result(None)
 
         fd = worker.connection.fileno()
-        loop.add_reader(fd, ready)
         try:
-            async with asyncio.timeout(DROP_SECONDS):
-                await said
-            done = not self._closed and worker.connection.recv() == DROPPED
+            worker.connection.send(FreeOld())
+            loop.add_reader(fd, ready)
+            try:
+                async with asyncio.timeout(FREE_SECONDS):
+                    await said
+            finally:
+                loop.remove_reader(fd)
+            done = not self._closed and worker.connection.recv().status == "ok"
         except (TimeoutError, EOFError, OSError):
             done = False
         finally:
-            loop.remove_reader(fd)
+            self._freeing = False
         if self._closed:
             return
         if done:

@@ -60,7 +60,12 @@ async def _writes_and_reads() -> None:
             # copy is begun after it), so it is answered from disk, and sees the write
             # whole; then the copy answers.
             assert await _counts(pool, store) == {generation: TRIPLES}
+            # The old snapshot's copy is freed once that query is answered, not before it
+            # (a second with the GIL held for the national demo), the worker out of use
+            # meanwhile; then it answers again.
+            assert pool._freeing and pool.admission.replacing == 1
             await _until_in_memory(pool, store, generation)
+            assert not pool._freeing and pool.admission.replacing == 0
         # A rehearsal runs on the snapshot on disk (read-only), never on the copy,
         # which would take the update.
         rehearsal = UpdateRehearsal(

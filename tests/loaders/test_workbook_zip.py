@@ -240,6 +240,19 @@ def _fake_end_in_comment(members: list[tuple[bytes, bytes]]) -> bytes:
     return bytes(out + end(len(members), len(listing), at, fake))
 
 
+def _end_record_inside_the_directory(members: list[tuple[bytes, bytes]]) -> bytes:
+    """The last entry's comment holds an end record whose own comment is the true last
+    one: ``zipfile`` and the zip crate take the last, a reader taking the first valid
+    one would take the other."""
+    out = bytearray()
+    offsets = locals_of(members, out)
+    at = len(out)
+    listing = bytearray(directory(members, offsets))
+    struct.pack_into("<H", listing, len(listing) - len(members[-1][0]) - 14, 22)
+    inner = end(len(members), len(listing), at)[:20] + struct.pack("<H", 22)
+    return bytes(out + listing + inner + end(len(members), len(listing) + 22, at))
+
+
 def _wrong_count(members: list[tuple[bytes, bytes]]) -> bytes:
     """``zipfile`` reads the directory to its size, the zip crate as many entries as stated."""
     data = bytearray(laid_out(members))
@@ -252,10 +265,11 @@ def _wrong_count(members: list[tuple[bytes, bytes]]) -> bytes:
     [
         (_fake_end_in_comment, "damaged zip archive and cannot be read (Bad magic number"),
         (lambda members: laid_out(members) + laid_out(members), "the directory is not where"),
+        (_end_record_inside_the_directory, "more than one end record"),
         (_wrong_count, "has another number of parts"),
         (lambda members: laid_out(members, b"PK") + b"\0", "data after the end record"),
     ],
-    ids=["fake-end-in-comment", "two-archives", "wrong-count", "data-after-the-end"],
+    ids=["fake-end-in-comment", "two-archives", "end-in-directory", "wrong-count", "data-after"],
 )
 def test_regression_end_records_a_reader_may_read_otherwise_are_refused(
     xlsx: Path, folder: Path, construction: object, detail: str
@@ -308,7 +322,8 @@ def test_regression_a_local_header_naming_another_part_is_a_workbook_error(
 
 def test_local_headers_other_fields_are_ignored_by_both_readers(xlsx: Path, folder: Path) -> None:
     """A local header's method, sizes and flags differing from the directory's change
-    nothing for either reader: both go by the directory."""
+    nothing for either reader: both go by the directory, and both skip the local
+    header's own extra field (one the directory does not have)."""
     members = parts(xlsx)
     out = bytearray()
     listing = bytearray()
@@ -318,6 +333,9 @@ def test_local_headers_other_fields_are_ignored_by_both_readers(xlsx: Path, fold
         if name == SHEET1.encode():
             struct.pack_into("<2H", header, 6, 1, 8)  # encrypted, deflated
             struct.pack_into("<2L", header, 18, 0, 0)  # no sizes
+            field = struct.pack("<HH4s", 0xCAFE, 4, b"<!--")
+            struct.pack_into("<H", header, 28, len(field))
+            header[30 + len(name) : 30 + len(name)] = field
         out += header
     path = folder / "lokalt.xlsx"
     path.write_bytes(out + listing + end(len(members), len(listing), len(out)))

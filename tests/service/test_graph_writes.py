@@ -138,16 +138,23 @@ def test_replacing_a_graph_with_the_same_triples_writes_nothing() -> None:
         store.close()
 
 
-def test_a_replace_is_published_to_the_snapshot_before_it_returns() -> None:
-    """What the query workers read (the snapshot) holds the new triples, not the old."""
+def _published(store: KnowledgeStore) -> Graph:
+    copy = ox.Store.read_only(store.snapshot)
+    try:
+        return _graph(copy.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=G) or b"")
+    finally:
+        del copy
+
+
+def test_a_write_is_published_to_the_snapshot_before_it_returns() -> None:
+    """What the query workers read (the snapshot) holds the new triples when the write
+    returns: a new graph (a bulk write) and a replaced one (an update)."""
     store = KnowledgeStore(None)
     try:
         store.replace_graph_ntriples(G.value, _ntriples(TRIPLES[:10]))
+        assert isomorphic(_published(store), _graph(_as_written_fresh(_ntriples(TRIPLES[:10]))))
         store.replace_graph_ntriples(G.value, _ntriples(TRIPLES[5:15]))
-        copy = ox.Store.read_only(store.snapshot)
-        published = copy.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=G) or b""
-        del copy
-        assert isomorphic(_graph(published), _graph(_as_written_fresh(_ntriples(TRIPLES[5:15]))))
+        assert isomorphic(_published(store), _graph(_as_written_fresh(_ntriples(TRIPLES[5:15]))))
     finally:
         store.close()
 

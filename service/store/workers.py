@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import multiprocessing
 import os
@@ -25,7 +24,6 @@ import pickle
 import signal
 import socket
 import struct
-import termios
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Literal
 
 from service.errors import (
     QueryError,
@@ -84,6 +82,11 @@ def _used(worker: _Worker, cpu_before: float | None, started: float) -> float:
     return now - cpu_before
 
 
+_LOOK = socket.MSG_PEEK | socket.MSG_DONTWAIT
+_TAKEN_AT_ONCE = 1 << 20
+"""At most this many bytes of a reply are taken in one ``recv`` (its buffer is made
+that large first)."""
+
 _SENT_AT_ONCE = 65_536
 """Requests up to this many bytes are written to a worker on the event loop (the
 socket's buffer takes them whole); larger ones on a thread."""
@@ -116,39 +119,110 @@ class _Worker:
     """The connection's socket (a duplicate), to look at a reply before reading it."""
     in_memory: bool = False
     """Whether its last query ran on its in-memory copy of the snapshot (for metrics)."""
-    wake: Callable[[], None] | None = None
+    wake: Callable[..., None] | None = None
     """While a request waits for this worker's reply: what ends the wait (``close``)."""
     in_thread: Future[object] | None = None
     """A read or write of the connection running on a thread (``QueryPool._io``)."""
+    watched: asyncio.AbstractEventLoop | None = None
+    """The event loop that watches the connection for replies (``watch``)."""
     _closing: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        # The descriptor is kept: a stop may close the connection during a wait, and its
+        # fileno() then raised "handle is closed".
+        self.fd = self.connection.fileno()
         try:
             self.peek = socket.socket(fileno=os.dup(self.connection.fileno()))
         except OSError:
             self.peek = None  # not a socket: every reply is read on a thread
 
-    def whole_reply_waiting(self) -> bool:
-        """Whether the worker's reply has arrived whole, so reading it cannot block.
+    def watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Have ``loop`` call ``readable`` when a reply comes, from now until ``unwatch``.
 
-        Why: a reply of megabytes (a large answer, the names behind "did you mean")
-        comes through a socket buffer of a few hundred kilobytes, as fast as the worker
-        is given a core to write it; read on the event loop, every request waited that
-        long (1.6 s seen in the load test)."""
-        if self.peek is None:
-            return False
+        Why it stays: watched only while a request waited, every light query paid for
+        adding and removing its reader (two system calls and asyncio's bookkeeping, a
+        twentieth of the server's time for a light query)."""
+        if self.watched is None:
+            loop.add_reader(self.fd, self.readable)
+            self.watched = loop
+
+    def unwatch(self) -> None:
+        """No more ``readable`` calls: before the connection is closed (a descriptor
+        closed while the loop watches it is a number the loop goes on watching, and the
+        next connection opened gets it), or handed to another reader."""
+        loop, self.watched = self.watched, None
+        if loop is not None:
+            with contextlib.suppress(ValueError, OSError):
+                loop.remove_reader(self.fd)
+
+    def readable(self) -> None:
+        """The connection has something to read: the reply a request waits for
+        (``wake``), taken and handed to it; with none waiting, the worker's end (it
+        died): not watched until the next request."""
+        wake = self.wake
+        if wake is None:
+            self.unwatch()
+            return
+        taken = self.take_reply() if self.peek is not None else None
+        if taken is None and self.peek is not None:
+            return  # nothing after all
+        self.wake = None
+        wake(taken)
+
+    def take_reply(self) -> bytes | None:
+        """What has arrived of the worker's reply, taken off the connection without
+        waiting: all of it when it is there, header included (one ``recv``), else as
+        much as has come (``rest`` reads the others on a thread); ``b""`` at end of
+        file; None when nothing has (nothing taken).
+
+        Why not ``connection.recv`` on the event loop: a reply of megabytes (a large
+        answer, the names behind "did you mean") comes through a socket buffer of a few
+        hundred kilobytes, as fast as the worker is given a core to write it; read on
+        the event loop, every request waited that long (1.6 s seen in the load test).
+        And why not a look (peek, FIONREAD) before ``recv``: that was four system calls
+        for every light query's reply, this is two. Never more than the reply: what
+        follows it is the next request's."""
+        assert self.peek is not None
         try:
-            head = self.peek.recv(4, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-            (waiting,) = struct.unpack("i", fcntl.ioctl(self.peek, termios.FIONREAD, b"\0" * 4))
+            head = self.peek.recv(4, _LOOK)
+            if len(head) < 4:
+                return head and self.peek.recv(len(head), socket.MSG_DONTWAIT)
+            (size,) = struct.unpack("!i", head)
+            if size < 0:  # 2 GiB or more: an 8-byte length follows
+                return self.peek.recv(4, socket.MSG_DONTWAIT)
+            return self.peek.recv(min(4 + size, _TAKEN_AT_ONCE), socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return None
         except OSError:
-            return False
-        if len(head) < 4:
-            return False
-        (size,) = struct.unpack("!i", head)
-        return bool(size >= 0 and waiting >= 4 + size)
+            return b""  # reset: the worker is gone, as at end of file
+
+    def rest(self, taken: bytes) -> bytes:
+        """The reply whose first bytes ``take_reply`` took, read whole (blocking: on a
+        thread), without its header: ``Connection.recv_bytes``'s framing, read through
+        the duplicate socket."""
+        assert self.peek is not None
+        data = bytearray(taken)
+
+        def fill(size: int) -> None:
+            while len(data) < size:
+                chunk = self.peek.recv(min(size - len(data), _TAKEN_AT_ONCE))  # type: ignore[union-attr]
+                if not chunk:
+                    raise EOFError
+                data.extend(chunk)
+
+        fill(4)
+        (size,) = struct.unpack("!i", data[:4])
+        start = 4
+        if size < 0:
+            fill(12)
+            (size,) = struct.unpack("!Q", data[4:12])
+            start = 12
+        fill(start + size)
+        return bytes(data[start:])
 
     def close(self) -> None:
-        """Close this side of the connection, once no thread reads or writes it.
+        """Close this side of the connection (unwatched first, on the event loop),
+        once no thread reads or writes it.
 
         Why wait for the thread: a request given up (its client went away, an upload's
         deadline) kills its worker while a thread may still be reading a large reply, a
@@ -156,6 +230,7 @@ class _Worker:
         is free, and the next connection opened (a client's, the new worker's pipe) gets
         it: the thread's next read took that connection's bytes. The worker is killed
         first, so the thread's read ends at once (end of file)."""
+        self.unwatch()
         job = self.in_thread
         if job is not None and not job.done():
             job.add_done_callback(lambda _: self._close_now())
@@ -349,12 +424,14 @@ class QueryPool:
         assert self._idle is not None
         loop = asyncio.get_running_loop()
         # One future and one timer per wait, not wait_for(shield(...)): this runs for
-        # every query, and a light one is answered within a few milliseconds.
-        answered: asyncio.Future[bool] = loop.create_future()
+        # every query, and a light one is answered within a few milliseconds. The future
+        # gets the reply's bytes (``_Worker.readable`` took them), False at the timer, None
+        # when woken with nothing taken (``close``, or no socket to take from).
+        answered: asyncio.Future[bytes | Literal[False] | None] = loop.create_future()
 
-        def ready() -> None:
+        def ready(taken: bytes | None = None) -> None:
             if not answered.done():
-                answered.set_result(True)
+                answered.set_result(taken)
 
         def expired() -> None:
             if not answered.done():
@@ -374,11 +451,8 @@ class QueryPool:
             else:
                 worker.connection.send_bytes(data)
             worker.snapshot = request.snapshot or worker.snapshot
-            # The descriptor is kept: a stop may close the connection during the wait,
-            # and its fileno() then raised "handle is closed".
-            fd = worker.connection.fileno()
-            loop.add_reader(fd, ready)
             worker.wake = ready
+            worker.watch(loop)
             try:
                 while True:
                     left = timeout - (time.monotonic() - started)
@@ -386,22 +460,29 @@ class QueryPool:
                         raise TimeoutError
                     timer = loop.call_later(min(left, budget) if cheap else left, expired)
                     try:
-                        if await answered:
-                            break
+                        taken = await answered
                     finally:
                         timer.cancel()
+                    if taken is not False:
+                        break
                     if cheap and _used(worker, cpu, started) >= budget:
                         raise _OverranError from None
                     answered = loop.create_future()
             finally:
                 worker.wake = None
-                loop.remove_reader(fd)
             if self._closed:
                 raise _StoppedError
-            if worker.whole_reply_waiting():
-                reply: Reply = worker.connection.recv()
-            else:
+            reply: Reply
+            if taken is None:  # no socket to take it from
                 reply = await self._in_thread(worker, worker.connection.recv)
+            elif not taken:
+                raise EOFError("the worker ended (end of file)")
+            elif len(taken) >= 4 and len(taken) == 4 + struct.unpack("!i", taken[:4])[0]:
+                # Our own worker's reply, as Connection.recv would unpickle it.
+                reply = pickle.loads(memoryview(taken)[4:])  # noqa: S301
+            else:  # a large reply, still arriving
+                whole = await self._in_thread(worker, worker.rest, taken)
+                reply = pickle.loads(whole)  # noqa: S301
             status, payload, worker.cpu, worker.in_memory, cost, holding = reply
         except _OverranError:
             self._replace(worker, request.snapshot)
@@ -452,7 +533,8 @@ class QueryPool:
             if not said.done():
                 said.set_result(None)
 
-        fd = worker.connection.fileno()
+        worker.unwatch()  # its reader is this one's until the worker is idle again
+        fd = worker.fd
         try:
             worker.connection.send(FreeOld())
             loop.add_reader(fd, ready)

@@ -77,6 +77,18 @@ def _params(text: str) -> dict[str, list[str]]:
     return parse_qs(text, keep_blank_values=True, encoding="utf-8", errors="strict")
 
 
+def _url_query(request: Request) -> str:
+    """``request.url.query`` without making the URL: the query string as Starlette
+    decodes it (UTF-8, strict: UnicodeDecodeError). Why: making the whole URL and
+    splitting it again was a fortieth of the server's time for a light query. A query
+    string with a character URL splitting drops or splits at (tab, CR, LF, ``#``; no
+    HTTP parser passes one) still goes through ``request.url``."""
+    query: str = request.scope.get("query_string", b"").decode()
+    if "#" in query or "\t" in query or "\r" in query or "\n" in query:
+        return request.url.query
+    return query
+
+
 def _chosen(
     params: dict[str, list[str]], aliases: dict[str, str], offered: list[str]
 ) -> str | None:
@@ -300,7 +312,7 @@ def _utf8(body: bytes, what_nb: str, what_en: str) -> str:
 )
 async def sparql_get(request: Request, backend: BackendDep, settings: SettingsDep) -> Response:
     try:
-        params = _params(request.url.query)
+        params = _params(_url_query(request))
     except UnicodeDecodeError:
         return allow_any_origin(
             error_response(400, "URL-en er ikke UTF-8.", "The URL is not UTF-8.")
@@ -329,7 +341,7 @@ async def sparql_post(request: Request, backend: BackendDep, settings: SettingsD
             f"charset={charset}",
         )
     try:
-        url_params = _params(request.url.query)
+        url_params = _params(_url_query(request))
     except UnicodeDecodeError:
         return error_response(400, "URL-en er ikke UTF-8.", "The URL is not UTF-8.")
     if media == "application/sparql-update":

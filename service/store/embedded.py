@@ -2,7 +2,7 @@
 
 Queries see the union of all named graphs as their default graph. A source the
 store has is replaced with a single SPARQL update (delete what the new content
-lacks, insert what the graph lacks: ``KnowledgeStore._changes``), which pyoxigraph
+lacks, insert what the graph lacks: ``service.store.graph_changes``), which pyoxigraph
 runs as one transaction; a new one goes in with the bulk loader, which RocksDB
 ingests at once (``KnowledgeStore._bulk_write``). Either way a reader sees the old
 graph or the new one, never a mix, and a crash leaves one of them.
@@ -33,6 +33,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from service.errors import UpdateFailedError, UpdateSyntaxError
+from service.store.graph_changes import changes_sparql, insert_data, nquads, preamble_quads
 
 NewGraphs = Sequence[tuple[str, bytes | tuple[bytes, ...]]]
 """(graph IRI, its N-Triples, whole or in parts) for ``KnowledgeStore.add_new_graphs``."""
@@ -148,165 +149,6 @@ def ox_triples(triples: Iterable[tuple[Node, Node, Node]]) -> list[ox.Triple]:
     return [ox.Triple(term(s), term(p), term(o)) for s, p, o in triples]  # type: ignore[arg-type]
 
 
-def _insert(name: ox.NamedNode, data: bytes) -> str:
-    """INSERT DATA of pyoxigraph's N-Triples ``data`` into graph ``name``."""
-    return f"INSERT DATA {{ GRAPH {name} {{\n{data.decode()}\n}} }}"
-
-
-def _split_blank(ntriples: bytes) -> tuple[set[bytes], list[bytes]]:
-    """The lines of pyoxigraph's N-Triples without a blank node (a set), and those with
-    one: a subject that is one, or an object (the last term before " .", which for a
-    literal holds its closing quote).
-
-    >>> _split_blank(b'<a> <p> _:x .\\n_:x <p> "_:y" .\\n<a> <p> "b _:c" .\\n')
-    ({b'<a> <p> "b _:c" .'}, [b'<a> <p> _:x .', b'_:x <p> "_:y" .'])
-    """
-    lines = ntriples.split(b"\n")
-    plain = {line for line in lines if b"_:" not in line}  # nearly all: no closer look
-    blank: list[bytes] = []
-    for line in lines:
-        if b"_:" not in line:
-            continue
-        last = line[: line.rfind(b" ")]
-        last = last[last.rfind(b" ") + 1 :]
-        if line.startswith(b"_:") or (last.startswith(b"_:") and b'"' not in last):
-            blank.append(line)
-        else:
-            plain.add(line)
-    plain.discard(b"")
-    return plain, blank
-
-
-BLANK_GROUPS = 32
-"""Up to this many groups of stored blank-node triples are deleted by their own patterns
-(``_blank_deletions``); more, by one pattern over the whole graph."""
-
-
-def _blank_deletions(name: ox.NamedNode, lines: list[bytes]) -> list[str]:
-    """DELETE operations that remove the stored triples ``lines`` of graph ``name``, which
-    each have a blank node (a DELETE DATA cannot name one): each group of lines linked
-    by their blank nodes becomes a pattern, its blank nodes variables that must bind
-    blank nodes. Found through the indexes from the group's IRIs and literals (Oslo's
-    provenance: under a millisecond), not by reading the whole graph (20 ms). A
-    pattern can match other blank-node triples of the graph, shaped alike: those are
-    among ``lines`` too, and go as well. Many groups: one pattern over every triple.
-
-    >>> print(_blank_deletions(ox.NamedNode("urn:g"), [b"<urn:g> <urn:p> _:x .",
-    ...     b'_:x <urn:q> "1" .', b"_:y <urn:q> <urn:o> ."])[0])
-    DELETE { GRAPH <urn:g> { <urn:g> <urn:p> ?b0 .
-    ?b0 <urn:q> "1" . } } WHERE { GRAPH <urn:g> { <urn:g> <urn:p> ?b0 .
-    ?b0 <urn:q> "1" . } FILTER(isBlank(?b0)) }
-    """
-    variables: dict[bytes, str] = {}
-    group: dict[str, str] = {}  # variable -> a variable of its group (union-find)
-
-    def root(variable: str) -> str:
-        while group[variable] != variable:
-            variable = group[variable]
-        return variable
-
-    def variable(label: bytes) -> str:
-        if label not in variables:
-            variables[label] = group.setdefault(f"?b{len(variables)}", f"?b{len(variables)}")
-        return variables[label]
-
-    patterns: list[tuple[list[str], str]] = []  # (the line's variables, the line as pattern)
-    for line in lines:
-        subject, rest = line.split(b" ", 1)
-        head, _, last = rest.removesuffix(b" .").rpartition(b" ")
-        found = []
-        if subject.startswith(b"_:"):
-            found.append(variable(subject))
-            subject = found[-1].encode()
-        if last.startswith(b"_:") and b'"' not in last:
-            found.append(variable(last))
-            last = found[-1].encode()
-        if len(found) == 2:
-            group[root(found[1])] = root(found[0])
-        patterns.append((found, b" ".join([subject, head, last, b"."]).decode()))
-    groups: dict[str, tuple[set[str], list[str]]] = {}
-    for found, pattern in patterns:
-        names, members = groups.setdefault(root(found[0]), (set(), []))
-        names.update(found)
-        members.append(pattern)
-    if len(groups) > BLANK_GROUPS:
-        return [
-            f"DELETE {{ GRAPH {name} {{ ?s ?p ?o }} }} WHERE {{ GRAPH {name} "
-            "{ ?s ?p ?o FILTER(isBlank(?s) || isBlank(?o)) } }"
-        ]
-    operations = []
-    for names, members in groups.values():
-        body = "\n".join(members)
-        blank = " && ".join(f"isBlank({v})" for v in sorted(names))
-        operations.append(
-            f"DELETE {{ GRAPH {name} {{ {body} }} }} WHERE {{ GRAPH {name} {{ {body} }} "
-            f"FILTER({blank}) }}"
-        )
-    return operations
-
-
-_INSERT_DATA = re.compile(r"\s*INSERT DATA \{ GRAPH <([^<>\s]*)> \{([^{}]*)\} \}\s*;\s*")
-
-
-def _preamble_quads(preamble: str) -> list[ox.Quad] | None:
-    """The quads of a preamble made only of ``INSERT DATA { GRAPH <g> { triples } } ;``
-    operations (the audit trail's marker, ``service.access.audit.marker_sparql``), so
-    they can go in a new graph's own bulk write; None for anything else (a DROP of a
-    graph an upload takes over), which then runs as SPARQL. The triples are parsed
-    by pyoxigraph as N-Triples: what does not parse as that is None too.
-
-    >>> _preamble_quads("INSERT DATA { GRAPH <urn:a> { <urn:s> <urn:p> 1 } } ; ")
-    >>> _preamble_quads("INSERT DATA { GRAPH <urn:a> { <urn:s> <urn:p> <urn:o> } } ; ")
-    [<Quad subject=<NamedNode value=urn:s> ... graph_name=<NamedNode value=urn:a>>]
-    >>> _preamble_quads("INSERT DATA { GRAPH <urn:a> { <urn:s> <urn:p> <urn:o> } } ; "
-    ...                 "DROP SILENT GRAPH <urn:b> ; ")
-    """
-    quads: list[ox.Quad] = []
-    position = 0
-    while position < len(preamble):
-        operation = _INSERT_DATA.match(preamble, position)
-        if operation is None:
-            return None
-        triples = operation[2].strip()
-        try:
-            graph = ox.NamedNode(operation[1])
-            parsed = ox.parse((triples.removesuffix(".") + " .").encode(), ox.RdfFormat.N_TRIPLES)
-            quads += [ox.Quad(q.subject, q.predicate, q.object, graph) for q in parsed]
-        except (SyntaxError, ValueError):
-            return None
-        position = operation.end()
-    return quads
-
-
-def _nquads(name: ox.NamedNode, ntriples: bytes) -> bytes:
-    """pyoxigraph's N-Triples as N-Quads in graph ``name``: every line ends in " .", and a
-    line break inside a literal is escaped, so each line gets the name before that end.
-    A line that did not would be a triple of the default graph in N-Quads, so every
-    line is checked to have the name: a mistake refuses the write, never makes another.
-
-    >>> _nquads(ox.NamedNode("urn:g"), b'<urn:s> <urn:p> "a . b" .\\n\\n').decode()
-    '<urn:s> <urn:p> "a . b" <urn:g> .\\n'
-    >>> _nquads(ox.NamedNode("urn:g"), b'<urn:s> <urn:p> "a" .\\r\\n')
-    Traceback (most recent call last):
-    ...
-    ValueError: not pyoxigraph's N-Triples: 1 of 1 lines without ' .' at their end
-    """
-    while b"\n\n" in ntriples:
-        ntriples = ntriples.replace(b"\n\n", b"\n")
-    ntriples = ntriples.lstrip(b"\n")
-    if ntriples and not ntriples.endswith(b"\n"):
-        ntriples += b"\n"
-    ending = f" {name} .\n".encode()
-    quads = ntriples.replace(b" .\n", ending)
-    lines, named = quads.count(b"\n"), quads.count(ending)
-    if named != lines:
-        raise ValueError(
-            f"not pyoxigraph's N-Triples: {lines - named} of {lines} lines without ' .' at "
-            "their end"
-        )
-    return quads
-
-
 _BACKUP_ATTEMPTS = 5
 
 TRANSACTION_BYTES = 16 * 1024 * 1024
@@ -348,7 +190,7 @@ class KnowledgeStore:
         """Old snapshots being deleted (on a thread)."""
         self._writing = threading.RLock()
         """Held by every write and publish: a replace reads the graph it changes
-        (``_changes``), and no other write may come between that read and its update
+        (``changes_sparql``), and no other write may come between that read and its update
         (writes come from several threads: uploads, updates, the audit trail)."""
         self._publish()
 
@@ -467,7 +309,7 @@ class KnowledgeStore:
         (``_bulk_write``), without a SPARQL update to parse; with a preamble that does
         more than mark (an upload taking over graphs drops them), in one update.
 
-        A graph the store has is changed by what differs (``_changes``), not dropped and
+        A graph the store has is changed by what differs (``changes_sparql``), not dropped and
         written again: a workbook uploaded again mostly repeats itself, and dropping and
         inserting Oslo's 4,400 triples in one update cost 0.18 s (SPARQL parsing, a read
         and six index writes per triple, the deletions piling up as tombstones that made
@@ -477,64 +319,20 @@ class KnowledgeStore:
         preamble = WRITE_PREAMBLE.get()
         with self._writing:
             if not self._store.contains_named_graph(name):
-                marks = _preamble_quads(preamble)
+                marks = preamble_quads(preamble)
                 if marks is None:
-                    self._store.update(preamble + _insert(name, data))
+                    self._store.update(preamble + insert_data(name, data))
                 else:
                     marked = ox.serialize(marks, format=ox.RdfFormat.N_QUADS) or b""
-                    self._bulk_write(_nquads(name, data) + marked)
+                    self._bulk_write(nquads(name, data) + marked)
             else:
-                changes = self._changes(name, data)
+                changes = changes_sparql(self._store, name, data)
                 if changes is None:
-                    changes = f"DROP SILENT GRAPH {name} ;\n" + _insert(name, data)
+                    changes = f"DROP SILENT GRAPH {name} ;\n" + insert_data(name, data)
                 if not preamble + changes:
                     return  # the same content: nothing written, nothing to publish
                 self._store.update(preamble + changes)
             self._publish()
-
-    def _changes(self, name: ox.NamedNode, data: bytes) -> str | None:
-        """SPARQL operations that turn graph ``name`` into exactly the N-Triples ``data``,
-        or None where this cannot tell (a triple term on either side).
-
-        Both sides are pyoxigraph's N-Triples (the graph as ``Store.dump`` writes it),
-        so a triple is the same line on both: the stored lines ``data`` lacks are
-        deleted, then the lines the graph lacks inserted. The store keeps some literals
-        in another form than they were given (``"5"^^xsd:nonNegativeInteger`` as
-        ``"5"^^xsd:integer``, ``"1.50"^^xsd:decimal`` as ``"1.5"``): the lines the graph
-        lacks are compared in the store's form (written to a store in memory and read
-        back), so a value it has is kept as it is. Blank nodes cannot be named by a
-        DELETE DATA: every stored triple with one is deleted by pattern, and the
-        given ones inserted with fresh blank nodes (a source has a few, its provenance).
-        The caller holds ``_writing``: no other write comes between this read and the
-        update.
-        """
-        stored = self._store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=name) or b""
-        if b"<<" in stored or b"<<" in data:
-            return None
-        old, old_blank = _split_blank(stored)
-        new, new_blank = _split_blank(data)
-        added = new - old
-        if added:
-            # The lines the graph lacks, in the form the store keeps them: those it has
-            # in that form already (Oslo's 291 "n"^^xsd:nonNegativeInteger, kept as
-            # xsd:integer) are then neither deleted nor inserted again.
-            scratch = ox.Store()
-            scratch.load(b"\n".join(added), ox.RdfFormat.N_TRIPLES, to_graph=name)
-            kept = scratch.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=name) or b""
-            added = set(kept.split(b"\n"))
-            added.discard(b"")
-            new |= added
-            added -= old
-        removed = old - new
-        operations = []
-        if removed:
-            lines = b"\n".join(removed).decode()
-            operations.append(f"DELETE DATA {{ GRAPH {name} {{\n{lines}\n}} }}")
-        if old_blank:
-            operations += _blank_deletions(name, old_blank)
-        if added or new_blank:
-            operations.append(_insert(name, b"\n".join([*added, *new_blank])))
-        return " ;\n".join(operations)
 
     def add_new_graphs(self, graphs: NewGraphs, written: GraphWritten | None = None) -> bool:
         """Write every (graph IRI, N-Triples) of ``graphs`` in a few large writes, if none of
@@ -544,7 +342,7 @@ class KnowledgeStore:
         Each write is one bulk load (``_bulk_write``) of about ``TRANSACTION_BYTES``
         of N-Quads, and each graph is whole in one write: a first start's 358 sources
         cost 8 CPU seconds so, 24 in transactions (measured on the national demo). The
-        N-Triples must be pyoxigraph's (``_nquads``).
+        N-Triples must be pyoxigraph's (``nquads``).
 
         A graph's N-Triples may come in parts (a source's triples, then its provenance),
         joined one graph at a time: joining them all first held the national demo's
@@ -558,7 +356,7 @@ class KnowledgeStore:
                 return False
             done = written or (lambda index: None)
             quads = (
-                _nquads(name, data if isinstance(data, bytes) else b"".join(data))
+                nquads(name, data if isinstance(data, bytes) else b"".join(data))
                 for name, (_, data) in zip(names, graphs, strict=True)
             )
             chunk: list[bytes] = []

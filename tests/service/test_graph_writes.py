@@ -164,9 +164,9 @@ def test_many_groups_of_blank_nodes_are_deleted_by_one_pattern(
 ) -> None:
     """Past ``BLANK_GROUPS`` groups, the stored blank-node triples go by one pattern over
     the graph (a pattern per group would be hundreds of operations)."""
-    from service.store import embedded
+    from service.store import graph_changes
 
-    monkeypatch.setattr(embedded, "BLANK_GROUPS", 1)
+    monkeypatch.setattr(graph_changes, "BLANK_GROUPS", 1)
     store = KnowledgeStore(None)
     try:
         with store.deferred_publish():

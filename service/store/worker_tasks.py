@@ -207,7 +207,7 @@ class Reply(NamedTuple):
     payload: object
     cpu: float
     """The CPU seconds of the worker's main thread so far (``time.thread_time``), the
-    clock the pool reads from /proc while it waits (``workers._cpu_seconds``)."""
+    clock the pool reads from /proc while it waits (``worker_connection.cpu_seconds``)."""
     in_memory: bool
     """Whether its snapshot is answered from the copy in memory (for metrics)."""
     cost: float

@@ -9,7 +9,8 @@ a worker past its deadline is killed with SIGKILL and replaced, and the client
 gets a clear error while the other workers keep answering.
 
 What runs inside a worker (its requests, answers and loop) is in
-``service.store.worker_tasks``; this module is the server's side: the pool, its
+``service.store.worker_tasks``, the server's end of a worker's connection in
+``service.store.worker_connection``; this module is the server's side: the pool, its
 deadlines and the admission of queries to it.
 """
 
@@ -22,15 +23,12 @@ import multiprocessing
 import os
 import pickle
 import signal
-import socket
 import struct
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
+from multiprocessing.connection import wait
 from typing import Any, Literal
 
 from service.errors import (
@@ -43,6 +41,7 @@ from service.errors import (
 )
 from service.sparql.text_checks import RefusedTextError
 from service.store.admission import CHEAP_BUDGET, CLIENT, Admission
+from service.store.worker_connection import Worker, cpu_seconds
 from service.store.worker_tasks import (
     FreeOld,
     OpenSnapshot,
@@ -59,33 +58,13 @@ from service.store.worker_tasks import (
 log = logging.getLogger(__name__)
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
-    """CPU seconds the main thread of process ``pid`` has used (Linux ``/proc``), or None:
-    it runs the worker's requests; the thread copying a snapshot into memory (seconds of
-    CPU) counted against the cheap lane's budget of whatever query ran meanwhile."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICKS
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _used(worker: _Worker, cpu_before: float | None, started: float) -> float:
+def _used(worker: Worker, cpu_before: float | None, started: float) -> float:
     """What the worker's current request has cost: CPU seconds, else wall seconds."""
-    now = _cpu_seconds(worker.process.pid)
+    now = cpu_seconds(worker.process.pid)
     if now is None or cpu_before is None:
         return time.monotonic() - started
     return now - cpu_before
 
-
-_LOOK = socket.MSG_PEEK | socket.MSG_DONTWAIT
-_TAKEN_AT_ONCE = 1 << 20
-"""At most this many bytes of a reply are taken in one ``recv`` (its buffer is made
-that large first)."""
 
 _SENT_AT_ONCE = 65_536
 """Requests up to this many bytes are written to a worker on the event loop (the
@@ -109,142 +88,6 @@ class _StoppedError(Exception):
 
 
 @dataclass
-class _Worker:
-    process: BaseProcess
-    connection: Connection
-    snapshot: str | None = None
-    cpu: float | None = None
-    """The worker's CPU seconds when it last replied (it is idle between requests)."""
-    peek: socket.socket | None = None
-    """The connection's socket (a duplicate), to look at a reply before reading it."""
-    in_memory: bool = False
-    """Whether its last query ran on its in-memory copy of the snapshot (for metrics)."""
-    wake: Callable[..., None] | None = None
-    """While a request waits for this worker's reply: what ends the wait (``close``)."""
-    in_thread: Future[object] | None = None
-    """A read or write of the connection running on a thread (``QueryPool._io``)."""
-    watched: asyncio.AbstractEventLoop | None = None
-    """The event loop that watches the connection for replies (``watch``)."""
-    _closing: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        # The descriptor is kept: a stop may close the connection during a wait, and its
-        # fileno() then raised "handle is closed".
-        self.fd = self.connection.fileno()
-        try:
-            self.peek = socket.socket(fileno=os.dup(self.connection.fileno()))
-        except OSError:
-            self.peek = None  # not a socket: every reply is read on a thread
-
-    def watch(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Have ``loop`` call ``readable`` when a reply comes, from now until ``unwatch``.
-
-        Why it stays: watched only while a request waited, every light query paid for
-        adding and removing its reader (two system calls and asyncio's bookkeeping, a
-        twentieth of the server's time for a light query)."""
-        if self.watched is None:
-            loop.add_reader(self.fd, self.readable)
-            self.watched = loop
-
-    def unwatch(self) -> None:
-        """No more ``readable`` calls: before the connection is closed (a descriptor
-        closed while the loop watches it is a number the loop goes on watching, and the
-        next connection opened gets it), or handed to another reader."""
-        loop, self.watched = self.watched, None
-        if loop is not None:
-            with contextlib.suppress(ValueError, OSError):
-                loop.remove_reader(self.fd)
-
-    def readable(self) -> None:
-        """The connection has something to read: the reply a request waits for
-        (``wake``), taken and handed to it; with none waiting, the worker's end (it
-        died): not watched until the next request."""
-        wake = self.wake
-        if wake is None:
-            self.unwatch()
-            return
-        taken = self.take_reply() if self.peek is not None else None
-        if taken is None and self.peek is not None:
-            return  # nothing after all
-        self.wake = None
-        wake(taken)
-
-    def take_reply(self) -> bytes | None:
-        """What has arrived of the worker's reply, taken off the connection without
-        waiting: all of it when it is there, header included (one ``recv``), else as
-        much as has come (``rest`` reads the others on a thread); ``b""`` at end of
-        file; None when nothing has (nothing taken).
-
-        Why not ``connection.recv`` on the event loop: a reply of megabytes (a large
-        answer, the names behind "did you mean") comes through a socket buffer of a few
-        hundred kilobytes, as fast as the worker is given a core to write it; read on
-        the event loop, every request waited that long (1.6 s seen in the load test).
-        And why not a look (peek, FIONREAD) before ``recv``: that was four system calls
-        for every light query's reply, this is two. Never more than the reply: what
-        follows it is the next request's."""
-        assert self.peek is not None
-        try:
-            head = self.peek.recv(4, _LOOK)
-            if len(head) < 4:
-                return head and self.peek.recv(len(head), socket.MSG_DONTWAIT)
-            (size,) = struct.unpack("!i", head)
-            if size < 0:  # 2 GiB or more: an 8-byte length follows
-                return self.peek.recv(4, socket.MSG_DONTWAIT)
-            return self.peek.recv(min(4 + size, _TAKEN_AT_ONCE), socket.MSG_DONTWAIT)
-        except (BlockingIOError, InterruptedError):
-            return None
-        except OSError:
-            return b""  # reset: the worker is gone, as at end of file
-
-    def rest(self, taken: bytes) -> bytes:
-        """The reply whose first bytes ``take_reply`` took, read whole (blocking: on a
-        thread), without its header: ``Connection.recv_bytes``'s framing, read through
-        the duplicate socket."""
-        assert self.peek is not None
-        data = bytearray(taken)
-
-        def fill(size: int) -> None:
-            while len(data) < size:
-                chunk = self.peek.recv(min(size - len(data), _TAKEN_AT_ONCE))  # type: ignore[union-attr]
-                if not chunk:
-                    raise EOFError
-                data.extend(chunk)
-
-        fill(4)
-        (size,) = struct.unpack("!i", data[:4])
-        start = 4
-        if size < 0:
-            fill(12)
-            (size,) = struct.unpack("!Q", data[4:12])
-            start = 12
-        fill(start + size)
-        return bytes(data[start:])
-
-    def close(self) -> None:
-        """Close this side of the connection (unwatched first, on the event loop),
-        once no thread reads or writes it.
-
-        Why wait for the thread: a request given up (its client went away, an upload's
-        deadline) kills its worker while a thread may still be reading a large reply, a
-        read syscall at a time on the descriptor's number. Closed under it, the number
-        is free, and the next connection opened (a client's, the new worker's pipe) gets
-        it: the thread's next read took that connection's bytes. The worker is killed
-        first, so the thread's read ends at once (end of file)."""
-        self.unwatch()
-        job = self.in_thread
-        if job is not None and not job.done():
-            job.add_done_callback(lambda _: self._close_now())
-        else:
-            self._close_now()
-
-    def _close_now(self) -> None:
-        with self._closing:  # the thread's callback and the event loop may both come
-            self.connection.close()
-            if self.peek is not None:
-                self.peek.close()
-
-
-@dataclass
 class QueryPool:
     """A fixed number of query worker processes, and the deadline logic around them.
 
@@ -263,8 +106,8 @@ class QueryPool:
     _context: multiprocessing.context.SpawnContext = field(
         default_factory=lambda: multiprocessing.get_context("spawn")
     )
-    _idle: asyncio.Queue[_Worker] | None = None
-    _all: list[_Worker] = field(default_factory=list)
+    _idle: asyncio.Queue[Worker] | None = None
+    _all: list[Worker] = field(default_factory=list)
     admission: Admission = field(init=False)
     _spawner: ThreadPoolExecutor = field(init=False)
     """Threads of its own for starting workers (up to half a minute each on a busy
@@ -289,7 +132,7 @@ class QueryPool:
             client_limit=max(1, self.queue_limit // 2),
         )
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self) -> Worker:
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=worker_main,
@@ -299,7 +142,7 @@ class QueryPool:
         )
         process.start()
         child.close()
-        worker = _Worker(process, parent)
+        worker = Worker(process, parent)
         self._all.append(worker)
         if self._closed:  # a replacement's thread, after close() went through the workers
             self._kill(worker)
@@ -406,7 +249,7 @@ class QueryPool:
 
     async def _on(
         self,
-        worker: _Worker,
+        worker: Worker,
         request: QueryRequest | UpdateRehearsal | UpdateTrial | UploadCheck,
         timeout: float,
         crashed: Callable[[str], QueryError],
@@ -425,7 +268,7 @@ class QueryPool:
         loop = asyncio.get_running_loop()
         # One future and one timer per wait, not wait_for(shield(...)): this runs for
         # every query, and a light one is answered within a few milliseconds. The future
-        # gets the reply's bytes (``_Worker.readable`` took them), False at the timer, None
+        # gets the reply's bytes (``Worker.readable`` took them), False at the timer, None
         # when woken with nothing taken (``close``, or no socket to take from).
         answered: asyncio.Future[bytes | Literal[False] | None] = loop.create_future()
 
@@ -441,7 +284,7 @@ class QueryPool:
         if cheap and request.snapshot != worker.snapshot:
             budget += OPENING_SECONDS  # opening a snapshot is not the query's cost
         started = time.monotonic()
-        cpu = worker.cpu if worker.cpu is not None else _cpu_seconds(worker.process.pid)
+        cpu = worker.cpu if worker.cpu is not None else cpu_seconds(worker.process.pid)
         try:
             if self._closed:
                 raise _StoppedError  # its connection is closed
@@ -512,7 +355,7 @@ class QueryPool:
             self._idle.put_nowait(worker)
         return status, payload, cost
 
-    def _free_old(self, worker: _Worker) -> None:
+    def _free_old(self, worker: Worker) -> None:
         """Have ``worker`` free its copies of old snapshots (a second of CPU with the GIL
         held for the national demo), out of use meanwhile, its slot withdrawn as a
         replaced worker's (the general lane's first); one worker at a time, when it has
@@ -524,7 +367,7 @@ class QueryPool:
         self._replacements.add(task)
         task.add_done_callback(self._replacements.discard)
 
-    async def _freed(self, worker: _Worker) -> None:
+    async def _freed(self, worker: Worker) -> None:
         assert self._idle is not None
         loop = asyncio.get_running_loop()
         said: asyncio.Future[None] = loop.create_future()
@@ -557,14 +400,14 @@ class QueryPool:
         self._kill(worker, reap=False)  # stuck or dead: replaced (which restores its slot)
         await self._replacement(worker, worker.snapshot or "")
 
-    async def _in_thread(self, worker: _Worker, call: Callable[..., object], *args: object) -> Any:
+    async def _in_thread(self, worker: Worker, call: Callable[..., object], *args: object) -> Any:
         """``call(*args)`` on an I/O thread; the worker's connection stays open until it
-        returns (``_Worker.close``), even if the request is given up meanwhile."""
+        returns (``Worker.close``), even if the request is given up meanwhile."""
         job: Future[object] = self._io.submit(call, *args)
         worker.in_thread = job
         return await asyncio.wrap_future(job)
 
-    def _replace(self, worker: _Worker, snapshot: str = "") -> None:
+    def _replace(self, worker: Worker, snapshot: str = "") -> None:
         """Kill ``worker`` and start its replacement in the background.
 
         Why in the background: starting a worker takes a second or more (half a minute
@@ -579,7 +422,7 @@ class QueryPool:
         self._replacements.add(task)
         task.add_done_callback(self._replacements.discard)
 
-    async def _replacement(self, dead: _Worker, snapshot: str) -> None:
+    async def _replacement(self, dead: Worker, snapshot: str) -> None:
         assert self._idle is not None
         loop = asyncio.get_running_loop()
         try:
@@ -602,7 +445,7 @@ class QueryPool:
             if not self._closed:  # (RuntimeError: its threads are gone)
                 raise
 
-    def _spawn_open(self, snapshot: str) -> _Worker:
+    def _spawn_open(self, snapshot: str) -> Worker:
         """A new worker that has opened ``snapshot`` already, so the next query (often
         a cheap one, under the cheap lane's budget) does not pay for the opening."""
         worker = self._spawn()
@@ -621,7 +464,7 @@ class QueryPool:
         self._kill(worker)  # a reply still to come would be read as a query's answer
         return self._spawn()
 
-    def _kill(self, worker: _Worker, *, reap: bool = True) -> None:
+    def _kill(self, worker: Worker, *, reap: bool = True) -> None:
         """SIGKILL ``worker``; ``reap``: wait (up to 5 s) until it is gone, which
         callers on the event loop leave to a thread."""
         if worker.process.pid is not None and worker.process.is_alive():

@@ -16,6 +16,7 @@ from rdflib.term import Node
 
 from loaders.cells import MunicipalityRegister, municipality_register
 from loaders.collector import keep_long_lived
+from loaders.graph_memo import GraphMemo
 from loaders.namespaces import KG
 from loaders.resolver import Resolver
 
@@ -28,7 +29,8 @@ _PER_CONTEXT: dict[
 """Keyed by the context's layers, not by the context: ``validate --endpoint`` reads the
 file twice (the check, then the rows its changes name), each time through a new layered
 context of the same graphs, and indexed the stored names again for the second."""
-_PER_LAYER: dict[int, tuple[weakref.ref[Graph], int, Resolver, MunicipalityRegister]] = {}
+_PER_LAYER: GraphMemo[tuple[Resolver, MunicipalityRegister]] = GraphMemo(most=0)
+"""The first layer's index (the reference data), one at a time."""
 
 
 def layered_context(*graphs: Graph) -> Graph:
@@ -52,33 +54,20 @@ def context_layers(context: Graph) -> list[Graph]:
     return [context]
 
 
-_BY_SUBJECT: dict[int, tuple[weakref.ref[Graph], int, dict[Node, list[Triple]]]] = {}
+_BY_SUBJECT: GraphMemo[dict[Node, list[Triple]]] = GraphMemo()
 
 
 def by_subject(graph: Graph) -> dict[Node, list[Triple]]:
     """``graph``'s triples by subject, made once per graph (and again if it grew): for the
     graphs every check reads (the ontology, the reference data), where a validation looks
     up thousands of nodes and rdflib's own lookup cost a tenth of an upload's check."""
-    found = _BY_SUBJECT.get(id(graph))
-    if found is not None and found[0]() is graph and found[1] == len(graph):
-        return found[2]
+    found = _BY_SUBJECT.get(graph)
+    if found is not None:
+        return found
     index: dict[Node, list[Triple]] = {}
     for triple in graph:
         index.setdefault(triple[0], []).append(triple)
-    if len(_BY_SUBJECT) > 8:
-        _BY_SUBJECT.clear()
-    _BY_SUBJECT[id(graph)] = (weakref.ref(graph), len(graph), index)
-    return index
-
-
-def _cached(
-    cache: dict[int, tuple[weakref.ref[Graph], int, Resolver, MunicipalityRegister]],
-    graph: Graph,
-) -> tuple[Resolver, MunicipalityRegister] | None:
-    found = cache.get(id(graph))
-    if found is not None and found[0]() is graph and found[1] == len(graph):
-        return found[2], found[3]
-    return None
+    return _BY_SUBJECT.put(graph, index)
 
 
 def context_index(ontology: Graph, context: Graph) -> tuple[Resolver, MunicipalityRegister]:
@@ -99,11 +88,11 @@ def context_index(ontology: Graph, context: Graph) -> tuple[Resolver, Municipali
     ):
         return known[2], known[3]
     base, *above = layers
-    found = _cached(_PER_LAYER, base)
+    found = _PER_LAYER.get(base)
     if found is None:
-        found = (Resolver.from_graphs(ontology, ontology, base), municipality_register(base))
-        _PER_LAYER.clear()
-        _PER_LAYER[id(base)] = (weakref.ref(base), len(base), *found)
+        found = _PER_LAYER.put(
+            base, (Resolver.from_graphs(ontology, ontology, base), municipality_register(base))
+        )
         keep_long_lived()
     resolver, register = found
     if above:

@@ -7,13 +7,14 @@ the same way everywhere.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterable
 
 import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.term import Node
+
+from loaders.graph_memo import GraphMemo
 
 OxTerm = ox.NamedNode | ox.BlankNode | ox.Literal
 
@@ -70,7 +71,7 @@ Parsed = dict[Node, list[ox.Triple | ox.Quad] | None]
 """An rdflib IRI → the pyoxigraph triples about it that a graph was built from; None for
 a subject whose triples are not kept (``_Twin``)."""
 
-_TWINS: dict[int, tuple[weakref.ref[Graph], int, Parsed]] = {}
+_TWINS: GraphMemo[Parsed] = GraphMemo(most=None)
 
 
 class _Twin:
@@ -106,8 +107,7 @@ class _Twin:
 
     def keep(self, graph: Graph) -> Graph:
         """Remember the triples as ``graph``'s (``parsed_triples``), while it has as many."""
-        _TWINS[id(graph)] = (weakref.ref(graph), len(graph), self.parsed)
-        weakref.finalize(graph, _TWINS.pop, id(graph), None)  # kept no longer than the graph
+        _TWINS.put(graph, self.parsed)  # kept no longer than the graph
         return graph
 
 
@@ -117,10 +117,7 @@ _XSD_STRING = ox.NamedNode(str(XSD.string))
 def parsed_triples(graph: Graph) -> Parsed | None:
     """The pyoxigraph triples ``graph`` was built from (``rdflib_graph``, the reference
     data), by subject; None when it was not built so, or has changed size since."""
-    entry = _TWINS.get(id(graph))
-    if entry is None or entry[0]() is not graph or entry[1] != len(graph):
-        return None
-    return entry[2]
+    return _TWINS.get(graph)
 
 
 def rdflib_graph(triples: Iterable[ox.Triple | ox.Quad]) -> Graph:

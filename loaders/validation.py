@@ -8,7 +8,6 @@ value, message in nb and en) that a report can map to sheets, rows and columns.
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
@@ -20,6 +19,7 @@ from rdflib.term import Node
 
 from loaders.context import by_subject, context_layers
 from loaders.engines import Engine
+from loaders.graph_memo import GraphMemo
 from loaders.namespaces import KGSH, bind_prefixes
 from loaders.oxigraph_terms import parsed_triples
 from loaders.paths import ontology_dir, shapes_dir
@@ -164,7 +164,7 @@ def _about(nodes: set[Node], context: Graph | None) -> Iterator[tuple[Node, Node
                 yield from graph.triples((node, None, None))
 
 
-_QUADS: dict[int, tuple[weakref.ref[Graph], int, dict[Node, list[ox.Quad]]]] = {}
+_QUADS: GraphMemo[dict[Node, list[ox.Quad]]] = GraphMemo()
 """Per layer of the context (the ontology, the reference data, the stored names a batch or
 an upload is checked against): each node's triples as quads of the checks' context graph,
 made once per process and layer, and again if the layer grew."""
@@ -174,17 +174,10 @@ _KNOWN_NODES = 200_000
 
 def _layer_quads(graph: Graph) -> dict[Node, list[ox.Quad]]:
     """The memo of ``graph``'s nodes as quads (``_QUADS``), emptied when the graph changed."""
-    entry = _QUADS.get(id(graph))
-    if (
-        entry is None
-        or entry[0]() is not graph
-        or entry[1] != len(graph)
-        or len(entry[2]) > _KNOWN_NODES
-    ):
-        if len(_QUADS) > 8:
-            _QUADS.clear()
-        entry = _QUADS[id(graph)] = (weakref.ref(graph), len(graph), {})
-    return entry[2]
+    memo = _QUADS.get(graph)
+    if memo is None or len(memo) > _KNOWN_NODES:
+        memo = _QUADS.put(graph, {})
+    return memo
 
 
 def _referenced_quads(nodes: set[Node], context: Graph | None) -> list[ox.Quad]:

@@ -154,6 +154,20 @@ QUERY_WORKERS_IN_MEMORY = Gauge(
     "last query ran on their in-memory copy of the store",
     registry=REGISTRY,
 )
+QUERY_WORKERS_CHECKS_WARM = Gauge(
+    "kommunegraf_query_workers_checks_warm",
+    "Spørreprosesser som har forberedt kontrollen av opplastinger / query workers that have "
+    "warmed up the checks of uploads (warm_checks)",
+    registry=REGISTRY,
+)
+UPLOAD_CHECKS = Counter(
+    "kommunegraf_upload_checks",
+    "Kontroller av opplastinger i spørreprosessene; cold=true: kontrollen kompilerte formene "
+    "selv / checks of uploads in the query workers; cold=true: the check compiled the shapes "
+    "itself (its worker had not warmed up, warm_checks)",
+    ["cold"],
+    registry=REGISTRY,
+)
 QUERIES_WAITING = Gauge(
     "kommunegraf_queries_waiting",
     "Spørringer i kø etter kø (cheap, general) / queries waiting for a worker by lane",

@@ -199,6 +199,13 @@ class Settings:
         "SHACL engine for uploads: sparql (the shapes compiled to SPARQL) or pyshacl "
         "(the reference, slower)",
     )
+    warm_checks: bool = setting(
+        True,
+        "spørreprosessene gjør ledig tid til å forberede kontrollen av opplastinger (former, "
+        "referansedata), så den første opplastingen går like raskt som de neste",
+        "query workers use idle time to prepare the checks of uploads (shapes, reference "
+        "data), so the first upload is as fast as the next ones",
+    )
     demo: bool = setting(
         True,
         "fyll et tomt lager med demodataene (loaders/demo), ikke bare referansedata",

@@ -416,6 +416,10 @@ def start_server(
         # Never the user's copy of the demo (~/.cache/kommunegraf): a test that loads the
         # demo checks and loads it, unless it gives a folder of its own.
         "KOMMUNEGRAF_DEMO_CACHE": "off",
+        # No warm-up of the checks of uploads (seconds of CPU per worker, in the
+        # background) unless asked for: few tests' servers check an upload, and
+        # tests/service/test_warm_checks.py tests the warm-up.
+        "KOMMUNEGRAF_WARM_CHECKS": "false",
         **(env or {}),
     }
     log = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this call, like the server

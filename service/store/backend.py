@@ -39,6 +39,7 @@ from service.store.embedded import (
     safe_ntriples,
 )
 from service.store.snapshots import memory_share
+from service.store.warm_up import WarmUp
 from service.store.worker_tasks import (
     QueryAnswer,
     Read,
@@ -166,6 +167,11 @@ class EmbeddedBackend(Backend):
             settings.query_reserved,
             settings.query_queue,
             memory_share=memory_share(settings.query_store, settings.query_workers),
+            warm=(
+                WarmUp(settings.base_iri, settings.engine)
+                if settings.warm_checks and (settings.token or settings.tokens)
+                else None
+            ),
         )
         self._writer = asyncio.Lock()
         self._in_flight: Counter[str] = Counter()

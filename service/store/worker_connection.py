@@ -55,6 +55,8 @@ class Worker:
     """The connection's socket (a duplicate), to look at a reply before reading it."""
     in_memory: bool = False
     """Whether its last query ran on its in-memory copy of the snapshot (for metrics)."""
+    checks_warm: bool = False
+    """Whether it has warmed up the checks of uploads (``Reply.checks_warm``)."""
     wake: Callable[..., None] | None = None
     """While a request waits for this worker's reply: what ends the wait (``close``)."""
     in_thread: Future[object] | None = None

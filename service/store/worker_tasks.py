@@ -28,6 +28,7 @@ from service.errors import (
 )
 from service.sparql.text_checks import CheckedText, RefusedTextError, check_text
 from service.store.snapshots import Snapshots
+from service.store.warm_up import WARMING, WarmUp
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,8 @@ class Reply(NamedTuple):
     holding: bool = False
     """The worker still holds the copy in memory of a snapshot no longer current, which
     it frees when asked (``FreeOld``)."""
+    checks_warm: bool = False
+    """The worker has done a first check's one-off work (``service.store.warm_up``)."""
 
 
 _CHECKED_TEXT_LIMIT = 16_384
@@ -323,10 +326,11 @@ def run_trial(store: ox.Store | None, request: UpdateTrial) -> TrialResult:
     return TrialResult(added_quads, tuple(graphs))
 
 
-def worker_main(connection: Connection, share: float = 0.0) -> None:
+def worker_main(connection: Connection, share: float = 0.0, warm: WarmUp | None = None) -> None:
     """Loop of a worker process: receive a request, answer it, repeat until EOF.
 
-    ``share``: see ``Snapshots``."""
+    ``share``: see ``Snapshots``. ``warm``: warm the checks of uploads up while idle
+    (``service.store.warm_up``); None when the service takes none."""
     # The parent decides when workers stop: a SIGINT or SIGTERM sent to the whole process
     # group (Ctrl-C, systemd) must not kill a query the server is still finishing.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -342,11 +346,15 @@ def worker_main(connection: Connection, share: float = 0.0) -> None:
     stale: list[ox.Store] = []
     """Copies of snapshots no longer current: freeing one takes a second of CPU with the
     GIL held, so the pool asks for it when the worker can be spared (one at a time)."""
+    if warm is not None:
+        WARMING.start(warm)
     while True:
+        WARMING.idle()
         try:
             request: Request = connection.recv()
         except (EOFError, OSError):
             return
+        WARMING.busy()
         # Every reply carries the main thread's CPU seconds so far and the request's own,
         # so the server learns what a request cost without reading /proc twice per
         # query, and whether its queries run in memory (for metrics and the benchmark).
@@ -363,7 +371,15 @@ def worker_main(connection: Connection, share: float = 0.0) -> None:
             now = time.thread_time()
             if isinstance(request, QueryRequest):
                 snapshots.answered(now - began)
-            reply = Reply("ok", answer, now, snapshots.in_memory(), now - began, bool(stale))
+            reply = Reply(
+                "ok",
+                answer,
+                now,
+                snapshots.in_memory(),
+                now - began,
+                bool(stale),
+                WARMING.done.is_set(),
+            )
         except Exception as error:
             # The error itself crosses to the server: one the user is told about as it
             # is, anything else as an evaluation failure naming its type.
@@ -373,7 +389,15 @@ def worker_main(connection: Connection, share: float = 0.0) -> None:
                 else QueryFailedError(f"{type(error).__name__}: {error}")
             )
             now = time.thread_time()
-            reply = Reply("error", failure, now, snapshots.in_memory(), now - began, bool(stale))
+            reply = Reply(
+                "error",
+                failure,
+                now,
+                snapshots.in_memory(),
+                now - began,
+                bool(stale),
+                WARMING.done.is_set(),
+            )
         try:
             connection.send(reply)
         except (BrokenPipeError, ConnectionResetError):
@@ -404,5 +428,6 @@ def _answer(snapshots: Snapshots, request: Request) -> object:
     if isinstance(request, UploadCheck):
         from service.access.uploads import check_in_worker
 
-        return check_in_worker(store, request)
+        with WARMING.lock:  # never beside a step of the warm-up: it waits for the step
+            return check_in_worker(store, request)
     return run_query(store, request)

@@ -41,6 +41,7 @@ from service.errors import (
 )
 from service.sparql.text_checks import RefusedTextError
 from service.store.admission import CHEAP_BUDGET, CLIENT, Admission
+from service.store.warm_up import WarmUp
 from service.store.worker_connection import Worker, cpu_seconds
 from service.store.worker_tasks import (
     FreeOld,
@@ -103,6 +104,9 @@ class QueryPool:
     memory_share: float = 0.0
     """The part of the available memory each worker's in-memory copy of the snapshot may
     take (``service.store.snapshots.Snapshots``): 0 never, ``inf`` always."""
+    warm: WarmUp | None = None
+    """The checks of uploads each worker warms up while idle (``service.store.warm_up``);
+    None: none (the service takes no uploads)."""
     _context: multiprocessing.context.SpawnContext = field(
         default_factory=lambda: multiprocessing.get_context("spawn")
     )
@@ -136,7 +140,7 @@ class QueryPool:
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=worker_main,
-            args=(child, self.memory_share),
+            args=(child, self.memory_share, self.warm),
             name="kommunegraf-query",
             daemon=True,
         )
@@ -326,7 +330,8 @@ class QueryPool:
             else:  # a large reply, still arriving
                 whole = await self._in_thread(worker, worker.rest, taken)
                 reply = pickle.loads(whole)  # noqa: S301
-            status, payload, worker.cpu, worker.in_memory, cost, holding = reply
+            status, payload, worker.cpu, worker.in_memory, cost, holding, warm = reply
+            worker.checks_warm = warm
         except _OverranError:
             self._replace(worker, request.snapshot)
             raise
@@ -490,6 +495,11 @@ class QueryPool:
     def in_memory(self) -> int:
         """How many workers answered their last query from memory (for metrics)."""
         return sum(1 for w in self._all if w.in_memory)
+
+    def checks_warm(self) -> int:
+        """How many workers have warmed up the checks of uploads, as their last reply said
+        (for metrics)."""
+        return sum(1 for w in self._all if w.checks_warm)
 
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self._all if w.process.pid is not None]

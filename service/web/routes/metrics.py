@@ -20,6 +20,7 @@ from service.metrics import (
     QUERIES_REFUSED,
     QUERIES_WAITING,
     QUERY_WORKERS,
+    QUERY_WORKERS_CHECKS_WARM,
     QUERY_WORKERS_IN_MEMORY,
     STORE_GRAPHS,
     STORE_TRIPLES,
@@ -72,6 +73,7 @@ async def metrics(request: Request) -> Response:
         if isinstance(backend, EmbeddedBackend):
             QUERY_WORKERS.set(backend.pool.alive())
             QUERY_WORKERS_IN_MEMORY.set(backend.pool.in_memory())
+            QUERY_WORKERS_CHECKS_WARM.set(backend.pool.checks_warm())
             admission = backend.pool.admission
             QUERIES_WAITING.labels("cheap").set(admission.waiting(cheap=True))
             QUERIES_WAITING.labels("general").set(admission.waiting(cheap=False))

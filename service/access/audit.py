@@ -54,7 +54,7 @@ from fastapi import Request
 from rdflib import Graph
 from rdflib.namespace import PROV, RDF
 
-from service.access.audit_prov import event_graph, insert_sparql
+from service.access.audit_prov import event_graph
 from service.access.scope import DEFAULT, Principal, UpdateWrites, audit_graph, graph_owner
 from service.metrics import count_audit_event
 from service.settings import Settings
@@ -344,7 +344,10 @@ class Auditor:
             if self.log.path is not None and size_before != self._size:
                 await self.rebuild_graph()
             else:
-                await self.backend.update(insert_sparql([event], self.settings.base_iri))
+                # One graph's INSERT DATA, which the store knows it is (an upload's
+                # check then reads again only the names of the graphs written).
+                base = self.settings.base_iri
+                await self.backend.merge_graph(audit_graph(base), event_graph(event, base))
             self._size = await asyncio.to_thread(self.log.size)
         except Exception:  # the file has it; the graph is rebuilt from the file
             log.exception("audit event %s not written to the audit graph", event.id)

@@ -7,16 +7,12 @@ graph it changed, and the file it used.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-import pyoxigraph as ox
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, FOAF, PROV, RDF, RDFS, XSD
 
 from loaders.namespaces import KG
-from service.access.scope import audit_graph
-from service.store.embedded import safe_ntriples
 
 if TYPE_CHECKING:
     from service.access.audit import AuditEvent
@@ -67,11 +63,3 @@ def content_iri_from_hex(hex_digest: str) -> str:
 
     digest = base64.urlsafe_b64encode(bytes.fromhex(hex_digest)).rstrip(b"=").decode()
     return f"ni:///sha-256;{digest}"
-
-
-def insert_sparql(events: Iterable[AuditEvent], base: str) -> str:
-    graph = Graph()
-    for event in events:
-        graph += event_graph(event, base)
-    target = ox.NamedNode(audit_graph(base))
-    return f"INSERT DATA {{ GRAPH {target} {{\n{safe_ntriples(graph)}\n}} }}"

@@ -27,7 +27,6 @@ from rdflib import BNode, Graph, URIRef
 from loaders.changes import change_lines, compare
 from loaders.context import context_index, forget_context_index, layered_context
 from loaders.engines import Engine
-from loaders.oxigraph_terms import rdflib_graph
 from loaders.provenance import not_graph_description
 from loaders.report import Issue, Report
 from loaders.shacl_sparql import compile_shapes
@@ -43,7 +42,7 @@ from service.metrics import UPLOAD_CHECKS
 from service.settings import Settings
 from service.store.backend import Backend
 from service.store.embedded import WRITE_PREAMBLE, safe_ntriples
-from service.store.names import stored_context, stored_context_query
+from service.store.names import stored_context, stored_names
 from service.store.reads import construct
 from service.store.sources import (
     SourceResult,
@@ -280,9 +279,7 @@ async def check_upload(
 
 def check_in_worker(store: ox.Store, check: UploadCheck) -> UploadPlan:
     """``plan_upload`` in a query worker, against the snapshot the worker has open."""
-    found = store.query(stored_context_query(check.base_iri), use_default_graph_as_union=True)
-    assert isinstance(found, ox.QueryTriples)
-    stored = rdflib_graph(found)
+    stored = stored_names(store, check.base_iri, check.snapshot, check.history)
     name, role, municipalities = check.writer
     writer = Principal(name, role, frozenset(municipalities))
     engine: Engine = "pyshacl" if check.engine == "pyshacl" else "sparql"

@@ -247,7 +247,8 @@ class EmbeddedBackend(Backend):
     async def check_upload(self, check: UploadCheck) -> object:
         """An upload's check in a query worker, on the current snapshot, within
         ``upload_timeout`` seconds waiting included (``QueryPool.check_upload``)."""
-        check = replace(check, snapshot=self.store.snapshot)
+        history = getattr(self.store, "history", ())
+        check = replace(check, snapshot=self.store.snapshot, history=tuple(history))
         with self._holding(check.snapshot):
             return await self.pool.check_upload(check, self.settings.upload_timeout)
 
@@ -268,7 +269,13 @@ class EmbeddedBackend(Backend):
 
     async def merge_graph(self, graph_iri: str, data: Graph) -> None:
         triples = await asyncio.to_thread(safe_ntriples, data)
-        await self.update(f"INSERT DATA {{ GRAPH <{graph_iri}> {{\n{triples}\n}} }}")
+        text = f"INSERT DATA {{ GRAPH <{graph_iri}> {{\n{triples}\n}} }}"
+        try:  # it writes that one graph (``KnowledgeStore.history``), if the IRI is one
+            written: tuple[str, ...] | None = (ox.NamedNode(graph_iri).value,)
+        except ValueError:
+            written = None
+        async with self._writer:
+            await asyncio.to_thread(self._writable.update, text, self.settings.base_iri, written)
 
     def deferred_publish(self) -> AbstractContextManager[None]:
         """See ``KnowledgeStore.deferred_publish``: one snapshot for a batch load."""

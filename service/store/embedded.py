@@ -22,6 +22,7 @@ import re
 import shutil
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,7 +34,13 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from service.errors import UpdateFailedError, UpdateSyntaxError
-from service.store.graph_changes import changes_sparql, insert_data, nquads, preamble_quads
+from service.store.graph_changes import (
+    changes_sparql,
+    insert_data,
+    nquads,
+    preamble_graphs,
+    preamble_quads,
+)
 
 NewGraphs = Sequence[tuple[str, bytes | tuple[bytes, ...]]]
 """(graph IRI, its N-Triples, whole or in parts) for ``KnowledgeStore.add_new_graphs``."""
@@ -151,6 +158,9 @@ def ox_triples(triples: Iterable[tuple[Node, Node, Node]]) -> list[ox.Triple]:
 
 _BACKUP_ATTEMPTS = 5
 
+HISTORY = 64
+"""Snapshots ``KnowledgeStore.history`` remembers."""
+
 TRANSACTION_BYTES = 16 * 1024 * 1024
 """N-Quads written at once by ``add_new_graphs``: about 100,000 quads."""
 
@@ -188,6 +198,14 @@ class KnowledgeStore:
         """A snapshot when no older one was left on disk (nothing to look for then)."""
         self._removing: set[Path] = set()
         """Old snapshots being deleted (on a thread)."""
+        self.history: deque[tuple[str, tuple[str, ...] | None]] = deque(maxlen=HISTORY)
+        """Each snapshot published (the newest ``HISTORY``), with the named graphs written
+        since the one before, None when a write did not say (a SPARQL update, a bulk
+        load): what a query worker that kept names from an older snapshot reads again
+        (``service.store.names.stored_names``)."""
+        self._written: set[str] | None = None
+        """The graphs written since the last snapshot (None: not known): this store was
+        just opened, so the first snapshot may differ from anything before in any graph."""
         self._writing = threading.RLock()
         """Held by every write and publish: a replace reads the graph it changes
         (``changes_sparql``), and no other write may come between that read and its update
@@ -216,6 +234,17 @@ class KnowledgeStore:
                 if attempt == _BACKUP_ATTEMPTS - 1:
                     raise
         self.snapshot = str(target)
+        written, self._written = self._written, set()
+        self.history.append((self.snapshot, None if written is None else tuple(sorted(written))))
+
+    def _wrote(self, graphs: Iterable[str] | None) -> None:
+        """Note that the next snapshot may differ in ``graphs`` (None: in any graph) and in
+        the graphs the write's preamble writes (``preamble_graphs``)."""
+        marked = preamble_graphs(WRITE_PREAMBLE.get())
+        if graphs is None or marked is None or self._written is None:
+            self._written = None
+        else:
+            self._written.update(graphs, marked)
 
     @contextmanager
     def deferred_publish(self) -> Iterator[None]:
@@ -294,6 +323,7 @@ class KnowledgeStore:
         name = ox.NamedNode(graph_iri)
         text = safe_ntriples(data)
         with self._writing:
+            self._wrote([graph_iri])
             self._store.update(
                 WRITE_PREAMBLE.get() + f"DROP SILENT GRAPH {name} ;\n"
                 f"INSERT DATA {{ GRAPH {name} {{\n{text}\n}} }}"
@@ -318,6 +348,7 @@ class KnowledgeStore:
         name = ox.NamedNode(graph_iri)
         preamble = WRITE_PREAMBLE.get()
         with self._writing:
+            self._wrote([graph_iri])
             if not self._store.contains_named_graph(name):
                 marks = preamble_quads(preamble)
                 if marks is None:
@@ -354,6 +385,7 @@ class KnowledgeStore:
         with self._writing:
             if WRITE_PREAMBLE.get() or any(self._store.contains_named_graph(n) for n in names):
                 return False
+            self._wrote([iri for iri, _ in graphs])
             done = written or (lambda index: None)
             quads = (
                 nquads(name, data if isinstance(data, bytes) else b"".join(data))
@@ -386,11 +418,16 @@ class KnowledgeStore:
         """
         self._store.bulk_load(nquads, ox.RdfFormat.N_QUADS)
 
-    def update(self, sparql: str, base_iri: str | None = None) -> None:
-        """Run a SPARQL Update in one transaction, then publish the new state."""
+    def update(
+        self, sparql: str, base_iri: str | None = None, graphs: Sequence[str] | None = None
+    ) -> None:
+        """Run a SPARQL Update in one transaction, then publish the new state. ``graphs``:
+        the only named graphs it writes, when the caller made it and knows (an INSERT DATA
+        into one graph: ``EmbeddedBackend.merge_graph``); else any may change (``history``)."""
         preamble = WRITE_PREAMBLE.get()
         try:
             with self._writing:
+                self._wrote(graphs)
                 self._store.update(preamble + sparql, base_iri=base_iri)
         except SyntaxError as error:
             raise UpdateSyntaxError(_unshifted(str(error), len(preamble))) from None
@@ -410,6 +447,7 @@ class KnowledgeStore:
         an empty store under the first-start marker (``service.web.startup``), which
         makes the next start empty it again if this is cut short."""
         with self._writing:
+            self._wrote(None)
             self._store.bulk_load(data, rdf_format)
             self._publish()
 

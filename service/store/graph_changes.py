@@ -145,6 +145,30 @@ def preamble_quads(preamble: str) -> list[ox.Quad] | None:
     return quads
 
 
+_DROP = re.compile(r"\s*DROP SILENT GRAPH <([^<>\s]*)>\s*;\s*")
+
+
+def preamble_graphs(preamble: str) -> set[str] | None:
+    """The named graphs a write's preamble writes: the audit marker's (``preamble_quads``)
+    and those an upload's DROP takes over; None for any other operation.
+
+    >>> sorted(preamble_graphs("INSERT DATA { GRAPH <urn:a> { <urn:s> <urn:p> <urn:o> } } ; "
+    ...                        "DROP SILENT GRAPH <urn:b> ;\n"))
+    ['urn:a', 'urn:b']
+    >>> preamble_graphs(""), preamble_graphs("DROP ALL ; ")
+    (set(), None)
+    """
+    graphs: set[str] = set()
+    position = 0
+    while position < len(preamble):
+        operation = _INSERT_DATA.match(preamble, position) or _DROP.match(preamble, position)
+        if operation is None:
+            return None
+        graphs.add(operation[1])
+        position = operation.end()
+    return graphs
+
+
 def nquads(name: ox.NamedNode, ntriples: bytes) -> bytes:
     """pyoxigraph's N-Triples as N-Quads in graph ``name``: every line ends in " .", and a
     line break inside a literal is escaped, so each line gets the name before that end.

@@ -8,13 +8,20 @@ loading pipeline in ``service.store.sources`` is only one of their users.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
+import pyoxigraph as ox
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, SH
+from rdflib.term import Node
 
+from loaders.context import NamesGraph
 from loaders.namespaces import KG
+from loaders.oxigraph_terms import rdflib_terms
 from loaders.resolver import KEY_PROPERTIES, referable_classes
 
 if TYPE_CHECKING:
@@ -75,3 +82,151 @@ def stored_context_query(base_iri: str) -> str:
             OPTIONAL {{ ?s ?p ?o . VALUES ?p {{ {keys} }} }} }}
           FILTER(!STRSTARTS(STR(?g), "{base_iri}graph/reference/"))
         }}"""
+
+
+_RDF_TYPE = ox.NamedNode(str(RDF.type))
+
+
+@cache
+def _referable() -> tuple[ox.NamedNode, ...]:
+    """``_referable_types`` as pyoxigraph terms, for the index scans of ``graph_names``."""
+    return tuple(ox.NamedNode(iri) for iri in re.findall(r"<([^<>]*)>", _referable_types()))
+
+
+@cache
+def _keys() -> tuple[ox.NamedNode, ...]:
+    return tuple(ox.NamedNode(str(p)) for p in CONTEXT_PROPERTIES)
+
+
+def graph_names(store: ox.Store, graph: ox.NamedNode) -> tuple[ox.Triple, ...]:
+    """What ``stored_context_query`` finds in one named graph: its nodes of a referable
+    class, typed, and their keys in that graph, read by index scans of that graph only
+    (``quads_for_pattern`` with the graph given: the store's graph-first indexes).
+
+    Why not the CONSTRUCT: it matched every typed node of the reference data and filtered
+    them out afterwards (75 ms on a store of the reference data and the catalogue), and on
+    the national demo it took 1.6 s for 36,323 triples, against 0.7 s for these scans."""
+    typed: list[ox.Triple] = []
+    subjects: set[ox.NamedNode | ox.BlankNode | ox.Triple] = set()
+    for cls in _referable():
+        for quad in store.quads_for_pattern(None, _RDF_TYPE, cls, graph):
+            typed.append(quad.triple)
+            subjects.add(quad.subject)
+    if not subjects:
+        return ()
+    keyed = [
+        quad.triple
+        for key in _keys()
+        for quad in store.quads_for_pattern(None, key, None, graph)
+        if quad.subject in subjects
+    ]
+    return (*typed, *keyed)
+
+
+def _referable_graph(graph: str, base_iri: str) -> bool:
+    """Whether ``stored_context_query`` reads names from the named graph ``graph``: any
+    that is not reference data (the loaders have that already)."""
+    return not graph.startswith(f"{base_iri}graph/reference/")
+
+
+def store_names(store: ox.Store, base_iri: str) -> dict[str, tuple[ox.Triple, ...]]:
+    """``graph_names`` of every graph ``stored_context_query`` reads, by graph IRI (graphs
+    without names left out); the reference data's graphs are skipped without a scan (the
+    CONSTRUCT matched their typed nodes, then dropped them)."""
+    found: dict[str, tuple[ox.Triple, ...]] = {}
+    for graph in store.named_graphs():
+        if isinstance(graph, ox.NamedNode) and _referable_graph(graph.value, base_iri):
+            names = graph_names(store, graph)
+            if names:
+                found[graph.value] = names
+    return found
+
+
+History = Sequence[tuple[str, tuple[str, ...] | None]]
+"""The embedded store's last snapshots, oldest first, each with the named graphs written
+since the one before it (None: not known, any may have changed):
+``KnowledgeStore.history``."""
+
+
+def changed_since(old: str, new: str, history: History) -> set[str] | None:
+    """The graphs that may differ between snapshot ``old`` and snapshot ``new``; None when
+    ``history`` cannot tell (``old`` too old or unknown, a write that did not say which
+    graphs it changed): then everything is read again.
+
+    >>> history = [("1", None), ("2", ("urn:a",)), ("3", ("urn:b",))]
+    >>> sorted(changed_since("1", "3", history)), changed_since("3", "3", history)
+    (['urn:a', 'urn:b'], set())
+    >>> changed_since("0", "3", history), changed_since("2", "4", history)
+    (None, None)
+    """
+    if old == new:
+        return set()
+    snapshots = [snapshot for snapshot, _ in history]
+    if old not in snapshots or new not in snapshots[snapshots.index(old) + 1 :]:
+        return None
+    changed: set[str] = set()
+    for _, graphs in history[snapshots.index(old) + 1 : snapshots.index(new) + 1]:
+        if graphs is None:
+            return None
+        changed.update(graphs)
+    return changed
+
+
+Triple = tuple[Node, Node, Node]
+
+
+def _rdflib(triples: tuple[ox.Triple, ...]) -> tuple[Triple, ...]:
+    term = rdflib_terms()
+    return tuple((term(t.subject), term(t.predicate), term(t.object)) for t in triples)  # type: ignore[arg-type]
+
+
+@dataclass
+class _Kept:
+    """The names a query worker read last (``stored_names``), per graph, and their graph."""
+
+    base_iri: str
+    snapshot: str
+    graphs: dict[str, tuple[Triple, ...]]
+    context: NamesGraph
+
+
+_KEPT: _Kept | None = None
+
+
+def stored_names(
+    store: ox.Store, base_iri: str, snapshot: str = "", history: History = ()
+) -> NamesGraph:
+    """What ``stored_context_query`` gives on ``store`` (the snapshot ``snapshot``), as a
+    ``NamesGraph``: for an upload's check in a query worker.
+
+    Why kept between uploads, per graph: an upload into the national demo read 36,323
+    names again (1.6 s) and indexed them again (0.8 s to an rdflib graph, 0.4 s for the
+    resolver): most of the 3.6 s a system owner waited. A worker keeps the names of the
+    snapshot it read last, and for a newer one reads again only the graphs the writes in
+    between changed, as the store's ``history`` says; when it cannot say (a SPARQL
+    update, a Graph Store DELETE, a snapshot too old), everything is read again. Names,
+    graph and resolver layer are made again only when the names changed (an upload that
+    writes what its graph had changes none), and never changed in place: the memos kept
+    per graph object (``loaders.graph_memo``) stay right. The price is the names in each
+    worker's memory between uploads (tens of MB for the national demo).
+    """
+    global _KEPT
+    kept = _KEPT if _KEPT is not None and _KEPT.base_iri == base_iri and snapshot else None
+    changed = None if kept is None else changed_since(kept.snapshot, snapshot, history)
+    if kept is not None and changed is not None:
+        graphs = dict(kept.graphs)
+        for iri in changed:
+            readable = _referable_graph(iri, base_iri)
+            names = _rdflib(graph_names(store, ox.NamedNode(iri))) if readable else ()
+            if names:
+                graphs[iri] = names
+            else:
+                graphs.pop(iri, None)
+        if graphs == kept.graphs:
+            kept.snapshot = snapshot
+            return kept.context
+    else:
+        graphs = {iri: _rdflib(found) for iri, found in store_names(store, base_iri).items()}
+    context = NamesGraph(t for names in graphs.values() for t in names)
+    _KEPT = _Kept(base_iri, snapshot, graphs, context) if snapshot else None
+    return context

@@ -171,6 +171,10 @@ class UploadCheck:
     base_iri: str
     engine: str
     snapshot: str
+    history: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
+    """The store's last snapshots and the graphs written for each
+    (``KnowledgeStore.history``): the worker reads again only the names of those graphs
+    (``service.store.names.stored_names``)."""
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,7 @@ def preamble_graphs(preamble: str) -> set[str] | None:
     and those an upload's DROP takes over; None for any other operation.
 
     >>> sorted(preamble_graphs("INSERT DATA { GRAPH <urn:a> { <urn:s> <urn:p> <urn:o> } } ; "
-    ...                        "DROP SILENT GRAPH <urn:b> ;\n"))
+    ...                        "DROP SILENT GRAPH <urn:b> ;\\n"))
     ['urn:a', 'urn:b']
     >>> preamble_graphs(""), preamble_graphs("DROP ALL ; ")
     (set(), None)

@@ -10,10 +10,12 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDFS
 
 from loaders.report import Report
-from service.store.embedded import KnowledgeStore, StoreLockedError, restore
+from service.access.audit import marker_sparql
+from service.store.embedded import WRITE_PREAMBLE, KnowledgeStore, StoreLockedError, restore
 from service.store.sources import SourceResult
 
 G = "http://127.0.0.1:8000/graph/source/test"
+AUDIT = "http://127.0.0.1:8000/graph/audit"
 
 
 def _graph(*labels: str) -> Graph:
@@ -180,3 +182,33 @@ def test_a_compact_result_leaves_out_triples_about_its_own_graph(tmp_path: Path)
     assert result.compact().ntriples == f'<urn:s> {label} "y" .\n'.encode()
     graph.remove((URIRef(own), None, None))
     assert result.compact().ntriples == f'<urn:s> {label} "y" .\n'.encode()
+
+
+def _last(store: KnowledgeStore) -> tuple[str, tuple[str, ...] | None]:
+    return store.history[-1]
+
+
+def test_regression_the_history_names_the_graphs_each_snapshot_changed() -> None:
+    """An upload's check keeps the stored names between uploads and reads again only the
+    graphs written since (``service.store.names.stored_names``): a write that did not
+    say which graphs it changed must say None (read everything), never nothing."""
+    store = KnowledgeStore(None)
+    assert _last(store) == (store.snapshot, None)  # opened: anything may differ
+    store.replace_graph(G, _graph("en"))
+    assert _last(store) == (store.snapshot, (G,))
+    marking = WRITE_PREAMBLE.set(marker_sparql("history", "http://127.0.0.1:8000/"))
+    try:
+        store.replace_graph_ntriples(G + "2", b'<urn:s> <urn:p> "x" .\n')
+    finally:
+        WRITE_PREAMBLE.reset(marking)
+    assert _last(store) == (store.snapshot, tuple(sorted([AUDIT, G + "2"])))
+    store.update(f"INSERT DATA {{ GRAPH <{G}3> {{ <urn:s> <urn:p> 1 }} }}", graphs=(G + "3",))
+    assert _last(store) == (store.snapshot, (G + "3",))
+    store.update("DELETE WHERE { GRAPH ?g { <urn:s> ?p ?o } }")
+    assert _last(store) == (store.snapshot, None)
+    with store.deferred_publish():
+        store.replace_graph(G + "4", _graph("fire"))
+        store.replace_graph(G + "5", _graph("fem"))
+    assert _last(store) == (store.snapshot, (G + "4", G + "5"))
+    snapshots = [snapshot for snapshot, _ in store.history]
+    assert len(set(snapshots)) == len(snapshots) == 6

@@ -22,6 +22,7 @@ from tests.service.access import (
 )
 from tests.service.client import Answer, bearer, call
 
+RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 NEW_VENDOR = ["Hasvik Havnedata AS", "", "https://havnedata.example"]
 NEW_APPLICATION = ["Havneregister", "Hasvik Havnedata AS", "Annet", "Kaier og anløp", ""]
 
@@ -206,3 +207,36 @@ def test_a_token_revoked_between_check_and_load_cannot_load(access: Access, tmp_
     assert refused.status == 403
     assert "trukket tilbake" in refused.text and "revoked" in refused.text
     assert access.size(access.graph(HASVIK, "kort")) == 0
+
+
+def test_regression_an_upload_is_never_checked_against_stale_names(
+    access: Access, tmp_path: Path
+) -> None:
+    """A query worker keeps the stored names between uploads and reads again only the
+    graphs a write changed (``service.store.names.stored_names``): a name one upload
+    loaded resolves in the next, and a vendor a SPARQL update deleted (a write that
+    does not say which graphs it changed) is unknown to the next upload."""
+    import openpyxl
+
+    path = workbook(tmp_path, "fyr.xlsx", [], catalogue=False)
+    book = openpyxl.load_workbook(path)
+    book["Leverandører"].append(["Fyr Data AS", "", "https://fyr.example"])
+    book["Applikasjoner"].append(["Fyrregister", "Fyr Data AS", "Annet", "Fyr og merker", ""])
+    book.save(path)
+    assert access.upload(path, ADMIN).status == 200  # the workers kept names before it
+
+    fyr = [usage("5616 Hasvik", "Fyrregister")]
+    uses = workbook(tmp_path, "fyr-bruk.xlsx", fyr, catalogue=False)
+    answer = access.upload(uses, access.tokens["hasvik"], dry_run=True)
+    assert answer.status == 200, answer.text
+
+    vendor = access.select(f'SELECT ?v WHERE {{ ?v <{RDFS_LABEL}> "Fyr Data AS" }}')[0]["v"]
+    deleted = access.update(f"DELETE WHERE {{ GRAPH ?g {{ <{vendor}> ?p ?o }} }}", ADMIN)
+    assert deleted.status in (200, 204), deleted.text
+    book = openpyxl.load_workbook(path)
+    book["Leverandører"].delete_rows(3)
+    book["Applikasjoner"]["A3"] = "Fyrregister 2"
+    book.save(path)
+    answer = access.upload(path, ADMIN, dry_run=True)
+    assert answer.status == 422
+    assert "«Fyr Data AS» er ikke kjent" in answer.text

@@ -6,7 +6,7 @@ any checks. This harness:
 
 1. takes the committed demo (``loaders/demo/data``), or generates one at ``--scale K``
    into bench/work/demo-K (K times the usages and datasets);
-2. times ``service.store.sources.load_demo`` as ``kommunegraf serve`` runs it on first
+2. times ``service.store.demo_load.load_demo`` as ``kommunegraf serve`` runs it on first
    start: read, map and SHACL (the shared catalogue first, the municipality workbooks
    in parallel processes), each checked chunk bulk-loaded meanwhile into a fresh
    on-disk store that already holds the reference data;
@@ -48,12 +48,12 @@ from loaders.oxigraph_terms import rdflib_graph
 from loaders.spreadsheet import read_spreadsheet
 from loaders.validation import validate_batch
 from service.access.audit import marker_sparql
+from service.store.demo_load import load_demo
 from service.store.embedded import WRITE_PREAMBLE, KnowledgeStore
 from service.store.names import names_of, stored_context_query
 from service.store.sources import (
     SourceResult,
     check_sources,
-    load_demo,
     load_reference,
     load_sources,
     reference_context,

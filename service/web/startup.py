@@ -39,8 +39,9 @@ from service.access.scope import Principal
 from service.settings import Settings
 from service.store import demo_cache
 from service.store.backend import Backend
+from service.store.demo_load import load_demo
 from service.store.embedded import KnowledgeStore
-from service.store.sources import load_demo, load_reference
+from service.store.sources import load_reference
 
 log = logging.getLogger("kommunegraf")
 

@@ -27,12 +27,12 @@ from loaders.demo.generate import CATALOGUE_FILE, GENERATED_ON, Demo, build, wor
 from loaders.demo.regions import REGIONS
 from loaders.namespaces import DEFAULT_BASE_IRI, KG
 from service.settings import Settings
-from service.store import sources
+from service.store import demo_load
+from service.store.demo_load import load_demo
 from service.store.embedded import open_store
 from service.store.sources import (
     check_sources,
     defines_shared_names,
-    load_demo,
     load_sources,
     source_graph_iri,
 )
@@ -351,7 +351,7 @@ def test_a_first_start_writes_while_it_checks_the_same_quads(
         DATA_DIR / "kommune-5616-hasvik.xlsx",
         DATA_DIR / "kommune-4036-vinje.xlsx",
     ]
-    monkeypatch.setattr(sources, "TRANSACTION_BYTES", 1)  # a write after every source
+    monkeypatch.setattr(demo_load, "TRANSACTION_BYTES", 1)  # a write after every source
     steps: list[tuple[str, int]] = []
     with open_store(None) as streamed, open_store(None) as after:
         results = load_demo(

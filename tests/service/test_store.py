@@ -212,3 +212,32 @@ def test_regression_the_history_names_the_graphs_each_snapshot_changed() -> None
     assert _last(store) == (store.snapshot, (G + "4", G + "5"))
     snapshots = [snapshot for snapshot, _ in store.history]
     assert len(set(snapshots)) == len(snapshots) == 6
+
+
+def test_new_sources_without_a_last_line_break_are_written_whole(tmp_path: Path) -> None:
+    """A batch of new sources goes in as N-Quads joined with each one's provenance: N-Triples
+    that end without a line break still give every triple its graph (none lost, none
+    joined to the provenance's first line)."""
+    from service.store.sources import load_sources
+
+    label = "<http://www.w3.org/2000/01/rdf-schema#label>"
+    results = [
+        SourceResult(
+            tmp_path / f"{name}.ttl",
+            f"http://x.test/graph/source/{name}",
+            2,
+            Report(f"{name}.ttl"),
+            b"",
+            Graph(),
+            ntriples=f'<urn:{name}> {label} "x" .\n<urn:{name}> {label} "y" .{end}'.encode(),
+        )
+        for name, end in (("a", ""), ("b", "\n"))
+    ]
+    store = KnowledgeStore(None)
+    load_sources(store, results)
+    for name in "ab":
+        found = store.query(
+            f"SELECT ?l {{ GRAPH <http://x.test/graph/source/{name}> {{ <urn:{name}> ?p ?l }} }}"
+        )
+        assert isinstance(found, ox.QuerySolutions)
+        assert sorted(str(row["l"].value) for row in found) == ["x", "y"]

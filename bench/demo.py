@@ -273,7 +273,12 @@ def _peak_mb() -> dict[str, float]:
 
 
 def run(
-    scale: int, workers: int | None, repeat: int, quiet_wait: float, compare_every: int = 10
+    scale: int,
+    workers: int | None,
+    repeat: int,
+    quiet_wait: float,
+    compare_every: int = 10,
+    national_only: bool = False,
 ) -> dict[str, object]:
     WORK.mkdir(parents=True, exist_ok=True)
     sources = _sources(scale)
@@ -303,13 +308,14 @@ def run(
         store.dump(handle, ox.RdfFormat.N_QUADS)
     quads = len(store)
     peak = _peak_mb()
-    national = upload_to_national(store, results) if scale == 1 else None
+    each = scale == 1 and not national_only  # the one-workbook parts
+    national = upload_to_national(store, results) if each else None
     store.close()
     disk, memory = _bulk_load(nquads, repeat)
     total = both.phase.wall_s
     rows = sum(sum(r.row_counts.values()) for r in results)
-    one = one_workbook(results, repeat) if scale == 1 else None
-    compared = engines(sources, workers, compare_every) if compare_every else None
+    one = one_workbook(results, repeat) if each else None
+    compared = engines(sources, workers, compare_every) if compare_every and each else None
     return {
         "date": dt.date.today().isoformat(),
         "scale": scale,
@@ -500,11 +506,26 @@ def main(argv: list[str] | None = None) -> int:
         default=10,
         help="pySHACL vs the default engine on every n-th workbook (1: all; 0: skip)",
     )
+    parser.add_argument(
+        "--national-only",
+        action="store_true",
+        help="only the national validate + load and the bulk loads (about a minute, not five): "
+        "results in <date>-demo-national.md",
+    )
     args = parser.parse_args(argv)
     if not DATA_DIR.exists():
         raise SystemExit("no demo in loaders/demo/data: python -m loaders.demo.generate")
-    result = run(args.scale, args.workers, args.repeat, args.quiet_wait, args.compare_every)
-    suffix = "" if args.scale == 1 else f"-scale{args.scale}"
+    result = run(
+        args.scale,
+        args.workers,
+        args.repeat,
+        args.quiet_wait,
+        args.compare_every,
+        args.national_only,
+    )
+    suffix = ("" if args.scale == 1 else f"-scale{args.scale}") + (
+        "-national" if args.national_only else ""
+    )
     write_result(result, f"demo{suffix}", markdown, folder=args.out)
     return 0
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+CATALOGUE_FILE = "felles-katalog.xlsx"
+"""The shared catalogue's workbook: here, not in ``generate`` (which brings openpyxl),
+for what only reads the demo (a check worker imports ``bench.demo`` again)."""
 
 
 def demo_sources(folder: Path = DATA_DIR) -> list[Path]:

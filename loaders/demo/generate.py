@@ -42,6 +42,7 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, ORG, RDFS
 
 from loaders.columns import Path as ColumnPath
 from loaders.columns import Sheet, sheet_for_class
+from loaders.demo import CATALOGUE_FILE
 from loaders.demo import DATA_DIR as DEMO_DATA_DIR
 from loaders.demo.catalogue import KINDS, VENDORS, Kind, Product, all_products, kind
 from loaders.demo.contracts import add_contracts_and_lifecycles
@@ -57,7 +58,6 @@ DATA_DIR = DEMO_DATA_DIR
 GENERATED_ON = datetime.date(2026, 12, 1)
 """The demo's "today": contract end dates are drawn relative to it."""
 SEED = 2026
-CATALOGUE_FILE = "felles-katalog.xlsx"
 _ZIP_TIME = (2026, 12, 1, 0, 0, 0)
 
 Cell = str | int | float | datetime.date | None

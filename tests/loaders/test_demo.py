@@ -22,8 +22,8 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from loaders.demo import DATA_DIR, demo_sources
-from loaders.demo.generate import CATALOGUE_FILE, GENERATED_ON, Demo, build, workbook_bytes
+from loaders.demo import CATALOGUE_FILE, DATA_DIR, demo_sources
+from loaders.demo.generate import GENERATED_ON, Demo, build, workbook_bytes
 from loaders.demo.regions import REGIONS
 from loaders.namespaces import DEFAULT_BASE_IRI, KG
 from service.settings import Settings

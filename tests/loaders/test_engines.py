@@ -28,8 +28,7 @@ from openpyxl.utils.cell import get_column_letter
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import SH
 
-from loaders.demo import DATA_DIR, demo_sources
-from loaders.demo.generate import CATALOGUE_FILE
+from loaders.demo import CATALOGUE_FILE, DATA_DIR, demo_sources
 from loaders.namespaces import DEFAULT_BASE_IRI, KGSH
 from loaders.problems import Problem
 from loaders.reference import reference_graph

@@ -14,8 +14,8 @@ import openpyxl
 import pytest
 from rdflib import Graph
 
+from loaders.demo import CATALOGUE_FILE
 from loaders.demo import DATA_DIR as DEMO_DATA
-from loaders.demo.generate import CATALOGUE_FILE
 from loaders.namespaces import DEFAULT_BASE_IRI
 from service.exports.records_of_processing import (
     ARTICLE_30,

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -298,3 +301,45 @@ def write_result(
     if echo:
         print(report, end="" if report.endswith("\n") else "\n")
     return stem
+
+
+def git(*args: str, check: bool = True) -> str:
+    """``git args`` in this checkout; its output. For benchmarks that compare with a commit
+    (``--compare REF``: a worktree of it)."""
+    command = shutil.which("git") or "git"
+    run = subprocess.run(  # noqa: S603 - our own arguments
+        [command, *args], capture_output=True, text=True, cwd=RESULTS.parent.parent, check=check
+    )
+    return run.stdout.strip()
+
+
+def finish(result: Result, name: str, markdown: Callable[[Result], str], *, as_json: bool) -> None:
+    """How a CPU benchmark ends: its result as JSON on stdout (``--json``), or written under
+    today's name (``write_result``, earlier results of the day kept)."""
+    if as_json:
+        print(json.dumps(result))
+        return
+    write_result(result, name, markdown, keep_earlier=True)
+
+
+@contextmanager
+def compared_sides(work: Path, compare: str | None) -> Iterator[dict[str, tuple[Path | None, str]]]:
+    """``work`` made afresh, and the code each side of a comparison runs: name → (its
+    checkout, None for this one; its short commit). "this" always; "ref" with ``compare``,
+    a worktree of that commit in ``work``, removed afterwards."""
+    if work.exists():
+        git("worktree", "prune", check=False)
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    sides: dict[str, tuple[Path | None, str]] = {
+        "this": (None, git("rev-parse", "--short", "HEAD"))
+    }
+    source = work / "ref-source"
+    if compare:
+        git("worktree", "add", "--detach", str(source), compare)
+        sides["ref"] = (source, git("rev-parse", "--short", compare))
+    try:
+        yield sides
+    finally:
+        if compare:
+            git("worktree", "remove", "--force", str(source), check=False)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
-import json
 import pstats
 import shutil
 import signal
@@ -42,8 +41,8 @@ from typing import Any
 import pyoxigraph as ox
 
 from bench.loadgen import busy_cores, cpu_sample
-from bench.peers import ROOT, Kommunegraf, group_usage
-from bench.report import ratio, write_result
+from bench.peers import Kommunegraf, group_usage
+from bench.report import compared_sides, finish, ratio
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / "work" / "requestcpu"
@@ -177,18 +176,6 @@ def _round(
     }
 
 
-def _git(*args: str, check: bool = True) -> str:
-    git = shutil.which("git") or "git"
-    run = subprocess.run(  # noqa: S603 - our own arguments
-        [git, *args], capture_output=True, text=True, cwd=ROOT, check=check
-    )
-    return run.stdout.strip()
-
-
-def _commit(ref: str = "HEAD") -> str:
-    return _git("rev-parse", "--short", ref)
-
-
 def _side(name: str, source: Path | None, store: Path, profile: bool) -> ProfiledKommunegraf:
     """A server of its own over its own copy of ``store``; ``source``: the checkout whose
     ``service`` it runs (None: this one)."""
@@ -201,39 +188,31 @@ def _side(name: str, source: Path | None, store: Path, profile: bool) -> Profile
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from tests.conftest import cached_demo_store
 
-    if WORK.exists():
-        _git("worktree", "prune", check=False)
-        shutil.rmtree(WORK)
-    WORK.mkdir(parents=True)
-    store = cached_demo_store()
-    query, rows = _light_query(store)
-    sides = {"this": _side("this", None, store, args.profile)}
-    commits = {"this": _commit()}
-    if args.compare:
-        source = WORK / "ref-source"
-        _git("worktree", "add", "--detach", str(source), args.compare)
-        sides["ref"] = _side("ref", source, store, args.profile)
-        commits["ref"] = _commit(args.compare)
-    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
-    try:
-        for server in sides.values():
-            server.start()
-            _round(server, query, "warm-up", args.requests // 3 or 1, args.concurrency)
-        for number in range(args.rounds):
-            # Side by side, in turn, the order reversed every round (ABBA): both meet
-            # much the same load from the rest of the machine.
-            order = list(sides) if number % 2 == 0 else list(reversed(sides))
-            for name in order:
-                label = f"{name} round {number}"
-                rounds[name].append(
-                    _round(sides[name], query, label, args.requests, args.concurrency)
-                )
-                print(f"  {label}: {rounds[name][-1]}", flush=True)
-    finally:
-        for server in sides.values():
-            server.stop()
-        if args.compare:
-            _git("worktree", "remove", "--force", str(WORK / "ref-source"), check=False)
+    with compared_sides(WORK, args.compare) as code:
+        store = cached_demo_store()
+        query, rows = _light_query(store)
+        sides = {
+            name: _side(name, source, store, args.profile) for name, (source, _) in code.items()
+        }
+        commits = {name: commit for name, (_, commit) in code.items()}
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+        try:
+            for server in sides.values():
+                server.start()
+                _round(server, query, "warm-up", args.requests // 3 or 1, args.concurrency)
+            for number in range(args.rounds):
+                # Side by side, in turn, the order reversed every round (ABBA): both meet
+                # much the same load from the rest of the machine.
+                order = list(sides) if number % 2 == 0 else list(reversed(sides))
+                for name in order:
+                    label = f"{name} round {number}"
+                    rounds[name].append(
+                        _round(sides[name], query, label, args.requests, args.concurrency)
+                    )
+                    print(f"  {label}: {rounds[name][-1]}", flush=True)
+        finally:
+            for server in sides.values():
+                server.stop()
     result: dict[str, Any] = {
         "rows": rows,
         "requests": args.requests,
@@ -309,11 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true", help="run the server under cProfile")
     parser.add_argument("--json", action="store_true", help="print the result as JSON only")
     args = parser.parse_args(argv)
-    result = run(args)
-    if args.json:
-        print(json.dumps(result))
-        return
-    write_result(result, "requestcpu", markdown, keep_earlier=True)
+    finish(run(args), "requestcpu", markdown, as_json=args.json)
 
 
 if __name__ == "__main__":

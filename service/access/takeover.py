@@ -34,8 +34,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rdflib import RDF, Graph, URIRef
+from rdflib import RDF, URIRef
 
+from loaders.mapping import Triple
 from loaders.report import Issue
 from service.access.scope import Principal, subject_kind
 from service.store.backend import Backend
@@ -44,10 +45,22 @@ from service.store.reads import select
 _BATCH = 200
 
 
-def records(graph: Graph) -> list[URIRef]:
-    """The typed records of ``graph`` (helper nodes ``<record>#x`` go with their record)."""
-    found = {s for s in graph.subjects(RDF.type, None) if isinstance(s, URIRef) and "#" not in s}
+def records(triples: Iterable[Triple]) -> list[URIRef]:
+    """The typed records of ``triples`` (an rdflib graph, or an upload's triples; helper
+    nodes ``<record>#x`` go with their record)."""
+    # Compared as text: rdflib's ``==`` runs in Python, and this runs on the event loop
+    # (10 ms for Oslo's 4,400 triples, this 0.5).
+    found = {
+        s
+        for s, p, _ in triples
+        if isinstance(p, URIRef) and _same_text(p, _TYPE) and isinstance(s, URIRef)
+        if "#" not in s
+    }
     return sorted(found, key=str)
+
+
+_TYPE = str(RDF.type)
+_same_text = str.__eq__
 
 
 async def holders(backend: Backend, graph_iri: str, subjects: Iterable[URIRef]) -> set[str]:
@@ -86,9 +99,10 @@ async def _replaceable(backend: Backend, base: str, graph: str, number: str) -> 
 
 
 async def takeover(
-    backend: Backend, base: str, principal: Principal, graph_iri: str, graph: Graph
+    backend: Backend, base: str, principal: Principal, graph_iri: str, graph: Iterable[Triple]
 ) -> tuple[list[Issue], tuple[str, ...]]:
-    """Errors that stop the load, and the graphs it replaces besides ``graph_iri``."""
+    """Errors that stop the load, and the graphs it replaces besides ``graph_iri``
+    (``graph``: what the load writes there, an rdflib graph or its triples)."""
     held = await holders(backend, graph_iri, records(graph))
     issues: list[Issue] = []
     dropped: list[str] = []

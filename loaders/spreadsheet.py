@@ -7,7 +7,7 @@ problem to its sheet, row and column. Nothing here writes to a store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,8 @@ class CheckedSpreadsheet:
     """Subject → the sheet and row it came from (for checks after this one)."""
     mapped: MappedSource | None = None
     """How rows became triples; None when the file could not be read."""
+    ntriples: bytes | None = None
+    """``triples`` as N-Triples, when ``check_spreadsheet`` was given a writer."""
 
     @property
     def triples(self) -> list[Triple]:
@@ -148,9 +150,18 @@ def check_spreadsheet(
     context: Graph,
     limits: Limits = DEFAULT_LIMITS,
     engine: Engine = "sparql",
+    write: Callable[[list[Triple]], bytes] | None = None,
 ) -> CheckedSpreadsheet:
-    """Read, map and validate ``path``; the report says whether it may be loaded."""
+    """Read, map and validate ``path``; the report says whether it may be loaded.
+
+    ``write``: what writes the triples as N-Triples for the store (``embedded.ntriples``,
+    the text pyoxigraph would write). The checks' store then parses that text instead of
+    converting every term (Oslo's check: 11 ms less, the writing 5 ms), and the load
+    writes the same text (``CheckedSpreadsheet.ntriples``)."""
     checked = read_spreadsheet(path, base_iri, context, limits)
     if checked.mapped is not None and checked.mapped.rows:
-        checked.add_problems(validate_batch([checked.triples], context, engine)[0].problems)
+        triples = checked.triples
+        checked.ntriples = None if write is None else write(triples)
+        reports = validate_batch([triples], context, engine, ntriples=[checked.ntriples])
+        checked.add_problems(reports[0].problems)
     return checked

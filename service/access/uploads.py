@@ -23,6 +23,7 @@ from typing import Any
 import pyoxigraph as ox
 from fastapi import Request
 from rdflib import BNode, Graph, URIRef
+from rdflib.term import Node
 
 from loaders.changes import change_lines, compare
 from loaders.context import context_index, forget_context_index, layered_context
@@ -66,6 +67,8 @@ class UploadPlan:
     """What the load writes into ``graph_iri``: the mapped triples themselves. An rdflib
     graph of them cost Oslo's check 39 ms to build in the worker, and the server 11 ms to
     pickle and 27 ms to unpickle (this list: 4 and 11); no step needs the graph."""
+    ntriples: bytes | None = None
+    """``triples`` as pyoxigraph's N-Triples, when the check wrote them (for its SHACL)."""
     proposal: Graph = field(default_factory=Graph)
     row_counts: dict[str, int] = field(default_factory=dict)
     rows: dict[Any, tuple[str, int]] = field(default_factory=dict)
@@ -106,7 +109,9 @@ class UploadPlan:
         write, a graph it holds by what differs) where an rdflib graph was dropped and
         inserted whole in one update (Oslo's: 0.18 s). CPU work: on a thread."""
         own = URIRef(self.graph_iri)
-        data = ntriples([t for t in self.triples if t[0] != own])
+        data = self.ntriples
+        if data is None or own in {s for s, _, _ in self.triples}:
+            data = ntriples([t for t in self.triples if t[0] != own])
         return replace(self._described(), ntriples=data)
 
     def _described(self) -> SourceResult:
@@ -125,6 +130,18 @@ class UploadPlan:
     def description(self) -> Graph:
         """What the load writes about the graph itself (``load_sources``' metadata)."""
         return source_description(self._described())
+
+
+_WRITTEN: dict[Node, str] = {}
+"""The N-Triples text of the IRIs and literals this process's checks wrote (``ntriples``'
+``written``): the next upload repeats most of them (its municipality, names, choices)."""
+_MOST_WRITTEN = 200_000
+
+
+def _ntriples(triples: list[Triple]) -> bytes:
+    if len(_WRITTEN) > _MOST_WRITTEN:
+        _WRITTEN.clear()
+    return ntriples(triples, _WRITTEN)
 
 
 def _safe_name(name: str) -> str:
@@ -220,9 +237,10 @@ def plan_upload(
         # The stored names over the reference data, neither copied: copying both into a
         # new graph cost 10 s for the national demo on a busy machine, and the reference
         # data's index is made once per process (``loaders.context.context_index``).
-        checked = check_spreadsheet(
-            path, base, layered_context(reference_context(base), stored), engine=engine
-        )
+        context = layered_context(reference_context(base), stored)
+        # pySHACL reads rdflib's terms (the oracle's path stays as it was).
+        write = _ntriples if engine == "sparql" else None
+        checked = check_spreadsheet(path, base, context, engine=engine, write=write)
     checked.report.source = name
     plan = UploadPlan(name, data, checked.report, row_counts=checked.row_counts, rows=checked.rows)
     if not checked.report.readable:
@@ -231,7 +249,7 @@ def plan_upload(
         from service.store.sources import source_graph_iri
 
         plan.graph_iri = source_graph_iri(Path(safe), base)
-        plan.triples = checked.triples
+        plan.triples, plan.ntriples = checked.triples, checked.ntriples
         return plan
     issues, owners = _scope_issues(principal, base, checked.rows)
     plan.report.issues.extend(issues)
@@ -244,6 +262,8 @@ def plan_upload(
             plan.proposal.add(triple)
         else:
             plan.triples.append(triple)
+    if not len(plan.proposal):
+        plan.ntriples = checked.ntriples  # the same triples
     # What goes into the municipality's graph is checked like any other write, not
     # trusted because the loader made it: whom each triple speaks about, blank nodes
     # included (before, a blank node's triples went in unchecked). Rows already refused

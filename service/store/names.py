@@ -225,8 +225,16 @@ def stored_names(
         if graphs == kept.graphs:
             kept.snapshot = snapshot
             return kept.context
+        subjects = {
+            t[0]
+            for iri in changed
+            for names in (kept.graphs.get(iri, ()), graphs.get(iri, ()))
+            for t in names
+        }
+        every = (t for names in graphs.values() for t in names)
+        context = NamesGraph.changed(kept.context, subjects, every)
     else:
         graphs = {iri: _rdflib(found) for iri, found in store_names(store, base_iri).items()}
-    context = NamesGraph(t for names in graphs.values() for t in names)
+        context = NamesGraph(t for names in graphs.values() for t in names)
     _KEPT = _Kept(base_iri, snapshot, graphs, context) if snapshot else None
     return context

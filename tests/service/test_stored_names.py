@@ -13,6 +13,8 @@ from rdflib.namespace import RDF, RDFS
 
 from loaders.namespaces import KG
 from loaders.oxigraph_terms import rdflib_graph
+from loaders.resolver import Resolver
+from loaders.validation import ontology_graph
 from service.store import names
 from service.store.names import store_names, stored_context_query, stored_names
 
@@ -46,17 +48,29 @@ def forgetting() -> None:
     names._KEPT = None  # what another test's check left in this process
 
 
+def _index(resolver: Resolver) -> tuple[object, object]:
+    """A layer's own index and the keys it shows names under, per class."""
+    index = {c: {k: v for k, v in keys.items() if v} for c, keys in resolver._index.items()}
+    shown = {c: set(names) for c, names in resolver._display.items() if names}
+    return {c: keys for c, keys in index.items() if keys}, shown
+
+
 def test_regression_kept_names_follow_the_graphs_a_write_changed(forgetting: None) -> None:
     """A worker keeps the names of the snapshot it read last and reads again only the graphs
     the store's history names: after the writes, what it has is what a fresh read gives,
-    and with nothing changed in the names it keeps the same graph (and resolver layer)."""
+    its resolver layer (changed in place, ``Resolver.remove``) indexes what a new one
+    would, and with nothing changed in the names it keeps the same graph."""
     store = ox.Store()
     vendor, application = f"{BASE}id/leverandor/fyr", f"{BASE}id/applikasjon/fyr"
+    other = f"{BASE}id/leverandor/fyr-2"
     _add(store, f"{BASE}graph/a", vendor, KG.Vendor, "Fyr Data AS")
+    _add(store, f"{BASE}graph/c", other, KG.Vendor, "FYR DATA AS")  # the same name
     _add(store, f"{BASE}graph/reference/x", f"{BASE}id/x", KG.Vendor, "Referanse")
+    parent = Resolver(ontology_graph())
     first = stored_names(store, BASE, "1", [("1", None)])
     assert (URIRef(vendor), RDFS.label, Literal("Fyr Data AS")) in first
     assert not list(first.triples((URIRef(f"{BASE}id/x"), None, None)))
+    kept = first.resolver_over(parent)
 
     store.remove_graph(ox.NamedNode(f"{BASE}graph/a"))
     _add(store, f"{BASE}graph/b", application, KG.Application, "Fyrregister")
@@ -66,9 +80,15 @@ def test_regression_kept_names_follow_the_graphs_a_write_changed(forgetting: Non
     assert set(second) == set(rdflib_graph(fresh))
     assert (URIRef(application), RDF.type, KG.Application) in second
     assert not list(second.triples((URIRef(vendor), None, None)))
+    assert second.resolver_over(parent) is kept
+    made = parent.overlay()
+    made.add_graph(second)
+    assert _index(kept) == _index(made)
+    assert kept.resolve((KG.Vendor,), "fyr data as") == URIRef(other)
+    assert kept.displays(KG.Vendor)["fyr data as"] == "FYR DATA AS"
 
     history.append(("4", (f"{BASE}graph/audit",)))
     assert stored_names(store, BASE, "4", history) is second
     # A snapshot the history does not lead to from the kept one: everything read again.
-    _add(store, f"{BASE}graph/c", vendor, KG.Vendor, "Fyr Data AS")
+    _add(store, f"{BASE}graph/d", vendor, KG.Vendor, "Fyr Data AS")
     assert (URIRef(vendor), RDF.type, KG.Vendor) in stored_names(store, BASE, "9", history)

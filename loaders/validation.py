@@ -344,8 +344,10 @@ def validate_batch(
                 owner.setdefault(_key(subject), index)
         members = [triples[i] for i in group]
         # IRIs and blank nodes only: a literal is never described nor looked up, and
-        # hashing each (rdflib does it in Python) cost Oslo's check 1-2 ms.
-        objects = {o for i in group for _, _, o in triples[i] if not isinstance(o, Literal)}
+        # hashing each (rdflib does it in Python) cost Oslo's check 1-2 ms. By type, not
+        # isinstance: rdflib's terms are ABCs, and asking an IRI whether it is a Literal
+        # takes the ABC's slow path (Oslo: 1.3 -> 0.4 ms).
+        objects = {o for i in group for _, _, o in triples[i] if type(o) is not Literal}
         described = set().union(*(subjects[i] for i in group))
         texts = [ntriples[i] for i in group] if ntriples is not None else []
         data = None

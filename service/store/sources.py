@@ -249,7 +249,8 @@ class _WorkerState:
 def _start_worker(base_iri: str, engine: Engine) -> None:
     _WorkerState.base_iri, _WorkerState.engine = base_iri, engine
     _WorkerState.reference = reference_context(base_iri)
-    atexit.register(_exit_at_once)
+    if multiprocessing.parent_process() is not None:  # only ever a pool's own process
+        atexit.register(_exit_at_once)
 
 
 def _exit_at_once() -> None:

@@ -240,3 +240,25 @@ def test_regression_an_upload_is_never_checked_against_stale_names(
     answer = access.upload(path, ADMIN, dry_run=True)
     assert answer.status == 422
     assert "«Fyr Data AS» er ikke kjent" in answer.text
+
+
+def test_ntriples_as_stored_is_as_stored() -> None:
+    """The changes of an upload read its triples as the store keeps them: from the check's
+    N-Triples (``ntriples_as_stored``) the same set as through an rdflib graph
+    (``as_stored``): canonical numbers, plain and tagged strings, dates."""
+    from rdflib import Literal, URIRef
+    from rdflib.namespace import XSD
+
+    from service.access.uploads import as_stored, ntriples_as_stored
+    from service.store.embedded import ntriples
+
+    s, p = URIRef("http://x.test/id/s"), URIRef("http://x.test/p")
+    triples = {
+        (s, p, Literal("872000", datatype=XSD.decimal)),
+        (s, p, Literal("07", datatype=XSD.nonNegativeInteger)),
+        (s, p, Literal("2024-01-31", datatype=XSD.date)),
+        (s, p, Literal('Bærum "kommune"\n')),
+        (s, p, Literal("Bærum", lang="nb")),
+        (s, p, URIRef("http://x.test/id/o")),
+    }
+    assert ntriples_as_stored(ntriples(sorted(triples))) == as_stored(triples)

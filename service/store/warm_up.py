@@ -57,9 +57,12 @@ class Warming:
         self._idle = threading.Event()
         self._since = time.monotonic()
         self._thread: threading.Thread | None = None
+        self._snapshot: Callable[[], str | None] = lambda: None
 
-    def start(self, warm: WarmUp) -> None:
-        """Begin warming on a thread of its own (once)."""
+    def start(self, warm: WarmUp, snapshot: Callable[[], str | None] = lambda: None) -> None:
+        """Begin warming on a thread of its own (once); ``snapshot``: the one the worker has
+        open now, whose stored names are read last (``uploads.warm_steps``)."""
+        self._snapshot = snapshot
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._run, args=(warm,), name="kommunegraf-warm-up", daemon=True
@@ -83,7 +86,7 @@ class Warming:
             self._step(lambda: importlib.import_module("service.access.uploads"))
             from service.access.uploads import warm_steps
 
-            for step in warm_steps(warm.base_iri, warm.engine):
+            for step in warm_steps(warm.base_iri, warm.engine, self._snapshot):
                 self._step(step)
         except Exception:  # warming is optional: the first check does the work instead
             log.exception("oppvarming av opplastingskontrollen feilet / warming up checks failed")

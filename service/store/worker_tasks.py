@@ -351,7 +351,7 @@ def worker_main(connection: Connection, share: float = 0.0, warm: WarmUp | None 
     """Copies of snapshots no longer current: freeing one takes a second of CPU with the
     GIL held, so the pool asks for it when the worker can be spared (one at a time)."""
     if warm is not None:
-        WARMING.start(warm)
+        WARMING.start(warm, lambda: snapshots.path)
     while True:
         WARMING.idle()
         try:

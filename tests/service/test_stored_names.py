@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from rdflib import Literal, URIRef
+from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS
 
 from loaders.namespaces import KG
 from loaders.oxigraph_terms import rdflib_graph
 from loaders.resolver import Resolver
 from loaders.validation import ontology_graph
+from service.access.uploads import warm_steps
 from service.store import names
+from service.store.embedded import KnowledgeStore
 from service.store.names import store_names, stored_context_query, stored_names
 
 BASE = "http://127.0.0.1:8000/"
@@ -92,3 +94,20 @@ def test_regression_kept_names_follow_the_graphs_a_write_changed(forgetting: Non
     # A snapshot the history does not lead to from the kept one: everything read again.
     _add(store, f"{BASE}graph/d", vendor, KG.Vendor, "Fyr Data AS")
     assert (URIRef(vendor), RDF.type, KG.Vendor) in stored_names(store, BASE, "9", history)
+
+
+def test_the_warm_up_reads_the_names_of_the_open_snapshot(forgetting: None) -> None:
+    """A query worker's warm-up (``uploads.warm_steps``) ends with the stored names of the
+    snapshot it has open: its first upload then reads only what writes changed since."""
+    store = KnowledgeStore(None)
+    try:
+        vendor = f"{BASE}id/leverandor/varm"
+        data = Graph()
+        data.add((URIRef(vendor), RDF.type, KG.Vendor))
+        data.add((URIRef(vendor), RDFS.label, Literal("Varm Data AS")))
+        store.replace_graph(f"{BASE}graph/varm", data)
+        warm_steps(BASE, "sparql", lambda: store.snapshot)[-1]()
+        assert names._KEPT is not None and names._KEPT.snapshot == store.snapshot
+        assert (URIRef(vendor), RDF.type, KG.Vendor) in names._KEPT.context
+    finally:
+        store.close()

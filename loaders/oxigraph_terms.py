@@ -120,14 +120,9 @@ def parsed_triples(graph: Graph) -> Parsed | None:
     return _TWINS.get(graph)
 
 
-def rdflib_graph(triples: Iterable[ox.Triple | ox.Quad]) -> Graph:
-    """pyoxigraph's triples (a parser's, a CONSTRUCT's) as an rdflib graph: each blank
-    node a fresh one, as rdflib's own parsers make them, the rest as ``rdflib_terms``.
-
-    Why: what the store or a checked source hands on as N-Triples was parsed again by
-    rdflib's parser, in Python: the catalogue's 1,249 triples took 33 ms, this 19 ms
-    (part of every upload's check, which reads the stored names this way).
-    """
+def fresh_terms() -> Callable[[OxTerm], Node]:
+    """``rdflib_terms`` with each blank node a fresh one, as rdflib's own parsers make them
+    (the same label twice, the same node)."""
     term = rdflib_terms()
     blank: dict[ox.BlankNode, BNode] = {}
 
@@ -139,6 +134,31 @@ def rdflib_graph(triples: Iterable[ox.Triple | ox.Quad]) -> Graph:
             return found
         return term(node)
 
+    return convert
+
+
+def rdflib_triples(triples: Iterable[ox.Triple | ox.Quad]) -> set[tuple[Node, Node, Node]]:
+    """pyoxigraph's triples as a set of rdflib ones, converted as ``rdflib_graph`` does,
+    without the graph: for triples compared as sets (an upload's changes), where rdflib's
+    parser took 151 ms for Oslo's 4,384 and this 33.
+
+    >>> len(rdflib_triples(ox.parse(b"<urn:s> <urn:p> _:b .\\n<urn:s> <urn:p> _:b .",
+    ...     ox.RdfFormat.N_TRIPLES)))
+    1
+    """
+    convert = fresh_terms()
+    return {(convert(t.subject), convert(t.predicate), convert(t.object)) for t in triples}  # type: ignore[arg-type]
+
+
+def rdflib_graph(triples: Iterable[ox.Triple | ox.Quad]) -> Graph:
+    """pyoxigraph's triples (a parser's, a CONSTRUCT's) as an rdflib graph: each blank
+    node a fresh one, as rdflib's own parsers make them, the rest as ``rdflib_terms``.
+
+    Why: what the store or a checked source hands on as N-Triples was parsed again by
+    rdflib's parser, in Python: the catalogue's 1,249 triples took 33 ms, this 19 ms
+    (part of every upload's check, which reads the stored names this way).
+    """
+    convert = fresh_terms()
     graph = Graph()
     twin = _Twin()
 

@@ -29,7 +29,7 @@ from loaders.changes import change_lines, compare
 from loaders.context import context_index, forget_context_index, layered_context
 from loaders.engines import Engine
 from loaders.mapping import Triple
-from loaders.oxigraph_terms import rdflib_terms
+from loaders.oxigraph_terms import rdflib_triples
 from loaders.provenance import not_graph_description
 from loaders.report import Issue, Report
 from loaders.shacl_sparql import compile_shapes
@@ -46,7 +46,6 @@ from service.settings import Settings
 from service.store.backend import Backend
 from service.store.embedded import WRITE_PREAMBLE, ntriples, safe_ntriples
 from service.store.names import stored_context, stored_names
-from service.store.reads import construct
 from service.store.sources import (
     SourceResult,
     load_sources,
@@ -427,7 +426,15 @@ async def load_upload(
 
 
 async def _triples(backend: Backend, query: str) -> set[tuple[Any, Any, Any]]:
-    return set(await construct(backend, query))
+    """A CONSTRUCT's triples, read by pyoxigraph's parser on a thread (``construct`` reads
+    with rdflib's, on the event loop when small: Oslo's 4,400 triples 151 ms, this 33)."""
+    answer = await backend.execute(query, solutions_media=None, graph_media="application/n-triples")
+    return await asyncio.to_thread(_parsed, answer.body)
+
+
+def _parsed(body: bytes) -> set[tuple[Any, Any, Any]]:
+    # lenient: a store's answer (a remote one's too), compared, never written
+    return rdflib_triples(ox.parse(body, ox.RdfFormat.N_TRIPLES, lenient=True))
 
 
 def as_stored(triples: set[tuple[Any, Any, Any]]) -> set[tuple[Any, Any, Any]]:
@@ -449,8 +456,7 @@ def ntriples_as_stored(data: bytes) -> set[Triple]:
     the server process, at every upload and dry run; the same set)."""
     store = ox.Store()
     store.load(data, ox.RdfFormat.N_TRIPLES, lenient=True)  # pyoxigraph's own writing
-    term = rdflib_terms()
-    return {(term(q.subject), term(q.predicate), term(q.object)) for q in store}
+    return rdflib_triples(store)
 
 
 async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, Any]:

@@ -86,12 +86,14 @@ def _write_at(left: int, average: float) -> float:
 
     ``TRANSACTION_BYTES`` where it can: each bulk write is ingested beside the ones
     before, and RocksDB merges them again and again (the national demo's writing cost
-    8.5 CPU s in writes of 16 MB, 6.2-7.0 in writes of 48 MB). Never more than is still
-    to come, though, down to a twelfth of that: the writes get smaller towards the
-    end, so that the writing is done soon after the last check, with little left then
-    (a write of 48 MB takes the core it shares with the checks 2-3 s).
+    8.5 CPU s in writes of 16 MB, about 7 in writes of 32 MB). Never more than a third
+    of what is still to come, though, down to an eighth of that: the process that
+    writes shares a core with the checks and writes only a little faster than they
+    check, so a large write near the end left seconds of writing after the last check
+    (up to what was still to come: 1.7-3.3 s on the busy machine; a third: 0.3-0.6 s,
+    as with writes of 16 MB, but in 12 writes instead of 13 and fewer bytes merged again).
 
-    >>> [round(_write_at(n, 400_000) / 2**20, 1) for n in (300, 100, 30, 5)]
-    [48.0, 38.1, 11.4, 4.0]
+    >>> [round(_write_at(n, 400_000) / 2**20, 1) for n in (300, 200, 60, 5)]
+    [32.0, 25.4, 7.6, 4.0]
     """
-    return min(TRANSACTION_BYTES, max(TRANSACTION_BYTES / 12, left * average))
+    return min(TRANSACTION_BYTES, max(TRANSACTION_BYTES / 8, left * average / 3))

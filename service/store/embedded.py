@@ -161,11 +161,12 @@ _BACKUP_ATTEMPTS = 5
 HISTORY = 64
 """Snapshots ``KnowledgeStore.history`` remembers."""
 
-TRANSACTION_BYTES = 48 * 1024 * 1024
-"""N-Quads written at once by ``add_new_graphs``: about 250,000 quads. Each bulk write
+TRANSACTION_BYTES = 32 * 1024 * 1024
+"""N-Quads written at once by ``add_new_graphs``: about 170,000 quads. Each bulk write
 is ingested beside the ones before and merged with them again by RocksDB: the
-national demo's 150 MB cost 8.5 CPU s in writes of 16 MB, 6.2-7.0 in writes of 48 MB
-(a peak of about 100 MB more in the writing process)."""
+national demo's 150 MB cost 8.5 CPU s in writes of 16 MB, about 7 in writes of 32 MB,
+6.2-7.0 in writes of 48 MB (which left more to write after the last check:
+``demo_load._write_at``)."""
 
 
 class KnowledgeStore:

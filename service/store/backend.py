@@ -247,8 +247,9 @@ class EmbeddedBackend(Backend):
     async def check_upload(self, check: UploadCheck) -> object:
         """An upload's check in a query worker, on the current snapshot, within
         ``upload_timeout`` seconds waiting included (``QueryPool.check_upload``)."""
-        history = getattr(self.store, "history", ())
-        check = replace(check, snapshot=self.store.snapshot, history=tuple(history))
+        snapshot = self.store.snapshot  # then the history: it may name newer ones, not fewer
+        history = tuple(getattr(self.store, "history", ()))
+        check = replace(check, snapshot=snapshot, history=history)
         with self._holding(check.snapshot):
             return await self.pool.check_upload(check, self.settings.upload_timeout)
 

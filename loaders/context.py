@@ -41,11 +41,12 @@ class NamesGraph(Graph):
     graph, by subject, that keeps the resolver layer made of it (``context_index``).
 
     Why not an rdflib graph: adding an upload's stored names to one cost 0.5-0.7 s for the
-    national demo's 36,323, and indexing them again for every check another 0.4 s; a query
+    national demo's 29,237, and indexing them again for every check another 0.4 s; a query
     worker keeps one of these between uploads (``service.store.names.stored_names``). It
     answers what a check asks of a context layer (a subject's triples, a predicate's, all
     of them, its size) and refuses to change: the memos kept per graph object
-    (``loaders.graph_memo``) rely on that.
+    (``loaders.graph_memo``) rely on that (its resolver layer goes on, changed, to the
+    graph ``changed`` makes of it).
     """
 
     def __init__(self, triples: Iterable[Triple]) -> None:

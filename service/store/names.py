@@ -104,8 +104,10 @@ def graph_names(store: ox.Store, graph: ox.NamedNode) -> tuple[ox.Triple, ...]:
     (``quads_for_pattern`` with the graph given: the store's graph-first indexes).
 
     Why not the CONSTRUCT: it matched every typed node of the reference data and filtered
-    them out afterwards (75 ms on a store of the reference data and the catalogue), and on
-    the national demo it took 1.6 s for 36,323 triples, against 0.7 s for these scans."""
+    them out afterwards (75 ms on a store of the reference data and the catalogue, these
+    scans 10 ms with the rdflib terms made), and on the national demo the CONSTRUCT and its
+    rdflib graph took 4.4 CPU s for 29,237 triples, these scans 1.2 (``bench.names``, a
+    loaded machine)."""
     typed: list[ox.Triple] = []
     subjects: set[ox.NamedNode | ox.BlankNode | ox.Triple] = set()
     for cls in _referable():
@@ -140,6 +142,17 @@ def store_names(store: ox.Store, base_iri: str) -> dict[str, tuple[ox.Triple, ..
             if names:
                 found[graph.value] = names
     return found
+
+
+def _graph_names(store: ox.Store, graph: str, base_iri: str) -> tuple[ox.Triple, ...]:
+    """``graph_names`` of the graph ``graph`` names, none for one it does not read (the
+    reference data) or that cannot be in the store (not an IRI)."""
+    if not _referable_graph(graph, base_iri):
+        return ()
+    try:
+        return graph_names(store, ox.NamedNode(graph))
+    except ValueError:
+        return ()
 
 
 History = Sequence[tuple[str, tuple[str, ...] | None]]
@@ -199,16 +212,19 @@ def stored_names(
     """What ``stored_context_query`` gives on ``store`` (the snapshot ``snapshot``), as a
     ``NamesGraph``: for an upload's check in a query worker.
 
-    Why kept between uploads, per graph: an upload into the national demo read 36,323
-    names again (1.6 s) and indexed them again (0.8 s to an rdflib graph, 0.4 s for the
-    resolver): most of the 3.6 s a system owner waited. A worker keeps the names of the
-    snapshot it read last, and for a newer one reads again only the graphs the writes in
-    between changed, as the store's ``history`` says; when it cannot say (a SPARQL
-    update, a Graph Store DELETE, a snapshot too old), everything is read again. Names,
-    graph and resolver layer are made again only when the names changed (an upload that
-    writes what its graph had changes none), and never changed in place: the memos kept
-    per graph object (``loaders.graph_memo``) stay right. The price is the names in each
-    worker's memory between uploads (tens of MB for the national demo).
+    Why kept between uploads, per graph: an upload into the national demo read its 29,237
+    names again (the CONSTRUCT 1.7-1.9 s, an rdflib graph of them 0.8 s) and indexed them
+    again (0.4 s): most of the 3.6 s a system owner waited. A worker keeps the names of
+    the snapshot it read last (its warm-up reads them: ``uploads.warm_steps``), and for a
+    newer one reads again only the graphs the writes in between changed, as the store's
+    ``history`` says; when it cannot say (a SPARQL update, a Graph Store DELETE, a
+    snapshot too old), everything is read again. When the names changed (an upload that
+    writes what its graph had changes none), a new graph is made from the old one
+    (``NamesGraph.changed``: a new object, so the memos kept per graph object,
+    ``loaders.graph_memo``, stay right) and the old one's resolver layer is changed for the
+    nodes that changed. A snapshot's path names one state for the life of a worker (a
+    worker serves one store). The price: the names in each worker's memory between
+    uploads (about 75 MB with their resolver layer for the national demo).
     """
     global _KEPT
     kept = _KEPT if _KEPT is not None and _KEPT.base_iri == base_iri and snapshot else None
@@ -216,8 +232,7 @@ def stored_names(
     if kept is not None and changed is not None:
         graphs = dict(kept.graphs)
         for iri in changed:
-            readable = _referable_graph(iri, base_iri)
-            names = _rdflib(graph_names(store, ox.NamedNode(iri))) if readable else ()
+            names = _rdflib(_graph_names(store, iri, base_iri))
             if names:
                 graphs[iri] = names
             else:

@@ -507,11 +507,4 @@ def _compared(
     replaced: set[tuple[Any, Any, Any]],
     rows: dict[Any, tuple[str, int]],
 ) -> dict[str, Any]:
-    return compare(_graph(current), _graph(new), _graph(replaced), rows).as_json()
-
-
-def _graph(triples: set[tuple[Any, Any, Any]]) -> Graph:
-    graph = Graph()
-    for triple in triples:
-        graph.add(triple)
-    return graph
+    return compare(current, new, replaced, rows).as_json()

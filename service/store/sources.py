@@ -322,6 +322,16 @@ def _check_shared_in_worker(path: Path, names: bytes) -> tuple[SourceResult, byt
     return result.compact(), found.serialize(format="nt", encoding="utf-8")
 
 
+def _warm_up(path: Path) -> None:
+    """Check ``path`` (the smallest source) against the reference data alone and forget
+    the result: what a process's first check costs once (the reference data's indexes,
+    the ontology, the shapes compiled: about 0.75 of the catalogue's 0.8 CPU s) is then
+    paid by the second worker while the first checks the shared sources, and it would
+    wait, instead of in its first batch."""
+    state = _WorkerState
+    _check_one(path, state.base_iri, _worker_context(b""), state.engine)
+
+
 def _worker_count(sources: int, workers: int | None) -> int:
     if workers is not None:
         return max(1, min(workers, sources))
@@ -402,8 +412,11 @@ def check_sources(
             checked = (_check_batch(batch, base_iri, context, engine) for batch in batches)
         else:
             names = b"" if stored is None else stored.serialize(format="nt", encoding="utf-8")
-            for path in shared:
-                result, more = pool.submit(_check_shared_in_worker, path, names).result()
+            for index, path in enumerate(shared):
+                checking = pool.submit(_check_shared_in_worker, path, names)
+                if index == 0 and rest:
+                    pool.submit(_warm_up, min(rest, key=lambda p: p.stat().st_size))
+                result, more = checking.result()
                 results[path] = result
                 done(result)
                 names += more if len(paths) > 1 else b""

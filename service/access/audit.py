@@ -58,8 +58,9 @@ from service.access.audit_prov import event_graph
 from service.access.scope import DEFAULT, Principal, UpdateWrites, audit_graph, graph_owner
 from service.metrics import count_audit_event
 from service.settings import Settings
-from service.store.backend import Backend
+from service.store.backend import Backend, construct_ntriples
 from service.store.embedded import WRITE_PREAMBLE, safe_ntriples
+from service.web.timing import phase
 
 # The logger keeps the name log collectors already filter on (the module moved).
 log = logging.getLogger("service.audit")
@@ -401,13 +402,16 @@ class Auditor:
         replaces or drops (a load taking over another graph's records).
         """
         counted_graphs = [graph, *(g for g in also if g != graph)]
-        before = {g: await self.graph_keys(g) for g in counted_graphs}
+        with phase("audit_before"):
+            before = {g: await self.graph_keys(g) for g in counted_graphs}
         async with self.announced(event):
             await write()
-        counted = [change(g, before[g], await self.graph_keys(g)) for g in counted_graphs]
+        with phase("audit_after"):
+            counted = [change(g, before[g], await self.graph_keys(g)) for g in counted_graphs]
         rest = (c for c in event.changes if c.graph not in counted_graphs)
         done = replace(event, changes=(*counted, *rest))
-        await self.record(done)
+        with phase("record"):
+            await self.record(done)
         return done
 
     async def record_filled(self, event: AuditEvent, principal: Principal) -> AuditEvent:
@@ -483,12 +487,8 @@ class Auditor:
         """The triples of one named graph now, as comparable keys."""
         if graph == "DEFAULT":
             return Counter()  # not readable on its own: queries see the union
-        answer = await self.backend.execute(
-            f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {ox.NamedNode(graph)} {{ ?s ?p ?o }} }}",
-            solutions_media=None,
-            graph_media="application/n-triples",
-        )
-        return await asyncio.to_thread(triple_keys, answer.body)
+        query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {ox.NamedNode(graph)} {{ ?s ?p ?o }} }}"
+        return await asyncio.to_thread(triple_keys, await construct_ntriples(self.backend, query))
 
 
 def _count_metric(event: AuditEvent) -> None:

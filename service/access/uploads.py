@@ -43,7 +43,7 @@ from service.access.takeover import takeover
 from service.errors import UploadCheckTimeoutError
 from service.metrics import UPLOAD_CHECKS
 from service.settings import Settings
-from service.store.backend import Backend
+from service.store.backend import Backend, construct_ntriples
 from service.store.embedded import WRITE_PREAMBLE, ntriples, safe_ntriples
 from service.store.names import stored_context, stored_names
 from service.store.sources import (
@@ -53,6 +53,7 @@ from service.store.sources import (
     source_description,
 )
 from service.store.worker_tasks import UploadCheck
+from service.web.timing import phase
 
 
 @dataclass
@@ -299,24 +300,33 @@ async def check_upload(
     if in_worker is not None:
         writer = (principal.name, principal.role, tuple(sorted(principal.municipalities)))
         check = UploadCheck(name, data, writer, settings.base_iri, settings.engine, "")
-        checked = await in_worker(check)
+        with phase("check"):
+            checked = await in_worker(check)
         assert isinstance(checked, UploadPlan)
         plan = checked
         UPLOAD_CHECKS.labels("true" if plan.cold else "false").inc()
     else:
         try:
             async with asyncio.timeout(settings.upload_timeout):
-                stored = await stored_context(backend, settings.base_iri)
-                plan = await asyncio.to_thread(
-                    plan_upload, principal, name, data, settings.base_iri, stored, settings.engine
-                )
+                with phase("check"):
+                    stored = await stored_context(backend, settings.base_iri)
+                    plan = await asyncio.to_thread(
+                        plan_upload,
+                        principal,
+                        name,
+                        data,
+                        settings.base_iri,
+                        stored,
+                        settings.engine,
+                    )
         except TimeoutError:
             raise UploadCheckTimeoutError(settings.upload_timeout) from None
     if plan.report.conforms and plan.graph_iri:
         # Which graphs hold the records now: a few indexed lookups, in this process.
-        issues, plan.supersedes = await takeover(
-            backend, settings.base_iri, principal, plan.graph_iri, plan.triples
-        )
+        with phase("takeover"):
+            issues, plan.supersedes = await takeover(
+                backend, settings.base_iri, principal, plan.graph_iri, plan.triples
+            )
         plan.report.issues.extend(issues)
     return plan
 
@@ -398,7 +408,8 @@ async def load_upload(
         drops = "".join(f"DROP SILENT GRAPH {ox.NamedNode(g)} ;\n" for g in plan.supersedes)
         marking = WRITE_PREAMBLE.set(WRITE_PREAMBLE.get() + drops)
         try:
-            await asyncio.to_thread(lambda: load_sources(backend, [plan.source()]))
+            with phase("write"):
+                await asyncio.to_thread(lambda: load_sources(backend, [plan.source()]))
         finally:
             WRITE_PREAMBLE.reset(marking)
         if proposal is not None:
@@ -407,7 +418,8 @@ async def load_upload(
     async with write_lock(request):
         # What the load changes, row by row, goes with its audit event: the history on
         # each resource's page and the change feeds read it from there.
-        rows = (await plan_changes(backend, plan))["rows"]
+        with phase("changes"):
+            rows = (await plan_changes(backend, plan))["rows"]
         event = new_event(
             principal,
             "load",
@@ -422,14 +434,14 @@ async def load_upload(
                 if (owner := subject_kind(base, str(row["subject"]))[1]) is not None
             },
         )
-        return await audit.audited(event, plan.graph_iri, write, also=plan.supersedes)
+        with phase("audited"):
+            return await audit.audited(event, plan.graph_iri, write, also=plan.supersedes)
 
 
 async def _triples(backend: Backend, query: str) -> set[tuple[Any, Any, Any]]:
     """A CONSTRUCT's triples, read by pyoxigraph's parser on a thread (``construct`` reads
     with rdflib's, on the event loop when small: Oslo's 4,400 triples 151 ms, this 33)."""
-    answer = await backend.execute(query, solutions_media=None, graph_media="application/n-triples")
-    return await asyncio.to_thread(_parsed, answer.body)
+    return await asyncio.to_thread(_parsed, await construct_ntriples(backend, query))
 
 
 def _parsed(body: bytes) -> set[tuple[Any, Any, Any]]:

@@ -63,6 +63,9 @@ def test_a_proposal_is_invisible_in_the_catalogue_until_approved(
     assert answer.status == 200, answer.text
     result = json.loads(answer.body)
     assert result["loaded"] and result["proposed_triples"] > 0
+    # Its phases, for bench/upload.py: the write's among them, timed where it ran
+    phases = [part.split(";dur=")[0] for part in answer.headers["server-timing"].split(", ")]
+    assert {"check", "changes", "write", "audit_before", "audit_after"} <= set(phases)
     assert not access.ask(known)
     catalogue = f"{access.base}graph/catalogue"
     assert call(access.url, "GET", "/store", params={"graph": catalogue}).status == 404
@@ -117,6 +120,7 @@ def test_dry_run_checks_and_loads_nothing(access: Access, tmp_path: Path) -> Non
     answer = access.upload(path, access.tokens["hasvik"], dry_run=True)
     assert answer.status == 200, answer.text
     assert not json.loads(answer.body)["loaded"]
+    assert "write;" not in answer.headers["server-timing"]
     assert access.size(access.graph(HASVIK, "proeve")) == 0
 
 

@@ -62,6 +62,7 @@ from service.store.backend import Backend
 from service.store.embedded import safe_ntriples
 from service.web.dependencies import BackendDep, SettingsDep
 from service.web.responses import error_response, read_body, too_large
+from service.web.timing import phase, server_timing, timed_phases
 
 router = APIRouter(tags=["Upload"])
 
@@ -84,6 +85,20 @@ async def upload(request: Request, backend: BackendDep, settings: SettingsDep) -
             "Give the file name with ?name=<file.xlsx>; its suffix says how it is read.",
         )
     body = await read_body(request, settings.max_body_bytes)
+    with timed_phases() as phases:
+        answer = await _upload(request, backend, settings, writer, name, body)
+    answer.headers["Server-Timing"] = server_timing(phases)
+    return answer
+
+
+async def _upload(
+    request: Request,
+    backend: Backend,
+    settings: Settings,
+    writer: Principal,
+    name: str,
+    body: bytes,
+) -> JSONResponse:
     plan = await check_upload(backend, settings, writer, name, body)
     summary = plan.summary()
     if not plan.report.readable:
@@ -92,7 +107,8 @@ async def upload(request: Request, backend: BackendDep, settings: SettingsDep) -
         record_rejected_load("spreadsheet")
         return JSONResponse({**summary, "loaded": False}, status_code=422)
     if request.query_params.get("dry_run", "").lower() in ("1", "true", "yes"):
-        summary["changes"] = await plan_changes(backend, plan)
+        with phase("changes"):
+            summary["changes"] = await plan_changes(backend, plan)
         return JSONResponse({**summary, "loaded": False})
     event = await load_upload(request, backend, writer, plan)
     return JSONResponse({**summary, "loaded": True, "audit": asdict(event)})

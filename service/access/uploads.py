@@ -16,6 +16,7 @@ import asyncio
 import json
 import tempfile
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -434,8 +435,21 @@ async def load_upload(
                 if (owner := subject_kind(base, str(row["subject"]))[1]) is not None
             },
         )
-        with phase("audited"):
-            return await audit.audited(event, plan.graph_iri, write, also=plan.supersedes)
+        # One snapshot for the queries after the write and its audit event, not one
+        # after each (a RocksDB checkpoint each: 0.05-0.2 s on a busy disk), published on
+        # a thread, never on the event loop. The store's commits are as before: the
+        # snapshot is only what the query workers read; readers see the new data with
+        # its audit event, no longer a moment before it.
+        with ExitStack() as publish:
+            deferred = getattr(backend, "deferred_publish", None)
+            if deferred is not None:
+                publish.enter_context(deferred())
+            try:
+                with phase("audited"):
+                    return await audit.audited(event, plan.graph_iri, write, also=plan.supersedes)
+            finally:
+                with phase("publish"):
+                    await asyncio.to_thread(publish.close)
 
 
 async def _triples(backend: Backend, query: str) -> set[tuple[Any, Any, Any]]:

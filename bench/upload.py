@@ -18,8 +18,11 @@ For each, the wall time seen by the client and the server's own breakdown by pha
 pyoxigraph's ``bulk_load`` of the same quads (Oslo's graph as the service stored it)
 into a fresh in-memory store, in this process; ratios are upload / peer.
 
-Wall times on a loaded machine are upper bounds; the lead's quiet run gives the numbers.
-Results go to ``bench/results/<date>-upload.md`` and ``.json``.
+``--compare REF`` runs commit REF's code (a worktree of it) in turn with this one (ABBA
+rounds, each a fresh copy of the store and a fresh server) and reports the wall ratios
+this/REF; a commit before the ``Server-Timing`` header shows no phases. Wall times on a
+loaded machine are upper bounds; the lead's quiet run gives the numbers. Results go to
+``bench/results/<date>-upload.md`` and ``.json``.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.report import finish, ratio
+from bench.report import compared_sides, finish, ratio
 
 BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
 WORK = BENCH / "work" / "upload"
 OSLO = "kommune-0301-oslo.xlsx"
 ADMIN = "bench-admin-" + "x" * 24
@@ -101,34 +105,63 @@ def _peer(nquads: bytes) -> float:
     return time.perf_counter() - began
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    import pyoxigraph as ox
+def _server(source: Path, store: Path, env: dict[str, str]) -> Any:
+    """``kommunegraf serve`` of ``source``'s code (as ``tests.conftest.start_server``,
+    which runs this checkout's): its own folder first on the path."""
+    import os
+    import subprocess
+    import sys
 
+    from tests.conftest import Server, free_port, wait_until_answers
+
+    vendor = Path("service/pages/static/vendor")
+    if not (source / vendor).exists() and (ROOT / vendor).exists():
+        (source / vendor).symlink_to(ROOT / vendor)  # built by make setup, not in git
+    port = free_port()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this call, like the server
+    process = subprocess.Popen(  # noqa: S603 - our own arguments
+        [sys.executable, "-m", "service", "serve", "--port", str(port), "--store", str(store)],
+        cwd=source,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(source),
+            "KOMMUNEGRAF_DEMO": "false",
+            "KOMMUNEGRAF_DEMO_CACHE": "off",
+            **env,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    server = Server(f"http://127.0.0.1:{port}", process, log=log)
+    probe = server.url + "/sparql?query=ASK%7B%7D"
+    wait_until_answers("kommunegraf serve", process, probe, server.log_text, 300)
+    return server
+
+
+def _uploads(source: Path, cached: Path, base: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One side's round: a fresh copy of the store, a server, every kind of upload."""
     from loaders.demo import DATA_DIR
     from service.access.tokens import TokenFile
-    from tests.conftest import cached_demo_store, start_server, stop_server
+    from tests.conftest import stop_server
 
-    cached = cached_demo_store()
-    base = _base(cached)
-    if WORK.exists():
-        shutil.rmtree(WORK)
-    WORK.mkdir(parents=True)
-    store = WORK / "store"
+    folder = WORK / "round"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    store = folder / "store"
     shutil.copytree(cached, store)
-    tokens = TokenFile(WORK / "tokens.toml")
+    tokens = TokenFile(folder / "tokens.toml")
     oslo = tokens.create("Oslo systemeier", "municipality", ("0301",))[0]
-    workbook = DATA_DIR / OSLO
-    original = workbook.read_bytes()
-    changed = _changed(workbook, WORK).read_bytes()
+    original = (DATA_DIR / OSLO).read_bytes()
+    changed = _changed(DATA_DIR / OSLO, folder).read_bytes()
     env = {
         "KOMMUNEGRAF_BASE_IRI": base,
         "KOMMUNEGRAF_TOKEN": ADMIN,
-        "KOMMUNEGRAF_TOKENS": str(WORK / "tokens.toml"),
-        "KOMMUNEGRAF_AUDIT_LOG": str(WORK / "audit.jsonl"),
+        "KOMMUNEGRAF_TOKENS": str(folder / "tokens.toml"),
+        "KOMMUNEGRAF_AUDIT_LOG": str(folder / "audit.jsonl"),
         "KOMMUNEGRAF_WARM_CHECKS": "true",
     }
-    server = start_server(str(store), env=env)
-    found: dict[str, list[dict[str, Any]]] = {"first": [], "same": [], "changed": [], "dry_run": []}
+    server = _server(source, store, env)
+    found: dict[str, Any] = {"first": [], "same": [], "changed": [], "dry_run": []}
     try:
         server.idle()
         time.sleep(args.settle)  # the workers' warm-up (in the background) done
@@ -147,42 +180,85 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             headers={"Accept": "application/n-triples"},
         )
         with urllib.request.urlopen(asked, timeout=120) as answer:  # noqa: S310
-            triples = answer.read()
+            found["stored"] = answer.read()
     finally:
         stop_server(server)
-    parsed = ox.parse(triples, ox.RdfFormat.N_TRIPLES)
-    node = ox.NamedNode(graph)
-    nquads = ox.serialize(
-        [ox.Quad(q.subject, q.predicate, q.object, node) for q in parsed],
-        format=ox.RdfFormat.N_QUADS,
-    )
+        shutil.rmtree(folder, ignore_errors=True)
+    return found
+
+
+def _summary(runs: list[dict[str, Any]], peer: float) -> dict[str, Any]:
+    names = sorted({name for run in runs for name in run["phases"]})
+    summary: dict[str, Any] = {
+        "n": len(runs),
+        "wall_s": round(statistics.median(r["wall"] for r in runs), 4),
+        "phases_s": {
+            n: round(statistics.median(r["phases"].get(n, 0.0) for r in runs), 4) for n in names
+        },
+        "audit": runs[-1]["audit"],
+    }
+    summary["wall_per_peer"] = ratio(summary["wall_s"], peer)
+    return summary
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import pyoxigraph as ox
+
+    from tests.conftest import cached_demo_store
+
+    cached = cached_demo_store()
+    base = _base(cached)
+    kinds = ("first", "same", "changed", "dry_run")
+    with compared_sides(WORK, args.compare) as code:
+        sides = {name: source or ROOT for name, (source, _) in code.items()}
+        runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+            name: {kind: [] for kind in kinds} for name in sides
+        }
+        stored = b""
+        for number in range(args.rounds):
+            order = list(sides) if number % 2 == 0 else list(reversed(sides))
+            for name in order:  # ABBA: both meet much the same load from the rest
+                found = _uploads(sides[name], cached, base, args)
+                stored = found.pop("stored")
+                for kind in kinds:
+                    runs[name][kind] += found[kind]
+                print(f"  {name} round {number}: {found['same'][-1]['wall']:.3f} s", flush=True)
+    graph = ox.NamedNode(f"{base}graph/kommune/0301/kommune-0301-oslo")
+    quads = [
+        ox.Quad(t.subject, t.predicate, t.object, graph)
+        for t in ox.parse(stored, ox.RdfFormat.N_TRIPLES)
+    ]
+    nquads = ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b""
     peer = statistics.median(_peer(nquads) for _ in range(5))
     result: dict[str, Any] = {
         "workbook": OSLO,
-        "quads": nquads.count(b"\n"),
+        "quads": len(quads),
         "peer_bulk_load_s": round(peer, 4),
-        "kinds": {},
+        "sides": {},
     }
-    for kind, runs in found.items():
-        if not runs:
-            continue
-        names = sorted({name for run in runs for name in run["phases"]})
-        summary = {
-            "n": len(runs),
-            "wall_s": round(statistics.median(r["wall"] for r in runs), 4),
-            "phases_s": {
-                n: round(statistics.median(r["phases"].get(n, 0.0) for r in runs), 4) for n in names
-            },
-            "audit": runs[-1]["audit"],
+    for name in sides:
+        commit = code[name][1]
+        result["sides"][name] = {
+            "commit": commit,
+            "kinds": {kind: _summary(found, peer) for kind, found in runs[name].items()},
         }
-        summary["wall_per_peer"] = ratio(summary["wall_s"], peer)
-        summary["check_share"] = ratio(summary["phases_s"].get("check"), summary["wall_s"])
-        result["kinds"][kind] = summary
+    if "ref" in sides:
+        this, ref = result["sides"]["this"]["kinds"], result["sides"]["ref"]["kinds"]
+        result["ratios"] = {
+            kind: ratio(this[kind]["wall_s"], ref[kind]["wall_s"]) for kind in kinds
+        }
     return result
 
 
 def markdown(result: dict[str, Any]) -> str:
-    phases = sorted({n for kind in result["kinds"].values() for n in kind["phases_s"]})
+    phases = sorted(
+        {
+            n
+            for side in result["sides"].values()
+            for kind in side["kinds"].values()
+            for n in kind["phases_s"]
+        }
+    )
     lines = [
         f"# A system owner's upload, end to end ({result['workbook']})",
         "",
@@ -191,16 +267,19 @@ def markdown(result: dict[str, Any]) -> str:
         f"seconds). Peer: pyoxigraph `bulk_load` of the same {result['quads']:,} quads into "
         f"memory, {result['peer_bulk_load_s']} s.",
         "",
-        "| kind | n | wall (s) | × peer | " + " | ".join(phases) + " |",
-        "| --- | --- | --- | --- | " + " | ".join("---" for _ in phases) + " |",
+        "| side | kind | n | wall (s) | × peer | " + " | ".join(phases) + " |",
+        "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in phases) + " |",
     ]
-    for name, kind in result["kinds"].items():
-        cells = [str(kind["phases_s"].get(p, "–")) for p in phases]
-        lines.append(
-            f"| {name} | {kind['n']} | {kind['wall_s']} | {kind['wall_per_peer']} | "
-            + " | ".join(cells)
-            + " |"
-        )
+    for side_name, side in result["sides"].items():
+        for name, kind in side["kinds"].items():
+            cells = [str(kind["phases_s"].get(p, "–")) for p in phases]
+            lines.append(
+                f"| {side_name} ({side['commit']}) | {name} | {kind['n']} | {kind['wall_s']} | "
+                f"{kind['wall_per_peer']} | " + " | ".join(cells) + " |"
+            )
+    if "ratios" in result:
+        ratios = result["ratios"]
+        lines += ["", "Wall ratios this/ref: " + ", ".join(f"{k} {v}" for k, v in ratios.items())]
     return "\n".join(lines) + "\n"
 
 
@@ -208,10 +287,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("--repeats", type=int, default=4, help="uploads of each later kind")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds for the warm-up")
+    parser.add_argument("--rounds", type=int, default=2, help="servers per side (ABBA)")
+    parser.add_argument(
+        "--compare", metavar="REF", help="also run git commit REF's code, in turn with this one"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON only")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory():
-        finish(run(args), "upload", markdown, as_json=args.json)
+    finish(run(args), "upload", markdown, as_json=args.json)
 
 
 if __name__ == "__main__":

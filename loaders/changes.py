@@ -8,8 +8,8 @@ what the store holds for them, each property read as the column the shapes defin
 for the record's class (``loaders.columns``), so a change names the sheet, the row,
 the column and the old and new values.
 
-Pure: triples in (rdflib graphs, or sets of triples), a ``Changes`` out; reading the
-store is the caller's job.
+Pure: triples in (rdflib graphs, or sets of triples; ``compare_lines`` N-Triples
+terms), a ``Changes`` out; reading the store is the caller's job.
 
 >>> from rdflib import Graph, Literal, Namespace
 >>> from loaders.namespaces import KG
@@ -29,7 +29,7 @@ store is the caller's job.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -38,6 +38,7 @@ from rdflib.namespace import RDF, RDFS
 from rdflib.term import Node
 
 from loaders.columns import Column, sheets
+from loaders.oxigraph_terms import Line, line_text
 
 Kind = Literal["added", "removed", "changed"]
 
@@ -85,23 +86,44 @@ class Changes:
         }
 
 
-def _columns() -> dict[URIRef, tuple[str, dict[URIRef, Column]]]:
-    """Class → (sheet name, predicate → column) for single-predicate columns."""
-    found: dict[URIRef, tuple[str, dict[URIRef, Column]]] = {}
+def _columns() -> dict[str, tuple[str, dict[str, Column]]]:
+    """Class IRI → (sheet name, predicate IRI → column) for single-predicate columns."""
+    found: dict[str, tuple[str, dict[str, Column]]] = {}
     for sheet in sheets():
-        columns = {c.path: c for c in sheet.columns if isinstance(c.path, URIRef)}
-        found[sheet.target_class] = (sheet.name_nb, columns)
+        columns = {str(c.path): c for c in sheet.columns if isinstance(c.path, URIRef)}
+        found[str(sheet.target_class)] = (sheet.name_nb, columns)
     return found
 
 
-def _text(node: Node) -> str:
-    return str(node)
-
-
-Triple = tuple[Node, Node, Node]
-_Index = dict[Node, dict[Node, list[Node]]]
+Term = Hashable
+"""An rdflib term (``compare``) or an N-Triples one (``compare_lines``)."""
+Triple = tuple[Term, Term, Term]
+_Index = dict[Term, dict[Term, list[Term]]]
 """Subject -> predicate -> objects: what ``compare`` looks up, made in one pass (an
 rdflib graph of each side cost an upload of Oslo's workbook 45 ms apiece to build)."""
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """What the comparison needs to know of one library's terms."""
+
+    rdf_type: Term
+    rdfs_label: Term
+    is_iri: Callable[[Any], bool]
+    text: Callable[[Any], str]
+    """An IRI, a literal's lexical form, a blank node's id."""
+
+
+def _is_uri(node: object) -> bool:
+    return isinstance(node, URIRef)
+
+
+def _is_iri_line(term: str) -> bool:
+    return term[0] == "<"
+
+
+_RDFLIB = _Terms(RDF.type, RDFS.label, _is_uri, str)
+_LINES = _Terms(f"<{RDF.type}>", f"<{RDFS.label}>", _is_iri_line, line_text)
 
 
 def _index(triples: Collection[Triple]) -> _Index:
@@ -111,32 +133,10 @@ def _index(triples: Collection[Triple]) -> _Index:
     return index
 
 
-def _label(index: _Index, subject: Node) -> str:
-    labels = index.get(subject, {}).get(RDFS.label)
-    return str(labels[0]) if labels else str(subject).rstrip("/").rsplit("/", 1)[-1]
-
-
-def _records(index: _Index) -> set[Node]:
-    """The typed records (helper nodes ``<record>#x`` go with their record)."""
-    return {
-        s
-        for s, about in index.items()
-        if RDF.type in about and isinstance(s, URIRef)
-        if "#" not in s
-    }
-
-
-def _record(subject: Node) -> Node:
-    """Helper nodes (``<record>#x``) belong to their record."""
-    if isinstance(subject, URIRef) and "#" in subject:
-        return URIRef(subject.split("#", 1)[0])
-    return subject
-
-
 def compare(
-    current: Iterable[Triple],
-    new: Iterable[Triple],
-    replaced: Iterable[Triple],
+    current: Iterable[tuple[Node, Node, Node]],
+    new: Iterable[tuple[Node, Node, Node]],
+    replaced: Iterable[tuple[Node, Node, Node]],
     rows: dict[Any, tuple[str, int]] | None = None,
 ) -> Changes:
     """What replacing ``replaced`` by ``new`` changes, against ``current``.
@@ -146,7 +146,32 @@ def compare(
     each subject of ``new`` (from the loader). Triples compare as stored (the caller
     canonicalises literals), so an unchanged file changes nothing.
     """
-    rows = rows or {}
+    return _compare(_RDFLIB, current, new, replaced, rows)
+
+
+def compare_lines(
+    current: Iterable[Line],
+    new: Iterable[Line],
+    replaced: Iterable[Line],
+    rows: dict[Any, tuple[str, int]] | None = None,
+) -> Changes:
+    """``compare`` of triples as N-Triples terms (``comparable_lines``: they compare and
+    read as their rdflib terms would, so the answer is the same): an upload's changes,
+    without converting the store's answers to rdflib terms. ``rows`` keyed by rdflib
+    IRIs, as the loader gives them."""
+    return _compare(_LINES, current, new, replaced, rows)
+
+
+def _compare(
+    terms: _Terms,
+    current: Iterable[Triple],
+    new: Iterable[Triple],
+    replaced: Iterable[Triple],
+    rows: dict[Any, tuple[str, int]] | None,
+) -> Changes:
+    is_iri, text = terms.is_iri, terms.text
+    # Only IRI subjects are records: other keys never matched one
+    row_of = {str(k): v for k, v in (rows or {}).items() if isinstance(k, URIRef)}
     columns = _columns()
     new_set, current_set, replaced_set = set(new), set(current), set(replaced)
     changes = Changes(
@@ -159,52 +184,66 @@ def compare(
         _index(current_set),
         _index(replaced_set),
     )
-    records_new = _records(new_index)
-    records_old = _records(current_index)
-    records_replaced = _records(replaced_index)
 
-    def where(subject: Node, index: _Index) -> tuple[str, dict[URIRef, Column]]:
-        for cls in index.get(subject, {}).get(RDF.type, ()):
-            if isinstance(cls, URIRef) and cls in columns:
-                return columns[cls]
+    def records(index: _Index) -> set[Term]:
+        """The typed records (helper nodes ``<record>#x`` go with their record)."""
+        return {
+            s
+            for s, about in index.items()
+            if terms.rdf_type in about and is_iri(s)
+            if "#" not in text(s)
+        }
+
+    def label(index: _Index, subject: Term) -> str:
+        labels = index.get(subject, {}).get(terms.rdfs_label)
+        return text(labels[0]) if labels else text(subject).rstrip("/").rsplit("/", 1)[-1]
+
+    def where(subject: Term, index: _Index) -> tuple[str, dict[str, Column]]:
+        for cls in index.get(subject, {}).get(terms.rdf_type, ()):
+            if is_iri(cls) and text(cls) in columns:
+                return columns[text(cls)]
         return "", {}
 
-    for subject in sorted(records_new - records_old, key=str):
+    records_new = records(new_index)
+    records_old = records(current_index)
+    records_replaced = records(replaced_index)
+    for subject in sorted(records_new - records_old, key=text):
         sheet, _ = where(subject, new_index)
-        row = rows.get(subject, (sheet, None))
+        row = row_of.get(text(subject), (sheet, None))
         changes.rows.append(
-            RowChange("added", str(subject), _label(new_index, subject), row[0] or sheet, row[1])
+            RowChange("added", text(subject), label(new_index, subject), row[0] or sheet, row[1])
         )
-    for subject in sorted(records_replaced - records_new, key=str):
+    for subject in sorted(records_replaced - records_new, key=text):
         sheet, _ = where(subject, replaced_index)
         changes.rows.append(
-            RowChange("removed", str(subject), _label(replaced_index, subject), sheet, None)
+            RowChange("removed", text(subject), label(replaced_index, subject), sheet, None)
         )
-    by_record_old: dict[Node, dict[URIRef, set[Node]]] = defaultdict(lambda: defaultdict(set))
-    by_record_new: dict[Node, dict[URIRef, set[Node]]] = defaultdict(lambda: defaultdict(set))
+    by_record_old: dict[Term, dict[Term, set[Term]]] = defaultdict(lambda: defaultdict(set))
+    by_record_new: dict[Term, dict[Term, set[Term]]] = defaultdict(lambda: defaultdict(set))
     for triples, target in ((current_set, by_record_old), (new_set, by_record_new)):
         for s, p, o in triples:
-            if isinstance(p, URIRef) and _record(s) == s:
+            # helper nodes (``<record>#x``) belong to their record, not compared here
+            if is_iri(p) and not (is_iri(s) and "#" in text(s)):
                 target[s][p].add(o)
-    for subject in sorted(records_new & records_old, key=str):
+    for subject in sorted(records_new & records_old, key=text):
         sheet, known = where(subject, new_index)
-        row = rows.get(subject, (sheet, None))
+        row = row_of.get(text(subject), (sheet, None))
         before, after = by_record_old[subject], by_record_new[subject]
-        for predicate in sorted(set(before) | set(after), key=str):
-            column = known.get(predicate)
+        for predicate in sorted(set(before) | set(after), key=text):
+            column = known.get(text(predicate))
             if column is None or before.get(predicate, set()) == after.get(predicate, set()):
                 continue
             changes.rows.append(
                 RowChange(
                     "changed",
-                    str(subject),
-                    _label(new_index, subject),
+                    text(subject),
+                    label(new_index, subject),
                     row[0] or sheet,
                     row[1],
                     column.name_nb,
                     column.name_en,
-                    sorted(_text(o) for o in before.get(predicate, set())),
-                    sorted(_text(o) for o in after.get(predicate, set())),
+                    sorted(text(o) for o in before.get(predicate, set())),
+                    sorted(text(o) for o in after.get(predicate, set())),
                 )
             )
     return changes

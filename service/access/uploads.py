@@ -26,11 +26,11 @@ from fastapi import Request
 from rdflib import BNode, Graph, URIRef
 from rdflib.term import Node
 
-from loaders.changes import change_lines, compare
+from loaders.changes import change_lines, compare_lines
 from loaders.context import context_index, forget_context_index, layered_context
 from loaders.engines import Engine
 from loaders.mapping import Triple
-from loaders.oxigraph_terms import rdflib_triples
+from loaders.oxigraph_terms import Line, comparable_lines, ox_term, rdflib_triples
 from loaders.provenance import not_graph_description
 from loaders.report import Issue, Report
 from loaders.shacl_sparql import compile_shapes
@@ -452,15 +452,16 @@ async def load_upload(
                     await asyncio.to_thread(publish.close)
 
 
-async def _triples(backend: Backend, query: str) -> set[tuple[Any, Any, Any]]:
+async def _triples(backend: Backend, query: str) -> set[Line]:
     """A CONSTRUCT's triples, read by pyoxigraph's parser on a thread (``construct`` reads
-    with rdflib's, on the event loop when small: Oslo's 4,400 triples 151 ms, this 33)."""
+    with rdflib's, on the event loop when small: Oslo's 4,400 triples 151 ms, this 33),
+    as N-Triples terms that compare as rdflib's would (``compare_lines``)."""
     return await asyncio.to_thread(_parsed, await construct_ntriples(backend, query))
 
 
-def _parsed(body: bytes) -> set[tuple[Any, Any, Any]]:
+def _parsed(body: bytes) -> set[Line]:
     # lenient: a store's answer (a remote one's too), compared, never written
-    return rdflib_triples(ox.parse(body, ox.RdfFormat.N_TRIPLES, lenient=True))
+    return comparable_lines(ox.parse(body, ox.RdfFormat.N_TRIPLES, lenient=True))
 
 
 def as_stored(triples: set[tuple[Any, Any, Any]]) -> set[tuple[Any, Any, Any]]:
@@ -507,8 +508,8 @@ async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, Any]:
         f"{{ GRAPH <{g}> {{ ?s ?p ?o {not_graph_description(g)} }} }}"
         for g in (plan.graph_iri, *plan.supersedes)
     )
-    subjects = sorted({s for s, _, _ in new if isinstance(s, URIRef)}, key=str)
-    current: set[tuple[Any, Any, Any]] = set()
+    subjects = sorted({s[1:-1] for s, _, _ in new if s[0] == "<"})
+    current: set[Line] = set()
     for start in range(0, len(subjects), 200):
         values = " ".join(f"<{s}>" for s in subjects[start : start + 200])
         current |= await _triples(
@@ -518,19 +519,26 @@ async def plan_changes(backend: Backend, plan: UploadPlan) -> dict[str, Any]:
     return await asyncio.to_thread(_compared, current, new, replaced, plan.rows)
 
 
-def _written(plan: UploadPlan) -> set[Triple]:
+def _written(plan: UploadPlan) -> set[Line]:
     """What the load writes into the plan's graph as the store keeps it, the graph's
-    description left out."""
-    graph = URIRef(plan.graph_iri)
+    description left out, as N-Triples terms that compare as rdflib's would (the set
+    ``ntriples_as_stored`` gives, without converting it to rdflib terms)."""
+    graph = f"<{plan.graph_iri}>"
     if plan.ntriples is not None:
-        return {t for t in ntriples_as_stored(plan.ntriples) if t[0] != graph}
-    return as_stored({t for t in plan.triples if t[0] != graph})
+        store = ox.Store()
+        store.load(plan.ntriples, ox.RdfFormat.N_TRIPLES, lenient=True)  # pyoxigraph's own
+        return {t for t in comparable_lines(store) if t[0] != graph}
+    own = URIRef(plan.graph_iri)
+    stored = as_stored({t for t in plan.triples if t[0] != own})
+    # rdflib's subjects and predicates are pyoxigraph's too: no literal among them
+    triples = (ox.Triple(ox_term(s), ox_term(p), ox_term(o)) for s, p, o in stored)  # type: ignore[arg-type]
+    return comparable_lines(triples)
 
 
 def _compared(
-    current: set[tuple[Any, Any, Any]],
-    new: set[tuple[Any, Any, Any]],
-    replaced: set[tuple[Any, Any, Any]],
+    current: set[Line],
+    new: set[Line],
+    replaced: set[Line],
     rows: dict[Any, tuple[str, int]],
 ) -> dict[str, Any]:
-    return compare(current, new, replaced, rows).as_json()
+    return compare_lines(current, new, replaced, rows).as_json()

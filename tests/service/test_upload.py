@@ -268,3 +268,89 @@ def test_ntriples_as_stored_is_as_stored() -> None:
         (s, p, URIRef("http://x.test/id/o")),
     }
     assert ntriples_as_stored(ntriples(sorted(triples))) == as_stored(triples)
+
+
+def test_regression_changes_of_ntriples_terms_are_rdflibs() -> None:
+    """An upload's changes compare N-Triples terms (``compare_lines``), not rdflib ones:
+    the same answer as ``compare`` of the same N-Triples read as rdflib terms, where the
+    two differ: typed literals rdflib rewrites ("1"^^xsd:double reads "1.0", "TRUE" and
+    "true" booleans are equal, " 5 " integers "5"), language tags, blank nodes (a fresh
+    one per answer, never equal across sides, as rdflib's parser makes them), helper
+    nodes ``<record>#x``, records added, removed, changed and unchanged."""
+    import pyoxigraph as ox
+    from rdflib import URIRef
+
+    from loaders.changes import compare, compare_lines
+    from loaders.oxigraph_terms import comparable_lines, rdflib_triples
+
+    kg, xsd = "https://w3id.org/kommunegraf/ontology#", "http://www.w3.org/2001/XMLSchema#"
+    use = "http://x.test/id/bruk/4203/"
+    rdf = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+
+    def record(name: str, *rest: str) -> str:
+        lines = [
+            f"<{use}{name}> <{rdf}type> <{kg}ApplicationUsage> .",
+            f'<{use}{name}> <http://www.w3.org/2000/01/rdf-schema#label> "{name}"@nb .',
+        ]
+        return "\n".join(lines + [f"<{use}{name}> {line} ." for line in rest])
+
+    same = record("same", f'<{kg}annualCost> "872000.0"^^<{xsd}decimal>', "<urn:p> _:b")
+    before = "\n".join(
+        [
+            same,
+            record("gone"),
+            record(
+                "edit",
+                f'<{kg}numberOfUsers> " 5 "^^<{xsd}integer>',
+                f'<{kg}annualCost> "1"^^<{xsd}double>',
+                f'<{kg}softwareVersion> "TRUE"^^<{xsd}boolean>',
+                f'<{kg}dataLocation> "Norge"@nb',
+                '<http://purl.org/dc/terms/description> "før \\"sitat\\"\\n"@nb-NO',
+                f"<{kg}hosting> <{use}edit#h>",
+            ),
+            f'<{use}edit#h> <urn:p> "x" .',
+            '_:n <urn:p> "1"^^<http://www.w3.org/2001/XMLSchema#double> .',
+        ]
+    )
+    after = "\n".join(
+        [
+            same,
+            record("new", f'<{kg}annualCost> "2.5E0"^^<{xsd}double>'),
+            record(
+                "edit",
+                f'<{kg}numberOfUsers> "5"^^<{xsd}integer>',
+                f'<{kg}annualCost> "2.5E0"^^<{xsd}double>',
+                f'<{kg}softwareVersion> "true"^^<{xsd}boolean>',
+                f'<{kg}dataLocation> "Norge"@en',
+                '<http://purl.org/dc/terms/description> "etter"@nb-no',
+                f"<{kg}hosting> <{use}edit#h>",
+            ),
+            f'<{use}edit#h> <urn:p> "y" .',
+            '_:n <urn:p> "1"^^<http://www.w3.org/2001/XMLSchema#double> .',
+        ]
+    )
+
+    def read(text: str) -> list[ox.Quad]:
+        store = ox.Store()
+        store.load(text.encode(), ox.RdfFormat.N_TRIPLES)
+        return list(store)
+
+    rows = {URIRef(f"{use}new"): ("Systemportefølje", 7), URIRef(f"{use}edit"): ("S", 3)}
+    current, new_side = read(before), read(after)
+    old = compare(
+        rdflib_triples(current), rdflib_triples(new_side), rdflib_triples(current), rows
+    ).as_json()
+    new = compare_lines(
+        comparable_lines(current),
+        comparable_lines(new_side),
+        comparable_lines(current),
+        rows,
+    ).as_json()
+    assert new == old
+    assert (old["added"], old["removed"], old["changed"]) == (1, 1, 3)
+    assert [(r["old"], r["new"]) for r in old["rows"] if r["kind"] == "changed"] == [
+        (['før "sitat"\n'], ["etter"]),
+        (["1.0"], ["2.5"]),
+        (["Norge"], ["Norge"]),
+    ]
+    assert old["triples"] == {"added": 9, "removed": 8, "unchanged": 8}

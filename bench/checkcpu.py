@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.report import compared_sides, finish, ratio
+from bench.report import compare_parser, compared_sides, finish, ratio
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -179,13 +179,9 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser = compare_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--checks", type=int, default=10, help="warm checks per round")
-    parser.add_argument(
-        "--compare", metavar="REF", help="also run git commit REF's code, in turn with this one"
-    )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON only")
     args = parser.parse_args(argv)
     finish(run(args), "checkcpu", markdown, as_json=args.json)
 

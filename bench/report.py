@@ -6,6 +6,7 @@ endpoint benchmark's (``bench/run.py``) own Markdown.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import shutil
@@ -320,6 +321,18 @@ def finish(result: Result, name: str, markdown: Callable[[Result], str], *, as_j
         print(json.dumps(result))
         return
     write_result(result, name, markdown, keep_earlier=True)
+
+
+def compare_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options of a benchmark that may run another commit's code beside this one
+    (``compared_sides``) and ends with ``finish``: ``--compare REF`` and ``--json``; the
+    description is the first line of the benchmark's docstring ``doc``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n", 1)[0] if doc else None)
+    parser.add_argument(
+        "--compare", metavar="REF", help="also run git commit REF's code, in turn with this one"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON only")
+    return parser
 
 
 @contextmanager

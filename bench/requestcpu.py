@@ -42,7 +42,7 @@ import pyoxigraph as ox
 
 from bench.loadgen import busy_cores, cpu_sample
 from bench.peers import Kommunegraf, group_usage
-from bench.report import compared_sides, finish, ratio
+from bench.report import compare_parser, compared_sides, finish, ratio
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / "work" / "requestcpu"
@@ -276,17 +276,11 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser = compare_parser(__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument(
-        "--compare",
-        metavar="REF",
-        help="also run the server of git commit REF (a worktree of it), in turn with this one",
-    )
     parser.add_argument("--profile", action="store_true", help="run the server under cProfile")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON only")
     args = parser.parse_args(argv)
     finish(run(args), "requestcpu", markdown, as_json=args.json)
 

@@ -38,7 +38,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.report import compared_sides, finish, ratio
+from bench.report import compare_parser, compared_sides, finish, ratio
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -284,14 +284,10 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser = compare_parser(__doc__)
     parser.add_argument("--repeats", type=int, default=4, help="uploads of each later kind")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds for the warm-up")
     parser.add_argument("--rounds", type=int, default=2, help="servers per side (ABBA)")
-    parser.add_argument(
-        "--compare", metavar="REF", help="also run git commit REF's code, in turn with this one"
-    )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON only")
     args = parser.parse_args(argv)
     finish(run(args), "upload", markdown, as_json=args.json)
 

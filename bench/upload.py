@@ -38,6 +38,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.catalog import base_iri_of
 from bench.report import compare_parser, compared_sides, finish, ratio
 
 BENCH = Path(__file__).resolve().parent
@@ -45,18 +46,6 @@ ROOT = BENCH.parent
 WORK = BENCH / "work" / "upload"
 OSLO = "kommune-0301-oslo.xlsx"
 ADMIN = "bench-admin-" + "x" * 24
-
-
-def _base(store: Path) -> str:
-    """The base IRI the cached store was built with (its graphs' IRIs start with it)."""
-    import pyoxigraph as ox
-
-    opened = ox.Store.read_only(str(store))
-    for graph in opened.named_graphs():
-        iri = getattr(graph, "value", "")
-        if "/graph/source/" in iri:
-            return iri.split("graph/source/")[0]
-    raise SystemExit(f"no source graph in {store}")
 
 
 def _changed(workbook: Path, folder: Path) -> Path:
@@ -207,7 +196,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from tests.conftest import cached_demo_store
 
     cached = cached_demo_store()
-    base = _base(cached)
+    base = base_iri_of(cached)
     kinds = ("first", "same", "changed", "dry_run")
     with compared_sides(WORK, args.compare) as code:
         sides = {name: source or ROOT for name, (source, _) in code.items()}

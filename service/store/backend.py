@@ -140,6 +140,12 @@ async def construct_ntriples(backend: Reader, sparql: str) -> bytes:
     if local is not None:
         body: bytes = await local(sparql)
         return body
+    return await _asked_ntriples(backend, sparql)
+
+
+async def _asked_ntriples(backend: Reader, sparql: str) -> bytes:
+    """A CONSTRUCT's answer as N-Triples, asked as any read (the query workers, a remote
+    store)."""
     answer = await backend.execute(
         sparql, solutions_media=None, graph_media="application/n-triples"
     )
@@ -279,10 +285,7 @@ class EmbeddedBackend(Backend):
         beside a service (``PublishedCopy``) asks its workers, as any read."""
         store = self.store
         if isinstance(store, PublishedCopy):
-            answer = await self.execute(
-                sparql, solutions_media=None, graph_media="application/n-triples"
-            )
-            return answer.body
+            return await _asked_ntriples(self, sparql)
 
         def construct() -> bytes:
             triples = store.query(sparql, self.settings.base_iri)
